@@ -1,0 +1,139 @@
+#include "core/autograd.h"
+
+#include <unordered_map>
+
+#include "core/ops.h"
+
+namespace ssl {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+Tensor record(const char* op, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward) {
+  if (!g_grad_enabled) return output;
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
+  if (!any) return output;
+
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->backward = std::move(backward);
+  node->output_shape = output.shape();
+  node->output_dtype = output.dtype();
+  node->edges.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    Edge e;
+    if (t.defined() && t.requires_grad()) {
+      if (t.grad_fn()) {
+        e.node = t.grad_fn();
+      } else {
+        e.leaf = t.impl_ptr();
+      }
+    }
+    node->edges.push_back(std::move(e));
+  }
+  output.impl()->grad_fn = std::move(node);
+  output.impl()->requires_grad = true;
+  return output;
+}
+
+Tensor sum_to(const Tensor& grad, const Shape& shape) {
+  if (grad.shape() == shape) return grad;
+  const int64_t lead = grad.dim() - int64_t(shape.size());
+  SSL_CHECK(lead >= 0, "sum_to: cannot reduce ", grad.shape(), " to ", shape);
+  std::vector<int64_t> dims;
+  for (int64_t i = 0; i < grad.dim(); ++i) {
+    if (i < lead || (shape[i - lead] == 1 && grad.size(i) != 1)) dims.push_back(i);
+  }
+  Tensor r = dims.empty() ? grad : sum(grad, dims, /*keepdim=*/true);
+  return r.reshape(shape);
+}
+
+namespace {
+
+// Reverse topological order of the nodes reachable from `root` (iterative DFS; graphs can be deep).
+std::vector<Node*> topological_order(Node* root) {
+  std::vector<Node*> order;
+  std::unordered_map<Node*, bool> visited;
+  std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
+  visited[root] = true;
+  while (!stack.empty()) {
+    auto& [node, next_edge] = stack.back();
+    if (next_edge < node->edges.size()) {
+      Node* child = node->edges[next_edge++].node.get();
+      if (child && !visited[child]) {
+        visited[child] = true;
+        stack.push_back({child, 0});
+      }
+    } else {
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  return {order.rbegin(), order.rend()};  // root first
+}
+
+void accumulate(Tensor& slot, const Tensor& g) { slot = slot.defined() ? add(slot, g) : g; }
+
+void accumulate_into_leaf(TensorImpl* leaf, const Tensor& g) {
+  SSL_CHECK(g.shape() == leaf->shape, "backward: gradient of shape ", g.shape(), " for a leaf of shape ",
+            leaf->shape);
+  Tensor grad(leaf->grad);
+  // Gradients are summed out of place, so a gradient that aliases another tensor is never written to.
+  leaf->grad = (grad.defined() ? add(grad, g) : g.contiguous()).impl_ptr();
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
+  SSL_CHECK(root.defined(), "backward: called on an undefined tensor");
+  SSL_CHECK(root.requires_grad(),
+            "backward: the tensor does not require grad (no parameter or input with requires_grad reached it)");
+  Tensor grad = grad_in;
+  if (!grad.defined()) {
+    SSL_CHECK(root.numel() == 1, "backward: called on a tensor of shape ", root.shape(),
+              " without a gradient; pass d(loss)/d(tensor) of the same shape, or call it on a scalar loss");
+    grad = Tensor::ones(root.shape(), root.dtype(), root.device());
+  }
+  SSL_CHECK(grad.shape() == root.shape(), "backward: gradient of shape ", grad.shape(), " for a tensor of shape ",
+            root.shape());
+  NoGradGuard no_grad;
+  if (!root.grad_fn()) {
+    accumulate_into_leaf(root.impl(), grad);
+    return;
+  }
+
+  std::unordered_map<Node*, Tensor> grads;
+  grads[root.grad_fn().get()] = grad;
+  for (Node* node : topological_order(root.grad_fn().get())) {
+    auto it = grads.find(node);
+    if (it == grads.end()) continue;  // no gradient flowed here
+    const Tensor g = std::move(it->second);
+    grads.erase(it);
+    SSL_CHECK(node->backward, "backward: the graph through '", node->op,
+              "' was already freed by an earlier backward(); pass retain_graph=true to the first call "
+              "if you need to go backward through it twice");
+    std::vector<bool> needs(node->edges.size());
+    for (size_t i = 0; i < needs.size(); ++i) needs[i] = node->edges[i].active();
+    std::vector<Tensor> input_grads = node->backward(g, needs);
+    SSL_CHECK(input_grads.size() == node->edges.size(), "backward: op '", node->op, "' returned ",
+              input_grads.size(), " gradients for ", node->edges.size(), " inputs");
+    if (!retain_graph) node->backward = nullptr;  // frees the saved tensors
+    for (size_t i = 0; i < input_grads.size(); ++i) {
+      const Edge& e = node->edges[i];
+      if (!e.active() || !input_grads[i].defined()) continue;
+      if (e.node) {
+        accumulate(grads[e.node.get()], input_grads[i]);
+      } else {
+        accumulate_into_leaf(e.leaf.get(), input_grads[i]);
+      }
+    }
+  }
+}
+
+}  // namespace ssl

@@ -1,0 +1,46 @@
+// Small helpers shared by the op implementations: argument checks and the views kernels expect.
+#pragma once
+
+#include <initializer_list>
+
+#include "core/autograd.h"
+#include "core/tensor.h"
+#include "kernels/elementwise.h"
+
+namespace ssl::detail {
+
+// Every input defined, on one device, and (for now) on the CPU.
+inline void check_inputs(const char* op, std::initializer_list<Tensor> ts) {
+  const Tensor* first = nullptr;
+  for (const Tensor& t : ts) {
+    SSL_CHECK(t.defined(), op, ": an input is undefined");
+    if (!first) first = &t;
+    SSL_CHECK(t.device() == first->device(), op, ": inputs are on different devices (", first->device().str(),
+              " and ", t.device().str(), ")");
+    SSL_CHECK(t.device().is_cpu(), op, ": no CUDA kernel for this op yet; move the tensors to the CPU");
+  }
+}
+
+inline void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  SSL_CHECK(a.dtype() == b.dtype(), op, ": dtypes differ (", dtype_name(a.dtype()), " and ", dtype_name(b.dtype()),
+            ")");
+}
+
+// The strides that make `t` read as if it had `out_shape` (0 on broadcast dims).
+inline Shape broadcast_strides(const Tensor& t, const Shape& out_shape) {
+  Shape st(out_shape.size(), 0);
+  const size_t lead = out_shape.size() - t.shape().size();
+  for (size_t i = 0; i < t.shape().size(); ++i) st[lead + i] = t.shape()[i] == 1 ? 0 : t.strides()[i];
+  return st;
+}
+
+template <class T>
+kernels::Strided<const T> in(const Tensor& t, const Shape& strides) {
+  return {t.data<T>(), strides.data()};
+}
+template <class T>
+kernels::Strided<T> out(const Tensor& t) {
+  return {t.data<T>(), t.strides().data()};
+}
+
+}  // namespace ssl::detail

@@ -1,0 +1,33 @@
+// A block of memory on one device, shared by every tensor that views it.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "core/device.h"
+
+namespace ssl {
+
+class Storage {
+ public:
+  // CPU memory is 64-byte aligned (one cache line, one AVX-512 vector); CUDA memory comes from the
+  // CUDA backend. Contents are uninitialised.
+  Storage(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  Device device_;
+};
+
+// Copies nbytes between two buffers on any pair of devices.
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes);
+
+}  // namespace ssl

@@ -1,0 +1,235 @@
+#include "core/tensor.h"
+
+#include <cmath>
+#include <iomanip>
+#include <ostream>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "kernels/elementwise.h"
+
+namespace ssl {
+
+namespace {
+
+std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, Device device) {
+  for (int64_t d : shape) SSL_CHECK(d >= 0, "tensor: negative dimension in shape ", shape);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(size_t(numel_of(shape)) * dtype_size(dtype), device);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return impl;
+}
+
+// Runs fn<T>() for the C++ type of any dtype.
+template <class Fn>
+decltype(auto) dispatch_all(DType t, Fn&& fn) {
+  switch (t) {
+    case DType::f32: return fn.template operator()<float>();
+    case DType::f64: return fn.template operator()<double>();
+    case DType::i64: return fn.template operator()<int64_t>();
+  }
+  throw Error("unknown dtype");
+}
+
+}  // namespace
+
+Generator& default_generator() {
+  static Generator gen(0);
+  return gen;
+}
+void manual_seed(uint64_t seed) { default_generator().set_state(seed, 0); }
+
+// ---- creation -------------------------------------------------------------------------------------------
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  return Tensor(new_impl(shape, dtype, device));
+}
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  t.fill_(value);
+  return t;
+}
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
+Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+Tensor Tensor::scalar(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
+
+Tensor Tensor::arange(int64_t n, DType dtype, Device device) {
+  Tensor t = empty({n}, dtype);
+  dispatch_all(dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = T(i);
+  });
+  return t.to(device);
+}
+
+template <class T>
+Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape, Device device) {
+  SSL_CHECK(int64_t(values.size()) == numel_of(shape), "from_vector: ", values.size(), " values for shape ", shape,
+            " (", numel_of(shape), " elements)");
+  Tensor t = empty(shape, dtype_of<T>(), device);
+  copy_bytes(t.raw_data(), device, values.data(), Device::cpu(), values.size() * sizeof(T));
+  return t;
+}
+template Tensor Tensor::from_vector<float>(const std::vector<float>&, const Shape&, Device);
+template Tensor Tensor::from_vector<double>(const std::vector<double>&, const Shape&, Device);
+template Tensor Tensor::from_vector<int64_t>(const std::vector<int64_t>&, const Shape&, Device);
+
+Tensor Tensor::uniform(const Shape& shape, double lo, double hi, Generator& gen, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype);
+  const uint64_t seed = gen.seed(), stream = gen.take_stream();
+  dispatch_floating(dtype, "uniform", [&]<class T>() {
+    T* p = t.data<T>();
+    const int64_t n = t.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) {  // element i uses the i-th 128-bit block of the stream
+      const rng::Bits128 b = rng::philox4x32(seed, uint64_t(i), stream);
+      p[i] = T(lo + (hi - lo) * rng::uniform01_open(b.v[0], b.v[1]));
+    }
+  });
+  return t.to(device);
+}
+
+Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype);
+  const uint64_t seed = gen.seed(), stream = gen.take_stream();
+  dispatch_floating(dtype, "normal", [&]<class T>() {
+    T* p = t.data<T>();
+    const int64_t n = t.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) {  // Box-Muller on two uniforms of element i's block
+      const rng::Bits128 b = rng::philox4x32(seed, uint64_t(i), stream);
+      const double u1 = rng::uniform01_open(b.v[0], b.v[1]), u2 = rng::uniform01_open(b.v[2], b.v[3]);
+      p[i] = T(mean + stddev * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
+    }
+  });
+  return t.to(device);
+}
+
+// ---- metadata -------------------------------------------------------------------------------------------
+
+int64_t Tensor::size(int64_t d) const { return impl_->shape[wrap_dim(d, dim(), "size")]; }
+int64_t Tensor::stride(int64_t d) const { return impl_->strides[wrap_dim(d, dim(), "stride")]; }
+
+bool Tensor::is_contiguous() const {
+  int64_t expected = 1;
+  for (int64_t i = dim() - 1; i >= 0; --i) {
+    if (impl_->shape[i] == 1) continue;
+    if (impl_->strides[i] != expected) return false;
+    expected *= impl_->shape[i];
+  }
+  return true;
+}
+
+void* Tensor::raw_data() const {
+  SSL_CHECK(defined(), "data: undefined tensor");
+  return static_cast<char*>(impl_->storage->data()) + impl_->offset * int64_t(dtype_size(impl_->dtype));
+}
+
+template <class T>
+T* Tensor::data() const {
+  SSL_CHECK(defined() && dtype() == dtype_of<T>(), "data<", dtype_name(dtype_of<T>()), ">: tensor holds ",
+            defined() ? dtype_name(dtype()) : "nothing");
+  return static_cast<T*>(raw_data());
+}
+template float* Tensor::data<float>() const;
+template double* Tensor::data<double>() const;
+template int64_t* Tensor::data<int64_t>() const;
+
+// ---- values ---------------------------------------------------------------------------------------------
+
+double Tensor::item() const {
+  SSL_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ", shape());
+  return dispatch_all(dtype(), [&]<class T>() { return double(to_vector<T>()[0]); });
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  Tensor host = to(Device::cpu()).to(dtype_of<T>()).contiguous();
+  const T* p = host.data<T>();
+  return std::vector<T>(p, p + host.numel());
+}
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
+
+Tensor Tensor::to(Device device) const {
+  if (device == this->device()) return *this;
+  Tensor src = contiguous();
+  Tensor out = empty(shape(), dtype(), device);
+  copy_bytes(out.raw_data(), device, src.raw_data(), src.device(), size_t(numel()) * dtype_size(dtype()));
+  return out;
+}
+
+Tensor Tensor::to(DType dtype) const {
+  if (dtype == this->dtype()) return *this;
+  Tensor out = empty(shape(), dtype, device());
+  out.copy_(*this);
+  return out;
+}
+
+Tensor& Tensor::fill_(double value) {
+  SSL_CHECK(!(requires_grad() && grad_enabled()), "fill_: in-place write to a tensor that requires grad; ",
+            "wrap it in NoGradGuard");
+  SSL_CHECK(device().is_cpu(), "fill_: CUDA tensors are not supported by this op yet");
+  dispatch_all(dtype(), [&]<class T>() {
+    kernels::cpu::fill<T>(dim(), shape().data(), {data<T>(), strides().data()}, T(value));
+  });
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src_in) {
+  SSL_CHECK(!(requires_grad() && grad_enabled()), "copy_: in-place write to a tensor that requires grad; ",
+            "wrap it in NoGradGuard");
+  Tensor src = src_in.to(device());
+  SSL_CHECK(device().is_cpu(), "copy_: CUDA tensors are not supported by this op yet");
+  src = src.expand(shape());  // broadcasting (a no-op view when the shapes match)
+  dispatch_all(src.dtype(), [&]<class S>() {
+    dispatch_all(dtype(), [&]<class D>() {
+      kernels::cpu::convert<S, D>(dim(), shape().data(), {src.data<S>(), src.strides().data()},
+                                  {data<D>(), strides().data()});
+    });
+  });
+  return *this;
+}
+
+// ---- autograd -------------------------------------------------------------------------------------------
+
+Tensor& Tensor::set_requires_grad(bool on) {
+  SSL_CHECK(!on || dtype() != DType::i64, "requires_grad: only floating tensors can require gradients");
+  SSL_CHECK(is_leaf() || on, "requires_grad: cannot turn it off on a non-leaf tensor; use detach()");
+  impl_->requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
+
+void Tensor::backward(const Tensor& grad, bool retain_graph) const { run_backward(*this, grad, retain_graph); }
+
+Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = base.storage();
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->offset = offset;
+  impl->dtype = base.dtype();
+  return Tensor(std::move(impl));
+}
+
+// ---- printing -------------------------------------------------------------------------------------------
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  if (!t.defined()) return os << "Tensor(undefined)";
+  os << "Tensor(shape=" << str_cat(t.shape()) << ", " << dtype_name(t.dtype()) << ", " << t.device().str();
+  if (t.requires_grad()) os << ", requires_grad";
+  os << ", values=[";
+  const std::vector<double> v = t.to_vector<double>();
+  const size_t shown = std::min<size_t>(v.size(), 8);
+  for (size_t i = 0; i < shown; ++i) os << (i ? ", " : "") << std::setprecision(5) << v[i];
+  if (v.size() > shown) os << ", ...";
+  return os << "])";
+}
+
+}  // namespace ssl

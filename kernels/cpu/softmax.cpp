@@ -1,0 +1,131 @@
+#include "kernels/softmax.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace ssl::kernels::cpu {
+
+namespace {
+// Max and log-sum-exp of one row, with the max subtracted so exp never overflows.
+template <class T>
+T row_lse(const T* x, int64_t n) {
+  T m = -std::numeric_limits<T>::infinity();
+  for (int64_t j = 0; j < n; ++j) m = std::max(m, x[j]);
+  if (!std::isfinite(m)) return m;
+  T s = 0;
+  for (int64_t j = 0; j < n; ++j) s += std::exp(x[j] - m);
+  return m + std::log(s);
+}
+bool parallel(int64_t rows, int64_t cols) { return rows > 1 && rows * cols > 16384 && !omp_in_parallel(); }
+}  // namespace
+
+template <class T>
+void softmax_forward(int64_t rows, int64_t cols, const T* x, T* y) {
+#pragma omp parallel for if (parallel(rows, cols))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T lse = row_lse(x + r * cols, cols);
+    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = std::exp(x[r * cols + j] - lse);
+  }
+}
+
+template <class T>
+void softmax_backward(int64_t rows, int64_t cols, const T* y, const T* g, T* gx) {
+#pragma omp parallel for if (parallel(rows, cols))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T *yr = y + r * cols, *gr = g + r * cols;
+    T dot = 0;
+    for (int64_t j = 0; j < cols; ++j) dot += gr[j] * yr[j];
+    for (int64_t j = 0; j < cols; ++j) gx[r * cols + j] = yr[j] * (gr[j] - dot);
+  }
+}
+
+template <class T>
+void log_softmax_forward(int64_t rows, int64_t cols, const T* x, T* y) {
+#pragma omp parallel for if (parallel(rows, cols))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T lse = row_lse(x + r * cols, cols);
+    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = x[r * cols + j] - lse;
+  }
+}
+
+template <class T>
+void log_softmax_backward(int64_t rows, int64_t cols, const T* y, const T* g, T* gx) {
+#pragma omp parallel for if (parallel(rows, cols))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T *yr = y + r * cols, *gr = g + r * cols;
+    T total = 0;
+    for (int64_t j = 0; j < cols; ++j) total += gr[j];
+    for (int64_t j = 0; j < cols; ++j) gx[r * cols + j] = gr[j] - std::exp(yr[j]) * total;
+  }
+}
+
+template <class T>
+T cross_entropy_forward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, T* lse) {
+  for (int64_t r = 0; r < rows; ++r) {
+    SSL_CHECK(targets[r] >= 0 && targets[r] < cols, "cross_entropy: target ", targets[r], " of row ", r,
+              " is outside [0, ", cols, ")");
+  }
+  double total = 0;
+#pragma omp parallel for reduction(+ : total) if (parallel(rows, cols))
+  for (int64_t r = 0; r < rows; ++r) {
+    lse[r] = row_lse(logits + r * cols, cols);
+    total += double(lse[r] - logits[r * cols + targets[r]]);
+  }
+  return T(total / double(rows));
+}
+
+template <class T>
+void cross_entropy_backward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, const T* lse,
+                            T grad_loss, T* gx) {
+  const T scale = grad_loss / T(rows);
+#pragma omp parallel for if (parallel(rows, cols))
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < cols; ++j) gx[r * cols + j] = std::exp(logits[r * cols + j] - lse[r]) * scale;
+    gx[r * cols + targets[r]] -= scale;
+  }
+}
+
+template <class T>
+void l2_normalize_forward(int64_t rows, int64_t cols, const T* x, T eps, T* y, T* inv_norm) {
+#pragma omp parallel for if (parallel(rows, cols))
+  for (int64_t r = 0; r < rows; ++r) {
+    T ss = 0;
+    for (int64_t j = 0; j < cols; ++j) ss += x[r * cols + j] * x[r * cols + j];
+    const T inv = T(1) / std::max(std::sqrt(ss), eps);
+    inv_norm[r] = inv;
+    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = x[r * cols + j] * inv;
+  }
+}
+
+template <class T>
+void l2_normalize_backward(int64_t rows, int64_t cols, const T* y, const T* inv_norm, T eps, const T* g, T* gx) {
+#pragma omp parallel for if (parallel(rows, cols))
+  for (int64_t r = 0; r < rows; ++r) {
+    const T *yr = y + r * cols, *gr = g + r * cols;
+    const bool clamped = T(1) / inv_norm[r] <= eps;  // then y = x / eps, a plain scaling
+    T dot = 0;
+    if (!clamped)
+      for (int64_t j = 0; j < cols; ++j) dot += yr[j] * gr[j];
+    for (int64_t j = 0; j < cols; ++j) gx[r * cols + j] = inv_norm[r] * (gr[j] - yr[j] * dot);
+  }
+}
+
+#define SSL_INSTANTIATE(T)                                                                                     \
+  template void softmax_forward<T>(int64_t, int64_t, const T*, T*);                                            \
+  template void softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                                 \
+  template void log_softmax_forward<T>(int64_t, int64_t, const T*, T*);                                        \
+  template void log_softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                             \
+  template T cross_entropy_forward<T>(int64_t, int64_t, const T*, const int64_t*, T*);                         \
+  template void cross_entropy_backward<T>(int64_t, int64_t, const T*, const int64_t*, const T*, T, T*);        \
+  template void l2_normalize_forward<T>(int64_t, int64_t, const T*, T, T*, T*);                                \
+  template void l2_normalize_backward<T>(int64_t, int64_t, const T*, const T*, T, const T*, T*);
+SSL_INSTANTIATE(float)
+SSL_INSTANTIATE(double)
+#undef SSL_INSTANTIATE
+
+}  // namespace ssl::kernels::cpu

@@ -1,0 +1,20 @@
+// The CUDA entry points of a build without CUDA: each says clearly that the backend is missing.
+#include "core/error.h"
+#include "kernels/device_memory.h"
+
+namespace ssl::kernels::cuda {
+
+namespace {
+[[noreturn]] void not_built(const char* what) {
+  throw Error(str_cat(what, ": this build has no CUDA backend (configure with -DSSL_CUDA=ON on a machine with nvcc)"));
+}
+}  // namespace
+
+bool cuda_is_built() { return false; }
+bool cuda_is_available() { return false; }
+int device_count() { return 0; }
+void* device_malloc(size_t, int) { not_built("device_malloc"); }
+void device_free(void*, int) {}
+void copy(void*, const void*, size_t, CopyKind) { not_built("cuda copy"); }
+
+}  // namespace ssl::kernels::cuda

@@ -1,0 +1,58 @@
+// nn::Module: a named tree of parameters, buffers and submodules, with train/eval mode.
+//
+// Names follow PyTorch's state_dict convention ("encoder.0.weight", "bn.running_mean"), so checkpoints
+// map one-to-one onto what PyTorch users know.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/ops.h"
+
+namespace ssl::nn {
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  // Every parameter (trainable) and buffer (state such as running statistics), with its full name.
+  std::vector<std::pair<std::string, Tensor>> named_parameters() const;
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  std::vector<Tensor> parameters() const;
+  // Parameters and buffers together, in registration order: what a checkpoint stores.
+  std::vector<std::pair<std::string, Tensor>> state() const;
+  int64_t parameter_count() const;
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad();
+
+ protected:
+  Tensor& register_parameter(const std::string& name, Tensor t);
+  Tensor& register_buffer(const std::string& name, Tensor t);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    children_.emplace_back(name, m);
+    return m;
+  }
+
+ private:
+  void collect(const std::string& prefix, bool params, bool buffers,
+               std::vector<std::pair<std::string, Tensor>>& out) const;
+
+  // Kept in registration order (a std::map would sort "10" before "2").
+  std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, Tensor>> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+using ModulePtr = std::shared_ptr<Module>;
+
+}  // namespace ssl::nn

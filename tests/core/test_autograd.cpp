@@ -1,0 +1,108 @@
+// The autograd engine itself: accumulation, freeing, grad mode, detach, and its error messages.
+#include <doctest/doctest.h>
+
+#include "core/ops.h"
+#include "support/gradcheck.h"
+
+using namespace ssl;
+
+TEST_CASE("gradients accumulate over uses and over backward calls") {
+  Tensor x = Tensor::from_vector<double>({1.0, 2.0, 3.0}, {3}).set_requires_grad();
+  Tensor y = sum(add(mul(x, x), x));  // dy/dx = 2x + 1
+  y.backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{3, 5, 7});
+  sum(mul(x, 2.0)).backward();  // accumulates: + 2
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{5, 7, 9});
+  x.zero_grad();
+  CHECK_FALSE(x.grad().defined());
+}
+
+TEST_CASE("a diamond-shaped graph sums the gradients that meet") {
+  Tensor x = Tensor::from_vector<double>({0.5, -1.0}, {2}).set_requires_grad();
+  Tensor a = exp(x);
+  Tensor y = sum(mul(a, a));  // d/dx e^{2x} = 2e^{2x}
+  y.backward();
+  const auto g = x.grad().to_vector<double>();
+  CHECK(g[0] == doctest::Approx(2 * std::exp(1.0)));
+  CHECK(g[1] == doctest::Approx(2 * std::exp(-2.0)));
+}
+
+TEST_CASE("backward twice through a freed graph is a clear error; retain_graph allows it") {
+  Tensor x = Tensor::from_vector<double>({1.0, 2.0}, {2}).set_requires_grad();
+  Tensor y = sum(exp(x));
+  y.backward();
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("already freed"), ssl::Error);
+
+  Tensor z = sum(exp(x));
+  x.zero_grad();
+  z.backward(Tensor(), /*retain_graph=*/true);
+  z.backward();
+  CHECK(x.grad().to_vector<double>()[0] == doctest::Approx(2 * std::exp(1.0)));
+}
+
+TEST_CASE("backward on a non-scalar needs a gradient argument") {
+  Tensor x = Tensor::from_vector<double>({1.0, 2.0}, {2}).set_requires_grad();
+  Tensor y = mul(x, 3.0);
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("without a gradient"), ssl::Error);
+  y.backward(Tensor::from_vector<double>({1.0, 10.0}, {2}));
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{3, 30});
+}
+
+TEST_CASE("NoGradGuard and detach stop recording") {
+  Tensor x = Tensor::from_vector<double>({1.0}, {1}).set_requires_grad();
+  {
+    NoGradGuard guard;
+    Tensor y = mul(x, 2.0);
+    CHECK_FALSE(y.requires_grad());
+    CHECK(y.grad_fn() == nullptr);
+  }
+  CHECK(grad_enabled());
+  Tensor d = x.detach();
+  CHECK_FALSE(d.requires_grad());
+  CHECK(d.storage() == x.storage());
+  Tensor y = mul(x, 2.0);
+  REQUIRE(y.grad_fn() != nullptr);
+  CHECK(y.grad_fn()->op == "mul_scalar");
+  CHECK_THROWS_AS(sum(d).backward(), ssl::Error);
+}
+
+TEST_CASE("a gradient is never written through an alias") {
+  // add's backward passes the same gradient tensor to both inputs; accumulating into one must not
+  // change the other.
+  Tensor a = Tensor::from_vector<double>({1.0, 1.0}, {2}).set_requires_grad();
+  Tensor b = Tensor::from_vector<double>({1.0, 1.0}, {2}).set_requires_grad();
+  sum(add(a, b)).backward();
+  sum(mul(a, 5.0)).backward();
+  CHECK(a.grad().to_vector<double>() == std::vector<double>{6, 6});
+  CHECK(b.grad().to_vector<double>() == std::vector<double>{1, 1});
+}
+
+TEST_CASE("the finite-difference checker catches a wrong derivative") {
+  // A op whose backward is deliberately wrong (it forgets the factor 2): the checker must fail on it.
+  auto wrong_square = [](const std::vector<Tensor>& x) {
+    Tensor y;
+    {
+      NoGradGuard g;
+      y = mul(x[0], x[0]);
+    }
+    return record("wrong_square", y, {x[0]}, [x0 = x[0]](const Tensor& g, const std::vector<bool>&) {
+      return std::vector{mul(g, x0)};
+    });
+  };
+  // Run the checker on a throwaway doctest context and count its failures.
+  Tensor x = ssl::test::rand64({3}, 7, 0.5, 1.5);
+  Generator gen(12345);
+  const Tensor y = wrong_square({x});
+  const Tensor r = Tensor::uniform(y.shape(), 0.5, 1.5, gen, DType::f64);
+  sum(mul(y, r)).backward();
+  const double h = 1e-6;
+  double* p = x.data<double>();
+  const double saved = p[0];
+  p[0] = saved + h;
+  const double up = ssl::test::projected_loss(wrong_square, {x}, r);
+  p[0] = saved - h;
+  const double down = ssl::test::projected_loss(wrong_square, {x}, r);
+  p[0] = saved;
+  const double numeric = (up - down) / (2 * h);
+  CHECK(std::abs(x.grad().to_vector<double>()[0] - numeric) > 0.1);
+}

@@ -1,0 +1,86 @@
+// Tensor basics: creation, views sharing storage, strides, dtype conversion, RNG reproducibility, errors.
+#include <doctest/doctest.h>
+#include <omp.h>
+
+#include <cmath>
+
+#include "core/ops.h"
+
+using namespace ssl;
+
+TEST_CASE("views share storage and read through their strides") {
+  Tensor x = Tensor::from_vector<float>({0, 1, 2, 3, 4, 5}, {2, 3});
+  Tensor t = x.t();
+  CHECK(t.shape() == Shape{3, 2});
+  CHECK(t.storage() == x.storage());
+  CHECK_FALSE(t.is_contiguous());
+  CHECK(t.to_vector<float>() == std::vector<float>{0, 3, 1, 4, 2, 5});
+  CHECK(x.slice(1, 0, 3, 2).to_vector<float>() == std::vector<float>{0, 2, 3, 5});
+  CHECK(x.select(0, 1).to_vector<float>() == std::vector<float>{3, 4, 5});
+  Tensor e = Tensor::from_vector<float>({7, 8}, {2, 1}).expand({2, 3});
+  CHECK(e.strides()[1] == 0);
+  CHECK(e.to_vector<float>() == std::vector<float>{7, 7, 7, 8, 8, 8});
+  CHECK(x.reshape({3, -1}).shape() == Shape{3, 2});
+  CHECK(x.permute({1, 0}).contiguous().to_vector<float>() == t.to_vector<float>());
+}
+
+TEST_CASE("alignment, fill, copy and dtype conversion") {
+  Tensor x = Tensor::full({5, 7}, 2.5);
+  CHECK(reinterpret_cast<uintptr_t>(x.data<float>()) % 64 == 0);
+  CHECK(x.to(DType::f64).to_vector<double>()[34] == 2.5);
+  Tensor y = Tensor::zeros({7, 5});
+  y.copy_(Tensor::arange(35, DType::f32).reshape({5, 7}).t());
+  CHECK(y.to_vector<float>()[1] == 7.0f);
+  CHECK(Tensor::arange(4).to(DType::f32).to_vector<float>() == std::vector<float>{0, 1, 2, 3});
+}
+
+TEST_CASE("random tensors depend on the seed only, not on the thread count") {
+  auto draw = [](int threads) {
+    omp_set_num_threads(threads);
+    Generator g(42);
+    Tensor a = Tensor::normal({300, 700}, 0, 1, g);
+    return a.to_vector<float>();
+  };
+  const auto one = draw(1), two = draw(2);
+  omp_set_num_threads(2);
+  CHECK(one == two);
+  Generator g1(1), g2(2);
+  CHECK(Tensor::uniform({8}, 0, 1, g1).to_vector<float>() != Tensor::uniform({8}, 0, 1, g2).to_vector<float>());
+  // Sanity of the distribution: mean ≈ 0, variance ≈ 1 over 210k draws.
+  double s = 0, ss = 0;
+  for (float v : one) {
+    s += v;
+    ss += double(v) * v;
+  }
+  const double m = s / one.size();
+  CHECK(std::abs(m) < 0.01);
+  CHECK(std::abs(ss / one.size() - m * m - 1.0) < 0.02);
+}
+
+TEST_CASE("bad shapes and dtypes give errors naming the op and the shapes") {
+  Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({4, 5});
+  CHECK_THROWS_WITH_AS(add(a, b), doctest::Contains("add: shapes [2, 3] and [4, 5] cannot be broadcast"), ssl::Error);
+  CHECK_THROWS_WITH_AS(matmul(a, b), doctest::Contains("matmul: inner dimensions differ"), ssl::Error);
+  CHECK_THROWS_WITH_AS(a.reshape({7}), doctest::Contains("reshape"), ssl::Error);
+  CHECK_THROWS_WITH_AS(add(a, Tensor::zeros({2, 3}, DType::f64)), doctest::Contains("dtypes differ"), ssl::Error);
+  CHECK_THROWS_WITH_AS(cross_entropy(a, Tensor::from_vector<int64_t>({0, 3}, {2})),
+                       doctest::Contains("target 3 of row 1 is outside [0, 3)"), ssl::Error);
+  CHECK_THROWS_AS(Device::parse("gpu"), ssl::Error);
+  CHECK_THROWS_WITH_AS(Tensor::zeros({1}, DType::f32, Device::cuda(0)), doctest::Contains("CUDA"), ssl::Error);
+}
+
+TEST_CASE("values of a few ops against hand computation") {
+  Tensor x = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  CHECK(sum(x, {0}).to_vector<float>() == std::vector<float>{5, 7, 9});
+  CHECK(sum(x, {1}).to_vector<float>() == std::vector<float>{6, 15});
+  CHECK(max(x, 1).to_vector<float>() == std::vector<float>{3, 6});
+  CHECK(argmax(x, 0).to_vector<int64_t>() == std::vector<int64_t>{1, 1, 1});
+  CHECK(matmul(x, x.t()).to_vector<float>() == std::vector<float>{14, 32, 32, 77});
+  const auto sm = softmax(Tensor::from_vector<float>({0, std::log(3.0f)}, {1, 2})).to_vector<float>();
+  CHECK(sm[0] == doctest::Approx(0.25));
+  CHECK(sm[1] == doctest::Approx(0.75));
+  const auto n = l2_normalize(Tensor::from_vector<float>({3, 4}, {1, 2})).to_vector<float>();
+  CHECK(n[0] == doctest::Approx(0.6));
+  CHECK(cat({x, x}, 0).shape() == Shape{4, 3});
+  CHECK(index_select(x, 0, Tensor::from_vector<int64_t>({1, 1}, {2})).to_vector<float>()[3] == 4.0f);
+}

@@ -1,0 +1,73 @@
+// Finite-difference gradient checks in float64.
+//
+// L = Σ r ⊙ f(inputs) with a fixed random r, so every output element matters with a different weight.
+// The analytic dL/dx from backward() is compared with the central difference (L(x+h) − L(x−h)) / 2h for
+// every element of every input.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/ops.h"
+
+namespace ssl::test {
+
+using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+// Random float64 leaf tensors in [lo, hi), requiring grad.
+inline Tensor rand64(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1) {
+  Generator gen(seed);
+  Tensor t = Tensor::uniform(shape, lo, hi, gen, DType::f64);
+  t.set_requires_grad(true);
+  return t;
+}
+
+inline double projected_loss(const Fn& f, const std::vector<Tensor>& inputs, const Tensor& r) {
+  NoGradGuard no_grad;
+  return sum(mul(f(inputs), r)).item();
+}
+
+// Fails the test where |analytic − numeric| > atol + rtol·|numeric|, reporting the first few mismatches.
+inline void check_gradients(const std::string& name, const Fn& f, std::vector<Tensor> inputs, double h = 1e-6,
+                            double atol = 1e-7, double rtol = 1e-5) {
+  INFO("gradient check: ", name);
+  for (Tensor& x : inputs) {
+    REQUIRE(x.dtype() == DType::f64);
+    REQUIRE(x.is_contiguous());
+    x.zero_grad();
+  }
+  const Tensor y = f(inputs);
+  Generator gen(12345);
+  const Tensor r = Tensor::uniform(y.shape(), 0.5, 1.5, gen, DType::f64);
+  sum(mul(y, r)).backward();
+
+  int mismatches = 0;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    Tensor& x = inputs[k];
+    if (!x.requires_grad()) continue;
+    REQUIRE_MESSAGE(x.grad().defined(), name, ": input ", k, " received no gradient");
+    const std::vector<double> analytic = x.grad().to_vector<double>();
+    double* p = x.data<double>();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const double saved = p[i];
+      p[i] = saved + h;
+      const double up = projected_loss(f, inputs, r);
+      p[i] = saved - h;
+      const double down = projected_loss(f, inputs, r);
+      p[i] = saved;
+      const double numeric = (up - down) / (2 * h);
+      const bool ok = std::abs(analytic[i] - numeric) <= atol + rtol * std::abs(numeric);
+      if (!ok && mismatches++ < 5) {
+        FAIL_CHECK(name << ": input " << k << " element " << i << ": analytic " << analytic[i] << " vs numeric "
+                        << numeric);
+      }
+    }
+  }
+  CHECK_MESSAGE(mismatches == 0, name, ": ", mismatches, " gradient mismatches");
+}
+
+}  // namespace ssl::test
