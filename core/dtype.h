@@ -52,4 +52,15 @@ decltype(auto) dispatch_floating(DType t, const char* op, Fn&& fn) {
   throw Error(str_cat(op, ": expected a floating tensor (float32 or float64), got ", dtype_name(t)));
 }
 
+// Like dispatch_floating, for every dtype (copies, indexing, printing).
+template <class Fn>
+decltype(auto) dispatch_all(DType t, Fn&& fn) {
+  switch (t) {
+    case DType::f32: return fn.template operator()<float>();
+    case DType::f64: return fn.template operator()<double>();
+    case DType::i64: return fn.template operator()<int64_t>();
+  }
+  throw Error("unknown dtype");
+}
+
 }  // namespace ssl

@@ -7,6 +7,9 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "kernels/elementwise.h"
+#if SSL_WITH_CUDA
+#include "kernels/cuda_kernels.h"
+#endif
 
 namespace ssl {
 
@@ -20,17 +23,6 @@ std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, Device dev
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
   return impl;
-}
-
-// Runs fn<T>() for the C++ type of any dtype.
-template <class Fn>
-decltype(auto) dispatch_all(DType t, Fn&& fn) {
-  switch (t) {
-    case DType::f32: return fn.template operator()<float>();
-    case DType::f64: return fn.template operator()<double>();
-    case DType::i64: return fn.template operator()<int64_t>();
-  }
-  throw Error("unknown dtype");
 }
 
 }  // namespace
@@ -173,7 +165,14 @@ Tensor Tensor::to(DType dtype) const {
 Tensor& Tensor::fill_(double value) {
   SSL_CHECK(!(requires_grad() && grad_enabled()), "fill_: in-place write to a tensor that requires grad; ",
             "wrap it in NoGradGuard");
-  SSL_CHECK(device().is_cpu(), "fill_: CUDA tensors are not supported by this op yet");
+#if SSL_WITH_CUDA
+  if (device().is_cuda()) {
+    SSL_CHECK(is_contiguous(), "fill_: CUDA tensors must be contiguous for now");
+    dispatch_all(dtype(), [&]<class T>() { kernels::cuda::fill<T>(data<T>(), numel(), T(value)); });
+    return *this;
+  }
+#endif
+  SSL_CHECK(device().is_cpu(), "fill_: this build has no CUDA backend");
   dispatch_all(dtype(), [&]<class T>() {
     kernels::cpu::fill<T>(dim(), shape().data(), {data<T>(), strides().data()}, T(value));
   });

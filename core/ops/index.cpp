@@ -80,7 +80,7 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
   Shape shape = x.shape();
   shape[dim] = index.numel();
   Tensor y = Tensor::empty(shape, x.dtype(), x.device());
-  dispatch_floating(x.dtype(), "index_select", [&]<class T>() {
+  dispatch_all(x.dtype(), [&]<class T>() {
     kernels::cpu::index_select<T>(m.outer, m.size, m.inner, x.data<T>(), index.numel(), index.data<int64_t>(),
                                   y.data<T>());
   });
@@ -106,7 +106,7 @@ Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
             " outside dim ", dim);
   const Tensor x = x_in.detach().contiguous(), index = index_in.contiguous();
   Tensor y = Tensor::empty(index.shape(), x.dtype(), x.device());
-  dispatch_floating(x.dtype(), "gather", [&]<class T>() {
+  dispatch_all(x.dtype(), [&]<class T>() {
     kernels::cpu::gather<T>(index.dim(), index.shape().data(), dim, x.size(dim), x.data<T>(), index.data<int64_t>(),
                             y.data<T>());
   });

@@ -69,12 +69,18 @@ SSL_HD Rgb hsv_to_rgb(Hsv c) {
   const float q = clamp01(c.v * (1.f - c.s * f));
   const float t = clamp01(c.v * (1.f - c.s * (1.f - f)));
   switch (sector) {
-    case 0: return {c.v, t, p};
-    case 1: return {q, c.v, p};
-    case 2: return {p, c.v, t};
-    case 3: return {p, q, c.v};
-    case 4: return {t, p, c.v};
-    default: return {c.v, p, q};
+    case 0:
+      return {c.v, t, p};
+    case 1:
+      return {q, c.v, p};
+    case 2:
+      return {p, c.v, t};
+    case 3:
+      return {p, q, c.v};
+    case 4:
+      return {t, p, c.v};
+    default:
+      return {c.v, p, q};
   }
 }
 
@@ -82,7 +88,7 @@ SSL_HD Rgb hsv_to_rgb(Hsv c) {
 SSL_HD Rgb adjust_hue(Rgb p, float shift) {
   Hsv c = rgb_to_hsv(p);
   float h = c.h + shift;
-  h -= float(int(h));  // wrap into (-1, 1) ...
+  h -= float(int(h));     // wrap into (-1, 1) ...
   if (h < 0.f) h += 1.f;  // ... then [0, 1]
   if (h >= 1.f) h = 0.f;  // guards -1e-9 + 1 rounding up to exactly 1
   c.h = h;

@@ -95,3 +95,59 @@ TEST_CASE("softmax family and losses") {
   check_gradients("l2_normalize", [](const Ts& x) { return l2_normalize(x[0]); }, {rand64({4, 3}, 5)});
   check_gradients("l2_normalize dim 0", [](const Ts& x) { return l2_normalize(x[0], 0); }, {rand64({4, 3}, 6)});
 }
+
+TEST_CASE("convolution") {
+  using ssl::Conv2dArgs;
+  check_gradients("conv2d 3x3 pad 1 with bias", [](const Ts& x) { return conv2d(x[0], x[1], x[2], {1, 1, 1}); },
+                  {rand64({2, 3, 5, 4}, 1), rand64({4, 3, 3, 3}, 2), rand64({4}, 3)});
+  check_gradients("conv2d stride 2 no bias", [](const Ts& x) { return conv2d(x[0], x[1], Tensor(), {2, 0, 1}); },
+                  {rand64({1, 2, 7, 6}, 4), rand64({3, 2, 3, 3}, 5)});
+  check_gradients("conv2d groups 2", [](const Ts& x) { return conv2d(x[0], x[1], x[2], {1, 1, 2}); },
+                  {rand64({2, 4, 4, 4}, 6), rand64({6, 2, 3, 3}, 7), rand64({6}, 8)});
+  check_gradients("conv2d depthwise", [](const Ts& x) { return conv2d(x[0], x[1], Tensor(), {1, 1, 3}); },
+                  {rand64({1, 3, 5, 5}, 9), rand64({3, 1, 3, 3}, 10)});
+  check_gradients("conv2d 1x1", [](const Ts& x) { return conv2d(x[0], x[1], x[2]); },
+                  {rand64({2, 3, 3, 3}, 11), rand64({5, 3, 1, 1}, 12), rand64({5}, 13)});
+  check_gradients("conv2d of a non-contiguous input", [](const Ts& x) {
+    return conv2d(x[0].permute({0, 1, 3, 2}), x[1], Tensor(), {1, 1, 1});
+  }, {rand64({1, 2, 4, 5}, 14), rand64({2, 2, 3, 3}, 15)});
+}
+
+TEST_CASE("pooling") {
+  check_gradients("max_pool2d 2x2", [](const Ts& x) { return max_pool2d(x[0], 2); }, {rand64({2, 3, 4, 6}, 1)});
+  check_gradients("max_pool2d 3x3 stride 2 pad 1", [](const Ts& x) { return max_pool2d(x[0], 3, 2, 1); },
+                  {rand64({1, 2, 5, 5}, 2)});
+  check_gradients("avg_pool2d", [](const Ts& x) { return avg_pool2d(x[0], 2, 1, 1); }, {rand64({1, 2, 3, 4}, 3)});
+  check_gradients("adaptive_avg_pool2d 1x1", [](const Ts& x) { return adaptive_avg_pool2d(x[0], 1, 1); },
+                  {rand64({2, 3, 4, 5}, 4)});
+  check_gradients("adaptive_avg_pool2d overlapping bins", [](const Ts& x) { return adaptive_avg_pool2d(x[0], 3, 2); },
+                  {rand64({1, 2, 5, 5}, 5)});
+}
+
+TEST_CASE("batch norm and dropout") {
+  auto stats = [](int64_t c) {
+    return std::pair{Tensor::zeros({c}, DType::f64), Tensor::ones({c}, DType::f64)};
+  };
+  check_gradients("batch_norm 4-d training", [&](const Ts& x) {
+    auto [rm, rv] = stats(3);
+    return batch_norm(x[0], x[1], x[2], rm, rv, true);
+  }, {rand64({4, 3, 2, 3}, 1), rand64({3}, 2, 0.5, 1.5), rand64({3}, 3)});
+  check_gradients("batch_norm 2-d training without affine", [&](const Ts& x) {
+    return batch_norm(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true);
+  }, {rand64({5, 4}, 4)});
+  check_gradients("batch_norm evaluation", [&](const Ts& x) {
+    Tensor rm = Tensor::from_vector<double>({0.1, -0.2}, {2}), rv = Tensor::from_vector<double>({0.5, 2.0}, {2});
+    return batch_norm(x[0], x[1], x[2], rm, rv, false);
+  }, {rand64({3, 2, 2, 2}, 5), rand64({2}, 6), rand64({2}, 7)});
+  check_gradients("dropout with a fixed mask", [](const Ts& x) {
+    Generator gen(99);  // the same mask at every call
+    return dropout(x[0], 0.4, true, gen);
+  }, {rand64({6, 5}, 8)});
+}
+
+TEST_CASE("fused NT-Xent") {
+  check_gradients("ntxent", [](const Ts& x) { return ntxent(x[0], 0.5); }, {rand64({6, 4}, 1)});
+  check_gradients("ntxent cross-view only", [](const Ts& x) { return ntxent(x[0], 0.2, true); }, {rand64({8, 3}, 2)});
+  check_gradients("ntxent after a linear head", [](const Ts& x) { return ntxent(linear(x[0], x[1]), 0.3); },
+                  {rand64({4, 5}, 3), rand64({3, 5}, 4)});
+}

@@ -1,0 +1,118 @@
+// `ssl bench`: medians of repeated timings of the workloads the project's speed goals are stated in.
+// A benchmark, not a test: compare against bench/pytorch_reference.py run in the same session.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "kernels/gemm.h"
+#include "nn/optim.h"
+#include "ssl/simclr.h"
+
+namespace ssl::apps {
+
+namespace {
+
+struct BenchOptions {
+  bool json = false;
+  int repeats = 10;
+  int threads = 0;
+  std::string only;  // substring filter on workload names
+};
+
+// Median wall time in milliseconds of `repeats` calls after `warmup` untimed ones.
+double median_ms(const std::function<void()>& fn, int repeats, int warmup = 2) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
+  return ms[ms.size() / 2];
+}
+
+void report(const BenchOptions& o, nlohmann::json record) {
+  record["threads"] = omp_get_max_threads();
+  if (o.json) {
+    std::printf("%s\n", record.dump().c_str());
+  } else {
+    std::printf("%-34s %10.3f ms", record["workload"].get<std::string>().c_str(), record["median_ms"].get<double>());
+    if (record.contains("gflops")) std::printf("  %8.1f GFLOP/s", record["gflops"].get<double>());
+    if (record.contains("images_per_s")) std::printf("  %8.1f images/s", record["images_per_s"].get<double>());
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+}
+
+void bench_gemm(const BenchOptions& o) {
+  for (int64_t n : {256, 512, 1024, 2048}) {
+    const std::string name = str_cat("gemm_n", n);
+    if (name.find(o.only) == std::string::npos) continue;
+    Generator gen(1);
+    const Tensor a = Tensor::uniform({n, n}, -1, 1, gen), b = Tensor::uniform({n, n}, -1, 1, gen);
+    Tensor c = Tensor::empty({n, n});
+    const double ms = median_ms([&] {
+      kernels::cpu::gemm<float>(false, false, n, n, n, 1.f, a.data<float>(), n, b.data<float>(), n, 0.f,
+                                c.data<float>(), n);
+    }, o.repeats);
+    report(o, {{"workload", name}, {"median_ms", ms}, {"gflops", 2.0 * n * n * n / (ms * 1e6)}});
+  }
+}
+
+void bench_ntxent(const BenchOptions& o) {
+  for (int64_t n : {256, 512, 1024}) {
+    const std::string name = str_cat("ntxent_fwd_bwd_n", n, "_d128");
+    if (name.find(o.only) == std::string::npos) continue;
+    Generator gen(2);
+    Tensor z = Tensor::normal({2 * n, 128}, 0, 1, gen).set_requires_grad();
+    const double ms = median_ms([&] {
+      z.zero_grad();
+      ntxent(z, 0.5).backward();
+    }, o.repeats);
+    report(o, {{"workload", name}, {"median_ms", ms}});
+  }
+}
+
+// One full SimCLR step: both views through encoder and head, NT-Xent, backward, SGD-momentum update.
+// images/s counts images through the encoder (2 views × batch).
+void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t batch, int64_t size) {
+  const std::string name = str_cat("simclr_step_", model, "_b", batch, "_", size, "px");
+  if (name.find(o.only) == std::string::npos) return;
+  manual_seed(3);
+  SimCLR simclr(nn::make_encoder(model, size), SimCLROptions{});
+  nn::SGD opt(simclr.parameters(), 0.01, 0.9, 5e-4);
+  Generator gen(4);
+  const Tensor views = Tensor::normal({2 * batch, 3, size, size}, 0, 1, gen);
+  const double ms = median_ms([&] {
+    Tensor loss = simclr.forward(views);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }, std::max(3, o.repeats / 2));
+  report(o, {{"workload", name}, {"median_ms", ms}, {"images_per_s", 2.0 * batch / (ms / 1e3)}});
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Time the project's reference workloads (medians over repeats)");
+  cmd->add_flag("--json", o->json, "One JSON object per workload");
+  cmd->add_option("--repeats", o->repeats, "Timed repetitions per workload")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
+  cmd->add_option("--only", o->only, "Run only workloads whose name contains this text");
+  cmd->callback([o]() {
+    set_threads(o->threads);
+    bench_gemm(*o);
+    bench_ntxent(*o);
+    bench_simclr_step(*o, "convnet2", 256, 32);
+  });
+}
+
+}  // namespace ssl::apps

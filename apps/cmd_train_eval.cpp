@@ -1,0 +1,87 @@
+// `ssl pretrain` and `ssl eval`.
+#include <omp.h>
+
+#include <cstdio>
+
+#include "apps/commands.h"
+#include "data/registry.h"
+#include "ssl/evaluate.h"
+#include "ssl/pretrain.h"
+
+namespace ssl::apps {
+
+void set_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+}
+
+void add_pretrain_command(CLI::App& app) {
+  auto o = std::make_shared<PretrainOptions>();
+  auto threads = std::make_shared<int>(0);
+  CLI::App* cmd = app.add_subcommand("pretrain", "Pre-train an encoder with a self-supervised method");
+  cmd->add_option("--method", o->method, "Method: simclr")->capture_default_str();
+  cmd->add_option("--data", o->data, "Training images (unlabelled use): " + data::dataset_spec_help())
+      ->capture_default_str();
+  cmd->add_option("--model", o->model, "Encoder architecture: convnet2")->capture_default_str();
+  cmd->add_option("--epochs", o->epochs, "Epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "Images per batch (each gives two views)")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--image-size", o->image_size, "Input size in pixels")->capture_default_str();
+  cmd->add_option("--optimizer", o->optimizer, "sgd (momentum 0.9) or adam")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"sgd", "adam"}));
+  cmd->add_option("--lr", o->lr, "Peak learning rate (linear warm-up, then cosine decay)")->capture_default_str();
+  cmd->add_option("--weight-decay", o->weight_decay, "Weight decay")->capture_default_str();
+  cmd->add_option("--warmup-epochs", o->warmup_epochs, "Warm-up epochs")->capture_default_str();
+  cmd->add_option("--temperature", o->simclr.temperature, "NT-Xent temperature")->capture_default_str();
+  cmd->add_option("--head-hidden", o->simclr.head_hidden, "Projection head hidden width")->capture_default_str();
+  cmd->add_option("--head-out", o->simclr.head_out, "Projection width")->capture_default_str();
+  cmd->add_flag("--cross-view-only", o->simclr.cross_view_only,
+                "NT-Xent over the N×N cross-view similarities only (default: all 2N−1 others)");
+  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
+  cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)");
+  cmd->callback([o, threads]() {
+    set_threads(*threads);
+    const auto metrics = pretrain(*o);
+    std::printf("pretrained %s/%s for %lld epochs: final loss %.4f; encoder in %s/encoder.safetensors\n",
+                o->method.c_str(), o->model.c_str(), (long long)o->epochs, metrics.back().loss, o->out_dir.c_str());
+  });
+}
+
+void add_eval_command(CLI::App& app) {
+  auto o = std::make_shared<EvalOptions>();
+  auto threads = std::make_shared<int>(0);
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a frozen encoder");
+  cmd->add_option("--encoder", o->encoder, "A pretrain output directory, or random:MODEL for an untrained encoder")
+      ->required();
+  cmd->add_option("--protocol", o->protocol, "Evaluation protocol: linear")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"linear"}));
+  cmd->add_option("--train", o->train, "Labelled training split")->capture_default_str();
+  cmd->add_option("--test", o->test, "Test split")->capture_default_str();
+  cmd->add_option("--out", o->out_dir, "Directory for results.json");
+  cmd->add_option("--image-size", o->image_size, "Input size for random:MODEL")->capture_default_str();
+  cmd->add_option("--epochs", o->probe.epochs, "Epochs of the linear probe")->capture_default_str();
+  cmd->add_option("--batch-size", o->probe.batch_size, "Batch size of the linear probe")->capture_default_str();
+  cmd->add_option("--lr", o->probe.lr, "Adam learning rate of the linear probe")->capture_default_str();
+  cmd->add_option("--weight-decay", o->probe.weight_decay, "Weight decay of the linear probe")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
+  cmd->callback([o, threads]() {
+    set_threads(*threads);
+    const nlohmann::json r = evaluate(*o);
+    std::printf("\n%-8s %8s %8s   (%s protocol, encoder %s)\n", "split", "top1", "top5", o->protocol.c_str(),
+                o->encoder.c_str());
+    for (const char* split : {"train", "test"}) {
+      std::printf("%-8s %7.2f%% %7.2f%%\n", split, 100 * r["splits"][split]["top1"].get<double>(),
+                  100 * r["splits"][split]["top5"].get<double>());
+    }
+    if (!o->out_dir.empty()) std::printf("results in %s/results.json\n", o->out_dir.c_str());
+  });
+}
+
+}  // namespace ssl::apps

@@ -1,0 +1,15 @@
+// The subcommands of the `ssl` program; each registers its options on the CLI11 app and runs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace ssl::apps {
+
+void add_pretrain_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+// --threads: sets the OpenMP thread count for the compute kernels (0 = leave the default).
+void set_threads(int threads);
+
+}  // namespace ssl::apps

@@ -1,0 +1,28 @@
+// ssl: self-supervised representation learning from the command line.
+//   ssl pretrain --method simclr --data synthetic --model convnet2 --epochs N --out DIR
+//   ssl eval --encoder DIR --protocol linear --train synthetic:train --test synthetic:test --out DIR2
+//   ssl bench [--json]
+#include <cstdio>
+
+#include "apps/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ssl: self-supervised and semi-supervised image representation learning"};
+  app.require_subcommand(1);
+  ssl::apps::add_pretrain_command(app);
+  ssl::apps::add_eval_command(app);
+  ssl::apps::add_bench_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const ssl::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "unexpected error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

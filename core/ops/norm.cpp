@@ -1,0 +1,107 @@
+// Batch normalisation and dropout: the two ops whose behaviour depends on training vs evaluation.
+#include "core/ops.h"
+#include "core/ops/op_helpers.h"
+#include "kernels/batchnorm.h"
+
+namespace ssl {
+
+namespace {
+template <class T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+template <class T>
+T* ptr_or_null(Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+}  // namespace
+
+Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta_in, Tensor running_mean,
+                  Tensor running_var, bool training, double momentum, double eps) {
+  detail::check_inputs("batch_norm", {x_in});
+  SSL_CHECK(x_in.dim() == 2 || x_in.dim() == 4, "batch_norm: expected x [N, C] or [N, C, H, W], got ", x_in.shape());
+  const int64_t n = x_in.size(0), c = x_in.size(1), hw = x_in.numel() / std::max<int64_t>(1, n * c);
+  for (const Tensor* p : std::initializer_list<const Tensor*>{&gamma_in, &beta_in, &running_mean, &running_var}) {
+    if (p->defined()) {
+      SSL_CHECK(p->dim() == 1 && p->size(0) == c, "batch_norm: per-channel tensor of shape ", p->shape(), " for ", c,
+                " channels");
+      detail::check_same_dtype("batch_norm", x_in, *p);
+    }
+  }
+  SSL_CHECK(training || (running_mean.defined() && running_var.defined()),
+            "batch_norm: evaluation mode needs running statistics");
+  SSL_CHECK(!training || n * hw >= 2, "batch_norm: training needs more than one value per channel, got input ",
+            x_in.shape());
+
+  const Tensor x = x_in.detach().contiguous();
+  const Tensor gamma = gamma_in.defined() ? gamma_in.detach().contiguous() : Tensor();
+  const Tensor beta = beta_in.defined() ? beta_in.detach().contiguous() : Tensor();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+
+  if (!training) {
+    const Tensor rm = running_mean.detach().contiguous(), rv = running_var.detach().contiguous();
+    dispatch_floating(x.dtype(), "batch_norm", [&]<class T>() {
+      kernels::cpu::batch_norm_forward_eval<T>(n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), ptr_or_null<T>(beta),
+                                               rm.data<T>(), rv.data<T>(), T(eps), y.data<T>());
+    });
+    // Frozen statistics: the layer is affine in x.
+    return record("batch_norm_eval", y, {x_in, gamma_in, beta_in},
+                  [=](const Tensor& g_in, const std::vector<bool>& needs) {
+                    const Tensor g = g_in.contiguous();
+                    Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+                    Tensor gg = needs[1] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
+                    Tensor gb = needs[2] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
+                    dispatch_floating(x.dtype(), "batch_norm_backward", [&]<class T>() {
+                      kernels::cpu::batch_norm_backward_eval<T>(n, c, hw, x.data<T>(), ptr_or_null<T>(gamma),
+                                                                rm.data<T>(), rv.data<T>(), T(eps), g.data<T>(),
+                                                                ptr_or_null<T>(gx), ptr_or_null<T>(gg),
+                                                                ptr_or_null<T>(gb));
+                    });
+                    return std::vector{gx, gg, gb};
+                  });
+  }
+
+  Tensor mean = Tensor::empty({c}, x.dtype(), x.device());
+  Tensor invstd = Tensor::empty({c}, x.dtype(), x.device());
+  Tensor var = Tensor::empty({c}, x.dtype(), x.device());
+  dispatch_floating(x.dtype(), "batch_norm", [&]<class T>() {
+    kernels::cpu::batch_norm_forward_train<T>(n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), ptr_or_null<T>(beta),
+                                              T(eps), y.data<T>(), mean.data<T>(), invstd.data<T>(), var.data<T>());
+  });
+  if (running_mean.defined() && running_var.defined()) {
+    // PyTorch's convention: running_var tracks the unbiased variance.
+    NoGradGuard no_grad;
+    const double unbias = double(n * hw) / double(n * hw - 1);
+    running_mean.copy_(add(mul(running_mean, 1 - momentum), mul(mean, momentum)));
+    running_var.copy_(add(mul(running_var, 1 - momentum), mul(var, momentum * unbias)));
+  }
+  return record("batch_norm", y, {x_in, gamma_in, beta_in}, [=](const Tensor& g_in, const std::vector<bool>& needs) {
+    const Tensor g = g_in.contiguous();
+    Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+    Tensor gg = needs[1] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
+    Tensor gb = needs[2] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
+    dispatch_floating(x.dtype(), "batch_norm_backward", [&]<class T>() {
+      kernels::cpu::batch_norm_backward_train<T>(n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), mean.data<T>(),
+                                                 invstd.data<T>(), g.data<T>(), ptr_or_null<T>(gx), ptr_or_null<T>(gg),
+                                                 ptr_or_null<T>(gb));
+    });
+    return std::vector{gx, gg, gb};
+  });
+}
+
+// Inverted dropout: zero each element with probability p and scale the rest by 1/(1−p), so evaluation
+// needs no rescaling. The mask comes from the generator, so a run is reproducible.
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
+  SSL_CHECK(p >= 0 && p < 1, "dropout: probability ", p, " outside [0, 1)");
+  if (!training || p == 0) return x;
+  detail::check_inputs("dropout", {x});
+  Tensor mask = Tensor::uniform(x.shape(), 0, 1, gen, x.dtype(), x.device());
+  dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
+    T* m = mask.data<T>();
+    const T keep_scale = T(1.0 / (1.0 - p));
+    for (int64_t i = 0; i < mask.numel(); ++i) m[i] = m[i] <= T(p) ? T(0) : keep_scale;
+  });
+  return mul(x, mask);  // the gradient is g·mask, through mul
+}
+
+}  // namespace ssl

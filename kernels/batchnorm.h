@@ -1,0 +1,50 @@
+// Batch normalisation kernels. x is [n, c, hw] contiguous (NCHW with hw = H*W; hw = 1 for BatchNorm1d on
+// [n, c]); every channel is normalised over its n*hw values:
+//   y = (x - mean) * invstd * gamma + beta,   invstd = 1 / sqrt(var + eps)
+// Training uses the batch's mean and biased variance; evaluation uses the running statistics.
+// gamma and beta may be nullptr, meaning 1 and 0 (affine = false). Statistics are accumulated in double.
+#pragma once
+
+#include <cstdint>
+
+namespace ssl::kernels::cpu {
+
+// Requires n, c, hw >= 1 and n*hw >= 2 (one value per channel has no variance; PyTorch refuses it too).
+// Ensures: y [n, c, hw]; save_mean and save_invstd [c] (what backward needs); batch_var [c], the biased
+// variance, so that the caller can update the running variance (with its own n*hw/(n*hw - 1) correction,
+// as PyTorch does). batch_var may be nullptr.
+template <class T>
+void batch_norm_forward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta,
+                              T eps, T* y, T* save_mean, T* save_invstd, T* batch_var);
+
+// The full training-mode derivative, through the batch mean and variance:
+//   xhat = (x - mean) * invstd
+//   gx     = gamma * invstd * (gy - mean(gy) - xhat * mean(gy * xhat))     (means over the channel's n*hw)
+//   ggamma = sum(gy * xhat),   gbeta = sum(gy)
+// gx, ggamma and gbeta may each be nullptr; those given are OVERWRITTEN.
+template <class T>
+void batch_norm_backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma,
+                               const T* save_mean, const T* save_invstd, const T* gy, T* gx, T* ggamma,
+                               T* gbeta);
+
+// Requires n, c, hw >= 1. y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta.
+template <class T>
+void batch_norm_forward_eval(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta,
+                             const T* running_mean, const T* running_var, T eps, T* y);
+
+// The statistics are constants here, so the layer is affine: gx = gy * gamma / sqrt(running_var + eps).
+// gx is OVERWRITTEN.
+template <class T>
+void batch_norm_backward_eval(int64_t n, int64_t c, int64_t hw, const T* gamma, const T* running_var, T eps,
+                              const T* gy, T* gx);
+
+// The same, with the parameter gradients too (fine-tuning gamma/beta with frozen statistics):
+//   ggamma = sum(gy * (x - running_mean) / sqrt(running_var + eps)),  gbeta = sum(gy).
+// gx, ggamma and gbeta may each be nullptr; those given are OVERWRITTEN. x and running_mean are only read
+// when ggamma is wanted.
+template <class T>
+void batch_norm_backward_eval(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma,
+                              const T* running_mean, const T* running_var, T eps, const T* gy, T* gx,
+                              T* ggamma, T* gbeta);
+
+}  // namespace ssl::kernels::cpu

@@ -1,0 +1,45 @@
+// 2-D convolution kernels: what deep-learning frameworks call convolution is a cross-correlation,
+//   y[n][co][oy][ox] = bias[co] + sum_{ci in group(co), i, j} w[co][ci][i][j] * x[n][ci][oy*sh - ph +
+//   i][ox*sw - pw + j]
+// with zero padding. All tensors are contiguous NCHW; weights are [c_out, c_in/groups, kh, kw] (PyTorch's
+// layout).
+//
+// Groups split the channels into `groups` independent convolutions: output channels
+// [g*c_out/groups, (g+1)*c_out/groups) see only input channels [g*c_in/groups, (g+1)*c_in/groups).
+// groups == c_in is a depthwise convolution.
+#pragma once
+
+#include <cstdint>
+
+namespace ssl::kernels {
+
+// Sizes and hyper-parameters of one convolution. Output size follows PyTorch (no dilation, floor division).
+struct Conv2dShape {
+  int64_t n, c_in, h, w, c_out, kh, kw;
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, groups = 1;
+
+  int64_t out_h() const { return (h + 2 * pad_h - kh) / stride_h + 1; }
+  int64_t out_w() const { return (w + 2 * pad_w - kw) / stride_w + 1; }
+};
+
+namespace cpu {
+
+using ssl::kernels::Conv2dShape;
+
+// Requires: a valid shape (positive sizes, stride >= 1, pad >= 0, c_in and c_out divisible by groups,
+//           out_h() >= 1 and out_w() >= 1), otherwise throws ssl::Error;
+//           x [n, c_in, h, w], w [c_out, c_in/groups, kh, kw], bias [c_out] or nullptr (no bias).
+// Ensures:  y [n, c_out, out_h, out_w] is fully written.
+template <class T>
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
+
+// Gradients of L with respect to x, w and bias, given gy = dL/dy [n, c_out, out_h, out_w].
+// Each of gx [n, c_in, h, w], gw [c_out, c_in/groups, kh, kw] and gb [c_out] may be nullptr (not wanted);
+// those given are OVERWRITTEN, not accumulated into. x is only read when gw is wanted, w only when gx is.
+// gw and gb are summed over the batch in a fixed order: the result is deterministic for a given number
+// of OpenMP threads.
+template <class T>
+void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb);
+
+}  // namespace cpu
+}  // namespace ssl::kernels

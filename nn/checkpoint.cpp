@@ -1,0 +1,152 @@
+#include "nn/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace ssl::nn {
+
+namespace {
+
+using json = nlohmann::json;
+
+const char* st_dtype(DType t) {
+  switch (t) {
+    case DType::f32: return "F32";
+    case DType::f64: return "F64";
+    case DType::i64: return "I64";
+  }
+  return "?";
+}
+
+DType parse_st_dtype(const std::string& s, const std::string& path, const std::string& name) {
+  if (s == "F32") return DType::f32;
+  if (s == "F64") return DType::f64;
+  if (s == "I64") return DType::i64;
+  throw Error(str_cat(path, ": tensor '", name, "' has dtype '", s, "'; supported: F32, F64, I64"));
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  SSL_CHECK(fd >= 0, "cannot write '", tmp, "': ", std::strerror(errno));
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t w = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (w < 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw Error(str_cat("writing '", tmp, "' failed: ", std::strerror(err)));
+    }
+    written += size_t(w);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw Error(str_cat("could not move '", tmp, "' to '", path, "': ", std::strerror(err)));
+  }
+}
+
+void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const Metadata& metadata) {
+  json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::string data;
+  std::vector<Tensor> host;
+  for (const auto& [name, t] : tensors) {
+    SSL_CHECK(!header.contains(name), "save_safetensors: tensor name '", name, "' appears twice");
+    const Tensor c = t.detach().to(Device::cpu()).contiguous();
+    const size_t begin = data.size(), nbytes = size_t(c.numel()) * dtype_size(c.dtype());
+    data.append(static_cast<const char*>(c.raw_data()), nbytes);
+    header[name] = {{"dtype", st_dtype(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {begin, begin + nbytes}}};
+  }
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');  // pad so that the data starts 8-byte aligned
+  std::string bytes(8, '\0');
+  const uint64_t n = h.size();
+  for (int i = 0; i < 8; ++i) bytes[i] = char((n >> (8 * i)) & 0xFF);  // little-endian
+  bytes += h;
+  bytes += data;
+  write_file_atomically(path, bytes);
+}
+
+void save_module(const std::string& path, const Module& module, const Metadata& metadata) {
+  save_safetensors(path, module.state(), metadata);
+}
+
+std::map<std::string, Tensor> load_safetensors(const std::string& path, Metadata* metadata) {
+  std::ifstream in(path, std::ios::binary);
+  SSL_CHECK(in, "cannot open checkpoint '", path, "'");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  SSL_CHECK(bytes.size() >= 8, path, ": file is ", bytes.size(), " bytes, too short for a safetensors header");
+  uint64_t header_len = 0;
+  for (int i = 0; i < 8; ++i) header_len |= uint64_t(uint8_t(bytes[i])) << (8 * i);
+  SSL_CHECK(header_len <= bytes.size() - 8, path, ": header length ", header_len, " exceeds the file size ",
+            bytes.size(), " (truncated file?)");
+  json header;
+  try {
+    header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + int64_t(header_len));
+  } catch (const json::exception& e) {
+    throw Error(str_cat(path, ": the header is not valid JSON (", e.what(), ")"));
+  }
+  SSL_CHECK(header.is_object(), path, ": the header is not a JSON object");
+  const size_t data_size = bytes.size() - 8 - header_len;
+  const char* data = bytes.data() + 8 + header_len;
+
+  std::map<std::string, Tensor> out;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (metadata)
+        for (const auto& [k, v] : entry.items()) (*metadata)[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      continue;
+    }
+    try {
+      const DType dtype = parse_st_dtype(entry.at("dtype").get<std::string>(), path, name);
+      const Shape shape = entry.at("shape").get<Shape>();
+      const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
+      for (int64_t d : shape) SSL_CHECK(d >= 0, path, ": tensor '", name, "' has a negative dimension");
+      SSL_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, path, ": tensor '", name,
+                "' has data offsets outside the file's ", data_size, " data bytes (truncated file?)");
+      const uint64_t expected = uint64_t(numel_of(shape)) * dtype_size(dtype);
+      SSL_CHECK(offsets[1] - offsets[0] == expected, path, ": tensor '", name, "' of shape ", shape, " needs ",
+                expected, " bytes but has ", offsets[1] - offsets[0]);
+      Tensor t = Tensor::empty(shape, dtype);
+      std::memcpy(t.raw_data(), data + offsets[0], expected);
+      out.emplace(name, t);
+    } catch (const json::exception& e) {
+      throw Error(str_cat(path, ": malformed header entry for tensor '", name, "' (", e.what(), ")"));
+    }
+  }
+  return out;
+}
+
+void load_module(const std::string& path, Module& module, Metadata* metadata) {
+  std::map<std::string, Tensor> stored = load_safetensors(path, metadata);
+  std::set<std::string> used;
+  NoGradGuard no_grad;
+  for (auto& [name, target] : module.state()) {
+    auto it = stored.find(name);
+    SSL_CHECK(it != stored.end(), path, ": the model expects tensor '", name, "' but the file does not have it");
+    SSL_CHECK(it->second.shape() == target.shape() && it->second.dtype() == target.dtype(), path, ": tensor '", name,
+              "' is ", dtype_name(it->second.dtype()), " ", it->second.shape(), " in the file but the model expects ",
+              dtype_name(target.dtype()), " ", target.shape());
+    Tensor dst = target;
+    dst.copy_(it->second);
+    used.insert(name);
+  }
+  for (const auto& [name, t] : stored) {
+    SSL_CHECK(used.count(name), path, ": tensor '", name, "' in the file is not part of the model");
+  }
+}
+
+}  // namespace ssl::nn

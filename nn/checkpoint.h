@@ -1,0 +1,31 @@
+// Module state in the safetensors format: an 8-byte little-endian header length, a JSON header mapping
+// each tensor's name to {dtype, shape, data_offsets}, then the raw little-endian data. Names follow
+// PyTorch's state_dict, so `safetensors.torch.load_file` reads our files directly.
+//
+// Writes are atomic (temporary file, fsync, rename): a crash never leaves a half-written checkpoint.
+// Loading validates everything against the module and names the file and the tensor in any error.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "nn/module.h"
+
+namespace ssl::nn {
+
+using Metadata = std::map<std::string, std::string>;
+
+void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const Metadata& metadata = {});
+void save_module(const std::string& path, const Module& module, const Metadata& metadata = {});
+
+// Reads every tensor of a file (validated: header, offsets, dtypes, sizes).
+std::map<std::string, Tensor> load_safetensors(const std::string& path, Metadata* metadata = nullptr);
+// Copies a file's tensors into the module's parameters and buffers; every name must match with the same
+// shape and dtype, and nothing may be missing or left over.
+void load_module(const std::string& path, Module& module, Metadata* metadata = nullptr);
+
+// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
+void write_file_atomically(const std::string& path, const std::string& bytes);
+
+}  // namespace ssl::nn

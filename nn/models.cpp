@@ -1,0 +1,33 @@
+#include "nn/models.h"
+
+namespace ssl::nn {
+
+EncoderPtr convnet2(int64_t image_size, int64_t in_channels) {
+  SSL_CHECK(image_size >= 4 && image_size % 4 == 0, "convnet2: image size must be a multiple of 4, got ", image_size);
+  auto e = std::make_shared<Encoder>();
+  e->append(std::make_shared<Conv2d>(in_channels, 32, 3, Conv2dArgs{1, 1, 1}));
+  e->append(std::make_shared<ReLU>());
+  e->append(std::make_shared<MaxPool2d>(2));
+  e->append(std::make_shared<Conv2d>(32, 64, 3, Conv2dArgs{1, 1, 1}));
+  e->append(std::make_shared<ReLU>());
+  e->append(std::make_shared<MaxPool2d>(2));
+  e->append(std::make_shared<Flatten>());
+  e->feature_dim = 64 * (image_size / 4) * (image_size / 4);
+  return e;
+}
+
+std::vector<std::string> encoder_names() { return {"convnet2"}; }
+
+EncoderPtr make_encoder(const std::string& name, int64_t image_size) {
+  if (name == "convnet2") return convnet2(image_size);
+  std::string known;
+  for (const auto& n : encoder_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error(str_cat("unknown model '", name, "'; known models: ", known));
+}
+
+std::shared_ptr<Sequential> projection_head(int64_t in, int64_t hidden, int64_t out) {
+  return std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
+      std::make_shared<Linear>(in, hidden), std::make_shared<ReLU>(), std::make_shared<Linear>(hidden, out)});
+}
+
+}  // namespace ssl::nn

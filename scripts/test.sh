@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds the release and the sanitizer configurations and runs every test in both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/build.sh release
+(cd build && ctest --output-on-failure)
+scripts/build.sh asan
+# LeakSanitizer needs ptrace, which some containers forbid; leaks are then not checked, the rest is.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+(cd build-asan && ctest --output-on-failure)

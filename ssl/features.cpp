@@ -1,0 +1,41 @@
+#include "ssl/features.h"
+
+#include "ssl/progress.h"
+
+namespace ssl {
+
+data::LoaderOptions image_loader_options(int64_t batch_size, uint64_t seed, int workers) {
+  data::LoaderOptions o;
+  o.batch_size = batch_size;
+  o.seed = seed;
+  o.workers = workers;
+  o.mean = {0.5f};
+  o.stddev = {0.25f};
+  return o;
+}
+
+Features compute_features(nn::Encoder& encoder, const data::Dataset& dataset, int64_t batch_size, int workers,
+                          bool show_progress) {
+  const bool was_training = encoder.is_training();
+  encoder.eval();
+  NoGradGuard no_grad;
+  data::LoaderOptions opt = image_loader_options(batch_size, 0, workers);
+  opt.shuffle = false;
+  data::Loader loader(dataset, opt);
+  loader.start_epoch(0);
+  std::vector<Tensor> xs, ys;
+  Progress progress("features " + dataset.name(), loader.batches_per_epoch(), show_progress);
+  data::Batch batch;
+  int64_t done = 0;
+  while (loader.next(batch)) {
+    xs.push_back(encoder.forward(batch.images));
+    ys.push_back(batch.labels);
+    progress.update(++done, 0, batch.size());
+  }
+  progress.finish();
+  encoder.train(was_training);
+  SSL_CHECK(!xs.empty(), "compute_features: dataset ", dataset.name(), " is empty");
+  return {cat(xs, 0), cat(ys, 0)};
+}
+
+}  // namespace ssl

@@ -1,0 +1,87 @@
+#include "ssl/linear_probe.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "nn/optim.h"
+#include "ssl/progress.h"
+
+namespace ssl {
+
+TopK topk_accuracy(const Tensor& scores_in, const Tensor& labels_in) {
+  SSL_CHECK(scores_in.dim() == 2 && labels_in.dim() == 1 && scores_in.size(0) == labels_in.size(0),
+            "topk_accuracy: scores [N, C] and labels [N] expected, got ", scores_in.shape(), " and ",
+            labels_in.shape());
+  const std::vector<float> s = scores_in.to_vector<float>();
+  const std::vector<int64_t> y = labels_in.to_vector<int64_t>();
+  const int64_t n = scores_in.size(0), c = scores_in.size(1);
+  SSL_CHECK(n > 0, "topk_accuracy: no samples");
+  int64_t hit1 = 0, hit5 = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = s.data() + i * c;
+    SSL_CHECK(y[i] >= 0 && y[i] < c, "topk_accuracy: label ", y[i], " of sample ", i, " outside [0, ", c, ")");
+    // The rank of the true class = how many classes score strictly higher.
+    int64_t higher = 0;
+    for (int64_t j = 0; j < c; ++j) higher += row[j] > row[y[i]];
+    hit1 += higher == 0;
+    hit5 += higher < 5;
+  }
+  return {double(hit1) / n, double(hit5) / n};
+}
+
+LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t classes, const LinearProbeOptions& o) {
+  SSL_CHECK(x_in.dim() == 2 && labels.dim() == 1 && x_in.size(0) == labels.size(0) && x_in.size(0) > 0,
+            "LinearProbe: features [N, F] and labels [N] expected, got ", x_in.shape(), " and ", labels.shape());
+  {
+    NoGradGuard no_grad;
+    mean_ = mean(x_in, {0}, true);
+    const Tensor centred = sub(x_in, mean_);
+    inv_std_ = div(Tensor::ones({1}), sqrt(add(mean(mul(centred, centred), {0}, true), 1e-6)));
+  }
+  const Tensor x = standardise(x_in);
+  const int64_t n = x.size(0), f = x.size(1);
+  weight_ = Tensor::zeros({classes, f}).set_requires_grad();
+  bias_ = Tensor::zeros({classes}).set_requires_grad();
+  nn::Adam opt({weight_, bias_}, o.lr, 0.9, 0.999, 1e-8, o.weight_decay);
+
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  Progress progress("linear probe", o.epochs, o.show_progress);
+  double last_loss = 0;
+  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
+    rng::Stream stream(o.seed, rng::mix64(0x9B0BE, uint64_t(epoch)));
+    for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[stream.below(uint32_t(i + 1))]);  // Fisher-Yates
+    double total = 0;
+    int64_t batches = 0;
+    for (int64_t start = 0; start < n; start += o.batch_size) {
+      const int64_t end = std::min(n, start + o.batch_size);
+      const Tensor idx = Tensor::from_vector(std::vector<int64_t>(order.begin() + start, order.begin() + end),
+                                             {end - start});
+      Tensor loss = cross_entropy(linear(index_select(x, 0, idx), weight_, bias_), index_select(labels, 0, idx));
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      total += loss.item();
+      ++batches;
+    }
+    last_loss = total / double(batches);
+    progress.update(epoch + 1, last_loss, n);
+  }
+  progress.finish();
+  weight_ = weight_.detach();
+  bias_ = bias_.detach();
+}
+
+Tensor LinearProbe::standardise(const Tensor& x) const {
+  NoGradGuard no_grad;
+  return mul(sub(x, mean_), inv_std_);
+}
+
+Tensor LinearProbe::scores(const Tensor& x) const {
+  NoGradGuard no_grad;
+  return linear(standardise(x), weight_, bias_);
+}
+
+TopK LinearProbe::evaluate(const Tensor& x, const Tensor& labels) const { return topk_accuracy(scores(x), labels); }
+
+}  // namespace ssl

@@ -1,0 +1,46 @@
+// The pre-training runner: data, augmentation, model, optimizer and schedule from one options struct;
+// per-epoch metrics and the encoder written to the output directory.
+//
+// Output directory:
+//   encoder.safetensors   the encoder's state (PyTorch state_dict names), metadata: model, image_size, method
+//   config.json           the options of the run
+//   metrics.jsonl / .csv  one record per epoch: epoch, loss, images_per_s, seconds, lr
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ssl/simclr.h"
+
+namespace ssl {
+
+struct PretrainOptions {
+  std::string method = "simclr";
+  std::string model = "convnet2";
+  std::string data = "synthetic:train";
+  std::string out_dir = "runs/simclr";
+  int64_t epochs = 10;
+  int64_t batch_size = 256;
+  int64_t image_size = 32;
+  std::string optimizer = "sgd";  // sgd (momentum 0.9, Nesterov off) or adam
+  double lr = 0.06;               // peak learning rate; cosine decay over all steps after warm-up
+  double weight_decay = 5e-4;
+  int64_t warmup_epochs = 1;
+  uint64_t seed = 0;
+  int workers = 1;                // loader threads
+  int64_t max_steps_per_epoch = 0;  // 0 = the whole epoch (smaller values for quick tests)
+  bool show_progress = true;
+  SimCLROptions simclr;
+};
+
+struct EpochMetrics {
+  int64_t epoch = 0;
+  double loss = 0, images_per_s = 0, seconds = 0, lr = 0;
+};
+
+std::vector<EpochMetrics> pretrain(const PretrainOptions& options);
+
+// The learning rate at `step` of `total_steps`: linear warm-up, then cosine decay to 0.
+double cosine_lr(double peak, int64_t step, int64_t warmup_steps, int64_t total_steps);
+
+}  // namespace ssl

@@ -1,0 +1,283 @@
+// conv2d kernels: forward against a direct-loop reference in double, backward against central finite
+// differences of L = sum(r * y), and float against double at the sizes a training step uses.
+#include <doctest/doctest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/conv.h"
+
+namespace {
+
+using ssl::kernels::Conv2dShape;
+namespace cpu = ssl::kernels::cpu;
+
+struct ConvCase {
+  const char* name;
+  Conv2dShape s;
+};
+
+// Small shapes for exact checks: strides 1 and 2, padding (also wider than the kernel), groups 1, 2 and
+// c_in (depthwise, with and without a channel multiplier), odd and non-square sizes, 1x1 and 3x3 kernels.
+const std::vector<ConvCase> kSmallCases = {
+    {"3x3 s1 p1", {2, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1}},
+    {"3x3 s2 p1 groups 2, 7x6", {3, 4, 7, 6, 6, 3, 3, 2, 2, 1, 1, 2}},
+    {"3x3 s1 p1 depthwise", {3, 4, 6, 5, 4, 3, 3, 1, 1, 1, 1, 4}},
+    {"3x3 s2 p0 depthwise x2", {2, 3, 7, 7, 6, 3, 3, 2, 2, 0, 0, 3}},
+    {"1x1 s1 p0 (no im2col)", {3, 5, 5, 4, 3, 1, 1, 1, 1, 0, 0, 1}},
+    {"1x1 s1 p0 groups 2 (no im2col)", {2, 4, 3, 5, 6, 1, 1, 1, 1, 0, 0, 2}},
+    {"1x1 s2 p0", {2, 3, 5, 5, 4, 1, 1, 2, 2, 0, 0, 1}},
+    {"3x2 s(2,1) p(1,0)", {2, 2, 7, 5, 3, 3, 2, 2, 1, 1, 0, 1}},
+    {"3x3 s1 p2 (whole rows of padding)", {1, 2, 4, 4, 3, 3, 3, 1, 1, 2, 2, 1}},
+    {"5x5 p2 on 3x3 s2", {2, 2, 3, 3, 2, 5, 5, 2, 2, 2, 2, 1}},
+};
+
+int64_t x_count(const Conv2dShape& s) { return s.n * s.c_in * s.h * s.w; }
+int64_t w_count(const Conv2dShape& s) { return s.c_out * (s.c_in / s.groups) * s.kh * s.kw; }
+int64_t y_count(const Conv2dShape& s) { return s.n * s.c_out * s.out_h() * s.out_w(); }
+
+std::vector<double> random_vector(int64_t n, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<double> v(n);
+  for (auto& e : v) e = u(rng);
+  return v;
+}
+
+template <class T>
+std::vector<T> cast(const std::vector<double>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+
+template <class T>
+std::vector<T> poisoned(int64_t n) {
+  return std::vector<T>(n, std::numeric_limits<T>::quiet_NaN());
+}
+
+// The definition, loop by loop. b may be empty (no bias).
+std::vector<double> conv_reference(const Conv2dShape& s, const std::vector<double>& x,
+                                   const std::vector<double>& w, const std::vector<double>& b) {
+  const int64_t oh = s.out_h(), ow = s.out_w(), cg_in = s.c_in / s.groups, cg_out = s.c_out / s.groups;
+  std::vector<double> y(y_count(s));
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t co = 0; co < s.c_out; ++co) {
+      const int64_t g = co / cg_out;
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          double acc = b.empty() ? 0.0 : b[co];
+          for (int64_t ci = 0; ci < cg_in; ++ci)
+            for (int64_t i = 0; i < s.kh; ++i)
+              for (int64_t j = 0; j < s.kw; ++j) {
+                const int64_t iy = oy * s.stride_h - s.pad_h + i, ix = ox * s.stride_w - s.pad_w + j;
+                if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+                acc += x[((n * s.c_in + g * cg_in + ci) * s.h + iy) * s.w + ix] *
+                       w[((co * cg_in + ci) * s.kh + i) * s.kw + j];
+              }
+          y[((n * s.c_out + co) * oh + oy) * ow + ox] = acc;
+        }
+    }
+  return y;
+}
+
+// Element-wise |got - ref| <= atol + rtol*|ref|; a NaN (an element never written) fails.
+template <class T>
+void check_close(const std::vector<T>& got, const std::vector<double>& ref, double atol, double rtol,
+                 const std::string& what) {
+  REQUIRE(got.size() == ref.size());
+  int64_t bad = 0;
+  std::ostringstream first;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double g = static_cast<double>(got[i]);
+    if (!(std::fabs(g - ref[i]) <= atol + rtol * std::fabs(ref[i]))) {
+      if (bad < 3) first << " [" << i << "] got " << g << " want " << ref[i] << ";";
+      ++bad;
+    }
+  }
+  CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << ref.size() << " elements off:" << first.str());
+}
+
+double max_abs(const std::vector<double>& v) {
+  double m = 0;
+  for (double e : v) m = std::max(m, std::fabs(e));
+  return m;
+}
+
+// Central differences of loss() with respect to every element of v (v is restored afterwards).
+template <class F>
+std::vector<double> numeric_gradient(std::vector<double>& v, F loss, double h) {
+  std::vector<double> g(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    const double saved = v[i];
+    v[i] = saved + h;
+    const double up = loss();
+    v[i] = saved - h;
+    const double down = loss();
+    v[i] = saved;
+    g[i] = (up - down) / (2 * h);
+  }
+  return g;
+}
+
+double dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+template <class T>
+void check_forward_case(const ConvCase& c, bool with_bias, std::mt19937_64& rng, double atol, double rtol) {
+  const Conv2dShape& s = c.s;
+  const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
+  const auto b = with_bias ? random_vector(s.c_out, rng) : std::vector<double>{};
+  const auto ref = conv_reference(s, x, w, b);
+  const auto xt = cast<T>(x), wt = cast<T>(w), bt = cast<T>(b);
+  auto y = poisoned<T>(y_count(s));
+  cpu::conv2d_forward<T>(s, xt.data(), wt.data(), with_bias ? bt.data() : nullptr, y.data());
+  check_close(y, ref, atol, rtol, std::string(c.name) + (with_bias ? " with bias" : " no bias"));
+}
+
+}  // namespace
+
+TEST_CASE("conv2d_forward matches the direct-loop reference") {
+  std::mt19937_64 rng(1);
+  for (const auto& c : kSmallCases) {
+    CAPTURE(c.name);
+    for (bool with_bias : {true, false}) {
+      check_forward_case<double>(c, with_bias, rng, 1e-12, 1e-12);
+      check_forward_case<float>(c, with_bias, rng, 1e-5, 1e-5);
+    }
+  }
+  // Larger than a cache-line or two, with groups, so that the GEMM blocking and thread split are exercised.
+  const ConvCase medium = {"medium 16->32 k3 s1 p1 groups 2", {3, 16, 12, 11, 32, 3, 3, 1, 1, 1, 1, 2}};
+  check_forward_case<double>(medium, true, rng, 1e-12, 1e-12);
+  check_forward_case<float>(medium, true, rng, 1e-5, 1e-5);
+}
+
+TEST_CASE("conv2d_backward matches central finite differences") {
+  std::mt19937_64 rng(2);
+  for (const auto& c : kSmallCases) {
+    CAPTURE(c.name);
+    const Conv2dShape& s = c.s;
+    auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
+    auto b = random_vector(s.c_out, rng);
+    const auto r = random_vector(y_count(s), rng);  // L = sum(r * y), so dL/dy = r
+    auto loss = [&] { return dot(r, conv_reference(s, x, w, b)); };
+
+    auto gx = poisoned<double>(x_count(s)), gw = poisoned<double>(w_count(s)), gb = poisoned<double>(s.c_out);
+    cpu::conv2d_backward<double>(s, x.data(), w.data(), r.data(), gx.data(), gw.data(), gb.data());
+
+    // L is linear in each single element, so central differences are exact up to rounding.
+    const double h = 1e-3;
+    check_close(gx, numeric_gradient(x, loss, h), 1e-9, 1e-8, std::string(c.name) + " gx");
+    check_close(gw, numeric_gradient(w, loss, h), 1e-9, 1e-8, std::string(c.name) + " gw");
+    check_close(gb, numeric_gradient(b, loss, h), 1e-9, 1e-8, std::string(c.name) + " gb");
+  }
+}
+
+TEST_CASE("conv2d_backward computes each requested gradient alone, the same as all together") {
+  std::mt19937_64 rng(3);
+  for (const auto& c : kSmallCases) {
+    CAPTURE(c.name);
+    const Conv2dShape& s = c.s;
+    const auto x = cast<float>(random_vector(x_count(s), rng)),
+               w = cast<float>(random_vector(w_count(s), rng));
+    const auto gy = cast<float>(random_vector(y_count(s), rng));
+    auto gx = poisoned<float>(x_count(s)), gw = poisoned<float>(w_count(s)), gb = poisoned<float>(s.c_out);
+    cpu::conv2d_backward<float>(s, x.data(), w.data(), gy.data(), gx.data(), gw.data(), gb.data());
+
+    auto gx1 = poisoned<float>(x_count(s)), gw1 = poisoned<float>(w_count(s)), gb1 = poisoned<float>(s.c_out);
+    cpu::conv2d_backward<float>(s, nullptr, w.data(), gy.data(), gx1.data(), nullptr, nullptr);
+    cpu::conv2d_backward<float>(s, x.data(), nullptr, gy.data(), nullptr, gw1.data(), nullptr);
+    cpu::conv2d_backward<float>(s, nullptr, nullptr, gy.data(), nullptr, nullptr, gb1.data());
+    // Same operations in the same order: bit-for-bit equal (NaN, an unwritten element, never compares equal).
+    CHECK(gx1 == gx);
+    CHECK(gw1 == gw);
+    CHECK(gb1 == gb);
+  }
+}
+
+TEST_CASE("conv2d float agrees with double at training sizes; weight gradients are deterministic") {
+  // The two layers of the SimCLR hot path (with a small batch), a strided depthwise layer and a 1x1 layer.
+  const std::vector<ConvCase> cases = {
+      {"3->32 32x32 k3 p1", {6, 3, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1}},
+      {"32->64 16x16 k3 p1", {5, 32, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1}},
+      {"depthwise 32 16x16 k3 s2 p1", {4, 32, 16, 16, 32, 3, 3, 2, 2, 1, 1, 32}},
+      {"1x1 64->128 8x8", {4, 64, 8, 8, 128, 1, 1, 1, 1, 0, 0, 1}},
+  };
+  std::mt19937_64 rng(4);
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const Conv2dShape& s = c.s;
+    const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
+    const auto b = random_vector(s.c_out, rng), gy = random_vector(y_count(s), rng);
+
+    std::vector<double> y(y_count(s)), gx(x_count(s)), gw(w_count(s)), gb(s.c_out);
+    cpu::conv2d_forward<double>(s, x.data(), w.data(), b.data(), y.data());
+    cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx.data(), gw.data(), gb.data());
+    // The double kernel itself is checked against the reference at this size too.
+    check_close(y, conv_reference(s, x, w, b), 1e-12, 1e-12, "double forward vs reference");
+
+    const auto xf = cast<float>(x), wf = cast<float>(w), bf = cast<float>(b), gyf = cast<float>(gy);
+    auto yf = poisoned<float>(y_count(s)), gxf = poisoned<float>(x_count(s));
+    auto gwf = poisoned<float>(w_count(s)), gbf = poisoned<float>(s.c_out);
+    cpu::conv2d_forward<float>(s, xf.data(), wf.data(), bf.data(), yf.data());
+    cpu::conv2d_backward<float>(s, xf.data(), wf.data(), gyf.data(), gxf.data(), gwf.data(), gbf.data());
+    // Sums of hundreds to thousands of float products: scale the absolute tolerance to the output's size.
+    check_close(yf, y, 1e-5 * max_abs(y), 1e-4, "float forward");
+    check_close(gxf, gx, 1e-5 * max_abs(gx), 1e-4, "float gx");
+    check_close(gwf, gw, 1e-5 * max_abs(gw), 1e-4, "float gw");
+    check_close(gbf, gb, 1e-5 * max_abs(gb), 1e-4, "float gb");
+
+    auto gw2 = poisoned<float>(w_count(s)), gb2 = poisoned<float>(s.c_out);
+    cpu::conv2d_backward<float>(s, xf.data(), wf.data(), gyf.data(), nullptr, gw2.data(), gb2.data());
+    CHECK(gw2 == gwf);
+    CHECK(gb2 == gbf);
+  }
+}
+
+TEST_CASE("conv2d_backward gives the same gradients with 1 and 3 threads") {
+  // The per-thread partial sums of gw and gb must all reach the result, whatever the machine's core count.
+  const Conv2dShape s = {7, 4, 9, 8, 6, 3, 3, 2, 1, 1, 1, 2};
+  std::mt19937_64 rng(5);
+  const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
+  const auto gy = random_vector(y_count(s), rng);
+  const int saved = omp_get_max_threads();
+  std::vector<double> gx1(x_count(s)), gw1(w_count(s)), gb1(s.c_out);
+  omp_set_num_threads(1);
+  cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx1.data(), gw1.data(), gb1.data());
+  auto gx3 = poisoned<double>(x_count(s)), gw3 = poisoned<double>(w_count(s)),
+       gb3 = poisoned<double>(s.c_out);
+  omp_set_num_threads(3);
+  cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx3.data(), gw3.data(), gb3.data());
+  omp_set_num_threads(saved);
+  check_close(gx3, gx1, 0.0, 0.0, "gx");  // per image: no sum across threads, so bit-for-bit
+  check_close(gw3, gw1, 1e-12, 1e-12, "gw");
+  check_close(gb3, gb1, 1e-12, 1e-12, "gb");
+}
+
+TEST_CASE("conv2d rejects invalid shapes") {
+  std::vector<float> buf(4096, 1.0f);
+  const float* p = buf.data();
+  float* q = buf.data();
+  auto forward = [&](const Conv2dShape& s) { cpu::conv2d_forward<float>(s, p, p, nullptr, q); };
+  auto backward = [&](const Conv2dShape& s) { cpu::conv2d_backward<float>(s, p, p, p, q, q, q); };
+  const Conv2dShape groups_do_not_divide = {1, 3, 4, 4, 4, 3, 3, 1, 1, 1, 1, 2};
+  const Conv2dShape kernel_too_big = {1, 2, 4, 4, 2, 5, 5, 1, 1, 0, 0, 1};
+  const Conv2dShape zero_stride = {1, 2, 4, 4, 2, 3, 3, 0, 1, 1, 1, 1};
+  const Conv2dShape negative_pad = {1, 2, 4, 4, 2, 3, 3, 1, 1, -1, 0, 1};
+  const Conv2dShape empty_batch = {0, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1};
+  for (const auto& s : {groups_do_not_divide, kernel_too_big, zero_stride, negative_pad, empty_batch}) {
+    CHECK_THROWS_AS(forward(s), ssl::Error);
+    CHECK_THROWS_AS(backward(s), ssl::Error);
+  }
+  const Conv2dShape ok = {1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1};
+  CHECK_NOTHROW(forward(ok));
+  CHECK_THROWS_AS(cpu::conv2d_backward<float>(ok, nullptr, p, p, q, q, q), ssl::Error);  // gw needs x
+  CHECK_THROWS_AS(cpu::conv2d_backward<float>(ok, p, nullptr, p, q, q, q), ssl::Error);  // gx needs w
+}
