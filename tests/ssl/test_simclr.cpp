@@ -1,0 +1,81 @@
+// SimCLR's pieces: the loss on hand-made embeddings, the schedule, top-k, and option errors.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "ssl/evaluate.h"
+#include "ssl/pretrain.h"
+
+using namespace ssl;
+
+TEST_CASE("NT-Xent on hand-made embeddings, through the SimCLR loss") {
+  // Two images, two views each, in 2-D: views of one image coincide, the two images are orthogonal.
+  // Anchor 0 = (1,0): others are (0,1) [s=0], (1,0) [s=1/τ, positive], (0,1) [s=0].
+  const double tau = 0.5;
+  Tensor z = Tensor::from_vector<double>({1, 0, 0, 1, 1, 0, 0, 1}, {4, 2});
+  const double expected = std::log(2 + std::exp(1 / tau)) - 1 / tau;  // the same for every anchor
+  CHECK(ntxent(z, tau).item() == doctest::Approx(expected).epsilon(1e-12));
+}
+
+TEST_CASE("the learning-rate schedule warms up linearly, then decays along a cosine to zero") {
+  CHECK(cosine_lr(1.0, 0, 10, 110) == doctest::Approx(0.1));
+  CHECK(cosine_lr(1.0, 9, 10, 110) == doctest::Approx(1.0));
+  CHECK(cosine_lr(1.0, 60, 10, 110) == doctest::Approx(0.5));
+  CHECK(cosine_lr(1.0, 110, 10, 110) == doctest::Approx(0.0));
+}
+
+TEST_CASE("top-k accuracy counts ranks") {
+  Tensor scores = Tensor::from_vector<float>({0.1f, 0.9f, 0.0f, 0.5f, 0.2f, 0.3f}, {2, 3});
+  TopK k = topk_accuracy(scores, Tensor::from_vector<int64_t>({1, 2}, {2}));
+  CHECK(k.top1 == 0.5);  // row 0 right, row 1 ranks class 2 second
+  CHECK(k.top5 == 1.0);
+}
+
+TEST_CASE("bad options give clear errors") {
+  PretrainOptions p;
+  p.method = "byol";
+  CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("unknown method 'byol'"), ssl::Error);
+  EvalOptions e;
+  e.encoder = "/nonexistent/run";
+  CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("encoder.safetensors"), ssl::Error);
+}
+
+TEST_CASE("a tiny pretrain → eval run writes its checkpoint, metrics and results.json") {
+  // The whole pipeline (loader threads, augmentation, SimCLR step, checkpoint, features, probe) at toy size,
+  // so that the sanitizer build runs it too.
+  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_tiny_run").string();
+  PretrainOptions p;
+  p.data = "synthetic:train:64";
+  p.out_dir = dir;
+  p.epochs = 2;
+  p.batch_size = 16;
+  p.workers = 2;
+  p.max_steps_per_epoch = 2;
+  p.show_progress = false;
+  const auto metrics = pretrain(p);
+  REQUIRE(metrics.size() == 2);
+  CHECK(std::isfinite(metrics[1].loss));
+  CHECK(metrics[1].loss > 0);
+  for (const char* f : {"encoder.safetensors", "config.json", "metrics.jsonl", "metrics.csv"})
+    CHECK_MESSAGE(std::filesystem::exists(dir + "/" + f), f);
+
+  EvalOptions e;
+  e.encoder = dir;
+  e.train = "synthetic:train:64";
+  e.test = "synthetic:test:32";
+  e.out_dir = dir + "/eval";
+  e.probe.epochs = 2;
+  e.show_progress = false;
+  evaluate(e);
+  std::ifstream in(dir + "/eval/results.json");
+  const nlohmann::json r = nlohmann::json::parse(in);
+  CHECK(r["protocol"] == "linear");
+  for (const char* split : {"train", "test"}) {
+    const double top1 = r["splits"][split]["top1"], top5 = r["splits"][split]["top5"];
+    CHECK(top1 >= 0);
+    CHECK(top1 <= top5);
+    CHECK(top5 <= 1);
+  }
+}
