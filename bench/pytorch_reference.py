@@ -2,7 +2,9 @@
 """The workloads of `ssl bench`, timed in PyTorch on the CPU, for side-by-side ratios.
 
 Usage: python3 bench/pytorch_reference.py [--threads 2] [--repeats 10] [--json] [--only TEXT]
-(Debian's python3-torch will do: /usr/bin/python3 bench/pytorch_reference.py.)
+(Debian's python3-torch will do: /usr/bin/python3 bench/pytorch_reference.py. Debian builds it against the
+generic BLAS interface: install libopenblas0-openmp too, or its GEMM runs the reference BLAS at ~6 GFLOP/s
+and every ratio is meaningless. The script prints its GEMM figures first so this shows.)
 
 Each workload is defined exactly as in apps/cmd_bench.cpp: same shapes, same model, same optimizer, and
 images/s counts images through the encoder (2 views x batch). Medians over repeats after warm-up.

@@ -35,10 +35,12 @@
 //   half of S again (M^2 d) plus (G + G^T) zn (2 M^2 d: symmetry gives no discount there). In all
 //   4 M^2 d FLOPs and 2 M^2 exps, on O(M d) data that stays in L2: compute-bound. With d = 128 at
 //   ~250 GFLOP/s (Eigen's GEMM on the 2 cores) the floor of forward+backward is 0.54 ms for N = 256
-//   (M = 512), 2.15 ms for N = 512 and 8.6 ms for N = 1024. Measured (float, 2 threads, quiet machine,
-//   median of 25): MEASURED.
-//   The gap to Eigen's own GEMM speed is mostly the exps (~15%), the diagonal tiles (computed whole for
-//   half their use) and the two merges.
+//   (M = 512), 2.15 ms for N = 512 and 8.6 ms for N = 1024. Measured on this 2-core Xeon (float,
+//   OMP_NUM_THREADS=2, median of 50 after warm-up): 0.65 ms, 2.35 ms and 9.1 ms, i.e. 205, 228 and
+//   236 GFLOP/s (PyTorch's composed loss: 12, 10.4 and 59 ms). One thread reaches ~120 GFLOP/s, against
+//   ~160 for Eigen's bare 128 x 128 x 128 GEMM; the difference is mostly the exps (~15%) and the diagonal
+//   tiles, computed whole for half their use. Tiles of 192 or 256 rows gain ~4% at N = 1024 and lose
+//   at N = 256 (too few tile pairs to balance two threads), so 128 it is.
 #include "kernels/ntxent.h"
 
 #include <omp.h>
