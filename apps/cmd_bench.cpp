@@ -42,9 +42,11 @@ void report(const BenchOptions& o, nlohmann::json record) {
   if (o.json) {
     std::printf("%s\n", record.dump().c_str());
   } else {
-    std::printf("%-34s %10.3f ms", record["workload"].get<std::string>().c_str(), record["median_ms"].get<double>());
+    std::printf("%-34s %10.3f ms", record["workload"].get<std::string>().c_str(),
+                record["median_ms"].get<double>());
     if (record.contains("gflops")) std::printf("  %8.1f GFLOP/s", record["gflops"].get<double>());
-    if (record.contains("images_per_s")) std::printf("  %8.1f images/s", record["images_per_s"].get<double>());
+    if (record.contains("images_per_s"))
+      std::printf("  %8.1f images/s", record["images_per_s"].get<double>());
     std::printf("\n");
   }
   std::fflush(stdout);
@@ -57,10 +59,12 @@ void bench_gemm(const BenchOptions& o) {
     Generator gen(1);
     const Tensor a = Tensor::uniform({n, n}, -1, 1, gen), b = Tensor::uniform({n, n}, -1, 1, gen);
     Tensor c = Tensor::empty({n, n});
-    const double ms = median_ms([&] {
-      kernels::cpu::gemm<float>(false, false, n, n, n, 1.f, a.data<float>(), n, b.data<float>(), n, 0.f,
-                                c.data<float>(), n);
-    }, o.repeats);
+    const double ms = median_ms(
+        [&] {
+          kernels::cpu::gemm<float>(false, false, n, n, n, 1.f, a.data<float>(), n, b.data<float>(), n, 0.f,
+                                    c.data<float>(), n);
+        },
+        o.repeats);
     report(o, {{"workload", name}, {"median_ms", ms}, {"gflops", 2.0 * n * n * n / (ms * 1e6)}});
   }
 }
@@ -71,10 +75,12 @@ void bench_ntxent(const BenchOptions& o) {
     if (name.find(o.only) == std::string::npos) continue;
     Generator gen(2);
     Tensor z = Tensor::normal({2 * n, 128}, 0, 1, gen).set_requires_grad();
-    const double ms = median_ms([&] {
-      z.zero_grad();
-      ntxent(z, 0.5).backward();
-    }, o.repeats);
+    const double ms = median_ms(
+        [&] {
+          z.zero_grad();
+          ntxent(z, 0.5).backward();
+        },
+        o.repeats);
     report(o, {{"workload", name}, {"median_ms", ms}});
   }
 }
@@ -89,12 +95,14 @@ void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t 
   nn::SGD opt(simclr.parameters(), 0.01, 0.9, 5e-4);
   Generator gen(4);
   const Tensor views = Tensor::normal({2 * batch, 3, size, size}, 0, 1, gen);
-  const double ms = median_ms([&] {
-    Tensor loss = simclr.forward(views);
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
-  }, std::max(3, o.repeats / 2));
+  const double ms = median_ms(
+      [&] {
+        Tensor loss = simclr.forward(views);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+      },
+      std::max(3, o.repeats / 2));
   report(o, {{"workload", name}, {"median_ms", ms}, {"images_per_s", 2.0 * batch / (ms / 1e3)}});
 }
 
@@ -102,7 +110,8 @@ void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t 
 
 void add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
-  CLI::App* cmd = app.add_subcommand("bench", "Time the project's reference workloads (medians over repeats)");
+  CLI::App* cmd =
+      app.add_subcommand("bench", "Time the project's reference workloads (medians over repeats)");
   cmd->add_flag("--json", o->json, "One JSON object per workload");
   cmd->add_option("--repeats", o->repeats, "Timed repetitions per workload")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Compute threads (0 = OpenMP default)")->capture_default_str();

@@ -31,11 +31,13 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--optimizer", o->optimizer, "sgd (momentum 0.9) or adam")
       ->capture_default_str()
       ->check(CLI::IsMember({"sgd", "adam"}));
-  cmd->add_option("--lr", o->lr, "Peak learning rate (linear warm-up, then cosine decay)")->capture_default_str();
+  cmd->add_option("--lr", o->lr, "Peak learning rate (linear warm-up, then cosine decay)")
+      ->capture_default_str();
   cmd->add_option("--weight-decay", o->weight_decay, "Weight decay")->capture_default_str();
   cmd->add_option("--warmup-epochs", o->warmup_epochs, "Warm-up epochs")->capture_default_str();
   cmd->add_option("--temperature", o->simclr.temperature, "NT-Xent temperature")->capture_default_str();
-  cmd->add_option("--head-hidden", o->simclr.head_hidden, "Projection head hidden width")->capture_default_str();
+  cmd->add_option("--head-hidden", o->simclr.head_hidden, "Projection head hidden width")
+      ->capture_default_str();
   cmd->add_option("--head-out", o->simclr.head_out, "Projection width")->capture_default_str();
   cmd->add_flag("--cross-view-only", o->simclr.cross_view_only,
                 "NT-Xent over the N×N cross-view similarities only (default: all 2N−1 others)");
@@ -47,7 +49,8 @@ void add_pretrain_command(CLI::App& app) {
     set_threads(*threads);
     const auto metrics = pretrain(*o);
     std::printf("pretrained %s/%s for %lld epochs: final loss %.4f; encoder in %s/encoder.safetensors\n",
-                o->method.c_str(), o->model.c_str(), (long long)o->epochs, metrics.back().loss, o->out_dir.c_str());
+                o->method.c_str(), o->model.c_str(), (long long)o->epochs, metrics.back().loss,
+                o->out_dir.c_str());
   });
 }
 
@@ -55,7 +58,8 @@ void add_eval_command(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
   auto threads = std::make_shared<int>(0);
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a frozen encoder");
-  cmd->add_option("--encoder", o->encoder, "A pretrain output directory, or random:MODEL for an untrained encoder")
+  cmd->add_option("--encoder", o->encoder,
+                  "A pretrain output directory, or random:MODEL for an untrained encoder")
       ->required();
   cmd->add_option("--protocol", o->protocol, "Evaluation protocol: linear")
       ->capture_default_str()
@@ -65,9 +69,11 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--out", o->out_dir, "Directory for results.json");
   cmd->add_option("--image-size", o->image_size, "Input size for random:MODEL")->capture_default_str();
   cmd->add_option("--epochs", o->probe.epochs, "Epochs of the linear probe")->capture_default_str();
-  cmd->add_option("--batch-size", o->probe.batch_size, "Batch size of the linear probe")->capture_default_str();
+  cmd->add_option("--batch-size", o->probe.batch_size, "Batch size of the linear probe")
+      ->capture_default_str();
   cmd->add_option("--lr", o->probe.lr, "Adam learning rate of the linear probe")->capture_default_str();
-  cmd->add_option("--weight-decay", o->probe.weight_decay, "Weight decay of the linear probe")->capture_default_str();
+  cmd->add_option("--weight-decay", o->probe.weight_decay, "Weight decay of the linear probe")
+      ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
   cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();

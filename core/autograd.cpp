@@ -92,16 +92,17 @@ void accumulate_into_leaf(TensorImpl* leaf, const Tensor& g) {
 
 void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
   SSL_CHECK(root.defined(), "backward: called on an undefined tensor");
-  SSL_CHECK(root.requires_grad(),
-            "backward: the tensor does not require grad (no parameter or input with requires_grad reached it)");
+  SSL_CHECK(
+      root.requires_grad(),
+      "backward: the tensor does not require grad (no parameter or input with requires_grad reached it)");
   Tensor grad = grad_in;
   if (!grad.defined()) {
     SSL_CHECK(root.numel() == 1, "backward: called on a tensor of shape ", root.shape(),
               " without a gradient; pass d(loss)/d(tensor) of the same shape, or call it on a scalar loss");
     grad = Tensor::ones(root.shape(), root.dtype(), root.device());
   }
-  SSL_CHECK(grad.shape() == root.shape(), "backward: gradient of shape ", grad.shape(), " for a tensor of shape ",
-            root.shape());
+  SSL_CHECK(grad.shape() == root.shape(), "backward: gradient of shape ", grad.shape(),
+            " for a tensor of shape ", root.shape());
   NoGradGuard no_grad;
   if (!root.grad_fn()) {
     accumulate_into_leaf(root.impl(), grad);

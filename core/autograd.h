@@ -25,12 +25,13 @@ struct Edge {
 
 // The gradients of an op's inputs, given the gradient of its output; `needs[i]` says whether input i
 // wants one (return an undefined Tensor where it does not).
-using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output, const std::vector<bool>& needs)>;
+using BackwardFn =
+    std::function<std::vector<Tensor>(const Tensor& grad_output, const std::vector<bool>& needs)>;
 
 struct Node {
-  std::string op;            // the op's name, for error messages
-  std::vector<Edge> edges;   // one per input, in the op's argument order
-  BackwardFn backward;       // empty once freed
+  std::string op;           // the op's name, for error messages
+  std::vector<Edge> edges;  // one per input, in the op's argument order
+  BackwardFn backward;      // empty once freed
   Shape output_shape;
   DType output_dtype = DType::f32;
 };

@@ -37,7 +37,7 @@ std::string str_cat(const Args&... args) {
 }  // namespace ssl
 
 // Throws ssl::Error with the concatenated message when `cond` is false.
-#define SSL_CHECK(cond, ...)                                    \
-  do {                                                          \
+#define SSL_CHECK(cond, ...)                                      \
+  do {                                                            \
     if (!(cond)) throw ::ssl::Error(::ssl::str_cat(__VA_ARGS__)); \
   } while (0)

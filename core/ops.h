@@ -75,14 +75,15 @@ struct Conv2dArgs {
   int64_t stride = 1, padding = 0, groups = 1;
 };
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), Conv2dArgs args = {});
-Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride = 0, int64_t padding = 0);  // stride 0 = kernel
+Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride = 0,
+                  int64_t padding = 0);  // stride 0 = kernel
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride = 0, int64_t padding = 0);
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
 // Batch normalisation over N (and H, W) per channel of x [N, C] or [N, C, H, W]. In training mode the batch
 // statistics are used and the running ones updated in place (momentum as in PyTorch); in eval mode the
 // running statistics are used. gamma/beta may be undefined (no affine).
-Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean, Tensor running_var,
-                  bool training, double momentum = 0.1, double eps = 1e-5);
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean,
+                  Tensor running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = default_generator());
 
 }  // namespace ssl

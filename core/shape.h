@@ -29,8 +29,8 @@ inline Shape contiguous_strides(const Shape& s) {
 
 // Wraps a possibly negative dim into [0, ndim); throws naming `op` when out of range.
 inline int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
-  SSL_CHECK(dim >= -ndim && dim < ndim && ndim > 0, op, ": dim ", dim, " out of range for a tensor with ", ndim,
-            " dims");
+  SSL_CHECK(dim >= -ndim && dim < ndim && ndim > 0, op, ": dim ", dim, " out of range for a tensor with ",
+            ndim, " dims");
   return dim < 0 ? dim + ndim : dim;
 }
 
@@ -41,7 +41,8 @@ inline Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   for (size_t i = 0; i < n; ++i) {
     const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
-    SSL_CHECK(da == db || da == 1 || db == 1, op, ": shapes ", a, " and ", b, " cannot be broadcast together");
+    SSL_CHECK(da == db || da == 1 || db == 1, op, ": shapes ", a, " and ", b,
+              " cannot be broadcast together");
     out[i] = da == 1 ? db : da;
   }
   return out;

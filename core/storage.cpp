@@ -16,7 +16,9 @@ namespace {
 constexpr size_t kAlignment = 64;
 
 // aligned_alloc needs a size that is a multiple of the alignment; never ask for 0 bytes.
-size_t rounded_size(size_t nbytes) { return std::max(kAlignment, (nbytes + kAlignment - 1) / kAlignment * kAlignment); }
+size_t rounded_size(size_t nbytes) {
+  return std::max(kAlignment, (nbytes + kAlignment - 1) / kAlignment * kAlignment);
+}
 
 // A cache of freed CPU blocks, by exact (rounded) size. A training step allocates the same sizes every
 // step; reusing blocks avoids returning large buffers to the OS and faulting fresh pages back in, which
@@ -63,7 +65,8 @@ class CpuBlockCache {
 };
 
 CpuBlockCache& cpu_cache() {
-  static CpuBlockCache* cache = new CpuBlockCache();  // never destroyed: tensors may outlive static destructors
+  static CpuBlockCache* cache =
+      new CpuBlockCache();  // never destroyed: tensors may outlive static destructors
   return *cache;
 }
 

@@ -44,8 +44,12 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
   t.fill_(value);
   return t;
 }
-Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
-Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 0.0, dtype, device);
+}
+Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 1.0, dtype, device);
+}
 Tensor Tensor::scalar(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
 
 Tensor Tensor::arange(int64_t n, DType dtype, Device device) {
@@ -59,8 +63,8 @@ Tensor Tensor::arange(int64_t n, DType dtype, Device device) {
 
 template <class T>
 Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape, Device device) {
-  SSL_CHECK(int64_t(values.size()) == numel_of(shape), "from_vector: ", values.size(), " values for shape ", shape,
-            " (", numel_of(shape), " elements)");
+  SSL_CHECK(int64_t(values.size()) == numel_of(shape), "from_vector: ", values.size(), " values for shape ",
+            shape, " (", numel_of(shape), " elements)");
   Tensor t = empty(shape, dtype_of<T>(), device);
   copy_bytes(t.raw_data(), device, values.data(), Device::cpu(), values.size() * sizeof(T));
   return t;
@@ -84,7 +88,8 @@ Tensor Tensor::uniform(const Shape& shape, double lo, double hi, Generator& gen,
   return t.to(device);
 }
 
-Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype, Device device) {
+Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype,
+                      Device device) {
   Tensor t = empty(shape, dtype);
   const uint64_t seed = gen.seed(), stream = gen.take_stream();
   dispatch_floating(dtype, "normal", [&]<class T>() {
@@ -205,7 +210,9 @@ Tensor& Tensor::set_requires_grad(bool on) {
 
 Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
 
-void Tensor::backward(const Tensor& grad, bool retain_graph) const { run_backward(*this, grad, retain_graph); }
+void Tensor::backward(const Tensor& grad, bool retain_graph) const {
+  run_backward(*this, grad, retain_graph);
+}
 
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
   auto impl = std::make_shared<TensorImpl>();

@@ -41,7 +41,8 @@ class Tensor {
   static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
-  static Tensor full(const Shape& shape, double value, DType dtype = DType::f32, Device device = Device::cpu());
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::f32,
+                     Device device = Device::cpu());
   static Tensor scalar(double value, DType dtype = DType::f32, Device device = Device::cpu());
   static Tensor arange(int64_t n, DType dtype = DType::i64, Device device = Device::cpu());
   // Copies `values` (host memory) into a new tensor of the given shape.

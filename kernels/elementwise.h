@@ -28,11 +28,12 @@ namespace cpu {
 
 // out = op(x) elementwise; `param` is the slope, exponent, scale or added scalar where the op has one.
 template <class T>
-void unary(UnaryOp op, int64_t ndim, const int64_t* shape, Strided<const T> x, Strided<T> out, double param = 0);
+void unary(UnaryOp op, int64_t ndim, const int64_t* shape, Strided<const T> x, Strided<T> out,
+           double param = 0);
 
 template <class T>
-void binary(BinaryOp op, int64_t ndim, const int64_t* shape, Strided<const T> a, Strided<const T> b, Strided<T> out,
-            double param = 0);
+void binary(BinaryOp op, int64_t ndim, const int64_t* shape, Strided<const T> a, Strided<const T> b,
+            Strided<T> out, double param = 0);
 
 // out = x converted to another element type (also a plain strided copy when Src == Dst).
 template <class Src, class Dst>

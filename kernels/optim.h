@@ -5,14 +5,16 @@
 
 namespace ssl::kernels::cpu {
 
-// g' = g + wd·p; buf = momentum·buf + g' (buf = g' on the first step); step = nesterov ? g' + momentum·buf : buf;
-// p −= lr·step. `buf` is unused when momentum is 0.
+// g' = g + wd·p; buf = momentum·buf + g' (buf = g' on the first step); step = nesterov ? g' + momentum·buf :
+// buf; p −= lr·step. `buf` is unused when momentum is 0.
 template <class T>
-void sgd_step(int64_t n, T* p, const T* g, T* buf, T lr, T momentum, T weight_decay, bool nesterov, bool first_step);
+void sgd_step(int64_t n, T* p, const T* g, T* buf, T lr, T momentum, T weight_decay, bool nesterov,
+              bool first_step);
 
 // g' = g + wd·p; m = β1·m + (1−β1)·g'; v = β2·v + (1−β2)·g'²;
 // p −= lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + eps), with t the 1-based step number.
 template <class T>
-void adam_step(int64_t n, T* p, const T* g, T* m, T* v, T lr, T beta1, T beta2, T eps, T weight_decay, int64_t t);
+void adam_step(int64_t n, T* p, const T* g, T* m, T* v, T lr, T beta1, T beta2, T eps, T weight_decay,
+               int64_t t);
 
 }  // namespace ssl::kernels::cpu

@@ -32,6 +32,7 @@ template <class T>
 void l2_normalize_forward(int64_t rows, int64_t cols, const T* x, T eps, T* y, T* inv_norm);
 // gx = inv_norm · (g − y (y·g)) where the norm exceeded eps, else inv_norm · g.
 template <class T>
-void l2_normalize_backward(int64_t rows, int64_t cols, const T* y, const T* inv_norm, T eps, const T* g, T* gx);
+void l2_normalize_backward(int64_t rows, int64_t cols, const T* y, const T* inv_norm, T eps, const T* g,
+                           T* gx);
 
 }  // namespace ssl::kernels::cpu

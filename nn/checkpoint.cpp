@@ -17,9 +17,12 @@ using json = nlohmann::json;
 
 const char* st_dtype(DType t) {
   switch (t) {
-    case DType::f32: return "F32";
-    case DType::f64: return "F64";
-    case DType::i64: return "I64";
+    case DType::f32:
+      return "F32";
+    case DType::f64:
+      return "F64";
+    case DType::i64:
+      return "I64";
   }
   return "?";
 }
@@ -68,7 +71,8 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     const Tensor c = t.detach().to(Device::cpu()).contiguous();
     const size_t begin = data.size(), nbytes = size_t(c.numel()) * dtype_size(c.dtype());
     data.append(static_cast<const char*>(c.raw_data()), nbytes);
-    header[name] = {{"dtype", st_dtype(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {begin, begin + nbytes}}};
+    header[name] = {
+        {"dtype", st_dtype(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {begin, begin + nbytes}}};
   }
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');  // pad so that the data starts 8-byte aligned
@@ -88,7 +92,8 @@ std::map<std::string, Tensor> load_safetensors(const std::string& path, Metadata
   std::ifstream in(path, std::ios::binary);
   SSL_CHECK(in, "cannot open checkpoint '", path, "'");
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  SSL_CHECK(bytes.size() >= 8, path, ": file is ", bytes.size(), " bytes, too short for a safetensors header");
+  SSL_CHECK(bytes.size() >= 8, path, ": file is ", bytes.size(),
+            " bytes, too short for a safetensors header");
   uint64_t header_len = 0;
   for (int i = 0; i < 8; ++i) header_len |= uint64_t(uint8_t(bytes[i])) << (8 * i);
   SSL_CHECK(header_len <= bytes.size() - 8, path, ": header length ", header_len, " exceeds the file size ",
@@ -107,7 +112,8 @@ std::map<std::string, Tensor> load_safetensors(const std::string& path, Metadata
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
       if (metadata)
-        for (const auto& [k, v] : entry.items()) (*metadata)[k] = v.is_string() ? v.get<std::string>() : v.dump();
+        for (const auto& [k, v] : entry.items())
+          (*metadata)[k] = v.is_string() ? v.get<std::string>() : v.dump();
       continue;
     }
     try {
@@ -115,11 +121,12 @@ std::map<std::string, Tensor> load_safetensors(const std::string& path, Metadata
       const Shape shape = entry.at("shape").get<Shape>();
       const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
       for (int64_t d : shape) SSL_CHECK(d >= 0, path, ": tensor '", name, "' has a negative dimension");
-      SSL_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, path, ": tensor '", name,
-                "' has data offsets outside the file's ", data_size, " data bytes (truncated file?)");
+      SSL_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, path,
+                ": tensor '", name, "' has data offsets outside the file's ", data_size,
+                " data bytes (truncated file?)");
       const uint64_t expected = uint64_t(numel_of(shape)) * dtype_size(dtype);
-      SSL_CHECK(offsets[1] - offsets[0] == expected, path, ": tensor '", name, "' of shape ", shape, " needs ",
-                expected, " bytes but has ", offsets[1] - offsets[0]);
+      SSL_CHECK(offsets[1] - offsets[0] == expected, path, ": tensor '", name, "' of shape ", shape,
+                " needs ", expected, " bytes but has ", offsets[1] - offsets[0]);
       Tensor t = Tensor::empty(shape, dtype);
       std::memcpy(t.raw_data(), data + offsets[0], expected);
       out.emplace(name, t);
@@ -136,10 +143,11 @@ void load_module(const std::string& path, Module& module, Metadata* metadata) {
   NoGradGuard no_grad;
   for (auto& [name, target] : module.state()) {
     auto it = stored.find(name);
-    SSL_CHECK(it != stored.end(), path, ": the model expects tensor '", name, "' but the file does not have it");
-    SSL_CHECK(it->second.shape() == target.shape() && it->second.dtype() == target.dtype(), path, ": tensor '", name,
-              "' is ", dtype_name(it->second.dtype()), " ", it->second.shape(), " in the file but the model expects ",
-              dtype_name(target.dtype()), " ", target.shape());
+    SSL_CHECK(it != stored.end(), path, ": the model expects tensor '", name,
+              "' but the file does not have it");
+    SSL_CHECK(it->second.shape() == target.shape() && it->second.dtype() == target.dtype(), path,
+              ": tensor '", name, "' is ", dtype_name(it->second.dtype()), " ", it->second.shape(),
+              " in the file but the model expects ", dtype_name(target.dtype()), " ", target.shape());
     Tensor dst = target;
     dst.copy_(it->second);
     used.insert(name);

@@ -3,7 +3,8 @@
 namespace ssl::nn {
 
 EncoderPtr convnet2(int64_t image_size, int64_t in_channels) {
-  SSL_CHECK(image_size >= 4 && image_size % 4 == 0, "convnet2: image size must be a multiple of 4, got ", image_size);
+  SSL_CHECK(image_size >= 4 && image_size % 4 == 0, "convnet2: image size must be a multiple of 4, got ",
+            image_size);
   auto e = std::make_shared<Encoder>();
   e->append(std::make_shared<Conv2d>(in_channels, 32, 3, Conv2dArgs{1, 1, 1}));
   e->append(std::make_shared<ReLU>());

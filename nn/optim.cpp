@@ -17,7 +17,8 @@ Tensor gradient_of(const Tensor& p) {
 
 Optimizer::Optimizer(std::vector<Tensor> params) : params_(std::move(params)) {
   for (const Tensor& p : params_) {
-    SSL_CHECK(p.is_contiguous() && p.device().is_cpu(), "optimizer: parameters must be contiguous CPU tensors");
+    SSL_CHECK(p.is_contiguous() && p.device().is_cpu(),
+              "optimizer: parameters must be contiguous CPU tensors");
   }
 }
 

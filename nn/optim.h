@@ -24,7 +24,8 @@ class Optimizer {
 
 class SGD : public Optimizer {
  public:
-  SGD(std::vector<Tensor> params, double lr, double momentum = 0, double weight_decay = 0, bool nesterov = false);
+  SGD(std::vector<Tensor> params, double lr, double momentum = 0, double weight_decay = 0,
+      bool nesterov = false);
   void step() override;
   double momentum, weight_decay;
   bool nesterov;

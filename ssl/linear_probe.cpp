@@ -19,7 +19,8 @@ TopK topk_accuracy(const Tensor& scores_in, const Tensor& labels_in) {
   int64_t hit1 = 0, hit5 = 0;
   for (int64_t i = 0; i < n; ++i) {
     const float* row = s.data() + i * c;
-    SSL_CHECK(y[i] >= 0 && y[i] < c, "topk_accuracy: label ", y[i], " of sample ", i, " outside [0, ", c, ")");
+    SSL_CHECK(y[i] >= 0 && y[i] < c, "topk_accuracy: label ", y[i], " of sample ", i, " outside [0, ", c,
+              ")");
     // The rank of the true class = how many classes score strictly higher.
     int64_t higher = 0;
     for (int64_t j = 0; j < c; ++j) higher += row[j] > row[y[i]];
@@ -29,9 +30,11 @@ TopK topk_accuracy(const Tensor& scores_in, const Tensor& labels_in) {
   return {double(hit1) / n, double(hit5) / n};
 }
 
-LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t classes, const LinearProbeOptions& o) {
+LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t classes,
+                         const LinearProbeOptions& o) {
   SSL_CHECK(x_in.dim() == 2 && labels.dim() == 1 && x_in.size(0) == labels.size(0) && x_in.size(0) > 0,
-            "LinearProbe: features [N, F] and labels [N] expected, got ", x_in.shape(), " and ", labels.shape());
+            "LinearProbe: features [N, F] and labels [N] expected, got ", x_in.shape(), " and ",
+            labels.shape());
   {
     NoGradGuard no_grad;
     mean_ = mean(x_in, {0}, true);
@@ -50,14 +53,16 @@ LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t class
   double last_loss = 0;
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     rng::Stream stream(o.seed, rng::mix64(0x9B0BE, uint64_t(epoch)));
-    for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[stream.below(uint32_t(i + 1))]);  // Fisher-Yates
+    for (int64_t i = n - 1; i > 0; --i)
+      std::swap(order[i], order[stream.below(uint32_t(i + 1))]);  // Fisher-Yates
     double total = 0;
     int64_t batches = 0;
     for (int64_t start = 0; start < n; start += o.batch_size) {
       const int64_t end = std::min(n, start + o.batch_size);
       const Tensor idx = Tensor::from_vector(std::vector<int64_t>(order.begin() + start, order.begin() + end),
                                              {end - start});
-      Tensor loss = cross_entropy(linear(index_select(x, 0, idx), weight_, bias_), index_select(labels, 0, idx));
+      Tensor loss =
+          cross_entropy(linear(index_select(x, 0, idx), weight_, bias_), index_select(labels, 0, idx));
       opt.zero_grad();
       loss.backward();
       opt.step();
@@ -82,6 +87,8 @@ Tensor LinearProbe::scores(const Tensor& x) const {
   return linear(standardise(x), weight_, bias_);
 }
 
-TopK LinearProbe::evaluate(const Tensor& x, const Tensor& labels) const { return topk_accuracy(scores(x), labels); }
+TopK LinearProbe::evaluate(const Tensor& x, const Tensor& labels) const {
+  return topk_accuracy(scores(x), labels);
+}
 
 }  // namespace ssl

@@ -38,8 +38,11 @@ nlohmann::json options_json(const PretrainOptions& o) {
 void write_metrics(const std::string& dir, const std::vector<EpochMetrics>& metrics) {
   std::string jsonl, csv = "epoch,loss,images_per_s,seconds,lr\n";
   for (const EpochMetrics& m : metrics) {
-    jsonl += nlohmann::json{{"epoch", m.epoch}, {"loss", m.loss}, {"images_per_s", m.images_per_s},
-                            {"seconds", m.seconds}, {"lr", m.lr}}
+    jsonl += nlohmann::json{{"epoch", m.epoch},
+                            {"loss", m.loss},
+                            {"images_per_s", m.images_per_s},
+                            {"seconds", m.seconds},
+                            {"lr", m.lr}}
                  .dump() +
              "\n";
     csv += str_cat(m.epoch, ",", m.loss, ",", m.images_per_s, ",", m.seconds, ",", m.lr, "\n");
@@ -50,7 +53,8 @@ void write_metrics(const std::string& dir, const std::vector<EpochMetrics>& metr
 
 std::unique_ptr<nn::Optimizer> make_optimizer(const PretrainOptions& o, std::vector<Tensor> params) {
   if (o.optimizer == "sgd") return std::make_unique<nn::SGD>(std::move(params), o.lr, 0.9, o.weight_decay);
-  if (o.optimizer == "adam") return std::make_unique<nn::Adam>(std::move(params), o.lr, 0.9, 0.999, 1e-8, o.weight_decay);
+  if (o.optimizer == "adam")
+    return std::make_unique<nn::Adam>(std::move(params), o.lr, 0.9, 0.999, 1e-8, o.weight_decay);
   throw Error(str_cat("pretrain: unknown optimizer '", o.optimizer, "'; expected sgd or adam"));
 }
 
@@ -64,8 +68,8 @@ double cosine_lr(double peak, int64_t step, int64_t warmup_steps, int64_t total_
 
 std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   SSL_CHECK(o.method == "simclr", "pretrain: unknown method '", o.method, "'; available: simclr");
-  SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "pretrain: need epochs >= 1 and batch size >= 2, got ", o.epochs,
-            " and ", o.batch_size);
+  SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "pretrain: need epochs >= 1 and batch size >= 2, got ",
+            o.epochs, " and ", o.batch_size);
   std::filesystem::create_directories(o.out_dir);
   nn::write_file_atomically(o.out_dir + "/config.json", options_json(o).dump(2) + "\n");
 
@@ -77,8 +81,8 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   lo.drop_last = true;  // NT-Xent's positives assume a full batch of pairs
   lo.transform = augment.get();
   data::Loader loader(*dataset, lo);
-  SSL_CHECK(loader.batches_per_epoch() > 0, "pretrain: dataset ", dataset->name(), " has fewer images than one batch (",
-            o.batch_size, ")");
+  SSL_CHECK(loader.batches_per_epoch() > 0, "pretrain: dataset ", dataset->name(),
+            " has fewer images than one batch (", o.batch_size, ")");
 
   SimCLR model(nn::make_encoder(o.model, o.image_size), o.simclr);
   model.train();
@@ -105,7 +109,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
       SSL_CHECK(std::isfinite(value), "pretrain: the loss became ", value, " at epoch ", epoch + 1, ", step ",
                 done + 1, " (lr ", optimizer->lr, "); try a lower --lr");
       optimizer->zero_grad();
-      loss.backward();  // compute gradients ...
+      loss.backward();    // compute gradients ...
       optimizer->step();  // ... then apply them (a data-parallel all-reduce would sit between the two)
       loss_sum += value;
       images += batch.images.size(0);
@@ -115,11 +119,13 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     }
     progress.finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics.push_back({epoch + 1, loss_sum / double(std::max<int64_t>(1, done)), images / seconds, seconds,
-                       optimizer->lr});
+    metrics.push_back(
+        {epoch + 1, loss_sum / double(std::max<int64_t>(1, done)), images / seconds, seconds, optimizer->lr});
     write_metrics(o.out_dir, metrics);
     nn::save_module(o.out_dir + "/encoder.safetensors", *model.encoder,
-                    {{"model", o.model}, {"image_size", std::to_string(o.image_size)}, {"method", o.method},
+                    {{"model", o.model},
+                     {"image_size", std::to_string(o.image_size)},
+                     {"method", o.method},
                      {"epoch", std::to_string(epoch + 1)}});
   }
   return metrics;

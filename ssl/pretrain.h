@@ -29,7 +29,7 @@ struct PretrainOptions {
   double weight_decay = 1e-6;
   int64_t warmup_epochs = 1;
   uint64_t seed = 0;
-  int workers = 1;                // loader threads
+  int workers = 1;                  // loader threads
   int64_t max_steps_per_epoch = 0;  // 0 = the whole epoch (smaller values for quick tests)
   bool show_progress = true;
   SimCLROptions simclr;

@@ -10,7 +10,7 @@ namespace ssl {
 struct SimCLROptions {
   int64_t head_hidden = 512;
   int64_t head_out = 128;
-  double temperature = 0.2;  // ALGORITHMS.md: 0.2–0.5 on small images; 0.2 learnt faster on synthetic
+  double temperature = 0.2;      // ALGORITHMS.md: 0.2–0.5 on small images; 0.2 learnt faster on synthetic
   bool cross_view_only = false;  // NT-Xent over the N×N cross-view block only (see ALGORITHMS.md)
 };
 

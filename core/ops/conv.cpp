@@ -1,7 +1,7 @@
 // 2-D convolution (cross-correlation, as every framework means it) on NCHW tensors.
+#include "kernels/conv.h"
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
-#include "kernels/conv.h"
 
 namespace ssl {
 
@@ -9,24 +9,26 @@ namespace ssl {
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, Conv2dArgs a) {
   detail::check_inputs("conv2d", {x_in, w_in});
   detail::check_same_dtype("conv2d", x_in, w_in);
-  SSL_CHECK(x_in.dim() == 4 && w_in.dim() == 4, "conv2d: expected x [N, C, H, W] and w [O, C/groups, kH, kW], got ",
-            x_in.shape(), " and ", w_in.shape());
+  SSL_CHECK(x_in.dim() == 4 && w_in.dim() == 4,
+            "conv2d: expected x [N, C, H, W] and w [O, C/groups, kH, kW], got ", x_in.shape(), " and ",
+            w_in.shape());
   SSL_CHECK(a.groups >= 1 && x_in.size(1) % a.groups == 0 && w_in.size(0) % a.groups == 0 &&
                 w_in.size(1) * a.groups == x_in.size(1),
-            "conv2d: input ", x_in.shape(), " and weight ", w_in.shape(), " do not match with groups = ", a.groups);
+            "conv2d: input ", x_in.shape(), " and weight ", w_in.shape(),
+            " do not match with groups = ", a.groups);
   SSL_CHECK(a.stride >= 1 && a.padding >= 0, "conv2d: stride ", a.stride, " and padding ", a.padding,
             " must be >= 1 and >= 0");
   if (bias_in.defined()) {
-    SSL_CHECK(bias_in.dim() == 1 && bias_in.size(0) == w_in.size(0), "conv2d: bias of shape ", bias_in.shape(),
-              " for ", w_in.size(0), " output channels");
+    SSL_CHECK(bias_in.dim() == 1 && bias_in.size(0) == w_in.size(0), "conv2d: bias of shape ",
+              bias_in.shape(), " for ", w_in.size(0), " output channels");
   }
-  kernels::Conv2dShape s{x_in.size(0), x_in.size(1), x_in.size(2), x_in.size(3), w_in.size(0), w_in.size(2),
-                         w_in.size(3)};
+  kernels::Conv2dShape s{x_in.size(0), x_in.size(1), x_in.size(2), x_in.size(3),
+                         w_in.size(0), w_in.size(2), w_in.size(3)};
   s.stride_h = s.stride_w = a.stride;
   s.pad_h = s.pad_w = a.padding;
   s.groups = a.groups;
-  SSL_CHECK(s.out_h() >= 1 && s.out_w() >= 1, "conv2d: a ", s.kh, "x", s.kw, " kernel with padding ", a.padding,
-            " does not fit input ", x_in.shape());
+  SSL_CHECK(s.out_h() >= 1 && s.out_w() >= 1, "conv2d: a ", s.kh, "x", s.kw, " kernel with padding ",
+            a.padding, " does not fit input ", x_in.shape());
 
   const Tensor x = x_in.detach().contiguous(), w = w_in.detach().contiguous();
   const Tensor bias = bias_in.defined() ? bias_in.detach().contiguous() : Tensor();
@@ -35,17 +37,19 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, Con
     kernels::cpu::conv2d_forward<T>(s, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
                                     y.data<T>());
   });
-  return record("conv2d", y, {x_in, w_in, bias_in}, [s, x, w](const Tensor& g_in, const std::vector<bool>& needs) {
-    const Tensor g = g_in.contiguous();
-    Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-    Tensor gw = needs[1] ? Tensor::empty(w.shape(), w.dtype(), w.device()) : Tensor();
-    Tensor gb = needs[2] ? Tensor::empty({s.c_out}, w.dtype(), w.device()) : Tensor();
-    dispatch_floating(g.dtype(), "conv2d_backward", [&]<class T>() {
-      kernels::cpu::conv2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(), needs[0] ? gx.data<T>() : nullptr,
-                                       needs[1] ? gw.data<T>() : nullptr, needs[2] ? gb.data<T>() : nullptr);
-    });
-    return std::vector{gx, gw, gb};
-  });
+  return record("conv2d", y, {x_in, w_in, bias_in},
+                [s, x, w](const Tensor& g_in, const std::vector<bool>& needs) {
+                  const Tensor g = g_in.contiguous();
+                  Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+                  Tensor gw = needs[1] ? Tensor::empty(w.shape(), w.dtype(), w.device()) : Tensor();
+                  Tensor gb = needs[2] ? Tensor::empty({s.c_out}, w.dtype(), w.device()) : Tensor();
+                  dispatch_floating(g.dtype(), "conv2d_backward", [&]<class T>() {
+                    kernels::cpu::conv2d_backward<T>(
+                        s, x.data<T>(), w.data<T>(), g.data<T>(), needs[0] ? gx.data<T>() : nullptr,
+                        needs[1] ? gw.data<T>() : nullptr, needs[2] ? gb.data<T>() : nullptr);
+                  });
+                  return std::vector{gx, gw, gb};
+                });
 }
 
 }  // namespace ssl

@@ -17,8 +17,8 @@ Tensor run_binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& 
   Tensor y = Tensor::empty(shape, a.dtype(), a.device());
   const Shape sa = detail::broadcast_strides(a, shape), sb = detail::broadcast_strides(b, shape);
   dispatch_floating(a.dtype(), name, [&]<class T>() {
-    kernels::cpu::binary<T>(op, int64_t(shape.size()), shape.data(), detail::in<T>(a, sa), detail::in<T>(b, sb),
-                            detail::out<T>(y), param);
+    kernels::cpu::binary<T>(op, int64_t(shape.size()), shape.data(), detail::in<T>(a, sa),
+                            detail::in<T>(b, sb), detail::out<T>(y), param);
   });
   return y;
 }
@@ -27,7 +27,8 @@ Tensor run_unary(const char* name, UnaryOp op, const Tensor& x, double param = 0
   detail::check_inputs(name, {x});
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), name, [&]<class T>() {
-    kernels::cpu::unary<T>(op, x.dim(), x.shape().data(), detail::in<T>(x, x.strides()), detail::out<T>(y), param);
+    kernels::cpu::unary<T>(op, x.dim(), x.shape().data(), detail::in<T>(x, x.strides()), detail::out<T>(y),
+                           param);
   });
   return y;
 }
@@ -57,7 +58,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor y = run_binary("mul", BinaryOp::mul, a, b);
   return record("mul", y, {a, b}, [a, b](const Tensor& g, const Needs& n) {
-    return Grads{n[0] ? sum_to(mul(g, b), a.shape()) : Tensor(), n[1] ? sum_to(mul(g, a), b.shape()) : Tensor()};
+    return Grads{n[0] ? sum_to(mul(g, b), a.shape()) : Tensor(),
+                 n[1] ? sum_to(mul(g, a), b.shape()) : Tensor()};
   });
 }
 
@@ -103,13 +105,15 @@ Tensor log(const Tensor& x) {
 // d(xᵖ) = g·p·xᵖ⁻¹
 Tensor pow(const Tensor& x, double p) {
   Tensor y = run_unary("pow", UnaryOp::pow, x, p);
-  return record("pow", y, {x}, [x, p](const Tensor& g, const Needs&) { return Grads{mul(g, mul(pow(x, p - 1), p))}; });
+  return record("pow", y, {x},
+                [x, p](const Tensor& g, const Needs&) { return Grads{mul(g, mul(pow(x, p - 1), p))}; });
 }
 
 // d(√x) = g / (2√x)
 Tensor sqrt(const Tensor& x) {
   Tensor y = run_unary("sqrt", UnaryOp::sqrt, x);
-  return record("sqrt", y, {x}, [y = y.detach()](const Tensor& g, const Needs&) { return Grads{div(g, mul(y, 2.0))}; });
+  return record("sqrt", y, {x},
+                [y = y.detach()](const Tensor& g, const Needs&) { return Grads{div(g, mul(y, 2.0))}; });
 }
 
 // d relu(x) = g·[x > 0]

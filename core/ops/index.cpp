@@ -1,8 +1,8 @@
 // Joining and indexing: cat, stack, index_select, gather. Their backwards route the gradient back to the
 // positions the values came from.
+#include "kernels/index.h"
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
-#include "kernels/index.h"
 
 namespace ssl {
 
@@ -107,8 +107,8 @@ Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
   const Tensor x = x_in.detach().contiguous(), index = index_in.contiguous();
   Tensor y = Tensor::empty(index.shape(), x.dtype(), x.device());
   dispatch_all(x.dtype(), [&]<class T>() {
-    kernels::cpu::gather<T>(index.dim(), index.shape().data(), dim, x.size(dim), x.data<T>(), index.data<int64_t>(),
-                            y.data<T>());
+    kernels::cpu::gather<T>(index.dim(), index.shape().data(), dim, x.size(dim), x.data<T>(),
+                            index.data<int64_t>(), y.data<T>());
   });
   return record("gather", y, {x_in}, [=](const Tensor& g_in, const std::vector<bool>&) {
     const Tensor g = g_in.contiguous();

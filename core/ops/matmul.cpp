@@ -10,21 +10,24 @@ namespace {
 
 // How a 2-D (or batched, last two dims) view is handed to the GEMM.
 struct GemmOperand {
-  Tensor t;       // possibly a contiguous copy
-  bool trans;     // stored transposed
-  int64_t ld;     // row stride as stored
+  Tensor t;    // possibly a contiguous copy
+  bool trans;  // stored transposed
+  int64_t ld;  // row stride as stored
 };
 
 GemmOperand as_gemm_operand(const Tensor& x) {
   const int64_t d = x.dim();
-  if (x.stride(d - 1) == 1 && x.stride(d - 2) >= std::max<int64_t>(1, x.size(d - 1))) return {x, false, x.stride(d - 2)};
-  if (x.stride(d - 2) == 1 && x.stride(d - 1) >= std::max<int64_t>(1, x.size(d - 2))) return {x, true, x.stride(d - 1)};
+  if (x.stride(d - 1) == 1 && x.stride(d - 2) >= std::max<int64_t>(1, x.size(d - 1)))
+    return {x, false, x.stride(d - 2)};
+  if (x.stride(d - 2) == 1 && x.stride(d - 1) >= std::max<int64_t>(1, x.size(d - 2)))
+    return {x, true, x.stride(d - 1)};
   Tensor c = x.contiguous();
   return {c, false, std::max<int64_t>(1, c.size(d - 1))};
 }
 
 // y[b] = a[b] @ bm[b] (+ bias broadcast over rows) for 2-D or equal-batch 3-D operands; no autograd.
-Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in, const Tensor& bias = Tensor(), bool b_transposed = false) {
+Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in, const Tensor& bias = Tensor(),
+                      bool b_transposed = false) {
   const GemmOperand a = as_gemm_operand(a_in.detach());
   const GemmOperand b = as_gemm_operand(b_in.detach());
   const bool batched = a_in.dim() == 3;
@@ -45,7 +48,8 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in, const Tensor& bias
     for (int64_t i = 0; i < batch; ++i) {
       const T* ap = a.t.data<T>() + (batched ? i * a.t.stride(0) : 0);
       const T* bp = b.t.data<T>() + (batched ? i * b.t.stride(0) : 0);
-      kernels::cpu::gemm<T>(a.trans, b.trans != b_transposed, m, n, k, T(1), ap, a.ld, bp, b.ld, beta, yp + i * m * n, n);
+      kernels::cpu::gemm<T>(a.trans, b.trans != b_transposed, m, n, k, T(1), ap, a.ld, bp, b.ld, beta,
+                            yp + i * m * n, n);
     }
   });
   return y;
@@ -57,14 +61,16 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in, const Tensor& bias
 Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_inputs("matmul", {a, b});
   detail::check_same_dtype("matmul", a, b);
-  SSL_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: expected matrices, got shapes ", a.shape(), " and ", b.shape());
+  SSL_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: expected matrices, got shapes ", a.shape(), " and ",
+            b.shape());
   if (a.dim() > 2 && b.dim() == 2) {  // [..., M, K] @ [K, N]: fold the leading dims into M
     Shape out = a.shape();
     out.back() = b.size(1);
     return matmul(a.reshape({-1, a.size(-1)}), b).reshape(out);
   }
   SSL_CHECK((a.dim() == 2 && b.dim() == 2) || (a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0)),
-            "matmul: expected [M,K]@[K,N], [...,M,K]@[K,N] or [B,M,K]@[B,K,N], got ", a.shape(), " and ", b.shape());
+            "matmul: expected [M,K]@[K,N], [...,M,K]@[K,N] or [B,M,K]@[B,K,N], got ", a.shape(), " and ",
+            b.shape());
   SSL_CHECK(a.size(-1) == b.size(-2), "matmul: inner dimensions differ: ", a.shape(), " @ ", b.shape());
   Tensor y = matmul_forward(a, b);
   return record("matmul", y, {a, b}, [a, b](const Tensor& g, const std::vector<bool>& needs) {
@@ -77,8 +83,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   detail::check_inputs("linear", {x, w});
   detail::check_same_dtype("linear", x, w);
-  SSL_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1), "linear: expected x [N, in] and w [out, in], got ",
-            x.shape(), " and ", w.shape());
+  SSL_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1),
+            "linear: expected x [N, in] and w [out, in], got ", x.shape(), " and ", w.shape());
   if (bias.defined()) {
     detail::check_same_dtype("linear", x, bias);
     SSL_CHECK(bias.dim() == 1 && bias.size(0) == w.size(0), "linear: bias of shape ", bias.shape(), " for ",

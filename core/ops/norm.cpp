@@ -19,19 +19,21 @@ T* ptr_or_null(Tensor& t) {
 Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta_in, Tensor running_mean,
                   Tensor running_var, bool training, double momentum, double eps) {
   detail::check_inputs("batch_norm", {x_in});
-  SSL_CHECK(x_in.dim() == 2 || x_in.dim() == 4, "batch_norm: expected x [N, C] or [N, C, H, W], got ", x_in.shape());
+  SSL_CHECK(x_in.dim() == 2 || x_in.dim() == 4, "batch_norm: expected x [N, C] or [N, C, H, W], got ",
+            x_in.shape());
   const int64_t n = x_in.size(0), c = x_in.size(1), hw = x_in.numel() / std::max<int64_t>(1, n * c);
-  for (const Tensor* p : std::initializer_list<const Tensor*>{&gamma_in, &beta_in, &running_mean, &running_var}) {
+  for (const Tensor* p :
+       std::initializer_list<const Tensor*>{&gamma_in, &beta_in, &running_mean, &running_var}) {
     if (p->defined()) {
-      SSL_CHECK(p->dim() == 1 && p->size(0) == c, "batch_norm: per-channel tensor of shape ", p->shape(), " for ", c,
-                " channels");
+      SSL_CHECK(p->dim() == 1 && p->size(0) == c, "batch_norm: per-channel tensor of shape ", p->shape(),
+                " for ", c, " channels");
       detail::check_same_dtype("batch_norm", x_in, *p);
     }
   }
   SSL_CHECK(training || (running_mean.defined() && running_var.defined()),
             "batch_norm: evaluation mode needs running statistics");
-  SSL_CHECK(!training || n * hw >= 2, "batch_norm: training needs more than one value per channel, got input ",
-            x_in.shape());
+  SSL_CHECK(!training || n * hw >= 2,
+            "batch_norm: training needs more than one value per channel, got input ", x_in.shape());
 
   const Tensor x = x_in.detach().contiguous();
   const Tensor gamma = gamma_in.defined() ? gamma_in.detach().contiguous() : Tensor();
@@ -41,8 +43,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
   if (!training) {
     const Tensor rm = running_mean.detach().contiguous(), rv = running_var.detach().contiguous();
     dispatch_floating(x.dtype(), "batch_norm", [&]<class T>() {
-      kernels::cpu::batch_norm_forward_eval<T>(n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), ptr_or_null<T>(beta),
-                                               rm.data<T>(), rv.data<T>(), T(eps), y.data<T>());
+      kernels::cpu::batch_norm_forward_eval<T>(n, c, hw, x.data<T>(), ptr_or_null<T>(gamma),
+                                               ptr_or_null<T>(beta), rm.data<T>(), rv.data<T>(), T(eps),
+                                               y.data<T>());
     });
     // Frozen statistics: the layer is affine in x.
     return record("batch_norm_eval", y, {x_in, gamma_in, beta_in},
@@ -52,10 +55,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                     Tensor gg = needs[1] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
                     Tensor gb = needs[2] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
                     dispatch_floating(x.dtype(), "batch_norm_backward", [&]<class T>() {
-                      kernels::cpu::batch_norm_backward_eval<T>(n, c, hw, x.data<T>(), ptr_or_null<T>(gamma),
-                                                                rm.data<T>(), rv.data<T>(), T(eps), g.data<T>(),
-                                                                ptr_or_null<T>(gx), ptr_or_null<T>(gg),
-                                                                ptr_or_null<T>(gb));
+                      kernels::cpu::batch_norm_backward_eval<T>(
+                          n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), rm.data<T>(), rv.data<T>(), T(eps),
+                          g.data<T>(), ptr_or_null<T>(gx), ptr_or_null<T>(gg), ptr_or_null<T>(gb));
                     });
                     return std::vector{gx, gg, gb};
                   });
@@ -65,8 +67,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
   Tensor invstd = Tensor::empty({c}, x.dtype(), x.device());
   Tensor var = Tensor::empty({c}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "batch_norm", [&]<class T>() {
-    kernels::cpu::batch_norm_forward_train<T>(n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), ptr_or_null<T>(beta),
-                                              T(eps), y.data<T>(), mean.data<T>(), invstd.data<T>(), var.data<T>());
+    kernels::cpu::batch_norm_forward_train<T>(n, c, hw, x.data<T>(), ptr_or_null<T>(gamma),
+                                              ptr_or_null<T>(beta), T(eps), y.data<T>(), mean.data<T>(),
+                                              invstd.data<T>(), var.data<T>());
   });
   if (running_mean.defined() && running_var.defined()) {
     // PyTorch's convention: running_var tracks the unbiased variance.
@@ -75,18 +78,19 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
     running_mean.copy_(add(mul(running_mean, 1 - momentum), mul(mean, momentum)));
     running_var.copy_(add(mul(running_var, 1 - momentum), mul(var, momentum * unbias)));
   }
-  return record("batch_norm", y, {x_in, gamma_in, beta_in}, [=](const Tensor& g_in, const std::vector<bool>& needs) {
-    const Tensor g = g_in.contiguous();
-    Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-    Tensor gg = needs[1] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
-    Tensor gb = needs[2] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
-    dispatch_floating(x.dtype(), "batch_norm_backward", [&]<class T>() {
-      kernels::cpu::batch_norm_backward_train<T>(n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), mean.data<T>(),
-                                                 invstd.data<T>(), g.data<T>(), ptr_or_null<T>(gx), ptr_or_null<T>(gg),
-                                                 ptr_or_null<T>(gb));
-    });
-    return std::vector{gx, gg, gb};
-  });
+  return record("batch_norm", y, {x_in, gamma_in, beta_in},
+                [=](const Tensor& g_in, const std::vector<bool>& needs) {
+                  const Tensor g = g_in.contiguous();
+                  Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+                  Tensor gg = needs[1] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
+                  Tensor gb = needs[2] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
+                  dispatch_floating(x.dtype(), "batch_norm_backward", [&]<class T>() {
+                    kernels::cpu::batch_norm_backward_train<T>(
+                        n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), mean.data<T>(), invstd.data<T>(),
+                        g.data<T>(), ptr_or_null<T>(gx), ptr_or_null<T>(gg), ptr_or_null<T>(gb));
+                  });
+                  return std::vector{gx, gg, gb};
+                });
 }
 
 // Inverted dropout: zero each element with probability p and scale the rest by 1/(1−p), so evaluation

@@ -1,7 +1,7 @@
 // The NT-Xent loss of SimCLR as one fused op (kernels/ntxent.h has the math and the tiling).
+#include "kernels/ntxent.h"
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
-#include "kernels/ntxent.h"
 
 namespace ssl {
 

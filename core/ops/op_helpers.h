@@ -22,8 +22,8 @@ inline void check_inputs(const char* op, std::initializer_list<Tensor> ts) {
 }
 
 inline void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
-  SSL_CHECK(a.dtype() == b.dtype(), op, ": dtypes differ (", dtype_name(a.dtype()), " and ", dtype_name(b.dtype()),
-            ")");
+  SSL_CHECK(a.dtype() == b.dtype(), op, ": dtypes differ (", dtype_name(a.dtype()), " and ",
+            dtype_name(b.dtype()), ")");
 }
 
 // The strides that make `t` read as if it had `out_shape` (0 on broadcast dims).

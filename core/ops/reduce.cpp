@@ -14,8 +14,10 @@ Shape reduced_shape(const Shape& in, const std::vector<int64_t>& dims, bool keep
   Shape out;
   for (int64_t i = 0; i < int64_t(in.size()); ++i) {
     const bool reduced = std::find(dims.begin(), dims.end(), i) != dims.end();
-    if (!reduced) out.push_back(in[i]);
-    else if (keepdim) out.push_back(1);
+    if (!reduced)
+      out.push_back(in[i]);
+    else if (keepdim)
+      out.push_back(1);
   }
   return out;
 }
@@ -40,7 +42,8 @@ Tensor sum_forward(const Tensor& x_in, const std::vector<int64_t>& dims, bool ke
     x = x.permute(perm);
     for (int64_t i = 0; i < x.dim(); ++i) (i < x.dim() - int64_t(dims.size()) ? outer : r) *= x.size(i);
   } else {
-    for (int64_t i = 0; i < x.dim(); ++i) (i < dims.front() ? outer : i <= dims.back() ? r : inner) *= x.size(i);
+    for (int64_t i = 0; i < x.dim(); ++i)
+      (i < dims.front() ? outer : i <= dims.back() ? r : inner) *= x.size(i);
   }
   x = x.contiguous();
   Tensor y = Tensor::empty(reduced_shape(x_in.shape(), dims, keepdim), x.dtype(), x.device());
@@ -106,7 +109,8 @@ MaxResult max_forward(const Tensor& x_in, int64_t dim, bool keepdim) {
   m.values = Tensor::empty(shape, x.dtype(), x.device());
   m.indices = Tensor::empty(shape, DType::i64, x.device());
   dispatch_floating(x.dtype(), "max", [&]<class T>() {
-    kernels::cpu::max_middle<T>(m.outer, m.r, m.inner, x.data<T>(), m.values.data<T>(), m.indices.data<int64_t>());
+    kernels::cpu::max_middle<T>(m.outer, m.r, m.inner, x.data<T>(), m.values.data<T>(),
+                                m.indices.data<int64_t>());
   });
   return m;
 }
@@ -117,15 +121,16 @@ Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
   const MaxResult r = max_forward(x, dim, keepdim);
   // The closure keeps the indices but not the values (the output itself, which would make a cycle).
   MaxResult m{Tensor(), r.indices, r.outer, r.r, r.inner};
-  return record("max", r.values, {x}, [m, in_shape = x.shape()](const Tensor& g_in, const std::vector<bool>&) {
-    const Tensor g = g_in.contiguous();
-    Tensor gx = Tensor::empty(in_shape, g.dtype(), g.device());
-    dispatch_floating(g.dtype(), "max_backward", [&]<class T>() {
-      kernels::cpu::max_middle_backward<T>(m.outer, m.r, m.inner, g.data<T>(), m.indices.data<int64_t>(),
-                                           gx.data<T>());
-    });
-    return std::vector{gx};
-  });
+  return record("max", r.values, {x},
+                [m, in_shape = x.shape()](const Tensor& g_in, const std::vector<bool>&) {
+                  const Tensor g = g_in.contiguous();
+                  Tensor gx = Tensor::empty(in_shape, g.dtype(), g.device());
+                  dispatch_floating(g.dtype(), "max_backward", [&]<class T>() {
+                    kernels::cpu::max_middle_backward<T>(m.outer, m.r, m.inner, g.data<T>(),
+                                                         m.indices.data<int64_t>(), gx.data<T>());
+                  });
+                  return std::vector{gx};
+                });
 }
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) { return max_forward(x, dim, keepdim).indices; }

@@ -1,8 +1,8 @@
 // Softmax, log-softmax, cross-entropy and L2 normalisation: row-wise over the last dim (other dims are
 // moved there first), each fused into one kernel per direction.
+#include "kernels/softmax.h"
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
-#include "kernels/softmax.h"
 
 namespace ssl {
 
@@ -28,14 +28,15 @@ Tensor softmax(const Tensor& x_in, int64_t dim) {
     dispatch_floating(x.dtype(), "softmax", [&]<class T>() {
       kernels::cpu::softmax_forward<T>(rows, cols, x.data<T>(), y.data<T>());
     });
-    return record("softmax", y, {x}, [y = y.detach(), rows, cols](const Tensor& g_in, const std::vector<bool>&) {
-      const Tensor g = g_in.contiguous();
-      Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
-      dispatch_floating(g.dtype(), "softmax_backward", [&]<class T>() {
-        kernels::cpu::softmax_backward<T>(rows, cols, y.data<T>(), g.data<T>(), gx.data<T>());
-      });
-      return std::vector{gx};
-    });
+    return record("softmax", y, {x},
+                  [y = y.detach(), rows, cols](const Tensor& g_in, const std::vector<bool>&) {
+                    const Tensor g = g_in.contiguous();
+                    Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+                    dispatch_floating(g.dtype(), "softmax_backward", [&]<class T>() {
+                      kernels::cpu::softmax_backward<T>(rows, cols, y.data<T>(), g.data<T>(), gx.data<T>());
+                    });
+                    return std::vector{gx};
+                  });
   });
 }
 
@@ -49,14 +50,15 @@ Tensor log_softmax(const Tensor& x_in, int64_t dim) {
     dispatch_floating(x.dtype(), "log_softmax", [&]<class T>() {
       kernels::cpu::log_softmax_forward<T>(rows, cols, x.data<T>(), y.data<T>());
     });
-    return record("log_softmax", y, {x}, [y = y.detach(), rows, cols](const Tensor& g_in, const std::vector<bool>&) {
-      const Tensor g = g_in.contiguous();
-      Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
-      dispatch_floating(g.dtype(), "log_softmax_backward", [&]<class T>() {
-        kernels::cpu::log_softmax_backward<T>(rows, cols, y.data<T>(), g.data<T>(), gx.data<T>());
-      });
-      return std::vector{gx};
-    });
+    return record(
+        "log_softmax", y, {x}, [y = y.detach(), rows, cols](const Tensor& g_in, const std::vector<bool>&) {
+          const Tensor g = g_in.contiguous();
+          Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+          dispatch_floating(g.dtype(), "log_softmax_backward", [&]<class T>() {
+            kernels::cpu::log_softmax_backward<T>(rows, cols, y.data<T>(), g.data<T>(), gx.data<T>());
+          });
+          return std::vector{gx};
+        });
   });
 }
 
@@ -64,23 +66,24 @@ Tensor log_softmax(const Tensor& x_in, int64_t dim) {
 Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
   detail::check_inputs("cross_entropy", {logits_in, targets_in});
   SSL_CHECK(logits_in.dim() == 2, "cross_entropy: expected logits [N, C], got ", logits_in.shape());
-  SSL_CHECK(targets_in.dtype() == DType::i64 && targets_in.dim() == 1 && targets_in.size(0) == logits_in.size(0),
-            "cross_entropy: expected int64 targets [", logits_in.size(0), "], got ", dtype_name(targets_in.dtype()),
-            " ", targets_in.shape());
+  SSL_CHECK(
+      targets_in.dtype() == DType::i64 && targets_in.dim() == 1 && targets_in.size(0) == logits_in.size(0),
+      "cross_entropy: expected int64 targets [", logits_in.size(0), "], got ", dtype_name(targets_in.dtype()),
+      " ", targets_in.shape());
   SSL_CHECK(logits_in.size(0) > 0, "cross_entropy: empty batch");
   const Tensor logits = logits_in.detach().contiguous(), targets = targets_in.contiguous();
   const int64_t rows = logits.size(0), cols = logits.size(1);
   Tensor lse = Tensor::empty({rows}, logits.dtype());
   Tensor loss = Tensor::empty({}, logits.dtype());
   dispatch_floating(logits.dtype(), "cross_entropy", [&]<class T>() {
-    *loss.data<T>() = kernels::cpu::cross_entropy_forward<T>(rows, cols, logits.data<T>(), targets.data<int64_t>(),
-                                                              lse.data<T>());
+    *loss.data<T>() = kernels::cpu::cross_entropy_forward<T>(rows, cols, logits.data<T>(),
+                                                             targets.data<int64_t>(), lse.data<T>());
   });
   return record("cross_entropy", loss, {logits_in}, [=](const Tensor& g, const std::vector<bool>&) {
     Tensor gx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
     dispatch_floating(logits.dtype(), "cross_entropy_backward", [&]<class T>() {
-      kernels::cpu::cross_entropy_backward<T>(rows, cols, logits.data<T>(), targets.data<int64_t>(), lse.data<T>(),
-                                              T(g.item()), gx.data<T>());
+      kernels::cpu::cross_entropy_backward<T>(rows, cols, logits.data<T>(), targets.data<int64_t>(),
+                                              lse.data<T>(), T(g.item()), gx.data<T>());
     });
     return std::vector{gx};
   });
@@ -97,16 +100,16 @@ Tensor l2_normalize(const Tensor& x_in, int64_t dim, double eps) {
     dispatch_floating(x.dtype(), "l2_normalize", [&]<class T>() {
       kernels::cpu::l2_normalize_forward<T>(rows, cols, x.data<T>(), T(eps), y.data<T>(), inv_norm.data<T>());
     });
-    return record("l2_normalize", y, {x}, [y = y.detach(), inv_norm, rows, cols, eps](const Tensor& g_in,
-                                                                                  const std::vector<bool>&) {
-      const Tensor g = g_in.contiguous();
-      Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
-      dispatch_floating(g.dtype(), "l2_normalize_backward", [&]<class T>() {
-        kernels::cpu::l2_normalize_backward<T>(rows, cols, y.data<T>(), inv_norm.data<T>(), T(eps), g.data<T>(),
-                                               gx.data<T>());
-      });
-      return std::vector{gx};
-    });
+    return record("l2_normalize", y, {x},
+                  [y = y.detach(), inv_norm, rows, cols, eps](const Tensor& g_in, const std::vector<bool>&) {
+                    const Tensor g = g_in.contiguous();
+                    Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+                    dispatch_floating(g.dtype(), "l2_normalize_backward", [&]<class T>() {
+                      kernels::cpu::l2_normalize_backward<T>(rows, cols, y.data<T>(), inv_norm.data<T>(),
+                                                             T(eps), g.data<T>(), gx.data<T>());
+                    });
+                    return std::vector{gx};
+                  });
   });
 }
 

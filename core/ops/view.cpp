@@ -41,7 +41,8 @@ Tensor Tensor::clone() const {
     NoGradGuard g;
     y.copy_(*this);
   }
-  return record("clone", y, {*this}, [](const Tensor& g, const std::vector<bool>&) { return std::vector{g}; });
+  return record("clone", y, {*this},
+                [](const Tensor& g, const std::vector<bool>&) { return std::vector{g}; });
 }
 
 Tensor Tensor::reshape(const Shape& shape_in) const {
@@ -50,8 +51,9 @@ Tensor Tensor::reshape(const Shape& shape_in) const {
   const Tensor src = contiguous();
   const Shape in_shape = this->shape();
   Tensor y = make_view(src, shape, contiguous_strides(shape), src.offset());
-  return record("reshape", y, {src},
-                [in_shape](const Tensor& g, const std::vector<bool>&) { return std::vector{g.reshape(in_shape)}; });
+  return record("reshape", y, {src}, [in_shape](const Tensor& g, const std::vector<bool>&) {
+    return std::vector{g.reshape(in_shape)};
+  });
 }
 
 Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
@@ -67,7 +69,8 @@ Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
 }
 
 Tensor Tensor::permute(const Shape& dims) const {
-  SSL_CHECK(int64_t(dims.size()) == dim(), "permute: ", dims.size(), " dims given for a tensor of shape ", shape());
+  SSL_CHECK(int64_t(dims.size()) == dim(), "permute: ", dims.size(), " dims given for a tensor of shape ",
+            shape());
   Shape shape(dims.size()), strides(dims.size()), inverse(dims.size());
   std::vector<bool> seen(dims.size(), false);
   for (size_t i = 0; i < dims.size(); ++i) {
@@ -79,8 +82,9 @@ Tensor Tensor::permute(const Shape& dims) const {
     inverse[d] = int64_t(i);
   }
   Tensor y = make_view(*this, shape, strides, offset());
-  return record("permute", y, {*this},
-                [inverse](const Tensor& g, const std::vector<bool>&) { return std::vector{g.permute(inverse)}; });
+  return record("permute", y, {*this}, [inverse](const Tensor& g, const std::vector<bool>&) {
+    return std::vector{g.permute(inverse)};
+  });
 }
 
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
@@ -114,8 +118,8 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
 Tensor Tensor::select(int64_t d, int64_t index) const {
   d = wrap_dim(d, dim(), "select");
   if (index < 0) index += shape()[d];
-  SSL_CHECK(index >= 0 && index < shape()[d], "select: index ", index, " out of range for dim ", d, " of size ",
-            shape()[d]);
+  SSL_CHECK(index >= 0 && index < shape()[d], "select: index ", index, " out of range for dim ", d,
+            " of size ", shape()[d]);
   return slice(d, index, index + 1).squeeze(d);
 }
 
@@ -124,13 +128,14 @@ Tensor Tensor::expand(const Shape& shape) const {
   SSL_CHECK(shape.size() >= this->shape().size(), "expand: cannot expand ", this->shape(), " to ", shape);
   const size_t lead = shape.size() - this->shape().size();
   for (size_t i = 0; i < this->shape().size(); ++i) {
-    SSL_CHECK(this->shape()[i] == shape[lead + i] || this->shape()[i] == 1, "expand: cannot expand ", this->shape(),
-              " to ", shape);
+    SSL_CHECK(this->shape()[i] == shape[lead + i] || this->shape()[i] == 1, "expand: cannot expand ",
+              this->shape(), " to ", shape);
   }
   Tensor y = make_view(*this, shape, detail::broadcast_strides(*this, shape), offset());
   const Shape in_shape = this->shape();
-  return record("expand", y, {*this},
-                [in_shape](const Tensor& g, const std::vector<bool>&) { return std::vector{sum_to(g, in_shape)}; });
+  return record("expand", y, {*this}, [in_shape](const Tensor& g, const std::vector<bool>&) {
+    return std::vector{sum_to(g, in_shape)};
+  });
 }
 
 Tensor Tensor::unsqueeze(int64_t d) const {

@@ -38,9 +38,10 @@ void map_binary(std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n, F f
 
 template <class Out, class In, class F>
 void run_unary(int64_t ndim, const int64_t* shape, Strided<const In> x, Strided<Out> out, F f) {
-  strided_loop<2>(ndim, shape, {reinterpret_cast<char*>(out.data), (char*)(x.data)}, {out.strides, x.strides},
-                  {int64_t(sizeof(Out)), int64_t(sizeof(In))},
-                  [&](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) { map_unary<Out, In>(p, s, n, f); });
+  strided_loop<2>(
+      ndim, shape, {reinterpret_cast<char*>(out.data), (char*)(x.data)}, {out.strides, x.strides},
+      {int64_t(sizeof(Out)), int64_t(sizeof(In))},
+      [&](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) { map_unary<Out, In>(p, s, n, f); });
 }
 
 }  // namespace
@@ -49,43 +50,61 @@ template <class T>
 void unary(UnaryOp op, int64_t ndim, const int64_t* shape, Strided<const T> x, Strided<T> out, double param) {
   const T c = T(param);
   switch (op) {
-    case UnaryOp::copy: return run_unary(ndim, shape, x, out, [](T v) { return v; });
-    case UnaryOp::neg: return run_unary(ndim, shape, x, out, [](T v) { return -v; });
-    case UnaryOp::exp: return run_unary(ndim, shape, x, out, [](T v) { return std::exp(v); });
-    case UnaryOp::log: return run_unary(ndim, shape, x, out, [](T v) { return std::log(v); });
-    case UnaryOp::sqrt: return run_unary(ndim, shape, x, out, [](T v) { return std::sqrt(v); });
-    case UnaryOp::relu: return run_unary(ndim, shape, x, out, [](T v) { return v > T(0) ? v : T(0); });
-    case UnaryOp::leaky_relu: return run_unary(ndim, shape, x, out, [c](T v) { return v > T(0) ? v : c * v; });
-    case UnaryOp::tanh: return run_unary(ndim, shape, x, out, [](T v) { return std::tanh(v); });
+    case UnaryOp::copy:
+      return run_unary(ndim, shape, x, out, [](T v) { return v; });
+    case UnaryOp::neg:
+      return run_unary(ndim, shape, x, out, [](T v) { return -v; });
+    case UnaryOp::exp:
+      return run_unary(ndim, shape, x, out, [](T v) { return std::exp(v); });
+    case UnaryOp::log:
+      return run_unary(ndim, shape, x, out, [](T v) { return std::log(v); });
+    case UnaryOp::sqrt:
+      return run_unary(ndim, shape, x, out, [](T v) { return std::sqrt(v); });
+    case UnaryOp::relu:
+      return run_unary(ndim, shape, x, out, [](T v) { return v > T(0) ? v : T(0); });
+    case UnaryOp::leaky_relu:
+      return run_unary(ndim, shape, x, out, [c](T v) { return v > T(0) ? v : c * v; });
+    case UnaryOp::tanh:
+      return run_unary(ndim, shape, x, out, [](T v) { return std::tanh(v); });
     case UnaryOp::sigmoid:  // split by sign so that exp never overflows
       return run_unary(ndim, shape, x, out, [](T v) {
         if (v >= T(0)) return T(1) / (T(1) + std::exp(-v));
         const T e = std::exp(v);
         return e / (T(1) + e);
       });
-    case UnaryOp::pow: return run_unary(ndim, shape, x, out, [c](T v) { return std::pow(v, c); });
-    case UnaryOp::scale: return run_unary(ndim, shape, x, out, [c](T v) { return c * v; });
-    case UnaryOp::add_scalar: return run_unary(ndim, shape, x, out, [c](T v) { return v + c; });
+    case UnaryOp::pow:
+      return run_unary(ndim, shape, x, out, [c](T v) { return std::pow(v, c); });
+    case UnaryOp::scale:
+      return run_unary(ndim, shape, x, out, [c](T v) { return c * v; });
+    case UnaryOp::add_scalar:
+      return run_unary(ndim, shape, x, out, [c](T v) { return v + c; });
   }
   throw Error("unary: unknown op");
 }
 
 template <class T>
-void binary(BinaryOp op, int64_t ndim, const int64_t* shape, Strided<const T> a, Strided<const T> b, Strided<T> out,
-            double param) {
+void binary(BinaryOp op, int64_t ndim, const int64_t* shape, Strided<const T> a, Strided<const T> b,
+            Strided<T> out, double param) {
   const T c = T(param);
   auto run = [&](auto f) {
-    strided_loop<3>(ndim, shape, {reinterpret_cast<char*>(out.data), (char*)(a.data), (char*)(b.data)},
-                    {out.strides, a.strides, b.strides}, {int64_t(sizeof(T)), int64_t(sizeof(T)), int64_t(sizeof(T))},
-                    [&](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) { map_binary<T>(p, s, n, f); });
+    strided_loop<3>(
+        ndim, shape, {reinterpret_cast<char*>(out.data), (char*)(a.data), (char*)(b.data)},
+        {out.strides, a.strides, b.strides}, {int64_t(sizeof(T)), int64_t(sizeof(T)), int64_t(sizeof(T))},
+        [&](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) { map_binary<T>(p, s, n, f); });
   };
   switch (op) {
-    case BinaryOp::add: return run([](T x, T y) { return x + y; });
-    case BinaryOp::sub: return run([](T x, T y) { return x - y; });
-    case BinaryOp::mul: return run([](T x, T y) { return x * y; });
-    case BinaryOp::div: return run([](T x, T y) { return x / y; });
-    case BinaryOp::relu_grad: return run([](T g, T x) { return x > T(0) ? g : T(0); });
-    case BinaryOp::leaky_relu_grad: return run([c](T g, T x) { return x > T(0) ? g : c * g; });
+    case BinaryOp::add:
+      return run([](T x, T y) { return x + y; });
+    case BinaryOp::sub:
+      return run([](T x, T y) { return x - y; });
+    case BinaryOp::mul:
+      return run([](T x, T y) { return x * y; });
+    case BinaryOp::div:
+      return run([](T x, T y) { return x / y; });
+    case BinaryOp::relu_grad:
+      return run([](T g, T x) { return x > T(0) ? g : T(0); });
+    case BinaryOp::leaky_relu_grad:
+      return run([c](T g, T x) { return x > T(0) ? g : c * g; });
   }
   throw Error("binary: unknown op");
 }

@@ -7,15 +7,17 @@
 namespace ssl::kernels::cpu {
 
 template <class T>
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
-          int64_t ldb, T beta, T* c, int64_t ldc) {
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using ConstMap = Eigen::Map<const Mat, 0, Eigen::OuterStride<>>;
   using Map = Eigen::Map<Mat, 0, Eigen::OuterStride<>>;
   Map C(c, m, n, Eigen::OuterStride<>(ldc));
   if (k == 0) {
-    if (beta == T(0)) C.setZero();
-    else C *= beta;
+    if (beta == T(0))
+      C.setZero();
+    else
+      C *= beta;
     return;
   }
   // The stored shapes: A is [m, k] or, transposed, [k, m]; likewise B.
@@ -29,15 +31,19 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
       C.noalias() += alpha * opA * opB;
     }
   };
-  if (!trans_a && !trans_b) product(A, B);
-  else if (trans_a && !trans_b) product(A.transpose(), B);
-  else if (!trans_a && trans_b) product(A, B.transpose());
-  else product(A.transpose(), B.transpose());
+  if (!trans_a && !trans_b)
+    product(A, B);
+  else if (trans_a && !trans_b)
+    product(A.transpose(), B);
+  else if (!trans_a && trans_b)
+    product(A, B.transpose());
+  else
+    product(A.transpose(), B.transpose());
 }
 
-template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
-                          float, float*, int64_t);
-template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
-                           int64_t, double, double*, int64_t);
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                          int64_t, float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                           const double*, int64_t, double, double*, int64_t);
 
 }  // namespace ssl::kernels::cpu

@@ -23,7 +23,8 @@ Split split(int64_t ndim, const int64_t* shape, int64_t dim) {
 }  // namespace
 
 template <class T>
-void index_select(int64_t outer, int64_t size, int64_t inner, const T* x, int64_t k, const int64_t* index, T* y) {
+void index_select(int64_t outer, int64_t size, int64_t inner, const T* x, int64_t k, const int64_t* index,
+                  T* y) {
   for (int64_t j = 0; j < k; ++j) check_index(index[j], size, "index_select");
 #pragma omp parallel for if (outer * k * inner > 32768)
   for (int64_t o = 0; o < outer; ++o) {
@@ -35,7 +36,8 @@ void index_select(int64_t outer, int64_t size, int64_t inner, const T* x, int64_
 }
 
 template <class T>
-void index_add(int64_t outer, int64_t size, int64_t inner, T* gx, int64_t k, const int64_t* index, const T* gy) {
+void index_add(int64_t outer, int64_t size, int64_t inner, T* gx, int64_t k, const int64_t* index,
+               const T* gy) {
   for (int64_t j = 0; j < k; ++j) check_index(index[j], size, "index_add");
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t j = 0; j < k; ++j) {
@@ -47,8 +49,8 @@ void index_add(int64_t outer, int64_t size, int64_t inner, T* gx, int64_t k, con
 }
 
 template <class T>
-void gather(int64_t ndim, const int64_t* shape, int64_t dim, int64_t x_dim_size, const T* x, const int64_t* index,
-            T* y) {
+void gather(int64_t ndim, const int64_t* shape, int64_t dim, int64_t x_dim_size, const T* x,
+            const int64_t* index, T* y) {
   const Split s = split(ndim, shape, dim);
   for (int64_t b = 0; b < s.before; ++b)
     for (int64_t j = 0; j < s.at; ++j)
@@ -60,8 +62,8 @@ void gather(int64_t ndim, const int64_t* shape, int64_t dim, int64_t x_dim_size,
 }
 
 template <class T>
-void scatter_add(int64_t ndim, const int64_t* shape, int64_t dim, int64_t x_dim_size, T* gx, const int64_t* index,
-                 const T* gy) {
+void scatter_add(int64_t ndim, const int64_t* shape, int64_t dim, int64_t x_dim_size, T* gx,
+                 const int64_t* index, const T* gy) {
   const Split s = split(ndim, shape, dim);
   for (int64_t b = 0; b < s.before; ++b)
     for (int64_t j = 0; j < s.at; ++j)
@@ -72,10 +74,10 @@ void scatter_add(int64_t ndim, const int64_t* shape, int64_t dim, int64_t x_dim_
       }
 }
 
-#define SSL_INSTANTIATE(T)                                                                                   \
-  template void index_select<T>(int64_t, int64_t, int64_t, const T*, int64_t, const int64_t*, T*);           \
-  template void index_add<T>(int64_t, int64_t, int64_t, T*, int64_t, const int64_t*, const T*);              \
-  template void gather<T>(int64_t, const int64_t*, int64_t, int64_t, const T*, const int64_t*, T*);          \
+#define SSL_INSTANTIATE(T)                                                                          \
+  template void index_select<T>(int64_t, int64_t, int64_t, const T*, int64_t, const int64_t*, T*);  \
+  template void index_add<T>(int64_t, int64_t, int64_t, T*, int64_t, const int64_t*, const T*);     \
+  template void gather<T>(int64_t, const int64_t*, int64_t, int64_t, const T*, const int64_t*, T*); \
   template void scatter_add<T>(int64_t, const int64_t*, int64_t, int64_t, T*, const int64_t*, const T*);
 SSL_INSTANTIATE(float)
 SSL_INSTANTIATE(double)

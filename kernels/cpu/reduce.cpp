@@ -60,16 +60,17 @@ void max_middle(int64_t outer, int64_t r, int64_t inner, const T* x, T* values, 
 }
 
 template <class T>
-void max_middle_backward(int64_t outer, int64_t r, int64_t inner, const T* gy, const int64_t* indices, T* gx) {
+void max_middle_backward(int64_t outer, int64_t r, int64_t inner, const T* gy, const int64_t* indices,
+                         T* gx) {
   for (int64_t j = 0; j < outer * r * inner; ++j) gx[j] = T(0);
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) gx[(o * r + indices[o * inner + i]) * inner + i] = gy[o * inner + i];
   }
 }
 
-#define SSL_INSTANTIATE(T)                                                              \
-  template void sum_middle<T>(int64_t, int64_t, int64_t, const T*, T*);                 \
-  template void max_middle<T>(int64_t, int64_t, int64_t, const T*, T*, int64_t*);       \
+#define SSL_INSTANTIATE(T)                                                        \
+  template void sum_middle<T>(int64_t, int64_t, int64_t, const T*, T*);           \
+  template void max_middle<T>(int64_t, int64_t, int64_t, const T*, T*, int64_t*); \
   template void max_middle_backward<T>(int64_t, int64_t, int64_t, const T*, const int64_t*, T*);
 SSL_INSTANTIATE(float)
 SSL_INSTANTIATE(double)

@@ -103,7 +103,8 @@ void l2_normalize_forward(int64_t rows, int64_t cols, const T* x, T eps, T* y, T
 }
 
 template <class T>
-void l2_normalize_backward(int64_t rows, int64_t cols, const T* y, const T* inv_norm, T eps, const T* g, T* gx) {
+void l2_normalize_backward(int64_t rows, int64_t cols, const T* y, const T* inv_norm, T eps, const T* g,
+                           T* gx) {
 #pragma omp parallel for if (parallel(rows, cols))
   for (int64_t r = 0; r < rows; ++r) {
     const T *yr = y + r * cols, *gr = g + r * cols;
@@ -115,14 +116,14 @@ void l2_normalize_backward(int64_t rows, int64_t cols, const T* y, const T* inv_
   }
 }
 
-#define SSL_INSTANTIATE(T)                                                                                     \
-  template void softmax_forward<T>(int64_t, int64_t, const T*, T*);                                            \
-  template void softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                                 \
-  template void log_softmax_forward<T>(int64_t, int64_t, const T*, T*);                                        \
-  template void log_softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                             \
-  template T cross_entropy_forward<T>(int64_t, int64_t, const T*, const int64_t*, T*);                         \
-  template void cross_entropy_backward<T>(int64_t, int64_t, const T*, const int64_t*, const T*, T, T*);        \
-  template void l2_normalize_forward<T>(int64_t, int64_t, const T*, T, T*, T*);                                \
+#define SSL_INSTANTIATE(T)                                                                              \
+  template void softmax_forward<T>(int64_t, int64_t, const T*, T*);                                     \
+  template void softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                          \
+  template void log_softmax_forward<T>(int64_t, int64_t, const T*, T*);                                 \
+  template void log_softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                      \
+  template T cross_entropy_forward<T>(int64_t, int64_t, const T*, const int64_t*, T*);                  \
+  template void cross_entropy_backward<T>(int64_t, int64_t, const T*, const int64_t*, const T*, T, T*); \
+  template void l2_normalize_forward<T>(int64_t, int64_t, const T*, T, T*, T*);                         \
   template void l2_normalize_backward<T>(int64_t, int64_t, const T*, const T*, T, const T*, T*);
 SSL_INSTANTIATE(float)
 SSL_INSTANTIATE(double)

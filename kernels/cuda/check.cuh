@@ -5,10 +5,10 @@
 
 #include "core/error.h"
 
-#define SSL_CUDA_CHECK(call)                                                                                \
-  do {                                                                                                      \
-    const cudaError_t ssl_cuda_status = (call);                                                             \
-    if (ssl_cuda_status != cudaSuccess)                                                                     \
+#define SSL_CUDA_CHECK(call)                                                                                 \
+  do {                                                                                                       \
+    const cudaError_t ssl_cuda_status = (call);                                                              \
+    if (ssl_cuda_status != cudaSuccess)                                                                      \
       throw ::ssl::Error(::ssl::str_cat("CUDA error '", cudaGetErrorString(ssl_cuda_status), "' in ", #call, \
-                                        " at ", __FILE__, ":", __LINE__));                                  \
+                                        " at ", __FILE__, ":", __LINE__));                                   \
   } while (0)

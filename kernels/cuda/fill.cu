@@ -9,7 +9,8 @@ namespace ssl::kernels::cuda {
 namespace {
 template <class T>
 __global__ void fill_kernel(T* out, int64_t n, T value) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
     out[i] = value;
   }
 }

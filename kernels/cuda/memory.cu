@@ -18,8 +18,8 @@ int device_count() {
 bool cuda_is_available() { return device_count() > 0; }
 
 void* device_malloc(size_t nbytes, int device) {
-  SSL_CHECK(device >= 0 && device < device_count(), "cuda: device ", device, " requested but ", device_count(),
-            " CUDA device(s) are present");
+  SSL_CHECK(device >= 0 && device < device_count(), "cuda: device ", device, " requested but ",
+            device_count(), " CUDA device(s) are present");
   SSL_CUDA_CHECK(cudaSetDevice(device));
   void* p = nullptr;
   SSL_CUDA_CHECK(cudaMalloc(&p, nbytes));

@@ -6,7 +6,8 @@ namespace ssl::kernels::cuda {
 
 namespace {
 [[noreturn]] void not_built(const char* what) {
-  throw Error(str_cat(what, ": this build has no CUDA backend (configure with -DSSL_CUDA=ON on a machine with nvcc)"));
+  throw Error(str_cat(
+      what, ": this build has no CUDA backend (configure with -DSSL_CUDA=ON on a machine with nvcc)"));
 }
 }  // namespace
 

@@ -85,9 +85,8 @@ TEST_CASE("the finite-difference checker catches a wrong derivative") {
       NoGradGuard g;
       y = mul(x[0], x[0]);
     }
-    return record("wrong_square", y, {x[0]}, [x0 = x[0]](const Tensor& g, const std::vector<bool>&) {
-      return std::vector{mul(g, x0)};
-    });
+    return record("wrong_square", y, {x[0]},
+                  [x0 = x[0]](const Tensor& g, const std::vector<bool>&) { return std::vector{mul(g, x0)}; });
   };
   // Run the checker on a throwaway doctest context and count its failures.
   Tensor x = ssl::test::rand64({3}, 7, 0.5, 1.5);

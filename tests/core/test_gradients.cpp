@@ -17,10 +17,14 @@ Tensor labels(std::vector<int64_t> v) { return Tensor::from_vector(v, {int64_t(v
 
 TEST_CASE("elementwise binary ops with broadcasting") {
   check_gradients("add", [](const Ts& x) { return add(x[0], x[1]); }, {rand64({3, 4}, 1), rand64({3, 4}, 2)});
-  check_gradients("add broadcast", [](const Ts& x) { return add(x[0], x[1]); }, {rand64({2, 3, 4}, 1), rand64({3, 1}, 2)});
-  check_gradients("sub broadcast", [](const Ts& x) { return sub(x[0], x[1]); }, {rand64({4}, 3), rand64({2, 3, 4}, 4)});
-  check_gradients("mul broadcast", [](const Ts& x) { return mul(x[0], x[1]); }, {rand64({2, 1, 4}, 5), rand64({3, 1}, 6)});
-  check_gradients("div broadcast", [](const Ts& x) { return div(x[0], x[1]); }, {rand64({2, 3}, 7), positive({3}, 8)});
+  check_gradients("add broadcast", [](const Ts& x) { return add(x[0], x[1]); },
+                  {rand64({2, 3, 4}, 1), rand64({3, 1}, 2)});
+  check_gradients("sub broadcast", [](const Ts& x) { return sub(x[0], x[1]); },
+                  {rand64({4}, 3), rand64({2, 3, 4}, 4)});
+  check_gradients("mul broadcast", [](const Ts& x) { return mul(x[0], x[1]); },
+                  {rand64({2, 1, 4}, 5), rand64({3, 1}, 6)});
+  check_gradients("div broadcast", [](const Ts& x) { return div(x[0], x[1]); },
+                  {rand64({2, 3}, 7), positive({3}, 8)});
   check_gradients("scalar add/mul", [](const Ts& x) { return mul(add(x[0], 0.7), -1.3); }, {rand64({5}, 9)});
   check_gradients("transposed operand", [](const Ts& x) { return mul(x[0].t(), x[1]); },
                   {rand64({4, 3}, 10), rand64({3, 4}, 11)});
@@ -43,8 +47,15 @@ TEST_CASE("elementwise unary ops") {
 TEST_CASE("reductions") {
   check_gradients("sum all", [](const Ts& x) { return sum(x[0]); }, {rand64({3, 4}, 1)});
   check_gradients("sum dim 1", [](const Ts& x) { return sum(x[0], {1}); }, {rand64({2, 3, 4}, 2)});
-  check_gradients("sum dims 0,2 keepdim", [](const Ts& x) { return sum(x[0], {0, 2}, true); }, {rand64({2, 3, 4}, 3)});
-  check_gradients("sum of a permuted view", [](const Ts& x) { return sum(x[0].permute({2, 0, 1}), {1}); },
+  check_gradients("sum dims 0,2 keepdim",
+                  [](const Ts& x) {
+                    return sum(x[0], {0, 2}, true);
+                  },
+                  {rand64({2, 3, 4}, 3)});
+  check_gradients("sum of a permuted view",
+                  [](const Ts& x) {
+                    return sum(x[0].permute({2, 0, 1}), {1});
+                  },
                   {rand64({2, 3, 4}, 4)});
   check_gradients("mean dims", [](const Ts& x) { return mean(x[0], {-1}); }, {rand64({3, 5}, 5)});
   check_gradients("max dim", [](const Ts& x) { return max(x[0], 1); }, {rand64({3, 5, 2}, 6)});
@@ -52,7 +63,8 @@ TEST_CASE("reductions") {
 }
 
 TEST_CASE("matmul and linear") {
-  check_gradients("matmul 2d", [](const Ts& x) { return matmul(x[0], x[1]); }, {rand64({3, 4}, 1), rand64({4, 5}, 2)});
+  check_gradients("matmul 2d", [](const Ts& x) { return matmul(x[0], x[1]); },
+                  {rand64({3, 4}, 1), rand64({4, 5}, 2)});
   check_gradients("matmul transposed views", [](const Ts& x) { return matmul(x[0].t(), x[1].t()); },
                   {rand64({4, 3}, 3), rand64({5, 4}, 4)});
   check_gradients("matmul batched", [](const Ts& x) { return matmul(x[0], x[1]); },
@@ -66,88 +78,139 @@ TEST_CASE("matmul and linear") {
 }
 
 TEST_CASE("views") {
-  check_gradients("reshape", [](const Ts& x) { return mul(x[0].reshape({4, -1}), 2.0); }, {rand64({2, 6}, 1)});
-  check_gradients("reshape of a transpose", [](const Ts& x) { return x[0].t().reshape({-1}); }, {rand64({3, 4}, 2)});
-  check_gradients("permute", [](const Ts& x) { return x[0].permute({2, 0, 1}).contiguous(); }, {rand64({2, 3, 4}, 3)});
-  check_gradients("slice with step", [](const Ts& x) { return x[0].slice(1, 1, 6, 2).clone(); }, {rand64({3, 7}, 4)});
+  check_gradients("reshape",
+                  [](const Ts& x) {
+                    return mul(x[0].reshape({4, -1}), 2.0);
+                  },
+                  {rand64({2, 6}, 1)});
+  check_gradients("reshape of a transpose", [](const Ts& x) { return x[0].t().reshape({-1}); },
+                  {rand64({3, 4}, 2)});
+  check_gradients("permute",
+                  [](const Ts& x) {
+                    return x[0].permute({2, 0, 1}).contiguous();
+                  },
+                  {rand64({2, 3, 4}, 3)});
+  check_gradients("slice with step", [](const Ts& x) { return x[0].slice(1, 1, 6, 2).clone(); },
+                  {rand64({3, 7}, 4)});
   check_gradients("select", [](const Ts& x) { return x[0].select(0, -1).clone(); }, {rand64({3, 4}, 5)});
   check_gradients("expand", [](const Ts& x) { return x[0].expand({3, 2, 4}).clone(); }, {rand64({2, 1}, 6)});
-  check_gradients("unsqueeze/squeeze/flatten", [](const Ts& x) { return x[0].unsqueeze(1).squeeze(1).flatten(); },
-                  {rand64({3, 4}, 7)});
+  check_gradients("unsqueeze/squeeze/flatten",
+                  [](const Ts& x) { return x[0].unsqueeze(1).squeeze(1).flatten(); }, {rand64({3, 4}, 7)});
 }
 
 TEST_CASE("joining and indexing") {
-  check_gradients("cat", [](const Ts& x) { return cat({x[0], x[1]}, 1); }, {rand64({2, 3}, 1), rand64({2, 2}, 2)});
-  check_gradients("stack", [](const Ts& x) { return stack({x[0], x[1]}, 0); }, {rand64({2, 3}, 3), rand64({2, 3}, 4)});
-  check_gradients("index_select with repeats", [](const Ts& x) { return index_select(x[0], 1, labels({2, 0, 2})); },
+  check_gradients("cat",
+                  [](const Ts& x) {
+                    return cat({x[0], x[1]}, 1);
+                  },
+                  {rand64({2, 3}, 1), rand64({2, 2}, 2)});
+  check_gradients("stack",
+                  [](const Ts& x) {
+                    return stack({x[0], x[1]}, 0);
+                  },
+                  {rand64({2, 3}, 3), rand64({2, 3}, 4)});
+  check_gradients("index_select with repeats",
+                  [](const Ts& x) {
+                    return index_select(x[0], 1, labels({2, 0, 2}));
+                  },
                   {rand64({3, 4, 2}, 5)});
-  check_gradients("gather", [](const Ts& x) {
-    return gather(x[0], 1, Tensor::from_vector<int64_t>({0, 2, 1, 1, 0, 0}, {3, 2}));
-  }, {rand64({3, 3}, 6)});
+  check_gradients("gather",
+                  [](const Ts& x) {
+                    return gather(x[0], 1, Tensor::from_vector<int64_t>({0, 2, 1, 1, 0, 0}, {3, 2}));
+                  },
+                  {rand64({3, 3}, 6)});
 }
 
 TEST_CASE("softmax family and losses") {
   check_gradients("softmax", [](const Ts& x) { return softmax(x[0]); }, {rand64({3, 5}, 1, -3, 3)});
   check_gradients("softmax dim 0", [](const Ts& x) { return softmax(x[0], 0); }, {rand64({4, 3}, 2, -3, 3)});
   check_gradients("log_softmax", [](const Ts& x) { return log_softmax(x[0]); }, {rand64({3, 5}, 3, -3, 3)});
-  check_gradients("cross_entropy", [](const Ts& x) { return cross_entropy(x[0], labels({1, 0, 4})); },
+  check_gradients("cross_entropy",
+                  [](const Ts& x) {
+                    return cross_entropy(x[0], labels({1, 0, 4}));
+                  },
                   {rand64({3, 5}, 4, -3, 3)});
   check_gradients("l2_normalize", [](const Ts& x) { return l2_normalize(x[0]); }, {rand64({4, 3}, 5)});
-  check_gradients("l2_normalize dim 0", [](const Ts& x) { return l2_normalize(x[0], 0); }, {rand64({4, 3}, 6)});
+  check_gradients("l2_normalize dim 0", [](const Ts& x) { return l2_normalize(x[0], 0); },
+                  {rand64({4, 3}, 6)});
 }
 
 TEST_CASE("convolution") {
   using ssl::Conv2dArgs;
-  check_gradients("conv2d 3x3 pad 1 with bias", [](const Ts& x) { return conv2d(x[0], x[1], x[2], {1, 1, 1}); },
+  check_gradients("conv2d 3x3 pad 1 with bias",
+                  [](const Ts& x) {
+                    return conv2d(x[0], x[1], x[2], {1, 1, 1});
+                  },
                   {rand64({2, 3, 5, 4}, 1), rand64({4, 3, 3, 3}, 2), rand64({4}, 3)});
-  check_gradients("conv2d stride 2 no bias", [](const Ts& x) { return conv2d(x[0], x[1], Tensor(), {2, 0, 1}); },
+  check_gradients("conv2d stride 2 no bias",
+                  [](const Ts& x) {
+                    return conv2d(x[0], x[1], Tensor(), {2, 0, 1});
+                  },
                   {rand64({1, 2, 7, 6}, 4), rand64({3, 2, 3, 3}, 5)});
-  check_gradients("conv2d groups 2", [](const Ts& x) { return conv2d(x[0], x[1], x[2], {1, 1, 2}); },
+  check_gradients("conv2d groups 2",
+                  [](const Ts& x) {
+                    return conv2d(x[0], x[1], x[2], {1, 1, 2});
+                  },
                   {rand64({2, 4, 4, 4}, 6), rand64({6, 2, 3, 3}, 7), rand64({6}, 8)});
-  check_gradients("conv2d depthwise", [](const Ts& x) { return conv2d(x[0], x[1], Tensor(), {1, 1, 3}); },
+  check_gradients("conv2d depthwise",
+                  [](const Ts& x) {
+                    return conv2d(x[0], x[1], Tensor(), {1, 1, 3});
+                  },
                   {rand64({1, 3, 5, 5}, 9), rand64({3, 1, 3, 3}, 10)});
   check_gradients("conv2d 1x1", [](const Ts& x) { return conv2d(x[0], x[1], x[2]); },
                   {rand64({2, 3, 3, 3}, 11), rand64({5, 3, 1, 1}, 12), rand64({5}, 13)});
-  check_gradients("conv2d of a non-contiguous input", [](const Ts& x) {
-    return conv2d(x[0].permute({0, 1, 3, 2}), x[1], Tensor(), {1, 1, 1});
-  }, {rand64({1, 2, 4, 5}, 14), rand64({2, 2, 3, 3}, 15)});
+  check_gradients("conv2d of a non-contiguous input",
+                  [](const Ts& x) {
+                    return conv2d(x[0].permute({0, 1, 3, 2}), x[1], Tensor(), {1, 1, 1});
+                  },
+                  {rand64({1, 2, 4, 5}, 14), rand64({2, 2, 3, 3}, 15)});
 }
 
 TEST_CASE("pooling") {
-  check_gradients("max_pool2d 2x2", [](const Ts& x) { return max_pool2d(x[0], 2); }, {rand64({2, 3, 4, 6}, 1)});
+  check_gradients("max_pool2d 2x2", [](const Ts& x) { return max_pool2d(x[0], 2); },
+                  {rand64({2, 3, 4, 6}, 1)});
   check_gradients("max_pool2d 3x3 stride 2 pad 1", [](const Ts& x) { return max_pool2d(x[0], 3, 2, 1); },
                   {rand64({1, 2, 5, 5}, 2)});
-  check_gradients("avg_pool2d", [](const Ts& x) { return avg_pool2d(x[0], 2, 1, 1); }, {rand64({1, 2, 3, 4}, 3)});
+  check_gradients("avg_pool2d", [](const Ts& x) { return avg_pool2d(x[0], 2, 1, 1); },
+                  {rand64({1, 2, 3, 4}, 3)});
   check_gradients("adaptive_avg_pool2d 1x1", [](const Ts& x) { return adaptive_avg_pool2d(x[0], 1, 1); },
                   {rand64({2, 3, 4, 5}, 4)});
-  check_gradients("adaptive_avg_pool2d overlapping bins", [](const Ts& x) { return adaptive_avg_pool2d(x[0], 3, 2); },
-                  {rand64({1, 2, 5, 5}, 5)});
+  check_gradients("adaptive_avg_pool2d overlapping bins",
+                  [](const Ts& x) { return adaptive_avg_pool2d(x[0], 3, 2); }, {rand64({1, 2, 5, 5}, 5)});
 }
 
 TEST_CASE("batch norm and dropout") {
   auto stats = [](int64_t c) {
     return std::pair{Tensor::zeros({c}, DType::f64), Tensor::ones({c}, DType::f64)};
   };
-  check_gradients("batch_norm 4-d training", [&](const Ts& x) {
-    auto [rm, rv] = stats(3);
-    return batch_norm(x[0], x[1], x[2], rm, rv, true);
-  }, {rand64({4, 3, 2, 3}, 1), rand64({3}, 2, 0.5, 1.5), rand64({3}, 3)});
-  check_gradients("batch_norm 2-d training without affine", [&](const Ts& x) {
-    return batch_norm(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true);
-  }, {rand64({5, 4}, 4)});
-  check_gradients("batch_norm evaluation", [&](const Ts& x) {
-    Tensor rm = Tensor::from_vector<double>({0.1, -0.2}, {2}), rv = Tensor::from_vector<double>({0.5, 2.0}, {2});
-    return batch_norm(x[0], x[1], x[2], rm, rv, false);
-  }, {rand64({3, 2, 2, 2}, 5), rand64({2}, 6), rand64({2}, 7)});
-  check_gradients("dropout with a fixed mask", [](const Ts& x) {
-    Generator gen(99);  // the same mask at every call
-    return dropout(x[0], 0.4, true, gen);
-  }, {rand64({6, 5}, 8)});
+  check_gradients("batch_norm 4-d training",
+                  [&](const Ts& x) {
+                    auto [rm, rv] = stats(3);
+                    return batch_norm(x[0], x[1], x[2], rm, rv, true);
+                  },
+                  {rand64({4, 3, 2, 3}, 1), rand64({3}, 2, 0.5, 1.5), rand64({3}, 3)});
+  check_gradients("batch_norm 2-d training without affine",
+                  [&](const Ts& x) { return batch_norm(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
+                  {rand64({5, 4}, 4)});
+  check_gradients("batch_norm evaluation",
+                  [&](const Ts& x) {
+                    Tensor rm = Tensor::from_vector<double>({0.1, -0.2}, {2}),
+                           rv = Tensor::from_vector<double>({0.5, 2.0}, {2});
+                    return batch_norm(x[0], x[1], x[2], rm, rv, false);
+                  },
+                  {rand64({3, 2, 2, 2}, 5), rand64({2}, 6), rand64({2}, 7)});
+  check_gradients("dropout with a fixed mask",
+                  [](const Ts& x) {
+                    Generator gen(99);  // the same mask at every call
+                    return dropout(x[0], 0.4, true, gen);
+                  },
+                  {rand64({6, 5}, 8)});
 }
 
 TEST_CASE("fused NT-Xent") {
   check_gradients("ntxent", [](const Ts& x) { return ntxent(x[0], 0.5); }, {rand64({6, 4}, 1)});
-  check_gradients("ntxent cross-view only", [](const Ts& x) { return ntxent(x[0], 0.2, true); }, {rand64({8, 3}, 2)});
+  check_gradients("ntxent cross-view only", [](const Ts& x) { return ntxent(x[0], 0.2, true); },
+                  {rand64({8, 3}, 2)});
   check_gradients("ntxent after a linear head", [](const Ts& x) { return ntxent(linear(x[0], x[1]), 0.3); },
                   {rand64({4, 5}, 3), rand64({3, 5}, 4)});
 }

@@ -45,7 +45,8 @@ TEST_CASE("random tensors depend on the seed only, not on the thread count") {
   omp_set_num_threads(2);
   CHECK(one == two);
   Generator g1(1), g2(2);
-  CHECK(Tensor::uniform({8}, 0, 1, g1).to_vector<float>() != Tensor::uniform({8}, 0, 1, g2).to_vector<float>());
+  CHECK(Tensor::uniform({8}, 0, 1, g1).to_vector<float>() !=
+        Tensor::uniform({8}, 0, 1, g2).to_vector<float>());
   // Sanity of the distribution: mean ≈ 0, variance ≈ 1 over 210k draws.
   double s = 0, ss = 0;
   for (float v : one) {
@@ -59,14 +60,17 @@ TEST_CASE("random tensors depend on the seed only, not on the thread count") {
 
 TEST_CASE("bad shapes and dtypes give errors naming the op and the shapes") {
   Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({4, 5});
-  CHECK_THROWS_WITH_AS(add(a, b), doctest::Contains("add: shapes [2, 3] and [4, 5] cannot be broadcast"), ssl::Error);
+  CHECK_THROWS_WITH_AS(add(a, b), doctest::Contains("add: shapes [2, 3] and [4, 5] cannot be broadcast"),
+                       ssl::Error);
   CHECK_THROWS_WITH_AS(matmul(a, b), doctest::Contains("matmul: inner dimensions differ"), ssl::Error);
   CHECK_THROWS_WITH_AS(a.reshape({7}), doctest::Contains("reshape"), ssl::Error);
-  CHECK_THROWS_WITH_AS(add(a, Tensor::zeros({2, 3}, DType::f64)), doctest::Contains("dtypes differ"), ssl::Error);
+  CHECK_THROWS_WITH_AS(add(a, Tensor::zeros({2, 3}, DType::f64)), doctest::Contains("dtypes differ"),
+                       ssl::Error);
   CHECK_THROWS_WITH_AS(cross_entropy(a, Tensor::from_vector<int64_t>({0, 3}, {2})),
                        doctest::Contains("target 3 of row 1 is outside [0, 3)"), ssl::Error);
   CHECK_THROWS_AS(Device::parse("gpu"), ssl::Error);
-  CHECK_THROWS_WITH_AS(Tensor::zeros({1}, DType::f32, Device::cuda(0)), doctest::Contains("CUDA"), ssl::Error);
+  CHECK_THROWS_WITH_AS(Tensor::zeros({1}, DType::f32, Device::cuda(0)), doctest::Contains("CUDA"),
+                       ssl::Error);
 }
 
 TEST_CASE("values of a few ops against hand computation") {

@@ -37,4 +37,3 @@ TEST_CASE("SimCLR pre-training beats a random encoder under the linear probe (sm
   MESSAGE("linear probe test top-1: SimCLR ", simclr, ", random encoder ", random);
   CHECK(simclr > random + 0.03);
 }
-

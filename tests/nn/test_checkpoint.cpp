@@ -20,7 +20,9 @@ std::string read_all(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
-void write_all(const std::string& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
+void write_all(const std::string& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary) << bytes;
+}
 }  // namespace
 
 TEST_CASE("a module's state survives a round trip, names in PyTorch style") {
@@ -53,7 +55,8 @@ TEST_CASE("damaged or mismatched checkpoints give errors naming the file and the
 
   const std::string truncated = temp_path("truncated.safetensors");
   write_all(truncated, good.substr(0, good.size() - 100));
-  CHECK_THROWS_WITH_AS(nn::load_module(truncated, *model), doctest::Contains("truncated.safetensors"), ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::load_module(truncated, *model), doctest::Contains("truncated.safetensors"),
+                       ssl::Error);
   CHECK_THROWS_WITH_AS(nn::load_module(truncated, *model), doctest::Contains("outside the file"), ssl::Error);
 
   const std::string tiny = temp_path("tiny.safetensors");
@@ -72,6 +75,6 @@ TEST_CASE("damaged or mismatched checkpoints give errors naming the file and the
   nn::save_safetensors(temp_path("wrong_shape.safetensors"), {{"0.weight", Tensor::zeros({1, 2})}});
   CHECK_THROWS_WITH_AS(nn::load_module(temp_path("wrong_shape.safetensors"), *model),
                        doctest::Contains("tensor '0.weight' is float32 [1, 2] in the file"), ssl::Error);
-  CHECK_THROWS_WITH_AS(nn::load_module(temp_path("missing.safetensors"), *model), doctest::Contains("cannot open"),
-                       ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::load_module(temp_path("missing.safetensors"), *model),
+                       doctest::Contains("cannot open"), ssl::Error);
 }

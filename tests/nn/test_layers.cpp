@@ -35,7 +35,8 @@ TEST_CASE("BatchNorm uses batch statistics in training and running ones in evalu
 }
 
 TEST_CASE("Sequential names children 0, 1, 2 and train/eval reaches them") {
-  nn::Sequential s{std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(4, 2)};
+  nn::Sequential s{std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::ReLU>(),
+                   std::make_shared<nn::Linear>(4, 2)};
   const auto names = s.named_parameters();
   REQUIRE(names.size() == 4);
   CHECK(names[0].first == "0.weight");

@@ -62,8 +62,8 @@ inline void check_gradients(const std::string& name, const Fn& f, std::vector<Te
       const double numeric = (up - down) / (2 * h);
       const bool ok = std::abs(analytic[i] - numeric) <= atol + rtol * std::abs(numeric);
       if (!ok && mismatches++ < 5) {
-        FAIL_CHECK(name << ": input " << k << " element " << i << ": analytic " << analytic[i] << " vs numeric "
-                        << numeric);
+        FAIL_CHECK(name << ": input " << k << " element " << i << ": analytic " << analytic[i]
+                        << " vs numeric " << numeric);
       }
     }
   }
