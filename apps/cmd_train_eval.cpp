@@ -28,11 +28,13 @@ void add_pretrain_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--image-size", o->image_size, "Input size in pixels")->capture_default_str();
-  cmd->add_option("--optimizer", o->optimizer, "sgd (momentum 0.9) or adam")
+  cmd->add_option("--optimizer", o->optimizer, "adam, adamw, sgd (momentum 0.9) or lars (SimCLR's)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"sgd", "adam"}));
-  cmd->add_option("--lr", o->lr, "Peak learning rate (linear warm-up, then cosine decay)")
-      ->capture_default_str();
+      ->check(CLI::IsMember({"adam", "adamw", "sgd", "lars"}));
+  cmd->add_option("--lr", o->lr, "Peak learning rate, after a linear warm-up")->capture_default_str();
+  cmd->add_option("--schedule", o->schedule, "Learning-rate schedule after warm-up: cosine, step or constant")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cosine", "step", "constant"}));
   cmd->add_option("--weight-decay", o->weight_decay, "Weight decay")->capture_default_str();
   cmd->add_option("--warmup-epochs", o->warmup_epochs, "Warm-up epochs")->capture_default_str();
   cmd->add_option("--temperature", o->simclr.temperature, "NT-Xent temperature")->capture_default_str();

@@ -17,4 +17,20 @@ template <class T>
 void adam_step(int64_t n, T* p, const T* g, T* m, T* v, T lr, T beta1, T beta2, T eps, T weight_decay,
                int64_t t);
 
+// AdamW (decoupled weight decay): p −= lr·wd·p, then the Adam step above with no decay in the gradient.
+template <class T>
+void adamw_step(int64_t n, T* p, const T* g, T* m, T* v, T lr, T beta1, T beta2, T eps, T weight_decay,
+                int64_t t);
+
+// LARS as SimCLR uses it. For an adapted tensor: g' = g + wd·p and trust = eta·‖p‖/‖g'‖ (1 when either norm
+// is 0); for an excluded one (biases, BatchNorm parameters): g' = g and trust = 1. Then
+// buf = momentum·buf + lr·trust·g'; p −= nesterov ? momentum·buf + lr·trust·g' : buf.
+template <class T>
+void lars_step(int64_t n, T* p, const T* g, T* buf, T lr, T momentum, T weight_decay, T eta, bool adapt,
+               bool nesterov);
+
+// Σ x² in double (for gradient clipping and trust ratios).
+template <class T>
+double sum_of_squares(int64_t n, const T* x);
+
 }  // namespace ssl::kernels::cpu

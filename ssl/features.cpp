@@ -1,5 +1,7 @@
 #include "ssl/features.h"
 
+#include <cmath>
+
 #include "ssl/progress.h"
 
 namespace ssl {
@@ -30,7 +32,7 @@ Features compute_features(nn::Encoder& encoder, const data::Dataset& dataset, in
   while (loader.next(batch)) {
     xs.push_back(encoder.forward(batch.images));
     ys.push_back(batch.labels);
-    progress.update(++done, 0, batch.size());
+    progress.update(++done, std::nan(""), batch.size());
   }
   progress.finish();
   encoder.train(was_training);

@@ -9,6 +9,7 @@
 #include "data/transforms.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
+#include "nn/schedule.h"
 #include "ssl/features.h"
 #include "ssl/progress.h"
 
@@ -25,6 +26,7 @@ nlohmann::json options_json(const PretrainOptions& o) {
           {"image_size", o.image_size},
           {"optimizer", o.optimizer},
           {"lr", o.lr},
+          {"schedule", o.schedule},
           {"weight_decay", o.weight_decay},
           {"warmup_epochs", o.warmup_epochs},
           {"seed", o.seed},
@@ -60,12 +62,6 @@ std::unique_ptr<nn::Optimizer> make_optimizer(const PretrainOptions& o, std::vec
 
 }  // namespace
 
-double cosine_lr(double peak, int64_t step, int64_t warmup_steps, int64_t total_steps) {
-  if (step < warmup_steps) return peak * double(step + 1) / double(warmup_steps);
-  const double t = double(step - warmup_steps) / double(std::max<int64_t>(1, total_steps - warmup_steps));
-  return peak * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, t)));
-}
-
 std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   SSL_CHECK(o.method == "simclr", "pretrain: unknown method '", o.method, "'; available: simclr");
   SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "pretrain: need epochs >= 1 and batch size >= 2, got ",
@@ -90,8 +86,13 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   const int64_t steps_per_epoch = o.max_steps_per_epoch > 0
                                       ? std::min(o.max_steps_per_epoch, loader.batches_per_epoch())
                                       : loader.batches_per_epoch();
-  const int64_t total_steps = steps_per_epoch * o.epochs;
-  const int64_t warmup_steps = std::min(total_steps / 2, steps_per_epoch * o.warmup_epochs);
+  nn::LrSchedule schedule;
+  schedule.kind = nn::LrSchedule::parse_kind(o.schedule);
+  schedule.peak = o.lr;
+  schedule.total_steps = steps_per_epoch * o.epochs;
+  schedule.warmup_steps = std::min(schedule.total_steps / 2, steps_per_epoch * o.warmup_epochs);
+  schedule.step_size =
+      std::max<int64_t>(1, schedule.total_steps / 3);  // "step": ×0.1 at 1/3 and 2/3 of the run
 
   std::vector<EpochMetrics> metrics;
   int64_t step = 0;
@@ -103,7 +104,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     double loss_sum = 0;
     int64_t images = 0, done = 0;
     while (done < steps_per_epoch && loader.next(batch)) {
-      optimizer->lr = cosine_lr(o.lr, step, warmup_steps, total_steps);
+      optimizer->lr = schedule.at(step);
       Tensor loss = model.forward(batch.images);
       const double value = loss.item();
       SSL_CHECK(std::isfinite(value), "pretrain: the loss became ", value, " at epoch ", epoch + 1, ", step ",

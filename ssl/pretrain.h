@@ -24,8 +24,9 @@ struct PretrainOptions {
   int64_t image_size = 32;
   // Adam learns ConvNet2 far faster than SGD in the few epochs of a CPU run (on synthetic, 10 epochs: linear
   // probe 80% with Adam against 66% with SGD at lr 0.06); SGD with momentum 0.9 remains available.
-  std::string optimizer = "adam";  // adam or sgd (momentum 0.9)
-  double lr = 1e-3;                // peak learning rate; cosine decay over all steps after warm-up
+  std::string optimizer = "adam";   // adam, adamw, sgd (momentum 0.9) or lars (momentum 0.9, eta 0.001)
+  double lr = 1e-3;                 // peak learning rate, reached after the warm-up
+  std::string schedule = "cosine";  // cosine (to 0 at the last step), step or constant
   double weight_decay = 1e-6;
   int64_t warmup_epochs = 1;
   uint64_t seed = 0;
@@ -41,8 +42,5 @@ struct EpochMetrics {
 };
 
 std::vector<EpochMetrics> pretrain(const PretrainOptions& options);
-
-// The learning rate at `step` of `total_steps`: linear warm-up, then cosine decay to 0.
-double cosine_lr(double peak, int64_t step, int64_t warmup_steps, int64_t total_steps);
 
 }  // namespace ssl

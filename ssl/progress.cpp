@@ -39,9 +39,11 @@ void Progress::draw(bool final_line) {
   std::string bar(filled, '#');
   bar.append(width - filled, '.');
   const int eta_s = int(std::lround(eta));
+  char loss[32] = "";
+  if (!std::isnan(loss_)) std::snprintf(loss, sizeof loss, " loss %.4f", loss_);
   char line[256];
-  std::snprintf(line, sizeof line, "%s [%s] %lld/%lld loss %.4f %.0f img/s %s %d:%02d", label_.c_str(),
-                bar.c_str(), (long long)done_, (long long)total_, loss_, rate, final_line ? "took" : "ETA",
+  std::snprintf(line, sizeof line, "%s [%s] %lld/%lld%s %.0f img/s %s %d:%02d", label_.c_str(), bar.c_str(),
+                (long long)done_, (long long)total_, loss, rate, final_line ? "took" : "ETA",
                 final_line ? int(elapsed) / 60 : eta_s / 60, final_line ? int(elapsed) % 60 : eta_s % 60);
   if (tty_) {
     std::printf("\r\033[K%s%s", line, final_line ? "\n" : "");

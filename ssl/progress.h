@@ -12,7 +12,8 @@ class Progress {
  public:
   // `label` names the loop ("epoch 3/10", "features"); `total` is the number of steps.
   Progress(std::string label, int64_t total, bool enabled = true);
-  // After step `done` (1-based) of `total`; `items` is how many images the step handled.
+  // After step `done` (1-based) of `total`; `items` is how many images the step handled; a NaN loss is
+  // not shown (loops without one).
   void update(int64_t done, double loss, int64_t items);
   void finish(const std::string& summary = "");
 

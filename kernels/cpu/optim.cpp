@@ -1,5 +1,6 @@
 #include "kernels/optim.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace ssl::kernels::cpu {
@@ -31,11 +32,64 @@ void adam_step(int64_t n, T* p, const T* g, T* m, T* v, T lr, T beta1, T beta2, 
   }
 }
 
+template <class T>
+void adamw_step(int64_t n, T* p, const T* g, T* m, T* v, T lr, T beta1, T beta2, T eps, T weight_decay,
+                int64_t t) {
+  const T shrink = T(1) - lr * weight_decay;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) p[i] *= shrink;
+  adam_step<T>(n, p, g, m, v, lr, beta1, beta2, eps, T(0), t);
+}
+
+template <class T>
+double sum_of_squares(int64_t n, const T* x) {
+  double s = 0;
+#pragma omp parallel for reduction(+ : s) schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) s += double(x[i]) * double(x[i]);
+  return s;
+}
+
+template <class T>
+void lars_step(int64_t n, T* p, const T* g, T* buf, T lr, T momentum, T weight_decay, T eta, bool adapt,
+               bool nesterov) {
+  T wd = adapt ? weight_decay : T(0), trust = T(1);
+  if (adapt) {
+    // ‖g + wd·p‖² = ‖g‖² + 2wd⟨g,p⟩ + wd²‖p‖², accumulated in one pass.
+    double pp = 0, gg = 0, gp = 0;
+#pragma omp parallel for reduction(+ : pp, gg, gp) schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) {
+      pp += double(p[i]) * p[i];
+      gg += double(g[i]) * g[i];
+      gp += double(g[i]) * p[i];
+    }
+    const double p_norm = std::sqrt(pp),
+                 g_norm = std::sqrt(std::max(0.0, gg + 2 * wd * gp + double(wd) * wd * pp));
+    if (p_norm > 0 && g_norm > 0) trust = T(eta * p_norm / g_norm);
+  }
+  const T scaled = lr * trust;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const T d = scaled * (g[i] + wd * p[i]);
+    buf[i] = momentum * buf[i] + d;
+    p[i] -= nesterov ? momentum * buf[i] + d : buf[i];
+  }
+}
+
 template void sgd_step<float>(int64_t, float*, const float*, float*, float, float, float, bool, bool);
 template void sgd_step<double>(int64_t, double*, const double*, double*, double, double, double, bool, bool);
 template void adam_step<float>(int64_t, float*, const float*, float*, float*, float, float, float, float,
                                float, int64_t);
 template void adam_step<double>(int64_t, double*, const double*, double*, double*, double, double, double,
                                 double, double, int64_t);
+
+template void adamw_step<float>(int64_t, float*, const float*, float*, float*, float, float, float, float,
+                                float, int64_t);
+template void adamw_step<double>(int64_t, double*, const double*, double*, double*, double, double, double,
+                                 double, double, int64_t);
+template void lars_step<float>(int64_t, float*, const float*, float*, float, float, float, float, bool, bool);
+template void lars_step<double>(int64_t, double*, const double*, double*, double, double, double, double,
+                                bool, bool);
+template double sum_of_squares<float>(int64_t, const float*);
+template double sum_of_squares<double>(int64_t, const double*);
 
 }  // namespace ssl::kernels::cpu

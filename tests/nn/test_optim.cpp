@@ -61,3 +61,44 @@ TEST_CASE("parameters without a gradient are left alone") {
   CHECK(a.to_vector<double>()[0] == doctest::Approx(0.5));
   CHECK(b.to_vector<double>()[0] == 2.0);
 }
+
+TEST_CASE("AdamW decays the weights directly, outside the moments") {
+  Tensor p = param({2.0});
+  nn::AdamW adamw({p}, 0.1, 0.9, 0.999, 1e-8, 0.5);
+  set_grad(p, {3.0});
+  adamw.step();
+  // p ← p·(1 − 0.1·0.5) = 1.9; then the Adam step on g = 3: m̂ = 3, v̂ = 9, so −0.1 · 3/(3 + 1e-8)
+  CHECK(p.to_vector<double>()[0] == doctest::Approx(1.9 - 0.1 * 3.0 / (3.0 + 1e-8)));
+}
+
+TEST_CASE("LARS scales weight steps by the trust ratio and leaves 1-D parameters unadapted") {
+  Tensor w = Tensor::from_vector<double>({3.0, 4.0}, {1, 2}).set_requires_grad();  // ‖w‖ = 5
+  Tensor b = param({1.0});
+  nn::LARS lars({w, b}, /*lr=*/0.1, /*momentum=*/0.9, /*weight_decay=*/0.1, /*eta=*/0.001);
+  w.set_grad(Tensor::from_vector<double>({0.0, 1.0}, {1, 2}));
+  set_grad(b, {2.0});
+  lars.step();
+  // w: g' = g + 0.1 w = (0.3, 1.4); trust = 0.001 · 5 / ‖g'‖; buf = 0.1 · trust · g'; w −= buf
+  const double gn = std::sqrt(0.3 * 0.3 + 1.4 * 1.4), trust = 0.001 * 5 / gn;
+  const auto v = w.to_vector<double>();
+  CHECK(v[0] == doctest::Approx(3.0 - 0.1 * trust * 0.3));
+  CHECK(v[1] == doctest::Approx(4.0 - 0.1 * trust * 1.4));
+  // b: excluded, so a plain momentum-SGD step without decay: b −= 0.1 · 2
+  CHECK(b.to_vector<double>()[0] == doctest::Approx(1.0 - 0.2));
+  set_grad(b, {2.0});
+  w.zero_grad();
+  lars.step();  // buf = 0.9 · 0.2 + 0.2
+  CHECK(b.to_vector<double>()[0] == doctest::Approx(0.8 - 0.38));
+}
+
+TEST_CASE("gradient clipping by global norm") {
+  Tensor a = param({3.0}), b = param({4.0});
+  set_grad(a, {3.0});
+  set_grad(b, {4.0});
+  CHECK(nn::clip_grad_norm({a, b}, 1.0) == doctest::Approx(5.0));
+  CHECK(a.grad().to_vector<double>()[0] == doctest::Approx(0.6).epsilon(1e-5));
+  CHECK(b.grad().to_vector<double>()[0] == doctest::Approx(0.8).epsilon(1e-5));
+  CHECK(nn::clip_grad_norm({a, b}, 10.0) ==
+        doctest::Approx(1.0).epsilon(1e-5));  // below the limit: unchanged
+  CHECK(a.grad().to_vector<double>()[0] == doctest::Approx(0.6).epsilon(1e-5));
+}

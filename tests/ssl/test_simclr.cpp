@@ -19,13 +19,6 @@ TEST_CASE("NT-Xent on hand-made embeddings, through the SimCLR loss") {
   CHECK(ntxent(z, tau).item() == doctest::Approx(expected).epsilon(1e-12));
 }
 
-TEST_CASE("the learning-rate schedule warms up linearly, then decays along a cosine to zero") {
-  CHECK(cosine_lr(1.0, 0, 10, 110) == doctest::Approx(0.1));
-  CHECK(cosine_lr(1.0, 9, 10, 110) == doctest::Approx(1.0));
-  CHECK(cosine_lr(1.0, 60, 10, 110) == doctest::Approx(0.5));
-  CHECK(cosine_lr(1.0, 110, 10, 110) == doctest::Approx(0.0));
-}
-
 TEST_CASE("top-k accuracy counts ranks") {
   Tensor scores = Tensor::from_vector<float>({0.1f, 0.9f, 0.0f, 0.5f, 0.2f, 0.3f}, {2, 3});
   TopK k = topk_accuracy(scores, Tensor::from_vector<int64_t>({1, 2}, {2}));

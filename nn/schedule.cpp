@@ -1,0 +1,33 @@
+#include "nn/schedule.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace ssl::nn {
+
+double LrSchedule::at(int64_t step) const {
+  if (step < warmup_steps) return peak * double(step + 1) / double(warmup_steps);
+  const int64_t after = step - warmup_steps;
+  switch (kind) {
+    case Kind::constant:
+      return peak;
+    case Kind::step:
+      return peak * std::pow(gamma, double(after / std::max<int64_t>(1, step_size)));
+    case Kind::cosine: {
+      const double t = double(after) / double(std::max<int64_t>(1, total_steps - warmup_steps));
+      return peak * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, t)));
+    }
+  }
+  return peak;
+}
+
+LrSchedule::Kind LrSchedule::parse_kind(const std::string& name) {
+  if (name == "constant") return Kind::constant;
+  if (name == "step") return Kind::step;
+  if (name == "cosine") return Kind::cosine;
+  throw Error(str_cat("unknown learning-rate schedule '", name, "'; expected constant, step or cosine"));
+}
+
+}  // namespace ssl::nn
