@@ -4,7 +4,6 @@
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "data/registry.h"
 #include "ssl/evaluate.h"
 #include "ssl/pretrain.h"
 
@@ -19,10 +18,12 @@ void add_pretrain_command(CLI::App& app) {
   auto threads = std::make_shared<int>(0);
   CLI::App* cmd = app.add_subcommand("pretrain", "Pre-train an encoder with a self-supervised method");
   cmd->add_option("--method", o->method, "Method: simclr")->capture_default_str();
-  cmd->add_option("--data", o->data, "Training images (unlabelled use): " + data::dataset_spec_help())
+  cmd->add_option("--data", o->data,
+                  "Training images (labels unused): synthetic[:train|test], or a dataset spec; a bad spec "
+                  "lists them all")
       ->capture_default_str();
   cmd->add_option("--model", o->model, "Encoder architecture: convnet2")->capture_default_str();
-  cmd->add_option("--epochs", o->epochs, "Epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", o->epochs, "Epochs")->capture_default_str()->check(CLI::Range(1, 1000000));
   cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
   cmd->add_option("--batch-size", o->batch_size, "Images per batch (each gives two views)")
       ->capture_default_str()
