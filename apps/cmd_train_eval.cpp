@@ -22,7 +22,8 @@ void add_pretrain_command(CLI::App& app) {
                   "Training images (labels unused): synthetic[:train|test], or a dataset spec; a bad spec "
                   "lists them all")
       ->capture_default_str();
-  cmd->add_option("--model", o->model, "Encoder architecture: convnet2")->capture_default_str();
+  cmd->add_option("--model", o->model, "Encoder architecture: convnet2, mobilenet_v1 or resnet18")
+      ->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "Epochs")->capture_default_str()->check(CLI::Range(1, 1000000));
   cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
   cmd->add_option("--batch-size", o->batch_size, "Images per batch (each gives two views)")

@@ -1,5 +1,8 @@
 #include "nn/models.h"
 
+#include "nn/mobilenet.h"
+#include "nn/resnet.h"
+
 namespace ssl::nn {
 
 EncoderPtr convnet2(int64_t image_size, int64_t in_channels) {
@@ -17,10 +20,14 @@ EncoderPtr convnet2(int64_t image_size, int64_t in_channels) {
   return e;
 }
 
-std::vector<std::string> encoder_names() { return {"convnet2"}; }
+std::vector<std::string> encoder_names() { return {"convnet2", "mobilenet_v1", "resnet18"}; }
 
 EncoderPtr make_encoder(const std::string& name, int64_t image_size) {
   if (name == "convnet2") return convnet2(image_size);
+  // α = 1 here; nn::mobilenet_v1(image_size, width) takes another width multiplier.
+  if (name == "mobilenet_v1") return mobilenet_v1(image_size, 1.0);
+  // The CIFAR stem (3×3, stride 1, no max-pool) when image_size <= 64, the ImageNet stem above.
+  if (name == "resnet18") return resnet18(image_size);
   std::string known;
   for (const auto& n : encoder_names()) known += (known.empty() ? "" : ", ") + n;
   throw Error(str_cat("unknown model '", name, "'; known models: ", known));

@@ -1,0 +1,27 @@
+// Ops for generators and decoders: transposed convolution and nearest-neighbour upsampling. Same contract
+// as core/ops.h (argument checks that throw ssl::Error naming the op and the shapes, the kernel for the
+// inputs' device, the backward formula recorded next to the forward); kept in their own header so that
+// core/ops.h stays the list of what the SSL methods need.
+#pragma once
+
+#include "core/ops.h"
+
+namespace ssl {
+
+// ---- transposed convolution (core/ops/conv_transpose.cpp) -------------------------------------------------
+struct ConvTranspose2dArgs {
+  int64_t stride = 1, padding = 0, output_padding = 0, groups = 1;
+};
+// PyTorch's conv_transpose2d: x [N, C_in, H, W], w [C_in, C_out/groups, kH, kW], bias [C_out] or undefined.
+// y [N, C_out, (H−1)·stride − 2·padding + kH + output_padding, (likewise W)]. It is the gradient of
+// conv2d(·, w, stride, padding, groups) with respect to its input; output_padding must be < stride.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
+                        ConvTranspose2dArgs args = {});
+
+// ---- upsampling (core/ops/upsample.cpp)
+// --------------------------------------------------------------------- Nearest-neighbour upsampling of x [N,
+// C, H, W] by an integer factor: [N, C, H·scale, W·scale], each pixel repeated in a scale × scale block
+// (PyTorch's F.interpolate(x, scale_factor=scale, mode="nearest")).
+Tensor upsample_nearest2d(const Tensor& x, int64_t scale);
+
+}  // namespace ssl

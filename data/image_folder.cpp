@@ -1,0 +1,160 @@
+#include "data/image_folder.h"
+
+#include <stb_image.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <system_error>
+
+#include "core/error.h"
+#include "data/dataset_files.h"
+#include "data/resample.h"
+
+namespace ssl::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Listing {
+  std::vector<std::string> dirs;   // sub-folder names, sorted
+  std::vector<std::string> files;  // image file names, sorted
+};
+
+// The visible sub-folders and image files directly inside `dir`.
+Listing list_directory(const std::string& dir) {
+  Listing out;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  SSL_CHECK(!ec, "folder dataset: cannot list '", dir, "': ", ec.message());
+  for (; it != end; it.increment(ec)) {
+    SSL_CHECK(!ec, "folder dataset: cannot list '", dir, "': ", ec.message());
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    std::error_code type_ec;
+    if (it->is_directory(type_ec)) {
+      out.dirs.push_back(name);
+    } else if (ImageFolderDataset::is_image_file_name(name)) {
+      out.files.push_back(name);
+    }
+  }
+  SSL_CHECK(!ec, "folder dataset: cannot list '", dir, "': ", ec.message());
+  std::sort(out.dirs.begin(), out.dirs.end());
+  std::sort(out.files.begin(), out.files.end());
+  return out;
+}
+
+// Empty when stb_image can read the header of `path`, else why not.
+std::string header_problem(const std::string& path) {
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info(path.c_str(), &w, &h, &comp)) {
+    const char* why = stbi_failure_reason();
+    return str_cat("cannot read the image header (", why ? why : "unknown reason",
+                   "); expected a JPEG, PNG or BMP file");
+  }
+  if (w <= 0 || h <= 0) return str_cat("the header gives an empty image of ", w, "x", h, " pixels");
+  return {};
+}
+
+}  // namespace
+
+bool ImageFolderDataset::is_image_file_name(const std::string& file_name) {
+  const size_t dot = file_name.rfind('.');
+  if (dot == std::string::npos || dot == 0) return false;
+  std::string ext = file_name.substr(dot + 1);
+  for (char& ch : ext) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "bmp";
+}
+
+ImageFolderDataset::ImageFolderDataset(std::string dir, ImageFolderOptions options)
+    : dir_(std::move(dir)), options_(options) {
+  SSL_CHECK(options_.size > 0, "folder dataset '", dir_, "': the image size must be positive, got ",
+            options_.size);
+  require_directory(dir_, "folder dataset");
+  const Listing top = list_directory(dir_);
+  SSL_CHECK(top.dirs.empty() || top.files.empty(), "folder dataset '", dir_,
+            "': found both class sub-folders (", top.dirs.size(), ", e.g. '",
+            top.dirs.empty() ? "" : top.dirs[0], "') and image files (", top.files.size(), ", e.g. '",
+            top.files.empty() ? "" : top.files[0],
+            "') at the top level; expected one sub-folder per class, or image files only (unlabelled)");
+
+  // Adds the image files of `folder` with label `label`; returns how many were kept.
+  auto add_files = [&](const std::string& folder, const std::vector<std::string>& names, int64_t label) {
+    int64_t kept = 0;
+    for (const std::string& file_name : names) {
+      const std::string path = join_path(folder, file_name);
+      const std::string problem = header_problem(path);
+      if (!problem.empty()) {
+        SSL_CHECK(options_.skip_bad_images, path, ": ", problem,
+                  " (open with skip_bad_images, e.g. the spec suffix ':skip-bad', to leave such files out)");
+        skipped_.push_back(str_cat(path, ": ", problem));
+        continue;
+      }
+      files_.push_back(path);
+      labels_.push_back(label);
+      ++kept;
+    }
+    return kept;
+  };
+
+  if (top.dirs.empty()) {
+    SSL_CHECK(!top.files.empty(), "folder dataset '", dir_,
+              "': no image files (.jpg .jpeg .png .bmp) and no class sub-folders found");
+    const int64_t kept = add_files(dir_, top.files, -1);
+    SSL_CHECK(kept > 0, "folder dataset '", dir_, "': none of its ", top.files.size(),
+              " image files could be read (all skipped as bad)");
+  } else {
+    class_names_ = top.dirs;
+    for (size_t k = 0; k < top.dirs.size(); ++k) {
+      const std::string folder = join_path(dir_, top.dirs[k]);
+      const Listing inner = list_directory(folder);
+      SSL_CHECK(!inner.files.empty(), "folder dataset '", dir_, "': class folder '", folder,
+                "' is empty; expected at least one image file (.jpg .jpeg .png .bmp)");
+      const int64_t kept = add_files(folder, inner.files, int64_t(k));
+      SSL_CHECK(kept > 0, "folder dataset '", dir_, "': class folder '", folder,
+                "' has no readable image (all ", inner.files.size(), " skipped as bad)");
+    }
+  }
+  if (!skipped_.empty()) {
+    std::fprintf(stderr, "warning: folder dataset '%s': skipped %zu bad image file(s), first: %s\n",
+                 dir_.c_str(), skipped_.size(), skipped_.front().c_str());
+  }
+}
+
+const std::string& ImageFolderDataset::path(int64_t i) const {
+  check_index(i, "path");
+  return files_[size_t(i)];
+}
+
+Image ImageFolderDataset::image(int64_t i) const {
+  const std::string& file = path(i);
+  int w = 0, h = 0, comp = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load(file.c_str(), &w, &h, &comp, 3), stbi_image_free);
+  if (!data) {
+    const char* why = stbi_failure_reason();
+    throw Error(str_cat(file, ": cannot decode the image (", why ? why : "unknown reason",
+                        "); the file is corrupt or truncated"));
+  }
+  SSL_CHECK(w > 0 && h > 0, file, ": decoded an empty image of ", w, "x", h, " pixels");
+  Image full(h, w, 3);
+  std::copy_n(data.get(), size_t(full.numel()), full.pixels.begin());
+  const int64_t s = options_.size;
+  if (full.h == s && full.w == s) return full;
+  const int64_t side = std::min(full.h, full.w);  // the centred square keeps the aspect ratio
+  return resample(full, double(full.w - side) / 2.0, double(full.h - side) / 2.0, double(side), double(side),
+                  s, s);
+}
+
+int64_t ImageFolderDataset::label(int64_t i) const {
+  check_index(i, "label");
+  return labels_[size_t(i)];
+}
+
+std::string ImageFolderDataset::name() const {
+  return str_cat("folder:", dir_, " (", size(), " images, ", num_classes(), " classes, ", options_.size, "px",
+                 skipped_.empty() ? "" : str_cat(", ", skipped_.size(), " skipped"), ")");
+}
+
+}  // namespace ssl::data

@@ -1,0 +1,244 @@
+// CPU transposed convolution: Eigen GEMM + col2im, images spread over OpenMP threads.
+//
+// For one image and one group, with P = h*w input pixels, K = (c_out/groups)*kh*kw, Cg = c_in/groups and
+// W_g the group's weights viewed as [Cg, K]:
+//   forward  col [K, P] = W_gᵀ * x [Cg, P];  y = col2im(col) (+ bias)   col2im adds overlapping patches up
+//   gx       col = im2col(gy);  gx [Cg, P] = W_g * col                   an ordinary convolution of gy
+//   gw       gw [Cg, K] += x * colᵀ                                     summed over images
+//   gb       gb [c_out] += sums of gy over each output plane
+// This is conv2d's recipe (kernels/cpu/conv.cpp) with forward and input-gradient swapped. Here im2col and
+// col2im clip at the output's border instead of going through a zero-padded copy, because the "padding"
+// of a transposed convolution removes output rows rather than adding input ones.
+// A 1x1, stride-1, unpadded transposed convolution needs no col2im: col is the output plane itself.
+//
+// Each thread owns one K*P col buffer, and in backward its own gw/gb partial sums, added in thread order at
+// the end: the result does not depend on scheduling.
+#include "kernels/conv_transpose.h"
+
+#include <omp.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <vector>
+
+#include "core/error.h"
+
+namespace ssl::kernels::cpu {
+namespace {
+
+template <class T>
+using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using MatMap = Eigen::Map<RowMajor<T>>;
+template <class T>
+using ConstMatMap = Eigen::Map<const RowMajor<T>>;
+
+void check_shape(const ConvTranspose2dShape& s, const char* fn) {
+  SSL_CHECK(s.n >= 1 && s.c_in >= 1 && s.h >= 1 && s.w >= 1 && s.c_out >= 1 && s.kh >= 1 && s.kw >= 1, fn,
+            ": sizes must be positive, got n=", s.n, " c_in=", s.c_in, " h=", s.h, " w=", s.w,
+            " c_out=", s.c_out, " kernel=", s.kh, "x", s.kw);
+  SSL_CHECK(s.stride_h >= 1 && s.stride_w >= 1 && s.pad_h >= 0 && s.pad_w >= 0, fn,
+            ": stride must be >= 1 and padding >= 0, got stride=", s.stride_h, "x", s.stride_w,
+            " pad=", s.pad_h, "x", s.pad_w);
+  SSL_CHECK(s.out_pad_h >= 0 && s.out_pad_w >= 0 && s.out_pad_h < s.stride_h && s.out_pad_w < s.stride_w, fn,
+            ": output_padding must be in [0, stride), got ", s.out_pad_h, "x", s.out_pad_w, " with stride ",
+            s.stride_h, "x", s.stride_w);
+  SSL_CHECK(s.groups >= 1 && s.c_in % s.groups == 0 && s.c_out % s.groups == 0, fn,
+            ": c_in and c_out must be divisible by groups, got c_in=", s.c_in, " c_out=", s.c_out,
+            " groups=", s.groups);
+  SSL_CHECK(s.out_h() >= 1 && s.out_w() >= 1, fn, ": padding ", s.pad_h, "x", s.pad_w,
+            " leaves no output for input ", s.h, "x", s.w, " and kernel ", s.kh, "x", s.kw);
+}
+
+struct Geometry {
+  int64_t cg_in, cg_out;  // channels per group
+  int64_t p;              // input pixels per plane, h*w: columns of col
+  int64_t oh, ow, oplane;
+  int64_t k;    // rows of col: cg_out*kh*kw
+  bool direct;  // 1x1, stride 1, no padding: col is the output itself
+
+  explicit Geometry(const ConvTranspose2dShape& s)
+      : cg_in(s.c_in / s.groups),
+        cg_out(s.c_out / s.groups),
+        p(s.h * s.w),
+        oh(s.out_h()),
+        ow(s.out_w()),
+        oplane(oh * ow),
+        k(cg_out * s.kh * s.kw),
+        direct(s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0 &&
+               s.out_pad_h == 0 && s.out_pad_w == 0) {}
+};
+
+// The input columns ix whose output column ix*stride - pad + j lies in [0, out): [lo, hi).
+struct Span {
+  int64_t lo, hi;
+};
+inline Span valid_inputs(int64_t j, int64_t stride, int64_t pad, int64_t in, int64_t out) {
+  const int64_t lo_num = pad - j, hi_num = out + pad - j;  // need lo_num <= ix*stride < hi_num
+  const int64_t lo = lo_num <= 0 ? 0 : (lo_num + stride - 1) / stride;
+  const int64_t hi = hi_num <= 0 ? 0 : std::min(in, (hi_num + stride - 1) / stride);
+  return {lo, std::max(lo, hi)};
+}
+
+// Adds every entry of col [k, p] onto the output pixel it belongs to: row (c, i, j), column (iy, ix) goes to
+// y[c][iy*sh - ph + i][ix*sw - pw + j] when that lies inside the output. The caller initialises y.
+template <class T>
+void col2im(const ConvTranspose2dShape& s, const Geometry& g, const T* col, T* y) {
+  for (int64_t c = 0; c < g.cg_out; ++c)
+    for (int64_t i = 0; i < s.kh; ++i)
+      for (int64_t j = 0; j < s.kw; ++j, col += g.p) {
+        const Span r = valid_inputs(j, s.stride_w, s.pad_w, s.w, g.ow);
+        for (int64_t iy = 0; iy < s.h; ++iy) {
+          const int64_t oy = iy * s.stride_h - s.pad_h + i;
+          if (oy < 0 || oy >= g.oh) continue;
+          const T* src = col + iy * s.w;
+          T* dst = y + c * g.oplane + oy * g.ow;
+          const int64_t sw = s.stride_w, off = j - s.pad_w;  // ox = ix*sw + off
+#pragma omp simd
+          for (int64_t ix = r.lo; ix < r.hi; ++ix) dst[ix * sw + off] += src[ix];
+        }
+      }
+}
+
+// The adjoint: col[(c, i, j)][(iy, ix)] = gy[c][iy*sh - ph + i][ix*sw - pw + j], 0 outside the output.
+template <class T>
+void im2col(const ConvTranspose2dShape& s, const Geometry& g, const T* gy, T* col) {
+  for (int64_t c = 0; c < g.cg_out; ++c)
+    for (int64_t i = 0; i < s.kh; ++i)
+      for (int64_t j = 0; j < s.kw; ++j, col += g.p) {
+        const Span r = valid_inputs(j, s.stride_w, s.pad_w, s.w, g.ow);
+        for (int64_t iy = 0; iy < s.h; ++iy) {
+          T* dst = col + iy * s.w;
+          const int64_t oy = iy * s.stride_h - s.pad_h + i;
+          if (oy < 0 || oy >= g.oh) {
+            std::fill(dst, dst + s.w, T(0));
+            continue;
+          }
+          const T* src = gy + c * g.oplane + oy * g.ow;
+          const int64_t sw = s.stride_w, off = j - s.pad_w;
+          std::fill(dst, dst + r.lo, T(0));
+#pragma omp simd
+          for (int64_t ix = r.lo; ix < r.hi; ++ix) dst[ix] = src[ix * sw + off];
+          std::fill(dst + r.hi, dst + s.w, T(0));
+        }
+      }
+}
+
+int threads_for(int64_t n) { return static_cast<int>(std::clamp<int64_t>(omp_get_max_threads(), 1, n)); }
+
+}  // namespace
+
+template <class T>
+void conv_transpose2d_forward(const ConvTranspose2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  check_shape(s, "conv_transpose2d_forward");
+  SSL_CHECK(x && w && y, "conv_transpose2d_forward: x, w and y must not be null");
+  const Geometry g(s);
+  const int64_t x_image = s.c_in * g.p, y_image = s.c_out * g.oplane;
+  const int nt = threads_for(s.n);
+  const int64_t col_size = g.direct ? 0 : g.k * g.p;
+  std::vector<T> scratch(nt * col_size);
+
+#pragma omp parallel num_threads(nt)
+  {
+    T* col = scratch.data() + omp_get_thread_num() * col_size;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < s.n; ++b) {
+      for (int64_t gi = 0; gi < s.groups; ++gi) {
+        ConstMatMap<T> X(x + b * x_image + gi * g.cg_in * g.p, g.cg_in, g.p);
+        ConstMatMap<T> W(w + gi * g.cg_in * g.k, g.cg_in, g.k);
+        T* yg = y + b * y_image + gi * g.cg_out * g.oplane;
+        if (g.direct) {
+          MatMap<T>(yg, g.k, g.p).noalias() = W.transpose() * X;
+        } else {
+          MatMap<T>(col, g.k, g.p).noalias() = W.transpose() * X;
+          std::fill(yg, yg + g.cg_out * g.oplane, T(0));
+          col2im(s, g, col, yg);
+        }
+        if (bias)
+          for (int64_t c = 0; c < g.cg_out; ++c) {
+            T* plane = yg + c * g.oplane;
+            const T bc = bias[gi * g.cg_out + c];
+#pragma omp simd
+            for (int64_t q = 0; q < g.oplane; ++q) plane[q] += bc;
+          }
+      }
+    }
+  }
+}
+
+template <class T>
+void conv_transpose2d_backward(const ConvTranspose2dShape& s, const T* x, const T* w, const T* gy, T* gx,
+                               T* gw, T* gb) {
+  check_shape(s, "conv_transpose2d_backward");
+  SSL_CHECK(gy, "conv_transpose2d_backward: gy must not be null");
+  SSL_CHECK(!gw || x, "conv_transpose2d_backward: x is needed for the weight gradient");
+  SSL_CHECK(!gx || w, "conv_transpose2d_backward: w is needed for the input gradient");
+  if (!gx && !gw && !gb) return;
+
+  const Geometry g(s);
+  const int64_t x_image = s.c_in * g.p, y_image = s.c_out * g.oplane, w_size = s.c_in * g.k;
+  const int nt = threads_for(s.n);
+  const int64_t col_size = !g.direct && (gw || gx) ? g.k * g.p : 0;
+  std::vector<T> scratch(nt * col_size);
+  std::vector<T> gw_part(gw ? nt * w_size : 0), gb_part(gb ? nt * s.c_out : 0);
+
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num();
+    T* col = scratch.data() + t * col_size;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < s.n; ++b) {
+      for (int64_t gi = 0; gi < s.groups; ++gi) {
+        const T* gyg = gy + b * y_image + gi * g.cg_out * g.oplane;
+        if (gb)
+          for (int64_t c = 0; c < g.cg_out; ++c) {
+            const T* plane = gyg + c * g.oplane;
+            T acc = 0;
+#pragma omp simd reduction(+ : acc)
+            for (int64_t q = 0; q < g.oplane; ++q) acc += plane[q];
+            gb_part[t * s.c_out + gi * g.cg_out + c] += acc;
+          }
+        if (!gw && !gx) continue;
+        if (!g.direct) im2col(s, g, gyg, col);
+        ConstMatMap<T> C(g.direct ? gyg : col, g.k, g.p);
+        if (gw) {
+          ConstMatMap<T> X(x + b * x_image + gi * g.cg_in * g.p, g.cg_in, g.p);
+          MatMap<T>(gw_part.data() + t * w_size + gi * g.cg_in * g.k, g.cg_in, g.k).noalias() +=
+              X * C.transpose();
+        }
+        if (gx) {
+          ConstMatMap<T> W(w + gi * g.cg_in * g.k, g.cg_in, g.k);
+          MatMap<T>(gx + b * x_image + gi * g.cg_in * g.p, g.cg_in, g.p).noalias() = W * C;
+        }
+      }
+    }
+    // The implicit barrier above guarantees every partial sum is complete. Add them in thread order.
+    if (gw) {
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < w_size; ++i) {
+        T acc = 0;
+        for (int tt = 0; tt < nt; ++tt) acc += gw_part[tt * w_size + i];
+        gw[i] = acc;
+      }
+    }
+    if (gb) {
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < s.c_out; ++i) {
+        T acc = 0;
+        for (int tt = 0; tt < nt; ++tt) acc += gb_part[tt * s.c_out + i];
+        gb[i] = acc;
+      }
+    }
+  }
+}
+
+template void conv_transpose2d_forward<float>(const ConvTranspose2dShape&, const float*, const float*,
+                                              const float*, float*);
+template void conv_transpose2d_forward<double>(const ConvTranspose2dShape&, const double*, const double*,
+                                               const double*, double*);
+template void conv_transpose2d_backward<float>(const ConvTranspose2dShape&, const float*, const float*,
+                                               const float*, float*, float*, float*);
+template void conv_transpose2d_backward<double>(const ConvTranspose2dShape&, const double*, const double*,
+                                                const double*, double*, double*, double*);
+
+}  // namespace ssl::kernels::cpu

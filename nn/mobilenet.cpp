@@ -1,0 +1,75 @@
+#include "nn/mobilenet.h"
+
+#include <cmath>
+
+namespace ssl::nn {
+
+namespace {
+// torchvision's nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu"): N(0, std² = 2 / fan_out),
+// where PyTorch's fan_out of a weight [out, in/groups, k, k] is out·k·k (groups are not divided out).
+void kaiming_normal_fan_out(Conv2d& conv) {
+  NoGradGuard no_grad;
+  const Shape& s = conv.weight.shape();
+  const double std = std::sqrt(2.0 / double(s[0] * s[2] * s[3]));
+  conv.weight.copy_(Tensor::normal(s, 0, std));
+}
+
+std::shared_ptr<Conv2d> conv_no_bias(int64_t in, int64_t out, int64_t k, Conv2dArgs a) {
+  auto c = std::make_shared<Conv2d>(in, out, k, a, /*bias=*/false);
+  kaiming_normal_fan_out(*c);
+  return c;
+}
+
+int64_t scaled(int64_t c, double width) {
+  return std::max<int64_t>(1, static_cast<int64_t>(double(c) * width + 1e-9));
+}
+}  // namespace
+
+DepthwiseSeparableConv::DepthwiseSeparableConv(int64_t in, int64_t out, int64_t stride) {
+  append(conv_no_bias(in, in, 3, Conv2dArgs{stride, 1, in}));
+  append(std::make_shared<BatchNorm>(in));
+  append(std::make_shared<ReLU>());
+  append(conv_no_bias(in, out, 1, Conv2dArgs{1, 0, 1}));
+  append(std::make_shared<BatchNorm>(out));
+  append(std::make_shared<ReLU>());
+}
+
+MobileNetV1::MobileNetV1(int64_t image_size, double width, int64_t classes) {
+  SSL_CHECK(image_size >= 16, "mobilenet_v1: image size must be at least 16, got ", image_size);
+  SSL_CHECK(width > 0 && width <= 4, "mobilenet_v1: width multiplier must be in (0, 4], got ", width);
+  SSL_CHECK(classes >= 0, "mobilenet_v1: classes must be >= 0, got ", classes);
+  // (output channels, stride) of the 13 depthwise-separable blocks, from the paper's Table 1.
+  static const std::pair<int64_t, int64_t> blocks[] = {{64, 1},  {128, 2},  {128, 1}, {256, 2}, {256, 1},
+                                                       {512, 2}, {512, 1},  {512, 1}, {512, 1}, {512, 1},
+                                                       {512, 1}, {1024, 2}, {1024, 1}};
+  features = register_module("features", std::make_shared<Sequential>());
+  int64_t c = scaled(32, width);
+  const int64_t stem_stride = image_size < 64 ? 1 : 2;
+  features->append(std::make_shared<Sequential>(
+      std::initializer_list<ModulePtr>{conv_no_bias(3, c, 3, Conv2dArgs{stem_stride, 1, 1}),
+                                       std::make_shared<BatchNorm>(c), std::make_shared<ReLU>()}));
+  for (const auto& [out, stride] : blocks) {
+    const int64_t o = scaled(out, width);
+    features->append(std::make_shared<DepthwiseSeparableConv>(c, o, stride));
+    c = o;
+  }
+  channels = c;
+  if (classes > 0) fc = register_module("fc", std::make_shared<Linear>(c, classes));
+  feature_dim = classes > 0 ? classes : c;
+}
+
+Tensor MobileNetV1::forward(const Tensor& x) {
+  Tensor h = adaptive_avg_pool2d(features->forward(x), 1, 1).flatten(1);
+  return fc ? fc->forward(h) : h;
+}
+
+EncoderPtr mobilenet_v1(int64_t image_size, double width) {
+  return std::make_shared<MobileNetV1>(image_size, width, 0);
+}
+
+std::shared_ptr<MobileNetV1> mobilenet_v1_classifier(int64_t classes, int64_t image_size, double width) {
+  SSL_CHECK(classes >= 1, "mobilenet_v1_classifier: classes must be >= 1, got ", classes);
+  return std::make_shared<MobileNetV1>(image_size, width, classes);
+}
+
+}  // namespace ssl::nn

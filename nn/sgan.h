@@ -1,0 +1,47 @@
+// The semi-supervised GAN's two networks (SGAN: Odena, 2016; Salimans et al., 2016), DCGAN-style
+// (Radford et al., 2016): batch norm, ReLU in the generator, LeakyReLU(0.2) in the discriminator, Tanh
+// output, N(0, 0.02) convolution weights and N(1, 0.02) BN scales. For square images of 32 to 128 pixels (any
+// power of two from 16 to 256 works).
+//
+// Generator, z [N, latent] (or [N, latent, 1, 1]) → images [N, 3, S, S] in (−1, 1):
+//   main.0  ConvTranspose2d(latent → 512, 4×4) on the 1×1 "image" z: 4×4      main.1 BN, main.2 ReLU
+//   main.3  ConvTranspose2d(512 → 256, 4×4, stride 2, padding 1): 8×8          main.4 BN, main.5 ReLU
+//   then per doubling up to S: Upsample ×2 (nearest) → Conv2d 3×3 padding 1 halving the channels → BN → ReLU;
+//   the last one maps to 3 channels (with bias) and is followed by Tanh instead.
+// The low-resolution doubling is a transposed convolution as in DCGAN; the higher ones are resize-
+// convolutions, which avoid the checkerboard artefacts of strided transposed convolutions where they
+// would show (Odena, Dumoulin and Olah, 2016). At 128×128 with latent 100: 3,306,275 parameters.
+//
+// Discriminator, images [N, 3, S, S] → K+1 logits [N, classes + 1]; logits 0..K−1 are the real classes,
+// logit K (the last) is "fake":
+//   main.0 Conv2d(3 → 32, 3×3, stride 2, padding 1, bias), main.1 LeakyReLU(0.2)
+//   main.2 Conv2d(32 → 64, 3×3, stride 2, padding 1), main.3 BN, main.4 LeakyReLU(0.2)
+//   main.5 Conv2d(64 → 128, 3×3, stride 2, padding 1), main.6 BN, main.7 LeakyReLU(0.2)
+//   main.8 Dropout(0.5), main.9 Flatten, main.10 Linear(128·(S/8)² → K+1)
+// At 128×128 with 18 classes: 716,051 parameters.
+#pragma once
+
+#include "nn/layers_extra.h"
+
+namespace ssl::nn {
+
+class SganGenerator : public Module {
+ public:
+  SganGenerator(int64_t latent = 100, int64_t image_size = 32, int64_t channels = 3);
+  Tensor forward(const Tensor& z) override;
+  std::shared_ptr<Sequential> main;
+  int64_t latent, image_size, channels;
+};
+
+class SganDiscriminator : public Module {
+ public:
+  SganDiscriminator(int64_t classes, int64_t image_size = 32, int64_t channels = 3);
+  Tensor forward(const Tensor& x) override;  // logits [N, classes + 1]
+  std::shared_ptr<Sequential> main;
+  int64_t classes, image_size, channels;
+};
+
+std::shared_ptr<SganGenerator> sgan_generator(int64_t latent = 100, int64_t image_size = 32);
+std::shared_ptr<SganDiscriminator> sgan_discriminator(int64_t classes, int64_t image_size = 32);
+
+}  // namespace ssl::nn

@@ -1,0 +1,105 @@
+// The ops of core/ops_nn.h: finite-difference gradient checks in float64 (as in test_gradients.cpp), plus
+// forward checks against values worked by hand and against conv2d, whose input gradient conv_transpose2d is.
+#include <doctest/doctest.h>
+
+#include "core/ops_nn.h"
+#include "support/gradcheck.h"
+
+using namespace ssl;
+using ssl::test::check_gradients;
+using ssl::test::rand64;
+using Ts = std::vector<Tensor>;
+
+TEST_CASE("conv_transpose2d forward: values by hand and output sizes") {
+  // One 2x2 input, one 2x2 kernel of ones, stride 2: every input pixel becomes a 2x2 block.
+  Tensor x = Tensor::from_vector<float>({1, 2, 3, 4}, {1, 1, 2, 2});
+  Tensor w = Tensor::ones({1, 1, 2, 2});
+  CHECK(conv_transpose2d(x, w, Tensor(), {2}).to_vector<float>() ==
+        std::vector<float>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
+  // Stride 1: the patches overlap and add up; bias adds to every output.
+  Tensor b = Tensor::from_vector<float>({10}, {1});
+  CHECK(conv_transpose2d(x, w, b).to_vector<float>() ==
+        std::vector<float>{11, 13, 12, 14, 20, 16, 13, 17, 14});
+  // Padding 1 crops one row/column on each side: the centre of the stride-1 result.
+  CHECK(conv_transpose2d(x, Tensor::ones({1, 1, 3, 3}), Tensor(), {1, 1}).to_vector<float>() ==
+        std::vector<float>{10, 10, 10, 10});
+  // (H−1)·s − 2p + k + output_padding, and C_out = w.size(1)·groups.
+  CHECK(
+      conv_transpose2d(Tensor::zeros({2, 4, 5, 7}), Tensor::zeros({4, 3, 4, 4}), Tensor(), {2, 1}).shape() ==
+      Shape{2, 3, 10, 14});
+  CHECK(conv_transpose2d(Tensor::zeros({1, 4, 5, 5}), Tensor::zeros({4, 3, 3, 3}), Tensor(), {2, 1, 1, 2})
+            .shape() == Shape{1, 6, 10, 10});
+  CHECK_THROWS_WITH_AS(conv_transpose2d(Tensor::zeros({1, 4, 5, 5}), Tensor::zeros({3, 3, 3, 3})),
+                       doctest::Contains("conv_transpose2d"), ssl::Error);
+  CHECK_THROWS_WITH_AS(
+      conv_transpose2d(Tensor::zeros({1, 4, 5, 5}), Tensor::zeros({4, 3, 3, 3}), Tensor(), {2, 1, 2}),
+      doctest::Contains("output_padding"), ssl::Error);
+}
+
+TEST_CASE("conv_transpose2d is the adjoint of conv2d: <T(x), y> = <x, conv2d(y)>") {
+  struct Case {
+    Shape x, w;
+    int64_t stride, padding, output_padding, groups;
+  };
+  for (const Case& c :
+       {Case{{2, 3, 4, 5}, {3, 2, 3, 3}, 1, 1, 0, 1}, Case{{2, 4, 3, 3}, {4, 3, 3, 3}, 2, 1, 1, 2},
+        Case{{1, 2, 5, 4}, {2, 3, 4, 4}, 2, 1, 0, 1}, Case{{3, 2, 3, 3}, {2, 4, 1, 1}, 1, 0, 0, 1},
+        Case{{1, 3, 2, 3}, {3, 2, 5, 5}, 3, 2, 2, 1}}) {
+    INFO("x ", c.x, " w ", c.w, " stride ", c.stride, " padding ", c.padding);
+    Generator gen(7);
+    Tensor x = Tensor::uniform(c.x, -1, 1, gen, DType::f64), w = Tensor::uniform(c.w, -1, 1, gen, DType::f64);
+    Tensor t = conv_transpose2d(x, w, Tensor(), {c.stride, c.padding, c.output_padding, c.groups});
+    Tensor y = Tensor::uniform(t.shape(), -1, 1, gen, DType::f64);
+    Tensor back = conv2d(y, w, Tensor(), {c.stride, c.padding, c.groups});
+    REQUIRE(back.shape() == x.shape());
+    CHECK(sum(mul(t, y)).item() == doctest::Approx(sum(mul(x, back)).item()).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("conv_transpose2d gradients") {
+  check_gradients("conv_transpose2d 3x3 stride 1 pad 1 with bias",
+                  [](const Ts& x) {
+                    return conv_transpose2d(x[0], x[1], x[2], {1, 1});
+                  },
+                  {rand64({2, 3, 4, 4}, 1), rand64({3, 2, 3, 3}, 2), rand64({2}, 3)});
+  check_gradients("conv_transpose2d 4x4 stride 2 pad 1 (DCGAN)",
+                  [](const Ts& x) {
+                    return conv_transpose2d(x[0], x[1], x[2], {2, 1});
+                  },
+                  {rand64({2, 3, 3, 3}, 4), rand64({3, 2, 4, 4}, 5), rand64({2}, 6)});
+  check_gradients("conv_transpose2d 3x3 stride 2 output_padding 1",
+                  [](const Ts& x) {
+                    return conv_transpose2d(x[0], x[1], Tensor(), {2, 1, 1});
+                  },
+                  {rand64({1, 2, 3, 4}, 7), rand64({2, 3, 3, 3}, 8)});
+  check_gradients("conv_transpose2d groups 2",
+                  [](const Ts& x) {
+                    return conv_transpose2d(x[0], x[1], x[2], {2, 0, 0, 2});
+                  },
+                  {rand64({2, 4, 3, 3}, 9), rand64({4, 3, 2, 2}, 10), rand64({6}, 11)});
+  check_gradients("conv_transpose2d 1x1", [](const Ts& x) { return conv_transpose2d(x[0], x[1], x[2]); },
+                  {rand64({2, 3, 3, 2}, 12), rand64({3, 4, 1, 1}, 13), rand64({4}, 14)});
+  check_gradients("conv_transpose2d from 1x1 (a generator's projection)",
+                  [](const Ts& x) { return conv_transpose2d(x[0], x[1]); },
+                  {rand64({2, 5, 1, 1}, 15), rand64({5, 3, 4, 4}, 16)});
+  check_gradients("conv_transpose2d of a non-contiguous input",
+                  [](const Ts& x) {
+                    return conv_transpose2d(x[0].permute({0, 1, 3, 2}), x[1], Tensor(), {2, 1});
+                  },
+                  {rand64({1, 2, 3, 4}, 17), rand64({2, 2, 3, 3}, 18)});
+}
+
+TEST_CASE("upsample_nearest2d forward and gradients") {
+  Tensor x = Tensor::from_vector<float>({1, 2, 3, 4}, {1, 1, 2, 2});
+  CHECK(upsample_nearest2d(x, 2).to_vector<float>() ==
+        std::vector<float>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
+  CHECK(upsample_nearest2d(Tensor::zeros({2, 3, 4, 5}), 3).shape() == Shape{2, 3, 12, 15});
+  CHECK(upsample_nearest2d(x, 1).to_vector<float>() == x.to_vector<float>());
+  CHECK_THROWS_AS(upsample_nearest2d(x, 0), ssl::Error);
+  CHECK_THROWS_AS(upsample_nearest2d(Tensor::zeros({2, 2}), 2), ssl::Error);
+  check_gradients("upsample_nearest2d x2", [](const Ts& x) { return upsample_nearest2d(x[0], 2); },
+                  {rand64({2, 3, 3, 4}, 1)});
+  check_gradients("upsample_nearest2d x3 of a strided view",
+                  [](const Ts& x) { return upsample_nearest2d(x[0].slice(3, 0, 5, 2), 3); },
+                  {rand64({1, 2, 3, 5}, 2)});
+}
