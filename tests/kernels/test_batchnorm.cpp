@@ -13,8 +13,11 @@
 
 #include "core/error.h"
 #include "kernels/batchnorm.h"
+#include "support/kernel_check.h"
 
 namespace {
+
+using namespace ssl::test;
 
 namespace cpu = ssl::kernels::cpu;
 
@@ -24,60 +27,6 @@ struct BnCase {
 // hw = 1 is BatchNorm1d; 2x17x3 splits the channels into blocks with a remainder; n = 1 normalises over
 // the plane alone.
 const std::vector<BnCase> kCases = {{4, 3, 5}, {7, 5, 1}, {2, 17, 3}, {3, 2, 16}, {1, 3, 7}, {2, 20, 1}};
-
-std::vector<double> random_vector(int64_t n, std::mt19937_64& rng, double lo = -1.0, double hi = 1.0) {
-  std::uniform_real_distribution<double> u(lo, hi);
-  std::vector<double> v(n);
-  for (auto& e : v) e = u(rng);
-  return v;
-}
-
-template <class T, class U>
-std::vector<T> cast(const std::vector<U>& v) {
-  return std::vector<T>(v.begin(), v.end());
-}
-
-template <class T>
-std::vector<T> poisoned(int64_t n) {
-  return std::vector<T>(n, std::numeric_limits<T>::quiet_NaN());
-}
-
-template <class T>
-void check_close(const std::vector<T>& got, const std::vector<double>& ref, double atol, double rtol,
-                 const std::string& what) {
-  REQUIRE(got.size() == ref.size());
-  int64_t bad = 0;
-  std::ostringstream first;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double g = static_cast<double>(got[i]);
-    if (!(std::fabs(g - ref[i]) <= atol + rtol * std::fabs(ref[i]))) {
-      if (bad < 3) first << " [" << i << "] got " << g << " want " << ref[i] << ";";
-      ++bad;
-    }
-  }
-  CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << ref.size() << " elements off:" << first.str());
-}
-
-template <class F>
-std::vector<double> numeric_gradient(std::vector<double>& v, F loss, double h) {
-  std::vector<double> g(v.size());
-  for (size_t i = 0; i < v.size(); ++i) {
-    const double saved = v[i];
-    v[i] = saved + h;
-    const double up = loss();
-    v[i] = saved - h;
-    const double down = loss();
-    v[i] = saved;
-    g[i] = (up - down) / (2 * h);
-  }
-  return g;
-}
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
 
 struct TrainRef {
   std::vector<double> y, mean, invstd, var;

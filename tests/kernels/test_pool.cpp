@@ -13,8 +13,11 @@
 
 #include "core/error.h"
 #include "kernels/pool.h"
+#include "support/kernel_check.h"
 
 namespace {
+
+using namespace ssl::test;
 
 using ssl::kernels::Pool2dShape;
 namespace cpu = ssl::kernels::cpu;
@@ -49,13 +52,6 @@ const std::vector<AdaptiveCase> kAdaptiveCases = {
 int64_t in_count(const Pool2dShape& s) { return s.n * s.c * s.h * s.w; }
 int64_t out_count(const Pool2dShape& s) { return s.n * s.c * s.out_h() * s.out_w(); }
 
-std::vector<double> random_vector(int64_t n, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  std::vector<double> v(n);
-  for (auto& e : v) e = u(rng);
-  return v;
-}
-
 // Distinct values at least `gap` apart, in random order, offset by `shift`: no ties, and finite differences
 // smaller than gap/2 never change which element is a window's maximum.
 std::vector<double> distinct_vector(int64_t n, std::mt19937_64& rng, double gap, double shift) {
@@ -65,53 +61,6 @@ std::vector<double> distinct_vector(int64_t n, std::mt19937_64& rng, double gap,
   std::uniform_real_distribution<double> jitter(0.0, 0.25 * gap);
   for (auto& e : v) e = e * gap + shift + jitter(rng);
   return v;
-}
-
-template <class T, class U>
-std::vector<T> cast(const std::vector<U>& v) {
-  return std::vector<T>(v.begin(), v.end());
-}
-
-template <class T>
-std::vector<T> poisoned(int64_t n) {
-  return std::vector<T>(n, std::numeric_limits<T>::quiet_NaN());
-}
-
-template <class T>
-void check_close(const std::vector<T>& got, const std::vector<double>& ref, double atol, double rtol,
-                 const std::string& what) {
-  REQUIRE(got.size() == ref.size());
-  int64_t bad = 0;
-  std::ostringstream first;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double g = static_cast<double>(got[i]);
-    if (!(std::fabs(g - ref[i]) <= atol + rtol * std::fabs(ref[i]))) {
-      if (bad < 3) first << " [" << i << "] got " << g << " want " << ref[i] << ";";
-      ++bad;
-    }
-  }
-  CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << ref.size() << " elements off:" << first.str());
-}
-
-template <class F>
-std::vector<double> numeric_gradient(std::vector<double>& v, F loss, double h) {
-  std::vector<double> g(v.size());
-  for (size_t i = 0; i < v.size(); ++i) {
-    const double saved = v[i];
-    v[i] = saved + h;
-    const double up = loss();
-    v[i] = saved - h;
-    const double down = loss();
-    v[i] = saved;
-    g[i] = (up - down) / (2 * h);
-  }
-  return g;
-}
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
 }
 
 // ---- references: the definitions, with padding handled by testing every window cell ----
