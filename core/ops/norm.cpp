@@ -14,6 +14,13 @@ template <class T>
 T* ptr_or_null(Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
+
+// The gradient buffers batch norm's backward fills: x's, gamma's and beta's, each only where wanted.
+std::vector<Tensor> gradient_buffers(const Tensor& x, int64_t c, const std::vector<bool>& needs) {
+  return {needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor(),
+          needs[1] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor(),
+          needs[2] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor()};
+}
 }  // namespace
 
 Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta_in, Tensor running_mean,
@@ -51,15 +58,14 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
     return record("batch_norm_eval", y, {x_in, gamma_in, beta_in},
                   [=](const Tensor& g_in, const std::vector<bool>& needs) {
                     const Tensor g = g_in.contiguous();
-                    Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-                    Tensor gg = needs[1] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
-                    Tensor gb = needs[2] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
+                    std::vector<Tensor> grads = gradient_buffers(x, c, needs);
+                    Tensor &gx = grads[0], &gg = grads[1], &gb = grads[2];
                     dispatch_floating(x.dtype(), "batch_norm_backward", [&]<class T>() {
                       kernels::cpu::batch_norm_backward_eval<T>(
                           n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), rm.data<T>(), rv.data<T>(), T(eps),
                           g.data<T>(), ptr_or_null<T>(gx), ptr_or_null<T>(gg), ptr_or_null<T>(gb));
                     });
-                    return std::vector{gx, gg, gb};
+                    return grads;
                   });
   }
 
@@ -81,15 +87,14 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
   return record("batch_norm", y, {x_in, gamma_in, beta_in},
                 [=](const Tensor& g_in, const std::vector<bool>& needs) {
                   const Tensor g = g_in.contiguous();
-                  Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-                  Tensor gg = needs[1] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
-                  Tensor gb = needs[2] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor();
+                  std::vector<Tensor> grads = gradient_buffers(x, c, needs);
+                  Tensor &gx = grads[0], &gg = grads[1], &gb = grads[2];
                   dispatch_floating(x.dtype(), "batch_norm_backward", [&]<class T>() {
                     kernels::cpu::batch_norm_backward_train<T>(
                         n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), mean.data<T>(), invstd.data<T>(),
                         g.data<T>(), ptr_or_null<T>(gx), ptr_or_null<T>(gg), ptr_or_null<T>(gb));
                   });
-                  return std::vector{gx, gg, gb};
+                  return grads;
                 });
 }
 

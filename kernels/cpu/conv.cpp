@@ -13,6 +13,7 @@
 // scheduling. Eigen runs each GEMM single-threaded inside the parallel region; per-image GEMMs are small
 // enough that splitting the images over the threads is the better use of the cores.
 #include "kernels/conv.h"
+#include "kernels/cpu/thread_partials.h"
 
 #include <omp.h>
 
@@ -242,22 +243,8 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, 
       }
     }
     // The implicit barrier above guarantees every partial sum is complete. Add them in thread order.
-    if (gw) {
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < w_size; ++i) {
-        T acc = 0;
-        for (int tt = 0; tt < nt; ++tt) acc += gw_part[tt * w_size + i];
-        gw[i] = acc;
-      }
-    }
-    if (gb) {
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < s.c_out; ++i) {
-        T acc = 0;
-        for (int tt = 0; tt < nt; ++tt) acc += gb_part[tt * s.c_out + i];
-        gb[i] = acc;
-      }
-    }
+    if (gw) sum_thread_partials(gw_part.data(), nt, w_size, gw);
+    if (gb) sum_thread_partials(gb_part.data(), nt, s.c_out, gb);
   }
 }
 

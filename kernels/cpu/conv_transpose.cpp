@@ -14,6 +14,7 @@
 // Each thread owns one K*P col buffer, and in backward its own gw/gb partial sums, added in thread order at
 // the end: the result does not depend on scheduling.
 #include "kernels/conv_transpose.h"
+#include "kernels/cpu/thread_partials.h"
 
 #include <omp.h>
 
@@ -213,22 +214,8 @@ void conv_transpose2d_backward(const ConvTranspose2dShape& s, const T* x, const 
       }
     }
     // The implicit barrier above guarantees every partial sum is complete. Add them in thread order.
-    if (gw) {
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < w_size; ++i) {
-        T acc = 0;
-        for (int tt = 0; tt < nt; ++tt) acc += gw_part[tt * w_size + i];
-        gw[i] = acc;
-      }
-    }
-    if (gb) {
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < s.c_out; ++i) {
-        T acc = 0;
-        for (int tt = 0; tt < nt; ++tt) acc += gb_part[tt * s.c_out + i];
-        gb[i] = acc;
-      }
-    }
+    if (gw) sum_thread_partials(gw_part.data(), nt, w_size, gw);
+    if (gb) sum_thread_partials(gb_part.data(), nt, s.c_out, gb);
   }
 }
 
