@@ -2,6 +2,7 @@
 //   ssl pretrain --method simclr --data synthetic --model convnet2 --epochs N --out DIR
 //   ssl eval --encoder DIR --protocol linear --train synthetic:train --test synthetic:test --out DIR2
 //   ssl bench [--json]
+//   ssl data stats SPEC | ssl data show SPEC --out FILE.png
 #include <cstdio>
 
 #include "apps/commands.h"
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   ssl::apps::add_pretrain_command(app);
   ssl::apps::add_eval_command(app);
   ssl::apps::add_bench_command(app);
+  ssl::apps::add_data_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
