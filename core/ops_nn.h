@@ -25,3 +25,17 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias = T
 Tensor upsample_nearest2d(const Tensor& x, int64_t scale);
 
 }  // namespace ssl
+
+// ---- losses (core/ops/losses.cpp) ------------------------------------------------------------------------
+namespace ssl {
+
+// PyTorch's cross_entropy with label smoothing ε in [0, 1]: (1 − ε)·NLL + ε·mean over classes of −log p,
+// averaged over the batch; logits [N, C], targets int64 [N]. ε = 0 is cross_entropy(logits, targets).
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, double label_smoothing);
+// mean of max(x, 0) − x·t + log(1 + e^{−|x|}) (the binary cross-entropy of sigmoid(x) against t, stable for
+// any x); logits and targets of one shape and dtype; targets receive a gradient too (−x / n).
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets);
+// mean((a − b)²) over all elements; a and b of one shape.
+Tensor mse_loss(const Tensor& a, const Tensor& b);
+
+}  // namespace ssl

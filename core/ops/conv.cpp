@@ -2,6 +2,7 @@
 #include "kernels/conv.h"
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
+#include "kernels/depthwise.h"
 
 namespace ssl {
 
@@ -32,21 +33,33 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, Con
 
   const Tensor x = x_in.detach().contiguous(), w = w_in.detach().contiguous();
   const Tensor bias = bias_in.defined() ? bias_in.detach().contiguous() : Tensor();
+  // Depthwise (groups == c_in == c_out) has its own direct kernel: im2col + GEMM would move kh*kw times the
+  // input through memory for kh*kw multiply-adds per output.
+  const bool depthwise = kernels::cpu::is_depthwise(s);
   Tensor y = Tensor::empty({s.n, s.c_out, s.out_h(), s.out_w()}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
-    kernels::cpu::conv2d_forward<T>(s, x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
-                                    y.data<T>());
+    const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    if (depthwise)
+      kernels::cpu::depthwise_conv2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>());
+    else
+      kernels::cpu::conv2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>());
   });
   return record("conv2d", y, {x_in, w_in, bias_in},
-                [s, x, w](const Tensor& g_in, const std::vector<bool>& needs) {
+                [s, x, w, depthwise](const Tensor& g_in, const std::vector<bool>& needs) {
                   const Tensor g = g_in.contiguous();
                   Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
                   Tensor gw = needs[1] ? Tensor::empty(w.shape(), w.dtype(), w.device()) : Tensor();
                   Tensor gb = needs[2] ? Tensor::empty({s.c_out}, w.dtype(), w.device()) : Tensor();
                   dispatch_floating(g.dtype(), "conv2d_backward", [&]<class T>() {
-                    kernels::cpu::conv2d_backward<T>(
-                        s, x.data<T>(), w.data<T>(), g.data<T>(), needs[0] ? gx.data<T>() : nullptr,
-                        needs[1] ? gw.data<T>() : nullptr, needs[2] ? gb.data<T>() : nullptr);
+                    T* gxp = needs[0] ? gx.data<T>() : nullptr;
+                    T* gwp = needs[1] ? gw.data<T>() : nullptr;
+                    T* gbp = needs[2] ? gb.data<T>() : nullptr;
+                    if (depthwise)
+                      kernels::cpu::depthwise_conv2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(),
+                                                                 gxp, gwp, gbp);
+                    else
+                      kernels::cpu::conv2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(), gxp, gwp,
+                                                       gbp);
                   });
                   return std::vector{gx, gw, gb};
                 });
