@@ -2,6 +2,8 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <map>
+#include <string>
 
 #include "apps/commands.h"
 #include "ssl/evaluate.h"
@@ -12,6 +14,29 @@ namespace ssl::apps {
 void set_threads(int threads) {
   if (threads > 0) omp_set_num_threads(threads);
 }
+
+namespace {
+// The pretrain options stored in config.json, by flag: on --resume, those given override the saved values
+// (and pretrain refuses any that differ, except epochs and workers).
+const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "method"},
+                                                             {"--data", "data"},
+                                                             {"--model", "model"},
+                                                             {"--epochs", "epochs"},
+                                                             {"--batch-size", "batch_size"},
+                                                             {"--image-size", "image_size"},
+                                                             {"--optimizer", "optimizer"},
+                                                             {"--lr", "lr"},
+                                                             {"--schedule", "schedule"},
+                                                             {"--weight-decay", "weight_decay"},
+                                                             {"--warmup-epochs", "warmup_epochs"},
+                                                             {"--temperature", "temperature"},
+                                                             {"--head-hidden", "head_hidden"},
+                                                             {"--head-out", "head_out"},
+                                                             {"--cross-view-only", "cross_view_only"},
+                                                             {"--seed", "seed"},
+                                                             {"--workers", "workers"},
+                                                             {"--max-steps", "max_steps_per_epoch"}};
+}  // namespace
 
 void add_pretrain_command(CLI::App& app) {
   auto o = std::make_shared<PretrainOptions>();
@@ -49,8 +74,40 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
   cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
   cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)");
-  cmd->callback([o, threads]() {
+  auto resume = std::make_shared<std::string>();
+  cmd->add_option(
+      "--resume", *resume,
+      "Continue the run in DIR from DIR/checkpoint.safetensors (written after every epoch): options "
+      "come from its config; others given here must agree, except --epochs (to train longer), "
+      "--workers and --threads");
+  cmd->callback([o, threads, resume, cmd]() {
     set_threads(*threads);
+    if (!resume->empty()) {
+      // Options left out take the saved run's values; options given must agree with them (checked by
+      // pretrain), so only --epochs, --workers and --threads can change on resume.
+      PretrainOptions r = resume_options(*resume);
+      SSL_CHECK(cmd->count("--out") == 0 || o->out_dir == *resume, "pretrain: --out ", o->out_dir,
+                " differs from --resume ", *resume, "; a resumed run continues in its own directory");
+      const nlohmann::json given = pretrain_options_json(*o);
+      nlohmann::json merged = pretrain_options_json(r);
+      for (const CLI::Option* opt : cmd->get_options()) {
+        if (opt->count() == 0) continue;
+        const std::string flag = opt->get_name();
+        auto it = kConfigKeyOfFlag.find(flag);
+        if (it != kConfigKeyOfFlag.end())
+          merged[it->second] = given.at(it->second);
+        else
+          SSL_CHECK(flag == "--out" || flag == "--threads" || flag == "--resume", "pretrain: ", flag,
+                    " cannot be combined with --resume");  // an option the saved config does not hold
+      }
+      const bool show_progress = o->show_progress;
+      *o = pretrain_options_from_json(merged);
+      o->out_dir = *resume;
+      o->resume = true;
+      o->show_progress = show_progress;
+      std::printf("resuming %s (%lld epochs in all)\n", resume->c_str(), (long long)o->epochs);
+      std::fflush(stdout);  // before pretrain's own output and errors
+    }
     const auto metrics = pretrain(*o);
     std::printf("pretrained %s/%s for %lld epochs: final loss %.4f; encoder in %s/encoder.safetensors\n",
                 o->method.c_str(), o->model.c_str(), (long long)o->epochs, metrics.back().loss,

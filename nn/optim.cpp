@@ -1,6 +1,8 @@
 #include "nn/optim.h"
 
 #include <cmath>
+#include <set>
+#include <tuple>
 
 #include "core/ops.h"
 #include "kernels/optim.h"
@@ -28,6 +30,72 @@ void Optimizer::zero_grad() {
   for (Tensor& p : params_) p.zero_grad();
 }
 
+OptimizerState Optimizer::export_state() const {
+  OptimizerState s;
+  s.kind = kind();
+  s.steps = steps_;
+  s.param_count = int64_t(params_.size());
+  s.hyper_parameters = export_hyper_parameters();
+  s.hyper_parameters["lr"] = lr;
+  for (size_t i = 0; i < params_.size(); ++i)
+    for (const auto& [name, t] : state_slots(i))
+      if (slot_present(i, name)) s.tensors.emplace_back(str_cat("state.", i, ".", name), t.clone().detach());
+  return s;
+}
+
+void Optimizer::import_state(const OptimizerState& s, const std::string& source) {
+  // Validate everything first, so that a bad snapshot leaves the optimizer as it was.
+  SSL_CHECK(s.kind == kind(), source, ": the optimizer state is for '", s.kind, "' but this optimizer is '",
+            kind(), "'");
+  SSL_CHECK(s.param_count == int64_t(params_.size()), source, ": the optimizer state covers ", s.param_count,
+            " parameters but this optimizer has ", params_.size());
+  SSL_CHECK(s.steps >= 0, source, ": negative optimizer step count ", s.steps);
+  std::map<std::string, double> expected = export_hyper_parameters();
+  expected["lr"] = lr;
+  for (const auto& [key, value] : expected)
+    SSL_CHECK(s.hyper_parameters.count(key), source, ": the optimizer state lacks hyper-parameter '", key,
+              "'");
+  for (const auto& [key, value] : s.hyper_parameters)
+    SSL_CHECK(expected.count(key), source, ": unknown optimizer hyper-parameter '", key, "' for ", kind());
+
+  std::map<std::string, const Tensor*> stored;
+  for (const auto& [name, t] : s.tensors) {
+    SSL_CHECK(stored.emplace(name, &t).second, source, ": optimizer tensor '", name, "' appears twice");
+  }
+  std::set<std::string> used;
+  std::vector<std::pair<Tensor, const Tensor*>> copies;  // (destination, source)
+  std::vector<std::tuple<size_t, std::string, bool>> presence;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    for (const auto& [slot, target] : state_slots(i)) {
+      const std::string name = str_cat("state.", i, ".", slot);
+      auto it = stored.find(name);
+      if (it == stored.end()) {
+        SSL_CHECK(slot_optional(slot), source, ": the optimizer expects tensor '", name,
+                  "' but the state does not have it");
+        presence.emplace_back(i, slot, false);
+        continue;
+      }
+      const Tensor& t = *it->second;
+      SSL_CHECK(t.shape() == target.shape() && t.dtype() == target.dtype(), source, ": optimizer tensor '",
+                name, "' is ", dtype_name(t.dtype()), " ", t.shape(), " but the parameter needs ",
+                dtype_name(target.dtype()), " ", target.shape());
+      copies.emplace_back(target, &t);
+      presence.emplace_back(i, slot, true);
+      used.insert(name);
+    }
+  }
+  for (const auto& [name, t] : stored)
+    SSL_CHECK(used.count(name), source, ": optimizer tensor '", name, "' matches no state of this ", kind(),
+              " optimizer");
+
+  NoGradGuard no_grad;
+  for (auto& [dst, src] : copies) dst.copy_(*src);
+  for (const auto& [i, slot, present] : presence) set_slot_present(i, slot, present);
+  import_hyper_parameters(s.hyper_parameters);
+  lr = s.hyper_parameters.at("lr");
+  steps_ = s.steps;
+}
+
 SGD::SGD(std::vector<Tensor> params, double lr_, double momentum_, double wd, bool nesterov_)
     : Optimizer(std::move(params)), momentum(momentum_), weight_decay(wd), nesterov(nesterov_) {
   lr = lr_;
@@ -50,6 +118,24 @@ void SGD::step() {
     buffer_started_[i] = true;
   }
   ++steps_;
+}
+
+std::map<std::string, double> SGD::export_hyper_parameters() const {
+  return {{"momentum", momentum}, {"weight_decay", weight_decay}, {"nesterov", nesterov ? 1.0 : 0.0}};
+}
+void SGD::import_hyper_parameters(const std::map<std::string, double>& h) {
+  momentum = h.at("momentum");
+  weight_decay = h.at("weight_decay");
+  nesterov = h.at("nesterov") != 0;
+}
+std::vector<std::pair<std::string, Tensor>> SGD::state_slots(size_t i) const {
+  return {{"momentum_buffer", momentum_buffers_[i]}};
+}
+bool SGD::slot_present(size_t i, const std::string&) const { return buffer_started_[i]; }
+void SGD::set_slot_present(size_t i, const std::string&, bool present) {
+  buffer_started_[i] = present;
+  // An absent buffer restarts from the next gradient; zero it so the state equals a fresh optimizer's.
+  if (!present) Tensor(momentum_buffers_[i]).fill_(0);
 }
 
 Adam::Adam(std::vector<Tensor> params, double lr_, double b1, double b2, double eps_, double wd)
@@ -77,6 +163,19 @@ void Adam::step() {
   }
 }
 
+std::map<std::string, double> Adam::export_hyper_parameters() const {
+  return {{"beta1", beta1}, {"beta2", beta2}, {"eps", eps}, {"weight_decay", weight_decay}};
+}
+void Adam::import_hyper_parameters(const std::map<std::string, double>& h) {
+  beta1 = h.at("beta1");
+  beta2 = h.at("beta2");
+  eps = h.at("eps");
+  weight_decay = h.at("weight_decay");
+}
+std::vector<std::pair<std::string, Tensor>> Adam::state_slots(size_t i) const {
+  return {{"exp_avg", m_[i]}, {"exp_avg_sq", v_[i]}};
+}
+
 AdamW::AdamW(std::vector<Tensor> params, double lr_, double b1, double b2, double eps_, double wd)
     : Adam(std::move(params), lr_, b1, b2, eps_, wd) {
   decoupled_weight_decay_ = true;
@@ -102,6 +201,22 @@ void LARS::step() {
     });
   }
   ++steps_;
+}
+
+std::map<std::string, double> LARS::export_hyper_parameters() const {
+  return {{"momentum", momentum},
+          {"weight_decay", weight_decay},
+          {"eta", eta},
+          {"nesterov", nesterov ? 1.0 : 0.0}};
+}
+void LARS::import_hyper_parameters(const std::map<std::string, double>& h) {
+  momentum = h.at("momentum");
+  weight_decay = h.at("weight_decay");
+  eta = h.at("eta");
+  nesterov = h.at("nesterov") != 0;
+}
+std::vector<std::pair<std::string, Tensor>> LARS::state_slots(size_t i) const {
+  return {{"momentum_buffer", momentum_buffers_[i]}};
 }
 
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {

@@ -2,11 +2,26 @@
 // without a gradient are skipped. Hyper-parameters are public so schedules can change them.
 #pragma once
 
+#include <map>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
 
 namespace ssl::nn {
+
+// Everything an optimizer's future steps depend on besides the parameters themselves, for exact resume.
+// Tensor names are stable and PyTorch-like: "state.<param_index>.<name>", with <name> one of
+// momentum_buffer (SGD, LARS), exp_avg, exp_avg_sq (Adam, AdamW). SGD stores a parameter's momentum_buffer
+// only once it has started (as PyTorch leaves it None before), so the "started" flag is its presence.
+struct OptimizerState {
+  std::string kind;  // "sgd", "adam", "adamw" or "lars"
+  int64_t steps = 0;
+  int64_t param_count = 0;
+  std::map<std::string, double> hyper_parameters;       // lr, momentum, beta1, ... (bools as 0/1)
+  std::vector<std::pair<std::string, Tensor>> tensors;  // copies, independent of the optimizer
+};
 
 class Optimizer {
  public:
@@ -17,7 +32,28 @@ class Optimizer {
   double lr = 0;
   int64_t steps_taken() const { return steps_; }
 
+  virtual std::string kind() const = 0;
+  // A snapshot of the state (tensors copied).
+  OptimizerState export_state() const;
+  // Restores a snapshot taken from an optimizer of the same kind over parameters of the same shapes:
+  // hyper-parameters, step counter and every state tensor. Requires every expected tensor with its shape
+  // and dtype and nothing left over; otherwise throws ssl::Error naming `source` (e.g. the file) and the
+  // tensor. On error the optimizer is left unchanged.
+  void import_state(const OptimizerState& state, const std::string& source = "optimizer state");
+
  protected:
+  // Per-optimizer parts of export/import. import_hyper_parameters receives a map already checked to have
+  // exactly the keys export_hyper_parameters gives.
+  virtual std::map<std::string, double> export_hyper_parameters() const = 0;
+  virtual void import_hyper_parameters(const std::map<std::string, double>& h) = 0;
+  // Handles to parameter i's state tensors by name ("momentum_buffer", ...); they share storage with the
+  // optimizer's, so import copies into them in place.
+  virtual std::vector<std::pair<std::string, Tensor>> state_slots(size_t i) const = 0;
+  // Whether a slot may be absent from a snapshot, and what absence means (SGD: buffer not started).
+  virtual bool slot_present(size_t /*i*/, const std::string& /*name*/) const { return true; }
+  virtual void set_slot_present(size_t /*i*/, const std::string& /*name*/, bool /*present*/) {}
+  virtual bool slot_optional(const std::string& /*name*/) const { return false; }
+
   std::vector<Tensor> params_;
   int64_t steps_ = 0;
 };
@@ -27,8 +63,17 @@ class SGD : public Optimizer {
   SGD(std::vector<Tensor> params, double lr, double momentum = 0, double weight_decay = 0,
       bool nesterov = false);
   void step() override;
+  std::string kind() const override { return "sgd"; }
   double momentum, weight_decay;
   bool nesterov;
+
+ protected:
+  std::map<std::string, double> export_hyper_parameters() const override;
+  void import_hyper_parameters(const std::map<std::string, double>& h) override;
+  std::vector<std::pair<std::string, Tensor>> state_slots(size_t i) const override;
+  bool slot_present(size_t i, const std::string& name) const override;
+  void set_slot_present(size_t i, const std::string& name, bool present) override;
+  bool slot_optional(const std::string& name) const override { return name == "momentum_buffer"; }
 
  private:
   std::vector<Tensor> momentum_buffers_;
@@ -40,9 +85,14 @@ class Adam : public Optimizer {
   Adam(std::vector<Tensor> params, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
        double weight_decay = 0);
   void step() override;
+  std::string kind() const override { return decoupled_weight_decay_ ? "adamw" : "adam"; }
   double beta1, beta2, eps, weight_decay;
 
  protected:
+  std::map<std::string, double> export_hyper_parameters() const override;
+  void import_hyper_parameters(const std::map<std::string, double>& h) override;
+  std::vector<std::pair<std::string, Tensor>> state_slots(size_t i) const override;
+
   bool decoupled_weight_decay_ = false;  // AdamW
 
  private:
@@ -65,8 +115,14 @@ class LARS : public Optimizer {
   LARS(std::vector<Tensor> params, double lr, double momentum = 0.9, double weight_decay = 1e-6,
        double eta = 0.001, bool nesterov = false);
   void step() override;
+  std::string kind() const override { return "lars"; }
   double momentum, weight_decay, eta;
   bool nesterov;
+
+ protected:
+  std::map<std::string, double> export_hyper_parameters() const override;
+  void import_hyper_parameters(const std::map<std::string, double>& h) override;
+  std::vector<std::pair<std::string, Tensor>> state_slots(size_t i) const override;
 
  private:
   std::vector<Tensor> momentum_buffers_;

@@ -4,12 +4,14 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "data/registry.h"
 #include "data/transforms.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+#include "nn/train_state.h"
 #include "ssl/features.h"
 #include "ssl/progress.h"
 
@@ -17,7 +19,35 @@ namespace ssl {
 
 namespace {
 
-nlohmann::json options_json(const PretrainOptions& o) {
+const char* const kCheckpoint = "checkpoint.safetensors";
+
+nlohmann::json metrics_json(const std::vector<EpochMetrics>& metrics) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const EpochMetrics& m : metrics)
+    a.push_back({{"epoch", m.epoch},
+                 {"loss", m.loss},
+                 {"images_per_s", m.images_per_s},
+                 {"seconds", m.seconds},
+                 {"lr", m.lr}});
+  return a;
+}
+
+std::vector<EpochMetrics> metrics_from_json(const nlohmann::json& a, const std::string& source) {
+  std::vector<EpochMetrics> out;
+  try {
+    for (const auto& m : a)
+      out.push_back({m.at("epoch").get<int64_t>(), m.at("loss").get<double>(),
+                     m.at("images_per_s").get<double>(), m.at("seconds").get<double>(),
+                     m.at("lr").get<double>()});
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(str_cat(source, ": malformed metrics in the metadata (", e.what(), ")"));
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json pretrain_options_json(const PretrainOptions& o) {
   return {{"method", o.method},
           {"model", o.model},
           {"data", o.data},
@@ -34,8 +64,63 @@ nlohmann::json options_json(const PretrainOptions& o) {
           {"temperature", o.simclr.temperature},
           {"head_hidden", o.simclr.head_hidden},
           {"head_out", o.simclr.head_out},
-          {"cross_view_only", o.simclr.cross_view_only}};
+          {"cross_view_only", o.simclr.cross_view_only},
+          {"max_steps_per_epoch", o.max_steps_per_epoch}};
 }
+
+PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
+  PretrainOptions o;
+  const auto get = [&](const char* key, auto& field) {
+    if (j.contains(key)) field = j.at(key).get<std::remove_reference_t<decltype(field)>>();
+  };
+  get("method", o.method);
+  get("model", o.model);
+  get("data", o.data);
+  get("epochs", o.epochs);
+  get("batch_size", o.batch_size);
+  get("image_size", o.image_size);
+  get("optimizer", o.optimizer);
+  get("lr", o.lr);
+  get("schedule", o.schedule);
+  get("weight_decay", o.weight_decay);
+  get("warmup_epochs", o.warmup_epochs);
+  get("seed", o.seed);
+  get("workers", o.workers);
+  get("temperature", o.simclr.temperature);
+  get("head_hidden", o.simclr.head_hidden);
+  get("head_out", o.simclr.head_out);
+  get("cross_view_only", o.simclr.cross_view_only);
+  get("max_steps_per_epoch", o.max_steps_per_epoch);
+  return o;
+}
+
+PretrainOptions resume_options(const std::string& dir) {
+  const std::string path = dir + "/" + kCheckpoint;
+  const nn::TrainState state = nn::read_train_state(path);
+  PretrainOptions o;
+  try {
+    o = pretrain_options_from_json(nlohmann::json::parse(state.config_json));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(str_cat(path, ": malformed config in the metadata (", e.what(), ")"));
+  }
+  o.out_dir = dir;
+  o.resume = true;
+  return o;
+}
+
+void check_resume_options(const PretrainOptions& saved, const PretrainOptions& o, const std::string& source) {
+  const nlohmann::json a = pretrain_options_json(saved), b = pretrain_options_json(o);
+  std::string conflicts;
+  for (const auto& [key, value] : a.items()) {
+    if (key == "epochs" || key == "workers") continue;  // may change: neither alters the results so far
+    if (b.at(key) != value)
+      conflicts += str_cat("\n  ", key, ": saved ", value.dump(), ", requested ", b.at(key).dump());
+  }
+  SSL_CHECK(conflicts.empty(), source,
+            ": cannot resume with options that differ from the saved run's:", conflicts);
+}
+
+namespace {
 
 void write_metrics(const std::string& dir, const std::vector<EpochMetrics>& metrics) {
   std::string jsonl, csv = "epoch,loss,images_per_s,seconds,lr\n";
@@ -57,7 +142,10 @@ std::unique_ptr<nn::Optimizer> make_optimizer(const PretrainOptions& o, std::vec
   if (o.optimizer == "sgd") return std::make_unique<nn::SGD>(std::move(params), o.lr, 0.9, o.weight_decay);
   if (o.optimizer == "adam")
     return std::make_unique<nn::Adam>(std::move(params), o.lr, 0.9, 0.999, 1e-8, o.weight_decay);
-  throw Error(str_cat("pretrain: unknown optimizer '", o.optimizer, "'; expected sgd or adam"));
+  if (o.optimizer == "adamw")
+    return std::make_unique<nn::AdamW>(std::move(params), o.lr, 0.9, 0.999, 1e-8, o.weight_decay);
+  if (o.optimizer == "lars") return std::make_unique<nn::LARS>(std::move(params), o.lr, 0.9, o.weight_decay);
+  throw Error(str_cat("pretrain: unknown optimizer '", o.optimizer, "'; expected sgd, adam, adamw or lars"));
 }
 
 }  // namespace
@@ -66,8 +154,19 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   SSL_CHECK(o.method == "simclr", "pretrain: unknown method '", o.method, "'; available: simclr");
   SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "pretrain: need epochs >= 1 and batch size >= 2, got ",
             o.epochs, " and ", o.batch_size);
+  const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
+  nn::TrainState saved;
+  if (o.resume) {
+    // Read and check the checkpoint's config before building anything or overwriting config.json.
+    SSL_CHECK(std::filesystem::exists(checkpoint_path), "pretrain: cannot resume: no checkpoint '",
+              checkpoint_path, "'");
+    check_resume_options(resume_options(o.out_dir), o, checkpoint_path);
+    const int64_t completed = nn::read_train_state(checkpoint_path).epoch;
+    SSL_CHECK(completed < o.epochs, checkpoint_path, ": the run has already completed ", completed,
+              " epochs; pass --epochs above ", completed, " to train further");
+  }
   std::filesystem::create_directories(o.out_dir);
-  nn::write_file_atomically(o.out_dir + "/config.json", options_json(o).dump(2) + "\n");
+  nn::write_file_atomically(o.out_dir + "/config.json", pretrain_options_json(o).dump(2) + "\n");
 
   manual_seed(o.seed);
   const auto dataset = data::open_dataset(o.data);
@@ -95,8 +194,18 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
       std::max<int64_t>(1, schedule.total_steps / 3);  // "step": ×0.1 at 1/3 and 2/3 of the run
 
   std::vector<EpochMetrics> metrics;
-  int64_t step = 0;
-  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
+  int64_t step = 0, first_epoch = 0;
+  if (o.resume) {
+    saved = nn::load_train_state(checkpoint_path, model, *optimizer);
+    first_epoch = saved.epoch;
+    step = saved.global_step;
+    metrics = metrics_from_json(nlohmann::json::parse(saved.metrics_json), checkpoint_path);
+    SSL_CHECK(int64_t(metrics.size()) == saved.epoch, checkpoint_path, ": ", metrics.size(),
+              " metrics records for ", saved.epoch, " completed epochs");
+    // The model was built with the seeded generator; continue its sequence where the run left it.
+    default_generator().set_state(saved.rng_seed, saved.rng_streams_used);
+  }
+  for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     loader.start_epoch(epoch);
     Progress progress(str_cat("epoch ", epoch + 1, "/", o.epochs), steps_per_epoch, o.show_progress);
@@ -128,6 +237,16 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
                      {"image_size", std::to_string(o.image_size)},
                      {"method", o.method},
                      {"epoch", std::to_string(epoch + 1)}});
+    // Last, so that a crash before it resumes from the previous epoch and redoes this one.
+    nn::TrainState state;
+    state.epoch = epoch + 1;
+    state.global_step = step;
+    state.rng_seed = default_generator().seed();
+    state.rng_streams_used = default_generator().streams_used();
+    state.config_json = pretrain_options_json(o).dump();
+    state.metrics_json = metrics_json(metrics).dump();
+    nn::save_train_state(checkpoint_path, model, *optimizer, state);
+    if (o.stop_after_epochs > 0 && epoch + 1 >= o.stop_after_epochs) break;
   }
   return metrics;
 }

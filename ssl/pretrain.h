@@ -5,8 +5,19 @@
 //   encoder.safetensors   the encoder's state (PyTorch state_dict names), metadata: model, image_size, method
 //   config.json           the options of the run
 //   metrics.jsonl / .csv  one record per epoch: epoch, loss, images_per_s, seconds, lr
+//   checkpoint.safetensors  the training state after the last completed epoch (nn/train_state.h): the whole
+//                         SimCLR model (encoder + head) under model.*, the optimizer under optimizer.*,
+//                         epoch, global step, default-generator state, config and metrics in the metadata
+//
+// Resume (`resume = true`): the run continues in out_dir from checkpoint.safetensors at the epoch after the
+// last completed one, with model, optimizer, schedule step, generator and metrics restored. Every option
+// must equal the saved config except `epochs` (may be raised: the schedule is then laid out over the new
+// total), `workers` and `show_progress` (neither changes the results). The loader's order and augmentation
+// are pure functions of (seed, epoch, index), so on the CPU with the same thread count the resumed losses
+// and weights equal those of an uninterrupted run with the same `epochs`.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -33,6 +44,10 @@ struct PretrainOptions {
   int workers = 1;                  // loader threads
   int64_t max_steps_per_epoch = 0;  // 0 = the whole epoch (smaller values for quick tests)
   bool show_progress = true;
+  bool resume = false;  // continue the run in out_dir from its checkpoint.safetensors (see above)
+  // End the run after this many epochs (0 = never), as a kill after that epoch's checkpoint would: for
+  // tests of resume. Not part of the config.
+  int64_t stop_after_epochs = 0;
   SimCLROptions simclr;
 };
 
@@ -41,6 +56,18 @@ struct EpochMetrics {
   double loss = 0, images_per_s = 0, seconds = 0, lr = 0;
 };
 
+// Returns the metrics of every epoch of the run, including those restored from a checkpoint.
 std::vector<EpochMetrics> pretrain(const PretrainOptions& options);
+
+// config.json's content (every option that shapes the results, plus workers), and back; keys absent from
+// `j` keep their defaults. out_dir, resume and show_progress are not part of it.
+nlohmann::json pretrain_options_json(const PretrainOptions& o);
+PretrainOptions pretrain_options_from_json(const nlohmann::json& j);
+
+// The options saved in DIR/checkpoint.safetensors, with out_dir = DIR and resume = true.
+PretrainOptions resume_options(const std::string& dir);
+// Throws ssl::Error naming `source` and every option of `o` that differs from `saved`, other than epochs
+// and workers.
+void check_resume_options(const PretrainOptions& saved, const PretrainOptions& o, const std::string& source);
 
 }  // namespace ssl
