@@ -9,6 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "data/loader.h"
+#include "data/registry.h"
+#include "data/transforms.h"
 #include "kernels/gemm.h"
 #include "nn/optim.h"
 #include "ssl/simclr.h"
@@ -106,6 +109,54 @@ void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t 
   report(o, {{"workload", name}, {"median_ms", ms}, {"images_per_s", 2.0 * batch / (ms / 1e3)}});
 }
 
+// The SimCLR input pipeline alone: decode (synthetic images are drawn on the fly) and augment two views.
+// `augment_*` runs on one thread (images/s per thread); `loader_*` is the threaded loader with 2 workers,
+// the rate a training step is fed at.
+void bench_input_pipeline(const BenchOptions& o, int64_t size) {
+  const std::string augment_name = str_cat("augment_simclr_", size, "px_per_thread");
+  if (augment_name.find(o.only) != std::string::npos) {
+    // 96 px inputs come from resizing the 32 px synthetic images, as a 96 px dataset would be decoded.
+    const auto dataset = data::open_dataset("synthetic:train:512");
+    const auto augment = data::simclr_augment(size);
+    const data::Resize resize(size);
+    std::vector<data::Image> images;
+    rng::Stream unused(0, 0);
+    for (int64_t i = 0; i < dataset->size(); ++i) images.push_back(resize.apply(dataset->image(i), unused));
+    const double ms = median_ms(
+        [&] {
+          for (size_t i = 0; i < images.size(); ++i) {
+            rng::Stream stream(1, i);
+            augment->apply(images[i], stream);
+          }
+        },
+        o.repeats);
+    report(o, {{"workload", augment_name}, {"median_ms", ms}, {"images_per_s", images.size() / (ms / 1e3)}});
+  }
+  const std::string loader_name = str_cat("loader_simclr_b256_", size, "px_2workers");
+  if (size == 32 && loader_name.find(o.only) != std::string::npos) {
+    const auto dataset = data::open_dataset("synthetic:train:2560");
+    const auto augment = data::simclr_augment(size);
+    data::LoaderOptions lo;
+    lo.batch_size = 256;
+    lo.views = 2;
+    lo.workers = 2;
+    lo.transform = augment.get();
+    data::Loader loader(*dataset, lo);
+    int64_t epoch = 0;
+    const double ms = median_ms(
+        [&] {
+          loader.start_epoch(epoch++);
+          data::Batch batch;
+          while (loader.next(batch)) {
+          }
+        },
+        std::max(3, o.repeats / 2));
+    report(
+        o,
+        {{"workload", loader_name}, {"median_ms", ms}, {"images_per_s", 2.0 * dataset->size() / (ms / 1e3)}});
+  }
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
@@ -121,6 +172,11 @@ void add_bench_command(CLI::App& app) {
     bench_gemm(*o);
     bench_ntxent(*o);
     bench_simclr_step(*o, "convnet2", 256, 32);
+    bench_simclr_step(*o, "mobilenet_v1", 128, 32);
+    bench_simclr_step(*o, "resnet18", 128, 32);
+    bench_simclr_step(*o, "mobilenet_v1", 32, 128);
+    bench_input_pipeline(*o, 32);
+    bench_input_pipeline(*o, 96);
   });
 }
 

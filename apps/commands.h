@@ -9,6 +9,7 @@ void add_pretrain_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_data_command(CLI::App& app);
+void add_models_command(CLI::App& app);
 
 // --threads: sets the OpenMP thread count for the compute kernels (0 = leave the default).
 void set_threads(int threads);
