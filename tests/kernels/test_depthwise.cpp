@@ -14,8 +14,11 @@
 
 #include "core/error.h"
 #include "kernels/depthwise.h"
+#include "support/kernel_check.h"
 
 namespace {
+
+using namespace ssl::test;
 
 using ssl::kernels::Conv2dShape;
 namespace cpu = ssl::kernels::cpu;
@@ -54,23 +57,6 @@ int64_t x_count(const Conv2dShape& s) { return s.n * s.c_in * s.h * s.w; }
 int64_t w_count(const Conv2dShape& s) { return s.c_out * s.kh * s.kw; }
 int64_t y_count(const Conv2dShape& s) { return s.n * s.c_out * s.out_h() * s.out_w(); }
 
-std::vector<double> random_vector(int64_t n, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  std::vector<double> v(n);
-  for (auto& e : v) e = u(rng);
-  return v;
-}
-
-template <class T>
-std::vector<T> cast(const std::vector<double>& v) {
-  return std::vector<T>(v.begin(), v.end());
-}
-
-template <class T>
-std::vector<T> poisoned(int64_t n) {
-  return std::vector<T>(n, std::numeric_limits<T>::quiet_NaN());
-}
-
 // The definition, loop by loop; b may be empty (no bias).
 std::vector<double> reference(const Conv2dShape& s, const std::vector<double>& x,
                               const std::vector<double>& w, const std::vector<double>& b) {
@@ -90,50 +76,6 @@ std::vector<double> reference(const Conv2dShape& s, const std::vector<double>& x
           y[((n * s.c_in + c) * oh + oy) * ow + ox] = acc;
         }
   return y;
-}
-
-// Element-wise |got - ref| <= atol + rtol*|ref|; a NaN (an element never written) fails.
-template <class T>
-void check_close(const std::vector<T>& got, const std::vector<double>& ref, double atol, double rtol,
-                 const std::string& what) {
-  REQUIRE(got.size() == ref.size());
-  int64_t bad = 0;
-  std::ostringstream first;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double g = static_cast<double>(got[i]);
-    if (!(std::fabs(g - ref[i]) <= atol + rtol * std::fabs(ref[i]))) {
-      if (bad < 3) first << " [" << i << "] got " << g << " want " << ref[i] << ";";
-      ++bad;
-    }
-  }
-  CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << ref.size() << " elements off:" << first.str());
-}
-
-double max_abs(const std::vector<double>& v) {
-  double m = 0;
-  for (double e : v) m = std::max(m, std::fabs(e));
-  return m;
-}
-
-template <class F>
-std::vector<double> numeric_gradient(std::vector<double>& v, F loss, double h) {
-  std::vector<double> g(v.size());
-  for (size_t i = 0; i < v.size(); ++i) {
-    const double saved = v[i];
-    v[i] = saved + h;
-    const double up = loss();
-    v[i] = saved - h;
-    const double down = loss();
-    v[i] = saved;
-    g[i] = (up - down) / (2 * h);
-  }
-  return g;
-}
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
 }
 
 template <class T>
