@@ -30,6 +30,10 @@ using ssl::kernels::Conv2dShape;
 //           out_h() >= 1 and out_w() >= 1), otherwise throws ssl::Error;
 //           x [n, c_in, h, w], w [c_out, c_in/groups, kh, kw], bias [c_out] or nullptr (no bias).
 // Ensures:  y [n, c_out, out_h, out_w] is fully written.
+// Throws ssl::Error naming `fn` unless the shape is valid: positive sizes, stride >= 1, padding >= 0,
+// channels divisible by groups, and a kernel that fits the padded input.
+void check_conv2d_shape(const Conv2dShape& s, const char* fn);
+
 template <class T>
 void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
 

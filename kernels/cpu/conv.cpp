@@ -24,6 +24,21 @@
 #include "core/error.h"
 
 namespace ssl::kernels::cpu {
+
+void check_conv2d_shape(const Conv2dShape& s, const char* fn) {
+  SSL_CHECK(s.n >= 1 && s.c_in >= 1 && s.h >= 1 && s.w >= 1 && s.c_out >= 1 && s.kh >= 1 && s.kw >= 1, fn,
+            ": sizes must be positive, got n=", s.n, " c_in=", s.c_in, " h=", s.h, " w=", s.w,
+            " c_out=", s.c_out, " kernel=", s.kh, "x", s.kw);
+  SSL_CHECK(s.stride_h >= 1 && s.stride_w >= 1 && s.pad_h >= 0 && s.pad_w >= 0, fn,
+            ": stride must be >= 1 and padding >= 0, got stride=", s.stride_h, "x", s.stride_w,
+            " pad=", s.pad_h, "x", s.pad_w);
+  SSL_CHECK(s.groups >= 1 && s.c_in % s.groups == 0 && s.c_out % s.groups == 0, fn,
+            ": c_in and c_out must be divisible by groups, got c_in=", s.c_in, " c_out=", s.c_out,
+            " groups=", s.groups);
+  SSL_CHECK(s.out_h() >= 1 && s.out_w() >= 1, fn, ": kernel ", s.kh, "x", s.kw,
+            " does not fit the padded input ", s.h + 2 * s.pad_h, "x", s.w + 2 * s.pad_w);
+}
+
 namespace {
 
 // Row-major views, so that a [rows, cols] block of a contiguous NCHW buffer maps without copying.
@@ -37,20 +52,6 @@ template <class T>
 using VecMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>;
 template <class T>
 using ConstVecMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>;
-
-void check_shape(const Conv2dShape& s, const char* fn) {
-  SSL_CHECK(s.n >= 1 && s.c_in >= 1 && s.h >= 1 && s.w >= 1 && s.c_out >= 1 && s.kh >= 1 && s.kw >= 1, fn,
-            ": sizes must be positive, got n=", s.n, " c_in=", s.c_in, " h=", s.h, " w=", s.w,
-            " c_out=", s.c_out, " kernel=", s.kh, "x", s.kw);
-  SSL_CHECK(s.stride_h >= 1 && s.stride_w >= 1 && s.pad_h >= 0 && s.pad_w >= 0, fn,
-            ": stride must be >= 1 and padding >= 0, got stride=", s.stride_h, "x", s.stride_w,
-            " pad=", s.pad_h, "x", s.pad_w);
-  SSL_CHECK(s.groups >= 1 && s.c_in % s.groups == 0 && s.c_out % s.groups == 0, fn,
-            ": c_in and c_out must be divisible by groups, got c_in=", s.c_in, " c_out=", s.c_out,
-            " groups=", s.groups);
-  SSL_CHECK(s.out_h() >= 1 && s.out_w() >= 1, fn, ": kernel ", s.kh, "x", s.kw,
-            " does not fit the padded input ", s.h + 2 * s.pad_h, "x", s.w + 2 * s.pad_w);
-}
 
 // Sizes of one group's GEMMs, derived once per call.
 struct Geometry {
@@ -147,18 +148,15 @@ void col2im(const Conv2dShape& s, const Geometry& g, const T* col, T* gxp) {
         }
 }
 
-// No more threads than images: an idle thread would only cost its scratch buffer.
-int threads_for(int64_t n) { return static_cast<int>(std::clamp<int64_t>(omp_get_max_threads(), 1, n)); }
-
 }  // namespace
 
 template <class T>
 void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
-  check_shape(s, "conv2d_forward");
+  check_conv2d_shape(s, "conv2d_forward");
   SSL_CHECK(x && w && y, "conv2d_forward: x, w and y must not be null");
   const Geometry g(s);
   const int64_t x_image = s.c_in * g.plane, y_image = s.c_out * g.p;
-  const int nt = threads_for(s.n);
+  const int nt = threads_for_items(s.n);
   // Per-thread scratch: [padded input | col]. Zero-initialised, which gives the padded input its border.
   const int64_t pad_size = g.padded ? g.cg_in * g.pplane : 0, col_size = g.direct ? 0 : g.k * g.p;
   std::vector<T> scratch(nt * (pad_size + col_size));
@@ -187,7 +185,7 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias,
 
 template <class T>
 void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb) {
-  check_shape(s, "conv2d_backward");
+  check_conv2d_shape(s, "conv2d_backward");
   SSL_CHECK(gy, "conv2d_backward: gy must not be null");
   SSL_CHECK(!gw || x, "conv2d_backward: x is needed for the weight gradient");
   SSL_CHECK(!gx || w, "conv2d_backward: w is needed for the input gradient");
@@ -195,7 +193,7 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, 
 
   const Geometry g(s);
   const int64_t x_image = s.c_in * g.plane, y_image = s.c_out * g.p, w_size = s.c_out * g.k;
-  const int nt = threads_for(s.n);
+  const int nt = threads_for_items(s.n);
   // Per-thread scratch: [padded input | padded input gradient | col]. One col buffer serves both
   // directions: col for the weight gradient, then gcol for the input gradient.
   const int64_t xpad_size = gw && g.padded ? g.cg_in * g.pplane : 0;

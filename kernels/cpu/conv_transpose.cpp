@@ -125,8 +125,6 @@ void im2col(const ConvTranspose2dShape& s, const Geometry& g, const T* gy, T* co
       }
 }
 
-int threads_for(int64_t n) { return static_cast<int>(std::clamp<int64_t>(omp_get_max_threads(), 1, n)); }
-
 }  // namespace
 
 template <class T>
@@ -135,7 +133,7 @@ void conv_transpose2d_forward(const ConvTranspose2dShape& s, const T* x, const T
   SSL_CHECK(x && w && y, "conv_transpose2d_forward: x, w and y must not be null");
   const Geometry g(s);
   const int64_t x_image = s.c_in * g.p, y_image = s.c_out * g.oplane;
-  const int nt = threads_for(s.n);
+  const int nt = threads_for_items(s.n);
   const int64_t col_size = g.direct ? 0 : g.k * g.p;
   std::vector<T> scratch(nt * col_size);
 
@@ -178,7 +176,7 @@ void conv_transpose2d_backward(const ConvTranspose2dShape& s, const T* x, const 
 
   const Geometry g(s);
   const int64_t x_image = s.c_in * g.p, y_image = s.c_out * g.oplane, w_size = s.c_in * g.k;
-  const int nt = threads_for(s.n);
+  const int nt = threads_for_items(s.n);
   const int64_t col_size = !g.direct && (gw || gx) ? g.k * g.p : 0;
   std::vector<T> scratch(nt * col_size);
   std::vector<T> gw_part(gw ? nt * w_size : 0), gb_part(gb ? nt * s.c_out : 0);

@@ -28,17 +28,11 @@
 namespace ssl::kernels::cpu {
 namespace {
 
+// The shape checks every convolution makes, then the depthwise condition.
 void check_shape(const Conv2dShape& s, const char* fn) {
-  SSL_CHECK(s.n >= 1 && s.c_in >= 1 && s.h >= 1 && s.w >= 1 && s.c_out >= 1 && s.kh >= 1 && s.kw >= 1, fn,
-            ": sizes must be positive, got n=", s.n, " c_in=", s.c_in, " h=", s.h, " w=", s.w,
-            " c_out=", s.c_out, " kernel=", s.kh, "x", s.kw);
-  SSL_CHECK(s.stride_h >= 1 && s.stride_w >= 1 && s.pad_h >= 0 && s.pad_w >= 0, fn,
-            ": stride must be >= 1 and padding >= 0, got stride=", s.stride_h, "x", s.stride_w,
-            " pad=", s.pad_h, "x", s.pad_w);
+  check_conv2d_shape(s, fn);
   SSL_CHECK(is_depthwise(s), fn, ": needs groups == c_in == c_out, got c_in=", s.c_in, " c_out=", s.c_out,
             " groups=", s.groups);
-  SSL_CHECK(s.out_h() >= 1 && s.out_w() >= 1, fn, ": kernel ", s.kh, "x", s.kw,
-            " does not fit the padded input ", s.h + 2 * s.pad_h, "x", s.w + 2 * s.pad_w);
 }
 
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }

@@ -1,11 +1,19 @@
-// Deterministic reductions of per-thread partial sums: each thread accumulates its own copy (no atomics, no
-// races) and the copies are added in thread order, so a result depends on the thread count but never on
-// timing.
+// Threading helpers for kernels that keep per-thread scratch: how many threads to use, and deterministic
+// reductions of per-thread partial sums (each thread accumulates its own copy, with no atomics or races, and
+// the copies are added in thread order, so a result depends on the thread count but never on timing).
 #pragma once
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cstdint>
 
 namespace ssl::kernels::cpu {
+
+// No more threads than independent items (images): an idle thread would only cost its scratch buffer.
+inline int threads_for_items(int64_t n) {
+  return static_cast<int>(std::clamp<int64_t>(omp_get_max_threads(), 1, n));
+}
 
 // out[i] = Σ_t parts[t·size + i], in thread order. Call from inside an OpenMP parallel region (after the
 // partials are complete): the loop is shared among the region's threads.
