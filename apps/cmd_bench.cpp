@@ -1,6 +1,7 @@
 // `ssl bench`: medians of repeated timings of the workloads the project's speed goals are stated in.
 // A benchmark, not a test: compare against bench/pytorch_reference.py run in the same session.
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,7 +13,9 @@
 #include "data/loader.h"
 #include "data/registry.h"
 #include "data/transforms.h"
+#include "kernels/depthwise.h"
 #include "kernels/gemm.h"
+#include "nn/flops.h"
 #include "nn/optim.h"
 #include "ssl/simclr.h"
 
@@ -40,6 +43,13 @@ double median_ms(const std::function<void()>& fn, int repeats, int warmup = 2) {
   return ms[ms.size() / 2];
 }
 
+// The process's peak resident memory so far, in MB: per workload only when one runs per process (--only).
+double max_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024.0;  // kilobytes on Linux
+}
+
 void report(const BenchOptions& o, nlohmann::json record) {
   record["threads"] = omp_get_max_threads();
   if (o.json) {
@@ -48,8 +58,10 @@ void report(const BenchOptions& o, nlohmann::json record) {
     std::printf("%-34s %10.3f ms", record["workload"].get<std::string>().c_str(),
                 record["median_ms"].get<double>());
     if (record.contains("gflops")) std::printf("  %8.1f GFLOP/s", record["gflops"].get<double>());
+    if (record.contains("gb_per_s")) std::printf("  %8.1f GB/s", record["gb_per_s"].get<double>());
     if (record.contains("images_per_s"))
       std::printf("  %8.1f images/s", record["images_per_s"].get<double>());
+    if (record.contains("max_rss_mb")) std::printf("  peak RSS %6.0f MB", record["max_rss_mb"].get<double>());
     std::printf("\n");
   }
   std::fflush(stdout);
@@ -89,12 +101,15 @@ void bench_ntxent(const BenchOptions& o) {
 }
 
 // One full SimCLR step: both views through encoder and head, NT-Xent, backward, SGD-momentum update.
-// images/s counts images through the encoder (2 views × batch).
+// images/s counts images through the encoder (2 views × batch); GFLOP/s is effective: the encoder's training
+// FLOPs (forward FLOPs × 3: forward, input gradient, weight gradient) per second.
 void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t batch, int64_t size) {
   const std::string name = str_cat("simclr_step_", model, "_b", batch, "_", size, "px");
   if (name.find(o.only) == std::string::npos) return;
   manual_seed(3);
-  SimCLR simclr(nn::make_encoder(model, size), SimCLROptions{});
+  nn::EncoderPtr encoder = nn::make_encoder(model, size);
+  const double train_flops_per_image = 3.0 * double(nn::forward_flops(*encoder, size));
+  SimCLR simclr(encoder, SimCLROptions{});
   nn::SGD opt(simclr.parameters(), 0.01, 0.9, 5e-4);
   Generator gen(4);
   const Tensor views = Tensor::normal({2 * batch, 3, size, size}, 0, 1, gen);
@@ -106,7 +121,44 @@ void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t 
         opt.step();
       },
       std::max(3, o.repeats / 2));
-  report(o, {{"workload", name}, {"median_ms", ms}, {"images_per_s", 2.0 * batch / (ms / 1e3)}});
+  const double images_per_s = 2.0 * batch / (ms / 1e3);
+  report(o, {{"workload", name},
+             {"median_ms", ms},
+             {"images_per_s", images_per_s},
+             {"gflops", images_per_s * train_flops_per_image / 1e9},
+             {"max_rss_mb", max_rss_mb()}});
+}
+
+// Depthwise convolution forward + backward (gx and gw) on each distinct depthwise shape of mobilenet_v1 at
+// 32 px, batch 128, through the kernels the model uses. GB/s counts the bytes that must move: forward reads
+// x and writes y, backward reads x and gy and writes gx and gw: 4·(3|x| + 2|y| + 9C), the count
+// bench/pytorch_reference.py uses too.
+void bench_depthwise(const BenchOptions& o) {
+  // (channels, input side, stride) of the 13 blocks' depthwise layers, each distinct shape once.
+  const int64_t shapes[][3] = {{32, 32, 1}, {64, 32, 2}, {128, 16, 1}, {128, 16, 2}, {256, 8, 1},
+                               {256, 8, 2}, {512, 4, 1}, {512, 4, 2},  {1024, 2, 1}};
+  const int64_t batch = 128;
+  for (const auto& [c, side, stride] : shapes) {
+    const std::string name = str_cat("depthwise_fwd_bwd_c", c, "_s", side, "_stride", stride, "_b", batch);
+    if (name.find(o.only) == std::string::npos) continue;
+    const kernels::Conv2dShape s{batch, c, side, side, c, 3, 3, stride, stride, 1, 1, c};
+    Generator gen(6);
+    const Tensor x = Tensor::normal({batch, c, side, side}, 0, 1, gen),
+                 w = Tensor::normal({c, 1, 3, 3}, 0, 1, gen);
+    const Tensor gy = Tensor::normal({batch, c, s.out_h(), s.out_w()}, 0, 1, gen);
+    Tensor y = Tensor::empty(gy.shape()), gx = Tensor::empty(x.shape()), gw = Tensor::empty(w.shape());
+    const double ms = median_ms(
+        [&] {
+          kernels::cpu::depthwise_conv2d_forward<float>(s, x.data<float>(), w.data<float>(), nullptr,
+                                                        y.data<float>());
+          kernels::cpu::depthwise_conv2d_backward<float>(s, x.data<float>(), w.data<float>(),
+                                                         gy.data<float>(), gx.data<float>(), gw.data<float>(),
+                                                         nullptr);
+        },
+        o.repeats);
+    const double bytes = 4.0 * double(3 * x.numel() + 2 * y.numel() + 9 * c);
+    report(o, {{"workload", name}, {"median_ms", ms}, {"gb_per_s", bytes / (ms * 1e6)}});
+  }
 }
 
 // The SimCLR input pipeline alone: decode (synthetic images are drawn on the fly) and augment two views.
@@ -175,6 +227,7 @@ void add_bench_command(CLI::App& app) {
     bench_simclr_step(*o, "mobilenet_v1", 128, 32);
     bench_simclr_step(*o, "resnet18", 128, 32);
     bench_simclr_step(*o, "mobilenet_v1", 32, 128);
+    bench_depthwise(*o);
     bench_input_pipeline(*o, 32);
     bench_input_pipeline(*o, 96);
   });

@@ -21,6 +21,7 @@ struct StatsOptions {
   std::string spec;
   int64_t limit = 0;
   int threads = 0;
+  bool skip_bad_images = false;
 };
 
 struct ShowOptions {
@@ -28,6 +29,7 @@ struct ShowOptions {
   int64_t count = 16;
   std::string augment = "none";
   uint64_t seed = 0;
+  bool skip_bad_images = false;
   int64_t size = 0;     // augmentation output size; 0 = the images' height
   int64_t columns = 0;  // 0 = square-ish
   int64_t scale = 0;    // 0 = enough to make tiles at least 64 px
@@ -44,8 +46,15 @@ void print_classes(const std::vector<std::string>& names, const std::vector<int6
   }
 }
 
+// Opens a spec with --skip-bad-images applied.
+std::unique_ptr<data::Dataset> open_spec(const std::string& spec, bool skip_bad_images) {
+  data::OpenOptions open;
+  open.skip_bad_images = skip_bad_images;
+  return data::open_dataset(spec, open);
+}
+
 void run_stats(const StatsOptions& o) {
-  const auto ds = data::open_dataset(o.spec);
+  const auto ds = open_spec(o.spec, o.skip_bad_images);
   SSL_CHECK(ds->size() > 0, ds->name(), " has no images");
   const data::Image first = ds->image(0);
   const data::DatasetStats st = data::dataset_stats(*ds, o.limit);
@@ -64,7 +73,7 @@ void run_stats(const StatsOptions& o) {
 }
 
 void run_show(const ShowOptions& o) {
-  const auto ds = data::open_dataset(o.spec);
+  const auto ds = open_spec(o.spec, o.skip_bad_images);
   SSL_CHECK(ds->size() > 0, ds->name(), " has no images");
   const int64_t n = std::min(o.count, ds->size());
   std::unique_ptr<data::Transform> augment;
@@ -111,6 +120,7 @@ void add_data_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   stats->add_option("--threads", so->threads, "Threads (0 = OpenMP default)")->capture_default_str();
+  add_skip_bad_images_flag(*stats, so->skip_bad_images);
   stats->callback([so]() {
     set_threads(so->threads);
     run_stats(*so);
@@ -135,6 +145,7 @@ void add_data_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
   show->add_option("--out", wo->out, "Output PNG file")->required();
+  add_skip_bad_images_flag(*show, wo->skip_bad_images);
   show->callback([wo]() { run_show(*wo); });
 }
 

@@ -15,6 +15,11 @@ void set_threads(int threads) {
   if (threads > 0) omp_set_num_threads(threads);
 }
 
+void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images) {
+  cmd.add_flag("--skip-bad-images", skip_bad_images,
+               "Image folders: leave out files that cannot be read, with a counted warning (default: error)");
+}
+
 namespace {
 // The pretrain options stored in config.json, by flag: on --resume, those given override the saved values
 // (and pretrain refuses any that differ, except epochs and workers).
@@ -34,6 +39,7 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "metho
                                                              {"--head-out", "head_out"},
                                                              {"--cross-view-only", "cross_view_only"},
                                                              {"--seed", "seed"},
+                                                             {"--skip-bad-images", "skip_bad_images"},
                                                              {"--workers", "workers"},
                                                              {"--max-steps", "max_steps_per_epoch"}};
 }  // namespace
@@ -47,7 +53,9 @@ void add_pretrain_command(CLI::App& app) {
                   "Training images (labels unused): synthetic[:train|test], or a dataset spec; a bad spec "
                   "lists them all")
       ->capture_default_str();
-  cmd->add_option("--model", o->model, "Encoder architecture: convnet2, mobilenet_v1 or resnet18")
+  cmd->add_option("--model", o->model,
+                  "Encoder architecture: convnet2, mobilenet_v1 (mobilenet_v1:ALPHA for a width multiplier) "
+                  "or resnet18")
       ->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "Epochs")->capture_default_str()->check(CLI::Range(1, 1000000));
   cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
@@ -71,6 +79,7 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_flag("--cross-view-only", o->simclr.cross_view_only,
                 "NT-Xent over the N×N cross-view similarities only (default: all 2N−1 others)");
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
   cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
   cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)");
@@ -126,9 +135,21 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"linear"}));
   cmd->add_option("--train", o->train, "Labelled training split")->capture_default_str();
-  cmd->add_option("--test", o->test, "Test split")->capture_default_str();
+  cmd->add_option("--test", o->test,
+                  "Test split; classes are matched by name when they are not the training split's")
+      ->capture_default_str();
+  cmd->add_option("--transfer", o->transfer,
+                  "Another labelled dataset to test the same probe on (classes matched by name, those "
+                  "without a counterpart left out and listed)");
+  cmd->add_option("--labels-per-class", o->labels_per_class,
+                  "Fit the probe on N labelled images per class of --train, drawn with --seed (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   cmd->add_option("--out", o->out_dir, "Directory for results.json");
-  cmd->add_option("--image-size", o->image_size, "Input size for random:MODEL")->capture_default_str();
+  cmd->add_option("--image-size", o->image_size,
+                  "Input size for random:MODEL (a trained encoder keeps its own; images of another size "
+                  "are resized to it)")
+      ->capture_default_str();
   cmd->add_option("--epochs", o->probe.epochs, "Epochs of the linear probe")->capture_default_str();
   cmd->add_option("--batch-size", o->probe.batch_size, "Batch size of the linear probe")
       ->capture_default_str();
@@ -143,9 +164,17 @@ void add_eval_command(CLI::App& app) {
     const nlohmann::json r = evaluate(*o);
     std::printf("\n%-8s %8s %8s   (%s protocol, encoder %s)\n", "split", "top1", "top5", o->protocol.c_str(),
                 o->encoder.c_str());
-    for (const char* split : {"train", "test"}) {
-      std::printf("%-8s %7.2f%% %7.2f%%\n", split, 100 * r["splits"][split]["top1"].get<double>(),
-                  100 * r["splits"][split]["top5"].get<double>());
+    for (const std::string split : {"train", "test", "transfer"}) {
+      if (!r["splits"].contains(split)) continue;
+      const nlohmann::json& m = r["splits"][split];
+      std::printf("%-8s %7.2f%% %7.2f%%   %s, %lld images\n", split.c_str(), 100 * m["top1"].get<double>(),
+                  100 * m["top5"].get<double>(), m["data"].get<std::string>().c_str(),
+                  (long long)m["images"].get<int64_t>());
+      if (m.contains("classes_left_out")) {
+        std::printf("         classes left out: %s (training side), %s (this split)\n",
+                    m["classes_left_out"]["train"].dump().c_str(),
+                    m["classes_left_out"]["split"].dump().c_str());
+      }
     }
     if (!o->out_dir.empty()) std::printf("results in %s/results.json\n", o->out_dir.c_str());
   });

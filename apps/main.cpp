@@ -3,6 +3,7 @@
 //   ssl eval --encoder DIR --protocol linear --train synthetic:train --test synthetic:test --out DIR2
 //   ssl bench [--json]
 //   ssl data stats SPEC | ssl data show SPEC --out FILE.png
+//   ssl embed --encoder DIR --data SPEC --out FEATS.npy
 //   ssl models [--image-size S] [--classes K]
 #include <cstdio>
 
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   ssl::apps::add_eval_command(app);
   ssl::apps::add_bench_command(app);
   ssl::apps::add_data_command(app);
+  ssl::apps::add_embed_command(app);
   ssl::apps::add_models_command(app);
   try {
     app.parse(argc, argv);

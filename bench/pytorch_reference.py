@@ -1,22 +1,35 @@
 #!/usr/bin/env python3
 """The workloads of `ssl bench`, timed in PyTorch on the CPU, for side-by-side ratios.
 
-Usage: python3 bench/pytorch_reference.py [--threads 2] [--repeats 10] [--json] [--only TEXT]
+Usage: python3 bench/pytorch_reference.py [--threads 2] [--repeats 10] [--json] [--only TEXT] [--check-params]
 (Debian's python3-torch will do: /usr/bin/python3 bench/pytorch_reference.py. Debian builds it against the
 generic BLAS interface: install libopenblas0-openmp too, or its GEMM runs the reference BLAS at ~6 GFLOP/s
 and every ratio is meaningless. The script prints its GEMM figures first so this shows.)
 
 Each workload is defined exactly as in apps/cmd_bench.cpp: same shapes, same model, same optimizer, and
-images/s counts images through the encoder (2 views x batch). Medians over repeats after warm-up.
+images/s counts images through the encoder (2 views x batch). Medians over repeats after warm-up. The
+models are in bench/torch_models.py, with the C++ state_dict names; --check-params checks their parameter
+counts against torchvision's and exits.
+
+The simclr_step workloads also report max_rss_mb, the process's peak resident memory so far
+(getrusage ru_maxrss). It only grows, so a workload's own peak needs one process per workload:
+    for w in simclr_step_convnet2_b256_32px simclr_step_mobilenet_v1_b128_32px \
+             simclr_step_resnet18_b128_32px simclr_step_mobilenet_v1_b32_128px; do
+        python3 bench/pytorch_reference.py --only $w; done
 """
 import argparse
 import json
+import os
+import resource
 import statistics
+import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_models  # noqa: E402  (bench/torch_models.py)
 
 
 def median_ms(fn, repeats, warmup=2):
@@ -39,8 +52,12 @@ def report(args, record):
         extra = ""
         if "gflops" in record:
             extra += f"  {record['gflops']:8.1f} GFLOP/s"
+        if "gb_per_s" in record:
+            extra += f"  {record['gb_per_s']:8.1f} GB/s"
         if "images_per_s" in record:
             extra += f"  {record['images_per_s']:8.1f} images/s"
+        if "max_rss_mb" in record:
+            extra += f"  peak RSS {record['max_rss_mb']:.0f} MB"
         print(f"{record['workload']:<34} {record['median_ms']:10.3f} ms{extra}", flush=True)
 
 
@@ -79,32 +96,70 @@ def bench_ntxent(args):
         report(args, {"workload": name, "median_ms": median_ms(step, args.repeats)})
 
 
-def convnet2():
-    return nn.Sequential(
-        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+def max_rss_mb():
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_simclr_step(args, batch=256, size=32):
-    name = f"simclr_step_convnet2_b{batch}_{size}px"
+def bench_simclr_step(args, model, batch, size):
+    """Both views through encoder and projection head, NT-Xent, backward, SGD-momentum update."""
+    name = f"simclr_step_{model}_b{batch}_{size}px"
     if args.only not in name:
         return
     torch.manual_seed(3)
-    encoder = convnet2()
-    features = 64 * (size // 4) ** 2
-    head = nn.Sequential(nn.Linear(features, 512), nn.ReLU(), nn.Linear(512, 128))
+    encoder = torch_models.make_encoder(model, size)
+    head = torch_models.projection_head(encoder.feature_dim)
     params = list(encoder.parameters()) + list(head.parameters())
     opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=5e-4)
     views = torch.randn(2 * batch, 3, size, size)
 
     def step():
-        loss = ntxent_composed(head(encoder(views)), 0.5)
+        loss = ntxent_composed(head(encoder(views)), torch_models.TEMPERATURE)
         opt.zero_grad()
         loss.backward()
         opt.step()
 
     ms = median_ms(step, max(3, args.repeats // 2))
-    report(args, {"workload": name, "median_ms": ms, "images_per_s": 2.0 * batch / (ms / 1e3)})
+    report(args, {"workload": name, "median_ms": ms, "images_per_s": 2.0 * batch / (ms / 1e3),
+                  "max_rss_mb": max_rss_mb()})
+
+
+def depthwise_bytes(n, c, side, stride):
+    """Bytes a depthwise 3x3 forward+backward must move, in float32.
+
+    forward reads x and writes y; backward reads x and gy and writes gx and gw:
+        4 * (3 * |x| + 2 * |y| + |w|), |x| = n*c*side^2, |y| = n*c*out^2, |w| = 9*c.
+    The weight reads (9*c floats, twice) are not counted.
+    """
+    out = (side - 1) // stride + 1
+    x, y, w = n * c * side * side, n * c * out * out, 9 * c
+    return 4 * (3 * x + 2 * y + w)
+
+
+def bench_depthwise(args, batch=128, image_size=32):
+    """F.conv2d(groups=C) forward + backward (gx and gw) on each distinct depthwise shape of MobileNetV1.
+
+    At 32 px (stem stride 1), (channels, input side, stride) of the 13 blocks take 9 distinct values:
+    (32, 32, 1), (64, 32, 2), (128, 16, 1), (128, 16, 2), (256, 8, 1), (256, 8, 2), (512, 4, 1) x5,
+    (512, 4, 2), (1024, 2, 1). GB/s counts depthwise_bytes.
+    """
+    for c, side, stride in sorted(set(torch_models.mobilenet_v1_depthwise_shapes(image_size))):
+        name = f"depthwise_fwd_bwd_c{c}_s{side}_stride{stride}_b{batch}"
+        if args.only not in name:
+            continue
+        torch.manual_seed(5)
+        x = torch.randn(batch, c, side, side, requires_grad=True)
+        w = torch.randn(c, 1, 3, 3, requires_grad=True)
+        out = (side - 1) // stride + 1
+        gy = torch.randn(batch, c, out, out)
+
+        def step():
+            y = F.conv2d(x, w, stride=stride, padding=1, groups=c)
+            torch.autograd.grad(y, (x, w), gy)
+
+        ms = median_ms(step, args.repeats)
+        gb = depthwise_bytes(batch, c, side, stride) / 1e9
+        report(args, {"workload": name, "median_ms": ms, "gb_per_s": gb / (ms / 1e3)})
 
 
 def main():
@@ -113,12 +168,21 @@ def main():
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.add_argument("--only", default="")
+    p.add_argument("--check-params", action="store_true",
+                   help="check the models' parameter counts against torchvision's and exit")
     args = p.parse_args()
+    if args.check_params:
+        torch_models.check_parameter_counts()
+        return
     torch.set_num_threads(args.threads)
     with torch.no_grad():
         bench_gemm(args)
     bench_ntxent(args)
-    bench_simclr_step(args)
+    bench_simclr_step(args, "convnet2", 256, 32)
+    bench_simclr_step(args, "mobilenet_v1", 128, 32)
+    bench_simclr_step(args, "resnet18", 128, 32)
+    bench_simclr_step(args, "mobilenet_v1", 32, 128)
+    bench_depthwise(args)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,10 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
 // running statistics are used. gamma/beta may be undefined (no affine).
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean,
                   Tensor running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// relu(batch_norm(...)) in one op: in training, one kernel each way, and backward keeps x only (the ReLU's
+// mask is recomputed from it), which saves a pass over memory in each direction and one activation.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean,
+                       Tensor running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = default_generator());
 
 }  // namespace ssl

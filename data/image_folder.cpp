@@ -1,16 +1,15 @@
 #include "data/image_folder.h"
 
-#include <stb_image.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
 #include <system_error>
 
 #include "core/error.h"
 #include "data/dataset_files.h"
+#include "data/file_reader.h"
+#include "data/image_decode.h"
 #include "data/resample.h"
 
 namespace ssl::data {
@@ -46,18 +45,6 @@ Listing list_directory(const std::string& dir) {
   return out;
 }
 
-// Empty when stb_image can read the header of `path`, else why not.
-std::string header_problem(const std::string& path) {
-  int w = 0, h = 0, comp = 0;
-  if (!stbi_info(path.c_str(), &w, &h, &comp)) {
-    const char* why = stbi_failure_reason();
-    return str_cat("cannot read the image header (", why ? why : "unknown reason",
-                   "); expected a JPEG, PNG or BMP file");
-  }
-  if (w <= 0 || h <= 0) return str_cat("the header gives an empty image of ", w, "x", h, " pixels");
-  return {};
-}
-
 }  // namespace
 
 bool ImageFolderDataset::is_image_file_name(const std::string& file_name) {
@@ -85,7 +72,7 @@ ImageFolderDataset::ImageFolderDataset(std::string dir, ImageFolderOptions optio
     int64_t kept = 0;
     for (const std::string& file_name : names) {
       const std::string path = join_path(folder, file_name);
-      const std::string problem = header_problem(path);
+      const std::string problem = image_file_header_problem(path);
       if (!problem.empty()) {
         SSL_CHECK(options_.skip_bad_images, path, ": ", problem,
                   " (open with skip_bad_images, e.g. the spec suffix ':skip-bad', to leave such files out)");
@@ -130,16 +117,8 @@ const std::string& ImageFolderDataset::path(int64_t i) const {
 
 Image ImageFolderDataset::image(int64_t i) const {
   const std::string& file = path(i);
-  int w = 0, h = 0, comp = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load(file.c_str(), &w, &h, &comp, 3), stbi_image_free);
-  if (!data) {
-    const char* why = stbi_failure_reason();
-    throw Error(str_cat(file, ": cannot decode the image (", why ? why : "unknown reason",
-                        "); the file is corrupt or truncated"));
-  }
-  SSL_CHECK(w > 0 && h > 0, file, ": decoded an empty image of ", w, "x", h, " pixels");
-  Image full(h, w, 3);
-  std::copy_n(data.get(), size_t(full.numel()), full.pixels.begin());
+  const std::vector<uint8_t> bytes = FileReader(file).read_all();
+  Image full = decode_image(bytes.data(), bytes.size(), file);
   const int64_t s = options_.size;
   if (full.h == s && full.w == s) return full;
   const int64_t side = std::min(full.h, full.w);  // the centred square keeps the aspect ratio

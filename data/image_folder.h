@@ -10,10 +10,11 @@
 //
 // Every file's header is checked with stbi_info when the dataset is opened. A file whose header is bad is an
 // error, or with `skip_bad_images` a warning: the file is left out, counted in skipped(), and one line is
-// written to stderr. Pixels are decoded on demand in image() (thread-safe; stb_image keeps its error
-// message per thread): the image is converted to RGB, cropped to its centred square (keeping the aspect
-// ratio) and resampled to size x size with data/resample.h's antialiased filter. A file whose header is good
-// but whose data is corrupt can only be found then: image() throws ssl::Error naming it.
+// written to stderr. Pixels are decoded on demand in image() with data/image_decode.h (thread-safe; stb_image
+// keeps its error message per thread): the image is converted to RGB, cropped to its centred square (keeping
+// the aspect ratio) and resampled to size x size with data/resample.h's antialiased filter. A file whose
+// header is good but whose data is corrupt, or which declares more than kMaxDecodedPixels pixels, can only
+// be found then: image() throws ssl::Error naming it.
 #pragma once
 
 #include <cstdint>

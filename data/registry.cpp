@@ -65,13 +65,16 @@ std::unique_ptr<Dataset> open_stl10(const std::string& spec, const std::vector<s
   return std::make_unique<Stl10Dataset>(parts[1], split);
 }
 
-std::unique_ptr<Dataset> open_folder(const std::string& spec, const std::vector<std::string>& parts) {
+std::unique_ptr<Dataset> open_folder(const std::string& spec, const std::vector<std::string>& parts,
+                                     const OpenOptions& open_options) {
   if (parts.size() < 2 || parts[1].empty()) fail(spec, "folder needs a directory: folder:DIR");
   ImageFolderOptions options;
-  bool have_size = false;
+  options.size = open_options.image_size;
+  options.skip_bad_images = open_options.skip_bad_images;
+  bool have_size = false, have_skip = false;
   for (size_t k = 2; k < parts.size(); ++k) {
-    if (parts[k] == "skip-bad" && !options.skip_bad_images) {
-      options.skip_bad_images = true;
+    if (parts[k] == "skip-bad" && !have_skip) {
+      options.skip_bad_images = have_skip = true;
     } else if (!have_size && parse_uint(parts[k], options.size) && options.size > 0) {
       have_size = true;
     } else {
@@ -150,14 +153,15 @@ std::string dataset_spec_help() {
          "                         SPLIT train (default), test or unlabeled\n"
          "  folder:DIR[:SIZE][:skip-bad]\n"
          "                         image files (jpg/png/bmp) in DIR/<class>/, or directly in DIR\n"
-         "                         (unlabelled), resized to SIZE x SIZE (default 32); skip-bad leaves\n"
-         "                         out files whose header cannot be read, with a warning\n"
+         "                         (unlabelled), resized to SIZE x SIZE (default: --image-size, else 32);\n"
+         "                         skip-bad (or --skip-bad-images) leaves out files whose header cannot\n"
+         "                         be read, with a counted warning\n"
          "  SPEC@N[,seed=S][,rest] label budget: N labelled images per class of SPEC drawn with seed S\n"
          "                         (default 0), e.g. cifar10:data/cifar:train@25; with ',rest' the other\n"
          "                         images instead, labels hidden (the unlabelled pool)\n";
 }
 
-std::unique_ptr<Dataset> open_dataset(const std::string& spec) {
+std::unique_ptr<Dataset> open_dataset(const std::string& spec, const OpenOptions& options) {
   // A label budget is the text after the last '@' that is not inside the directory path.
   const size_t at = spec.rfind('@');
   const size_t slash = spec.rfind('/');
@@ -172,9 +176,14 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec) {
   } else if (parts[0] == "stl10") {
     base = open_stl10(spec, parts);
   } else if (parts[0] == "folder") {
-    base = open_folder(spec, parts);
+    base = open_folder(spec, parts, options);
   } else {
     fail(spec, str_cat("unknown dataset kind '", parts[0], "'"));
+  }
+  if (options.labels_per_class > 0) {
+    if (budgeted) fail(spec, "a label budget is given both as '@' in the spec and as --labels-per-class");
+    return apply_budget(spec, str_cat(options.labels_per_class, ",seed=", options.label_seed),
+                        std::move(base));
   }
   if (!budgeted) return base;
   return apply_budget(spec, spec.substr(at + 1), std::move(base));

@@ -2,7 +2,8 @@
 // [n, c]); every channel is normalised over its n*hw values:
 //   y = (x - mean) * invstd * gamma + beta,   invstd = 1 / sqrt(var + eps)
 // Training uses the batch's mean and biased variance; evaluation uses the running statistics.
-// gamma and beta may be nullptr, meaning 1 and 0 (affine = false). Statistics are accumulated in double.
+// gamma and beta may be nullptr, meaning 1 and 0 (affine = false). Statistics are accumulated in double
+// (each contiguous run of H*W values first in the data's type).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,21 @@ template <class T>
 void batch_norm_backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma,
                                const T* save_mean, const T* save_invstd, const T* gy, T* gx, T* ggamma,
                                T* gbeta);
+
+// Batch norm fused with the ReLU after it (training mode): y = max(0, bn(x)), one pass to read x for the
+// statistics and one to write y, instead of BN's and then the ReLU's. save_scale and save_shift [c] receive
+// the per-channel map forward applied, y = max(0, (x - save_mean) * save_scale + save_shift); backward
+// recomputes the ReLU's mask from x with it, so neither y nor a mask has to be kept or read back.
+template <class T>
+void batch_norm_relu_forward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma,
+                                   const T* beta, T eps, T* y, T* save_mean, T* save_invstd, T* batch_var,
+                                   T* save_scale, T* save_shift);
+
+// batch_norm_backward_train of gy masked by the ReLU (gy is dL/dy of the fused output).
+template <class T>
+void batch_norm_relu_backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma,
+                                    const T* save_mean, const T* save_invstd, const T* save_scale,
+                                    const T* save_shift, const T* gy, T* gx, T* ggamma, T* gbeta);
 
 // Requires n, c, hw >= 1. y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta.
 template <class T>

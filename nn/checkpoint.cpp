@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -32,6 +34,34 @@ DType parse_st_dtype(const std::string& s, const std::string& path, const std::s
   if (s == "F64") return DType::f64;
   if (s == "I64") return DType::i64;
   throw Error(str_cat(path, ": tensor '", name, "' has dtype '", s, "'; supported: F32, F64, I64"));
+}
+
+// The entries of `value`, a JSON list of non-negative integers: the tensor's `field` ("shape" or
+// "data_offsets"). Anything else (a negative or fractional number, a string) is an error naming the file and
+// the tensor.
+std::vector<uint64_t> parse_st_uints(const json& value, const std::string& path, const std::string& name,
+                                     const char* field) {
+  SSL_CHECK(value.is_array(), path, ": tensor '", name, "' has a ", field, " that is not a list");
+  std::vector<uint64_t> out;
+  for (const json& v : value) {
+    SSL_CHECK(v.is_number_unsigned(), path, ": tensor '", name, "' has ", field, " entry ", v.dump(),
+              "; expected a non-negative integer");
+    out.push_back(v.get<uint64_t>());
+  }
+  return out;
+}
+
+// The shape of tensor `name`, refused when its element count (or a stride) would not fit in an int64_t.
+Shape parse_st_shape(const json& value, const std::string& path, const std::string& name) {
+  Shape shape;
+  int64_t count = 1;  // the product of the non-zero dimensions, the largest stride or element count
+  for (const uint64_t d : parse_st_uints(value, path, name, "shape")) {
+    SSL_CHECK(
+        d <= uint64_t(INT64_MAX) && !__builtin_mul_overflow(count, std::max<int64_t>(int64_t(d), 1), &count),
+        path, ": tensor '", name, "' has a shape ", value.dump(), " too large to address");
+    shape.push_back(int64_t(d));
+  }
+  return shape;
 }
 
 }  // namespace
@@ -118,13 +148,14 @@ std::map<std::string, Tensor> load_safetensors(const std::string& path, Metadata
     }
     try {
       const DType dtype = parse_st_dtype(entry.at("dtype").get<std::string>(), path, name);
-      const Shape shape = entry.at("shape").get<Shape>();
-      const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
-      for (int64_t d : shape) SSL_CHECK(d >= 0, path, ": tensor '", name, "' has a negative dimension");
+      const Shape shape = parse_st_shape(entry.at("shape"), path, name);
+      const auto offsets = parse_st_uints(entry.at("data_offsets"), path, name, "data_offsets");
       SSL_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, path,
                 ": tensor '", name, "' has data offsets outside the file's ", data_size,
                 " data bytes (truncated file?)");
-      const uint64_t expected = uint64_t(numel_of(shape)) * dtype_size(dtype);
+      uint64_t expected = 0;  // numel_of(shape) fits in an int64_t, the byte count may not
+      SSL_CHECK(!__builtin_mul_overflow(uint64_t(numel_of(shape)), uint64_t(dtype_size(dtype)), &expected),
+                path, ": tensor '", name, "' of shape ", shape, " is too large to address");
       SSL_CHECK(offsets[1] - offsets[0] == expected, path, ": tensor '", name, "' of shape ", shape,
                 " needs ", expected, " bytes but has ", offsets[1] - offsets[0]);
       Tensor t = Tensor::empty(shape, dtype);

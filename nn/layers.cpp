@@ -46,6 +46,14 @@ Tensor BatchNorm::forward(const Tensor& x) {
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
 
+Tensor BatchNorm::forward_relu(const Tensor& x) {
+  if (is_training()) {
+    NoGradGuard g;
+    num_batches_tracked.fill_(num_batches_tracked.item() + 1);
+  }
+  return batch_norm_relu(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
 Sequential::Sequential(std::initializer_list<ModulePtr> modules) {
   for (const ModulePtr& m : modules) append(m);
 }

@@ -29,6 +29,8 @@ class BatchNorm : public Module {
  public:
   explicit BatchNorm(int64_t channels, double momentum = 0.1, double eps = 1e-5);
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)) through the fused op (core/ops.h batch_norm_relu): for the BN → ReLU pairs of models.
+  Tensor forward_relu(const Tensor& x);
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double momentum, eps;
 };

@@ -25,13 +25,31 @@ int64_t scaled(int64_t c, double width) {
 }
 }  // namespace
 
-DepthwiseSeparableConv::DepthwiseSeparableConv(int64_t in, int64_t out, int64_t stride) {
-  append(conv_no_bias(in, in, 3, Conv2dArgs{stride, 1, in}));
-  append(std::make_shared<BatchNorm>(in));
+ConvBNReLU::ConvBNReLU(std::shared_ptr<Conv2d> conv, int64_t channels)
+    : conv_(std::move(conv)), bn_(std::make_shared<BatchNorm>(channels)) {
+  append(conv_);
+  append(bn_);
   append(std::make_shared<ReLU>());
-  append(conv_no_bias(in, out, 1, Conv2dArgs{1, 0, 1}));
-  append(std::make_shared<BatchNorm>(out));
+}
+
+Tensor ConvBNReLU::forward(const Tensor& x) { return bn_->forward_relu(conv_->forward(x)); }
+
+DepthwiseSeparableConv::DepthwiseSeparableConv(int64_t in, int64_t out, int64_t stride)
+    : depthwise_(conv_no_bias(in, in, 3, Conv2dArgs{stride, 1, in})),
+      pointwise_(conv_no_bias(in, out, 1, Conv2dArgs{1, 0, 1})),
+      bn_depthwise_(std::make_shared<BatchNorm>(in)),
+      bn_pointwise_(std::make_shared<BatchNorm>(out)) {
+  append(depthwise_);
+  append(bn_depthwise_);
   append(std::make_shared<ReLU>());
+  append(pointwise_);
+  append(bn_pointwise_);
+  append(std::make_shared<ReLU>());
+}
+
+Tensor DepthwiseSeparableConv::forward(const Tensor& x) {
+  const Tensor h = bn_depthwise_->forward_relu(depthwise_->forward(x));
+  return bn_pointwise_->forward_relu(pointwise_->forward(h));
 }
 
 MobileNetV1::MobileNetV1(int64_t image_size, double width, int64_t classes) {
@@ -45,9 +63,7 @@ MobileNetV1::MobileNetV1(int64_t image_size, double width, int64_t classes) {
   features = register_module("features", std::make_shared<Sequential>());
   int64_t c = scaled(32, width);
   const int64_t stem_stride = image_size < 64 ? 1 : 2;
-  features->append(std::make_shared<Sequential>(
-      std::initializer_list<ModulePtr>{conv_no_bias(3, c, 3, Conv2dArgs{stem_stride, 1, 1}),
-                                       std::make_shared<BatchNorm>(c), std::make_shared<ReLU>()}));
+  features->append(std::make_shared<ConvBNReLU>(conv_no_bias(3, c, 3, Conv2dArgs{stem_stride, 1, 1}), c));
   for (const auto& [out, stride] : blocks) {
     const int64_t o = scaled(out, width);
     features->append(std::make_shared<DepthwiseSeparableConv>(c, o, stride));

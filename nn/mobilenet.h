@@ -23,11 +23,30 @@
 
 namespace ssl::nn {
 
+// conv → BN → ReLU as a Sequential with children 0..2 (the stem); forward runs BN and ReLU as one fused op.
+class ConvBNReLU : public Sequential {
+ public:
+  ConvBNReLU(std::shared_ptr<Conv2d> conv, int64_t channels);
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  std::shared_ptr<Conv2d> conv_;
+  std::shared_ptr<BatchNorm> bn_;
+};
+
 // depthwise 3×3 (groups = in, stride, padding 1, no bias) → BN → ReLU → pointwise 1×1 (no bias) → BN → ReLU,
-// as a Sequential with children 0..5 (0 and 3 are the convolutions, 1 and 4 the BNs).
+// as a Sequential with children 0..5 (0 and 3 are the convolutions, 1 and 4 the BNs, 2 and 5 the ReLUs).
+// forward fuses each BN with its ReLU (batch_norm_relu): one pass over the activation each way instead of
+// two, and the BN outputs are never stored. The depthwise convolution is a direct kernel
+// (kernels/cpu/depthwise.cpp), the pointwise one a GEMM over chunks of images (kernels/cpu/conv.cpp).
 class DepthwiseSeparableConv : public Sequential {
  public:
   DepthwiseSeparableConv(int64_t in_channels, int64_t out_channels, int64_t stride = 1);
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  std::shared_ptr<Conv2d> depthwise_, pointwise_;
+  std::shared_ptr<BatchNorm> bn_depthwise_, bn_pointwise_;
 };
 
 class MobileNetV1 : public Encoder {

@@ -1,5 +1,7 @@
 #include "nn/models.h"
 
+#include <charconv>
+
 #include "nn/mobilenet.h"
 #include "nn/resnet.h"
 
@@ -22,15 +24,38 @@ EncoderPtr convnet2(int64_t image_size, int64_t in_channels) {
 
 std::vector<std::string> encoder_names() { return {"convnet2", "mobilenet_v1", "resnet18"}; }
 
-EncoderPtr make_encoder(const std::string& name, int64_t image_size) {
+namespace {
+// "mobilenet_v1" is α = 1; "mobilenet_v1:ALPHA" another width multiplier, e.g. mobilenet_v1:0.5.
+EncoderPtr build_mobilenet(const std::string& name, int64_t image_size) {
+  const std::string prefix = "mobilenet_v1:";
+  if (name.rfind(prefix, 0) != 0) return nullptr;
+  const std::string text = name.substr(prefix.size());
+  double width = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), width);
+  SSL_CHECK(ec == std::errc() && end == text.data() + text.size() && width > 0, "model '", name,
+            "': the width multiplier after 'mobilenet_v1:' must be a positive number, e.g. mobilenet_v1:0.5");
+  return mobilenet_v1(image_size, width);
+}
+
+EncoderPtr build_encoder(const std::string& name, int64_t image_size) {
   if (name == "convnet2") return convnet2(image_size);
-  // α = 1 here; nn::mobilenet_v1(image_size, width) takes another width multiplier.
   if (name == "mobilenet_v1") return mobilenet_v1(image_size, 1.0);
+  if (EncoderPtr m = build_mobilenet(name, image_size)) return m;
   // The CIFAR stem (3×3, stride 1, no max-pool) when image_size <= 64, the ImageNet stem above.
   if (name == "resnet18") return resnet18(image_size);
+  return nullptr;
+}
+}  // namespace
+
+EncoderPtr make_encoder(const std::string& name, int64_t image_size) {
+  if (EncoderPtr encoder = build_encoder(name, image_size)) {
+    encoder->image_size = image_size;
+    return encoder;
+  }
   std::string known;
   for (const auto& n : encoder_names()) known += (known.empty() ? "" : ", ") + n;
-  throw Error(str_cat("unknown model '", name, "'; known models: ", known));
+  throw Error(str_cat("unknown model '", name, "'; known models: ", known,
+                      " (mobilenet_v1:ALPHA for a width ", "multiplier, e.g. mobilenet_v1:0.5)"));
 }
 
 std::shared_ptr<Sequential> projection_head(int64_t in, int64_t hidden, int64_t out) {

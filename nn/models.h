@@ -12,6 +12,7 @@ namespace ssl::nn {
 class Encoder : public Sequential {
  public:
   int64_t feature_dim = 0;
+  int64_t image_size = 0;  // the input side it was built for (make_encoder sets it); 0 = unknown
 };
 using EncoderPtr = std::shared_ptr<Encoder>;
 
@@ -20,6 +21,7 @@ using EncoderPtr = std::shared_ptr<Encoder>;
 EncoderPtr convnet2(int64_t image_size = 32, int64_t in_channels = 3);
 
 // Builds an encoder by name for square images of `image_size`; throws listing the known names.
+// "mobilenet_v1:ALPHA" is MobileNetV1 with width multiplier ALPHA (e.g. mobilenet_v1:0.5).
 EncoderPtr make_encoder(const std::string& name, int64_t image_size = 32);
 std::vector<std::string> encoder_names();
 

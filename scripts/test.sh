@@ -12,3 +12,5 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 # minutes of training take over a quarter of an hour. Every other suite runs in both.
 echo "sanitizer build: running every suite except the end-to-end training one (label e2e)"
 (cd build-asan && ctest --output-on-failure -LE e2e)
+# Fuzzes every file parser for 20 s each under ASan/UBSan (Clang builds only; skipped when clang++ is absent).
+scripts/fuzz.sh 20

@@ -1,7 +1,12 @@
 #include "ssl/evaluate.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <limits>
+#include <memory>
 
+#include "data/class_mapping.h"
 #include "data/registry.h"
 #include "nn/checkpoint.h"
 #include "ssl/features.h"
@@ -26,26 +31,83 @@ nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t imag
   return encoder;
 }
 
+namespace {
+
+// Scores of training classes outside `kept` set to the lowest value, so no prediction falls on them.
+Tensor restrict_to_classes(const Tensor& scores, const std::vector<bool>& kept) {
+  std::vector<float> s = scores.to_vector<float>();
+  const size_t c = kept.size();
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (!kept[i % c]) s[i] = std::numeric_limits<float>::lowest();
+  }
+  return Tensor::from_vector(s, scores.shape());
+}
+
+// Features, Top-1 and Top-5 of one split under the probe fitted on `train_set`.
+nlohmann::json evaluate_split(nn::Encoder& encoder, const LinearProbe& probe, const data::Dataset& train_set,
+                              std::shared_ptr<const data::Dataset> split, const std::string& spec,
+                              const EvalOptions& o) {
+  SSL_CHECK(split->num_classes() > 0, "eval: ", split->name(), " (", spec,
+            ") is unlabelled; an evaluation split needs class labels");
+  nlohmann::json out = {{"data", spec}};
+  std::vector<bool> kept(size_t(train_set.num_classes()), true);
+  if (split->class_names() != train_set.class_names()) {
+    data::ClassMapping mapping = data::map_classes_by_name(*split, train_set);
+    SSL_CHECK(mapping.matched_count() > 0, "eval: no class of ", split->name(), " matches a class of ",
+              train_set.name(), " by name:\n", mapping.describe());
+    for (const std::string& name : mapping.unmatched_to) {
+      const auto names = train_set.class_names();
+      kept[size_t(std::find(names.begin(), names.end(), name) - names.begin())] = false;
+    }
+    out["classes_matched"] = mapping.matched_count();
+    out["classes_left_out"] = {{"train", mapping.unmatched_to}, {"split", mapping.unmatched_from}};
+    if (o.show_progress) {
+      std::printf("%s: classes matched by name with %s\n%s\n", spec.c_str(), train_set.name().c_str(),
+                  mapping.describe().c_str());
+    }
+    split = std::make_shared<data::RelabeledDataset>(split, std::move(mapping));
+  }
+  const Features f = compute_features(encoder, *split, 512, o.workers, o.show_progress);
+  const TopK t = topk_accuracy(restrict_to_classes(probe.scores(f.x), kept), f.labels);
+  out["top1"] = t.top1;
+  out["top5"] = t.top5;
+  out["images"] = split->size();
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json evaluate(const EvalOptions& o) {
   SSL_CHECK(o.protocol == "linear", "eval: unknown protocol '", o.protocol, "'; available: linear");
   nn::EncoderPtr encoder = load_encoder(o.encoder, o.seed, o.image_size);
-  const auto train_set = data::open_dataset(o.train);
-  const auto test_set = data::open_dataset(o.test);
-  SSL_CHECK(train_set->num_classes() == test_set->num_classes(), "eval: ", train_set->name(), " has ",
-            train_set->num_classes(), " classes but ", test_set->name(), " has ", test_set->num_classes());
+  data::OpenOptions open;
+  open.image_size = encoder->image_size;
+  open.skip_bad_images = o.skip_bad_images;
+  data::OpenOptions open_train = open;
+  open_train.labels_per_class = o.labels_per_class;
+  open_train.label_seed = o.seed;
+  const std::shared_ptr<const data::Dataset> train_set = data::open_dataset(o.train, open_train);
+  SSL_CHECK(train_set->num_classes() > 0, "eval: the training split ", train_set->name(),
+            " is unlabelled; the probe needs class labels");
+
   const Features train = compute_features(*encoder, *train_set, 512, o.workers, o.show_progress);
-  const Features test = compute_features(*encoder, *test_set, 512, o.workers, o.show_progress);
-  LinearProbeOptions probe = o.probe;
-  probe.seed = o.seed;
-  probe.show_progress = o.show_progress;
-  const LinearProbe classifier(train.x, train.labels, train_set->num_classes(), probe);
-  const TopK tr = classifier.evaluate(train.x, train.labels), te = classifier.evaluate(test.x, test.labels);
+  LinearProbeOptions probe_options = o.probe;
+  probe_options.seed = o.seed;
+  probe_options.show_progress = o.show_progress;
+  const LinearProbe probe(train.x, train.labels, train_set->num_classes(), probe_options);
+  const TopK tr = probe.evaluate(train.x, train.labels);
+
+  nlohmann::json splits;
+  splits["train"] = {{"top1", tr.top1}, {"top5", tr.top5}, {"data", o.train}, {"images", train_set->size()}};
+  splits["test"] = evaluate_split(*encoder, probe, *train_set, data::open_dataset(o.test, open), o.test, o);
+  if (!o.transfer.empty()) {
+    splits["transfer"] =
+        evaluate_split(*encoder, probe, *train_set, data::open_dataset(o.transfer, open), o.transfer, o);
+  }
   nlohmann::json result = {{"protocol", o.protocol},
                            {"encoder", o.encoder},
                            {"feature_dim", encoder->feature_dim},
-                           {"splits",
-                            {{"train", {{"top1", tr.top1}, {"top5", tr.top5}, {"data", o.train}}},
-                             {"test", {{"top1", te.top1}, {"top5", te.top5}, {"data", o.test}}}}}};
+                           {"splits", splits}};
   if (!o.out_dir.empty()) {
     std::filesystem::create_directories(o.out_dir);
     nn::write_file_atomically(o.out_dir + "/results.json", result.dump(2) + "\n");

@@ -1,6 +1,11 @@
 // The evaluation runner: an encoder (trained, or `random:MODEL` for the untrained baseline every table
 // needs), features of each split computed once, a linear probe fitted on the training split, Top-1 and
 // Top-5 on every split, written to results.json.
+//
+// A split whose classes are not the training split's (a transfer set: a probe trained on CIFAR-10 tested on
+// STL-10) is matched to them by name (data/class_mapping.h): its images of classes without a counterpart
+// are left out, the probe's scores for training classes without a counterpart are ignored (so Top-1 and
+// Top-5 are over the shared classes), and the result names the classes left out on each side.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -19,15 +24,20 @@ struct EvalOptions {
   std::string protocol = "linear";
   std::string train = "synthetic:train";
   std::string test = "synthetic:test";
-  std::string out_dir;  // empty: do not write results.json
+  std::string transfer;  // optional: another dataset, evaluated with the same probe
+  std::string out_dir;   // empty: do not write results.json
   int64_t image_size = 32;
   uint64_t seed = 0;
   int workers = 1;
   bool show_progress = true;
+  bool skip_bad_images = false;  // image folders: leave out unreadable files, with a warning
+  int64_t labels_per_class = 0;  // > 0: fit the probe on this many labelled images per class of `train`
   LinearProbeOptions probe;
 };
 
-// Returns {"protocol": "linear", "encoder": ..., "splits": {"train": {"top1", "top5"}, "test": {...}}}.
+// Returns {"protocol": "linear", "encoder": ..., "splits": {"train": {"top1", "top5", "data", "images"},
+// "test": {...}[, "transfer": {...}]}}; a split matched by class name adds "classes_matched" and
+// "classes_left_out": {"train": [...], "split": [...]}.
 nlohmann::json evaluate(const EvalOptions& options);
 
 }  // namespace ssl

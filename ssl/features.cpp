@@ -1,7 +1,9 @@
 #include "ssl/features.h"
 
 #include <cmath>
+#include <memory>
 
+#include "data/transforms.h"
 #include "ssl/progress.h"
 
 namespace ssl {
@@ -17,26 +19,37 @@ data::LoaderOptions image_loader_options(int64_t batch_size, uint64_t seed, int 
 }
 
 Features compute_features(nn::Encoder& encoder, const data::Dataset& dataset, int64_t batch_size, int workers,
-                          bool show_progress) {
+                          bool show_progress, Tensor* inputs) {
   const bool was_training = encoder.is_training();
   encoder.eval();
   NoGradGuard no_grad;
   data::LoaderOptions opt = image_loader_options(batch_size, 0, workers);
   opt.shuffle = false;
+  // Images of another size (STL-10's 96 px for an encoder trained at 32) are resized to the encoder's input.
+  std::unique_ptr<data::Resize> resize;
+  if (encoder.image_size > 0 && dataset.size() > 0) {
+    const data::Image first = dataset.image(0);
+    if (first.h != encoder.image_size || first.w != encoder.image_size) {
+      resize = std::make_unique<data::Resize>(encoder.image_size);
+      opt.transform = resize.get();
+    }
+  }
   data::Loader loader(dataset, opt);
   loader.start_epoch(0);
-  std::vector<Tensor> xs, ys;
+  std::vector<Tensor> xs, ys, images;
   Progress progress("features " + dataset.name(), loader.batches_per_epoch(), show_progress);
   data::Batch batch;
   int64_t done = 0;
   while (loader.next(batch)) {
     xs.push_back(encoder.forward(batch.images));
     ys.push_back(batch.labels);
+    if (inputs) images.push_back(batch.images);
     progress.update(++done, std::nan(""), batch.size());
   }
   progress.finish();
   encoder.train(was_training);
   SSL_CHECK(!xs.empty(), "compute_features: dataset ", dataset.name(), " is empty");
+  if (inputs) *inputs = cat(images, 0);
   return {cat(xs, 0), cat(ys, 0)};
 }
 

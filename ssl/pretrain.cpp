@@ -61,6 +61,7 @@ nlohmann::json pretrain_options_json(const PretrainOptions& o) {
           {"warmup_epochs", o.warmup_epochs},
           {"seed", o.seed},
           {"workers", o.workers},
+          {"skip_bad_images", o.skip_bad_images},
           {"temperature", o.simclr.temperature},
           {"head_hidden", o.simclr.head_hidden},
           {"head_out", o.simclr.head_out},
@@ -86,6 +87,7 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
   get("warmup_epochs", o.warmup_epochs);
   get("seed", o.seed);
   get("workers", o.workers);
+  get("skip_bad_images", o.skip_bad_images);
   get("temperature", o.simclr.temperature);
   get("head_hidden", o.simclr.head_hidden);
   get("head_out", o.simclr.head_out);
@@ -169,7 +171,10 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   nn::write_file_atomically(o.out_dir + "/config.json", pretrain_options_json(o).dump(2) + "\n");
 
   manual_seed(o.seed);
-  const auto dataset = data::open_dataset(o.data);
+  data::OpenOptions open;
+  open.image_size = o.image_size;
+  open.skip_bad_images = o.skip_bad_images;
+  const auto dataset = data::open_dataset(o.data, open);
   const auto augment = data::simclr_augment(o.image_size);
   data::LoaderOptions lo = image_loader_options(o.batch_size, o.seed, o.workers);
   lo.views = 2;

@@ -23,28 +23,53 @@ std::vector<Tensor> gradient_buffers(const Tensor& x, int64_t c, const std::vect
 }
 }  // namespace
 
-Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta_in, Tensor running_mean,
-                  Tensor running_var, bool training, double momentum, double eps) {
-  detail::check_inputs("batch_norm", {x_in});
-  SSL_CHECK(x_in.dim() == 2 || x_in.dim() == 4, "batch_norm: expected x [N, C] or [N, C, H, W], got ",
-            x_in.shape());
-  const int64_t n = x_in.size(0), c = x_in.size(1), hw = x_in.numel() / std::max<int64_t>(1, n * c);
-  for (const Tensor* p :
-       std::initializer_list<const Tensor*>{&gamma_in, &beta_in, &running_mean, &running_var}) {
+namespace {
+
+struct BatchNormSizes {
+  int64_t n, c, hw;
+};
+
+// Checks batch norm's arguments; returns x viewed as [n, c, hw].
+BatchNormSizes check_batch_norm(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                const Tensor& running_mean, const Tensor& running_var, bool training) {
+  detail::check_inputs(op, {x});
+  SSL_CHECK(x.dim() == 2 || x.dim() == 4, op, ": expected x [N, C] or [N, C, H, W], got ", x.shape());
+  const int64_t n = x.size(0), c = x.size(1), hw = x.numel() / std::max<int64_t>(1, n * c);
+  for (const Tensor* p : std::initializer_list<const Tensor*>{&gamma, &beta, &running_mean, &running_var}) {
     if (p->defined()) {
-      SSL_CHECK(p->dim() == 1 && p->size(0) == c, "batch_norm: per-channel tensor of shape ", p->shape(),
-                " for ", c, " channels");
-      detail::check_same_dtype("batch_norm", x_in, *p);
+      SSL_CHECK(p->dim() == 1 && p->size(0) == c, op, ": per-channel tensor of shape ", p->shape(), " for ",
+                c, " channels");
+      detail::check_same_dtype(op, x, *p);
     }
   }
-  SSL_CHECK(training || (running_mean.defined() && running_var.defined()),
-            "batch_norm: evaluation mode needs running statistics");
-  SSL_CHECK(!training || n * hw >= 2,
-            "batch_norm: training needs more than one value per channel, got input ", x_in.shape());
+  SSL_CHECK(training || (running_mean.defined() && running_var.defined()), op,
+            ": evaluation mode needs running statistics");
+  SSL_CHECK(!training || n * hw >= 2, op, ": training needs more than one value per channel, got input ",
+            x.shape());
+  return {n, c, hw};
+}
 
+// PyTorch's convention: running_var tracks the unbiased variance.
+void update_running_stats(Tensor& running_mean, Tensor& running_var, const Tensor& mean, const Tensor& var,
+                          int64_t count, double momentum) {
+  if (!running_mean.defined() || !running_var.defined()) return;
+  NoGradGuard no_grad;
+  const double unbias = double(count) / double(count - 1);
+  running_mean.copy_(add(mul(running_mean, 1 - momentum), mul(mean, momentum)));
+  running_var.copy_(add(mul(running_var, 1 - momentum), mul(var, momentum * unbias)));
+}
+
+Tensor contiguous_or_undefined(const Tensor& t) { return t.defined() ? t.detach().contiguous() : Tensor(); }
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta_in, Tensor running_mean,
+                  Tensor running_var, bool training, double momentum, double eps) {
+  const BatchNormSizes size =
+      check_batch_norm("batch_norm", x_in, gamma_in, beta_in, running_mean, running_var, training);
+  const int64_t n = size.n, c = size.c, hw = size.hw;  // plain variables: lambdas below capture them
   const Tensor x = x_in.detach().contiguous();
-  const Tensor gamma = gamma_in.defined() ? gamma_in.detach().contiguous() : Tensor();
-  const Tensor beta = beta_in.defined() ? beta_in.detach().contiguous() : Tensor();
+  const Tensor gamma = contiguous_or_undefined(gamma_in), beta = contiguous_or_undefined(beta_in);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
 
   if (!training) {
@@ -77,13 +102,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                                               ptr_or_null<T>(beta), T(eps), y.data<T>(), mean.data<T>(),
                                               invstd.data<T>(), var.data<T>());
   });
-  if (running_mean.defined() && running_var.defined()) {
-    // PyTorch's convention: running_var tracks the unbiased variance.
-    NoGradGuard no_grad;
-    const double unbias = double(n * hw) / double(n * hw - 1);
-    running_mean.copy_(add(mul(running_mean, 1 - momentum), mul(mean, momentum)));
-    running_var.copy_(add(mul(running_var, 1 - momentum), mul(var, momentum * unbias)));
-  }
+  update_running_stats(running_mean, running_var, mean, var, n * hw, momentum);
   return record("batch_norm", y, {x_in, gamma_in, beta_in},
                 [=](const Tensor& g_in, const std::vector<bool>& needs) {
                   const Tensor g = g_in.contiguous();
@@ -93,6 +112,42 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                     kernels::cpu::batch_norm_backward_train<T>(
                         n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), mean.data<T>(), invstd.data<T>(),
                         g.data<T>(), ptr_or_null<T>(gx), ptr_or_null<T>(gg), ptr_or_null<T>(gb));
+                  });
+                  return grads;
+                });
+}
+
+Tensor batch_norm_relu(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta_in, Tensor running_mean,
+                       Tensor running_var, bool training, double momentum, double eps) {
+  // Evaluation mode is affine and cheap; only training gains from the fused kernels.
+  if (!training)
+    return relu(batch_norm(x_in, gamma_in, beta_in, running_mean, running_var, false, momentum, eps));
+  const BatchNormSizes size =
+      check_batch_norm("batch_norm_relu", x_in, gamma_in, beta_in, running_mean, running_var, training);
+  const int64_t n = size.n, c = size.c, hw = size.hw;
+  const Tensor x = x_in.detach().contiguous();
+  const Tensor gamma = contiguous_or_undefined(gamma_in), beta = contiguous_or_undefined(beta_in);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor mean = Tensor::empty({c}, x.dtype(), x.device()), invstd = Tensor::empty({c}, x.dtype(), x.device());
+  Tensor var = Tensor::empty({c}, x.dtype(), x.device());
+  Tensor scale = Tensor::empty({c}, x.dtype(), x.device()), shift = Tensor::empty({c}, x.dtype(), x.device());
+  dispatch_floating(x.dtype(), "batch_norm_relu", [&]<class T>() {
+    kernels::cpu::batch_norm_relu_forward_train<T>(
+        n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), ptr_or_null<T>(beta), T(eps), y.data<T>(),
+        mean.data<T>(), invstd.data<T>(), var.data<T>(), scale.data<T>(), shift.data<T>());
+  });
+  update_running_stats(running_mean, running_var, mean, var, n * hw, momentum);
+  // Backward keeps x and five per-channel vectors, not y: the ReLU's mask is recomputed from x.
+  return record("batch_norm_relu", y, {x_in, gamma_in, beta_in},
+                [=](const Tensor& g_in, const std::vector<bool>& needs) {
+                  const Tensor g = g_in.contiguous();
+                  std::vector<Tensor> grads = gradient_buffers(x, c, needs);
+                  Tensor &gx = grads[0], &gg = grads[1], &gb = grads[2];
+                  dispatch_floating(x.dtype(), "batch_norm_relu_backward", [&]<class T>() {
+                    kernels::cpu::batch_norm_relu_backward_train<T>(
+                        n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), mean.data<T>(), invstd.data<T>(),
+                        scale.data<T>(), shift.data<T>(), g.data<T>(), ptr_or_null<T>(gx), ptr_or_null<T>(gg),
+                        ptr_or_null<T>(gb));
                   });
                   return grads;
                 });

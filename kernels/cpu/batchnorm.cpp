@@ -1,5 +1,6 @@
 // CPU batch normalisation. Channels are independent, so OpenMP splits the channels; each channel's sums are
-// accumulated in double by one thread in a fixed order, which makes results independent of the thread count.
+// accumulated by one thread in a fixed order (runs of H*W values in the data's type, vectorised; the runs in
+// double), which makes results independent of the thread count.
 //
 // Layout [n, c, hw]: channel ch of image i is the contiguous run x[(i*c + ch)*hw, +hw). A task takes a
 // block of adjacent channels. With hw = 1 (BatchNorm1d) a channel has one value per row, so the loops run
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "core/error.h"
 
@@ -16,128 +18,160 @@ namespace {
 
 constexpr int64_t kMaxBlock = 64;
 
-// Channels per task: a whole 64-channel run per row for hw = 1; otherwise enough channels that a row of the
-// block holds at least ~16 values.
-int64_t block_size(int64_t hw) { return hw == 1 ? kMaxBlock : std::clamp<int64_t>(16 / hw, 1, kMaxBlock); }
+// Channels per task: a whole 64-channel run per row for hw = 1; otherwise enough channels that each image
+// contributes a contiguous span of at least ~256 values (1 KB of floats). With small planes (4x4, 2x2) one
+// channel per task would read a few bytes per image at a large stride, which the hardware prefetchers do
+// not follow; a block's spans of all images (n KB) stay in L2 while its channels are walked one by one.
+int64_t block_size(int64_t hw) { return hw == 1 ? kMaxBlock : std::clamp<int64_t>(256 / hw, 1, kMaxBlock); }
 
 void check_sizes(int64_t n, int64_t c, int64_t hw, const char* fn) {
   SSL_CHECK(n >= 1 && c >= 1 && hw >= 1, fn, ": sizes must be positive, got n=", n, " c=", c, " hw=", hw);
 }
 
-// Every kernel below is made of these loops over the channels [c0, c0 + nb) of one block. The callback
-// f(b, k) gets the channel's position b in the block and the flat index k of one of its elements.
-// `omp simd` lets the compiler vectorise the sums (it reorders additions, the same way on every call).
+// Every kernel below is made of these loops over the channels [c0, c0 + nb) of one block. A kernel passes a
+// factory: terms(b) returns, for the channel at position b of the block, a callable of the flat index k of
+// one of the channel's elements. The callables capture scalars and pointers by value, so that inside the
+// loops everything but k is a loop invariant the compiler keeps in registers, and the loops vectorise with
+// plain contiguous loads. `omp simd` lets it reorder the sums (the same way on every call).
 
-// s1[b] += sum of f1(b, k) and s2[b] += sum of f2(b, k) over the n*hw elements of channel c0 + b.
-template <class F1, class F2>
-void channel_sums(int64_t n, int64_t c, int64_t hw, int64_t c0, int64_t nb, double* s1, F1 f1, double* s2,
-                  F2 f2) {
+// s1[b] += sum of t.first(k) and s2[b] += sum of t.second(k) over the n*hw elements k of channel c0 + b,
+// with t = terms(b). A contiguous run of hw values is summed in the terms' type (float for float data:
+// twice the vector width of double), the runs in double.
+template <class Terms>
+void channel_sums(int64_t n, int64_t c, int64_t hw, int64_t c0, int64_t nb, double* s1, double* s2,
+                  Terms terms) {
   if (hw == 1) {
     for (int64_t i = 0; i < n; ++i) {
       const int64_t row = i * c + c0;
-#pragma omp simd
       for (int64_t b = 0; b < nb; ++b) {
-        s1[b] += f1(b, row + b);
-        s2[b] += f2(b, row + b);
+        const auto t = terms(b);
+        s1[b] += double(t.first(row + b));
+        s2[b] += double(t.second(row + b));
       }
     }
     return;
   }
   for (int64_t b = 0; b < nb; ++b) {
+    const auto t = terms(b);
+    const auto f1 = t.first;
+    const auto f2 = t.second;
+    using Run = decltype(f1(0));
     double a1 = 0, a2 = 0;
     for (int64_t i = 0; i < n; ++i) {
       const int64_t run = (i * c + c0 + b) * hw;
-#pragma omp simd reduction(+ : a1, a2)
-      for (int64_t q = 0; q < hw; ++q) {
-        a1 += f1(b, run + q);
-        a2 += f2(b, run + q);
+      Run r1 = 0, r2 = 0;
+#pragma omp simd reduction(+ : r1, r2)
+      for (int64_t q = run; q < run + hw; ++q) {
+        r1 += f1(q);
+        r2 += f2(q);
       }
+      a1 += double(r1);
+      a2 += double(r2);
     }
     s1[b] += a1;
     s2[b] += a2;
   }
 }
 
-// s[b] += sum of f(b, k) over channel c0 + b.
-template <class F>
-void channel_sum(int64_t n, int64_t c, int64_t hw, int64_t c0, int64_t nb, double* s, F f) {
-  double unused[kMaxBlock] = {};
-  channel_sums(n, c, hw, c0, nb, s, f, unused, [](int64_t, int64_t) { return 0.0; });
-}
-
-// f(b, k) for every element of the block (element-wise outputs).
-template <class F>
-void channel_map(int64_t n, int64_t c, int64_t hw, int64_t c0, int64_t nb, F f) {
+// op(b)(k) for every element k of the block (element-wise outputs).
+template <class Op>
+void channel_map(int64_t n, int64_t c, int64_t hw, int64_t c0, int64_t nb, Op op) {
   for (int64_t i = 0; i < n; ++i) {
-    if (hw == 1) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const auto f = op(b);
+      const int64_t run = (i * c + c0 + b) * hw;
 #pragma omp simd
-      for (int64_t b = 0; b < nb; ++b) f(b, i * c + c0 + b);
-    } else {
-      for (int64_t b = 0; b < nb; ++b) {
-        const int64_t run = (i * c + c0 + b) * hw;
-#pragma omp simd
-        for (int64_t q = 0; q < hw; ++q) f(b, run + q);
-      }
+      for (int64_t q = run; q < run + hw; ++q) f(q);
     }
   }
+}
+
+// A pair of terms for channel_sums.
+template <class F1, class F2>
+std::pair<F1, F2> terms_of(F1 f1, F2 f2) {
+  return {f1, f2};
 }
 
 }  // namespace
 
 // ---- training mode ----------------------------------------------------------------------------------------
 
+namespace {
+
+// The affine map the forward pass applies to one element: (x - mean) * scale + shift, then the ReLU when
+// fused. Forward and the fused backward (which recomputes the ReLU's mask from x) both call this, so they
+// agree on every element's sign.
 template <class T>
-void batch_norm_forward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta,
-                              T eps, T* y, T* save_mean, T* save_invstd, T* batch_var) {
-  check_sizes(n, c, hw, "batch_norm_forward_train");
-  SSL_CHECK(n * hw >= 2, "batch_norm_forward_train: need more than one value per channel, got n=", n,
-            " hw=", hw);
-  SSL_CHECK(eps >= 0, "batch_norm_forward_train: eps must be >= 0, got ", eps);
-  SSL_CHECK(x && y && save_mean && save_invstd,
-            "batch_norm_forward_train: x, y, save_mean and save_invstd must not be null");
+inline T bn_affine(T x, T mean, T scale, T shift) {
+  return (x - mean) * scale + shift;
+}
+
+template <bool Relu, class T>
+void forward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta, T eps, T* y,
+                   T* save_mean, T* save_invstd, T* batch_var, T* save_scale, T* save_shift) {
+  const char* fn = Relu ? "batch_norm_relu_forward_train" : "batch_norm_forward_train";
+  check_sizes(n, c, hw, fn);
+  SSL_CHECK(n * hw >= 2, fn, ": need more than one value per channel, got n=", n, " hw=", hw);
+  SSL_CHECK(eps >= 0, fn, ": eps must be >= 0, got ", eps);
+  SSL_CHECK(x && y && save_mean && save_invstd, fn, ": x, y, save_mean and save_invstd must not be null");
   const int64_t bs = block_size(hw), blocks = (c + bs - 1) / bs;
   const double m = static_cast<double>(n * hw);
 
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t c0 = blk * bs, nb = std::min(c - c0, bs);
-    // Two passes: the mean first, then squared deviations from it. The one-pass E[x^2] - E[x]^2 loses
-    // every digit when |mean| >> std.
-    double mean[kMaxBlock] = {}, var[kMaxBlock] = {};
-    channel_sum(n, c, hw, c0, nb, mean, [&](int64_t, int64_t k) { return double(x[k]); });
-    for (int64_t b = 0; b < nb; ++b) mean[b] /= m;
-    channel_sum(n, c, hw, c0, nb, var, [&](int64_t b, int64_t k) {
-      const double d = double(x[k]) - mean[b];
-      return d * d;
+    // One pass over x for both moments, of x - K with K the channel's first value: shifting by a value of
+    // the data keeps E[d²] - E[d]² accurate in double even when |mean| >> std (without the shift that
+    // difference would lose every digit).
+    T shift_k[kMaxBlock];
+    double s1[kMaxBlock] = {}, s2[kMaxBlock] = {};
+    for (int64_t b = 0; b < nb; ++b) shift_k[b] = x[(c0 + b) * hw];
+    channel_sums(n, c, hw, c0, nb, s1, s2, [&](int64_t b) {
+      const T k0 = shift_k[b];
+      return terms_of([x, k0](int64_t k) { return x[k] - k0; },
+                      [x, k0](int64_t k) {
+                        const T d = x[k] - k0;
+                        return d * d;
+                      });
     });
 
     T mean_t[kMaxBlock], scale[kMaxBlock], shift[kMaxBlock];
     for (int64_t b = 0; b < nb; ++b) {
       const int64_t ch = c0 + b;
-      var[b] /= m;  // biased: the normalisation uses the batch's own spread
-      const double invstd = 1.0 / std::sqrt(var[b] + double(eps));
-      save_mean[ch] = T(mean[b]);
+      const double d_mean = s1[b] / m, mean = double(shift_k[b]) + d_mean;
+      const double var = std::max(0.0, s2[b] / m - d_mean * d_mean);  // biased: the batch's own spread
+      const double invstd = 1.0 / std::sqrt(var + double(eps));
+      save_mean[ch] = T(mean);
       save_invstd[ch] = T(invstd);
-      if (batch_var) batch_var[ch] = T(var[b]);
+      if (batch_var) batch_var[ch] = T(var);
       // y = (x - mean_t) * scale + shift. Subtracting first keeps y accurate when |mean| >> std (x - mean_t
       // is then exact); shift absorbs the rounding of the mean to T, which alone could exceed the spread.
       const double sc = invstd * (gamma ? double(gamma[ch]) : 1.0);
-      mean_t[b] = T(mean[b]);
+      mean_t[b] = T(mean);
       scale[b] = T(sc);
-      shift[b] = T((beta ? double(beta[ch]) : 0.0) - (mean[b] - double(mean_t[b])) * sc);
+      shift[b] = T((beta ? double(beta[ch]) : 0.0) - (mean - double(mean_t[b])) * sc);
+      if (save_scale) save_scale[ch] = scale[b];
+      if (save_shift) save_shift[ch] = shift[b];
     }
-    channel_map(n, c, hw, c0, nb,
-                [&](int64_t b, int64_t k) { y[k] = (x[k] - mean_t[b]) * scale[b] + shift[b]; });
+    channel_map(n, c, hw, c0, nb, [&](int64_t b) {
+      return [x, y, mu = mean_t[b], sc = scale[b], sh = shift[b]](int64_t k) {
+        const T v = bn_affine(x[k], mu, sc, sh);
+        y[k] = Relu ? std::max(v, T(0)) : v;
+      };
+    });
   }
 }
 
-template <class T>
-void batch_norm_backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma,
-                               const T* save_mean, const T* save_invstd, const T* gy, T* gx, T* ggamma,
-                               T* gbeta) {
-  check_sizes(n, c, hw, "batch_norm_backward_train");
-  SSL_CHECK(x && save_mean && save_invstd && gy,
-            "batch_norm_backward_train: x, save_mean, save_invstd and gy must not be null");
+// With Relu, gy is the gradient of the ReLU's output: elements whose pre-activation was not positive pass
+// nothing back; the mask is recomputed from x with forward's affine map (save_scale, save_shift).
+template <bool Relu, class T>
+void backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* save_mean,
+                    const T* save_invstd, const T* save_scale, const T* save_shift, const T* gy, T* gx,
+                    T* ggamma, T* gbeta) {
+  const char* fn = Relu ? "batch_norm_relu_backward_train" : "batch_norm_backward_train";
+  check_sizes(n, c, hw, fn);
+  SSL_CHECK(x && save_mean && save_invstd && gy, fn, ": x, save_mean, save_invstd and gy must not be null");
+  SSL_CHECK(!Relu || (save_scale && save_shift), fn, ": save_scale and save_shift must not be null");
   if (!gx && !ggamma && !gbeta) return;
   const int64_t bs = block_size(hw), blocks = (c + bs - 1) / bs;
   const double m = static_cast<double>(n * hw);
@@ -145,31 +179,81 @@ void batch_norm_backward_train(int64_t n, int64_t c, int64_t hw, const T* x, con
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t c0 = blk * bs, nb = std::min(c - c0, bs);
-    // sum(gy) and sum(gy * (x - mean)): all the derivative needs besides gy and x themselves.
+    T mean_t[kMaxBlock], scale[kMaxBlock], shift[kMaxBlock];
+    for (int64_t b = 0; b < nb; ++b) {
+      mean_t[b] = save_mean[c0 + b];
+      scale[b] = Relu ? save_scale[c0 + b] : T(0);
+      shift[b] = Relu ? save_shift[c0 + b] : T(0);
+    }
+    // The gradient reaching the normalisation: gy, masked by the ReLU when fused. gy[k] is loaded
+    // unconditionally: a load inside the condition would keep the loops from vectorising.
+    auto grad_of = [x, gy](T mu, T sc, T sh) {
+      return [=](int64_t k) {
+        const T g = gy[k];
+        if constexpr (Relu) return bn_affine(x[k], mu, sc, sh) > T(0) ? g : T(0);
+        return g;
+      };
+    };
+    // sum(g) and sum(g * (x - mean)): all the derivative needs besides g and x themselves.
     double sum_gy[kMaxBlock] = {}, sum_gy_xmu[kMaxBlock] = {};
-    T mean_t[kMaxBlock];
-    for (int64_t b = 0; b < nb; ++b) mean_t[b] = save_mean[c0 + b];
-    channel_sums(
-        n, c, hw, c0, nb, sum_gy, [&](int64_t, int64_t k) { return double(gy[k]); }, sum_gy_xmu,
-        [&](int64_t b, int64_t k) { return double(gy[k]) * (double(x[k]) - double(mean_t[b])); });
+    channel_sums(n, c, hw, c0, nb, sum_gy, sum_gy_xmu, [&](int64_t b) {
+      const auto g = grad_of(mean_t[b], scale[b], shift[b]);
+      return terms_of(g, [g, x, mu = mean_t[b]](int64_t k) { return g(k) * (x[k] - mu); });
+    });
 
     T k_gy[kMaxBlock], k_x[kMaxBlock], k_0[kMaxBlock];
     for (int64_t b = 0; b < nb; ++b) {
       const int64_t ch = c0 + b;
       const double invstd = save_invstd[ch], g = gamma ? double(gamma[ch]) : 1.0;
-      const double dgamma = invstd * sum_gy_xmu[b];  // sum(gy * xhat)
+      const double dgamma = invstd * sum_gy_xmu[b];  // sum(g * xhat)
       if (ggamma) ggamma[ch] = T(dgamma);
       if (gbeta) gbeta[ch] = T(sum_gy[b]);
-      // gx = g*invstd * (gy - sum_gy/m - xhat * dgamma/m), written as k_gy*gy - k_x*(x - mean) - k_0.
+      // gx = gamma*invstd * (g - sum_g/m - xhat * dgamma/m), written as k_gy*g - k_x*(x - mean) - k_0.
       k_gy[b] = T(g * invstd);
       k_x[b] = T(g * invstd * invstd * dgamma / m);
       k_0[b] = T(g * invstd * sum_gy[b] / m);
     }
     if (!gx) continue;
-    channel_map(n, c, hw, c0, nb, [&](int64_t b, int64_t k) {
-      gx[k] = k_gy[b] * gy[k] - k_x[b] * (x[k] - mean_t[b]) - k_0[b];
+    channel_map(n, c, hw, c0, nb, [&](int64_t b) {
+      return [g = grad_of(mean_t[b], scale[b], shift[b]), x, gx, mu = mean_t[b], a = k_gy[b], bx = k_x[b],
+              z = k_0[b]](int64_t k) { gx[k] = a * g(k) - bx * (x[k] - mu) - z; };
     });
   }
+}
+
+}  // namespace
+
+template <class T>
+void batch_norm_forward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta,
+                              T eps, T* y, T* save_mean, T* save_invstd, T* batch_var) {
+  forward_train<false>(n, c, hw, x, gamma, beta, eps, y, save_mean, save_invstd, batch_var, (T*)nullptr,
+                       (T*)nullptr);
+}
+
+template <class T>
+void batch_norm_backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma,
+                               const T* save_mean, const T* save_invstd, const T* gy, T* gx, T* ggamma,
+                               T* gbeta) {
+  backward_train<false>(n, c, hw, x, gamma, save_mean, save_invstd, (const T*)nullptr, (const T*)nullptr, gy,
+                        gx, ggamma, gbeta);
+}
+
+template <class T>
+void batch_norm_relu_forward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma,
+                                   const T* beta, T eps, T* y, T* save_mean, T* save_invstd, T* batch_var,
+                                   T* save_scale, T* save_shift) {
+  SSL_CHECK(save_scale && save_shift,
+            "batch_norm_relu_forward_train: save_scale and save_shift must not be null");
+  forward_train<true>(n, c, hw, x, gamma, beta, eps, y, save_mean, save_invstd, batch_var, save_scale,
+                      save_shift);
+}
+
+template <class T>
+void batch_norm_relu_backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma,
+                                    const T* save_mean, const T* save_invstd, const T* save_scale,
+                                    const T* save_shift, const T* gy, T* gx, T* ggamma, T* gbeta) {
+  backward_train<true>(n, c, hw, x, gamma, save_mean, save_invstd, save_scale, save_shift, gy, gx, ggamma,
+                       gbeta);
 }
 
 // ---- evaluation mode --------------------------------------------------------------------------------------
@@ -192,8 +276,11 @@ void batch_norm_forward_eval(int64_t n, int64_t c, int64_t hw, const T* x, const
       scale[b] = T((gamma ? double(gamma[ch]) : 1.0) / std::sqrt(double(running_var[ch]) + double(eps)));
       shift[b] = beta ? beta[ch] : T(0);
     }
-    channel_map(n, c, hw, c0, nb,
-                [&](int64_t b, int64_t k) { y[k] = (x[k] - mean_t[b]) * scale[b] + shift[b]; });
+    channel_map(n, c, hw, c0, nb, [&](int64_t b) {
+      return [x, y, mu = mean_t[b], sc = scale[b], sh = shift[b]](int64_t k) {
+        y[k] = bn_affine(x[k], mu, sc, sh);
+      };
+    });
   }
 }
 
@@ -216,23 +303,25 @@ void batch_norm_backward_eval(int64_t n, int64_t c, int64_t hw, const T* x, cons
       invstd[b] = 1.0 / std::sqrt(double(running_var[c0 + b]) + double(eps));
       scale[b] = T((gamma ? double(gamma[c0 + b]) : 1.0) * invstd[b]);
     }
-    if (ggamma) {
+    if (ggamma || gbeta) {
+      // x and running_mean are only read for ggamma.
       double sum_gy[kMaxBlock] = {}, sum_gy_xmu[kMaxBlock] = {};
-      channel_sums(
-          n, c, hw, c0, nb, sum_gy, [&](int64_t, int64_t k) { return double(gy[k]); }, sum_gy_xmu,
-          [&](int64_t b, int64_t k) {
-            return double(gy[k]) * (double(x[k]) - double(running_mean[c0 + b]));
-          });
+      channel_sums(n, c, hw, c0, nb, sum_gy, sum_gy_xmu, [&](int64_t b) {
+        const double mu = ggamma ? double(running_mean[c0 + b]) : 0.0;
+        return terms_of([gy](int64_t k) { return double(gy[k]); },
+                        [gy, x, mu, on = ggamma != nullptr](int64_t k) {
+                          return on ? double(gy[k]) * (double(x[k]) - mu) : 0.0;
+                        });
+      });
       for (int64_t b = 0; b < nb; ++b) {
-        ggamma[c0 + b] = T(invstd[b] * sum_gy_xmu[b]);
+        if (ggamma) ggamma[c0 + b] = T(invstd[b] * sum_gy_xmu[b]);
         if (gbeta) gbeta[c0 + b] = T(sum_gy[b]);
       }
-    } else if (gbeta) {
-      double sum_gy[kMaxBlock] = {};
-      channel_sum(n, c, hw, c0, nb, sum_gy, [&](int64_t, int64_t k) { return double(gy[k]); });
-      for (int64_t b = 0; b < nb; ++b) gbeta[c0 + b] = T(sum_gy[b]);
     }
-    if (gx) channel_map(n, c, hw, c0, nb, [&](int64_t b, int64_t k) { gx[k] = gy[k] * scale[b]; });
+    if (gx) {
+      channel_map(n, c, hw, c0, nb,
+                  [&](int64_t b) { return [gx, gy, sc = scale[b]](int64_t k) { gx[k] = gy[k] * sc; }; });
+    }
   }
 }
 
@@ -252,7 +341,11 @@ void batch_norm_backward_eval(int64_t n, int64_t c, int64_t hw, const T* gamma, 
                                            const T*, const T*, T, T*);                                       \
   template void batch_norm_backward_eval<T>(int64_t, int64_t, int64_t, const T*, const T*, T, const T*, T*); \
   template void batch_norm_backward_eval<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*,         \
-                                            const T*, T, const T*, T*, T*, T*);
+                                            const T*, T, const T*, T*, T*, T*);                              \
+  template void batch_norm_relu_forward_train<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T, \
+                                                 T*, T*, T*, T*, T*, T*);                                    \
+  template void batch_norm_relu_backward_train<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*,   \
+                                                  const T*, const T*, const T*, const T*, T*, T*, T*);
 SSL_INSTANTIATE_BATCH_NORM(float)
 SSL_INSTANTIATE_BATCH_NORM(double)
 #undef SSL_INSTANTIATE_BATCH_NORM

@@ -1,18 +1,25 @@
-// CPU convolution: im2col + Eigen GEMM, images spread over OpenMP threads.
+// CPU convolution: im2col + Eigen GEMM, chunks of images spread over OpenMP threads.
 //
-// For one image and one group, with K = (c_in/groups)*kh*kw rows, P = out_h*out_w columns, Cg = c_out/groups:
-//   im2col   col[(ci*kh + i)*kw + j][oy*out_w + ox] = x[ci][oy*sh - ph + i][ox*sw - pw + j]   (0 in padding)
-//   forward  y [Cg, P] = w [Cg, K] * col [K, P]  (+ bias)
-//   gw       gw [Cg, K] += gy [Cg, P] * col^T             summed over images
-//   gx       gcol [K, P] = w^T * gy, gx = col2im(gcol)    col2im adds the overlapping windows back up
-//   gb       gb [Cg] += row sums of gy
-// A 1x1, stride-1, unpadded convolution needs no im2col: the image viewed as [c_in/groups, h*w] is col.
+// For one group of a chunk of nb images, with K = (c_in/groups)*kh*kw rows, P = out_h*out_w columns per image
+// and Cg = c_out/groups, col [K, nb*P] holds the images' unfolded windows side by side:
+//   im2col   col[(ci*kh + i)*kw + j][b*P + oy*out_w + ox] = x_b[ci][oy*sh - ph + i][ox*sw - pw + j]   (0 in
+//            padding)
+//   forward  Y [Cg, nb*P] = w [Cg, K] * col, scattered to the images' planes (+ bias)
+//   gw       gw [Cg, K] += GY [Cg, nb*P] * col^T           summed over chunks
+//   gx       gcol [K, nb*P] = w^T * GY, gx_b = col2im(gcol) col2im adds the overlapping windows back up
+//   gb       gb [Cg] += row sums of GY
+// Why chunks: Eigen repacks the weights for every GEMM, so one GEMM per image costs a pass over the weights
+// per image; in late layers (a 512x4608 weight against 16 columns per image) that packing outweighs the
+// arithmetic. A chunk gathers enough images for kMinColumns columns; large planes keep one image per GEMM,
+// which then reads and writes the image in place. A 1x1, stride-1, unpadded convolution needs no im2col:
+// the image viewed as [c_in/groups, h*w] is its col.
 //
-// Each thread owns its scratch (a zero-padded copy of the input, one K*P col buffer) for the whole call, and
-// in backward its own gw/gb partial sums, added in thread order at the end: the result does not depend on
-// scheduling. Eigen runs each GEMM single-threaded inside the parallel region; per-image GEMMs are small
-// enough that splitting the images over the threads is the better use of the cores.
+// Each thread owns its part of the scratch (a zero-padded copy of the input, the col buffer, the gathered
+// output; kernels/cpu/scratch.h keeps the memory between calls) for the whole call, and in backward its own
+// gw/gb partial sums, added in thread order at the end: the result does not depend on scheduling. Eigen runs
+// each GEMM single-threaded inside the parallel region.
 #include "kernels/conv.h"
+#include "kernels/cpu/scratch.h"
 #include "kernels/cpu/thread_partials.h"
 
 #include <omp.h>
@@ -78,6 +85,16 @@ struct Geometry {
         direct(s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !padded) {}
 };
 
+// Columns a GEMM should have at least for the weights' packing to be a small part of its cost.
+constexpr int64_t kMinColumns = 256;
+
+// Images per chunk: enough for kMinColumns columns, but no fewer chunks than threads.
+int64_t images_per_chunk(const Geometry& g, int64_t n, int threads) {
+  const int64_t wanted = (kMinColumns + g.p - 1) / g.p;
+  const int64_t per_thread = (n + threads - 1) / threads;
+  return std::clamp<int64_t>(std::min(wanted, per_thread), 1, n);
+}
+
 // The copies below are plain loops marked `omp simd`: the compiler vectorises them inline. (Eigen block
 // assignments were 2-3x slower here because they peel scalars to align every short row, and a memcpy per
 // row pays a call for 16-32 values.)
@@ -108,44 +125,85 @@ void unpad_gradient(const Conv2dShape& s, const Geometry& g, const T* gxpad, T* 
     }
 }
 
-// Unfolds one group of one (padded) image xp [cg_in, hp, wp] into col [k, p]: row (c, i, j) of col is the
-// oh x ow grid of pixels xp[c][oy*stride_h + i][ox*stride_w + j].
+// Unfolds one group of one (padded) image xp [cg_in, hp, wp] into the k x p block of col whose rows are ld
+// apart: row (c, i, j) is the oh x ow grid of pixels xp[c][oy*stride_h + i][ox*stride_w + j].
 template <class T>
-void im2col(const Conv2dShape& s, const Geometry& g, const T* xp, T* col) {
+void im2col(const Conv2dShape& s, const Geometry& g, const T* xp, T* col, int64_t ld) {
   const int64_t sw = s.stride_w;
   for (int64_t c = 0; c < g.cg_in; ++c)
     for (int64_t i = 0; i < s.kh; ++i)
-      for (int64_t j = 0; j < s.kw; ++j)
-        for (int64_t oy = 0; oy < g.oh; ++oy, col += g.ow) {
+      for (int64_t j = 0; j < s.kw; ++j, col += ld)
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
           const T* src = xp + c * g.pplane + (oy * s.stride_h + i) * g.wp + j;
+          T* dst = col + oy * g.ow;
           if (sw == 1) {  // the common case gets a unit-stride loop of its own
 #pragma omp simd
-            for (int64_t ox = 0; ox < g.ow; ++ox) col[ox] = src[ox];
+            for (int64_t ox = 0; ox < g.ow; ++ox) dst[ox] = src[ox];
           } else {
 #pragma omp simd
-            for (int64_t ox = 0; ox < g.ow; ++ox) col[ox] = src[ox * sw];
+            for (int64_t ox = 0; ox < g.ow; ++ox) dst[ox] = src[ox * sw];
           }
         }
 }
 
-// The adjoint of im2col: adds every entry of col [k, p] back onto the pixel of gxp [cg_in, hp, wp] it was
-// copied from; pixels shared by several windows receive several terms. The caller zeroes gxp first.
+// The adjoint of im2col: adds every entry of the k x p block of col (rows ld apart) back onto the pixel of
+// gxp [cg_in, hp, wp] it was copied from; pixels shared by several windows receive several terms. The caller
+// zeroes gxp first.
 template <class T>
-void col2im(const Conv2dShape& s, const Geometry& g, const T* col, T* gxp) {
+void col2im(const Conv2dShape& s, const Geometry& g, const T* col, int64_t ld, T* gxp) {
   const int64_t sw = s.stride_w;
   for (int64_t c = 0; c < g.cg_in; ++c)
     for (int64_t i = 0; i < s.kh; ++i)
-      for (int64_t j = 0; j < s.kw; ++j)
-        for (int64_t oy = 0; oy < g.oh; ++oy, col += g.ow) {
+      for (int64_t j = 0; j < s.kw; ++j, col += ld)
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
           T* dst = gxp + c * g.pplane + (oy * s.stride_h + i) * g.wp + j;
+          const T* src = col + oy * g.ow;
           if (sw == 1) {
 #pragma omp simd
-            for (int64_t ox = 0; ox < g.ow; ++ox) dst[ox] += col[ox];
+            for (int64_t ox = 0; ox < g.ow; ++ox) dst[ox] += src[ox];
           } else {
 #pragma omp simd
-            for (int64_t ox = 0; ox < g.ow; ++ox) dst[ox * sw] += col[ox];
+            for (int64_t ox = 0; ox < g.ow; ++ox) dst[ox * sw] += src[ox];
           }
         }
+}
+
+// Copies rows rows of length p from `planes` (one image's [rows, p] block each, images `image_stride` apart)
+// into the [rows, nb*p] matrix `m` (gather), or back (scatter): image b's block is columns [b*p, (b+1)*p).
+template <class T>
+void gather_planes(const T* planes, int64_t image_stride, int64_t nb, int64_t rows, int64_t p, T* m) {
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* src = planes + b * image_stride + r * p;
+      T* dst = m + r * nb * p + b * p;
+#pragma omp simd
+      for (int64_t q = 0; q < p; ++q) dst[q] = src[q];
+    }
+}
+
+template <class T>
+void scatter_planes(const T* m, int64_t nb, int64_t rows, int64_t p, T* planes, int64_t image_stride) {
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* src = m + r * nb * p + b * p;
+      T* dst = planes + b * image_stride + r * p;
+#pragma omp simd
+      for (int64_t q = 0; q < p; ++q) dst[q] = src[q];
+    }
+}
+
+// Fills col [k, nb*p] with the windows of group gi of images [b0, b0 + nb) (xpad: the thread's padded copy).
+template <class T>
+void fill_col(const Conv2dShape& s, const Geometry& g, const T* x, int64_t b0, int64_t nb, int64_t gi,
+              T* xpad, T* col) {
+  const int64_t x_image = s.c_in * g.plane;
+  const T* x0 = x + b0 * x_image + gi * g.cg_in * g.plane;
+  if (g.direct) return gather_planes(x0, x_image, nb, g.cg_in, g.p, col);
+  for (int64_t b = 0; b < nb; ++b) {
+    const T* xg = x0 + b * x_image;
+    if (g.padded) pad_input(s, g, xg, xpad);
+    im2col(s, g, g.padded ? xpad : xg, col + b * g.p, nb * g.p);
+  }
 }
 
 }  // namespace
@@ -157,27 +215,35 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias,
   const Geometry g(s);
   const int64_t x_image = s.c_in * g.plane, y_image = s.c_out * g.p;
   const int nt = threads_for_items(s.n);
-  // Per-thread scratch: [padded input | col]. Zero-initialised, which gives the padded input its border.
-  const int64_t pad_size = g.padded ? g.cg_in * g.pplane : 0, col_size = g.direct ? 0 : g.k * g.p;
-  std::vector<T> scratch(nt * (pad_size + col_size));
+  const int64_t nb = images_per_chunk(g, s.n, nt), chunks = (s.n + nb - 1) / nb;
+  // With one image per chunk a direct convolution reads x and writes y in place; otherwise col and the
+  // gathered output live in per-thread scratch: [padded input | col | output].
+  const bool in_place = nb == 1;
+  const int64_t pad_size = g.padded ? g.cg_in * g.pplane : 0;
+  const int64_t col_size = g.direct && in_place ? 0 : g.k * nb * g.p;
+  const int64_t out_size = in_place ? 0 : g.cg_out * nb * g.p;
+  const int64_t per_thread = pad_size + col_size + out_size;
+  T* scratch = reusable_scratch<T>(nt * per_thread);
 
 #pragma omp parallel num_threads(nt)
   {
-    T* xpad = scratch.data() + omp_get_thread_num() * (pad_size + col_size);
+    T* xpad = scratch + omp_get_thread_num() * per_thread;
+    std::fill(xpad, xpad + pad_size, T(0));  // the border stays zero: pad_input writes the interior only
     T* col = xpad + pad_size;
+    T* out = col + col_size;
 #pragma omp for schedule(static)
-    for (int64_t b = 0; b < s.n; ++b) {
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const int64_t b0 = chunk * nb, cb = std::min(nb, s.n - b0), cols = cb * g.p;
       for (int64_t gi = 0; gi < s.groups; ++gi) {
-        const T* xg = x + b * x_image + gi * g.cg_in * g.plane;
-        if (!g.direct) {
-          if (g.padded) pad_input(s, g, xg, xpad);
-          im2col(s, g, g.padded ? xpad : xg, col);
-        }
-        ConstMatMap<T> C(g.direct ? xg : col, g.k, g.p);
+        const T* xg = x + b0 * x_image + gi * g.cg_in * g.plane;
+        T* yg = y + b0 * y_image + gi * g.cg_out * g.p;
+        if (!(g.direct && in_place)) fill_col(s, g, x, b0, cb, gi, xpad, col);
+        ConstMatMap<T> C(g.direct && in_place ? xg : col, g.k, cols);
         ConstMatMap<T> W(w + gi * g.cg_out * g.k, g.cg_out, g.k);
-        MatMap<T> Y(y + b * y_image + gi * g.cg_out * g.p, g.cg_out, g.p);
+        MatMap<T> Y(in_place ? yg : out, g.cg_out, cols);
         Y.noalias() = W * C;
         if (bias) Y.colwise() += ConstVecMap<T>(bias + gi * g.cg_out, g.cg_out);
+        if (!in_place) scatter_planes(out, cb, g.cg_out, g.p, yg, y_image);
       }
     }
   }
@@ -194,47 +260,65 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, 
   const Geometry g(s);
   const int64_t x_image = s.c_in * g.plane, y_image = s.c_out * g.p, w_size = s.c_out * g.k;
   const int nt = threads_for_items(s.n);
-  // Per-thread scratch: [padded input | padded input gradient | col]. One col buffer serves both
-  // directions: col for the weight gradient, then gcol for the input gradient.
+  const int64_t nb = images_per_chunk(g, s.n, nt), chunks = (s.n + nb - 1) / nb;
+  const bool in_place = nb == 1;
+  // Per-thread scratch: [padded input | padded input gradient | col | gathered gy]. One col buffer serves
+  // both directions: col for the weight gradient, then gcol for the input gradient.
   const int64_t xpad_size = gw && g.padded ? g.cg_in * g.pplane : 0;
   const int64_t gxpad_size = gx && g.padded ? g.cg_in * g.pplane : 0;
-  const int64_t col_size = !g.direct && (gw || gx) ? g.k * g.p : 0;
-  const int64_t per_thread = xpad_size + gxpad_size + col_size;
-  std::vector<T> scratch(nt * per_thread);
-  // Per-thread partial sums (zero-initialised; a thread that gets no image contributes zeros).
+  const int64_t col_size = (gw || gx) && !(g.direct && in_place) ? g.k * nb * g.p : 0;
+  const int64_t gy_size = in_place ? 0 : g.cg_out * nb * g.p;
+  const int64_t per_thread = xpad_size + gxpad_size + col_size + gy_size;
+  T* scratch = reusable_scratch<T>(nt * per_thread);
+  // Per-thread partial sums (zero-initialised; a thread that gets no chunk contributes zeros).
   std::vector<T> gw_part(gw ? nt * w_size : 0), gb_part(gb ? nt * s.c_out : 0);
 
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num();
-    T* xpad = scratch.data() + t * per_thread;
+    T* xpad = scratch + t * per_thread;
+    std::fill(xpad, xpad + xpad_size, T(0));  // the border stays zero: pad_input writes the interior only
     T* gxpad = xpad + xpad_size;
     T* col = gxpad + gxpad_size;
+    T* gyc = col + col_size;
 #pragma omp for schedule(static)
-    for (int64_t b = 0; b < s.n; ++b) {
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const int64_t b0 = chunk * nb, cb = std::min(nb, s.n - b0), cols = cb * g.p;
       for (int64_t gi = 0; gi < s.groups; ++gi) {
-        ConstMatMap<T> GY(gy + b * y_image + gi * g.cg_out * g.p, g.cg_out, g.p);
-        if (gb) VecMap<T>(gb_part.data() + t * s.c_out + gi * g.cg_out, g.cg_out) += GY.rowwise().sum();
+        const T* gyg = gy + b0 * y_image + gi * g.cg_out * g.p;
+        if (!in_place) gather_planes(gyg, y_image, cb, g.cg_out, g.p, gyc);
+        ConstMatMap<T> GY(in_place ? gyg : gyc, g.cg_out, cols);
+        if (gb) {
+          // Summed from gy itself, image by image: Eigen's vectorised sum depends on the data's alignment,
+          // which in scratch would vary with the other buffers.
+          VecMap<T> GB(gb_part.data() + t * s.c_out + gi * g.cg_out, g.cg_out);
+          for (int64_t b = 0; b < cb; ++b)
+            GB += ConstMatMap<T>(gyg + b * y_image, g.cg_out, g.p).rowwise().sum();
+        }
         if (gw) {
-          const T* xg = x + b * x_image + gi * g.cg_in * g.plane;
-          if (!g.direct) {
-            if (g.padded) pad_input(s, g, xg, xpad);
-            im2col(s, g, g.padded ? xpad : xg, col);
-          }
-          ConstMatMap<T> C(g.direct ? xg : col, g.k, g.p);
+          const T* xg = x + b0 * x_image + gi * g.cg_in * g.plane;
+          if (!(g.direct && in_place)) fill_col(s, g, x, b0, cb, gi, xpad, col);
+          ConstMatMap<T> C(g.direct && in_place ? xg : col, g.k, cols);
           MatMap<T> GW(gw_part.data() + t * w_size + gi * g.cg_out * g.k, g.cg_out, g.k);
           GW.noalias() += GY * C.transpose();
         }
         if (gx) {
           ConstMatMap<T> W(w + gi * g.cg_out * g.k, g.cg_out, g.k);
-          T* gxg = gx + b * x_image + gi * g.cg_in * g.plane;
+          T* gx0 = gx + b0 * x_image + gi * g.cg_in * g.plane;
+          if (g.direct && in_place) {
+            MatMap<T>(gx0, g.k, cols).noalias() = W.transpose() * GY;
+            continue;
+          }
+          MatMap<T>(col, g.k, cols).noalias() = W.transpose() * GY;
           if (g.direct) {
-            MatMap<T>(gxg, g.k, g.p).noalias() = W.transpose() * GY;
-          } else {
-            MatMap<T>(col, g.k, g.p).noalias() = W.transpose() * GY;
+            scatter_planes(col, cb, g.cg_in, g.p, gx0, x_image);
+            continue;
+          }
+          for (int64_t b = 0; b < cb; ++b) {
+            T* gxg = gx0 + b * x_image;
             T* acc = g.padded ? gxpad : gxg;
             std::fill(acc, acc + g.cg_in * (g.padded ? g.pplane : g.plane), T(0));
-            col2im(s, g, col, acc);
+            col2im(s, g, col + b * g.p, cols, acc);
             if (g.padded) unpad_gradient(s, g, gxpad, gxg);
           }
         }

@@ -199,12 +199,62 @@ TEST_CASE("batch norm and dropout") {
                     return batch_norm(x[0], x[1], x[2], rm, rv, false);
                   },
                   {rand64({3, 2, 2, 2}, 5), rand64({2}, 6), rand64({2}, 7)});
+  check_gradients("batch_norm_relu 4-d training",
+                  [&](const Ts& x) {
+                    auto [rm, rv] = stats(3);
+                    return batch_norm_relu(x[0], x[1], x[2], rm, rv, true);
+                  },
+                  {rand64({4, 3, 2, 3}, 11), rand64({3}, 12, 0.5, 1.5), rand64({3}, 13)});
+  check_gradients(
+      "batch_norm_relu 2-d training without affine",
+      [&](const Ts& x) { return batch_norm_relu(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
+      {rand64({5, 4}, 14)});
+  check_gradients("batch_norm_relu evaluation",
+                  [&](const Ts& x) {
+                    Tensor rm = Tensor::from_vector<double>({0.1, -0.2}, {2}),
+                           rv = Tensor::from_vector<double>({0.5, 2.0}, {2});
+                    return batch_norm_relu(x[0], x[1], x[2], rm, rv, false);
+                  },
+                  {rand64({3, 2, 2, 2}, 15), rand64({2}, 16), rand64({2}, 17)});
   check_gradients("dropout with a fixed mask",
                   [](const Ts& x) {
                     Generator gen(99);  // the same mask at every call
                     return dropout(x[0], 0.4, true, gen);
                   },
                   {rand64({6, 5}, 8)});
+}
+
+namespace {
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  const std::vector<float> u = a.to_vector<float>(), v = b.to_vector<float>();
+  REQUIRE(u.size() == v.size());
+  double m = 0;
+  for (size_t i = 0; i < u.size(); ++i) m = std::max(m, double(std::abs(u[i] - v[i])));
+  return m;
+}
+}  // namespace
+
+TEST_CASE("batch_norm_relu equals relu(batch_norm) in float32, values and gradients") {
+  // The sizes of a MobileNet layer in miniature: many values per channel, half of them cut by the ReLU.
+  Tensor x = Tensor::normal({8, 5, 6, 6}, 0.3, 1.7);
+  Tensor gamma = Tensor::uniform({5}, 0.5, 1.5), beta = Tensor::normal({5}, 0, 0.5);
+  for (Tensor* t : {&x, &gamma, &beta}) t->set_requires_grad();
+  Tensor r = Tensor::normal({8, 5, 6, 6}, 0, 1);
+  Tensor rm1 = Tensor::zeros({5}), rv1 = Tensor::ones({5}), rm2 = Tensor::zeros({5}), rv2 = Tensor::ones({5});
+  auto grads_of = [&](const Tensor& y) {
+    sum(mul(y, r)).backward();
+    std::vector<Tensor> g = {x.grad().clone(), gamma.grad().clone(), beta.grad().clone()};
+    for (Tensor* t : {&x, &gamma, &beta}) t->zero_grad();
+    return g;
+  };
+  const Tensor fused = batch_norm_relu(x, gamma, beta, rm1, rv1, true);
+  const std::vector<Tensor> g_fused = grads_of(fused);
+  const Tensor composed = relu(batch_norm(x, gamma, beta, rm2, rv2, true));
+  const std::vector<Tensor> g_composed = grads_of(composed);
+  CHECK(max_abs_diff(fused, composed) == 0);  // the same arithmetic, element by element
+  for (size_t i = 0; i < 3; ++i) CHECK(max_abs_diff(g_fused[i], g_composed[i]) < 1e-4);
+  CHECK(max_abs_diff(rm1, rm2) == 0);
+  CHECK(max_abs_diff(rv1, rv2) == 0);
 }
 
 TEST_CASE("fused NT-Xent") {

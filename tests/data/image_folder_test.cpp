@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "data/image_decode.h"
 #include "data/image_folder.h"
 #include "data/registry.h"
 #include "file_test_util.h"
@@ -238,6 +239,73 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     const std::string msg = error_of([&] { ds.image(0); });
     CHECK(contains(msg, dir / "cat/a.png"));
     CHECK(contains(msg, "cannot decode"));
+  }
+  SUBCASE("a JPEG Huffman table with more than 256 codes: refused before it is built") {
+    // dog/c.jpg holds its Huffman tables after the frame header: the header reads, image() refuses it.
+    std::vector<uint8_t> jpg = ssl::test::read_bytes(dir / "dog/c.jpg");
+    size_t dht = 2;
+    while (dht + 1 < jpg.size() && !(jpg[dht] == 0xFF && jpg[dht + 1] == 0xC4)) ++dht;
+    REQUIRE(dht + 21 < jpg.size());
+    for (size_t i = 0; i < 16; ++i) jpg[dht + 5 + i] = 0x20;  // 16 x 32 = 512 codes
+    ssl::test::write_bytes(dir / "dog/c.jpg", jpg);
+    const ImageFolderDataset ds(dir.path(), {.size = 8});
+    const std::string msg = error_of([&] { ds.image(2); });
+    CHECK(contains(msg, dir / "dog/c.jpg"));
+    CHECK(contains(msg, "cannot decode"));
+    CHECK(contains(msg, "Huffman table declares 512 codes"));
+    CHECK(contains(msg, "corrupt or truncated"));
+
+    // The same table before the frame header: the header check when the dataset is opened refuses it.
+    // SOI, DHT (class 0, id 0, 16 counts of 32), SOF0 (8x8, one component).
+    const std::vector<uint8_t> head = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x13, 0x00, 0x20, 0x20,
+                                       0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+                                       0x20, 0x20, 0x20, 0x20, 0x20, 0xFF, 0xC0, 0x00, 0x0B,
+                                       0x08, 0x00, 0x08, 0x00, 0x08, 0x01, 0x01, 0x11, 0x00};
+    ssl::test::write_bytes(dir / "dog/c.jpg", head);
+    const std::string open_msg = error_of([&] { ImageFolderDataset(dir.path()); });
+    CHECK(contains(open_msg, dir / "dog/c.jpg"));
+    CHECK(contains(open_msg, "Huffman table declares 512 codes"));
+  }
+  SUBCASE("a header declaring more pixels than accepted: refused before decoding") {
+    std::vector<uint8_t> png = ssl::test::read_bytes(dir / "cat/a.png");
+    REQUIRE(png.size() > 24);
+    for (size_t at : {size_t(16), size_t(20)}) {  // the IHDR width and height, big-endian: 10000 x 10000
+      png[at] = 0, png[at + 1] = 0, png[at + 2] = 0x27, png[at + 3] = 0x10;
+    }
+    ssl::test::write_bytes(dir / "cat/a.png", png);
+    const ImageFolderDataset ds(dir.path(), {.size = 8});
+    const std::string msg = error_of([&] { ds.image(0); });
+    CHECK(contains(msg, dir / "cat/a.png"));
+    CHECK(contains(msg, "10000x10000"));
+    CHECK(contains(msg, "more than the 67108864 pixels accepted"));
+  }
+  SUBCASE("a PNG chunk longer than the file: refused before its buffer is allocated") {
+    std::vector<uint8_t> png = ssl::test::read_bytes(dir / "cat/a.png");
+    size_t idat = 8;
+    while (idat + 8 < png.size() &&
+           std::string(png.begin() + long(idat) + 4, png.begin() + long(idat) + 8) != "IDAT") {
+      idat += 12 + (size_t(png[idat]) << 24 | size_t(png[idat + 1]) << 16 | size_t(png[idat + 2]) << 8 |
+                    png[idat + 3]);
+    }
+    REQUIRE(idat + 8 < png.size());
+    png[idat] = 0x7F, png[idat + 1] = 0xFF, png[idat + 2] = 0xFF, png[idat + 3] = 0xF0;  // about 2 GB
+    ssl::test::write_bytes(dir / "cat/a.png", png);
+    const ImageFolderDataset ds(dir.path(), {.size = 8});
+    const std::string msg = error_of([&] { ds.image(0); });
+    CHECK(contains(msg, dir / "cat/a.png"));
+    CHECK(contains(msg, "declares 2147483632 data bytes, but only"));
+    CHECK(contains(msg, "corrupt or truncated"));
+  }
+  SUBCASE("formats other than JPEG, PNG and BMP are refused at the header, whatever the file name") {
+    // A 16-bit greyscale PNM, whose decoder in stb_image 2.27 read past its buffer.
+    const std::string pnm = "P5\n3 2\n3255\n" + std::string(12, '\x80');
+    const std::vector<uint8_t> bytes(pnm.begin(), pnm.end());
+    ssl::test::write_bytes(dir / "cat/a.png", bytes);
+    const std::string msg = error_of([&] { ImageFolderDataset(dir.path()); });
+    CHECK(contains(msg, dir / "cat/a.png"));
+    CHECK(contains(msg, "cannot read the image header"));
+    const std::string decode_msg = error_of([&] { decode_image(bytes.data(), bytes.size(), "p.png"); });
+    CHECK(contains(decode_msg, "p.png: cannot decode the image"));
   }
   SUBCASE("a PNG cut inside its header") {
     const std::vector<uint8_t> whole = ssl::test::read_bytes(dir / "cat/a.png");

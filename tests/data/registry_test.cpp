@@ -1,12 +1,18 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "core/error.h"
+#include "data/image_grid.h"
 #include "data/registry.h"
+#include "data/synthetic.h"
+#include "file_test_util.h"
 
 using namespace ssl;
 using namespace ssl::data;
+using ssl::test::contains;
+using ssl::test::error_of;
 
 TEST_CASE("open_dataset: synthetic specs") {
   auto train = open_dataset("synthetic");
@@ -33,5 +39,34 @@ TEST_CASE("open_dataset: bad specs name what is accepted") {
       CHECK(msg.find("'" + spec + "'") != std::string::npos);
       CHECK(msg.find("synthetic:test") != std::string::npos);  // the list of accepted forms
     }
+  }
+}
+
+TEST_CASE("open_dataset: options apply to every spec") {
+  SUBCASE("--labels-per-class as a label budget, not both") {
+    OpenOptions o;
+    o.labels_per_class = 4;
+    o.label_seed = 3;
+    auto ds = open_dataset("synthetic:train:200", o);
+    CHECK(ds->size() == 40);
+    CHECK(ds->name() == open_dataset("synthetic:train:200@4,seed=3")->name());
+    CHECK(ds->image(7) == open_dataset("synthetic:train:200@4,seed=3")->image(7));
+    const std::string msg = error_of([&] { open_dataset("synthetic:train:200@4", o); });
+    CHECK(contains(msg, "--labels-per-class"));
+  }
+  SUBCASE("folders: --image-size and --skip-bad-images, the spec's own size first") {
+    ssl::test::TempDir dir;
+    const Image img = SyntheticDataset(Split::test, 1).image(0);
+    std::filesystem::create_directories(dir / "a");
+    write_png(dir / "a/one.png", img);
+    ssl::test::write_text(dir / "a/broken.png", "not a PNG");
+    OpenOptions o;
+    o.image_size = 16;
+    CHECK(contains(error_of([&] { open_dataset("folder:" + dir.path(), o); }), dir / "a/broken.png"));
+    o.skip_bad_images = true;
+    auto ds = open_dataset("folder:" + dir.path(), o);
+    CHECK(ds->size() == 1);
+    CHECK(ds->image(0).h == 16);
+    CHECK(open_dataset("folder:" + dir.path() + ":8", o)->image(0).h == 8);
   }
 }

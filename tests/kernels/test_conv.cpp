@@ -28,7 +28,8 @@ struct ConvCase {
 };
 
 // Small shapes for exact checks: strides 1 and 2, padding (also wider than the kernel), groups 1, 2 and
-// c_in (depthwise, with and without a channel multiplier), odd and non-square sizes, 1x1 and 3x3 kernels.
+// c_in (depthwise, with and without a channel multiplier), odd and non-square sizes, 1x1 and 3x3 kernels,
+// and batches that the kernel splits into chunks of several images.
 const std::vector<ConvCase> kSmallCases = {
     {"3x3 s1 p1", {2, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1}},
     {"3x3 s2 p1 groups 2, 7x6", {3, 4, 7, 6, 6, 3, 3, 2, 2, 1, 1, 2}},
@@ -40,6 +41,9 @@ const std::vector<ConvCase> kSmallCases = {
     {"3x2 s(2,1) p(1,0)", {2, 2, 7, 5, 3, 3, 2, 2, 1, 1, 0, 1}},
     {"3x3 s1 p2 (whole rows of padding)", {1, 2, 4, 4, 3, 3, 3, 1, 1, 2, 2, 1}},
     {"5x5 p2 on 3x3 s2", {2, 2, 3, 3, 2, 5, 5, 2, 2, 2, 2, 1}},
+    // Small planes and more images than threads: several images share one GEMM, the last chunk short.
+    {"3x3 s1 p1, 7 images in chunks", {7, 3, 4, 4, 5, 3, 3, 1, 1, 1, 1, 1}},
+    {"1x1 s1 p0, 7 images in chunks", {7, 4, 3, 3, 5, 1, 1, 1, 1, 0, 0, 1}},
 };
 
 int64_t x_count(const Conv2dShape& s) { return s.n * s.c_in * s.h * s.w; }

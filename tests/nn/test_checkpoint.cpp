@@ -78,3 +78,47 @@ TEST_CASE("damaged or mismatched checkpoints give errors naming the file and the
   CHECK_THROWS_WITH_AS(nn::load_module(temp_path("missing.safetensors"), *model),
                        doctest::Contains("cannot open"), ssl::Error);
 }
+
+TEST_CASE("a header with absurd shapes or non-integer numbers is refused, not allocated") {
+  // Each file holds one tensor entry `entry` and 8 data bytes.
+  auto write_entry = [](const std::string& name, const std::string& entry) {
+    std::string header = "{\"t\":" + entry + "}";
+    header.append((8 - header.size() % 8) % 8, ' ');
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[size_t(i)] = char((header.size() >> (8 * i)) & 0xFF);
+    write_all(temp_path(name), bytes + header + std::string(8, 'x'));
+    return temp_path(name);
+  };
+  // 2^62 x 4 elements: the element count overflows (and wrapped to 0 before).
+  const std::string overflow = write_entry(
+      "overflow.safetensors", R"({"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]})");
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(overflow), doctest::Contains("overflow.safetensors"), ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(overflow), doctest::Contains("too large to address"), ssl::Error);
+  // A zero dimension does not hide the others: their strides would overflow.
+  const std::string zero = write_entry(
+      "zero.safetensors",
+      R"({"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]})");
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(zero), doctest::Contains("too large to address"), ssl::Error);
+  // Elements that fit but bytes that do not: 2^62 float64 values.
+  const std::string bytes = write_entry(
+      "bytes.safetensors", R"({"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]})");
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(bytes), doctest::Contains("too large to address"), ssl::Error);
+  // Fractional, out-of-range and negative numbers in the shape and the offsets.
+  const std::string fraction =
+      write_entry("fraction.safetensors", R"({"dtype":"F32","shape":[1e300],"data_offsets":[0,4]})");
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(fraction), doctest::Contains("expected a non-negative integer"),
+                       ssl::Error);
+  const std::string negative =
+      write_entry("negative.safetensors", R"({"dtype":"F32","shape":[-1],"data_offsets":[0,4]})");
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(negative), doctest::Contains("shape entry -1"), ssl::Error);
+  const std::string offsets =
+      write_entry("offsets.safetensors", R"({"dtype":"F32","shape":[1],"data_offsets":[1e300,4]})");
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(offsets), doctest::Contains("data_offsets entry"), ssl::Error);
+  const std::string not_list =
+      write_entry("not_list.safetensors", R"({"dtype":"F32","shape":3,"data_offsets":[0,4]})");
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(not_list), doctest::Contains("not a list"), ssl::Error);
+  // A well-formed entry in the same kind of file still loads.
+  const std::string good =
+      write_entry("good.safetensors", R"({"dtype":"F32","shape":[2],"data_offsets":[0,8]})");
+  CHECK(nn::load_safetensors(good).at("t").shape() == Shape{2});
+}

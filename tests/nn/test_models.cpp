@@ -218,6 +218,14 @@ TEST_CASE("make_encoder knows every model and lists them when the name is unknow
   CHECK(nn::encoder_names() == std::vector<std::string>{"convnet2", "mobilenet_v1", "resnet18"});
   CHECK_THROWS_WITH_AS(nn::make_encoder("vgg"),
                        doctest::Contains("known models: convnet2, mobilenet_v1, resnet18"), ssl::Error);
+  // A width multiplier by name, as --model takes it.
+  auto half = nn::make_encoder("mobilenet_v1:0.5", 32);
+  CHECK(half->feature_dim == 512);
+  CHECK(half->image_size == 32);
+  for (const char* bad : {"mobilenet_v1:", "mobilenet_v1:0", "mobilenet_v1:-1", "mobilenet_v1:x"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH_AS(nn::make_encoder(bad), doctest::Contains("width multiplier"), ssl::Error);
+  }
 }
 
 TEST_CASE("forward FLOPs: ConvNet2 by hand, ResNet-18 and MobileNetV1 against the published mult-adds") {

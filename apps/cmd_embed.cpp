@@ -1,0 +1,73 @@
+// `ssl embed`: the frozen features of a dataset in NumPy's format, for scikit-learn, UMAP and friends.
+//   ssl embed --encoder runs/simclr --data synthetic:test --out feats.npy
+// writes feats.npy (float32 [N, F]) and feats_labels.npy (int64 [N], -1 = unlabelled); --inputs-out also
+// writes the normalised images the encoder saw (float32 [N, 3, S, S]), e.g. to check the same encoder
+// loaded elsewhere (tools/load_in_pytorch.py).
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "apps/commands.h"
+#include "data/registry.h"
+#include "ssl/evaluate.h"
+#include "ssl/features.h"
+#include "ssl/npy.h"
+
+namespace ssl::apps {
+namespace {
+
+struct EmbedOptions {
+  std::string encoder, data = "synthetic:test", out, inputs_out;
+  int64_t image_size = 32;
+  uint64_t seed = 0;
+  int workers = 1, threads = 0;
+  bool skip_bad_images = false;
+};
+
+// "feats.npy" -> "feats_labels.npy".
+std::string labels_path(const std::string& out) {
+  const bool npy = out.size() > 4 && out.compare(out.size() - 4, 4, ".npy") == 0;
+  return (npy ? out.substr(0, out.size() - 4) : out) + "_labels.npy";
+}
+
+void run_embed(const EmbedOptions& o) {
+  nn::EncoderPtr encoder = load_encoder(o.encoder, o.seed, o.image_size);
+  data::OpenOptions open;
+  open.image_size = encoder->image_size;
+  open.skip_bad_images = o.skip_bad_images;
+  const auto dataset = data::open_dataset(o.data, open);
+  Tensor inputs;
+  const Features f =
+      compute_features(*encoder, *dataset, 512, o.workers, true, o.inputs_out.empty() ? nullptr : &inputs);
+  write_npy(o.out, f.x);
+  write_npy(labels_path(o.out), f.labels);
+  std::printf("wrote %s (%lld x %lld features) and %s\n", o.out.c_str(), (long long)f.x.size(0),
+              (long long)f.x.size(1), labels_path(o.out).c_str());
+  if (!o.inputs_out.empty()) {
+    write_npy(o.inputs_out, inputs);
+    std::printf("wrote %s (the encoder's inputs, %s)\n", o.inputs_out.c_str(),
+                str_cat(inputs.shape()).c_str());
+  }
+}
+
+}  // namespace
+
+void add_embed_command(CLI::App& app) {
+  auto o = std::make_shared<EmbedOptions>();
+  CLI::App* cmd = app.add_subcommand("embed", "Write the frozen features of a dataset as .npy files");
+  cmd->add_option("--encoder", o->encoder, "A pretrain output directory, or random:MODEL")->required();
+  cmd->add_option("--data", o->data, "Dataset spec (a bad spec lists them all)")->capture_default_str();
+  cmd->add_option("--out", o->out, "Features file (.npy); labels go to <name>_labels.npy")->required();
+  cmd->add_option("--inputs-out", o->inputs_out, "Also write the normalised input images (.npy)");
+  cmd->add_option("--image-size", o->image_size, "Input size for random:MODEL")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seed of random:MODEL")->capture_default_str();
+  add_skip_bad_images_flag(*cmd, o->skip_bad_images);
+  cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
+  cmd->callback([o]() {
+    set_threads(o->threads);
+    run_embed(*o);
+  });
+}
+
+}  // namespace ssl::apps

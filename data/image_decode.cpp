@@ -1,0 +1,86 @@
+#include "data/image_decode.h"
+
+#include <stb_image.h>
+
+#include <algorithm>
+#include <climits>
+#include <memory>
+#include <vector>
+
+#include "core/error.h"
+#include "data/file_reader.h"
+#include "data/jpeg_tables.h"
+#include "data/png_chunks.h"
+
+namespace ssl::data {
+namespace {
+
+[[noreturn]] void throw_undecodable(const std::string& source_name, const std::string& why) {
+  throw Error(
+      str_cat(source_name, ": cannot decode the image (", why, "); the file is corrupt or truncated"));
+}
+
+[[noreturn]] void throw_undecodable(const std::string& source_name) {
+  const char* why = stbi_failure_reason();
+  throw_undecodable(source_name, why ? why : "unknown reason");
+}
+
+// How much of a file is read first to check a JPEG's tables up to its frame header; the whole file is read
+// only when the header lies further in.
+constexpr int64_t kHeaderPrefixBytes = int64_t(1) << 20;
+
+}  // namespace
+
+Image decode_image(const uint8_t* bytes, size_t size, const std::string& source_name, int64_t max_pixels) {
+  // stb_image takes the length as an int; a longer buffer is refused rather than silently cut.
+  SSL_CHECK(size <= size_t(INT_MAX), source_name, ": the file is ", size, " bytes; at most ", INT_MAX,
+            " bytes can be decoded");
+  const int len = int(size);
+  std::string problem = jpeg_huffman_problem(bytes, size);
+  if (problem.empty()) problem = png_chunk_problem(bytes, size);
+  if (!problem.empty()) throw_undecodable(source_name, problem);
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info_from_memory(bytes, len, &w, &h, &comp)) throw_undecodable(source_name);
+  SSL_CHECK(w > 0 && h > 0, source_name, ": the header gives an empty image of ", w, "x", h, " pixels");
+  SSL_CHECK(int64_t(w) * int64_t(h) <= max_pixels, source_name, ": the header gives an image of ", w, "x", h,
+            " pixels, more than the ", max_pixels, " pixels accepted");
+
+  std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load_from_memory(bytes, len, &w, &h, &comp, 3),
+                                                 stbi_image_free);
+  if (!data) throw_undecodable(source_name);
+  SSL_CHECK(w > 0 && h > 0, source_name, ": decoded an empty image of ", w, "x", h, " pixels");
+  SSL_CHECK(int64_t(w) * int64_t(h) <= max_pixels, source_name, ": decoded an image of ", w, "x", h,
+            " pixels, more than the ", max_pixels, " pixels accepted");
+  Image out(h, w, 3);
+  std::copy_n(data.get(), size_t(out.numel()), out.pixels.begin());
+  return out;
+}
+
+std::string image_file_header_problem(const std::string& path) {
+  try {
+    const FileReader file(path);
+    std::vector<uint8_t> head(size_t(std::min(file.size(), kHeaderPrefixBytes)));
+    file.read_at(0, head.data(), int64_t(head.size()));
+    bool needs_more = false;
+    std::string problem = jpeg_huffman_problem(head.data(), head.size(), /*header_only=*/true, &needs_more);
+    if (needs_more && file.size() > int64_t(head.size())) {
+      head = file.read_all();
+      problem = jpeg_huffman_problem(head.data(), head.size(), /*header_only=*/true);
+    }
+    if (!problem.empty()) {
+      return str_cat("cannot read the image header (", problem, "); expected a JPEG, PNG or BMP file");
+    }
+  } catch (const Error& e) {
+    return str_cat("cannot read the file (", e.what(), ")");
+  }
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info(path.c_str(), &w, &h, &comp)) {
+    const char* why = stbi_failure_reason();
+    return str_cat("cannot read the image header (", why ? why : "unknown reason",
+                   "); expected a JPEG, PNG or BMP file");
+  }
+  if (w <= 0 || h <= 0) return str_cat("the header gives an empty image of ", w, "x", h, " pixels");
+  return {};
+}
+
+}  // namespace ssl::data
