@@ -38,8 +38,20 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "metho
                                                              {"--head-hidden", "head_hidden"},
                                                              {"--head-out", "head_out"},
                                                              {"--cross-view-only", "cross_view_only"},
+                                                             {"--mask", "context_mask"},
+                                                             {"--hole-fraction", "context_hole_fraction"},
+                                                             {"--block-fraction", "context_block_fraction"},
+                                                             {"--mask-coverage", "context_coverage"},
+                                                             {"--mask-overlap", "context_overlap"},
+                                                             {"--overlap-weight", "context_overlap_weight"},
+                                                             {"--adversarial-weight", "context_adv_weight"},
+                                                             {"--patch-size", "patch_size"},
+                                                             {"--patch-gap", "patch_gap"},
+                                                             {"--patch-jitter", "patch_jitter"},
+                                                             {"--patch-colour", "patch_colour"},
                                                              {"--seed", "seed"},
                                                              {"--skip-bad-images", "skip_bad_images"},
+                                                             {"--init", "init"},
                                                              {"--workers", "workers"},
                                                              {"--max-steps", "max_steps_per_epoch"}};
 }  // namespace
@@ -48,9 +60,15 @@ void add_pretrain_command(CLI::App& app) {
   auto o = std::make_shared<PretrainOptions>();
   auto threads = std::make_shared<int>(0);
   CLI::App* cmd = app.add_subcommand("pretrain", "Pre-train an encoder with a self-supervised method");
-  cmd->add_option("--method", o->method, "Method: simclr")->capture_default_str();
+  cmd->add_option("--method", o->method,
+                  "simclr (two views, NT-Xent), rotation (4-way rotation prediction), supervised (encoder + "
+                  "linear head on the labels of --data), finetune (the same from the encoder of --init), "
+                  "context (inpaint a masked region) or patch (relative patch position, 8 classes)")
+      ->capture_default_str();
+  cmd->add_option("--init", o->init, "finetune: a pretrain output directory whose encoder is the start");
   cmd->add_option("--data", o->data,
-                  "Training images (labels unused): synthetic[:train|test], or a dataset spec; a bad spec "
+                  "Training images (labels used by supervised and finetune only): synthetic[:train|test], or "
+                  "a dataset spec; a bad spec "
                   "lists them all")
       ->capture_default_str();
   cmd->add_option("--model", o->model,
@@ -78,6 +96,48 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--head-out", o->simclr.head_out, "Projection width")->capture_default_str();
   cmd->add_flag("--cross-view-only", o->simclr.cross_view_only,
                 "NT-Xent over the N×N cross-view similarities only (default: all 2N−1 others)");
+  cmd->add_option_function<std::string>(
+         "--mask", [o](const std::string& mode) { o->context.mask.mode = parse_mask_mode(mode); },
+         "context: the hidden region, centre (one centred square hole, the default) or blocks (random "
+         "square blocks)")
+      ->check(CLI::IsMember({"centre", "center", "blocks"}));
+  cmd->add_option("--hole-fraction", o->context.mask.hole_fraction,
+                  "context, centre mask: the hole's side as a fraction of the image's")
+      ->capture_default_str();
+  cmd->add_option("--block-fraction", o->context.mask.block_fraction,
+                  "context, blocks mask: each block's side as a fraction of the image's")
+      ->capture_default_str();
+  cmd->add_option("--mask-coverage", o->context.mask.coverage,
+                  "context, blocks mask: add blocks until this fraction of the image is covered")
+      ->capture_default_str();
+  cmd->add_option("--mask-overlap", o->context.mask.overlap,
+                  "context: pixels of the region the encoder still sees on each side (-1 = side / 16)")
+      ->capture_default_str();
+  cmd->add_option("--overlap-weight", o->context.overlap_weight,
+                  "context: L2 weight of that overlap band relative to the hidden pixels")
+      ->capture_default_str();
+  cmd->add_option("--adversarial-weight", o->context.adversarial_weight,
+                  "context: weight w in [0, 1) of the adversarial term, (1 - w) L2 + w adversarial (0 = L2 "
+                  "only; the original used 0.001)")
+      ->capture_default_str();
+  cmd->add_option("--patch-size", o->patch.patch,
+                  "patch: side of each grid patch and of the encoder's input (0 = scaled from --image-size "
+                  "and rounded down to a multiple of 4, with gap and jitter derived too)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--patch-gap", o->patch.gap,
+                  "patch: pixels between neighbouring patches (with --patch-size)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--patch-jitter", o->patch.jitter,
+                  "patch: each patch moves by up to +-this many pixels (with --patch-size)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--patch-colour", o->patch.colour,
+                  "patch: gray (luma in all three channels) or drop (one random channel kept, noise in the "
+                  "others)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"gray", "drop"}));
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
@@ -131,9 +191,17 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--encoder", o->encoder,
                   "A pretrain output directory, or random:MODEL for an untrained encoder")
       ->required();
-  cmd->add_option("--protocol", o->protocol, "Evaluation protocol: linear")
+  cmd->add_option(
+         "--protocol", o->protocol,
+         "linear (logistic regression on frozen features) or knn (cosine, temperature-weighted votes)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"linear"}));
+      ->check(CLI::IsMember({"linear", "knn"}));
+  cmd->add_option("--knn-k", o->knn.k, "Neighbours that vote (knn)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--knn-temperature", o->knn.temperature, "Vote weight exp(similarity / T) (knn)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--train", o->train, "Labelled training split")->capture_default_str();
   cmd->add_option("--test", o->test,
                   "Test split; classes are matched by name when they are not the training split's")

@@ -11,6 +11,7 @@ void add_bench_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_models_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
 
 // --threads: sets the OpenMP thread count for the compute kernels (0 = leave the default).
 void set_threads(int threads);

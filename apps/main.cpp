@@ -4,6 +4,7 @@
 //   ssl bench [--json]
 //   ssl data stats SPEC | ssl data show SPEC --out FILE.png
 //   ssl embed --encoder DIR --data SPEC --out FEATS.npy
+//   ssl compare --study a|b [--data SPEC --test SPEC --epochs N] --out DIR
 //   ssl models [--image-size S] [--classes K]
 #include <cstdio>
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   ssl::apps::add_bench_command(app);
   ssl::apps::add_data_command(app);
   ssl::apps::add_embed_command(app);
+  ssl::apps::add_compare_command(app);
   ssl::apps::add_models_command(app);
   try {
     app.parse(argc, argv);

@@ -48,19 +48,26 @@ def depthwise_separable(cin, cout, stride):
         _conv(cin, cout, 1), nn.BatchNorm2d(cout), nn.ReLU())
 
 
+def _scaled(channels, width):
+    """int(c * width), at least 1, as nn/mobilenet.cpp scales every layer."""
+    return max(1, int(channels * width + 1e-9))
+
+
 class MobileNetV1(nn.Module):
-    """Width 1. Keys: features.0.{0,1} (stem), features.K.{0,1,3,4} (blocks 1..13), fc.* with classes > 0.
+    """Width multiplier `width` (1 by default). Keys: features.0.{0,1} (stem), features.K.{0,1,3,4} (blocks
+    1..13), fc.* with classes > 0.
 
     The stem has stride 2 for inputs of 64 px or more and stride 1 below, so 32 px ends at 2x2.
     """
 
-    def __init__(self, image_size=224, classes=0):
+    def __init__(self, image_size=224, classes=0, width=1.0):
         super().__init__()
         assert image_size >= 16, f"mobilenet_v1: image size must be at least 16, got {image_size}"
-        c = 32
+        c = _scaled(32, width)
         stem_stride = 2 if image_size >= 64 else 1
         self.features = nn.Sequential(nn.Sequential(_conv(3, c, 3, stem_stride, 1), nn.BatchNorm2d(c), nn.ReLU()))
         for out, stride in MOBILENET_V1_BLOCKS:
+            out = _scaled(out, width)
             self.features.append(depthwise_separable(c, out, stride))
             c = out
         self.fc = nn.Linear(c, classes) if classes > 0 else None
@@ -139,6 +146,8 @@ def make_encoder(name, image_size=32):
         return convnet2(image_size)
     if name == "mobilenet_v1":
         return MobileNetV1(image_size)
+    if name.startswith("mobilenet_v1:"):  # a width multiplier, e.g. mobilenet_v1:0.5
+        return MobileNetV1(image_size, width=float(name.split(":", 1)[1]))
     if name == "resnet18":
         assert image_size >= 8, f"resnet18: image size must be at least 8, got {image_size}"
         return ResNet18("cifar" if image_size <= 64 else "imagenet")

@@ -39,3 +39,14 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
 Tensor mse_loss(const Tensor& a, const Tensor& b);
 
 }  // namespace ssl
+
+// ---- patch crop (core/ops/patch.cpp) ---------------------------------------------------------------------
+namespace ssl {
+
+// Square patches cut from a batch of images: images [N, C, H, W] (floating), offsets int64 [N, K, 2]
+// (top-left y, x of each patch, e.g. from patch::patch_offset) -> [N, K, C, patch, patch]. Every patch must
+// lie inside its image. Not differentiable: it prepares inputs, so it throws when `images` requires grad
+// while grad mode is on.
+Tensor patch_crop(const Tensor& images, const Tensor& offsets, int64_t patch);
+
+}  // namespace ssl

@@ -212,4 +212,11 @@ std::unique_ptr<Transform> simclr_augment(int64_t size) {
   return c;
 }
 
+std::unique_ptr<Transform> crop_flip_augment(int64_t size, double min_scale) {
+  auto c = std::make_unique<Compose>();
+  c->add(std::make_unique<RandomResizedCrop>(size, std::pair{min_scale, 1.0}));
+  c->add(std::make_unique<RandomHorizontalFlip>(0.5));
+  return c;
+}
+
 }  // namespace ssl::data

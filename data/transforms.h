@@ -112,4 +112,8 @@ class Compose final : public Transform {
 // No blur (it helps only from about 96 px up).
 std::unique_ptr<Transform> simclr_augment(int64_t size);
 
+// The light augmentation of supervised training and rotation prediction: RandomResizedCrop(size, area
+// min_scale-1, ratio 3/4-4/3) and a horizontal flip with p = 0.5.
+std::unique_ptr<Transform> crop_flip_augment(int64_t size, double min_scale = 0.5);
+
 }  // namespace ssl::data

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 
@@ -10,6 +11,7 @@
 #include "data/registry.h"
 #include "nn/checkpoint.h"
 #include "ssl/features.h"
+#include "ssl/knn.h"
 
 namespace ssl {
 
@@ -43,8 +45,11 @@ Tensor restrict_to_classes(const Tensor& scores, const std::vector<bool>& kept) 
   return Tensor::from_vector(s, scores.shape());
 }
 
-// Features, Top-1 and Top-5 of one split under the probe fitted on `train_set`.
-nlohmann::json evaluate_split(nn::Encoder& encoder, const LinearProbe& probe, const data::Dataset& train_set,
+// Class scores [M, classes] of features [M, F]: the linear probe's, or the kNN votes.
+using Scorer = std::function<Tensor(const Tensor&)>;
+
+// Features, Top-1 and Top-5 of one split under the classifier built on `train_set`.
+nlohmann::json evaluate_split(nn::Encoder& encoder, const Scorer& scores_of, const data::Dataset& train_set,
                               std::shared_ptr<const data::Dataset> split, const std::string& spec,
                               const EvalOptions& o) {
   SSL_CHECK(split->num_classes() > 0, "eval: ", split->name(), " (", spec,
@@ -68,7 +73,7 @@ nlohmann::json evaluate_split(nn::Encoder& encoder, const LinearProbe& probe, co
     split = std::make_shared<data::RelabeledDataset>(split, std::move(mapping));
   }
   const Features f = compute_features(encoder, *split, 512, o.workers, o.show_progress);
-  const TopK t = topk_accuracy(restrict_to_classes(probe.scores(f.x), kept), f.labels);
+  const TopK t = topk_accuracy(restrict_to_classes(scores_of(f.x), kept), f.labels);
   out["top1"] = t.top1;
   out["top5"] = t.top5;
   out["images"] = split->size();
@@ -78,7 +83,8 @@ nlohmann::json evaluate_split(nn::Encoder& encoder, const LinearProbe& probe, co
 }  // namespace
 
 nlohmann::json evaluate(const EvalOptions& o) {
-  SSL_CHECK(o.protocol == "linear", "eval: unknown protocol '", o.protocol, "'; available: linear");
+  SSL_CHECK(o.protocol == "linear" || o.protocol == "knn", "eval: unknown protocol '", o.protocol,
+            "'; available: linear, knn");
   nn::EncoderPtr encoder = load_encoder(o.encoder, o.seed, o.image_size);
   data::OpenOptions open;
   open.image_size = encoder->image_size;
@@ -88,26 +94,40 @@ nlohmann::json evaluate(const EvalOptions& o) {
   open_train.label_seed = o.seed;
   const std::shared_ptr<const data::Dataset> train_set = data::open_dataset(o.train, open_train);
   SSL_CHECK(train_set->num_classes() > 0, "eval: the training split ", train_set->name(),
-            " is unlabelled; the probe needs class labels");
-
+            " is unlabelled; the ", o.protocol, " protocol needs class labels");
+  const int64_t classes = train_set->num_classes();
   const Features train = compute_features(*encoder, *train_set, 512, o.workers, o.show_progress);
-  LinearProbeOptions probe_options = o.probe;
-  probe_options.seed = o.seed;
-  probe_options.show_progress = o.show_progress;
-  const LinearProbe probe(train.x, train.labels, train_set->num_classes(), probe_options);
-  const TopK tr = probe.evaluate(train.x, train.labels);
+
+  std::unique_ptr<LinearProbe> probe;
+  std::unique_ptr<KnnClassifier> knn;
+  Scorer scores_of;
+  TopK tr;
+  if (o.protocol == "linear") {
+    LinearProbeOptions probe_options = o.probe;
+    probe_options.seed = o.seed;
+    probe_options.show_progress = o.show_progress;
+    probe = std::make_unique<LinearProbe>(train.x, train.labels, classes, probe_options);
+    scores_of = [&](const Tensor& x) { return probe->scores(x); };
+    tr = topk_accuracy(scores_of(train.x), train.labels);
+  } else {
+    knn = std::make_unique<KnnClassifier>(train.x, train.labels, classes, o.knn);
+    scores_of = [&](const Tensor& x) { return knn->scores(x); };
+    tr = topk_accuracy(knn->scores(train.x, /*exclude_self=*/true), train.labels);  // leave-one-out
+  }
 
   nlohmann::json splits;
   splits["train"] = {{"top1", tr.top1}, {"top5", tr.top5}, {"data", o.train}, {"images", train_set->size()}};
-  splits["test"] = evaluate_split(*encoder, probe, *train_set, data::open_dataset(o.test, open), o.test, o);
+  splits["test"] =
+      evaluate_split(*encoder, scores_of, *train_set, data::open_dataset(o.test, open), o.test, o);
   if (!o.transfer.empty()) {
     splits["transfer"] =
-        evaluate_split(*encoder, probe, *train_set, data::open_dataset(o.transfer, open), o.transfer, o);
+        evaluate_split(*encoder, scores_of, *train_set, data::open_dataset(o.transfer, open), o.transfer, o);
   }
   nlohmann::json result = {{"protocol", o.protocol},
                            {"encoder", o.encoder},
                            {"feature_dim", encoder->feature_dim},
                            {"splits", splits}};
+  if (knn) result["knn"] = {{"k", o.knn.k}, {"temperature", o.knn.temperature}};
   if (!o.out_dir.empty()) {
     std::filesystem::create_directories(o.out_dir);
     nn::write_file_atomically(o.out_dir + "/results.json", result.dump(2) + "\n");

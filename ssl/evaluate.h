@@ -1,6 +1,6 @@
 // The evaluation runner: an encoder (trained, or `random:MODEL` for the untrained baseline every table
-// needs), features of each split computed once, a linear probe fitted on the training split, Top-1 and
-// Top-5 on every split, written to results.json.
+// needs), features of each split computed once, a linear probe fitted on (or a kNN classifier holding) the
+// training split, Top-1 and Top-5 on every split, written to results.json.
 //
 // A split whose classes are not the training split's (a transfer set: a probe trained on CIFAR-10 tested on
 // STL-10) is matched to them by name (data/class_mapping.h): its images of classes without a counterpart
@@ -12,6 +12,7 @@
 #include <string>
 
 #include "nn/models.h"
+#include "ssl/knn.h"
 #include "ssl/linear_probe.h"
 
 namespace ssl {
@@ -32,12 +33,14 @@ struct EvalOptions {
   bool show_progress = true;
   bool skip_bad_images = false;  // image folders: leave out unreadable files, with a warning
   int64_t labels_per_class = 0;  // > 0: fit the probe on this many labelled images per class of `train`
-  LinearProbeOptions probe;
+  LinearProbeOptions probe;      // protocol "linear"
+  KnnOptions knn;                // protocol "knn"
 };
 
-// Returns {"protocol": "linear", "encoder": ..., "splits": {"train": {"top1", "top5", "data", "images"},
-// "test": {...}[, "transfer": {...}]}}; a split matched by class name adds "classes_matched" and
-// "classes_left_out": {"train": [...], "split": [...]}.
+// protocol "linear" (a logistic-regression probe on the training split's features) or "knn" (ssl/knn.h; the
+// training split's own Top-1/Top-5 are leave-one-out). Returns {"protocol": ..., "encoder": ..., "splits":
+// {"train": {"top1", "top5", "data", "images"}, "test": {...}[, "transfer": {...}]}}; a split matched by
+// class name adds "classes_matched" and "classes_left_out": {"train": [...], "split": [...]}.
 nlohmann::json evaluate(const EvalOptions& options);
 
 }  // namespace ssl

@@ -13,7 +13,9 @@
 #include "nn/schedule.h"
 #include "nn/train_state.h"
 #include "ssl/features.h"
+#include "ssl/method.h"
 #include "ssl/progress.h"
+#include "ssl/supervised.h"
 
 namespace ssl {
 
@@ -62,10 +64,23 @@ nlohmann::json pretrain_options_json(const PretrainOptions& o) {
           {"seed", o.seed},
           {"workers", o.workers},
           {"skip_bad_images", o.skip_bad_images},
+          {"init", o.init},
           {"temperature", o.simclr.temperature},
           {"head_hidden", o.simclr.head_hidden},
           {"head_out", o.simclr.head_out},
           {"cross_view_only", o.simclr.cross_view_only},
+          {"context_mask", mask_mode_name(o.context.mask.mode)},
+          {"context_hole_fraction", o.context.mask.hole_fraction},
+          {"context_block_fraction", o.context.mask.block_fraction},
+          {"context_coverage", o.context.mask.coverage},
+          {"context_max_blocks", o.context.mask.max_blocks},
+          {"context_overlap", o.context.mask.overlap},
+          {"context_overlap_weight", o.context.overlap_weight},
+          {"context_adv_weight", o.context.adversarial_weight},
+          {"patch_size", o.patch.patch},
+          {"patch_gap", o.patch.gap},
+          {"patch_jitter", o.patch.jitter},
+          {"patch_colour", o.patch.colour},
           {"max_steps_per_epoch", o.max_steps_per_epoch}};
 }
 
@@ -88,10 +103,24 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
   get("seed", o.seed);
   get("workers", o.workers);
   get("skip_bad_images", o.skip_bad_images);
+  get("init", o.init);
   get("temperature", o.simclr.temperature);
   get("head_hidden", o.simclr.head_hidden);
   get("head_out", o.simclr.head_out);
   get("cross_view_only", o.simclr.cross_view_only);
+  if (j.contains("context_mask"))
+    o.context.mask.mode = parse_mask_mode(j.at("context_mask").get<std::string>());
+  get("context_hole_fraction", o.context.mask.hole_fraction);
+  get("context_block_fraction", o.context.mask.block_fraction);
+  get("context_coverage", o.context.mask.coverage);
+  get("context_max_blocks", o.context.mask.max_blocks);
+  get("context_overlap", o.context.mask.overlap);
+  get("context_overlap_weight", o.context.overlap_weight);
+  get("context_adv_weight", o.context.adversarial_weight);
+  get("patch_size", o.patch.patch);
+  get("patch_gap", o.patch.gap);
+  get("patch_jitter", o.patch.jitter);
+  get("patch_colour", o.patch.colour);
   get("max_steps_per_epoch", o.max_steps_per_epoch);
   return o;
 }
@@ -153,7 +182,6 @@ std::unique_ptr<nn::Optimizer> make_optimizer(const PretrainOptions& o, std::vec
 }  // namespace
 
 std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
-  SSL_CHECK(o.method == "simclr", "pretrain: unknown method '", o.method, "'; available: simclr");
   SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "pretrain: need epochs >= 1 and batch size >= 2, got ",
             o.epochs, " and ", o.batch_size);
   const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
@@ -175,16 +203,16 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   open.image_size = o.image_size;
   open.skip_bad_images = o.skip_bad_images;
   const auto dataset = data::open_dataset(o.data, open);
-  const auto augment = data::simclr_augment(o.image_size);
+  MethodSetup method = make_method(o, *dataset);
   data::LoaderOptions lo = image_loader_options(o.batch_size, o.seed, o.workers);
-  lo.views = 2;
-  lo.drop_last = true;  // NT-Xent's positives assume a full batch of pairs
-  lo.transform = augment.get();
+  lo.views = method.views;
+  lo.drop_last = method.drop_last;
+  lo.transform = method.augmentation.get();
   data::Loader loader(*dataset, lo);
   SSL_CHECK(loader.batches_per_epoch() > 0, "pretrain: dataset ", dataset->name(),
             " has fewer images than one batch (", o.batch_size, ")");
 
-  SimCLR model(nn::make_encoder(o.model, o.image_size), o.simclr);
+  PretextMethod& model = *method.model;
   model.train();
   auto optimizer = make_optimizer(o, model.parameters());
   const int64_t steps_per_epoch = o.max_steps_per_epoch > 0
@@ -219,7 +247,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     int64_t images = 0, done = 0;
     while (done < steps_per_epoch && loader.next(batch)) {
       optimizer->lr = schedule.at(step);
-      Tensor loss = model.forward(batch.images);
+      Tensor loss = model.loss(batch, {o.seed, epoch});
       const double value = loss.item();
       SSL_CHECK(std::isfinite(value), "pretrain: the loss became ", value, " at epoch ", epoch + 1, ", step ",
                 done + 1, " (lr ", optimizer->lr, "); try a lower --lr");
@@ -237,11 +265,21 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     metrics.push_back(
         {epoch + 1, loss_sum / double(std::max<int64_t>(1, done)), images / seconds, seconds, optimizer->lr});
     write_metrics(o.out_dir, metrics);
+    // image_size is the encoder's own input side: --image-size for most methods, the patch side for "patch".
     nn::save_module(o.out_dir + "/encoder.safetensors", *model.encoder,
                     {{"model", o.model},
-                     {"image_size", std::to_string(o.image_size)},
+                     {"image_size", std::to_string(model.encoder->image_size)},
                      {"method", o.method},
                      {"epoch", std::to_string(epoch + 1)}});
+    // Supervised methods also keep their classifier (encoder + head): its accuracy is their result.
+    if (const auto* classifier = dynamic_cast<const SupervisedClassifier*>(&model)) {
+      nn::save_module(o.out_dir + "/classifier.safetensors", *classifier,
+                      {{"model", o.model},
+                       {"image_size", std::to_string(model.encoder->image_size)},
+                       {"classes", std::to_string(classifier->head->weight.size(0))},
+                       {"method", o.method},
+                       {"epoch", std::to_string(epoch + 1)}});
+    }
     // Last, so that a crash before it resumes from the previous epoch and redoes this one.
     nn::TrainState state;
     state.epoch = epoch + 1;

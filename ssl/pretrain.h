@@ -6,8 +6,9 @@
 //   config.json           the options of the run
 //   metrics.jsonl / .csv  one record per epoch: epoch, loss, images_per_s, seconds, lr
 //   checkpoint.safetensors  the training state after the last completed epoch (nn/train_state.h): the whole
-//                         SimCLR model (encoder + head) under model.*, the optimizer under optimizer.*,
-//                         epoch, global step, default-generator state, config and metrics in the metadata
+//                         method's model (encoder + its heads) under model.*, the optimizer under
+//                         optimizer.*, epoch, global step, default-generator state, config and metrics in the
+//                         metadata
 //
 // Resume (`resume = true`): the run continues in out_dir from checkpoint.safetensors at the epoch after the
 // last completed one, with model, optimizer, schedule step, generator and metrics restored. Every option
@@ -21,13 +22,16 @@
 #include <string>
 #include <vector>
 
+#include "ssl/context_encoder.h"
+#include "ssl/relative_patch.h"
 #include "ssl/simclr.h"
 
 namespace ssl {
 
 struct PretrainOptions {
-  std::string method = "simclr";
+  std::string method = "simclr";  // simclr, rotation, supervised, finetune, context, patch (ssl/methods.cpp)
   std::string model = "convnet2";
+  std::string init;  // finetune: the pretrain output directory whose encoder.safetensors is the start
   std::string data = "synthetic:train";
   std::string out_dir = "runs/simclr";
   int64_t epochs = 10;
@@ -50,6 +54,8 @@ struct PretrainOptions {
   // tests of resume. Not part of the config.
   int64_t stop_after_epochs = 0;
   SimCLROptions simclr;
+  ContextOptions context;  // method "context": mask, overlap weight, adversarial weight
+  PatchOptions patch;      // method "patch": grid (patch side, gap, jitter) and colour handling
 };
 
 struct EpochMetrics {

@@ -2,8 +2,8 @@
 
 namespace ssl {
 
-SimCLR::SimCLR(nn::EncoderPtr enc, const SimCLROptions& o) : encoder(std::move(enc)), options(o) {
-  register_module("encoder", encoder);
+SimCLR::SimCLR(nn::EncoderPtr enc, const SimCLROptions& o) : options(o) {
+  encoder = register_module("encoder", std::move(enc));
   head = register_module("head", nn::projection_head(encoder->feature_dim, o.head_hidden, o.head_out));
 }
 

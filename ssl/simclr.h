@@ -4,6 +4,7 @@
 #pragma once
 
 #include "nn/models.h"
+#include "ssl/method.h"
 
 namespace ssl {
 
@@ -14,12 +15,12 @@ struct SimCLROptions {
   bool cross_view_only = false;  // NT-Xent over the N×N cross-view block only (see ALGORITHMS.md)
 };
 
-class SimCLR : public nn::Module {
+class SimCLR : public PretextMethod {
  public:
   SimCLR(nn::EncoderPtr encoder, const SimCLROptions& options);
   // views: [2N, C, H, W], rows k and N+k the two views of image k. Returns the NT-Xent loss.
   Tensor forward(const Tensor& views) override;
-  nn::EncoderPtr encoder;
+  Tensor loss(const data::Batch& batch, const StepContext&) override { return forward(batch.images); }
   std::shared_ptr<nn::Sequential> head;
   SimCLROptions options;
 };

@@ -79,6 +79,14 @@ SSL_HD Offset patch_offset(GridParams p, int h, int w, int cell, const uint32_t*
                 origin_x + p.jitter + col * (p.patch + p.gap) + dx};
 }
 
+// Flat index into contiguous images [n, c, h, w] of pixel (y, x) of channel ch of a patch of sample i whose
+// top-left corner is (oy, ox): the whole arithmetic of the batched crop (kernels/patch_crop.h), so the CPU
+// loop and a one-thread-per-element CUDA kernel read the same pixels.
+SSL_HD int64_t crop_source_index(int64_t i, int64_t ch, int64_t y, int64_t x, int64_t oy, int64_t ox,
+                                 int64_t c, int64_t h, int64_t w) {
+  return ((i * c + ch) * h + (oy + y)) * w + (ox + x);
+}
+
 // The cell (0..8) of neighbour label 0..7, and back (-1 for the centre cell).
 SSL_HD int neighbour_cell(int label) { return label < kCentreCell ? label : label + 1; }
 SSL_HD int cell_label(int cell) { return cell == kCentreCell ? -1 : (cell < kCentreCell ? cell : cell - 1); }

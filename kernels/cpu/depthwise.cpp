@@ -367,6 +367,7 @@ void depthwise_conv2d_forward_v2(const Conv2dShape& s, const T* x, const T* w, c
 
 template <class T>
 void depthwise_conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  if (uses_channel_tiles(s)) return depthwise_conv2d_forward_v3(s, x, w, bias, y);
   depthwise_conv2d_forward_v2(s, x, w, bias, y);
 }
 
@@ -397,6 +398,7 @@ void depthwise_conv2d_backward_v2(const Conv2dShape& s, const T* x, const T* w, 
 template <class T>
 void depthwise_conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, T* gx, T* gw,
                                T* gb) {
+  if (uses_channel_tiles(s)) return depthwise_conv2d_backward_v3(s, x, w, gy, gx, gw, gb);
   depthwise_conv2d_backward_v2(s, x, w, gy, gx, gw, gb);
 }
 

@@ -51,6 +51,11 @@ const std::vector<Case> kCases = {
     {"1x1 s1 p0", dw(2, 3, 4, 5, 1, 1, 1, 1, 0, 0)},
     {"2x2 s3 p1", dw(2, 2, 8, 7, 2, 2, 3, 3, 1, 1)},
     {"3x3 s1 p1 16x16, 5 channels", dw(3, 5, 16, 16, 3, 3, 1, 1, 1, 1)},
+    // More channels than one 16-lane group, the last group partial: _v3's tiles (the default on small
+    // planes).
+    {"3x3 s1 p1 4x4, 21 channels", dw(2, 21, 4, 4, 3, 3, 1, 1, 1, 1)},
+    {"3x3 s2 p1 4x4, 18 channels", dw(2, 18, 4, 4, 3, 3, 2, 2, 1, 1)},
+    {"3x3 s1 p1 2x2, 33 channels", dw(3, 33, 2, 2, 3, 3, 1, 1, 1, 1)},
 };
 
 int64_t x_count(const Conv2dShape& s) { return s.n * s.c_in * s.h * s.w; }
@@ -93,6 +98,7 @@ template <class T>
 std::vector<Version<T>> versions() {
   return {{"v1", cpu::depthwise_conv2d_forward_v1<T>, cpu::depthwise_conv2d_backward_v1<T>},
           {"v2", cpu::depthwise_conv2d_forward_v2<T>, cpu::depthwise_conv2d_backward_v2<T>},
+          {"v3", cpu::depthwise_conv2d_forward_v3<T>, cpu::depthwise_conv2d_backward_v3<T>},
           {"default", cpu::depthwise_conv2d_forward<T>, cpu::depthwise_conv2d_backward<T>}};
 }
 

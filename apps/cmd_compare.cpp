@@ -1,0 +1,61 @@
+// `ssl compare --study a|b`: each study of ../shared/EXPERIMENTS.md as one command (ssl/compare.h).
+#include <cstdio>
+#include <memory>
+
+#include "apps/commands.h"
+#include "ssl/compare.h"
+
+namespace ssl::apps {
+
+void add_compare_command(CLI::App& app) {
+  auto o = std::make_shared<CompareOptions>();
+  auto threads = std::make_shared<int>(0);
+  CLI::App* cmd = app.add_subcommand(
+      "compare", "Run a study end to end: a = pretext tasks compared by linear probe, b = semi-supervised");
+  cmd->add_option("--study", o->study, "a or b")->required()->check(CLI::IsMember({"a", "b"}));
+  cmd->add_option("--data", o->data, "Labelled training images (a bad spec lists the accepted forms)")
+      ->capture_default_str();
+  cmd->add_option("--test", o->test, "Test split")->capture_default_str();
+  cmd->add_option("--transfer", o->transfer, "Study a: another labelled test set, classes matched by name");
+  cmd->add_option("--unlabeled", o->unlabeled, "Study a: images for the patch task (default: --data)");
+  cmd->add_option("--labels-per-class", o->labels_per_class, "Study b: labelled images per class of --data")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option(
+         "--label-epochs", o->label_epochs,
+         "Study b: epochs of the runs on the labelled images only (supervised, finetune; batch <= 32)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--model", o->model, "Encoder of every method")->capture_default_str();
+  cmd->add_option("--image-size", o->image_size, "Input size in pixels")->capture_default_str();
+  cmd->add_option("--epochs", o->epochs, "Epochs of every training run")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", o->batch_size, "Batch size of every training run")->capture_default_str();
+  cmd->add_option("--probe-epochs", o->probe_epochs, "Epochs of each linear probe")->capture_default_str();
+  cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)");
+  cmd->add_option("--seed", o->seed, "Random seed (also draws the labelled subset)")->capture_default_str();
+  cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
+  cmd->add_option("--out", o->out_dir,
+                  "Output directory: one sub-directory per run, results.json and report.html (a rerun "
+                  "resumes unfinished runs and keeps finished ones)")
+      ->capture_default_str();
+  cmd->callback([o, threads]() {
+    set_threads(*threads);
+    const nlohmann::json r = compare(*o);
+    std::printf("\n%-12s %-10s %-9s %8s %8s\n", "method", "protocol", "split", "top1", "top5");
+    for (const nlohmann::json& m : r["methods"])
+      for (const std::string split : {"train", "test", "transfer"}) {
+        if (!m["splits"].contains(split)) continue;
+        const nlohmann::json& v = m["splits"][split];
+        std::printf("%-12s %-10s %-9s %7.2f%% %7.2f%%\n", m["name"].get<std::string>().c_str(),
+                    m["protocol"].get<std::string>().c_str(), split.c_str(), 100 * v["top1"].get<double>(),
+                    100 * v["top5"].get<double>());
+      }
+    std::printf("results in %s/results.json, report in %s/report.html\n", o->out_dir.c_str(),
+                o->out_dir.c_str());
+  });
+}
+
+}  // namespace ssl::apps

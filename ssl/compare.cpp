@@ -1,0 +1,190 @@
+#include "ssl/compare.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "data/registry.h"
+#include "nn/checkpoint.h"
+#include "nn/train_state.h"
+#include "ssl/evaluate.h"
+#include "ssl/method.h"
+#include "ssl/pretrain.h"
+#include "ssl/report.h"
+#include "ssl/supervised.h"
+
+namespace ssl {
+
+namespace {
+
+bool method_available(const std::string& name) {
+  const std::vector<std::string> names = method_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+PretrainOptions pretrain_options(const CompareOptions& c, const std::string& method, const std::string& data,
+                                 const std::string& dir) {
+  PretrainOptions p;
+  p.method = method;
+  p.model = c.model;
+  p.data = data;
+  p.out_dir = dir;
+  p.epochs = c.epochs;
+  p.batch_size = c.batch_size;
+  p.image_size = c.image_size;
+  p.seed = c.seed;
+  p.workers = c.workers;
+  p.max_steps_per_epoch = c.max_steps_per_epoch;
+  p.show_progress = c.show_progress;
+  return p;
+}
+
+// Pre-trains, or continues the run already in p.out_dir (a study interrupted midway resumes where each run
+// stopped; a finished run is kept as it is).
+void run_pretrain(PretrainOptions p) {
+  const std::string checkpoint = p.out_dir + "/checkpoint.safetensors";
+  if (std::filesystem::exists(checkpoint)) {
+    if (nn::read_train_state(checkpoint).epoch >= p.epochs) return;
+    p.resume = true;
+  }
+  if (p.show_progress)
+    std::printf("\n== %s: %s on %s -> %s\n", p.method.c_str(), p.model.c_str(), p.data.c_str(),
+                p.out_dir.c_str());
+  pretrain(p);
+}
+
+// The per-epoch records of a run (metrics.jsonl).
+nlohmann::json metrics_of(const std::string& dir) {
+  nlohmann::json out = nlohmann::json::array();
+  std::ifstream in(dir + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// Linear probe of an encoder ("DIR" or "random:MODEL") trained on `train`, tested on c.test (and c.transfer).
+nlohmann::json linear_splits(const CompareOptions& c, const std::string& encoder, const std::string& train,
+                             const std::string& transfer) {
+  EvalOptions e;
+  e.encoder = encoder;
+  e.train = train;
+  e.test = c.test;
+  e.transfer = transfer;
+  e.image_size = c.image_size;
+  e.seed = c.seed;
+  e.workers = c.workers;
+  e.show_progress = c.show_progress;
+  e.probe.epochs = c.probe_epochs;
+  return evaluate(e)["splits"];
+}
+
+nlohmann::json method_entry(const std::string& name, const std::string& dir, const std::string& protocol,
+                            nlohmann::json splits, const std::string& out_dir) {
+  nlohmann::json m = {{"name", name}, {"protocol", protocol}, {"splits", std::move(splits)}};
+  if (!dir.empty()) {
+    m["dir"] = std::filesystem::relative(dir, out_dir).string();
+    m["metrics"] = metrics_of(dir);
+  }
+  return m;
+}
+
+nlohmann::json classifier_splits(const CompareOptions& c, const std::string& dir, const std::string& train) {
+  nlohmann::json splits;
+  for (const auto& [split, spec] : {std::pair{"train", train}, std::pair{"test", c.test}}) {
+    data::OpenOptions open;
+    open.image_size = c.image_size;
+    const TopK t = classifier_accuracy(dir, *data::open_dataset(spec, open), c.workers, c.show_progress);
+    splits[split] = {{"top1", t.top1}, {"top5", t.top5}, {"data", spec}};
+  }
+  return splits;
+}
+
+nlohmann::json study_a(const CompareOptions& c) {
+  nlohmann::json methods = nlohmann::json::array();
+  for (const char* method : {"simclr", "rotation", "context"}) {
+    if (!method_available(method)) continue;
+    const std::string dir = c.out_dir + "/" + method;
+    run_pretrain(pretrain_options(c, method, c.data, dir));
+    methods.push_back(
+        method_entry(method, dir, "linear", linear_splits(c, dir, c.data, c.transfer), c.out_dir));
+  }
+  if (method_available("patch")) {
+    const std::string dir = c.out_dir + "/patch";
+    run_pretrain(pretrain_options(c, "patch", c.unlabeled.empty() ? c.data : c.unlabeled, dir));
+    nlohmann::json m =
+        method_entry("patch", dir, "linear", linear_splits(c, dir, c.data, c.transfer), c.out_dir);
+    m["note"] = "encoder trained on patches; whole images are resized to the patch side for the probe";
+    methods.push_back(m);
+  }
+  methods.push_back(method_entry("random", "", "linear",
+                                 linear_splits(c, "random:" + c.model, c.data, c.transfer), c.out_dir));
+  return methods;
+}
+
+nlohmann::json study_b(const CompareOptions& c) {
+  const std::string budget = str_cat("@", c.labels_per_class, ",seed=", c.seed);
+  const std::string labelled = c.data + budget;
+  nlohmann::json methods = nlohmann::json::array();
+
+  // The runs on the labels alone: more epochs, smaller batches (see CompareOptions::label_epochs).
+  auto on_labels = [&](const std::string& method, const std::string& dir) {
+    PretrainOptions p = pretrain_options(c, method, labelled, dir);
+    p.epochs = c.label_epochs;
+    p.batch_size = std::min<int64_t>(c.batch_size, 32);
+    return p;
+  };
+  const std::string supervised = c.out_dir + "/supervised";
+  run_pretrain(on_labels("supervised", supervised));
+  methods.push_back(method_entry("supervised", supervised, "classifier",
+                                 classifier_splits(c, supervised, labelled), c.out_dir));
+
+  const std::string simclr = c.out_dir + "/simclr";
+  run_pretrain(pretrain_options(c, "simclr", c.data, simclr));  // every image, labels unused
+  nlohmann::json m =
+      method_entry("simclr", simclr, "linear", linear_splits(c, simclr, labelled, ""), c.out_dir);
+  m["note"] = "SimCLR on all images, then a linear probe on the labelled images (trained after, not jointly)";
+  methods.push_back(m);
+
+  const std::string finetune = c.out_dir + "/finetune";
+  PretrainOptions f = on_labels("finetune", finetune);
+  f.init = simclr;
+  run_pretrain(f);
+  methods.push_back(
+      method_entry("finetune", finetune, "classifier", classifier_splits(c, finetune, labelled), c.out_dir));
+
+  methods.push_back(
+      method_entry("random", "", "linear", linear_splits(c, "random:" + c.model, labelled, ""), c.out_dir));
+  return methods;
+}
+
+}  // namespace
+
+nlohmann::json compare(const CompareOptions& c) {
+  SSL_CHECK(c.study == "a" || c.study == "b", "compare: unknown study '", c.study, "'; expected a or b");
+  std::filesystem::create_directories(c.out_dir);
+  nlohmann::json config = {{"study", c.study},
+                           {"data", c.data},
+                           {"test", c.test},
+                           {"transfer", c.transfer},
+                           {"unlabeled", c.unlabeled},
+                           {"labels_per_class", c.labels_per_class},
+                           {"model", c.model},
+                           {"image_size", c.image_size},
+                           {"epochs", c.epochs},
+                           {"batch_size", c.batch_size},
+                           {"probe_epochs", c.probe_epochs},
+                           {"max_steps_per_epoch", c.max_steps_per_epoch},
+                           {"seed", c.seed}};
+  nlohmann::json results = {{"study", c.study},
+                            {"title", c.study == "a" ? "which pretext task learns the best features?"
+                                                     : str_cat("semi-supervised learning with ",
+                                                               c.labels_per_class, " labels per class")},
+                            {"config", config}};
+  results["methods"] = c.study == "a" ? study_a(c) : study_b(c);
+  nn::write_file_atomically(c.out_dir + "/results.json", results.dump(2) + "\n");
+  write_report(c.out_dir, results);
+  return results;
+}
+
+}  // namespace ssl

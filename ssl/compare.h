@@ -1,0 +1,47 @@
+// `ssl compare --study a|b`: the two studies of ../shared/EXPERIMENTS.md as one command each, on any
+// dataset in a supported format (the built-in synthetic one by default). Every run goes in a sub-directory of
+// out_dir (its checkpoints, metrics and encoder, as `ssl pretrain` writes them); the numbers are gathered in
+// out_dir/results.json and drawn in out_dir/report.html (ssl/report.h).
+//
+// Study A (which pretext task learns the best features?): simclr, rotation and context pre-trained on the
+// images of `data` (labels unused), each encoder frozen and probed linearly on `data`'s labels; Top-1/Top-5
+// on train, test and, when given, a transfer set (classes matched by name); then patch (relative patch
+// position) pre-trained on `unlabeled` (default: `data`) and probed the same way; a random encoder as the
+// floor.
+//
+// Study B (semi-supervised, `labels_per_class` labels per class of `data`, the rest of it unlabelled): the
+// supervised baseline on the labels only, SimCLR on all images with a linear probe on the labels, fine-tuning
+// of that SimCLR encoder on the labels, and the SGAN variants when the sgan runner is built in.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace ssl {
+
+struct CompareOptions {
+  std::string study = "a";
+  std::string data = "synthetic:train";  // labelled images (labels used only where the study says)
+  std::string test = "synthetic:test";
+  std::string transfer;           // study A: another labelled test set (optional)
+  std::string unlabeled;          // study A: images for the patch task (default: data)
+  int64_t labels_per_class = 20;  // study B
+  // Study B's runs on the labelled images only (supervised, finetune) see a few hundred images: they get
+  // their own epoch count and a batch of at most 32, so that they take a useful number of steps.
+  int64_t label_epochs = 50;
+  std::string model = "convnet2";
+  int64_t image_size = 32;
+  int64_t epochs = 10;
+  int64_t batch_size = 128;
+  int64_t probe_epochs = 60;
+  int64_t max_steps_per_epoch = 0;  // 0 = whole epochs (smaller for quick runs and tests)
+  uint64_t seed = 0;
+  int workers = 2;
+  std::string out_dir = "runs/compare";
+  bool show_progress = true;
+};
+
+// Runs the study; returns results.json's content (also written, with report.html, to out_dir).
+nlohmann::json compare(const CompareOptions& options);
+
+}  // namespace ssl

@@ -1,0 +1,51 @@
+// A pre-training method as the runner (ssl/pretrain.cpp) sees it. The runner owns everything common to
+// every method: the dataset and loader, the optimizer and learning-rate schedule, the per-epoch metrics,
+// checkpoints and --resume. A method owns its model (the encoder plus its own heads, as one Module whose
+// state the checkpoint saves), says how the loader should prepare images for it (views per image and the
+// augmentation of each view), and turns a batch into a scalar loss.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "data/transforms.h"
+#include "nn/models.h"
+
+namespace ssl {
+
+struct PretrainOptions;
+
+// Everything a method needs to know about the step it is asked for, beyond the batch: its randomness must
+// come from here (streams keyed by seed, epoch and sample index), so a run is reproducible and resumable.
+struct StepContext {
+  uint64_t seed = 0;
+  int64_t epoch = 0;  // 0-based
+};
+
+class PretextMethod : public nn::Module {
+ public:
+  // The scalar loss of one batch as the loader produced it (images normalised, views stacked as
+  // data/loader.h describes).
+  virtual Tensor loss(const data::Batch& batch, const StepContext& context) = 0;
+
+  // The encoder whose features the method learns; saved as encoder.safetensors.
+  nn::EncoderPtr encoder;
+};
+
+// A method with the loader settings it needs.
+struct MethodSetup {
+  std::shared_ptr<PretextMethod> model;
+  std::unique_ptr<data::Transform> augmentation;  // applied to every view; null = images as decoded
+  int views = 1;                                  // views per image
+  bool drop_last = true;                          // methods whose loss assumes a full batch
+};
+
+// The method named by options.method, built on a fresh encoder of options.model (finetune: the encoder of
+// options.init) for the images of `data` (supervised methods take its classes). Throws ssl::Error listing
+// the methods when the name is unknown.
+MethodSetup make_method(const PretrainOptions& options, const data::Dataset& data);
+std::vector<std::string> method_names();
+
+}  // namespace ssl

@@ -1,0 +1,74 @@
+// The registry of pre-training methods: each name gives its model and the loader settings it needs.
+#include "nn/checkpoint.h"
+#include "ssl/context_encoder.h"
+#include "ssl/evaluate.h"
+#include "ssl/pretrain.h"
+#include "ssl/relative_patch.h"
+#include "ssl/rotation.h"
+#include "ssl/simclr.h"
+#include "ssl/supervised.h"
+
+namespace ssl {
+
+std::vector<std::string> method_names() {
+  return {"simclr", "rotation", "supervised", "finetune", "context", "patch"};
+}
+
+MethodSetup make_method(const PretrainOptions& o, const data::Dataset& data) {
+  MethodSetup m;
+  if (o.method == "simclr") {
+    m.model = std::make_shared<SimCLR>(nn::make_encoder(o.model, o.image_size), o.simclr);
+    m.augmentation = data::simclr_augment(o.image_size);
+    m.views = 2;
+    m.drop_last = true;  // NT-Xent's positives assume a full batch of pairs
+    return m;
+  }
+  if (o.method == "patch") {
+    // The encoder sees patches, not whole images: it is built for the patch side. The grid is laid out
+    // for --image-size images; datasets of another size are resized to it first.
+    const patch::GridParams grid = patch_grid_params(o.patch, o.image_size);
+    m.model = std::make_shared<RelativePatch>(nn::make_encoder(o.model, grid.patch), grid, o.patch.colour);
+    if (data.size() > 0) {
+      const data::Image first = data.image(0);
+      if (first.h != o.image_size || first.w != o.image_size)
+        m.augmentation = std::make_unique<data::Resize>(o.image_size);
+    }
+    m.drop_last = false;
+    return m;
+  }
+  if (o.method == "rotation") {
+    m.model = std::make_shared<RotationPrediction>(nn::make_encoder(o.model, o.image_size));
+    m.augmentation = data::crop_flip_augment(o.image_size);
+    return m;
+  }
+  if (o.method == "context") {
+    m.model = std::make_shared<ContextEncoder>(nn::make_encoder(o.model, o.image_size), o.context);
+    m.augmentation = data::crop_flip_augment(o.image_size);
+    m.drop_last = false;  // the loss is a per-pixel average: any batch size works
+    return m;
+  }
+  if (o.method == "supervised" || o.method == "finetune") {
+    SSL_CHECK((o.method == "finetune") == !o.init.empty(), "pretrain: ",
+              o.method == "finetune"
+                  ? "finetune needs --init DIR (a pretrained encoder)"
+                  : "supervised trains a fresh encoder; use --method finetune with --init");
+    if (!o.init.empty()) {
+      nn::Metadata meta;
+      nn::load_safetensors(o.init + "/encoder.safetensors", &meta);
+      SSL_CHECK(meta["model"] == o.model, "pretrain: the encoder in ", o.init, " is a ", meta["model"],
+                ", but --model is ", o.model, "; pass --model ", meta["model"]);
+    }
+    nn::EncoderPtr encoder = o.init.empty() ? nn::make_encoder(o.model, o.image_size) : load_encoder(o.init);
+    SSL_CHECK(encoder->image_size == o.image_size, "pretrain: the encoder in ", o.init, " takes ",
+              encoder->image_size, " px images, but --image-size is ", o.image_size);
+    m.model = std::make_shared<SupervisedClassifier>(encoder, data.num_classes());
+    m.augmentation = data::crop_flip_augment(o.image_size);
+    m.drop_last = false;
+    return m;
+  }
+  std::string known;
+  for (const std::string& name : method_names()) known += (known.empty() ? "" : ", ") + name;
+  throw Error(str_cat("pretrain: unknown method '", o.method, "'; available: ", known));
+}
+
+}  // namespace ssl

@@ -1,0 +1,264 @@
+#include "ssl/report.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+
+#include "core/error.h"
+#include "nn/checkpoint.h"
+
+namespace ssl {
+
+namespace {
+
+// Colours that stay apart for the colour-blind (Okabe and Ito's palette).
+const char* const kPalette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7",
+                                "#56B4E9", "#D55E00", "#F0E442", "#000000"};
+const char* colour(size_t i) { return kPalette[i % (sizeof kPalette / sizeof kPalette[0])]; }
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string fmt(double v, int decimals = 1) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string text(double x, double y, const std::string& s, const std::string& attrs = "") {
+  return str_cat("<text x=\"", fmt(x), "\" y=\"", fmt(y), "\" ", attrs, ">", escape(s), "</text>\n");
+}
+
+// A "nice" step for about `ticks` intervals over [lo, hi].
+double tick_step(double lo, double hi, int ticks) {
+  const double raw = std::max(hi - lo, 1e-12) / ticks, mag = std::pow(10.0, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (raw <= m * mag) return m * mag;
+  return 10 * mag;
+}
+
+}  // namespace
+
+std::string svg_grouped_bars(const std::string& title, const std::vector<std::string>& series,
+                             const std::vector<BarGroup>& groups) {
+  const double width = 900, height = 380, left = 56, right = 16, top = 56, bottom = 64;
+  const double plot_w = width - left - right, plot_h = height - top - bottom;
+  std::string svg = str_cat("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"", fmt(width), "\" height=\"",
+                            fmt(height), "\" font-family=\"sans-serif\" font-size=\"12\">\n");
+  svg += text(width / 2, 22, title, "text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\"");
+  for (int pct = 0; pct <= 100; pct += 20) {  // grid lines and the y axis labels
+    const double y = top + plot_h * (1 - pct / 100.0);
+    svg += str_cat("<line x1=\"", fmt(left), "\" y1=\"", fmt(y), "\" x2=\"", fmt(width - right), "\" y2=\"",
+                   fmt(y), "\" stroke=\"#ddd\"/>\n");
+    svg += text(left - 6, y + 4, str_cat(pct, "%"), "text-anchor=\"end\"");
+  }
+  const double group_w = plot_w / std::max<size_t>(1, groups.size());
+  const double bar_w = group_w * 0.8 / std::max<size_t>(1, series.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const double x0 = left + g * group_w + group_w * 0.1;
+    for (size_t s = 0; s < series.size() && s < groups[g].values.size(); ++s) {
+      const double v = groups[g].values[s];
+      if (!std::isfinite(v)) continue;
+      const double h = plot_h * std::clamp(v, 0.0, 1.0), x = x0 + s * bar_w, y = top + plot_h - h;
+      svg += str_cat("<rect x=\"", fmt(x), "\" y=\"", fmt(y), "\" width=\"", fmt(bar_w * 0.92),
+                     "\" height=\"", fmt(h), "\" fill=\"", colour(s), "\"><title>", escape(groups[g].label),
+                     ", ", escape(series[s]), ": ", fmt(100 * v, 2), "%</title></rect>\n");
+      if (bar_w >= 18)
+        svg += text(x + bar_w * 0.46, y - 3, fmt(100 * v), "text-anchor=\"middle\" font-size=\"9\"");
+    }
+    svg += text(x0 + group_w * 0.4, top + plot_h + 18, groups[g].label, "text-anchor=\"middle\"");
+  }
+  for (size_t s = 0; s < series.size(); ++s) {  // legend, one row under the title
+    const double x = left + 8 + double(s) * (plot_w / std::max<size_t>(1, series.size()));
+    svg +=
+        str_cat("<rect x=\"", fmt(x), "\" y=\"32\" width=\"10\" height=\"10\" fill=\"", colour(s), "\"/>\n");
+    svg += text(x + 14, 41, series[s]);
+  }
+  return svg + "</svg>\n";
+}
+
+std::string svg_line_chart(const std::string& title, const std::string& y_label,
+                           const std::vector<Curve>& curves) {
+  const double width = 440, height = 290, left = 58, right = 12, top = 34, bottom = 70;
+  const double plot_w = width - left - right, plot_h = height - top - bottom;
+  double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_lo = x_lo, y_hi = -x_lo;
+  for (const Curve& c : curves)
+    for (size_t i = 0; i < c.x.size() && i < c.y.size(); ++i) {
+      if (!std::isfinite(c.y[i])) continue;
+      x_lo = std::min(x_lo, c.x[i]), x_hi = std::max(x_hi, c.x[i]);
+      y_lo = std::min(y_lo, c.y[i]), y_hi = std::max(y_hi, c.y[i]);
+    }
+  std::string svg = str_cat("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"", fmt(width), "\" height=\"",
+                            fmt(height), "\" font-family=\"sans-serif\" font-size=\"11\">\n");
+  svg += text(width / 2, 18, title, "text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\"");
+  if (!std::isfinite(x_lo))
+    return svg + text(width / 2, height / 2, "no data", "text-anchor=\"middle\"") + "</svg>\n";
+  if (x_hi == x_lo) x_hi = x_lo + 1;
+  const double pad = std::max((y_hi - y_lo) * 0.08, 1e-6);
+  const double step = tick_step(y_lo - pad, y_hi + pad, 4);
+  y_lo = std::floor((y_lo - pad) / step) * step, y_hi = std::ceil((y_hi + pad) / step) * step;
+  auto px = [&](double x) { return left + plot_w * (x - x_lo) / (x_hi - x_lo); };
+  auto py = [&](double y) { return top + plot_h * (1 - (y - y_lo) / (y_hi - y_lo)); };
+  for (double y = y_lo; y <= y_hi + step / 2; y += step) {
+    svg += str_cat("<line x1=\"", fmt(left), "\" y1=\"", fmt(py(y)), "\" x2=\"", fmt(width - right),
+                   "\" y2=\"", fmt(py(y)), "\" stroke=\"#ddd\"/>\n");
+    svg += text(left - 5, py(y) + 4, fmt(y, step < 0.1 ? 3 : step < 1 ? 2 : 1), "text-anchor=\"end\"");
+  }
+  const double x_step = std::max(1.0, tick_step(x_lo, x_hi, 5));
+  for (double x = std::ceil(x_lo / x_step) * x_step; x <= x_hi; x += x_step)
+    svg += text(px(x), top + plot_h + 14, fmt(x, 0), "text-anchor=\"middle\"");
+  svg += text(left + plot_w / 2, top + plot_h + 28, "epoch", "text-anchor=\"middle\"");
+  svg += text(14, top + plot_h / 2, y_label,
+              str_cat("text-anchor=\"middle\" transform=\"rotate(-90 14 ", fmt(top + plot_h / 2), ")\""));
+  for (size_t k = 0; k < curves.size(); ++k) {
+    std::string points;
+    for (size_t i = 0; i < curves[k].x.size() && i < curves[k].y.size(); ++i)
+      if (std::isfinite(curves[k].y[i]))
+        points += fmt(px(curves[k].x[i]), 2) + "," + fmt(py(curves[k].y[i]), 2) + " ";
+    svg += str_cat("<polyline fill=\"none\" stroke-width=\"2\" stroke=\"", colour(k), "\" points=\"", points,
+                   "\"/>\n");
+    const double lx = left + double(k % 3) * (plot_w / 3), ly = height - 22 + 13 * double(k / 3);
+    svg += str_cat("<rect x=\"", fmt(lx), "\" y=\"", fmt(ly - 9), "\" width=\"10\" height=\"10\" fill=\"",
+                   colour(k), "\"/>\n");
+    svg += text(lx + 14, ly, curves[k].label);
+  }
+  return svg + "</svg>\n";
+}
+
+namespace {
+
+double split_value(const nlohmann::json& method, const std::string& split, const char* key) {
+  if (!method.contains("splits") || !method["splits"].contains(split)) return std::nan("");
+  const nlohmann::json& s = method["splits"][split];
+  return s.contains(key) ? s[key].get<double>() : std::nan("");
+}
+
+// The per-epoch metric `key` of one method as a curve, or an empty one when the method does not log it.
+Curve curve_of(const nlohmann::json& method, const std::string& key) {
+  Curve c{method.value("name", "?"), {}, {}};
+  for (const nlohmann::json& m : method.value("metrics", nlohmann::json::array())) {
+    if (!m.contains(key) || !m.contains("epoch") || !m[key].is_number()) continue;
+    c.x.push_back(m["epoch"].get<double>());
+    c.y.push_back(m[key].get<double>());
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string report_html(const nlohmann::json& r) {
+  const nlohmann::json methods = r.value("methods", nlohmann::json::array());
+  const std::string study = r.value("study", "");
+  std::string html =
+      str_cat("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ssl compare — study ",
+              escape(upper(study)),
+              "</title>\n<style>body{font-family:sans-serif;margin:24px;max-width:980px}"
+              "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px "
+              "8px;text-align:right}"
+              "th:first-child,td:first-child{text-align:left}figure{display:inline-block;margin:6px}"
+              ".curves svg{margin:4px}</style></head><body>\n",
+              "<h1>Study ", escape(upper(study)), ": ", escape(r.value("title", "")), "</h1>\n");
+
+  // The grouped bar chart: one group per method, a bar per (split, Top-k).
+  std::vector<std::string> splits;
+  for (const char* s : {"train", "test", "transfer"})
+    for (const nlohmann::json& m : methods)
+      if (m.contains("splits") && m["splits"].contains(s) &&
+          std::find(splits.begin(), splits.end(), s) == splits.end())
+        splits.push_back(s);
+  std::vector<std::string> series;
+  for (const std::string& s : splits)
+    for (const char* k : {"top1", "top5"})
+      series.push_back(str_cat(s, " ", k == std::string("top1") ? "Top-1" : "Top-5"));
+  std::vector<BarGroup> groups;
+  for (const nlohmann::json& m : methods) {
+    BarGroup g{m.value("name", "?"), {}};
+    for (const std::string& s : splits)
+      for (const char* k : {"top1", "top5"}) g.values.push_back(split_value(m, s, k));
+    groups.push_back(g);
+  }
+  html +=
+      "<h2>Accuracy by method and split</h2>\n" + svg_grouped_bars("Top-1 / Top-5 accuracy", series, groups);
+
+  html += "<table><tr><th>method</th><th>protocol</th>";
+  for (const std::string& s : series) html += "<th>" + escape(s) + "</th>";
+  html += "</tr>\n";
+  for (size_t i = 0; i < methods.size(); ++i) {
+    html += str_cat("<tr><td>", escape(methods[i].value("name", "?")), "</td><td>",
+                    escape(methods[i].value("protocol", "")), "</td>");
+    for (double v : groups[i].values)
+      html += "<td>" + (std::isfinite(v) ? fmt(100 * v, 2) + "%" : "—") + "</td>";
+    html += "</tr>\n";
+  }
+  html += "</table>\n";
+  for (const nlohmann::json& m : methods)
+    if (m.contains("note"))
+      html += str_cat("<p><b>", escape(m.value("name", "")), "</b>: ", escape(m["note"]), "</p>\n");
+
+  // Curves: each method's loss on its own axes (the losses are not on one scale), then any accuracy logged.
+  html += "<h2>Training curves</h2>\n<div class=\"curves\">\n";
+  for (const nlohmann::json& m : methods) {
+    for (const char* key : {"loss", "d_loss", "g_loss"}) {
+      Curve c = curve_of(m, key);
+      if (!c.x.empty()) html += svg_line_chart(str_cat(m.value("name", "?"), ": ", key), key, {c});
+    }
+  }
+  for (const char* key : {"train_top1", "test_top1"}) {
+    std::vector<Curve> curves;
+    for (const nlohmann::json& m : methods)
+      if (Curve c = curve_of(m, key); !c.x.empty()) curves.push_back(c);
+    if (!curves.empty()) html += svg_line_chart(str_cat("accuracy (", key, ")"), key, curves);
+  }
+  html += "</div>\n";
+
+  std::string samples;
+  for (const nlohmann::json& m : methods)
+    for (const nlohmann::json& p : m.value("samples", nlohmann::json::array()))
+      samples += str_cat("<figure><img src=\"", escape(p.get<std::string>()), "\" width=\"256\"><figcaption>",
+                         escape(m.value("name", "")), ": ", escape(p.get<std::string>()),
+                         "</figcaption></figure>\n");
+  if (!samples.empty()) html += "<h2>Generated samples</h2>\n" + samples;
+
+  html += "<h2>Configuration</h2>\n<table>\n";
+  const nlohmann::json config = r.value("config", nlohmann::json::object());  // items() must not outlive it
+  for (const auto& [key, value] : config.items())
+    html += str_cat("<tr><td>", escape(key), "</td><td>",
+                    escape(value.is_string() ? value.get<std::string>() : value.dump()), "</td></tr>\n");
+  html += "</table>\n<p>Every number on this page is in results.json beside it.</p>\n</body></html>\n";
+  return html;
+}
+
+void write_report(const std::string& dir, const nlohmann::json& results) {
+  std::filesystem::create_directories(dir);
+  nn::write_file_atomically(dir + "/report.html", report_html(results));
+}
+
+}  // namespace ssl

@@ -1,0 +1,44 @@
+// report.html: what `ssl compare` shows a person. Charts are SVG written by the program itself: the grouped
+// Top-1/Top-5 bar chart by method and split (as the studies' histograms), per-epoch curves of every method's
+// loss (and accuracy where the method logs one), the sample grids a method wrote, and the configuration.
+// Everything comes from the study's results.json, so the report can be rebuilt from it alone.
+//
+// results.json, as ssl/compare.cpp writes it:
+//   {"study": "a", "config": {...},
+//    "methods": [{"name": "simclr", "dir": "simclr", "protocol": "linear",
+//                 "splits": {"train": {"top1", "top5", ...}, "test": {...}, "transfer": {...}},
+//                 "metrics": [{"epoch": 1, "loss": ..., ...}, ...],   // per-epoch records of the run
+//                 "samples": ["sgan/samples_epoch_005.png", ...]}]}  // image paths relative to the report
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace ssl {
+
+struct BarGroup {
+  std::string label;
+  std::vector<double> values;  // one per series; NaN = missing
+};
+
+// A grouped bar chart: one group per entry, one bar per series (values in [0, 1], drawn as percentages).
+std::string svg_grouped_bars(const std::string& title, const std::vector<std::string>& series,
+                             const std::vector<BarGroup>& groups);
+
+struct Curve {
+  std::string label;
+  std::vector<double> x, y;
+};
+
+// Lines over a shared x axis (epochs), each curve in its own colour with a legend.
+std::string svg_line_chart(const std::string& title, const std::string& y_label,
+                           const std::vector<Curve>& curves);
+
+// The whole page for a study's results.json.
+std::string report_html(const nlohmann::json& results);
+
+// Writes dir/report.html from dir/results.json's content.
+void write_report(const std::string& dir, const nlohmann::json& results);
+
+}  // namespace ssl

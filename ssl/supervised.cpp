@@ -1,0 +1,44 @@
+#include "ssl/supervised.h"
+
+#include "nn/checkpoint.h"
+#include "ssl/features.h"
+#include "ssl/linear_probe.h"
+
+namespace ssl {
+
+SupervisedClassifier::SupervisedClassifier(nn::EncoderPtr enc, int64_t classes) {
+  SSL_CHECK(classes >= 2, "supervised: need a labelled dataset with at least 2 classes, got ", classes);
+  encoder = register_module("encoder", std::move(enc));
+  head = register_module("head", std::make_shared<nn::Linear>(encoder->feature_dim, classes));
+}
+
+Tensor SupervisedClassifier::forward(const Tensor& images) { return head->forward(encoder->forward(images)); }
+
+Tensor SupervisedClassifier::loss(const data::Batch& batch, const StepContext&) {
+  const std::vector<int64_t> labels = batch.labels.to_vector<int64_t>();
+  for (size_t i = 0; i < labels.size(); ++i) {
+    SSL_CHECK(labels[i] >= 0, "supervised: sample ", batch.indices[i],
+              " is unlabelled; train on a labelled split or a label budget (SPEC@N)");
+  }
+  return cross_entropy(forward(batch.images), batch.labels);
+}
+
+TopK classifier_accuracy(const std::string& run_dir, const data::Dataset& data, int workers,
+                         bool show_progress) {
+  const std::string path = run_dir + "/classifier.safetensors";
+  nn::Metadata meta;
+  nn::load_safetensors(path, &meta);
+  SSL_CHECK(meta.count("model") && meta.count("image_size") && meta.count("classes"), path,
+            ": metadata lacks model, image_size or classes; expected a supervised or finetune run");
+  SupervisedClassifier model(nn::make_encoder(meta["model"], std::stoll(meta["image_size"])),
+                             std::stoll(meta["classes"]));
+  nn::load_module(path, model);
+  SSL_CHECK(data.num_classes() == model.head->weight.size(0), "classifier in ", run_dir, " has ",
+            model.head->weight.size(0), " classes, but ", data.name(), " has ", data.num_classes());
+  model.eval();
+  const Features f = compute_features(*model.encoder, data, 512, workers, show_progress);
+  NoGradGuard no_grad;
+  return topk_accuracy(model.head->forward(f.x), f.labels);
+}
+
+}  // namespace ssl

@@ -1,0 +1,83 @@
+// ssl compare and its report: the studies run end to end at toy size, and the charts draw what they are given.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ssl/compare.h"
+#include "ssl/report.h"
+
+using namespace ssl;
+
+namespace {
+size_t count(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+CompareOptions tiny(const std::string& study, const std::string& dir) {
+  CompareOptions c;
+  c.study = study;
+  c.data = "synthetic:train:64";
+  c.test = "synthetic:test:32";
+  c.epochs = 1;
+  c.batch_size = 16;
+  c.max_steps_per_epoch = 2;
+  c.probe_epochs = 2;
+  c.labels_per_class = 2;
+  c.label_epochs = 2;
+  c.out_dir = dir;
+  c.show_progress = false;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("report: the grouped bar chart has one bar per value, as tall as the value") {
+  const std::string svg = svg_grouped_bars("t", {"a", "b"}, {{"m1", {0.5, 1.0}}, {"m<2>", {0.25, std::nan("")}}});
+  CHECK(count(svg, "<rect") == 3 + 2);           // three bars (one value missing) and two legend keys
+  CHECK(svg.find("height=\"130.0\"") != std::string::npos);  // 0.5 of the 260 px plot
+  CHECK(svg.find("m&lt;2&gt;") != std::string::npos);         // labels are escaped
+  const std::string lines = svg_line_chart("loss", "loss", {{"x", {1, 2, 3}, {3, 2, 1}}});
+  CHECK(count(lines, "<polyline") == 1);
+}
+
+TEST_CASE("compare --study a at toy size: every method, the random floor, results.json and report.html") {
+  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_compare_a").string();
+  std::filesystem::remove_all(dir);
+  const nlohmann::json r = compare(tiny("a", dir));
+  std::vector<std::string> names;
+  for (const auto& m : r["methods"]) {
+    names.push_back(m["name"]);
+    CHECK(m["splits"]["test"]["top1"].get<double>() <= m["splits"]["test"]["top5"].get<double>());
+  }
+  CHECK(names.front() == "simclr");
+  CHECK(std::find(names.begin(), names.end(), "rotation") != names.end());
+  CHECK(names.back() == "random");
+  CHECK(r["methods"][0]["metrics"].size() == 1);  // one epoch
+  std::ifstream html(dir + "/report.html");
+  std::stringstream page;
+  page << html.rdbuf();
+  CHECK(page.str().find("<svg") != std::string::npos);
+  CHECK(page.str().find("simclr") != std::string::npos);
+  CHECK(std::filesystem::exists(dir + "/results.json"));
+  // A second run finds every run finished and only evaluates again.
+  const nlohmann::json again = compare(tiny("a", dir));
+  CHECK(again["methods"][0]["metrics"] == r["methods"][0]["metrics"]);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("compare --study b at toy size: supervised, simclr + probe, finetune on the label budget") {
+  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_compare_b").string();
+  std::filesystem::remove_all(dir);
+  const nlohmann::json r = compare(tiny("b", dir));
+  std::vector<std::string> names;
+  for (const auto& m : r["methods"]) names.push_back(m["name"]);
+  CHECK(names[0] == "supervised");
+  CHECK(names[1] == "simclr");
+  CHECK(names[2] == "finetune");
+  CHECK(r["methods"][0]["protocol"] == "classifier");
+  CHECK(r["methods"][0]["splits"]["train"]["data"] == "synthetic:train:64@2,seed=0");
+  std::filesystem::remove_all(dir);
+}

@@ -1,0 +1,60 @@
+// The supervised references: cross-entropy on labels, unlabelled data refused, finetune starting exactly
+// from the pretrained encoder.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "nn/checkpoint.h"
+#include "ssl/pretrain.h"
+#include "ssl/supervised.h"
+
+using namespace ssl;
+
+TEST_CASE("supervised: the loss is the cross-entropy of the head's logits; unlabelled samples are refused") {
+  SupervisedClassifier model(nn::make_encoder("convnet2", 8), 3);
+  data::Batch batch;
+  batch.images = Tensor::normal({2, 3, 8, 8}, 0, 1);
+  batch.labels = Tensor::from_vector<int64_t>({2, 0}, {2});
+  batch.indices = {5, 9};
+  const Tensor logits = model.forward(batch.images);
+  CHECK(model.loss(batch, {}).item() == doctest::Approx(cross_entropy(logits, batch.labels).item()));
+  batch.labels = Tensor::from_vector<int64_t>({2, -1}, {2});
+  CHECK_THROWS_WITH_AS(model.loss(batch, {}), doctest::Contains("sample 9 is unlabelled"), ssl::Error);
+}
+
+TEST_CASE("supervised and finetune from the runner; finetune starts from the --init encoder") {
+  const std::string base = (std::filesystem::temp_directory_path() / "ssl_test_supervised").string();
+  std::filesystem::remove_all(base);
+  PretrainOptions p;
+  p.method = "supervised";
+  p.data = "synthetic:train:300@5";  // 50 labelled images
+  p.out_dir = base + "/supervised";
+  p.epochs = 2;
+  p.batch_size = 16;
+  p.show_progress = false;
+  const auto metrics = pretrain(p);
+  REQUIRE(metrics.size() == 2);
+  CHECK(metrics[1].loss < metrics[0].loss);
+
+  // With lr 0 the fine-tuned encoder is exactly the one it started from.
+  p.method = "finetune";
+  p.init = base + "/supervised";
+  p.out_dir = base + "/finetune";
+  p.lr = 0;
+  p.epochs = 1;
+  pretrain(p);
+  const auto before = nn::load_safetensors(base + "/supervised/encoder.safetensors");
+  const auto after = nn::load_safetensors(base + "/finetune/encoder.safetensors");
+  REQUIRE(before.size() == after.size());
+  for (const auto& [name, t] : before) {
+    CAPTURE(name);
+    CHECK(after.at(name).to_vector<float>() == t.to_vector<float>());
+  }
+
+  p.init.clear();
+  CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("finetune needs --init"), ssl::Error);
+  p.method = "supervised";
+  p.data = "synthetic:train:300@5,rest";  // the unlabelled pool
+  CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("unlabelled"), ssl::Error);
+  std::filesystem::remove_all(base);
+}
