@@ -1,6 +1,7 @@
 // `ssl compare --study a|b`: each study of ../shared/EXPERIMENTS.md as one command (ssl/compare.h).
 #include <cstdio>
 #include <memory>
+#include <string>
 
 #include "apps/commands.h"
 #include "ssl/compare.h"
@@ -13,7 +14,9 @@ void add_compare_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "compare", "Run a study end to end: a = pretext tasks compared by linear probe, b = semi-supervised");
   cmd->add_option("--study", o->study, "a or b")->required()->check(CLI::IsMember({"a", "b"}));
-  cmd->add_option("--data", o->data, "Labelled training images (a bad spec lists the accepted forms)")
+  cmd->add_option("--data", o->data,
+                  "Labelled training images (a bad spec lists the accepted forms); study b by default "
+                  "synthetic:train:2200, the study's scale: 20 labels per class and 2,000 unlabelled images")
       ->capture_default_str();
   cmd->add_option("--test", o->test, "Test split")->capture_default_str();
   cmd->add_option("--transfer", o->transfer, "Study a: another labelled test set, classes matched by name");
@@ -41,17 +44,23 @@ void add_compare_command(CLI::App& app) {
                   "Output directory: one sub-directory per run, results.json and report.html (a rerun "
                   "resumes unfinished runs and keeps finished ones)")
       ->capture_default_str();
-  cmd->callback([o, threads]() {
+  cmd->callback([o, threads, cmd]() {
     set_threads(*threads);
+    if (o->study == "b" && cmd->count("--data") == 0) o->data = "synthetic:train:2200";
     const nlohmann::json r = compare(*o);
-    std::printf("\n%-12s %-10s %-9s %8s %8s\n", "method", "protocol", "split", "top1", "top5");
+    std::printf("\n%-16s %-14s %-9s %8s %8s\n", "method", "protocol", "split", "top1", "top5");
     for (const nlohmann::json& m : r["methods"])
       for (const std::string split : {"train", "test", "transfer"}) {
         if (!m["splits"].contains(split)) continue;
         const nlohmann::json& v = m["splits"][split];
-        std::printf("%-12s %-10s %-9s %7.2f%% %7.2f%%\n", m["name"].get<std::string>().c_str(),
-                    m["protocol"].get<std::string>().c_str(), split.c_str(), 100 * v["top1"].get<double>(),
-                    100 * v["top5"].get<double>());
+        const auto percent = [](const nlohmann::json& x) {  // NaN is stored as null: not measured
+          char buf[32] = "-";
+          if (x.is_number()) std::snprintf(buf, sizeof buf, "%.2f%%", 100 * x.get<double>());
+          return std::string(buf);
+        };
+        std::printf("%-16s %-14s %-9s %8s %8s\n", m["name"].get<std::string>().c_str(),
+                    m["protocol"].get<std::string>().c_str(), split.c_str(), percent(v["top1"]).c_str(),
+                    percent(v["top5"]).c_str());
       }
     std::printf("results in %s/results.json, report in %s/report.html\n", o->out_dir.c_str(),
                 o->out_dir.c_str());

@@ -15,6 +15,25 @@ void set_threads(int threads) {
   if (threads > 0) omp_set_num_threads(threads);
 }
 
+nlohmann::json merge_resume_options(const CLI::App& cmd, const char* command, nlohmann::json saved,
+                                    const nlohmann::json& given,
+                                    const std::map<std::string, std::string>& config_key_of_flag,
+                                    const std::string& resume_dir, const std::string& out_dir) {
+  SSL_CHECK(cmd.count("--out") == 0 || out_dir == resume_dir, command, ": --out ", out_dir,
+            " differs from --resume ", resume_dir, "; a resumed run continues in its own directory");
+  for (const CLI::Option* opt : cmd.get_options()) {
+    if (opt->count() == 0) continue;
+    const std::string flag = opt->get_name();
+    auto it = config_key_of_flag.find(flag);
+    if (it != config_key_of_flag.end())
+      saved[it->second] = given.at(it->second);
+    else
+      SSL_CHECK(flag == "--out" || flag == "--threads" || flag == "--resume", command, ": ", flag,
+                " cannot be combined with --resume");  // an option the saved config does not hold
+  }
+  return saved;
+}
+
 void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images) {
   cmd.add_flag("--skip-bad-images", skip_bad_images,
                "Image folders: leave out files that cannot be read, with a counted warning (default: error)");
@@ -38,6 +57,7 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "metho
                                                              {"--head-hidden", "head_hidden"},
                                                              {"--head-out", "head_out"},
                                                              {"--cross-view-only", "cross_view_only"},
+                                                             {"--crop-min-scale", "crop_min_scale"},
                                                              {"--mask", "context_mask"},
                                                              {"--hole-fraction", "context_hole_fraction"},
                                                              {"--block-fraction", "context_block_fraction"},
@@ -52,6 +72,7 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "metho
                                                              {"--seed", "seed"},
                                                              {"--skip-bad-images", "skip_bad_images"},
                                                              {"--init", "init"},
+                                                             {"--joint-probe", "joint_probe"},
                                                              {"--workers", "workers"},
                                                              {"--max-steps", "max_steps_per_epoch"}};
 }  // namespace
@@ -66,6 +87,10 @@ void add_pretrain_command(CLI::App& app) {
                   "context (inpaint a masked region) or patch (relative patch position, 8 classes)")
       ->capture_default_str();
   cmd->add_option("--init", o->init, "finetune: a pretrain output directory whose encoder is the start");
+  cmd->add_option(
+      "--joint-probe", o->joint_probe,
+      "simclr: labelled data (e.g. synthetic:train@20) for a linear probe trained jointly on detached "
+      "features; its accuracy is logged per epoch as train_top1");
   cmd->add_option("--data", o->data,
                   "Training images (labels used by supervised and finetune only): synthetic[:train|test], or "
                   "a dataset spec; a bad spec "
@@ -94,6 +119,10 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--head-hidden", o->simclr.head_hidden, "Projection head hidden width")
       ->capture_default_str();
   cmd->add_option("--head-out", o->simclr.head_out, "Projection width")->capture_default_str();
+  cmd->add_option("--crop-min-scale", o->simclr.crop_min_scale,
+                  "simclr: smallest area of the random resized crop, as a fraction of the image")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 1.0));
   cmd->add_flag("--cross-view-only", o->simclr.cross_view_only,
                 "NT-Xent over the N×N cross-view similarities only (default: all 2N−1 others)");
   cmd->add_option_function<std::string>(
@@ -154,21 +183,9 @@ void add_pretrain_command(CLI::App& app) {
     if (!resume->empty()) {
       // Options left out take the saved run's values; options given must agree with them (checked by
       // pretrain), so only --epochs, --workers and --threads can change on resume.
-      PretrainOptions r = resume_options(*resume);
-      SSL_CHECK(cmd->count("--out") == 0 || o->out_dir == *resume, "pretrain: --out ", o->out_dir,
-                " differs from --resume ", *resume, "; a resumed run continues in its own directory");
-      const nlohmann::json given = pretrain_options_json(*o);
-      nlohmann::json merged = pretrain_options_json(r);
-      for (const CLI::Option* opt : cmd->get_options()) {
-        if (opt->count() == 0) continue;
-        const std::string flag = opt->get_name();
-        auto it = kConfigKeyOfFlag.find(flag);
-        if (it != kConfigKeyOfFlag.end())
-          merged[it->second] = given.at(it->second);
-        else
-          SSL_CHECK(flag == "--out" || flag == "--threads" || flag == "--resume", "pretrain: ", flag,
-                    " cannot be combined with --resume");  // an option the saved config does not hold
-      }
+      const nlohmann::json merged =
+          merge_resume_options(*cmd, "pretrain", pretrain_options_json(resume_options(*resume)),
+                               pretrain_options_json(*o), kConfigKeyOfFlag, *resume, o->out_dir);
       const bool show_progress = o->show_progress;
       *o = pretrain_options_from_json(merged);
       o->out_dir = *resume;
@@ -218,6 +235,10 @@ void add_eval_command(CLI::App& app) {
                   "Input size for random:MODEL (a trained encoder keeps its own; images of another size "
                   "are resized to it)")
       ->capture_default_str();
+  cmd->add_option(
+      "--input-size", o->input_size,
+      "Run a trained encoder at this input size instead of its own (e.g. the patch task's encoder "
+      "on whole images; refused when its weights depend on the size)");
   cmd->add_option("--epochs", o->probe.epochs, "Epochs of the linear probe")->capture_default_str();
   cmd->add_option("--batch-size", o->probe.batch_size, "Batch size of the linear probe")
       ->capture_default_str();

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
 
 namespace ssl::apps {
 
@@ -12,9 +15,19 @@ void add_data_command(CLI::App& app);
 void add_models_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
+void add_sgan_command(CLI::App& app);
 
 // --threads: sets the OpenMP thread count for the compute kernels (0 = leave the default).
 void set_threads(int threads);
+// --resume of a training command: the saved run's options (`saved`, as JSON) with the options given on the
+// command line (`given`, the same JSON for the parsed flags) put over them, for every flag in
+// `config_key_of_flag`; any other flag given, except --out, --threads and --resume, is refused naming
+// `command`. Also refuses an --out that is not the resumed directory.
+nlohmann::json merge_resume_options(const CLI::App& cmd, const char* command, nlohmann::json saved,
+                                    const nlohmann::json& given,
+                                    const std::map<std::string, std::string>& config_key_of_flag,
+                                    const std::string& resume_dir, const std::string& out_dir);
+
 // --skip-bad-images, shared by every command that opens datasets.
 void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images);
 

@@ -5,6 +5,7 @@
 //   ssl data stats SPEC | ssl data show SPEC --out FILE.png
 //   ssl embed --encoder DIR --data SPEC --out FEATS.npy
 //   ssl compare --study a|b [--data SPEC --test SPEC --epochs N] --out DIR
+//   ssl sgan --labelled SPEC@N --unlabelled SPEC@N,rest --test SPEC --epochs N --out DIR
 //   ssl models [--image-size S] [--classes K]
 #include <cstdio>
 
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   ssl::apps::add_embed_command(app);
   ssl::apps::add_compare_command(app);
   ssl::apps::add_models_command(app);
+  ssl::apps::add_sgan_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -203,9 +203,10 @@ std::string Compose::describe() const {
   return s + ")";
 }
 
-std::unique_ptr<Transform> simclr_augment(int64_t size) {
+std::unique_ptr<Transform> simclr_augment(int64_t size, double min_scale) {
   auto c = std::make_unique<Compose>();
-  c->add(std::make_unique<RandomResizedCrop>(size, std::pair{0.08, 1.0}, std::pair{3.0 / 4.0, 4.0 / 3.0}));
+  c->add(
+      std::make_unique<RandomResizedCrop>(size, std::pair{min_scale, 1.0}, std::pair{3.0 / 4.0, 4.0 / 3.0}));
   c->add(std::make_unique<RandomHorizontalFlip>(0.5));
   c->add(std::make_unique<ColorJitter>(0.4, 0.4, 0.4, 0.1, 0.8));
   c->add(std::make_unique<RandomGrayscale>(0.2));

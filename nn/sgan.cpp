@@ -72,18 +72,22 @@ SganDiscriminator::SganDiscriminator(int64_t classes_, int64_t image_size_, int6
   SSL_CHECK(image_size >= 8 && image_size % 8 == 0,
             "sgan_discriminator: image size must be a multiple of 8, got ", image_size);
   main = register_module("main", std::make_shared<Sequential>());
-  main->append(dcgan_conv(channels, 32, 2, /*bias=*/true));
-  main->append(std::make_shared<LeakyReLU>(0.2));
-  main->append(dcgan_conv(32, 64, 2, /*bias=*/false));
-  main->append(dcgan_bn(64));
-  main->append(std::make_shared<LeakyReLU>(0.2));
-  main->append(dcgan_conv(64, 128, 2, /*bias=*/false));
-  main->append(dcgan_bn(128));
-  main->append(std::make_shared<LeakyReLU>(0.2));
-  main->append(std::make_shared<Dropout>(0.5));
-  main->append(std::make_shared<Flatten>());
+  const auto add = [&](ModulePtr m) {
+    main->append(m);
+    layers_.push_back(std::move(m));
+  };
+  add(dcgan_conv(channels, 32, 2, /*bias=*/true));
+  add(std::make_shared<LeakyReLU>(0.2));
+  add(dcgan_conv(32, 64, 2, /*bias=*/false));
+  add(dcgan_bn(64));
+  add(std::make_shared<LeakyReLU>(0.2));
+  add(dcgan_conv(64, 128, 2, /*bias=*/false));
+  add(dcgan_bn(128));
+  add(std::make_shared<LeakyReLU>(0.2));
+  add(std::make_shared<Dropout>(0.5));
+  add(std::make_shared<Flatten>());
   const int64_t s = image_size / 8;
-  main->append(std::make_shared<Linear>(128 * s * s, classes + 1));
+  add(std::make_shared<Linear>(128 * s * s, classes + 1));
 }
 
 Tensor SganDiscriminator::forward(const Tensor& x) {
@@ -92,6 +96,17 @@ Tensor SganDiscriminator::forward(const Tensor& x) {
             "], got ", x.shape());
   return main->forward(x);
 }
+
+Tensor SganDiscriminator::features(const Tensor& x) {
+  SSL_CHECK(x.dim() == 4 && x.size(1) == channels && x.size(2) == image_size && x.size(3) == image_size,
+            "SganDiscriminator: expected images [N, ", channels, ", ", image_size, ", ", image_size,
+            "], got ", x.shape());
+  Tensor h = x;
+  for (size_t i = 0; i + 1 < layers_.size(); ++i) h = layers_[i]->forward(h);
+  return h;
+}
+
+Tensor SganDiscriminator::classify(const Tensor& features) { return layers_.back()->forward(features); }
 
 std::shared_ptr<SganGenerator> sgan_generator(int64_t latent, int64_t image_size) {
   return std::make_shared<SganGenerator>(latent, image_size);

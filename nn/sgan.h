@@ -37,8 +37,15 @@ class SganDiscriminator : public Module {
  public:
   SganDiscriminator(int64_t classes, int64_t image_size = 32, int64_t channels = 3);
   Tensor forward(const Tensor& x) override;  // logits [N, classes + 1]
+  // The penultimate features (the last Linear's input, after dropout and flatten) and the logits computed
+  // from them: forward(x) == classify(features(x)). The SGAN's feature matching compares their means.
+  Tensor features(const Tensor& x);
+  Tensor classify(const Tensor& features);
   std::shared_ptr<Sequential> main;
   int64_t classes, image_size, channels;
+
+ private:
+  std::vector<ModulePtr> layers_;  // main's layers, to run all but the last
 };
 
 std::shared_ptr<SganGenerator> sgan_generator(int64_t latent = 100, int64_t image_size = 32);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include "data/registry.h"
 #include "nn/checkpoint.h"
@@ -12,6 +13,7 @@
 #include "ssl/method.h"
 #include "ssl/pretrain.h"
 #include "ssl/report.h"
+#include "ssl/sgan.h"
 #include "ssl/supervised.h"
 
 namespace ssl {
@@ -65,8 +67,9 @@ nlohmann::json metrics_of(const std::string& dir) {
 
 // Linear probe of an encoder ("DIR" or "random:MODEL") trained on `train`, tested on c.test (and c.transfer).
 nlohmann::json linear_splits(const CompareOptions& c, const std::string& encoder, const std::string& train,
-                             const std::string& transfer) {
+                             const std::string& transfer, int64_t input_size = 0) {
   EvalOptions e;
+  e.input_size = input_size;
   e.encoder = encoder;
   e.train = train;
   e.test = c.test;
@@ -112,9 +115,10 @@ nlohmann::json study_a(const CompareOptions& c) {
   if (method_available("patch")) {
     const std::string dir = c.out_dir + "/patch";
     run_pretrain(pretrain_options(c, "patch", c.unlabeled.empty() ? c.data : c.unlabeled, dir));
-    nlohmann::json m =
-        method_entry("patch", dir, "linear", linear_splits(c, dir, c.data, c.transfer), c.out_dir);
-    m["note"] = "encoder trained on patches; whole images are resized to the patch side for the probe";
+    // Trained on patches, its convolutions run on whole images for the probe (as the random floor's do).
+    nlohmann::json m = method_entry("patch", dir, "linear",
+                                    linear_splits(c, dir, c.data, c.transfer, c.image_size), c.out_dir);
+    m["note"] = "encoder trained on patches; its convolutions are applied to whole images for the probe";
     methods.push_back(m);
   }
   methods.push_back(method_entry("random", "", "linear",
@@ -139,12 +143,26 @@ nlohmann::json study_b(const CompareOptions& c) {
   methods.push_back(method_entry("supervised", supervised, "classifier",
                                  classifier_splits(c, supervised, labelled), c.out_dir));
 
+  // SimCLR on every image with a linear probe trained jointly on the labelled ones (the study's setting); the
+  // probe itself is evaluated, and a linear probe fitted afterwards on the frozen features is shown beside
+  // it.
   const std::string simclr = c.out_dir + "/simclr";
-  run_pretrain(pretrain_options(c, "simclr", c.data, simclr));  // every image, labels unused
-  nlohmann::json m =
-      method_entry("simclr", simclr, "linear", linear_splits(c, simclr, labelled, ""), c.out_dir);
-  m["note"] = "SimCLR on all images, then a linear probe on the labelled images (trained after, not jointly)";
+  PretrainOptions s = pretrain_options(c, "simclr", c.data, simclr);
+  s.joint_probe = labelled;
+  run_pretrain(s);
+  nlohmann::json joint;
+  for (const auto& [split, spec] : {std::pair{"train", labelled}, std::pair{"test", c.test}}) {
+    data::OpenOptions open;
+    open.image_size = c.image_size;
+    const TopK t = joint_probe_accuracy(simclr, *data::open_dataset(spec, open), c.workers, c.show_progress);
+    joint[split] = {{"top1", t.top1}, {"top5", t.top5}, {"data", spec}};
+  }
+  nlohmann::json m = method_entry("simclr", simclr, "joint probe", joint, c.out_dir);
+  m["note"] =
+      "SimCLR on all images with a linear probe trained jointly on the labelled ones (detached features)";
   methods.push_back(m);
+  methods.push_back(
+      method_entry("simclr+linear", "", "linear", linear_splits(c, simclr, labelled, ""), c.out_dir));
 
   const std::string finetune = c.out_dir + "/finetune";
   PretrainOptions f = on_labels("finetune", finetune);
@@ -152,6 +170,52 @@ nlohmann::json study_b(const CompareOptions& c) {
   run_pretrain(f);
   methods.push_back(
       method_entry("finetune", finetune, "classifier", classifier_splits(c, finetune, labelled), c.out_dir));
+
+  // The SGAN variants: supervised-only, semi-supervised, and with the SimCLR encoder as the discriminator.
+  const std::string unlabelled = c.data + budget + ",rest";
+  for (const auto& [name, dir, pool, init] :
+       {std::tuple{"sgan supervised", "sgan_supervised", std::string(), std::string()},
+        std::tuple{"sgan", "sgan", unlabelled, std::string()},
+        std::tuple{"sgan pretrained", "sgan_pretrained", unlabelled, simclr}}) {
+    SganOptions g;
+    g.labelled = labelled;
+    g.unlabelled = pool;
+    g.test = c.test;
+    g.init_discriminator = init;
+    g.out_dir = c.out_dir + "/" + dir;
+    g.image_size = c.image_size;
+    g.epochs = pool.empty() ? c.label_epochs : c.epochs;  // an epoch is a pass over the unlabelled images
+    g.batch_size = std::min<int64_t>(c.batch_size, 64);
+    g.seed = c.seed;
+    g.workers = c.workers;
+    g.show_progress = c.show_progress;
+    const std::string checkpoint = g.out_dir + "/checkpoint.safetensors";
+    // A finished run is kept (its numbers are in its metrics); an unfinished one resumes.
+    const bool finished = std::filesystem::exists(g.out_dir + "/results.json") &&
+                          int64_t(metrics_of(g.out_dir).size()) >= g.epochs;
+    if (!finished) {
+      g.resume = std::filesystem::exists(checkpoint);
+      if (g.show_progress) std::printf("\n== %s -> %s\n", name, g.out_dir.c_str());
+      train_sgan(g);
+    }
+    const nlohmann::json metrics = metrics_of(g.out_dir);
+    SSL_CHECK(!metrics.empty(), "compare: ", g.out_dir, " has no metrics");
+    const nlohmann::json& last = metrics.back();
+    nlohmann::json splits = {
+        {"train", {{"top1", last.value("train_accuracy", 0.0)}, {"top5", std::nan("")}, {"data", labelled}}},
+        {"test",
+         {{"top1", last.value("test_top1", 0.0)}, {"top5", last.value("test_top5", 0.0)}, {"data", c.test}}}};
+    nlohmann::json m = method_entry(name, g.out_dir, "discriminator", splits, c.out_dir);
+    nlohmann::json samples = nlohmann::json::array();
+    for (const auto& entry : std::filesystem::directory_iterator(g.out_dir)) {
+      const std::string file = entry.path().filename().string();
+      if (file.rfind("samples_epoch_", 0) == 0)
+        samples.push_back(std::filesystem::relative(entry.path(), c.out_dir).string());
+    }
+    std::sort(samples.begin(), samples.end());
+    if (!samples.empty()) m["samples"] = samples;
+    methods.push_back(m);
+  }
 
   methods.push_back(
       method_entry("random", "", "linear", linear_splits(c, "random:" + c.model, labelled, ""), c.out_dir));

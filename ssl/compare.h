@@ -10,8 +10,10 @@
 // floor.
 //
 // Study B (semi-supervised, `labels_per_class` labels per class of `data`, the rest of it unlabelled): the
-// supervised baseline on the labels only, SimCLR on all images with a linear probe on the labels, fine-tuning
-// of that SimCLR encoder on the labels, and the SGAN variants when the sgan runner is built in.
+// supervised baseline on the labels only; SimCLR on all images with a linear probe trained jointly on the
+// labels (and, beside it, a probe fitted afterwards on the frozen features); fine-tuning of that SimCLR
+// encoder on the labels; the SGAN supervised-only, semi-supervised and with the SimCLR encoder as its
+// discriminator (ssl/sgan.h), whose sample grids the report shows.
 #pragma once
 
 #include <nlohmann/json.hpp>

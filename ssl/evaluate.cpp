@@ -15,7 +15,7 @@
 
 namespace ssl {
 
-nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t image_size) {
+nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t image_size, int64_t input_size) {
   if (spec.rfind("random:", 0) == 0) {
     manual_seed(seed);
     return nn::make_encoder(spec.substr(7), image_size);
@@ -28,8 +28,15 @@ nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t imag
   nn::load_safetensors(path, &meta);  // reads the metadata (and validates the file) before building the model
   SSL_CHECK(meta.count("model") && meta.count("image_size"), path,
             ": metadata lacks 'model' or 'image_size'");
-  nn::EncoderPtr encoder = nn::make_encoder(meta["model"], std::stoll(meta["image_size"]));
-  nn::load_module(path, *encoder);
+  nn::EncoderPtr encoder =
+      nn::make_encoder(meta["model"], input_size > 0 ? input_size : std::stoll(meta["image_size"]));
+  try {
+    nn::load_module(path, *encoder);
+  } catch (const Error& e) {
+    if (input_size <= 0) throw;
+    throw Error(str_cat(e.what(), " (the encoder was trained at ", meta["image_size"], " px and asked for ",
+                        input_size, " px: its weights depend on the input size)"));
+  }
   return encoder;
 }
 
@@ -85,7 +92,7 @@ nlohmann::json evaluate_split(nn::Encoder& encoder, const Scorer& scores_of, con
 nlohmann::json evaluate(const EvalOptions& o) {
   SSL_CHECK(o.protocol == "linear" || o.protocol == "knn", "eval: unknown protocol '", o.protocol,
             "'; available: linear, knn");
-  nn::EncoderPtr encoder = load_encoder(o.encoder, o.seed, o.image_size);
+  nn::EncoderPtr encoder = load_encoder(o.encoder, o.seed, o.image_size, o.input_size);
   data::OpenOptions open;
   open.image_size = encoder->image_size;
   open.skip_bad_images = o.skip_bad_images;

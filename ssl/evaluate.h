@@ -18,7 +18,11 @@
 namespace ssl {
 
 // "DIR" (a pretrain output directory with encoder.safetensors) or "random:MODEL" (seeded initialisation).
-nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed = 0, int64_t image_size = 32);
+// input_size > 0 builds a trained encoder for that input size instead of the one it was trained at, with
+// the same weights (e.g. the patch task's encoder, trained on patches, applied to whole images); throws when
+// its weights depend on the size.
+nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed = 0, int64_t image_size = 32,
+                            int64_t input_size = 0);
 
 struct EvalOptions {
   std::string encoder;
@@ -28,6 +32,7 @@ struct EvalOptions {
   std::string transfer;  // optional: another dataset, evaluated with the same probe
   std::string out_dir;   // empty: do not write results.json
   int64_t image_size = 32;
+  int64_t input_size = 0;  // > 0: run a trained encoder at this input size (load_encoder)
   uint64_t seed = 0;
   int workers = 1;
   bool show_progress = true;

@@ -5,6 +5,7 @@
 // augmentation of each view), and turns a batch into a scalar loss.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,7 +22,8 @@ struct PretrainOptions;
 // come from here (streams keyed by seed, epoch and sample index), so a run is reproducible and resumable.
 struct StepContext {
   uint64_t seed = 0;
-  int64_t epoch = 0;  // 0-based
+  int64_t epoch = 0;                      // 0-based
+  const data::Batch* labelled = nullptr;  // a batch of labelled images, for methods trained with one
 };
 
 class PretextMethod : public nn::Module {
@@ -32,6 +34,9 @@ class PretextMethod : public nn::Module {
 
   // The encoder whose features the method learns; saved as encoder.safetensors.
   nn::EncoderPtr encoder;
+  // The step's training accuracy, set by loss() in methods that classify something (the runner averages
+  // it per epoch); NaN otherwise.
+  double last_accuracy = std::numeric_limits<double>::quiet_NaN();
 };
 
 // A method with the loader settings it needs.

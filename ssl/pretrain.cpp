@@ -3,11 +3,13 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
 #include "data/registry.h"
 #include "data/transforms.h"
+#include "kernels/common/philox.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
@@ -23,14 +25,20 @@ namespace {
 
 const char* const kCheckpoint = "checkpoint.safetensors";
 
+// One epoch's record in metrics.jsonl and in the checkpoint's metadata.
+nlohmann::json record_json(const EpochMetrics& m) {
+  nlohmann::json r = {{"epoch", m.epoch},
+                      {"loss", m.loss},
+                      {"images_per_s", m.images_per_s},
+                      {"seconds", m.seconds},
+                      {"lr", m.lr}};
+  if (std::isfinite(m.train_top1)) r["train_top1"] = m.train_top1;
+  return r;
+}
+
 nlohmann::json metrics_json(const std::vector<EpochMetrics>& metrics) {
   nlohmann::json a = nlohmann::json::array();
-  for (const EpochMetrics& m : metrics)
-    a.push_back({{"epoch", m.epoch},
-                 {"loss", m.loss},
-                 {"images_per_s", m.images_per_s},
-                 {"seconds", m.seconds},
-                 {"lr", m.lr}});
+  for (const EpochMetrics& m : metrics) a.push_back(record_json(m));
   return a;
 }
 
@@ -40,7 +48,8 @@ std::vector<EpochMetrics> metrics_from_json(const nlohmann::json& a, const std::
     for (const auto& m : a)
       out.push_back({m.at("epoch").get<int64_t>(), m.at("loss").get<double>(),
                      m.at("images_per_s").get<double>(), m.at("seconds").get<double>(),
-                     m.at("lr").get<double>()});
+                     m.at("lr").get<double>(),
+                     m.value("train_top1", std::numeric_limits<double>::quiet_NaN())});
   } catch (const nlohmann::json::exception& e) {
     throw Error(str_cat(source, ": malformed metrics in the metadata (", e.what(), ")"));
   }
@@ -65,10 +74,12 @@ nlohmann::json pretrain_options_json(const PretrainOptions& o) {
           {"workers", o.workers},
           {"skip_bad_images", o.skip_bad_images},
           {"init", o.init},
+          {"joint_probe", o.joint_probe},
           {"temperature", o.simclr.temperature},
           {"head_hidden", o.simclr.head_hidden},
           {"head_out", o.simclr.head_out},
           {"cross_view_only", o.simclr.cross_view_only},
+          {"crop_min_scale", o.simclr.crop_min_scale},
           {"context_mask", mask_mode_name(o.context.mask.mode)},
           {"context_hole_fraction", o.context.mask.hole_fraction},
           {"context_block_fraction", o.context.mask.block_fraction},
@@ -104,10 +115,12 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
   get("workers", o.workers);
   get("skip_bad_images", o.skip_bad_images);
   get("init", o.init);
+  get("joint_probe", o.joint_probe);
   get("temperature", o.simclr.temperature);
   get("head_hidden", o.simclr.head_hidden);
   get("head_out", o.simclr.head_out);
   get("cross_view_only", o.simclr.cross_view_only);
+  get("crop_min_scale", o.simclr.crop_min_scale);
   if (j.contains("context_mask"))
     o.context.mask.mode = parse_mask_mode(j.at("context_mask").get<std::string>());
   get("context_hole_fraction", o.context.mask.hole_fraction);
@@ -154,16 +167,11 @@ void check_resume_options(const PretrainOptions& saved, const PretrainOptions& o
 namespace {
 
 void write_metrics(const std::string& dir, const std::vector<EpochMetrics>& metrics) {
-  std::string jsonl, csv = "epoch,loss,images_per_s,seconds,lr\n";
+  std::string jsonl, csv = "epoch,loss,images_per_s,seconds,lr,train_top1\n";
   for (const EpochMetrics& m : metrics) {
-    jsonl += nlohmann::json{{"epoch", m.epoch},
-                            {"loss", m.loss},
-                            {"images_per_s", m.images_per_s},
-                            {"seconds", m.seconds},
-                            {"lr", m.lr}}
-                 .dump() +
-             "\n";
-    csv += str_cat(m.epoch, ",", m.loss, ",", m.images_per_s, ",", m.seconds, ",", m.lr, "\n");
+    jsonl += record_json(m).dump() + "\n";
+    csv += str_cat(m.epoch, ",", m.loss, ",", m.images_per_s, ",", m.seconds, ",", m.lr, ",",
+                   std::isfinite(m.train_top1) ? str_cat(m.train_top1) : "", "\n");
   }
   nn::write_file_atomically(dir + "/metrics.jsonl", jsonl);
   nn::write_file_atomically(dir + "/metrics.csv", csv);
@@ -203,7 +211,25 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   open.image_size = o.image_size;
   open.skip_bad_images = o.skip_bad_images;
   const auto dataset = data::open_dataset(o.data, open);
-  MethodSetup method = make_method(o, *dataset);
+  // --joint-probe: a second loader over the labelled images, one batch of them per step.
+  std::unique_ptr<data::Dataset> labelled;
+  std::unique_ptr<data::Transform> labelled_augment;
+  std::unique_ptr<data::Loader> labelled_loader;
+  PretrainOptions with_probe = o;
+  if (!o.joint_probe.empty()) {
+    SSL_CHECK(o.method == "simclr", "pretrain: --joint-probe trains a probe beside SimCLR; method is ",
+              o.method);
+    labelled = data::open_dataset(o.joint_probe, open);
+    SSL_CHECK(labelled->num_classes() >= 2, "pretrain: the --joint-probe data ", labelled->name(),
+              " needs labels of at least 2 classes");
+    with_probe.simclr.probe_classes = labelled->num_classes();
+    labelled_augment = data::crop_flip_augment(o.image_size);
+    data::LoaderOptions ll = image_loader_options(std::min(o.batch_size, labelled->size()),
+                                                  rng::mix64(o.seed, 0x6a6f696e74ull), o.workers);
+    ll.transform = labelled_augment.get();
+    labelled_loader = std::make_unique<data::Loader>(*labelled, ll);
+  }
+  MethodSetup method = make_method(with_probe, *dataset);
   data::LoaderOptions lo = image_loader_options(o.batch_size, o.seed, o.workers);
   lo.views = method.views;
   lo.drop_last = method.drop_last;
@@ -242,12 +268,26 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     const auto start = std::chrono::steady_clock::now();
     loader.start_epoch(epoch);
     Progress progress(str_cat("epoch ", epoch + 1, "/", o.epochs), steps_per_epoch, o.show_progress);
-    data::Batch batch;
-    double loss_sum = 0;
-    int64_t images = 0, done = 0;
+    data::Batch batch, labelled_batch;
+    // The labelled loader restarts at a position fixed by the epoch, so a resumed run sees the same batches.
+    int64_t labelled_epoch = epoch * 1000;
+    if (labelled_loader) labelled_loader->start_epoch(labelled_epoch);
+    double loss_sum = 0, accuracy_sum = 0;
+    int64_t images = 0, done = 0, accuracy_steps = 0;
     while (done < steps_per_epoch && loader.next(batch)) {
       optimizer->lr = schedule.at(step);
-      Tensor loss = model.loss(batch, {o.seed, epoch});
+      StepContext context{o.seed, epoch};
+      if (labelled_loader) {
+        if (!labelled_loader->next(labelled_batch)) {
+          labelled_loader->start_epoch(++labelled_epoch);
+          SSL_CHECK(labelled_loader->next(labelled_batch), "pretrain: no labelled batch in ",
+                    labelled->name());
+        }
+        context.labelled = &labelled_batch;
+      }
+      model.last_accuracy = std::numeric_limits<double>::quiet_NaN();
+      Tensor loss = model.loss(batch, context);
+      if (std::isfinite(model.last_accuracy)) accuracy_sum += model.last_accuracy, ++accuracy_steps;
       const double value = loss.item();
       SSL_CHECK(std::isfinite(value), "pretrain: the loss became ", value, " at epoch ", epoch + 1, ", step ",
                 done + 1, " (lr ", optimizer->lr, "); try a lower --lr");
@@ -262,8 +302,10 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     }
     progress.finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics.push_back(
-        {epoch + 1, loss_sum / double(std::max<int64_t>(1, done)), images / seconds, seconds, optimizer->lr});
+    metrics.push_back({epoch + 1, loss_sum / double(std::max<int64_t>(1, done)), images / seconds, seconds,
+                       optimizer->lr,
+                       accuracy_steps > 0 ? accuracy_sum / double(accuracy_steps)
+                                          : std::numeric_limits<double>::quiet_NaN()});
     write_metrics(o.out_dir, metrics);
     // image_size is the encoder's own input side: --image-size for most methods, the patch side for "patch".
     nn::save_module(o.out_dir + "/encoder.safetensors", *model.encoder,
@@ -271,6 +313,11 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
                      {"image_size", std::to_string(model.encoder->image_size)},
                      {"method", o.method},
                      {"epoch", std::to_string(epoch + 1)}});
+    // SimCLR's joint probe is kept beside the encoder, for evaluating it on other splits.
+    if (const auto* simclr = dynamic_cast<const SimCLR*>(&model); simclr && simclr->probe) {
+      nn::save_module(o.out_dir + "/probe.safetensors", *simclr->probe,
+                      {{"classes", std::to_string(simclr->options.probe_classes)}, {"data", o.joint_probe}});
+    }
     // Supervised methods also keep their classifier (encoder + head): its accuracy is their result.
     if (const auto* classifier = dynamic_cast<const SupervisedClassifier*>(&model)) {
       nn::save_module(o.out_dir + "/classifier.safetensors", *classifier,

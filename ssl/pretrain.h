@@ -18,6 +18,7 @@
 // and weights equal those of an uninterrupted run with the same `epochs`.
 #pragma once
 
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct PretrainOptions {
   std::string method = "simclr";  // simclr, rotation, supervised, finetune, context, patch (ssl/methods.cpp)
   std::string model = "convnet2";
   std::string init;  // finetune: the pretrain output directory whose encoder.safetensors is the start
+  // simclr: a labelled dataset spec (e.g. the training data with a label budget, DATA@20) on which a linear
+  // probe is trained jointly, on detached features, as the semi-supervised study did; empty = none.
+  std::string joint_probe;
   std::string data = "synthetic:train";
   std::string out_dir = "runs/simclr";
   int64_t epochs = 10;
@@ -61,6 +65,9 @@ struct PretrainOptions {
 struct EpochMetrics {
   int64_t epoch = 0;
   double loss = 0, images_per_s = 0, seconds = 0, lr = 0;
+  // Mean training accuracy of the steps, for methods that classify (PretextMethod::last_accuracy); NaN
+  // otherwise, and then left out of metrics.jsonl.
+  double train_top1 = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Returns the metrics of every epoch of the run, including those restored from a checkpoint.

@@ -124,13 +124,19 @@ std::string svg_line_chart(const std::string& title, const std::string& y_label,
   if (x_hi == x_lo) x_hi = x_lo + 1;
   const double pad = std::max((y_hi - y_lo) * 0.08, 1e-6);
   const double step = tick_step(y_lo - pad, y_hi + pad, 4);
+  const bool non_negative = y_lo >= 0;
   y_lo = std::floor((y_lo - pad) / step) * step, y_hi = std::ceil((y_hi + pad) / step) * step;
+  if (non_negative) y_lo = std::max(y_lo, 0.0);  // accuracies and losses: no axis below zero
+  int decimals = 0;                              // enough to tell the ticks apart
+  while (decimals < 6 &&
+         std::abs(step * std::pow(10.0, decimals) - std::round(step * std::pow(10.0, decimals))) > 1e-6)
+    ++decimals;
   auto px = [&](double x) { return left + plot_w * (x - x_lo) / (x_hi - x_lo); };
   auto py = [&](double y) { return top + plot_h * (1 - (y - y_lo) / (y_hi - y_lo)); };
   for (double y = y_lo; y <= y_hi + step / 2; y += step) {
     svg += str_cat("<line x1=\"", fmt(left), "\" y1=\"", fmt(py(y)), "\" x2=\"", fmt(width - right),
                    "\" y2=\"", fmt(py(y)), "\" stroke=\"#ddd\"/>\n");
-    svg += text(left - 5, py(y) + 4, fmt(y, step < 0.1 ? 3 : step < 1 ? 2 : 1), "text-anchor=\"end\"");
+    svg += text(left - 5, py(y) + 4, fmt(y, decimals), "text-anchor=\"end\"");
   }
   const double x_step = std::max(1.0, tick_step(x_lo, x_hi, 5));
   for (double x = std::ceil(x_lo / x_step) * x_step; x <= x_hi; x += x_step)
@@ -228,7 +234,10 @@ std::string report_html(const nlohmann::json& r) {
   for (const nlohmann::json& m : methods) {
     for (const char* key : {"loss", "d_loss", "g_loss"}) {
       Curve c = curve_of(m, key);
-      if (!c.x.empty()) html += svg_line_chart(str_cat(m.value("name", "?"), ": ", key), key, {c});
+      // A loss that stays exactly 0 is a part that was not trained (the supervised-only SGAN's generator).
+      const bool all_zero = std::all_of(c.y.begin(), c.y.end(), [](double v) { return v == 0; });
+      if (!c.x.empty() && !all_zero)
+        html += svg_line_chart(str_cat(m.value("name", "?"), ": ", key), key, {c});
     }
   }
   for (const char* key : {"train_top1", "test_top1"}) {

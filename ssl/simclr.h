@@ -13,6 +13,11 @@ struct SimCLROptions {
   int64_t head_out = 128;
   double temperature = 0.2;      // ALGORITHMS.md: 0.2–0.5 on small images; 0.2 learnt faster on synthetic
   bool cross_view_only = false;  // NT-Xent over the N×N cross-view block only (see ALGORITHMS.md)
+  double crop_min_scale = 0.08;  // the random resized crop's smallest area (ALGORITHMS.md: 0.08, or 0.2)
+  // > 0: a linear probe with this many classes is trained jointly on the labelled batch of each step
+  // (StepContext::labelled), on detached features, so it never shapes the encoder (set by the runner
+  // from --joint-probe).
+  int64_t probe_classes = 0;
 };
 
 class SimCLR : public PretextMethod {
@@ -20,8 +25,10 @@ class SimCLR : public PretextMethod {
   SimCLR(nn::EncoderPtr encoder, const SimCLROptions& options);
   // views: [2N, C, H, W], rows k and N+k the two views of image k. Returns the NT-Xent loss.
   Tensor forward(const Tensor& views) override;
-  Tensor loss(const data::Batch& batch, const StepContext&) override { return forward(batch.images); }
+  // NT-Xent, plus the joint probe's cross-entropy on context.labelled when there is a probe.
+  Tensor loss(const data::Batch& batch, const StepContext& context) override;
   std::shared_ptr<nn::Sequential> head;
+  std::shared_ptr<nn::Linear> probe;  // null without a joint probe; dropped from the saved encoder
   SimCLROptions options;
 };
 

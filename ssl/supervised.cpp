@@ -1,6 +1,7 @@
 #include "ssl/supervised.h"
 
 #include "nn/checkpoint.h"
+#include "ssl/evaluate.h"
 #include "ssl/features.h"
 #include "ssl/linear_probe.h"
 
@@ -20,7 +21,9 @@ Tensor SupervisedClassifier::loss(const data::Batch& batch, const StepContext&) 
     SSL_CHECK(labels[i] >= 0, "supervised: sample ", batch.indices[i],
               " is unlabelled; train on a labelled split or a label budget (SPEC@N)");
   }
-  return cross_entropy(forward(batch.images), batch.labels);
+  const Tensor logits = forward(batch.images);
+  last_accuracy = topk_accuracy(logits.detach(), batch.labels).top1;
+  return cross_entropy(logits, batch.labels);
 }
 
 TopK classifier_accuracy(const std::string& run_dir, const data::Dataset& data, int workers,
@@ -39,6 +42,23 @@ TopK classifier_accuracy(const std::string& run_dir, const data::Dataset& data, 
   const Features f = compute_features(*model.encoder, data, 512, workers, show_progress);
   NoGradGuard no_grad;
   return topk_accuracy(model.head->forward(f.x), f.labels);
+}
+
+TopK joint_probe_accuracy(const std::string& run_dir, const data::Dataset& data, int workers,
+                          bool show_progress) {
+  const std::string path = run_dir + "/probe.safetensors";
+  nn::Metadata meta;
+  nn::load_safetensors(path, &meta);
+  SSL_CHECK(meta.count("classes"), path,
+            ": metadata lacks classes; expected a SimCLR run with --joint-probe");
+  nn::EncoderPtr encoder = load_encoder(run_dir);
+  nn::Linear probe(encoder->feature_dim, std::stoll(meta["classes"]));
+  nn::load_module(path, probe);
+  SSL_CHECK(data.num_classes() == probe.weight.size(0), "joint probe in ", run_dir, " has ",
+            probe.weight.size(0), " classes, but ", data.name(), " has ", data.num_classes());
+  const Features f = compute_features(*encoder, data, 512, workers, show_progress);
+  NoGradGuard no_grad;
+  return topk_accuracy(probe.forward(f.x), f.labels);
 }
 
 }  // namespace ssl

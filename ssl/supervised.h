@@ -27,4 +27,8 @@ struct TopK;
 TopK classifier_accuracy(const std::string& run_dir, const data::Dataset& data, int workers = 1,
                          bool show_progress = false);
 
+// The same for a SimCLR run trained with --joint-probe: its encoder.safetensors and probe.safetensors.
+TopK joint_probe_accuracy(const std::string& run_dir, const data::Dataset& data, int workers = 1,
+                          bool show_progress = false);
+
 }  // namespace ssl

@@ -1,4 +1,5 @@
-// ssl compare and its report: the studies run end to end at toy size, and the charts draw what they are given.
+// ssl compare and its report: the studies run end to end at toy size, and the charts draw what they are
+// given.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -35,10 +36,11 @@ CompareOptions tiny(const std::string& study, const std::string& dir) {
 }  // namespace
 
 TEST_CASE("report: the grouped bar chart has one bar per value, as tall as the value") {
-  const std::string svg = svg_grouped_bars("t", {"a", "b"}, {{"m1", {0.5, 1.0}}, {"m<2>", {0.25, std::nan("")}}});
-  CHECK(count(svg, "<rect") == 3 + 2);           // three bars (one value missing) and two legend keys
+  const std::string svg =
+      svg_grouped_bars("t", {"a", "b"}, {{"m1", {0.5, 1.0}}, {"m<2>", {0.25, std::nan("")}}});
+  CHECK(count(svg, "<rect") == 3 + 2);  // three bars (one value missing) and two legend keys
   CHECK(svg.find("height=\"130.0\"") != std::string::npos);  // 0.5 of the 260 px plot
-  CHECK(svg.find("m&lt;2&gt;") != std::string::npos);         // labels are escaped
+  CHECK(svg.find("m&lt;2&gt;") != std::string::npos);        // labels are escaped
   const std::string lines = svg_line_chart("loss", "loss", {{"x", {1, 2, 3}, {3, 2, 1}}});
   CHECK(count(lines, "<polyline") == 1);
 }
@@ -68,7 +70,7 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("compare --study b at toy size: supervised, simclr + probe, finetune on the label budget") {
+TEST_CASE("compare --study b at toy size: supervised, simclr with its joint probe, finetune on the labels") {
   const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_compare_b").string();
   std::filesystem::remove_all(dir);
   const nlohmann::json r = compare(tiny("b", dir));
@@ -76,8 +78,16 @@ TEST_CASE("compare --study b at toy size: supervised, simclr + probe, finetune o
   for (const auto& m : r["methods"]) names.push_back(m["name"]);
   CHECK(names[0] == "supervised");
   CHECK(names[1] == "simclr");
-  CHECK(names[2] == "finetune");
+  CHECK(names[2] == "simclr+linear");
+  CHECK(names[3] == "finetune");
+  CHECK(names[4] == "sgan supervised");
+  CHECK(names[5] == "sgan");
+  CHECK(names[6] == "sgan pretrained");
+  CHECK(names[7] == "random");
+  CHECK(r["methods"][5]["samples"].size() >= 1);  // the generator's sample grid, shown by the report
   CHECK(r["methods"][0]["protocol"] == "classifier");
+  CHECK(r["methods"][1]["protocol"] == "joint probe");
+  CHECK(r["methods"][1]["metrics"][0].contains("train_top1"));  // the joint probe's accuracy per epoch
   CHECK(r["methods"][0]["splits"]["train"]["data"] == "synthetic:train:64@2,seed=0");
   std::filesystem::remove_all(dir);
 }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "nn/checkpoint.h"
 #include "ssl/evaluate.h"
 #include "ssl/pretrain.h"
 
@@ -71,4 +72,48 @@ TEST_CASE("a tiny pretrain → eval run writes its checkpoint, metrics and resul
     CHECK(top1 <= top5);
     CHECK(top5 <= 1);
   }
+}
+
+TEST_CASE("SimCLR with a joint probe: the probe learns on detached features and is logged, not saved") {
+  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_joint_probe").string();
+  std::filesystem::remove_all(dir);
+  PretrainOptions p;
+  p.data = "synthetic:train:64";
+  p.joint_probe = "synthetic:train:64@2";  // 20 labelled images
+  p.out_dir = dir;
+  p.epochs = 2;
+  p.batch_size = 16;
+  p.max_steps_per_epoch = 2;
+  p.show_progress = false;
+  const auto metrics = pretrain(p);
+  REQUIRE(metrics.size() == 2);
+  for (const auto& m : metrics) {
+    CHECK(m.train_top1 >= 0);
+    CHECK(m.train_top1 <= 1);
+  }
+  const auto checkpoint = nn::load_safetensors(dir + "/checkpoint.safetensors");
+  CHECK(checkpoint.count("model.probe.weight") == 1);
+  CHECK(checkpoint.at("model.probe.weight").shape() == Shape{10, 4096});
+  CHECK(nn::load_safetensors(dir + "/encoder.safetensors").count("probe.weight") == 0);
+  std::ifstream jsonl(dir + "/metrics.jsonl");
+  std::string first;
+  std::getline(jsonl, first);
+  CHECK(nlohmann::json::parse(first).contains("train_top1"));
+
+  // The probe's loss never reaches the encoder: with the probe alone changed, the encoder's gradient is the
+  // same.
+  manual_seed(7);
+  SimCLROptions o;
+  o.probe_classes = 3;
+  SimCLR model(nn::make_encoder("convnet2", 8), o);
+  data::Batch views, labelled;
+  views.images = Tensor::normal({4, 3, 8, 8}, 0, 1);
+  labelled.images = Tensor::normal({3, 3, 8, 8}, 0, 1);
+  labelled.labels = Tensor::from_vector<int64_t>({0, 1, 2}, {3});
+  model.loss(views, {0, 0, &labelled}).backward();
+  const std::vector<float> with_probe = model.encoder->parameters()[0].grad().to_vector<float>();
+  CHECK(model.probe->weight.grad().defined());
+  model.zero_grad();
+  model.forward(views.images).backward();
+  CHECK(model.encoder->parameters()[0].grad().to_vector<float>() == with_probe);
 }

@@ -1,0 +1,103 @@
+// `ssl sgan`: the semi-supervised GAN (ssl/sgan.h).
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "apps/commands.h"
+#include "ssl/sgan.h"
+
+namespace ssl::apps {
+
+namespace {
+// The options stored in config.json, by flag: on --resume, those given override the saved values (and the
+// runner refuses any that differ, except epochs, workers and sample_every).
+const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--labelled", "labelled"},
+                                                             {"--unlabelled", "unlabelled"},
+                                                             {"--test", "test"},
+                                                             {"--image-size", "image_size"},
+                                                             {"--epochs", "epochs"},
+                                                             {"--batch-size", "batch_size"},
+                                                             {"--latent", "latent"},
+                                                             {"--lr", "lr"},
+                                                             {"--beta1", "beta1"},
+                                                             {"--feature-matching", "feature_matching"},
+                                                             {"--fake-logit", "fake_logit"},
+                                                             {"--init-discriminator", "init_discriminator"},
+                                                             {"--seed", "seed"},
+                                                             {"--workers", "workers"},
+                                                             {"--skip-bad-images", "skip_bad_images"},
+                                                             {"--sample-every", "sample_every"}};
+}  // namespace
+
+void add_sgan_command(CLI::App& app) {
+  auto o = std::make_shared<SganOptions>();
+  auto threads = std::make_shared<int>(0);
+  CLI::App* cmd = app.add_subcommand(
+      "sgan", "Train a semi-supervised GAN: a discriminator that classifies into the K classes or 'fake'");
+  cmd->add_option("--labelled", o->labelled, "Labelled training images, e.g. synthetic:train@20")
+      ->capture_default_str();
+  cmd->add_option("--unlabelled", o->unlabelled,
+                  "Unlabelled training images, e.g. synthetic:train@20,rest; \"\" trains the discriminator "
+                  "as a plain classifier on the labelled images (the supervised-only variant)")
+      ->capture_default_str();
+  cmd->add_option("--test", o->test, "Labelled test images (Top-1/Top-5 after every epoch)")
+      ->capture_default_str();
+  cmd->add_option("--image-size", o->image_size, "Image size in pixels (a power of two, 16 to 256)")
+      ->capture_default_str();
+  cmd->add_option("--epochs", o->epochs, "Epochs (passes over the unlabelled images)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--batch-size", o->batch_size, "Unlabelled, generated and labelled images per step")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--latent", o->latent, "Size of the generator's input z")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--lr", o->lr, "Adam learning rate of both networks")->capture_default_str();
+  cmd->add_option("--beta1", o->beta1, "Adam beta1 of both networks")->capture_default_str();
+  cmd->add_flag("--feature-matching,!--no-feature-matching", o->feature_matching,
+                "Generator loss: match the mean penultimate features of real and generated images (default), "
+                "or the non-saturating -log D(G(z))");
+  cmd->add_option("--fake-logit", o->fake_logit,
+                  "fixed (K logits, the fake one fixed at 0; Salimans) or explicit (K+1 logits; Odena)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fixed", "explicit"}));
+  cmd->add_option("--init-discriminator", o->init_discriminator,
+                  "A pretrain output directory: its encoder with a new linear head is the discriminator");
+  cmd->add_option("--sample-every", o->sample_every,
+                  "Write an 8x8 grid of generated images every N epochs (and after the first and the last)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  add_skip_bad_images_flag(*cmd, o->skip_bad_images);
+  cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
+  cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
+  auto resume = std::make_shared<std::string>();
+  cmd->add_option(
+      "--resume", *resume,
+      "Continue the run in DIR from DIR/checkpoint.safetensors (written after every epoch): options "
+      "come from its config; others given here must agree, except --epochs, --workers, "
+      "--sample-every and --threads");
+  cmd->callback([o, threads, resume, cmd]() {
+    set_threads(*threads);
+    if (!resume->empty()) {
+      const nlohmann::json merged =
+          merge_resume_options(*cmd, "sgan", sgan_options_json(sgan_resume_options(*resume)),
+                               sgan_options_json(*o), kConfigKeyOfFlag, *resume, o->out_dir);
+      const bool show_progress = o->show_progress;
+      *o = sgan_options_from_json(merged);
+      o->out_dir = *resume;
+      o->resume = true;
+      o->show_progress = show_progress;
+      std::printf("resuming %s (%lld epochs in all)\n", resume->c_str(), (long long)o->epochs);
+      std::fflush(stdout);
+    }
+    const auto metrics = train_sgan(*o);
+    const SganEpochMetrics& last = metrics.back();
+    std::printf("sgan: %lld epochs; test top-1 %.2f%%, top-5 %.2f%%; outputs in %s\n", (long long)last.epoch,
+                100 * last.test_top1, 100 * last.test_top5, o->out_dir.c_str());
+  });
+}
+
+}  // namespace ssl::apps

@@ -1,0 +1,737 @@
+#include "ssl/sgan.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <type_traits>
+
+#include "data/image_grid.h"
+#include "data/loader.h"
+#include "data/registry.h"
+#include "data/transforms.h"
+#include "nn/checkpoint.h"
+#include "nn/optim.h"
+#include "nn/sgan.h"
+#include "nn/train_state.h"
+#include "ssl/evaluate.h"
+#include "ssl/linear_probe.h"
+#include "ssl/progress.h"
+
+namespace ssl {
+
+using json = nlohmann::json;
+
+FakeLogit parse_fake_logit(const std::string& name) {
+  if (name == "fixed") return FakeLogit::fixed;
+  if (name == "explicit") return FakeLogit::explicit_logit;
+  throw Error(str_cat("sgan: unknown fake logit '", name, "'; expected fixed or explicit"));
+}
+
+// ---- loss terms ------------------------------------------------------------------------------------------
+
+namespace {
+
+// log Σ_j exp(x_ij) of each row of x [N, C], as [N]. The row maximum is taken out for stability; it is
+// detached because the gradient of log-sum-exp does not depend on it.
+Tensor logsumexp_rows(const Tensor& x) {
+  const Tensor m = max(x, 1, /*keepdim=*/true).detach();
+  return log(sum(exp(x - m), {1})) + m.squeeze(1);
+}
+
+// log(1 + e^a) = max(a, 0) + log(1 + e^−|a|), finite for any a.
+Tensor softplus(const Tensor& a) {
+  const Tensor abs_a = relu(a) + relu(-a);
+  return relu(a) + log(exp(-abs_a) + 1.0);
+}
+
+void check_logits(const Tensor& logits, const char* what) {
+  SSL_CHECK(logits.defined() && logits.dim() == 2 && logits.size(1) >= 2, what,
+            ": expected logits [N, K+1] with K >= 1, got ", logits.defined() ? logits.shape() : Shape{});
+}
+
+// Logits 0..K−1 of [N, K+1]: the real classes.
+Tensor real_logits(const Tensor& logits) { return logits.slice(1, 0, logits.size(1) - 1); }
+
+}  // namespace
+
+Tensor sgan_supervised_loss(const Tensor& logits, const Tensor& labels) {
+  check_logits(logits, "sgan_supervised_loss");
+  return cross_entropy(real_logits(logits), labels);
+}
+
+Tensor sgan_unlabelled_loss(const Tensor& logits, FakeLogit form) {
+  check_logits(logits, "sgan_unlabelled_loss");
+  const Tensor lse = logsumexp_rows(real_logits(logits));
+  // −log D(x) = −log(Z / (Z + 1)) = −lse + log(1 + Z).
+  if (form == FakeLogit::fixed) return mean(softplus(lse) - lse);
+  // −log(1 − p_fake) = log Σ_{k≤K} e^{l_k} − log Σ_{k<K} e^{l_k}.
+  return mean(logsumexp_rows(logits) - lse);
+}
+
+Tensor sgan_fake_loss(const Tensor& logits, FakeLogit form) {
+  check_logits(logits, "sgan_fake_loss");
+  // −log(1 − D(x)) = log(1 + Z).
+  if (form == FakeLogit::fixed) return mean(softplus(logsumexp_rows(real_logits(logits))));
+  // −log p_fake = log Σ_{k≤K} e^{l_k} − l_K.
+  return mean(logsumexp_rows(logits) - logits.select(1, logits.size(1) - 1));
+}
+
+Tensor sgan_feature_matching_loss(const Tensor& real_features, const Tensor& fake_features) {
+  SSL_CHECK(
+      real_features.dim() >= 2 && fake_features.dim() >= 2 &&
+          real_features.numel() / real_features.size(0) == fake_features.numel() / fake_features.size(0),
+      "sgan_feature_matching_loss: features of different sizes, ", real_features.shape(), " and ",
+      fake_features.shape());
+  return mse_loss(mean(fake_features.flatten(1), {0}), mean(real_features.flatten(1), {0}));
+}
+
+// ---- options ---------------------------------------------------------------------------------------------
+
+json sgan_options_json(const SganOptions& o) {
+  return {{"method", "sgan"},
+          {"labelled", o.labelled},
+          {"unlabelled", o.unlabelled},
+          {"test", o.test},
+          {"image_size", o.image_size},
+          {"epochs", o.epochs},
+          {"batch_size", o.batch_size},
+          {"latent", o.latent},
+          {"lr", o.lr},
+          {"beta1", o.beta1},
+          {"feature_matching", o.feature_matching},
+          {"fake_logit", o.fake_logit},
+          {"init_discriminator", o.init_discriminator},
+          {"seed", o.seed},
+          {"workers", o.workers},
+          {"skip_bad_images", o.skip_bad_images},
+          {"sample_every", o.sample_every}};
+}
+
+SganOptions sgan_options_from_json(const json& j) {
+  SganOptions o;
+  const auto get = [&](const char* key, auto& field) {
+    if (j.contains(key)) field = j.at(key).get<std::remove_reference_t<decltype(field)>>();
+  };
+  get("labelled", o.labelled);
+  get("unlabelled", o.unlabelled);
+  get("test", o.test);
+  get("image_size", o.image_size);
+  get("epochs", o.epochs);
+  get("batch_size", o.batch_size);
+  get("latent", o.latent);
+  get("lr", o.lr);
+  get("beta1", o.beta1);
+  get("feature_matching", o.feature_matching);
+  get("fake_logit", o.fake_logit);
+  get("init_discriminator", o.init_discriminator);
+  get("seed", o.seed);
+  get("workers", o.workers);
+  get("skip_bad_images", o.skip_bad_images);
+  get("sample_every", o.sample_every);
+  return o;
+}
+
+void check_sgan_resume_options(const SganOptions& saved, const SganOptions& o, const std::string& source) {
+  const json a = sgan_options_json(saved), b = sgan_options_json(o);
+  std::string conflicts;
+  for (const auto& [key, value] : a.items()) {
+    // These may change: none alters the results of the epochs so far or to come.
+    if (key == "epochs" || key == "workers" || key == "sample_every") continue;
+    if (b.at(key) != value)
+      conflicts += str_cat("\n  ", key, ": saved ", value.dump(), ", requested ", b.at(key).dump());
+  }
+  SSL_CHECK(conflicts.empty(), source,
+            ": cannot resume with options that differ from the saved run's:", conflicts);
+}
+
+// ---- networks and the training checkpoint ----------------------------------------------------------------
+
+namespace {
+
+const char* const kCheckpoint = "checkpoint.safetensors";
+const char* const kStateFormat = "ssl.sgan_train_state.v1";
+const std::string kModelPrefix = "model.";
+const char* const kOptimizerNames[2] = {"discriminator", "generator"};
+
+// The discriminator as the runner uses it: penultimate features of images in [−1, 1], and K+1 logits.
+class Discriminator : public nn::Module {
+ public:
+  virtual Tensor features(const Tensor& x) = 0;
+  virtual Tensor classify(const Tensor& features) = 0;
+  Tensor forward(const Tensor& x) override { return classify(features(x)); }
+};
+
+// nn::SganDiscriminator, with its own state_dict names (main.*).
+class DcganDiscriminator final : public Discriminator {
+ public:
+  explicit DcganDiscriminator(std::shared_ptr<nn::SganDiscriminator> net) : net_(std::move(net)) {
+    register_module("main", net_->main);
+  }
+  Tensor features(const Tensor& x) override { return net_->features(x); }
+  Tensor classify(const Tensor& features) override { return net_->classify(features); }
+
+ private:
+  std::shared_ptr<nn::SganDiscriminator> net_;
+};
+
+// A pretrained encoder (encoder.*) with a new Linear(F → K+1) head (head.*).
+class EncoderDiscriminator final : public Discriminator {
+ public:
+  EncoderDiscriminator(nn::EncoderPtr e, int64_t classes)
+      : encoder(register_module("encoder", std::move(e))),
+        head(register_module("head", std::make_shared<nn::Linear>(encoder->feature_dim, classes + 1))) {}
+  // Doubling [−1, 1] gives (x/255 − 0.5) / 0.25, the normalisation the encoder was trained with.
+  Tensor features(const Tensor& x) override { return encoder->forward(x * 2.0).flatten(1); }
+  Tensor classify(const Tensor& features) override { return head->forward(features); }
+  nn::EncoderPtr encoder;
+  std::shared_ptr<nn::Linear> head;
+};
+
+// Both networks as one module, so the checkpoint holds them under generator.* and discriminator.*.
+class SganModels final : public nn::Module {
+ public:
+  SganModels(std::shared_ptr<nn::SganGenerator> g, std::shared_ptr<Discriminator> d)
+      : generator(register_module("generator", std::move(g))),
+        discriminator(register_module("discriminator", std::move(d))) {}
+  Tensor forward(const Tensor& z) override { return discriminator->forward(generator->forward(z)); }
+  std::shared_ptr<nn::SganGenerator> generator;
+  std::shared_ptr<Discriminator> discriminator;
+};
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+std::string optimizer_prefix(const char* name) { return str_cat("optimizer.", name, "."); }
+
+// The layout of nn/train_state.h with two optimizers: each one's tensors under optimizer.<name>. and its
+// metadata under the key optimizer.<name>.
+void save_sgan_state(const std::string& path, const SganModels& models,
+                     const nn::Optimizer* const optimizers[2], const nn::TrainState& state) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& [name, t] : models.state()) tensors.emplace_back(kModelPrefix + name, t);
+  nn::Metadata meta = {
+      {"format", kStateFormat},
+      {"epoch", std::to_string(state.epoch)},
+      {"global_step", std::to_string(state.global_step)},
+      {"rng", json{{"seed", state.rng_seed}, {"streams_used", state.rng_streams_used}}.dump()},
+      {"config", state.config_json},
+      {"metrics", state.metrics_json}};
+  for (int k = 0; k < 2; ++k) {
+    const nn::OptimizerState s = optimizers[k]->export_state();
+    for (const auto& [name, t] : s.tensors)
+      tensors.emplace_back(optimizer_prefix(kOptimizerNames[k]) + name, t);
+    meta[str_cat("optimizer.", kOptimizerNames[k])] = json{
+        {"kind", s.kind},
+        {"steps", s.steps},
+        {"param_count", s.param_count},
+        {"hyper_parameters", s.hyper_parameters}}.dump();
+  }
+  nn::save_safetensors(path, tensors, meta);
+}
+
+const std::string& meta_at(const nn::Metadata& meta, const std::string& path, const std::string& key) {
+  auto it = meta.find(key);
+  SSL_CHECK(it != meta.end(), path, ": not an SGAN training checkpoint: the metadata lacks '", key, "'");
+  return it->second;
+}
+
+json parse_meta(const nn::Metadata& meta, const std::string& path, const std::string& key) {
+  try {
+    return json::parse(meta_at(meta, path, key));
+  } catch (const json::exception& e) {
+    throw Error(str_cat(path, ": metadata '", key, "' is not valid JSON (", e.what(), ")"));
+  }
+}
+
+nn::TrainState parse_sgan_state(const nn::Metadata& meta, const std::string& path) {
+  const std::string& format = meta_at(meta, path, "format");
+  SSL_CHECK(format == kStateFormat, path, ": checkpoint format '", format, "', expected '", kStateFormat,
+            "' (an `ssl sgan` run)");
+  nn::TrainState s;
+  try {
+    s.epoch = parse_meta(meta, path, "epoch").get<int64_t>();
+    s.global_step = parse_meta(meta, path, "global_step").get<int64_t>();
+    const json rng = parse_meta(meta, path, "rng");
+    s.rng_seed = rng.at("seed").get<uint64_t>();
+    s.rng_streams_used = rng.at("streams_used").get<uint64_t>();
+  } catch (const json::exception& e) {
+    throw Error(str_cat(path, ": malformed training-checkpoint metadata (", e.what(), ")"));
+  }
+  SSL_CHECK(s.epoch >= 0 && s.global_step >= 0, path, ": negative epoch or step in the metadata");
+  s.config_json = parse_meta(meta, path, "config").dump();
+  s.metrics_json = parse_meta(meta, path, "metrics").dump();
+  return s;
+}
+
+nn::TrainState read_sgan_state(const std::string& path) {
+  nn::Metadata meta;
+  nn::load_safetensors(path, &meta);
+  return parse_sgan_state(meta, path);
+}
+
+// Restores both networks and both optimizers; everything is checked before anything changes.
+nn::TrainState load_sgan_state(const std::string& path, SganModels& models,
+                               nn::Optimizer* const optimizers[2]) {
+  nn::Metadata meta;
+  const std::map<std::string, Tensor> stored = nn::load_safetensors(path, &meta);
+  const nn::TrainState s = parse_sgan_state(meta, path);
+
+  nn::OptimizerState states[2];
+  for (int k = 0; k < 2; ++k) {
+    const std::string key = str_cat("optimizer.", kOptimizerNames[k]);
+    const json m = parse_meta(meta, path, key);
+    try {
+      states[k].kind = m.at("kind").get<std::string>();
+      states[k].steps = m.at("steps").get<int64_t>();
+      states[k].param_count = m.at("param_count").get<int64_t>();
+      states[k].hyper_parameters = m.at("hyper_parameters").get<std::map<std::string, double>>();
+    } catch (const json::exception& e) {
+      throw Error(str_cat(path, ": malformed metadata '", key, "' (", e.what(), ")"));
+    }
+    const std::string prefix = optimizer_prefix(kOptimizerNames[k]);
+    for (const auto& [name, t] : stored)
+      if (starts_with(name, prefix)) states[k].tensors.emplace_back(name.substr(prefix.size()), t);
+  }
+
+  std::vector<std::pair<Tensor, Tensor>> copies;  // (destination, source)
+  std::set<std::string> used;
+  for (const auto& [name, target] : models.state()) {
+    const std::string key = kModelPrefix + name;
+    auto it = stored.find(key);
+    SSL_CHECK(it != stored.end(), path, ": the model expects tensor '", key,
+              "' but the file does not have it");
+    SSL_CHECK(it->second.shape() == target.shape() && it->second.dtype() == target.dtype(), path,
+              ": tensor '", key, "' is ", dtype_name(it->second.dtype()), " ", it->second.shape(),
+              " in the file but the model expects ", dtype_name(target.dtype()), " ", target.shape());
+    copies.emplace_back(target, it->second);
+    used.insert(key);
+  }
+  for (const auto& [name, t] : stored) {
+    SSL_CHECK(used.count(name) || starts_with(name, optimizer_prefix(kOptimizerNames[0])) ||
+                  starts_with(name, optimizer_prefix(kOptimizerNames[1])),
+              path, ": tensor '", name, "' in the file is not part of the model");
+  }
+  // import_state validates before it changes anything; undo the first if the second refuses.
+  const nn::OptimizerState backup = optimizers[0]->export_state();
+  optimizers[0]->import_state(states[0],
+                              str_cat(path, " (tensors under '", optimizer_prefix(kOptimizerNames[0]), "')"));
+  try {
+    optimizers[1]->import_state(
+        states[1], str_cat(path, " (tensors under '", optimizer_prefix(kOptimizerNames[1]), "')"));
+  } catch (...) {
+    optimizers[0]->import_state(backup);
+    throw;
+  }
+  NoGradGuard no_grad;
+  for (auto& [dst, src] : copies) dst.copy_(src);
+  return s;
+}
+
+// ---- data, evaluation, outputs ---------------------------------------------------------------------------
+
+// Pixels to [−1, 1], the generator's tanh range.
+data::LoaderOptions gan_loader_options(int64_t batch_size, uint64_t seed, int workers) {
+  data::LoaderOptions lo;
+  lo.batch_size = batch_size;
+  lo.seed = seed;
+  lo.workers = workers;
+  lo.mean = {0.5f};
+  lo.stddev = {0.5f};
+  return lo;
+}
+
+// A Resize to the run's size for a dataset whose images have another (STL-10's 96 px in a 64-px run).
+std::unique_ptr<data::Transform> resize_for(const data::Dataset& d, int64_t size) {
+  SSL_CHECK(d.size() > 0, "sgan: dataset ", d.name(), " is empty");
+  const data::Image first = d.image(0);
+  SSL_CHECK(first.c == 3, "sgan: ", d.name(), " has ", first.c,
+            "-channel images; the networks take 3 channels");
+  if (first.h == size && first.w == size) return nullptr;
+  return std::make_unique<data::Resize>(size);
+}
+
+// Copies of a module's buffers (BatchNorm running statistics), and putting them back: the discriminator's
+// passes over generated images would otherwise mix fake-batch statistics into the running ones that
+// evaluation normalises real images with.
+std::vector<Tensor> copy_buffers(const nn::Module& m) {
+  std::vector<Tensor> out;
+  for (const auto& [name, t] : m.named_buffers()) out.push_back(t.clone());
+  return out;
+}
+void restore_buffers(const nn::Module& m, const std::vector<Tensor>& saved) {
+  NoGradGuard no_grad;
+  const auto buffers = m.named_buffers();
+  for (size_t i = 0; i < buffers.size(); ++i) Tensor(buffers[i].second).copy_(saved[i]);
+}
+
+// Top-1/Top-5 of the discriminator's K-class prediction (logit K left out), in eval mode.
+TopK evaluate_test(Discriminator& d, data::Loader& loader) {
+  d.eval();
+  NoGradGuard no_grad;
+  loader.start_epoch(0);
+  std::vector<Tensor> scores, labels;
+  data::Batch batch;
+  while (loader.next(batch)) {
+    scores.push_back(real_logits(d.forward(batch.images)).contiguous());
+    labels.push_back(batch.labels);
+  }
+  d.train();
+  return topk_accuracy(cat(scores, 0), cat(labels, 0));
+}
+
+// The generator's images of `z` in eval mode (BatchNorm on running statistics, so writing samples changes
+// nothing in the run), 8 to a row.
+void write_samples(nn::SganGenerator& g, const Tensor& z, const std::string& path) {
+  Tensor x;
+  g.eval();
+  {
+    NoGradGuard no_grad;
+    x = g.forward(z).contiguous();
+  }
+  g.train();
+  const std::vector<float> v = x.to_vector<float>();
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  std::vector<data::Image> images;
+  for (int64_t i = 0; i < n; ++i) {
+    data::Image im(h, w, c);
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t xx = 0; xx < w; ++xx) {
+          const float p = v[size_t(((i * c + ch) * h + y) * w + xx)];
+          im(y, xx, ch) = uint8_t(std::lround(std::clamp((p + 1.f) * 127.5f, 0.f, 255.f)));
+        }
+    images.push_back(std::move(im));
+  }
+  data::ImageGridOptions grid;
+  grid.columns = 8;
+  grid.scale = std::max<int64_t>(1, 64 / h);  // small images enlarged to be seen
+  data::write_png(path, data::make_image_grid(images, {}, grid));
+}
+
+json metrics_json(const std::vector<SganEpochMetrics>& metrics) {
+  json a = json::array();
+  for (const SganEpochMetrics& m : metrics)
+    a.push_back({{"epoch", m.epoch},
+                 {"d_loss", m.d_loss},
+                 {"d_supervised", m.d_supervised},
+                 {"d_unlabelled", m.d_unlabelled},
+                 {"d_fake", m.d_fake},
+                 {"g_loss", m.g_loss},
+                 {"train_accuracy", m.train_accuracy},
+                 {"test_top1", m.test_top1},
+                 {"test_top5", m.test_top5},
+                 {"seconds", m.seconds}});
+  return a;
+}
+
+std::vector<SganEpochMetrics> metrics_from_json(const json& a, const std::string& source) {
+  std::vector<SganEpochMetrics> out;
+  try {
+    for (const auto& m : a) {
+      SganEpochMetrics e;
+      e.epoch = m.at("epoch").get<int64_t>();
+      e.d_loss = m.at("d_loss").get<double>();
+      e.d_supervised = m.at("d_supervised").get<double>();
+      e.d_unlabelled = m.at("d_unlabelled").get<double>();
+      e.d_fake = m.at("d_fake").get<double>();
+      e.g_loss = m.at("g_loss").get<double>();
+      e.train_accuracy = m.at("train_accuracy").get<double>();
+      e.test_top1 = m.at("test_top1").get<double>();
+      e.test_top5 = m.at("test_top5").get<double>();
+      e.seconds = m.at("seconds").get<double>();
+      out.push_back(e);
+    }
+  } catch (const json::exception& e) {
+    throw Error(str_cat(source, ": malformed metrics in the metadata (", e.what(), ")"));
+  }
+  return out;
+}
+
+void write_metrics(const std::string& dir, const std::vector<SganEpochMetrics>& metrics) {
+  std::string jsonl,
+      csv =
+          "epoch,d_loss,d_supervised,d_unlabelled,d_fake,g_loss,train_accuracy,test_top1,test_top5,seconds\n";
+  for (const json& m : metrics_json(metrics)) jsonl += m.dump() + "\n";
+  for (const SganEpochMetrics& m : metrics)
+    csv += str_cat(m.epoch, ",", m.d_loss, ",", m.d_supervised, ",", m.d_unlabelled, ",", m.d_fake, ",",
+                   m.g_loss, ",", m.train_accuracy, ",", m.test_top1, ",", m.test_top5, ",", m.seconds, "\n");
+  nn::write_file_atomically(dir + "/metrics.jsonl", jsonl);
+  nn::write_file_atomically(dir + "/metrics.csv", csv);
+}
+
+// The model name of an encoder spec (DIR or random:MODEL), for the exported encoder's metadata.
+std::string encoder_model_name(const std::string& spec) {
+  if (starts_with(spec, "random:")) return spec.substr(7);
+  nn::Metadata meta;
+  nn::load_safetensors(spec + "/encoder.safetensors", &meta);
+  return meta.count("model") ? meta.at("model") : "";
+}
+
+std::string variant_name(const SganOptions& o) {
+  if (o.unlabelled.empty()) return "supervised-only";
+  return o.init_discriminator.empty() ? "semi-supervised" : "pretrained discriminator";
+}
+
+}  // namespace
+
+SganOptions sgan_resume_options(const std::string& dir) {
+  const std::string path = dir + "/" + kCheckpoint;
+  const nn::TrainState state = read_sgan_state(path);
+  SganOptions o;
+  try {
+    o = sgan_options_from_json(json::parse(state.config_json));
+  } catch (const json::exception& e) {
+    throw Error(str_cat(path, ": malformed config in the metadata (", e.what(), ")"));
+  }
+  o.out_dir = dir;
+  o.resume = true;
+  return o;
+}
+
+// ---- the runner ------------------------------------------------------------------------------------------
+
+std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
+  SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "sgan: need epochs >= 1 and batch size >= 2, got ", o.epochs,
+            " and ", o.batch_size);
+  SSL_CHECK(o.latent >= 1 && o.sample_every >= 1, "sgan: need latent size >= 1 and sample_every >= 1, got ",
+            o.latent, " and ", o.sample_every);
+  const FakeLogit form = parse_fake_logit(o.fake_logit);
+  const bool semi = !o.unlabelled.empty();
+  const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
+  if (o.resume) {
+    // Read and check the checkpoint's config before building anything or overwriting config.json.
+    SSL_CHECK(std::filesystem::exists(checkpoint_path), "sgan: cannot resume: no checkpoint '",
+              checkpoint_path, "'");
+    check_sgan_resume_options(sgan_resume_options(o.out_dir), o, checkpoint_path);
+    const int64_t completed = read_sgan_state(checkpoint_path).epoch;
+    SSL_CHECK(completed < o.epochs, checkpoint_path, ": the run has already completed ", completed,
+              " epochs; pass --epochs above ", completed, " to train further");
+  }
+  std::filesystem::create_directories(o.out_dir);
+  nn::write_file_atomically(o.out_dir + "/config.json", sgan_options_json(o).dump(2) + "\n");
+
+  manual_seed(o.seed);
+  data::OpenOptions open;
+  open.image_size = o.image_size;
+  open.skip_bad_images = o.skip_bad_images;
+  const std::unique_ptr<data::Dataset> labelled = data::open_dataset(o.labelled, open);
+  const int64_t classes = labelled->num_classes();
+  SSL_CHECK(classes >= 1, "sgan: the labelled data ", labelled->name(), " (", o.labelled, ") has no classes");
+  std::unique_ptr<data::Dataset> unlabelled;
+  if (semi) unlabelled = data::open_dataset(o.unlabelled, open);
+  const std::unique_ptr<data::Dataset> test = data::open_dataset(o.test, open);
+  SSL_CHECK(test->num_classes() == classes, "sgan: the test data ", test->name(), " has ",
+            test->num_classes(), " classes but the labelled data ", labelled->name(), " has ", classes);
+
+  const auto labelled_resize = resize_for(*labelled, o.image_size);
+  const auto test_resize = resize_for(*test, o.image_size);
+  std::unique_ptr<data::Transform> unlabelled_resize;
+  if (semi) unlabelled_resize = resize_for(*unlabelled, o.image_size);
+
+  // Labelled batches are at most the labelled set; both loaders drop a last partial batch (BatchNorm).
+  data::LoaderOptions lab_opt =
+      gan_loader_options(std::min(o.batch_size, labelled->size()), rng::mix64(o.seed, 1), o.workers);
+  lab_opt.drop_last = true;
+  lab_opt.transform = labelled_resize.get();
+  data::Loader lab_loader(*labelled, lab_opt);
+  std::unique_ptr<data::Loader> unl_loader;
+  if (semi) {
+    data::LoaderOptions unl_opt = gan_loader_options(o.batch_size, rng::mix64(o.seed, 2), o.workers);
+    unl_opt.drop_last = true;
+    unl_opt.transform = unlabelled_resize.get();
+    unl_loader = std::make_unique<data::Loader>(*unlabelled, unl_opt);
+    SSL_CHECK(unl_loader->batches_per_epoch() > 0, "sgan: the unlabelled data ", unlabelled->name(),
+              " has fewer images than one batch (", o.batch_size, ")");
+  }
+  data::LoaderOptions test_opt = gan_loader_options(256, 0, o.workers);
+  test_opt.shuffle = false;
+  test_opt.transform = test_resize.get();
+  data::Loader test_loader(*test, test_opt);
+  const int64_t lab_batches = lab_loader.batches_per_epoch();
+  SSL_CHECK(lab_batches > 0, "sgan: the labelled data ", labelled->name(), " has fewer than 2 images");
+  const int64_t steps_per_epoch = semi ? unl_loader->batches_per_epoch() : lab_batches;
+  const int64_t cycles = (steps_per_epoch + lab_batches - 1) / lab_batches;  // labelled passes per epoch
+
+  // The discriminator first: load_encoder("random:MODEL") reseeds the default generator.
+  std::shared_ptr<Discriminator> disc;
+  if (o.init_discriminator.empty()) {
+    disc = std::make_shared<DcganDiscriminator>(nn::sgan_discriminator(classes, o.image_size));
+  } else {
+    nn::EncoderPtr encoder = load_encoder(o.init_discriminator, o.seed, o.image_size);
+    SSL_CHECK(encoder->image_size == o.image_size, "sgan: the encoder of ", o.init_discriminator, " takes ",
+              encoder->image_size, "-pixel images but the run's image size is ", o.image_size);
+    SSL_CHECK(encoder->feature_dim > 0, "sgan: the encoder of ", o.init_discriminator,
+              " does not say its feature size");
+    disc = std::make_shared<EncoderDiscriminator>(encoder, classes);
+  }
+  auto gen = std::make_shared<nn::SganGenerator>(o.latent, o.image_size);
+  SganModels models(gen, disc);
+  models.train();
+  nn::Adam opt_d(disc->parameters(), o.lr, o.beta1), opt_g(gen->parameters(), o.lr, o.beta1);
+  nn::Optimizer* const optimizers[2] = {&opt_d, &opt_g};  // in kOptimizerNames' order
+
+  // The samples' z comes from its own generator, so it is the same in every run and on resume.
+  Generator sample_rng(rng::mix64(o.seed, 0x5347414E));
+  const Tensor fixed_z = Tensor::normal({64, o.latent}, 0, 1, sample_rng);
+
+  std::vector<SganEpochMetrics> metrics;
+  int64_t step = 0, first_epoch = 0;
+  if (o.resume) {
+    const nn::TrainState saved = load_sgan_state(checkpoint_path, models, optimizers);
+    first_epoch = saved.epoch;
+    step = saved.global_step;
+    metrics = metrics_from_json(json::parse(saved.metrics_json), checkpoint_path);
+    SSL_CHECK(int64_t(metrics.size()) == saved.epoch, checkpoint_path, ": ", metrics.size(),
+              " metrics records for ", saved.epoch, " completed epochs");
+    default_generator().set_state(saved.rng_seed, saved.rng_streams_used);
+  }
+
+  for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    if (semi) unl_loader->start_epoch(epoch);
+    int64_t cycle = 0;
+    lab_loader.start_epoch(epoch * cycles);
+    Progress progress(str_cat("epoch ", epoch + 1, "/", o.epochs), steps_per_epoch, o.show_progress);
+    double d_sum = 0, sup_sum = 0, unl_sum = 0, fake_sum = 0, g_sum = 0;
+    int64_t correct = 0, labelled_seen = 0, done = 0;
+    data::Batch lab, unl;
+    while (done < steps_per_epoch) {
+      if (semi && !unl_loader->next(unl)) break;
+      if (!lab_loader.next(lab)) {
+        ++cycle;
+        lab_loader.start_epoch(epoch * cycles + cycle);
+        SSL_CHECK(lab_loader.next(lab), "sgan: the labelled loader gave no batch");
+      }
+      const std::vector<int64_t> y = lab.labels.to_vector<int64_t>();
+      for (size_t i = 0; i < y.size(); ++i)
+        SSL_CHECK(y[i] >= 0, "sgan: image ", lab.indices[i], " of the labelled data ", labelled->name(),
+                  " is unlabelled; --labelled needs a labelled spec (e.g. SPEC@N, not SPEC@N,rest)");
+
+      // Discriminator step.
+      const Tensor logits_lab = disc->forward(lab.images);
+      const Tensor sup = sgan_supervised_loss(logits_lab, lab.labels);
+      Tensor d_loss = sup, fake;
+      double unl_value = 0, fake_value = 0;
+      if (semi) {
+        fake = gen->forward(Tensor::normal({unl.images.size(0), o.latent}, 0, 1));
+        const Tensor l_unl = sgan_unlabelled_loss(disc->forward(unl.images), form);
+        const std::vector<Tensor> running = copy_buffers(*disc);
+        const Tensor l_fake = sgan_fake_loss(disc->forward(fake.detach()), form);
+        restore_buffers(*disc, running);
+        d_loss = sup + l_unl + l_fake;
+        unl_value = l_unl.item();
+        fake_value = l_fake.item();
+      }
+      const double d_value = d_loss.item();
+      SSL_CHECK(std::isfinite(d_value), "sgan: the discriminator's loss became ", d_value, " at epoch ",
+                epoch + 1, ", step ", done + 1, "; try a lower --lr");
+      const std::vector<int64_t> predicted = argmax(real_logits(logits_lab.detach()), 1).to_vector<int64_t>();
+      for (size_t i = 0; i < y.size(); ++i) correct += predicted[i] == y[i];
+      labelled_seen += int64_t(y.size());
+      sup_sum += sup.item();
+      opt_d.zero_grad();
+      d_loss.backward();
+      opt_d.step();
+
+      // Generator step, against the updated discriminator.
+      if (semi) {
+        const std::vector<Tensor> running = copy_buffers(*disc);
+        Tensor g_loss;
+        if (o.feature_matching) {
+          Tensor real_features;
+          {
+            NoGradGuard no_grad;
+            real_features = disc->features(unl.images);
+          }
+          g_loss = sgan_feature_matching_loss(real_features, disc->features(fake));
+        } else {
+          g_loss = sgan_unlabelled_loss(disc->forward(fake), form);  // −log D(G(z))
+        }
+        restore_buffers(*disc, running);
+        const double g_value = g_loss.item();
+        SSL_CHECK(std::isfinite(g_value), "sgan: the generator's loss became ", g_value, " at epoch ",
+                  epoch + 1, ", step ", done + 1, "; try a lower --lr");
+        opt_g.zero_grad();
+        g_loss.backward();
+        opt_g.step();
+        g_sum += g_value;
+      }
+      d_sum += d_value;
+      unl_sum += unl_value;
+      fake_sum += fake_value;
+      ++done;
+      ++step;
+      progress.update(done, d_sum / double(done), semi ? unl.size() : lab.size());
+    }
+    progress.finish();
+    const TopK top = evaluate_test(*disc, test_loader);
+    const double n = double(std::max<int64_t>(1, done));
+    SganEpochMetrics m;
+    m.epoch = epoch + 1;
+    m.d_loss = d_sum / n;
+    m.d_supervised = sup_sum / n;
+    m.d_unlabelled = unl_sum / n;
+    m.d_fake = fake_sum / n;
+    m.g_loss = g_sum / n;
+    m.train_accuracy = double(correct) / double(std::max<int64_t>(1, labelled_seen));
+    m.test_top1 = top.top1;
+    m.test_top5 = top.top5;
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics.push_back(m);
+    write_metrics(o.out_dir, metrics);
+
+    if (m.epoch == 1 || m.epoch % o.sample_every == 0 || m.epoch == o.epochs) {
+      char name[64];
+      std::snprintf(name, sizeof name, "/samples_epoch_%03lld.png", (long long)m.epoch);
+      write_samples(*gen, fixed_z, o.out_dir + name);
+    }
+    const std::string epoch_str = std::to_string(m.epoch), size_str = std::to_string(o.image_size);
+    nn::save_module(o.out_dir + "/generator.safetensors", *gen,
+                    {{"architecture", "sgan_generator"},
+                     {"latent", std::to_string(o.latent)},
+                     {"image_size", size_str},
+                     {"epoch", epoch_str}});
+    nn::save_module(o.out_dir + "/discriminator.safetensors", *disc,
+                    {{"architecture", o.init_discriminator.empty() ? "sgan_discriminator" : "encoder+linear"},
+                     {"init", o.init_discriminator},
+                     {"classes", std::to_string(classes)},
+                     {"fake_logit", o.fake_logit},
+                     {"image_size", size_str},
+                     {"epoch", epoch_str}});
+    if (auto* e = dynamic_cast<EncoderDiscriminator*>(disc.get())) {
+      nn::save_module(o.out_dir + "/encoder.safetensors", *e->encoder,
+                      {{"model", encoder_model_name(o.init_discriminator)},
+                       {"image_size", size_str},
+                       {"method", "sgan"},
+                       {"epoch", epoch_str}});
+    }
+    // Last, so that a crash before it resumes from the previous epoch and redoes this one.
+    nn::TrainState state;
+    state.epoch = m.epoch;
+    state.global_step = step;
+    state.rng_seed = default_generator().seed();
+    state.rng_streams_used = default_generator().streams_used();
+    state.config_json = sgan_options_json(o).dump();
+    state.metrics_json = metrics_json(metrics).dump();
+    save_sgan_state(checkpoint_path, models, optimizers, state);
+    if (o.stop_after_epochs > 0 && epoch + 1 >= o.stop_after_epochs) break;
+  }
+
+  const SganEpochMetrics& last = metrics.back();
+  const json results = {
+      {"method", "sgan"},
+      {"variant", variant_name(o)},
+      {"feature_matching", o.feature_matching},
+      {"fake_logit", o.fake_logit},
+      {"epochs", last.epoch},
+      {"train_accuracy", last.train_accuracy},
+      {"splits",
+       {{"test",
+         {{"top1", last.test_top1}, {"top5", last.test_top5}, {"data", o.test}, {"images", test->size()}}}}}};
+  nn::write_file_atomically(o.out_dir + "/results.json", results.dump(2) + "\n");
+  return metrics;
+}
+
+}  // namespace ssl

@@ -1,0 +1,120 @@
+// The semi-supervised GAN (SGAN: Odena, 2016; Salimans et al., 2016) and its training runner.
+//
+// The discriminator classifies an image into the K real classes of the labelled data or as "fake"; the
+// generator (nn/sgan.h) learns to make images the discriminator takes for real. The unlabelled images teach
+// the discriminator what "real" looks like, which is what helps its classifier when labels are few.
+//
+// Logits. nn::SganDiscriminator outputs K+1 logits, logit K being "fake". Two forms of the fake class:
+//   fixed     (Salimans) the fake logit is fixed at 0, so only logits 0..K−1 are used and logit K is ignored:
+//             with Z = Σ_k exp(l_k) and lse = log Z, D(real) = Z / (Z + 1).
+//   explicit  (Odena) all K+1 logits, p_fake = softmax(l)_K.
+// The fixed form is the explicit one with l_K = 0 (then log Σ_{k≤K} exp l_k = softplus(lse)).
+//
+// Loss terms, each a mean over its batch:
+//   labelled     cross-entropy of the label over the K real-class logits (p(y | x, real))
+//   unlabelled   −log D(x):        fixed −lse + softplus(lse);  explicit −log(1 − p_fake)
+//   generated    −log(1 − D(G(z))): fixed softplus(lse);        explicit −log p_fake
+// Discriminator step: labelled + unlabelled + generated (the generated images detached). Generator step,
+// after it: feature matching (the squared difference of the mean penultimate features of the unlabelled
+// real batch and of the generated batch, averaged over features; the real ones without gradient) or the
+// non-saturating −log D(G(z)) (the unlabelled term on generated images). The discriminator's BatchNorm
+// running statistics, which evaluation uses, are those of real images only: the passes over generated
+// images and the generator step leave them as they were.
+//
+// Pixels. Every image the discriminator sees is in [−1, 1], the range of the generator's tanh: the loaders
+// normalise real images as (x/255 − 0.5) / 0.5 (not the project's usual / 0.25). A pretrained encoder used as
+// the discriminator (init_discriminator) gets its input doubled, which is exactly the project's normalisation
+// (x/255 − 0.5) / 0.25 it was trained with.
+//
+// Output directory:
+//   config.json                 the options
+//   metrics.jsonl / .csv        per epoch: epoch, d_loss (and its three terms d_supervised, d_unlabelled,
+//                               d_fake), g_loss, train_accuracy (on the labelled batches, training mode),
+//                               test_top1, test_top5 (the discriminator's K-class prediction in eval mode),
+//                               seconds
+//   samples_epoch_NNN.png       8×8 generated images from a fixed z (generator in eval mode), after epoch 1,
+//                               every sample_every epochs and the last
+//   generator.safetensors, discriminator.safetensors   the two networks (state_dict names)
+//   encoder.safetensors         init_discriminator only: the discriminator's encoder, for `ssl eval`
+//   checkpoint.safetensors      the training state after the last completed epoch: both networks under
+//                               model.generator.* / model.discriminator.*, the two Adam states under
+//                               optimizer.generator.* / optimizer.discriminator.*, epoch, step, the default
+//                               generator's state, config and metrics (format "ssl.sgan_train_state.v1")
+//   results.json                {"method": "sgan", "variant", "epochs", "splits": {"test": {"top1", "top5",
+//                               "data", "images"}}}
+//
+// Variants (Study B): semi-supervised (the default); supervised-only (unlabelled empty: the same
+// discriminator trained as a plain classifier on the labelled images, no generated images, generator left
+// untrained and g_loss 0); pretrained discriminator (init_discriminator: a pretrain output directory whose
+// encoder, with a new Linear(F → K+1) head, replaces nn::SganDiscriminator).
+//
+// An epoch is one pass over the unlabelled images (supervised-only: over the labelled ones); the labelled
+// images are cycled as often as needed, the c-th pass of epoch e using loader epoch e·C + c, so batches are
+// pure functions of (seed, epoch, step). With the default generator restored, --resume continues exactly.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace ssl {
+
+enum class FakeLogit { fixed, explicit_logit };
+// "fixed" or "explicit"; throws ssl::Error otherwise.
+FakeLogit parse_fake_logit(const std::string& name);
+
+// logits [N, K+1] (logit K the fake class), labels int64 [N] in [0, K).
+Tensor sgan_supervised_loss(const Tensor& logits, const Tensor& labels);
+Tensor sgan_unlabelled_loss(const Tensor& logits, FakeLogit form);
+Tensor sgan_fake_loss(const Tensor& logits, FakeLogit form);
+// Feature matching: mean over features of (mean over the batch of fake − mean over the batch of real)².
+Tensor sgan_feature_matching_loss(const Tensor& real_features, const Tensor& fake_features);
+
+struct SganOptions {
+  std::string labelled = "synthetic:train@20";
+  std::string unlabelled = "synthetic:train@20,rest";  // empty: the supervised-only variant
+  std::string test = "synthetic:test";
+  std::string out_dir = "runs/sgan";
+  int64_t image_size = 32;  // images of another size are resized to it
+  int64_t epochs = 100;
+  int64_t batch_size = 64;  // unlabelled, generated and (at most) labelled images per step
+  int64_t latent = 100;
+  double lr = 2e-4;  // Adam for both networks
+  double beta1 = 0.5;
+  bool feature_matching = true;
+  std::string fake_logit = "fixed";  // fixed or explicit
+  std::string
+      init_discriminator;  // a pretrain output directory (or random:MODEL); empty = nn::SganDiscriminator
+  uint64_t seed = 0;
+  int workers = 1;
+  bool skip_bad_images = false;
+  int64_t sample_every = 5;  // epochs between sample grids (also after epoch 1 and the last)
+  bool show_progress = true;
+  bool resume = false;  // continue the run in out_dir from its checkpoint.safetensors
+  // End the run after this many epochs (0 = never), as a kill after that epoch's checkpoint would: for
+  // tests of resume. Not part of the config.
+  int64_t stop_after_epochs = 0;
+};
+
+struct SganEpochMetrics {
+  int64_t epoch = 0;
+  double d_loss = 0, d_supervised = 0, d_unlabelled = 0, d_fake = 0, g_loss = 0;
+  double train_accuracy = 0, test_top1 = 0, test_top5 = 0, seconds = 0;
+};
+
+// Trains (or resumes) the run and returns the metrics of every epoch, restored ones included.
+std::vector<SganEpochMetrics> train_sgan(const SganOptions& options);
+
+// config.json's content (every option that shapes the results, plus workers and sample_every), and back;
+// keys absent from `j` keep their defaults.
+nlohmann::json sgan_options_json(const SganOptions& o);
+SganOptions sgan_options_from_json(const nlohmann::json& j);
+// The options saved in DIR/checkpoint.safetensors, with out_dir = DIR and resume = true.
+SganOptions sgan_resume_options(const std::string& dir);
+// Throws ssl::Error naming `source` and every option that differs from `saved`, other than epochs, workers
+// and sample_every.
+void check_sgan_resume_options(const SganOptions& saved, const SganOptions& o, const std::string& source);
+
+}  // namespace ssl

@@ -1,0 +1,274 @@
+// The semi-supervised GAN: its three loss terms on hand-made logits (both forms of the fake class), a tiny
+// run's outputs, its variants, and exact resume.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "nn/checkpoint.h"
+#include "nn/sgan.h"
+#include "ssl/sgan.h"
+
+using namespace ssl;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kRoot = fs::temp_directory_path() / ("ssl_test_sgan_" + std::to_string(::getpid()));
+
+struct CleanUp {
+  ~CleanUp() { fs::remove_all(kRoot); }
+};
+
+// K = 3 real classes and the fake logit last.
+Tensor hand_logits(float fake0 = 7, float fake1 = -2) {
+  return Tensor::from_vector<float>({1, 2, 0.5f, fake0, -1, 0, 3, fake1}, {2, 4});
+}
+Tensor hand_labels() { return Tensor::from_vector<int64_t>({1, 2}, {2}); }
+
+double lse3(double a, double b, double c) { return std::log(std::exp(a) + std::exp(b) + std::exp(c)); }
+
+SganOptions tiny_run(const std::string& name, int64_t epochs) {
+  SganOptions o;
+  o.labelled = "synthetic:train:80@4";         // 4 per class: 40 labelled images
+  o.unlabelled = "synthetic:train:80@4,rest";  // the other 40
+  o.test = "synthetic:test:40";
+  o.image_size = 16;  // the 32-px images are resized
+  o.epochs = epochs;
+  o.batch_size = 8;
+  o.latent = 16;
+  o.sample_every = 5;
+  o.workers = 1;
+  o.show_progress = false;
+  o.out_dir = (kRoot / name).string();
+  return o;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+void check_same_tensors(const std::string& a, const std::string& b) {
+  const auto ta = nn::load_safetensors(a), tb = nn::load_safetensors(b);
+  REQUIRE(ta.size() == tb.size());
+  for (const auto& [name, t] : ta) {
+    REQUIRE_MESSAGE(tb.count(name), name);
+    CHECK_MESSAGE(t.to_vector<float>() == tb.at(name).to_vector<float>(), name);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("sgan losses: the fixed form (fake logit 0) on hand-made logits") {
+  const Tensor logits = hand_logits();
+  // Labelled: cross-entropy over the 3 real classes: mean of lse − l_y.
+  const double sup = ((lse3(1, 2, 0.5) - 2) + (lse3(-1, 0, 3) - 3)) / 2;
+  CHECK(sgan_supervised_loss(logits, hand_labels()).item() == doctest::Approx(sup).epsilon(1e-5));
+  CHECK(sup == doctest::Approx(0.2651263439));
+  // D(real) = Z / (Z + 1): unlabelled −log D, generated −log(1 − D).
+  const double z0 = std::exp(lse3(1, 2, 0.5)), z1 = std::exp(lse3(-1, 0, 3));
+  const double unl = (-std::log(z0 / (z0 + 1)) - std::log(z1 / (z1 + 1))) / 2;
+  const double fake = (std::log(z0 + 1) + std::log(z1 + 1)) / 2;
+  CHECK(unl == doctest::Approx(0.0635982406));
+  CHECK(fake == doctest::Approx(2.8287245846));
+  CHECK(sgan_unlabelled_loss(logits, FakeLogit::fixed).item() == doctest::Approx(unl).epsilon(1e-5));
+  CHECK(sgan_fake_loss(logits, FakeLogit::fixed).item() == doctest::Approx(fake).epsilon(1e-5));
+
+  // Logit K is ignored: any value gives the same three losses.
+  const Tensor other = hand_logits(-30, 12);
+  CHECK(sgan_supervised_loss(other, hand_labels()).item() ==
+        sgan_supervised_loss(logits, hand_labels()).item());
+  CHECK(sgan_unlabelled_loss(other, FakeLogit::fixed).item() ==
+        sgan_unlabelled_loss(logits, FakeLogit::fixed).item());
+  CHECK(sgan_fake_loss(other, FakeLogit::fixed).item() == sgan_fake_loss(logits, FakeLogit::fixed).item());
+
+  // Gradient of the generated term: d/dl_k softplus(lse) / N = sigmoid(lse) · softmax_k / N, and 0 for l_K.
+  Tensor x = hand_logits().set_requires_grad();
+  sgan_fake_loss(x, FakeLogit::fixed).backward();
+  const std::vector<float> g = x.grad().to_vector<float>();
+  const double sig0 = z0 / (z0 + 1);
+  CHECK(g[0] == doctest::Approx(sig0 * std::exp(1.0) / z0 / 2).epsilon(1e-5));
+  CHECK(g[1] == doctest::Approx(sig0 * std::exp(2.0) / z0 / 2).epsilon(1e-5));
+  CHECK(g[3] == 0.f);
+  CHECK(g[7] == 0.f);
+
+  // Large logits stay finite.
+  const Tensor big = Tensor::from_vector<float>({100, 90, 80, 0}, {1, 4});
+  CHECK(sgan_unlabelled_loss(big, FakeLogit::fixed).item() == doctest::Approx(0).epsilon(1e-6));
+  CHECK(sgan_fake_loss(big, FakeLogit::fixed).item() ==
+        doctest::Approx(100 + std::log1p(std::exp(-10.0) + std::exp(-20.0))));
+}
+
+TEST_CASE("sgan losses: the explicit form (K+1 logits) on hand-made logits") {
+  const Tensor logits = hand_logits();
+  // p_fake = softmax(l)_K; unlabelled −log(1 − p_fake), generated −log p_fake.
+  const double e0 = std::exp(lse3(1, 2, 0.5)), e1 = std::exp(lse3(-1, 0, 3));
+  const double p0 = std::exp(7.0) / (e0 + std::exp(7.0)), p1 = std::exp(-2.0) / (e1 + std::exp(-2.0));
+  const double unl = (-std::log(1 - p0) - std::log(1 - p1)) / 2, fake = (-std::log(p0) - std::log(p1)) / 2;
+  CHECK(unl == doctest::Approx(2.2762914096));
+  CHECK(fake == doctest::Approx(2.5414177535));
+  CHECK(sgan_unlabelled_loss(logits, FakeLogit::explicit_logit).item() == doctest::Approx(unl).epsilon(1e-5));
+  CHECK(sgan_fake_loss(logits, FakeLogit::explicit_logit).item() == doctest::Approx(fake).epsilon(1e-5));
+  // The labelled term is the same cross-entropy over the real classes in both forms.
+  CHECK(sgan_supervised_loss(logits, hand_labels()).item() == doctest::Approx(0.2651263439).epsilon(1e-5));
+
+  // With l_K = 0 the explicit form is the fixed one.
+  const Tensor zero = hand_logits(0, 0);
+  CHECK(sgan_unlabelled_loss(zero, FakeLogit::explicit_logit).item() ==
+        doctest::Approx(sgan_unlabelled_loss(zero, FakeLogit::fixed).item()).epsilon(1e-6));
+  CHECK(sgan_fake_loss(zero, FakeLogit::explicit_logit).item() ==
+        doctest::Approx(sgan_fake_loss(zero, FakeLogit::fixed).item()).epsilon(1e-6));
+
+  CHECK(parse_fake_logit("explicit") == FakeLogit::explicit_logit);
+  CHECK_THROWS_WITH_AS(parse_fake_logit("odena"), doctest::Contains("expected fixed or explicit"),
+                       ssl::Error);
+  CHECK_THROWS_AS(sgan_fake_loss(Tensor::zeros({2, 1}), FakeLogit::fixed), ssl::Error);
+}
+
+TEST_CASE("sgan feature matching: squared difference of the batch means, averaged over features") {
+  const Tensor real = Tensor::from_vector<float>({1, 2, 3, 4}, {2, 2});  // means 2, 3
+  const Tensor fake = Tensor::from_vector<float>({0, 0, 2, 2}, {2, 2});  // means 1, 1
+  CHECK(sgan_feature_matching_loss(real, fake).item() == doctest::Approx((1.0 + 4.0) / 2));
+}
+
+TEST_CASE("nn::SganDiscriminator: the logits are the last layer applied to the penultimate features") {
+  nn::SganDiscriminator d(3, 16);
+  d.eval();  // no dropout, so two passes agree
+  const Tensor x = Tensor::normal({2, 3, 16, 16}, 0, 1);
+  const Tensor f = d.features(x);
+  CHECK(f.shape() == Shape{2, 128 * 2 * 2});
+  CHECK(d.classify(f).to_vector<float>() == d.forward(x).to_vector<float>());
+}
+
+TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; resume is exact") {
+  CleanUp clean_up;
+  const SganOptions straight_opts = tiny_run("straight", 2);
+  const std::vector<SganEpochMetrics> straight = train_sgan(straight_opts);
+  REQUIRE(straight.size() == 2);
+  const std::string dir = straight_opts.out_dir;
+  for (const char* f :
+       {"config.json", "metrics.jsonl", "metrics.csv", "samples_epoch_001.png", "samples_epoch_002.png",
+        "generator.safetensors", "discriminator.safetensors", "checkpoint.safetensors", "results.json"})
+    CHECK_MESSAGE(fs::exists(dir + "/" + f), f);
+  for (const SganEpochMetrics& m : straight) {
+    CHECK(std::isfinite(m.d_loss));
+    CHECK(m.d_loss == doctest::Approx(m.d_supervised + m.d_unlabelled + m.d_fake));
+    CHECK(m.d_unlabelled > 0);
+    CHECK(m.d_fake > 0);
+    CHECK(m.g_loss > 0);
+    CHECK(m.test_top1 >= 0);
+    CHECK(m.test_top5 >= m.test_top1);
+  }
+  // The PNG: 8×8 tiles of 16 px enlarged 4× (64 px cells).
+  const std::string png = read_file(dir + "/samples_epoch_001.png");
+  REQUIRE(png.size() > 24);
+  CHECK(png.substr(1, 3) == "PNG");
+  const auto be32 = [&](size_t at) {
+    return (uint32_t(uint8_t(png[at])) << 24) | (uint32_t(uint8_t(png[at + 1])) << 16) |
+           (uint32_t(uint8_t(png[at + 2])) << 8) | uint32_t(uint8_t(png[at + 3]));
+  };
+  CHECK(be32(16) == 8 * 64 + 9 * 2);  // width: 8 cells and 9 paddings of 2
+  // The networks' state_dict names; the discriminator's K+1 = 11 logits.
+  const auto disc = nn::load_safetensors(dir + "/discriminator.safetensors");
+  REQUIRE(disc.count("main.10.weight"));
+  CHECK(disc.at("main.10.weight").size(0) == 11);
+  CHECK(nn::load_safetensors(dir + "/generator.safetensors").count("main.0.weight"));
+  // metrics.jsonl: one record per epoch; results.json: the last epoch's test accuracy.
+  std::ifstream jsonl(dir + "/metrics.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(jsonl, line);) {
+    const auto j = nlohmann::json::parse(line);
+    CHECK(j.contains("g_loss"));
+    CHECK(j.contains("test_top5"));
+    ++lines;
+  }
+  CHECK(lines == 2);
+  const auto results = nlohmann::json::parse(read_file(dir + "/results.json"));
+  CHECK(results.at("variant") == "semi-supervised");
+  CHECK(results.at("splits").at("test").at("top1").get<double>() == straight[1].test_top1);
+  CHECK(results.at("splits").at("test").at("images") == 40);
+
+  // Killed after epoch 1, then resumed for epoch 2: the same losses, weights and samples, exactly.
+  SganOptions killed = tiny_run("resumed", 2);
+  killed.stop_after_epochs = 1;
+  REQUIRE(train_sgan(killed).size() == 1);
+  SganOptions resumed_opts = tiny_run("resumed", 2);
+  resumed_opts.resume = true;
+  resumed_opts.workers = 2;  // batches do not depend on the loader's thread count
+  const std::vector<SganEpochMetrics> resumed = train_sgan(resumed_opts);
+  REQUIRE(resumed.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(resumed[i].epoch == int64_t(i + 1));
+    CHECK_MESSAGE(resumed[i].d_loss == straight[i].d_loss, "epoch ", i + 1);  // exact, not approximate
+    CHECK(resumed[i].d_supervised == straight[i].d_supervised);
+    CHECK(resumed[i].d_unlabelled == straight[i].d_unlabelled);
+    CHECK(resumed[i].d_fake == straight[i].d_fake);
+    CHECK(resumed[i].g_loss == straight[i].g_loss);
+    CHECK(resumed[i].train_accuracy == straight[i].train_accuracy);
+    CHECK(resumed[i].test_top1 == straight[i].test_top1);
+  }
+  check_same_tensors(dir + "/generator.safetensors", resumed_opts.out_dir + "/generator.safetensors");
+  check_same_tensors(dir + "/discriminator.safetensors", resumed_opts.out_dir + "/discriminator.safetensors");
+  check_same_tensors(dir + "/checkpoint.safetensors", resumed_opts.out_dir + "/checkpoint.safetensors");
+  CHECK(read_file(dir + "/samples_epoch_002.png") ==
+        read_file(resumed_opts.out_dir + "/samples_epoch_002.png"));
+
+  // The saved options come back; nothing is left to do at 2 epochs; other options must agree.
+  const SganOptions back = sgan_resume_options(resumed_opts.out_dir);
+  CHECK(back.batch_size == 8);
+  CHECK(back.image_size == 16);
+  CHECK_THROWS_WITH_AS(train_sgan(resumed_opts), doctest::Contains("already completed 2 epochs"), ssl::Error);
+  SganOptions conflict = tiny_run("resumed", 3);
+  conflict.resume = true;
+  conflict.fake_logit = "explicit";
+  CHECK_THROWS_WITH_AS(train_sgan(conflict), doctest::Contains("fake_logit: saved \"fixed\""), ssl::Error);
+}
+
+TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature matching, pretrained") {
+  CleanUp clean_up;
+  // Smaller runs: 20 labelled and 20 unlabelled images, two steps an epoch.
+  const auto small_run = [](const std::string& name) {
+    SganOptions o = tiny_run(name, 1);
+    o.labelled = "synthetic:train:40@2";
+    o.unlabelled = "synthetic:train:40@2,rest";
+    return o;
+  };
+  SganOptions sup = small_run("supervised_only");
+  sup.unlabelled = "";
+  const auto m = train_sgan(sup);
+  REQUIRE(m.size() == 1);
+  CHECK(m[0].d_unlabelled == 0);
+  CHECK(m[0].d_fake == 0);
+  CHECK(m[0].g_loss == 0);
+  CHECK(m[0].d_loss == doctest::Approx(m[0].d_supervised));
+  CHECK(nlohmann::json::parse(read_file(sup.out_dir + "/results.json")).at("variant") == "supervised-only");
+
+  SganOptions odena = small_run("explicit");
+  odena.fake_logit = "explicit";
+  odena.feature_matching = false;
+  const auto e = train_sgan(odena);
+  REQUIRE(e.size() == 1);
+  CHECK(std::isfinite(e[0].g_loss));
+  CHECK(e[0].g_loss > 0);
+
+  // An encoder as the discriminator, with a new 11-logit head; its encoder is exported for `ssl eval`.
+  SganOptions pre = small_run("pretrained");
+  pre.init_discriminator = "random:convnet2";
+  REQUIRE(train_sgan(pre).size() == 1);
+  const auto disc = nn::load_safetensors(pre.out_dir + "/discriminator.safetensors");
+  REQUIRE(disc.count("head.weight"));
+  CHECK(disc.at("head.weight").size(0) == 11);
+  CHECK(disc.count("encoder.0.weight"));
+  nn::Metadata meta;
+  nn::load_safetensors(pre.out_dir + "/encoder.safetensors", &meta);
+  CHECK(meta.at("model") == "convnet2");
+  CHECK(meta.at("image_size") == "16");
+
+  SganOptions bad = tiny_run("bad", 1);
+  bad.labelled = "synthetic:train:80@4,rest";
+  CHECK_THROWS_WITH_AS(train_sgan(bad), doctest::Contains("is unlabelled"), ssl::Error);
+}
