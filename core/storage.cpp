@@ -95,11 +95,13 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
   if (dst_device.is_cpu() && src_device.is_cpu()) {
     std::memcpy(dst, src, nbytes);
   } else if (dst_device.is_cuda() && src_device.is_cpu()) {
-    kernels::cuda::copy(dst, src, nbytes, CopyKind::host_to_device);
+    kernels::cuda::copy(dst, src, nbytes, CopyKind::host_to_device, dst_device.index);
   } else if (dst_device.is_cpu() && src_device.is_cuda()) {
-    kernels::cuda::copy(dst, src, nbytes, CopyKind::device_to_host);
+    kernels::cuda::copy(dst, src, nbytes, CopyKind::device_to_host, src_device.index);
   } else {
-    kernels::cuda::copy(dst, src, nbytes, CopyKind::device_to_device);
+    SSL_CHECK(dst_device.index == src_device.index, "copy between two CUDA devices (", src_device.index,
+              " -> ", dst_device.index, ") is not supported; go through the host");
+    kernels::cuda::copy(dst, src, nbytes, CopyKind::device_to_device, dst_device.index);
   }
 }
 

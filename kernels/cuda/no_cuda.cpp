@@ -14,8 +14,13 @@ namespace {
 bool cuda_is_built() { return false; }
 bool cuda_is_available() { return false; }
 int device_count() { return 0; }
+void check_device(int) { not_built("cuda device"); }
 void* device_malloc(size_t, int) { not_built("device_malloc"); }
 void device_free(void*, int) {}
-void copy(void*, const void*, size_t, CopyKind) { not_built("cuda copy"); }
+size_t device_bytes_reserved(int) { return 0; }
+void* pinned_malloc(size_t) { not_built("pinned_malloc"); }
+void pinned_free(void*) {}
+void copy(void*, const void*, size_t, CopyKind, int) { not_built("cuda copy"); }
+void synchronize(int) { not_built("cuda synchronize"); }
 
 }  // namespace ssl::kernels::cuda
