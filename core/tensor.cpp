@@ -160,6 +160,17 @@ Tensor Tensor::to(Device device) const {
   return out;
 }
 
+Tensor& Tensor::to_(Device device) {
+  SSL_CHECK(is_leaf(), "to_: only leaf tensors (parameters, buffers) can move in place");
+  if (device == this->device()) return *this;
+  const Tensor moved = to(device);
+  impl_->storage = moved.storage();
+  impl_->strides = moved.strides();
+  impl_->offset = 0;
+  impl_->grad.reset();
+  return *this;
+}
+
 Tensor Tensor::to(DType dtype) const {
   if (dtype == this->dtype()) return *this;
   Tensor out = empty(shape(), dtype, device());

@@ -81,9 +81,12 @@ class Tensor {
   template <class T>
   std::vector<T> to_vector() const;  // all elements in logical (row-major) order, on the host
   Tensor to(Device device) const;    // a copy on another device (or *this when already there)
-  Tensor to(DType dtype) const;      // a converted copy (or *this); not differentiable
-  Tensor clone() const;              // a contiguous copy; differentiable
-  Tensor contiguous() const;         // *this if contiguous, else a contiguous copy; differentiable
+  // Moves this tensor's data to `device` in place: every handle to it (a module's field, an optimizer's
+  // list) follows. For leaves only (parameters, buffers); any gradient is dropped.
+  Tensor& to_(Device device);
+  Tensor to(DType dtype) const;  // a converted copy (or *this); not differentiable
+  Tensor clone() const;          // a contiguous copy; differentiable
+  Tensor contiguous() const;     // *this if contiguous, else a contiguous copy; differentiable
 
   // In-place writes, outside autograd (initialisers, optimizers). They throw on a tensor that is part
   // of a graph (one that requires grad while grad mode is on).

@@ -11,6 +11,8 @@ bool cuda_is_available();  // built with CUDA and at least one device present
 int device_count();
 // Throws ssl::Error unless 0 <= device < device_count(), saying what is present.
 void check_device(int device);
+// Makes `device` current for the calling thread (kernels and library calls go to it).
+void set_device(int device);
 
 // Device memory from a caching allocator: a freed block goes back to a per-device pool (by rounded size)
 // and is handed out again, so a training step that allocates the same sizes every step never calls

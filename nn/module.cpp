@@ -52,6 +52,10 @@ int64_t Module::parameter_count() const {
   return n;
 }
 
+void Module::to(Device device) {
+  for (auto& [name, t] : state()) Tensor(t).to_(device);
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [n, child] : children_) child->train(on);

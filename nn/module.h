@@ -28,6 +28,9 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> state() const;
   int64_t parameter_count() const;
 
+  // Moves every parameter and buffer to `device`, in place (handles held elsewhere follow).
+  void to(Device device);
+
   void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }

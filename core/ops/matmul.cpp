@@ -2,6 +2,8 @@
 // (a transposed view is just "trans = true"), so the backward's transposes cost no copies.
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
+#include "kernels/cuda/library.h"
+#include "kernels/cuda_kernels.h"
 #include "kernels/gemm.h"
 
 namespace ssl {
@@ -42,14 +44,33 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in, const Tensor& bias
     if (bias.defined()) {  // start from the bias rows, then accumulate the product onto them
       const Tensor bc = bias.detach().contiguous();
       const T* bp = bc.data<T>();
-      for (int64_t r = 0; r < batch * m; ++r) std::copy(bp, bp + n, yp + r * n);
+      detail::on_device(
+          y.device(),
+          [&] {
+            for (int64_t r = 0; r < batch * m; ++r) std::copy(bp, bp + n, yp + r * n);
+          },
+          [&] {  // the rows of y = ones[batch·m, 1] @ bias[1, n], a rank-one GEMM
+            Tensor ones = Tensor::empty({batch * m}, y.dtype(), y.device());
+            kernels::cuda::fill<T>(ones.data<T>(), batch * m, T(1));
+            kernels::cuda::gemm<T>(false, false, batch * m, n, 1, T(1), ones.data<T>(), 1, bp, n, T(0), yp,
+                                   n);
+          });
       beta = T(1);
     }
     for (int64_t i = 0; i < batch; ++i) {
       const T* ap = a.t.data<T>() + (batched ? i * a.t.stride(0) : 0);
       const T* bp = b.t.data<T>() + (batched ? i * b.t.stride(0) : 0);
-      kernels::cpu::gemm<T>(a.trans, b.trans != b_transposed, m, n, k, T(1), ap, a.ld, bp, b.ld, beta,
-                            yp + i * m * n, n);
+      const bool trans_b = b.trans != b_transposed;
+      detail::on_device(
+          y.device(),
+          [&] {
+            kernels::cpu::gemm<T>(a.trans, trans_b, m, n, k, T(1), ap, a.ld, bp, b.ld, beta, yp + i * m * n,
+                                  n);
+          },
+          [&] {
+            kernels::cuda::gemm<T>(a.trans, trans_b, m, n, k, T(1), ap, a.ld, bp, b.ld, beta, yp + i * m * n,
+                                   n);
+          });
     }
   });
   return y;
@@ -59,7 +80,7 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in, const Tensor& bias
 
 // d(a @ b) = (g @ bᵀ, aᵀ @ g)
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  detail::check_inputs("matmul", {a, b});
+  detail::check_inputs("matmul", {a, b}, /*cuda_ok=*/true);
   detail::check_same_dtype("matmul", a, b);
   SSL_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: expected matrices, got shapes ", a.shape(), " and ",
             b.shape());
@@ -81,7 +102,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
 // y = x wᵀ + bias: d = (g w, gᵀ x, Σ_rows g)
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
-  detail::check_inputs("linear", {x, w});
+  detail::check_inputs("linear", {x, w}, /*cuda_ok=*/true);
   detail::check_same_dtype("linear", x, w);
   SSL_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1),
             "linear: expected x [N, in] and w [out, in], got ", x.shape(), " and ", w.shape());

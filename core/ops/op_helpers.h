@@ -5,19 +5,43 @@
 
 #include "core/autograd.h"
 #include "core/tensor.h"
+#include "kernels/device_memory.h"
 #include "kernels/elementwise.h"
 
 namespace ssl::detail {
 
-// Every input defined, on one device, and (for now) on the CPU.
-inline void check_inputs(const char* op, std::initializer_list<Tensor> ts) {
+// Every input defined and all on one device. `cuda_ok`: whether the op has CUDA kernels (the ops that do not
+// yet say so instead of failing somewhere inside).
+inline void check_inputs(const char* op, std::initializer_list<Tensor> ts, bool cuda_ok = false) {
   const Tensor* first = nullptr;
   for (const Tensor& t : ts) {
     SSL_CHECK(t.defined(), op, ": an input is undefined");
     if (!first) first = &t;
     SSL_CHECK(t.device() == first->device(), op, ": inputs are on different devices (", first->device().str(),
               " and ", t.device().str(), ")");
-    SSL_CHECK(t.device().is_cpu(), op, ": no CUDA kernel for this op yet; move the tensors to the CPU");
+    SSL_CHECK(cuda_ok || t.device().is_cpu(), op,
+              ": no CUDA kernel for this op yet; move the tensors to the CPU");
+  }
+}
+
+// The one visible device switch of an op: runs `cpu()` for CPU tensors, and `cuda()` on the tensors' GPU
+// for CUDA tensors. A build without the CUDA backend has no CUDA tensors (allocating one throws), and there
+// the `cuda` call is never compiled into the program, so it may name kernels::cuda functions freely.
+template <class CpuCall, class CudaCall>
+void on_device(Device device, CpuCall&& cpu, CudaCall&& cuda) {
+  switch (device.type) {
+    case DeviceType::cpu:
+      cpu();
+      return;
+    case DeviceType::cuda:
+#if SSL_WITH_CUDA
+      kernels::cuda::set_device(device.index);
+      cuda();
+      return;
+#else
+      (void)cuda;
+      throw Error("this build has no CUDA backend (configure with -DSSL_CUDA=ON on a machine with nvcc)");
+#endif
   }
 }
 

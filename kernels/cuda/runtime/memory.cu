@@ -28,6 +28,8 @@ void check_device(int device) {
             " CUDA device(s) are present", n == 0 ? " (no driver or no GPU on this machine)" : "");
 }
 
+void set_device(int device) { SSL_CUDA_CHECK(cudaSetDevice(device)); }
+
 namespace {
 
 // Rounded sizes make blocks of nearly equal requests interchangeable: 512-byte steps below 1 MiB, 2 MiB

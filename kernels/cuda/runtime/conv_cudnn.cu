@@ -1,0 +1,290 @@
+// Convolutions through cuDNN (kernels/cuda/library.h): descriptors for NCHW tensors, and for each shape and
+// direction the algorithm cuDNN's heuristics rank first among those whose workspace fits, cached. The
+// workspace comes from the caching allocator, so it costs no cudaMalloc after the first step.
+#include <cudnn.h>
+
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#include "kernels/cuda/api.h"
+#include "kernels/cuda/library.h"
+#include "kernels/device_memory.h"
+
+#define SSL_CUDNN_CHECK(call)                                                                          \
+  do {                                                                                                 \
+    const cudnnStatus_t ssl_cudnn_status = (call);                                                     \
+    if (ssl_cudnn_status != CUDNN_STATUS_SUCCESS)                                                      \
+      throw ::ssl::Error(::ssl::str_cat("cuDNN error ", cudnnGetErrorString(ssl_cudnn_status), " in ", \
+                                        #call, " at ", __FILE__, ":", __LINE__));                      \
+  } while (0)
+
+namespace ssl::kernels::cuda {
+
+bool cudnn_is_built() { return true; }
+
+namespace {
+
+constexpr size_t kWorkspaceLimit = size_t(1) << 30;
+
+cudnnHandle_t handle(int device) {
+  static std::mutex mu;
+  static std::map<int, cudnnHandle_t> handles;  // kept for the life of the process
+  std::lock_guard<std::mutex> lock(mu);
+  cudnnHandle_t& h = handles[device];
+  if (!h) {
+    SSL_CUDNN_CHECK(cudnnCreate(&h));
+    SSL_CUDNN_CHECK(cudnnSetStream(h, stream()));
+  }
+  return h;
+}
+
+template <class T>
+cudnnDataType_t data_type() {
+  return sizeof(T) == 4 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
+}
+
+// The descriptors of one convolution: input x [n, c_in, h, w], filter [c_out, c_in/groups, kh, kw], output
+// y [n, c_out, out_h, out_w], bias [1, c_out, 1, 1]. Destroyed with the object.
+struct ConvDescriptors {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+
+  template <class T>
+  ConvDescriptors(const Conv2dShape& s, T*) {
+    const cudnnDataType_t t = data_type<T>();
+    SSL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
+    SSL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
+    SSL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&bias));
+    SSL_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
+    SSL_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
+    SSL_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, t, int(s.n), int(s.c_in), int(s.h), int(s.w)));
+    SSL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, t, int(s.n), int(s.c_out),
+                                               int(s.out_h()), int(s.out_w())));
+    SSL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(bias, CUDNN_TENSOR_NCHW, t, 1, int(s.c_out), 1, 1));
+    SSL_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, t, CUDNN_TENSOR_NCHW, int(s.c_out), int(s.c_in / s.groups),
+                                               int(s.kh), int(s.kw)));
+    SSL_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, int(s.pad_h), int(s.pad_w), int(s.stride_h),
+                                                    int(s.stride_w), 1, 1, CUDNN_CROSS_CORRELATION, t));
+    SSL_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv, int(s.groups)));
+    // FP32 stays FP32 unless TF32 is allowed, as for the GEMM.
+    SSL_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, allow_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  }
+  ConvDescriptors(const ConvDescriptors&) = delete;
+  ConvDescriptors& operator=(const ConvDescriptors&) = delete;
+  ~ConvDescriptors() {
+    cudnnDestroyTensorDescriptor(x);
+    cudnnDestroyTensorDescriptor(y);
+    cudnnDestroyTensorDescriptor(bias);
+    cudnnDestroyFilterDescriptor(w);
+    cudnnDestroyConvolutionDescriptor(conv);
+  }
+};
+
+enum class Direction { forward, backward_data, backward_filter };
+
+using ShapeKey = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                            int64_t, int64_t, int64_t, int64_t, size_t, bool>;
+
+ShapeKey key_of(Direction d, int device, const Conv2dShape& s, size_t elem, bool tf32) {
+  return {int(d), device,     s.n,        s.c_in,  s.h,     s.w,      s.c_out, s.kh,
+          s.kw,   s.stride_h, s.stride_w, s.pad_h, s.pad_w, s.groups, elem,    tf32};
+}
+
+// The algorithm of one direction for this shape: cuDNN's heuristic ranking, the first that succeeds within
+// the workspace limit, remembered for the next call with the same shape.
+int choose_algorithm(Direction d, const Conv2dShape& s, size_t elem, const ConvDescriptors& desc,
+                     int device) {
+  static std::mutex mu;
+  static std::map<ShapeKey, int> cache;
+  const ShapeKey key = key_of(d, device, s, elem, allow_tf32());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  cudnnHandle_t h = handle(device);
+  int found = 0, chosen = -1;
+  if (d == Direction::forward) {
+    std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+    SSL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, desc.x, desc.w, desc.conv, desc.y,
+                                                           int(perf.size()), &found, perf.data()));
+    for (int i = 0; i < found && chosen < 0; ++i)
+      if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kWorkspaceLimit)
+        chosen = int(perf[i].algo);
+  } else if (d == Direction::backward_data) {
+    std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
+    SSL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, desc.w, desc.y, desc.conv, desc.x,
+                                                                int(perf.size()), &found, perf.data()));
+    for (int i = 0; i < found && chosen < 0; ++i)
+      if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kWorkspaceLimit)
+        chosen = int(perf[i].algo);
+  } else {
+    std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
+    SSL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, desc.x, desc.y, desc.conv, desc.w,
+                                                                  int(perf.size()), &found, perf.data()));
+    for (int i = 0; i < found && chosen < 0; ++i)
+      if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kWorkspaceLimit)
+        chosen = int(perf[i].algo);
+  }
+  SSL_CHECK(chosen >= 0, "cuDNN: no convolution algorithm for this shape within ", kWorkspaceLimit >> 20,
+            " MiB of workspace");
+  std::lock_guard<std::mutex> lock(mu);
+  cache[key] = chosen;
+  return chosen;
+}
+
+// Scratch memory from the caching allocator for one call.
+struct Workspace {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  int device = 0;
+  Workspace(size_t n, int dev) : bytes(n), device(dev) {
+    if (n) ptr = device_malloc(n, dev);
+  }
+  ~Workspace() { device_free(ptr, device); }
+};
+
+int current_device() {
+  int device = 0;
+  SSL_CUDA_CHECK(cudaGetDevice(&device));
+  return device;
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  const int device = current_device();
+  cudnnHandle_t h = handle(device);
+  ConvDescriptors desc(s, static_cast<T*>(nullptr));
+  const auto algo =
+      cudnnConvolutionFwdAlgo_t(choose_algorithm(Direction::forward, s, sizeof(T), desc, device));
+  size_t bytes = 0;
+  SSL_CUDNN_CHECK(
+      cudnnGetConvolutionForwardWorkspaceSize(h, desc.x, desc.w, desc.conv, desc.y, algo, &bytes));
+  Workspace ws(bytes, device);
+  const T one = 1, zero = 0;
+  SSL_CUDNN_CHECK(cudnnConvolutionForward(h, &one, desc.x, x, desc.w, w, desc.conv, algo, ws.ptr, ws.bytes,
+                                          &zero, desc.y, y));
+  if (bias) SSL_CUDNN_CHECK(cudnnAddTensor(h, &one, desc.bias, bias, &one, desc.y, y));
+}
+
+template <class T>
+void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb) {
+  const int device = current_device();
+  cudnnHandle_t h = handle(device);
+  ConvDescriptors desc(s, static_cast<T*>(nullptr));
+  const T one = 1, zero = 0;
+  if (gx) {
+    const auto algo =
+        cudnnConvolutionBwdDataAlgo_t(choose_algorithm(Direction::backward_data, s, sizeof(T), desc, device));
+    size_t bytes = 0;
+    SSL_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardDataWorkspaceSize(h, desc.w, desc.y, desc.conv, desc.x, algo, &bytes));
+    Workspace ws(bytes, device);
+    SSL_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, desc.w, w, desc.y, gy, desc.conv, algo, ws.ptr,
+                                                 ws.bytes, &zero, desc.x, gx));
+  }
+  if (gw) {
+    const auto algo = cudnnConvolutionBwdFilterAlgo_t(
+        choose_algorithm(Direction::backward_filter, s, sizeof(T), desc, device));
+    size_t bytes = 0;
+    SSL_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardFilterWorkspaceSize(h, desc.x, desc.y, desc.conv, desc.w, algo, &bytes));
+    Workspace ws(bytes, device);
+    SSL_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, desc.x, x, desc.y, gy, desc.conv, algo, ws.ptr,
+                                                   ws.bytes, &zero, desc.w, gw));
+  }
+  if (gb) SSL_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, desc.y, gy, &zero, desc.bias, gb));
+}
+
+namespace {
+// The convolution whose backward-data is this transposed convolution: its input is the transposed
+// convolution's output (c_out channels, out_h × out_w) and its output the transposed convolution's input.
+Conv2dShape as_convolution(const ConvTranspose2dShape& t) {
+  Conv2dShape s{t.n, t.c_out, t.out_h(), t.out_w(), t.c_in, t.kh, t.kw};
+  s.stride_h = t.stride_h;
+  s.stride_w = t.stride_w;
+  s.pad_h = t.pad_h;
+  s.pad_w = t.pad_w;
+  s.groups = t.groups;
+  return s;
+}
+}  // namespace
+
+// The transposed convolution's weight [c_in, c_out/groups, kh, kw] is the convolution's filter
+// [c_out', c_in'/groups, kh, kw] with c_out' = t.c_in: the same memory, no rearrangement.
+template <class T>
+void conv_transpose2d_forward(const ConvTranspose2dShape& t, const T* x, const T* w, const T* bias, T* y) {
+  const Conv2dShape s = as_convolution(t);
+  const int device = current_device();
+  cudnnHandle_t h = handle(device);
+  ConvDescriptors desc(s, static_cast<T*>(nullptr));
+  const auto algo =
+      cudnnConvolutionBwdDataAlgo_t(choose_algorithm(Direction::backward_data, s, sizeof(T), desc, device));
+  size_t bytes = 0;
+  SSL_CUDNN_CHECK(
+      cudnnGetConvolutionBackwardDataWorkspaceSize(h, desc.w, desc.y, desc.conv, desc.x, algo, &bytes));
+  Workspace ws(bytes, device);
+  const T one = 1, zero = 0;
+  SSL_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, desc.w, w, desc.y, x, desc.conv, algo, ws.ptr,
+                                               ws.bytes, &zero, desc.x, y));
+  if (bias) {
+    // The bias is per channel of the transposed convolution's output, i.e. of the convolution's input.
+    cudnnTensorDescriptor_t bias_desc = nullptr;
+    SSL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&bias_desc));
+    SSL_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(bias_desc, CUDNN_TENSOR_NCHW, data_type<T>(), 1, int(t.c_out), 1, 1));
+    const cudnnStatus_t status = cudnnAddTensor(h, &one, bias_desc, bias, &one, desc.x, y);
+    cudnnDestroyTensorDescriptor(bias_desc);
+    SSL_CUDNN_CHECK(status);
+  }
+}
+
+template <class T>
+void conv_transpose2d_backward(const ConvTranspose2dShape& t, const T* x, const T* w, const T* gy, T* gx,
+                               T* gw, T* gb) {
+  const Conv2dShape s = as_convolution(t);
+  const int device = current_device();
+  cudnnHandle_t h = handle(device);
+  ConvDescriptors desc(s, static_cast<T*>(nullptr));
+  const T one = 1, zero = 0;
+  if (gx) conv2d_forward<T>(s, gy, w, nullptr, gx);  // the adjoint of backward-data is the convolution
+  if (gw) {
+    // dL/dw of y = conv_backward_data(w, x): the convolution's filter gradient with gy as its input and x as
+    // its output gradient.
+    const auto algo = cudnnConvolutionBwdFilterAlgo_t(
+        choose_algorithm(Direction::backward_filter, s, sizeof(T), desc, device));
+    size_t bytes = 0;
+    SSL_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardFilterWorkspaceSize(h, desc.x, desc.y, desc.conv, desc.w, algo, &bytes));
+    Workspace ws(bytes, device);
+    SSL_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, desc.x, gy, desc.y, x, desc.conv, algo, ws.ptr,
+                                                   ws.bytes, &zero, desc.w, gw));
+  }
+  if (gb) {
+    cudnnTensorDescriptor_t bias_desc = nullptr;
+    SSL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&bias_desc));
+    SSL_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(bias_desc, CUDNN_TENSOR_NCHW, data_type<T>(), 1, int(t.c_out), 1, 1));
+    const cudnnStatus_t status = cudnnConvolutionBackwardBias(h, &one, desc.x, gy, &zero, bias_desc, gb);
+    cudnnDestroyTensorDescriptor(bias_desc);
+    SSL_CUDNN_CHECK(status);
+  }
+}
+
+#define SSL_INSTANTIATE(T)                                                                                  \
+  template void conv2d_forward<T>(const Conv2dShape&, const T*, const T*, const T*, T*);                    \
+  template void conv2d_backward<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*, T*);           \
+  template void conv_transpose2d_forward<T>(const ConvTranspose2dShape&, const T*, const T*, const T*, T*); \
+  template void conv_transpose2d_backward<T>(const ConvTranspose2dShape&, const T*, const T*, const T*, T*, \
+                                             T*, T*);
+SSL_INSTANTIATE(float)
+SSL_INSTANTIATE(double)
+#undef SSL_INSTANTIATE
+
+}  // namespace ssl::kernels::cuda
