@@ -279,9 +279,12 @@ __global__ void finish_forward_kernel(int64_t m_rows, int64_t splits, const T* p
 // H = G + G^T in shared memory, and accumulate dzn[rows, chunk] = H zn[cols, chunk] / tau in registers.
 // Each thread owns rows ty + 16a and dzn columns tx + 16q (q < kQ) of the chunk. Written to
 // parts[split, row, col].
+// __launch_bounds__: at most 128 registers per thread, so two blocks fit on an SM (ptxas would take ~170
+// for floats with kQ = 8 and leave one block of 8 warps per SM); it needs no spills for floats.
 template <class T, int kQ>
-__global__ void backward_tiles_kernel(int64_t m_rows, int64_t d, bool cross, const T* zn, const T* lse,
-                                      T inv_tau, const T* grad_loss, int64_t tiles_per_split, T* parts) {
+__global__ void __launch_bounds__(256, 2)
+    backward_tiles_kernel(int64_t m_rows, int64_t d, bool cross, const T* zn, const T* lse, T inv_tau,
+                          const T* grad_loss, int64_t tiles_per_split, T* parts) {
   using C = Tile<T>;
   constexpr int kChunk = C::kSide * kQ;  // dzn columns per block
   __shared__ T a_sh[C::BK][C::BM + 1];
