@@ -28,14 +28,17 @@
 //             flops against 3 us of memory: compute-bound, floor 0.29 ms.
 //   backward  the similarities again (2 M^2 d) plus H zn (2 M^2 d): 34.4 GFLOP and 2 M^2 exps; bytes:
 //             zn read, gz written (and the column splits' partial dzn, ~20 MB). Floor 0.57 ms.
-//   together  ~0.86 ms; the target is 1.5x that (1.3 ms), to be measured on a GPU.
-//   _v1 moves M^2 x 4 B = 268 MB per pass over S (at least 4 passes forward and backward: ~0.4 ms of
-//   DRAM time alone) and its untiled dot products reload both rows for every entry.
+//   together  ~0.86 ms; the target is 1.5x that (1.3 ms), to be measured on a GPU. Tiles of this
+//             shape usually reach 50-70% of FP32 peak in SGEMM-like loops, so _v2 should land near the
+//             target; the timings will tell whether the v3 below is needed.
+//   _v1 moves M^2 x 4 B = 268 MB per pass over S and makes at least six (write S, read it for the lse;
+//   in backward write S, read it and write G, read G and G^T): ~1.6 GB, 0.54 ms of DRAM time alone, on
+//   top of untiled dot products that reload 2d values per entry and column-wise (uncoalesced) reads of G^T.
 // How _v2 approaches the floor: S only ever lives in registers and shared memory; each 64 x 64 tile reads
 // 2 x 64 x d values from L2 for 2 x 64 x 64 x d flops (64 flops per value), and each thread does 16 FMAs
-// per 8 shared-memory loads. The exps (2 M^2 in backward) cost ~5% of the FMA time. What would close the
-// rest of the gap (v3): 128 x 128 tiles with 8 x 8 per thread (4 FMAs per shared load), vector loads and
-// double-buffered shared memory; tensor cores (TF32) would go below this FP32 floor altogether.
+// per 8 shared-memory loads. The exps (2 M^2 in backward, ~10 instructions each) add ~10% to the FMAs.
+// What would close the rest of the gap (a v3): 128 x 128 tiles with 8 x 8 per thread (4 FMAs per shared
+// load), vector loads and double-buffered shared memory; tensor cores (TF32) would go below this FP32 floor.
 #include <cmath>
 #include <initializer_list>
 
