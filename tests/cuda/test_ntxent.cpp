@@ -3,11 +3,15 @@
 // one dzn chunk, both candidate sets), with every output poisoned first.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/common/logsumexp.h"
 #include "kernels/cuda/ntxent.h"
 #include "kernels/ntxent.h"
 #include "support/device_buffer.h"
@@ -101,6 +105,37 @@ TEST_CASE("ntxent: every version matches the CPU twin (float)") {
 TEST_CASE("ntxent: every version matches the CPU twin (double)") {
   check_against_cpu<double>(3, 5, false, 0.3, kFused);
   check_against_cpu<double>(20, 17, true, 0.5, kAll);  // 32-row tiles for doubles: straddling, split
+}
+
+TEST_CASE("online log-sum-exp (kernels/common/logsumexp.h): any split and grouping gives log sum exp") {
+  std::mt19937_64 rng(5);
+  std::vector<double> x = test::random_vector(37, rng, -40, 40);
+  x[3] = x[20] = -std::numeric_limits<double>::infinity();  // masked entries add nothing
+  double direct = 0;
+  for (double v : x)
+    if (std::isfinite(v)) direct += std::exp(v);
+  direct = std::log(direct);
+  for (int chunk : {1, 4, 37}) {
+    CAPTURE(chunk);
+    // Push chunks into one state, and also each chunk into its own state merged afterwards.
+    lse::Running<double> pushed = lse::empty<double>(), merged = lse::empty<double>();
+    for (int b = 0; b < 37; b += chunk) {
+      const int count = std::min(chunk, 37 - b);
+      double m = -std::numeric_limits<double>::infinity();
+      for (int k = 0; k < count; ++k) m = std::max(m, x[b + k]);
+      pushed = lse::push(pushed, x.data() + b, count, m);
+      merged = lse::merge(merged, lse::push(lse::empty<double>(), x.data() + b, count, m));
+    }
+    CHECK(lse::value(pushed) == doctest::Approx(direct).epsilon(1e-13));
+    CHECK(lse::value(merged) == doctest::Approx(direct).epsilon(1e-13));
+  }
+  // The empty state is the identity, and merge is symmetric to the bit.
+  const lse::Running<float> a{2.5f, 3.0f}, b{-1.0f, 7.0f}, e = lse::empty<float>();
+  CHECK(lse::merge(a, e).max == a.max);
+  CHECK(lse::merge(e, a).sum == a.sum);
+  CHECK(lse::merge(e, e).sum == 0.0f);
+  const lse::Running<float> ab = lse::merge(a, b), ba = lse::merge(b, a);
+  CHECK(std::memcmp(&ab, &ba, sizeof(ab)) == 0);
 }
 
 TEST_CASE("ntxent v2: the loss and gradient have the same bits on every run") {
