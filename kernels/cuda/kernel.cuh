@@ -16,7 +16,7 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_byte
 #ifdef SSL_SIMT_EMULATION
   simt::launch(grid, block, shared_bytes, [&] { kernel(Params(args)...); });
 #else
-  // clang-format would split the triple chevrons into "> > >", which nvcc rejects.
+  // clang-format would split the chevrons, which nvcc then rejects.
   // clang-format off
   kernel<<<grid, block, shared_bytes, stream()>>>(Params(args)...);
   // clang-format on

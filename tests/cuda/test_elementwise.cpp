@@ -1,0 +1,291 @@
+// The elementwise kernels (_v1 strided, _v2 contiguous, and the unsuffixed choice) against the CPU kernels,
+// on contiguous, broadcast, transposed, scalar, empty, 0-dim and misaligned operands.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/cuda/elementwise.h"
+#include "kernels/elementwise.h"
+#include "support/device_buffer.h"
+#include "support/kernel_check.h"
+
+using namespace ssl;
+using kernels::BinaryOp;
+using kernels::Strided;
+using kernels::UnaryOp;
+namespace dev = ssl::kernels::SSL_CUDA_NS;
+
+namespace {
+
+using Dims = std::vector<int64_t>;
+
+// Row-major strides of `shape`, with 0 for the dims where keep[d] is false (a broadcast operand).
+Dims strides_of(const Dims& shape, std::vector<bool> keep = {}) {
+  Dims s(shape.size(), 0);
+  int64_t step = 1;
+  for (int64_t d = int64_t(shape.size()) - 1; d >= 0; --d) {
+    if (!keep.empty() && !keep[d]) continue;
+    s[d] = step;
+    step *= shape[d];
+  }
+  return s;
+}
+// Strides of a 2-d shape stored column-major (a transposed view).
+Dims transposed(const Dims& shape) { return {1, shape[0]}; }
+
+int64_t extent(const Dims& shape, const Dims& strides) {  // elements an operand spans (strides >= 0)
+  int64_t e = 1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 0) return 1;
+    e += (shape[d] - 1) * strides[d];
+  }
+  return e;
+}
+
+// One layout: the shape and the strides of out, then of up to two inputs; `flat` when _v2 applies; `skew`
+// moves every device pointer one element off its allocation's start, so that _v2 cannot use packs.
+struct Layout {
+  const char* name;
+  Dims shape;
+  std::vector<Dims> strides;  // out, a, b
+  bool flat;
+  int skew = 0;
+};
+
+std::vector<Layout> layouts() {
+  const Dims s1{1027}, s2{5, 4, 9}, s3{6, 37}, s4{13, 9}, s6{2, 1, 3, 1, 2, 1, 2, 3}, s7{3, 0, 2}, s9{8, 11};
+  return {
+      {"contiguous", s1, {strides_of(s1), strides_of(s1), strides_of(s1)}, true},
+      {"broadcast rows and columns",
+       s2,
+       {strides_of(s2), strides_of(s2, {true, false, true}), strides_of(s2, {false, false, true})},
+       false},
+      {"broadcast scalar", s3, {strides_of(s3), strides_of(s3), Dims{0, 0}}, true},
+      {"transposed input", s4, {strides_of(s4), transposed(s4), strides_of(s4)}, false},
+      {"0-dim", {}, {{}, {}, {}}, true},
+      {"8 dims", s6, {strides_of(s6), strides_of(s6), strides_of(s6)}, true},
+      {"empty", s7, {strides_of(s7), strides_of(s7), strides_of(s7)}, true},
+      {"misaligned", s1, {strides_of(s1), strides_of(s1), strides_of(s1)}, true, 1},
+      {"transposed output", s9, {transposed(s9), strides_of(s9), strides_of(s9)}, false},
+  };
+}
+
+// Random host data for operand k of a layout (plus the skew), values in [lo, hi], never zero.
+template <class T>
+std::vector<T> random_operand(const Layout& l, int k, std::mt19937_64& rng, double lo, double hi) {
+  std::vector<T> v = test::cast<T>(test::random_vector(extent(l.shape, l.strides[k]) + l.skew, rng, lo, hi));
+  for (T& e : v)
+    if (e == T(0)) e = T(hi);  // integers round small values to 0
+  return v;
+}
+
+template <class T>
+double atol() {
+  return sizeof(T) == 4 ? 1e-6 : 1e-13;
+}
+template <class T>
+double rtol() {
+  return sizeof(T) == 4 ? 2e-6 : 1e-13;
+}
+
+std::vector<int> versions(const Layout& l) {
+  return l.flat ? std::vector<int>{0, 1, 2} : std::vector<int>{0, 1};
+}
+const char* version_name(int v) { return v == 0 ? "best" : (v == 1 ? "v1" : "v2"); }
+
+// The range of inputs each op is defined on.
+double lower_bound(UnaryOp op) {
+  return op == UnaryOp::log || op == UnaryOp::sqrt || op == UnaryOp::pow ? 0.1 : -2.0;
+}
+
+int64_t elements(const Dims& shape) {
+  return std::accumulate(shape.begin(), shape.end(), int64_t(1), std::multiplies<>());
+}
+
+// The output's initial contents: poison (NaN, or the largest integer) where the kernel must write, a marker
+// in the skewed-off element and everywhere when there is nothing to write (the kernel must leave it).
+template <class T>
+std::vector<T> initial_out(const Layout& l) {
+  const T poison = std::numeric_limits<T>::has_quiet_NaN ? std::numeric_limits<T>::quiet_NaN()
+                                                         : std::numeric_limits<T>::max();
+  std::vector<T> v(extent(l.shape, l.strides[0]) + l.skew, elements(l.shape) == 0 ? T(-7) : poison);
+  for (int i = 0; i < l.skew; ++i) v[i] = T(-7);
+  return v;
+}
+
+// Where the CPU kernel writes its result: the marker everywhere, which the elements it does not write keep.
+template <class T>
+std::vector<T> cpu_out(const Layout& l) {
+  return std::vector<T>(size_t(extent(l.shape, l.strides[0]) + l.skew), T(-7));
+}
+
+template <class T>
+void check_unary(const Layout& l, UnaryOp op, double param, std::mt19937_64& rng,
+                 const std::vector<int>& which) {
+  CAPTURE(l.name);
+  const int64_t ndim = int64_t(l.shape.size());
+  const std::vector<T> x = random_operand<T>(l, 1, rng, lower_bound(op), 2.0);
+  std::vector<T> want = cpu_out<T>(l);
+  kernels::cpu::unary<T>(op, ndim, l.shape.data(), {x.data() + l.skew, l.strides[1].data()},
+                         {want.data() + l.skew, l.strides[0].data()}, param);
+  test::DeviceBuffer<T> dx(x);
+  const Strided<const T> xs{dx.get() + l.skew, l.strides[1].data()};
+  for (int v : which) {
+    CAPTURE(version_name(v));
+    test::DeviceBuffer<T> out(initial_out<T>(l));
+    const Strided<T> os{out.get() + l.skew, l.strides[0].data()};
+    if (v == 0) dev::unary<T>(op, ndim, l.shape.data(), xs, os, param);
+    if (v == 1) dev::unary_v1<T>(op, ndim, l.shape.data(), xs, os, param);
+    if (v == 2) dev::unary_v2<T>(op, ndim, l.shape.data(), xs, os, param);
+    test::check_close(out.download(), test::cast<double>(want), atol<T>(), rtol<T>(), "unary");
+  }
+  if (!l.flat) {
+    test::DeviceBuffer<T> out(initial_out<T>(l));
+    CHECK_THROWS_AS(
+        dev::unary_v2<T>(op, ndim, l.shape.data(), xs, {out.get() + l.skew, l.strides[0].data()}, param),
+        Error);
+  }
+}
+
+template <class T>
+void check_binary(const Layout& l, BinaryOp op, double param, std::mt19937_64& rng,
+                  const std::vector<int>& which) {
+  CAPTURE(l.name);
+  const int64_t ndim = int64_t(l.shape.size());
+  const std::vector<T> a = random_operand<T>(l, 1, rng, -2.0, 2.0);
+  const std::vector<T> b = random_operand<T>(l, 2, rng, op == BinaryOp::div ? 0.5 : -2.0, 2.0);
+  std::vector<T> want = cpu_out<T>(l);
+  kernels::cpu::binary<T>(op, ndim, l.shape.data(), {a.data() + l.skew, l.strides[1].data()},
+                          {b.data() + l.skew, l.strides[2].data()},
+                          {want.data() + l.skew, l.strides[0].data()}, param);
+  test::DeviceBuffer<T> da(a), db(b);
+  const Strided<const T> as{da.get() + l.skew, l.strides[1].data()},
+      bs{db.get() + l.skew, l.strides[2].data()};
+  for (int v : which) {
+    CAPTURE(version_name(v));
+    test::DeviceBuffer<T> out(initial_out<T>(l));
+    const Strided<T> os{out.get() + l.skew, l.strides[0].data()};
+    if (v == 0) dev::binary<T>(op, ndim, l.shape.data(), as, bs, os, param);
+    if (v == 1) dev::binary_v1<T>(op, ndim, l.shape.data(), as, bs, os, param);
+    if (v == 2) dev::binary_v2<T>(op, ndim, l.shape.data(), as, bs, os, param);
+    test::check_close(out.download(), test::cast<double>(want), atol<T>(), rtol<T>(), "binary");
+  }
+  if (!l.flat) {
+    test::DeviceBuffer<T> out(initial_out<T>(l));
+    CHECK_THROWS_AS(
+        dev::binary_v2<T>(op, ndim, l.shape.data(), as, bs, {out.get() + l.skew, l.strides[0].data()}, param),
+        Error);
+  }
+}
+
+template <class Src, class Dst>
+void check_convert(const Layout& l, std::mt19937_64& rng, const std::vector<int>& which) {
+  CAPTURE(l.name);
+  const int64_t ndim = int64_t(l.shape.size());
+  const std::vector<Src> x = random_operand<Src>(l, 1, rng, -300.0, 300.0);
+  std::vector<Dst> want = cpu_out<Dst>(l);
+  kernels::cpu::convert<Src, Dst>(ndim, l.shape.data(), {x.data() + l.skew, l.strides[1].data()},
+                                  {want.data() + l.skew, l.strides[0].data()});
+  test::DeviceBuffer<Src> dx(x);
+  const Strided<const Src> xs{dx.get() + l.skew, l.strides[1].data()};
+  for (int v : which) {
+    CAPTURE(version_name(v));
+    test::DeviceBuffer<Dst> out(initial_out<Dst>(l));
+    const Strided<Dst> os{out.get() + l.skew, l.strides[0].data()};
+    if (v == 0) dev::convert<Src, Dst>(ndim, l.shape.data(), xs, os);
+    if (v == 1) dev::convert_v1<Src, Dst>(ndim, l.shape.data(), xs, os);
+    if (v == 2) dev::convert_v2<Src, Dst>(ndim, l.shape.data(), xs, os);
+    test::check_close(out.download(), test::cast<double>(want), 0, 0, "convert");
+  }
+}
+
+template <class T>
+void check_fill(const Layout& l, const std::vector<int>& which) {
+  CAPTURE(l.name);
+  const int64_t ndim = int64_t(l.shape.size());
+  std::vector<T> want = cpu_out<T>(l);
+  kernels::cpu::fill<T>(ndim, l.shape.data(), {want.data() + l.skew, l.strides[0].data()}, T(3));
+  for (int v : which) {
+    CAPTURE(version_name(v));
+    test::DeviceBuffer<T> out(initial_out<T>(l));
+    const Strided<T> os{out.get() + l.skew, l.strides[0].data()};
+    if (v == 0) dev::fill<T>(ndim, l.shape.data(), os, T(3));
+    if (v == 1) dev::fill_v1<T>(ndim, l.shape.data(), os, T(3));
+    if (v == 2) dev::fill_v2<T>(ndim, l.shape.data(), os, T(3));
+    test::check_close(out.download(), test::cast<double>(want), 0, 0, "fill");
+  }
+}
+
+const UnaryOp kUnaryOps[] = {UnaryOp::copy,    UnaryOp::neg,  UnaryOp::exp,        UnaryOp::log,
+                             UnaryOp::sqrt,    UnaryOp::relu, UnaryOp::leaky_relu, UnaryOp::tanh,
+                             UnaryOp::sigmoid, UnaryOp::pow,  UnaryOp::scale,      UnaryOp::add_scalar};
+const BinaryOp kBinaryOps[] = {BinaryOp::add, BinaryOp::sub,       BinaryOp::mul,
+                               BinaryOp::div, BinaryOp::relu_grad, BinaryOp::leaky_relu_grad};
+
+}  // namespace
+
+// Each op runs once per type through the unsuffixed entry; each version runs on every layout with one op.
+// (The emulation starts a host thread per GPU thread at every launch, so the test keeps launches few.)
+TEST_CASE("elementwise: unary, every op, float and double, as the CPU") {
+  std::mt19937_64 rng(11);
+  const Layout flat = layouts()[0];
+  for (UnaryOp op : kUnaryOps) {
+    CAPTURE(int(op));
+    check_unary<float>(flat, op, 1.7, rng, {0});
+    check_unary<double>(flat, op, 1.7, rng, {0});
+  }
+}
+
+TEST_CASE("elementwise: unary, every version and layout, as the CPU") {
+  std::mt19937_64 rng(12);
+  for (const Layout& l : layouts()) check_unary<float>(l, UnaryOp::sigmoid, 0, rng, versions(l));
+}
+
+TEST_CASE("elementwise: binary, every op, float and double, as the CPU") {
+  std::mt19937_64 rng(13);
+  const Layout scalar_b = layouts()[2];
+  for (BinaryOp op : kBinaryOps) {
+    CAPTURE(int(op));
+    check_binary<float>(scalar_b, op, 0.3, rng, {0});
+    check_binary<double>(scalar_b, op, 0.3, rng, {0});
+  }
+}
+
+TEST_CASE("elementwise: binary, every version and layout, as the CPU") {
+  std::mt19937_64 rng(14);
+  for (const Layout& l : layouts()) check_binary<double>(l, BinaryOp::leaky_relu_grad, 0.3, rng, versions(l));
+}
+
+TEST_CASE("elementwise: convert between float, double and int64, as the CPU") {
+  std::mt19937_64 rng(15);
+  for (const Layout& l : layouts()) check_convert<int64_t, float>(l, rng, versions(l));
+  const Layout flat = layouts()[0];
+  check_convert<float, float>(flat, rng, {0});
+  check_convert<float, double>(flat, rng, {0});
+  check_convert<float, int64_t>(flat, rng, {0});
+  check_convert<double, float>(flat, rng, {0});
+  check_convert<double, double>(flat, rng, {0});
+  check_convert<double, int64_t>(flat, rng, {0});
+  check_convert<int64_t, double>(flat, rng, {0});
+  check_convert<int64_t, int64_t>(flat, rng, {0});
+}
+
+TEST_CASE("elementwise: strided fill, as the CPU") {
+  for (const Layout& l : layouts()) check_fill<float>(l, versions(l));
+  check_fill<double>(layouts()[0], {0});
+  check_fill<int64_t>(layouts()[0], {0});
+}
+
+TEST_CASE("elementwise: more than 8 dims is an error") {
+  const Dims shape(9, 2), strides = strides_of(shape);
+  test::DeviceBuffer<float> x(512), out(512);
+  CHECK_THROWS_AS(dev::unary<float>(UnaryOp::neg, 9, shape.data(), {x.get(), strides.data()},
+                                    {out.get(), strides.data()}),
+                  Error);
+  CHECK_THROWS_AS(dev::fill<float>(9, shape.data(), {out.get(), strides.data()}, 1.f), Error);
+}
