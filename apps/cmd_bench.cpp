@@ -219,7 +219,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--repeats", o->repeats, "Timed repetitions per workload")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
   cmd->add_option("--only", o->only, "Run only workloads whose name contains this text");
-  cmd->callback([o]() {
+  add_bench_kernels_command(*cmd);
+  cmd->callback([o, cmd]() {
+    if (cmd->got_subcommand("kernels")) return;  // `ssl bench kernels` runs only the kernel study
     set_threads(o->threads);
     bench_gemm(*o);
     bench_ntxent(*o);

@@ -8,7 +8,8 @@
 #include "core/ops.h"
 #include "kernels/elementwise.h"
 #if SSL_WITH_CUDA
-#include "kernels/cuda_kernels.h"
+#include "core/ops/op_helpers.h"
+#include "kernels/cuda/elementwise.h"
 #endif
 
 namespace ssl {
@@ -181,16 +182,11 @@ Tensor Tensor::to(DType dtype) const {
 Tensor& Tensor::fill_(double value) {
   SSL_CHECK(!(requires_grad() && grad_enabled()), "fill_: in-place write to a tensor that requires grad; ",
             "wrap it in NoGradGuard");
-#if SSL_WITH_CUDA
-  if (device().is_cuda()) {
-    SSL_CHECK(is_contiguous(), "fill_: CUDA tensors must be contiguous for now");
-    dispatch_all(dtype(), [&]<class T>() { kernels::cuda::fill<T>(data<T>(), numel(), T(value)); });
-    return *this;
-  }
-#endif
-  SSL_CHECK(device().is_cpu(), "fill_: this build has no CUDA backend");
   dispatch_all(dtype(), [&]<class T>() {
-    kernels::cpu::fill<T>(dim(), shape().data(), {data<T>(), strides().data()}, T(value));
+    const kernels::Strided<T> out{data<T>(), strides().data()};
+    detail::on_device(
+        device(), [&] { kernels::cpu::fill<T>(dim(), shape().data(), out, T(value)); },
+        [&] { kernels::cuda::fill<T>(dim(), shape().data(), out, T(value)); });
   });
   return *this;
 }
@@ -199,12 +195,14 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
   SSL_CHECK(!(requires_grad() && grad_enabled()), "copy_: in-place write to a tensor that requires grad; ",
             "wrap it in NoGradGuard");
   Tensor src = src_in.to(device());
-  SSL_CHECK(device().is_cpu(), "copy_: CUDA tensors are not supported by this op yet");
   src = src.expand(shape());  // broadcasting (a no-op view when the shapes match)
   dispatch_all(src.dtype(), [&]<class S>() {
     dispatch_all(dtype(), [&]<class D>() {
-      kernels::cpu::convert<S, D>(dim(), shape().data(), {src.data<S>(), src.strides().data()},
-                                  {data<D>(), strides().data()});
+      const kernels::Strided<const S> from{src.data<S>(), src.strides().data()};
+      const kernels::Strided<D> to{data<D>(), strides().data()};
+      detail::on_device(
+          device(), [&] { kernels::cpu::convert<S, D>(dim(), shape().data(), from, to); },
+          [&] { kernels::cuda::convert<S, D>(dim(), shape().data(), from, to); });
     });
   });
   return *this;

@@ -5,6 +5,8 @@
 #include <tuple>
 
 #include "core/ops.h"
+#include "core/ops/op_helpers.h"
+#include "kernels/cuda/optim.h"
 #include "kernels/optim.h"
 
 namespace ssl::nn {
@@ -101,7 +103,8 @@ SGD::SGD(std::vector<Tensor> params, double lr_, double momentum_, double wd, bo
   lr = lr_;
   SSL_CHECK(lr >= 0 && momentum >= 0 && weight_decay >= 0, "SGD: lr, momentum and weight decay must be >= 0");
   SSL_CHECK(!nesterov || momentum > 0, "SGD: Nesterov momentum needs momentum > 0");
-  for (const Tensor& p : params_) momentum_buffers_.push_back(Tensor::zeros(p.shape(), p.dtype()));
+  for (const Tensor& p : params_)
+    momentum_buffers_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
   buffer_started_.assign(params_.size(), false);
 }
 
@@ -112,8 +115,18 @@ void SGD::step() {
     if (!p.grad().defined()) continue;
     const Tensor g = gradient_of(p);
     dispatch_floating(p.dtype(), "SGD", [&]<class T>() {
-      kernels::cpu::sgd_step<T>(p.numel(), p.data<T>(), g.data<T>(), momentum_buffers_[i].data<T>(), T(lr),
-                                T(momentum), T(weight_decay), nesterov, !buffer_started_[i]);
+      T* buf = momentum_buffers_[i].data<T>();
+      const bool first = !buffer_started_[i];
+      detail::on_device(
+          p.device(),
+          [&] {
+            kernels::cpu::sgd_step<T>(p.numel(), p.data<T>(), g.data<T>(), buf, T(lr), T(momentum),
+                                      T(weight_decay), nesterov, first);
+          },
+          [&] {
+            kernels::cuda::sgd_step<T>(p.numel(), p.data<T>(), g.data<T>(), buf, T(lr), T(momentum),
+                                       T(weight_decay), nesterov, first);
+          });
     });
     buffer_started_[i] = true;
   }
@@ -143,8 +156,8 @@ Adam::Adam(std::vector<Tensor> params, double lr_, double b1, double b2, double 
   lr = lr_;
   SSL_CHECK(lr >= 0 && b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1 && eps > 0, "Adam: invalid hyper-parameters");
   for (const Tensor& p : params_) {
-    m_.push_back(Tensor::zeros(p.shape(), p.dtype()));
-    v_.push_back(Tensor::zeros(p.shape(), p.dtype()));
+    m_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
+    v_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
   }
 }
 
@@ -156,9 +169,16 @@ void Adam::step() {
     if (!p.grad().defined()) continue;
     const Tensor g = gradient_of(p);
     dispatch_floating(p.dtype(), "Adam", [&]<class T>() {
-      const auto update = decoupled_weight_decay_ ? kernels::cpu::adamw_step<T> : kernels::cpu::adam_step<T>;
-      update(p.numel(), p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), T(lr), T(beta1), T(beta2),
+      const auto update = [&](auto step) {
+        step(p.numel(), p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), T(lr), T(beta1), T(beta2),
              T(eps), T(weight_decay), steps_);
+      };
+      detail::on_device(
+          p.device(),
+          [&] { update(decoupled_weight_decay_ ? kernels::cpu::adamw_step<T> : kernels::cpu::adam_step<T>); },
+          [&] {
+            update(decoupled_weight_decay_ ? kernels::cuda::adamw_step<T> : kernels::cuda::adam_step<T>);
+          });
     });
   }
 }
@@ -185,7 +205,8 @@ LARS::LARS(std::vector<Tensor> params, double lr_, double momentum_, double wd, 
     : Optimizer(std::move(params)), momentum(momentum_), weight_decay(wd), eta(eta_), nesterov(nesterov_) {
   lr = lr_;
   SSL_CHECK(lr >= 0 && momentum >= 0 && weight_decay >= 0 && eta > 0, "LARS: invalid hyper-parameters");
-  for (const Tensor& p : params_) momentum_buffers_.push_back(Tensor::zeros(p.shape(), p.dtype()));
+  for (const Tensor& p : params_)
+    momentum_buffers_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
 }
 
 void LARS::step() {
@@ -196,8 +217,17 @@ void LARS::step() {
     const Tensor g = gradient_of(p);
     const bool adapt = p.dim() > 1;  // biases and BatchNorm parameters are 1-D
     dispatch_floating(p.dtype(), "LARS", [&]<class T>() {
-      kernels::cpu::lars_step<T>(p.numel(), p.data<T>(), g.data<T>(), momentum_buffers_[i].data<T>(), T(lr),
-                                 T(momentum), T(weight_decay), T(eta), adapt, nesterov);
+      T* buf = momentum_buffers_[i].data<T>();
+      detail::on_device(
+          p.device(),
+          [&] {
+            kernels::cpu::lars_step<T>(p.numel(), p.data<T>(), g.data<T>(), buf, T(lr), T(momentum),
+                                       T(weight_decay), T(eta), adapt, nesterov);
+          },
+          [&] {
+            kernels::cuda::lars_step<T>(p.numel(), p.data<T>(), g.data<T>(), buf, T(lr), T(momentum),
+                                        T(weight_decay), T(eta), adapt, nesterov);
+          });
     });
   }
   ++steps_;
@@ -227,7 +257,15 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     if (!p.grad().defined()) continue;
     const Tensor g = gradient_of(p);
     total += dispatch_floating(g.dtype(), "clip_grad_norm", [&]<class T>() {
-      return kernels::cpu::sum_of_squares<T>(g.numel(), g.data<T>());
+      double squares = 0;
+      detail::on_device(
+          g.device(), [&] { squares = kernels::cpu::sum_of_squares<T>(g.numel(), g.data<T>()); },
+          [&] {
+            Tensor out = Tensor::empty({}, DType::f64, g.device());
+            kernels::cuda::sum_of_squares<T>(g.numel(), g.data<T>(), out.data<double>());
+            squares = out.item();
+          });
+      return squares;
     });
   }
   const double norm = std::sqrt(total);

@@ -2,13 +2,14 @@
 #include "kernels/conv_transpose.h"
 #include "core/ops/op_helpers.h"
 #include "core/ops_nn.h"
+#include "kernels/cuda/library.h"
 
 namespace ssl {
 
 // d conv_transpose2d: gx = the ordinary convolution of g with w, gw = the correlation of x with g, gb = Σ g
 Tensor conv_transpose2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
                         ConvTranspose2dArgs a) {
-  detail::check_inputs("conv_transpose2d", {x_in, w_in});
+  detail::check_inputs("conv_transpose2d", {x_in, w_in}, /*cuda_ok=*/true);
   detail::check_same_dtype("conv_transpose2d", x_in, w_in);
   SSL_CHECK(x_in.dim() == 4 && w_in.dim() == 4,
             "conv_transpose2d: expected x [N, C_in, H, W] and w [C_in, C_out/groups, kH, kW], got ",
@@ -38,8 +39,11 @@ Tensor conv_transpose2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bi
   const Tensor bias = bias_in.defined() ? bias_in.detach().contiguous() : Tensor();
   Tensor y = Tensor::empty({s.n, s.c_out, s.out_h(), s.out_w()}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "conv_transpose2d", [&]<class T>() {
-    kernels::cpu::conv_transpose2d_forward<T>(s, x.data<T>(), w.data<T>(),
-                                              bias.defined() ? bias.data<T>() : nullptr, y.data<T>());
+    const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    detail::on_device(
+        x.device(),
+        [&] { kernels::cpu::conv_transpose2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>()); },
+        [&] { kernels::cuda::conv_transpose2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>()); });
   });
   return record("conv_transpose2d", y, {x_in, w_in, bias_in},
                 [s, x, w](const Tensor& g_in, const std::vector<bool>& needs) {
@@ -48,9 +52,19 @@ Tensor conv_transpose2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bi
                   Tensor gw = needs[1] ? Tensor::empty(w.shape(), w.dtype(), w.device()) : Tensor();
                   Tensor gb = needs[2] ? Tensor::empty({s.c_out}, w.dtype(), w.device()) : Tensor();
                   dispatch_floating(g.dtype(), "conv_transpose2d_backward", [&]<class T>() {
-                    kernels::cpu::conv_transpose2d_backward<T>(
-                        s, x.data<T>(), w.data<T>(), g.data<T>(), needs[0] ? gx.data<T>() : nullptr,
-                        needs[1] ? gw.data<T>() : nullptr, needs[2] ? gb.data<T>() : nullptr);
+                    T* gxp = needs[0] ? gx.data<T>() : nullptr;
+                    T* gwp = needs[1] ? gw.data<T>() : nullptr;
+                    T* gbp = needs[2] ? gb.data<T>() : nullptr;
+                    detail::on_device(
+                        g.device(),
+                        [&] {
+                          kernels::cpu::conv_transpose2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(),
+                                                                     gxp, gwp, gbp);
+                        },
+                        [&] {
+                          kernels::cuda::conv_transpose2d_backward<T>(s, x.data<T>(), w.data<T>(),
+                                                                      g.data<T>(), gxp, gwp, gbp);
+                        });
                   });
                   return std::vector{gx, gw, gb};
                 });

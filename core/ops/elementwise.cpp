@@ -1,5 +1,6 @@
 // Elementwise ops and their derivatives. Binary ops broadcast; their backward sums the gradient back to
 // each input's shape (sum_to).
+#include "kernels/cuda/elementwise.h"
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
 
@@ -11,24 +12,41 @@ using kernels::UnaryOp;
 namespace {
 
 Tensor run_binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& b, double param = 0) {
-  detail::check_inputs(name, {a, b});
+  detail::check_inputs(name, {a, b}, /*cuda_ok=*/true);
   detail::check_same_dtype(name, a, b);
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor y = Tensor::empty(shape, a.dtype(), a.device());
   const Shape sa = detail::broadcast_strides(a, shape), sb = detail::broadcast_strides(b, shape);
   dispatch_floating(a.dtype(), name, [&]<class T>() {
-    kernels::cpu::binary<T>(op, int64_t(shape.size()), shape.data(), detail::in<T>(a, sa),
-                            detail::in<T>(b, sb), detail::out<T>(y), param);
+    const int64_t ndim = int64_t(shape.size());
+    detail::on_device(
+        y.device(),
+        [&] {
+          kernels::cpu::binary<T>(op, ndim, shape.data(), detail::in<T>(a, sa), detail::in<T>(b, sb),
+                                  detail::out<T>(y), param);
+        },
+        [&] {
+          kernels::cuda::binary<T>(op, ndim, shape.data(), detail::in<T>(a, sa), detail::in<T>(b, sb),
+                                   detail::out<T>(y), param);
+        });
   });
   return y;
 }
 
 Tensor run_unary(const char* name, UnaryOp op, const Tensor& x, double param = 0) {
-  detail::check_inputs(name, {x});
+  detail::check_inputs(name, {x}, /*cuda_ok=*/true);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), name, [&]<class T>() {
-    kernels::cpu::unary<T>(op, x.dim(), x.shape().data(), detail::in<T>(x, x.strides()), detail::out<T>(y),
-                           param);
+    detail::on_device(
+        x.device(),
+        [&] {
+          kernels::cpu::unary<T>(op, x.dim(), x.shape().data(), detail::in<T>(x, x.strides()),
+                                 detail::out<T>(y), param);
+        },
+        [&] {
+          kernels::cuda::unary<T>(op, x.dim(), x.shape().data(), detail::in<T>(x, x.strides()),
+                                  detail::out<T>(y), param);
+        });
   });
   return y;
 }

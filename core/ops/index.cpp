@@ -1,8 +1,9 @@
 // Joining and indexing: cat, stack, index_select, gather. Their backwards route the gradient back to the
 // positions the values came from.
-#include "kernels/index.h"
+#include "kernels/cuda/index.h"
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
+#include "kernels/index.h"
 
 namespace ssl {
 
@@ -14,7 +15,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   Shape shape = first.shape();
   shape[dim] = 0;
   for (const Tensor& x : xs) {
-    detail::check_inputs("cat", {first, x});
+    detail::check_inputs("cat", {first, x}, /*cuda_ok=*/true);
     detail::check_same_dtype("cat", first, x);
     bool ok = x.dim() == first.dim();
     for (int64_t d = 0; ok && d < x.dim(); ++d) ok = d == dim || x.size(d) == first.size(d);
@@ -71,7 +72,7 @@ void check_index_tensor(const char* op, const Tensor& index) {
 
 // d index_select = g added back at the selected positions (index_add)
 Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
-  detail::check_inputs("index_select", {x_in, index_in});
+  detail::check_inputs("index_select", {x_in, index_in}, /*cuda_ok=*/true);
   check_index_tensor("index_select", index_in);
   SSL_CHECK(index_in.dim() == 1, "index_select: expected a 1-D index, got shape ", index_in.shape());
   dim = wrap_dim(dim, x_in.dim(), "index_select");
@@ -81,15 +82,33 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
   shape[dim] = index.numel();
   Tensor y = Tensor::empty(shape, x.dtype(), x.device());
   dispatch_all(x.dtype(), [&]<class T>() {
-    kernels::cpu::index_select<T>(m.outer, m.size, m.inner, x.data<T>(), index.numel(), index.data<int64_t>(),
-                                  y.data<T>());
+    const int64_t* idx = index.data<int64_t>();
+    detail::on_device(
+        x.device(),
+        [&] {
+          kernels::cpu::index_select<T>(m.outer, m.size, m.inner, x.data<T>(), index.numel(), idx,
+                                        y.data<T>());
+        },
+        [&] {
+          kernels::cuda::index_select<T>(m.outer, m.size, m.inner, x.data<T>(), index.numel(), idx,
+                                         y.data<T>());
+        });
   });
   return record("index_select", y, {x_in}, [=](const Tensor& g_in, const std::vector<bool>&) {
     const Tensor g = g_in.contiguous();
     Tensor gx = Tensor::zeros(x.shape(), g.dtype(), g.device());
     dispatch_floating(g.dtype(), "index_select_backward", [&]<class T>() {
-      kernels::cpu::index_add<T>(m.outer, m.size, m.inner, gx.data<T>(), index.numel(), index.data<int64_t>(),
-                                 g.data<T>());
+      const int64_t* idx = index.data<int64_t>();
+      detail::on_device(
+          g.device(),
+          [&] {
+            kernels::cpu::index_add<T>(m.outer, m.size, m.inner, gx.data<T>(), index.numel(), idx,
+                                       g.data<T>());
+          },
+          [&] {
+            kernels::cuda::index_add<T>(m.outer, m.size, m.inner, gx.data<T>(), index.numel(), idx,
+                                        g.data<T>());
+          });
     });
     return std::vector{gx};
   });
@@ -97,7 +116,7 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
 
 // d gather = g scattered back (scatter_add)
 Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
-  detail::check_inputs("gather", {x_in, index_in});
+  detail::check_inputs("gather", {x_in, index_in}, /*cuda_ok=*/true);
   check_index_tensor("gather", index_in);
   dim = wrap_dim(dim, x_in.dim(), "gather");
   bool ok = index_in.dim() == x_in.dim();
@@ -107,15 +126,33 @@ Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
   const Tensor x = x_in.detach().contiguous(), index = index_in.contiguous();
   Tensor y = Tensor::empty(index.shape(), x.dtype(), x.device());
   dispatch_all(x.dtype(), [&]<class T>() {
-    kernels::cpu::gather<T>(index.dim(), index.shape().data(), dim, x.size(dim), x.data<T>(),
-                            index.data<int64_t>(), y.data<T>());
+    const int64_t* idx = index.data<int64_t>();
+    detail::on_device(
+        x.device(),
+        [&] {
+          kernels::cpu::gather<T>(index.dim(), index.shape().data(), dim, x.size(dim), x.data<T>(), idx,
+                                  y.data<T>());
+        },
+        [&] {
+          kernels::cuda::gather<T>(index.dim(), index.shape().data(), dim, x.size(dim), x.data<T>(), idx,
+                                   y.data<T>());
+        });
   });
   return record("gather", y, {x_in}, [=](const Tensor& g_in, const std::vector<bool>&) {
     const Tensor g = g_in.contiguous();
     Tensor gx = Tensor::zeros(x.shape(), g.dtype(), g.device());
     dispatch_floating(g.dtype(), "gather_backward", [&]<class T>() {
-      kernels::cpu::scatter_add<T>(index.dim(), index.shape().data(), dim, x.size(dim), gx.data<T>(),
-                                   index.data<int64_t>(), g.data<T>());
+      const int64_t* idx = index.data<int64_t>();
+      detail::on_device(
+          g.device(),
+          [&] {
+            kernels::cpu::scatter_add<T>(index.dim(), index.shape().data(), dim, x.size(dim), gx.data<T>(),
+                                         idx, g.data<T>());
+          },
+          [&] {
+            kernels::cuda::scatter_add<T>(index.dim(), index.shape().data(), dim, x.size(dim), gx.data<T>(),
+                                          idx, g.data<T>());
+          });
     });
     return std::vector{gx};
   });

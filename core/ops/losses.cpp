@@ -1,9 +1,10 @@
 // Losses beyond the fused cross-entropy of core/ops/softmax.cpp: label smoothing, binary cross-entropy with
 // logits, mean squared error. Each returns a scalar, the mean over its elements (or rows).
-#include "kernels/losses.h"
+#include "kernels/cuda/losses.h"
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
 #include "core/ops_nn.h"
+#include "kernels/losses.h"
 
 namespace ssl {
 
@@ -19,25 +20,38 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, double label_s
 
 // d bce: gx = (sigmoid(x) − t) · g / n, gt = −x · g / n
 Tensor binary_cross_entropy_with_logits(const Tensor& logits_in, const Tensor& targets_in) {
-  detail::check_inputs("binary_cross_entropy_with_logits", {logits_in, targets_in});
+  detail::check_inputs("binary_cross_entropy_with_logits", {logits_in, targets_in}, /*cuda_ok=*/true);
   detail::check_same_dtype("binary_cross_entropy_with_logits", logits_in, targets_in);
   SSL_CHECK(logits_in.shape() == targets_in.shape(), "binary_cross_entropy_with_logits: logits ",
             logits_in.shape(), " and targets ", targets_in.shape(), " differ in shape");
   SSL_CHECK(logits_in.numel() > 0, "binary_cross_entropy_with_logits: empty input");
   const Tensor x = logits_in.detach().contiguous(), t = targets_in.detach().contiguous();
   const int64_t n = x.numel();
-  Tensor loss = Tensor::empty({}, x.dtype());
+  Tensor loss = Tensor::empty({}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "binary_cross_entropy_with_logits", [&]<class T>() {
-    *loss.data<T>() = kernels::cpu::bce_with_logits_forward<T>(n, x.data<T>(), t.data<T>());
+    detail::on_device(
+        x.device(),
+        [&] { *loss.data<T>() = kernels::cpu::bce_with_logits_forward<T>(n, x.data<T>(), t.data<T>()); },
+        [&] { kernels::cuda::bce_with_logits_forward<T>(n, x.data<T>(), t.data<T>(), loss.data<T>()); });
   });
   return record("binary_cross_entropy_with_logits", loss, {logits_in, targets_in},
                 [x, t, n](const Tensor& g, const std::vector<bool>& needs) {
-                  Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
-                  Tensor gt = needs[1] ? Tensor::empty(t.shape(), t.dtype()) : Tensor();
+                  Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+                  Tensor gt = needs[1] ? Tensor::empty(t.shape(), t.dtype(), t.device()) : Tensor();
                   dispatch_floating(x.dtype(), "binary_cross_entropy_with_logits_backward", [&]<class T>() {
-                    kernels::cpu::bce_with_logits_backward<T>(n, x.data<T>(), t.data<T>(), T(g.item()),
-                                                              needs[0] ? gx.data<T>() : nullptr,
-                                                              needs[1] ? gt.data<T>() : nullptr);
+                    T* gxp = needs[0] ? gx.data<T>() : nullptr;
+                    T* gtp = needs[1] ? gt.data<T>() : nullptr;
+                    detail::on_device(
+                        x.device(),
+                        [&] {
+                          kernels::cpu::bce_with_logits_backward<T>(n, x.data<T>(), t.data<T>(), T(g.item()),
+                                                                    gxp, gtp);
+                        },
+                        [&] {
+                          const Tensor gc = g.contiguous();
+                          kernels::cuda::bce_with_logits_backward<T>(n, x.data<T>(), t.data<T>(),
+                                                                     gc.data<T>(), gxp, gtp);
+                        });
                   });
                   return std::vector{gx, gt};
                 });

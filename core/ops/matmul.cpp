@@ -3,7 +3,6 @@
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
 #include "kernels/cuda/library.h"
-#include "kernels/cuda_kernels.h"
 #include "kernels/gemm.h"
 
 namespace ssl {
@@ -50,8 +49,7 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in, const Tensor& bias
             for (int64_t r = 0; r < batch * m; ++r) std::copy(bp, bp + n, yp + r * n);
           },
           [&] {  // the rows of y = ones[batch·m, 1] @ bias[1, n], a rank-one GEMM
-            Tensor ones = Tensor::empty({batch * m}, y.dtype(), y.device());
-            kernels::cuda::fill<T>(ones.data<T>(), batch * m, T(1));
+            const Tensor ones = Tensor::ones({batch * m}, y.dtype(), y.device());
             kernels::cuda::gemm<T>(false, false, batch * m, n, 1, T(1), ones.data<T>(), 1, bp, n, T(0), yp,
                                    n);
           });

@@ -1,12 +1,13 @@
 // The NT-Xent loss of SimCLR as one fused op (kernels/ntxent.h has the math and the tiling).
-#include "kernels/ntxent.h"
+#include "kernels/cuda/ntxent.h"
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
+#include "kernels/ntxent.h"
 
 namespace ssl {
 
 Tensor ntxent(const Tensor& z_in, double temperature, bool cross_view_only) {
-  detail::check_inputs("ntxent", {z_in});
+  detail::check_inputs("ntxent", {z_in}, /*cuda_ok=*/true);
   SSL_CHECK(z_in.dim() == 2 && z_in.size(0) >= 2 && z_in.size(0) % 2 == 0,
             "ntxent: expected projections [2N, d] (two views of N images), got ", z_in.shape());
   SSL_CHECK(temperature > 0, "ntxent: temperature must be > 0, got ", temperature);
@@ -20,13 +21,22 @@ Tensor ntxent(const Tensor& z_in, double temperature, bool cross_view_only) {
   Tensor loss = Tensor::empty({}, z.dtype(), z.device());
   dispatch_floating(z.dtype(), "ntxent", [&]<class T>() {
     kernels::NtXentSaved<T> saved{zn.data<T>(), inv_norm.data<T>(), lse.data<T>()};
-    *loss.data<T>() = kernels::cpu::ntxent_forward<T>(s, z.data<T>(), T(temperature), saved);
+    detail::on_device(
+        z.device(),
+        [&] { *loss.data<T>() = kernels::cpu::ntxent_forward<T>(s, z.data<T>(), T(temperature), saved); },
+        [&] { kernels::cuda::ntxent_forward<T>(s, z.data<T>(), T(temperature), saved, loss.data<T>()); });
   });
   return record("ntxent", loss, {z_in}, [=](const Tensor& g, const std::vector<bool>&) {
     Tensor gz = Tensor::empty({two_n, d}, zn.dtype(), zn.device());
     dispatch_floating(zn.dtype(), "ntxent_backward", [&]<class T>() {
       kernels::NtXentSaved<const T> saved{zn.data<T>(), inv_norm.data<T>(), lse.data<T>()};
-      kernels::cpu::ntxent_backward<T>(s, T(temperature), saved, T(g.item()), gz.data<T>());
+      detail::on_device(
+          zn.device(),
+          [&] { kernels::cpu::ntxent_backward<T>(s, T(temperature), saved, T(g.item()), gz.data<T>()); },
+          [&] {
+            const Tensor gc = g.contiguous();
+            kernels::cuda::ntxent_backward<T>(s, T(temperature), saved, gc.data<T>(), gz.data<T>());
+          });
     });
     return std::vector{gz};
   });

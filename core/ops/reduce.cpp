@@ -4,6 +4,7 @@
 
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
+#include "kernels/cuda/reduce.h"
 #include "kernels/reduce.h"
 
 namespace ssl {
@@ -48,7 +49,9 @@ Tensor sum_forward(const Tensor& x_in, const std::vector<int64_t>& dims, bool ke
   x = x.contiguous();
   Tensor y = Tensor::empty(reduced_shape(x_in.shape(), dims, keepdim), x.dtype(), x.device());
   dispatch_floating(x.dtype(), "sum", [&]<class T>() {
-    kernels::cpu::sum_middle<T>(outer, r, inner, x.data<T>(), y.data<T>());
+    detail::on_device(
+        x.device(), [&] { kernels::cpu::sum_middle<T>(outer, r, inner, x.data<T>(), y.data<T>()); },
+        [&] { kernels::cuda::sum_middle<T>(outer, r, inner, x.data<T>(), y.data<T>()); });
   });
   return y;
 }
@@ -57,7 +60,7 @@ Tensor sum_forward(const Tensor& x_in, const std::vector<int64_t>& dims, bool ke
 
 // d sum(x) = g broadcast back over the reduced dims
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
-  detail::check_inputs("sum", {x});
+  detail::check_inputs("sum", {x}, /*cuda_ok=*/true);
   if (x.dim() == 0) return x.clone();
   const std::vector<int64_t> dims = normalise_dims("sum", dims_in, x.dim());
   if (dims.empty()) return x.clone();
@@ -98,7 +101,7 @@ struct MaxResult {
   int64_t outer, r, inner;
 };
 MaxResult max_forward(const Tensor& x_in, int64_t dim, bool keepdim) {
-  detail::check_inputs("max", {x_in});
+  detail::check_inputs("max", {x_in}, /*cuda_ok=*/true);
   dim = wrap_dim(dim, x_in.dim(), "max");
   SSL_CHECK(x_in.size(dim) > 0, "max: dim ", dim, " of ", x_in.shape(), " is empty");
   Tensor x = x_in.detach().contiguous();
@@ -109,8 +112,11 @@ MaxResult max_forward(const Tensor& x_in, int64_t dim, bool keepdim) {
   m.values = Tensor::empty(shape, x.dtype(), x.device());
   m.indices = Tensor::empty(shape, DType::i64, x.device());
   dispatch_floating(x.dtype(), "max", [&]<class T>() {
-    kernels::cpu::max_middle<T>(m.outer, m.r, m.inner, x.data<T>(), m.values.data<T>(),
-                                m.indices.data<int64_t>());
+    T* values = m.values.data<T>();
+    int64_t* indices = m.indices.data<int64_t>();
+    detail::on_device(
+        x.device(), [&] { kernels::cpu::max_middle<T>(m.outer, m.r, m.inner, x.data<T>(), values, indices); },
+        [&] { kernels::cuda::max_middle<T>(m.outer, m.r, m.inner, x.data<T>(), values, indices); });
   });
   return m;
 }
@@ -126,8 +132,17 @@ Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
                   const Tensor g = g_in.contiguous();
                   Tensor gx = Tensor::empty(in_shape, g.dtype(), g.device());
                   dispatch_floating(g.dtype(), "max_backward", [&]<class T>() {
-                    kernels::cpu::max_middle_backward<T>(m.outer, m.r, m.inner, g.data<T>(),
-                                                         m.indices.data<int64_t>(), gx.data<T>());
+                    const int64_t* indices = m.indices.data<int64_t>();
+                    detail::on_device(
+                        g.device(),
+                        [&] {
+                          kernels::cpu::max_middle_backward<T>(m.outer, m.r, m.inner, g.data<T>(), indices,
+                                                               gx.data<T>());
+                        },
+                        [&] {
+                          kernels::cuda::max_middle_backward<T>(m.outer, m.r, m.inner, g.data<T>(), indices,
+                                                                gx.data<T>());
+                        });
                   });
                   return std::vector{gx};
                 });

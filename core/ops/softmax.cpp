@@ -1,8 +1,9 @@
 // Softmax, log-softmax, cross-entropy and L2 normalisation: row-wise over the last dim (other dims are
 // moved there first), each fused into one kernel per direction.
-#include "kernels/softmax.h"
+#include "kernels/cuda/softmax.h"
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
+#include "kernels/softmax.h"
 
 namespace ssl {
 
@@ -20,42 +21,60 @@ Tensor along_dim(const Tensor& x, int64_t dim, Op op) {
 
 // d softmax: gx = y ⊙ (g − Σ g y)
 Tensor softmax(const Tensor& x_in, int64_t dim) {
-  detail::check_inputs("softmax", {x_in});
+  detail::check_inputs("softmax", {x_in}, /*cuda_ok=*/true);
   return along_dim(x_in, dim, [](const Tensor& x_view) {
     const Tensor x = x_view.contiguous();
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
     const int64_t rows = rows_of(x), cols = x.size(-1);
     dispatch_floating(x.dtype(), "softmax", [&]<class T>() {
-      kernels::cpu::softmax_forward<T>(rows, cols, x.data<T>(), y.data<T>());
+      detail::on_device(
+          x.device(), [&] { kernels::cpu::softmax_forward<T>(rows, cols, x.data<T>(), y.data<T>()); },
+          [&] { kernels::cuda::softmax_forward<T>(rows, cols, x.data<T>(), y.data<T>()); });
     });
-    return record("softmax", y, {x},
-                  [y = y.detach(), rows, cols](const Tensor& g_in, const std::vector<bool>&) {
-                    const Tensor g = g_in.contiguous();
-                    Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
-                    dispatch_floating(g.dtype(), "softmax_backward", [&]<class T>() {
-                      kernels::cpu::softmax_backward<T>(rows, cols, y.data<T>(), g.data<T>(), gx.data<T>());
-                    });
-                    return std::vector{gx};
-                  });
+    return record(
+        "softmax", y, {x}, [y = y.detach(), rows, cols](const Tensor& g_in, const std::vector<bool>&) {
+          const Tensor g = g_in.contiguous();
+          Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+          dispatch_floating(g.dtype(), "softmax_backward", [&]<class T>() {
+            detail::on_device(
+                g.device(),
+                [&] {
+                  kernels::cpu::softmax_backward<T>(rows, cols, y.data<T>(), g.data<T>(), gx.data<T>());
+                },
+                [&] {
+                  kernels::cuda::softmax_backward<T>(rows, cols, y.data<T>(), g.data<T>(), gx.data<T>());
+                });
+          });
+          return std::vector{gx};
+        });
   });
 }
 
 // d log_softmax: gx = g − exp(y) Σ g
 Tensor log_softmax(const Tensor& x_in, int64_t dim) {
-  detail::check_inputs("log_softmax", {x_in});
+  detail::check_inputs("log_softmax", {x_in}, /*cuda_ok=*/true);
   return along_dim(x_in, dim, [](const Tensor& x_view) {
     const Tensor x = x_view.contiguous();
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
     const int64_t rows = rows_of(x), cols = x.size(-1);
     dispatch_floating(x.dtype(), "log_softmax", [&]<class T>() {
-      kernels::cpu::log_softmax_forward<T>(rows, cols, x.data<T>(), y.data<T>());
+      detail::on_device(
+          x.device(), [&] { kernels::cpu::log_softmax_forward<T>(rows, cols, x.data<T>(), y.data<T>()); },
+          [&] { kernels::cuda::log_softmax_forward<T>(rows, cols, x.data<T>(), y.data<T>()); });
     });
     return record(
         "log_softmax", y, {x}, [y = y.detach(), rows, cols](const Tensor& g_in, const std::vector<bool>&) {
           const Tensor g = g_in.contiguous();
           Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
           dispatch_floating(g.dtype(), "log_softmax_backward", [&]<class T>() {
-            kernels::cpu::log_softmax_backward<T>(rows, cols, y.data<T>(), g.data<T>(), gx.data<T>());
+            detail::on_device(
+                g.device(),
+                [&] {
+                  kernels::cpu::log_softmax_backward<T>(rows, cols, y.data<T>(), g.data<T>(), gx.data<T>());
+                },
+                [&] {
+                  kernels::cuda::log_softmax_backward<T>(rows, cols, y.data<T>(), g.data<T>(), gx.data<T>());
+                });
           });
           return std::vector{gx};
         });
@@ -64,7 +83,7 @@ Tensor log_softmax(const Tensor& x_in, int64_t dim) {
 
 // d cross_entropy: (softmax − onehot) · g / N
 Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
-  detail::check_inputs("cross_entropy", {logits_in, targets_in});
+  detail::check_inputs("cross_entropy", {logits_in, targets_in}, /*cuda_ok=*/true);
   SSL_CHECK(logits_in.dim() == 2, "cross_entropy: expected logits [N, C], got ", logits_in.shape());
   SSL_CHECK(
       targets_in.dtype() == DType::i64 && targets_in.dim() == 1 && targets_in.size(0) == logits_in.size(0),
@@ -73,17 +92,36 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
   SSL_CHECK(logits_in.size(0) > 0, "cross_entropy: empty batch");
   const Tensor logits = logits_in.detach().contiguous(), targets = targets_in.contiguous();
   const int64_t rows = logits.size(0), cols = logits.size(1);
-  Tensor lse = Tensor::empty({rows}, logits.dtype());
-  Tensor loss = Tensor::empty({}, logits.dtype());
+  Tensor lse = Tensor::empty({rows}, logits.dtype(), logits.device());
+  Tensor loss = Tensor::empty({}, logits.dtype(), logits.device());
   dispatch_floating(logits.dtype(), "cross_entropy", [&]<class T>() {
-    *loss.data<T>() = kernels::cpu::cross_entropy_forward<T>(rows, cols, logits.data<T>(),
-                                                             targets.data<int64_t>(), lse.data<T>());
+    const int64_t* t = targets.data<int64_t>();
+    detail::on_device(
+        logits.device(),
+        [&] {
+          *loss.data<T>() =
+              kernels::cpu::cross_entropy_forward<T>(rows, cols, logits.data<T>(), t, lse.data<T>());
+        },
+        [&] {
+          kernels::cuda::cross_entropy_forward<T>(rows, cols, logits.data<T>(), t, lse.data<T>(),
+                                                  loss.data<T>());
+        });
   });
   return record("cross_entropy", loss, {logits_in}, [=](const Tensor& g, const std::vector<bool>&) {
     Tensor gx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
     dispatch_floating(logits.dtype(), "cross_entropy_backward", [&]<class T>() {
-      kernels::cpu::cross_entropy_backward<T>(rows, cols, logits.data<T>(), targets.data<int64_t>(),
-                                              lse.data<T>(), T(g.item()), gx.data<T>());
+      const int64_t* t = targets.data<int64_t>();
+      detail::on_device(
+          logits.device(),
+          [&] {
+            kernels::cpu::cross_entropy_backward<T>(rows, cols, logits.data<T>(), t, lse.data<T>(),
+                                                    T(g.item()), gx.data<T>());
+          },
+          [&] {
+            const Tensor gc = g.contiguous();
+            kernels::cuda::cross_entropy_backward<T>(rows, cols, logits.data<T>(), t, lse.data<T>(),
+                                                     gc.data<T>(), gx.data<T>());
+          });
     });
     return std::vector{gx};
   });
@@ -91,25 +129,43 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
 
 // d (x/‖x‖): gx = (g − y (y·g)) / ‖x‖
 Tensor l2_normalize(const Tensor& x_in, int64_t dim, double eps) {
-  detail::check_inputs("l2_normalize", {x_in});
+  detail::check_inputs("l2_normalize", {x_in}, /*cuda_ok=*/true);
   return along_dim(x_in, dim, [eps](const Tensor& x_view) {
     const Tensor x = x_view.contiguous();
     const int64_t rows = rows_of(x), cols = x.size(-1);
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
     Tensor inv_norm = Tensor::empty({rows}, x.dtype(), x.device());
     dispatch_floating(x.dtype(), "l2_normalize", [&]<class T>() {
-      kernels::cpu::l2_normalize_forward<T>(rows, cols, x.data<T>(), T(eps), y.data<T>(), inv_norm.data<T>());
+      detail::on_device(
+          x.device(),
+          [&] {
+            kernels::cpu::l2_normalize_forward<T>(rows, cols, x.data<T>(), T(eps), y.data<T>(),
+                                                  inv_norm.data<T>());
+          },
+          [&] {
+            kernels::cuda::l2_normalize_forward<T>(rows, cols, x.data<T>(), T(eps), y.data<T>(),
+                                                   inv_norm.data<T>());
+          });
     });
-    return record("l2_normalize", y, {x},
-                  [y = y.detach(), inv_norm, rows, cols, eps](const Tensor& g_in, const std::vector<bool>&) {
-                    const Tensor g = g_in.contiguous();
-                    Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
-                    dispatch_floating(g.dtype(), "l2_normalize_backward", [&]<class T>() {
-                      kernels::cpu::l2_normalize_backward<T>(rows, cols, y.data<T>(), inv_norm.data<T>(),
-                                                             T(eps), g.data<T>(), gx.data<T>());
-                    });
-                    return std::vector{gx};
-                  });
+    return record(
+        "l2_normalize", y, {x},
+        [y = y.detach(), inv_norm, rows, cols, eps](const Tensor& g_in, const std::vector<bool>&) {
+          const Tensor g = g_in.contiguous();
+          Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+          dispatch_floating(g.dtype(), "l2_normalize_backward", [&]<class T>() {
+            detail::on_device(
+                g.device(),
+                [&] {
+                  kernels::cpu::l2_normalize_backward<T>(rows, cols, y.data<T>(), inv_norm.data<T>(), T(eps),
+                                                         g.data<T>(), gx.data<T>());
+                },
+                [&] {
+                  kernels::cuda::l2_normalize_backward<T>(rows, cols, y.data<T>(), inv_norm.data<T>(), T(eps),
+                                                          g.data<T>(), gx.data<T>());
+                });
+          });
+          return std::vector{gx};
+        });
   });
 }
 

@@ -35,7 +35,7 @@ Tensor Tensor::contiguous() const {
 }
 
 Tensor Tensor::clone() const {
-  detail::check_inputs("clone", {*this});
+  detail::check_inputs("clone", {*this}, /*cuda_ok=*/true);
   Tensor y = empty(shape(), dtype(), device());
   {
     NoGradGuard g;

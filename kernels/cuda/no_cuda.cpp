@@ -1,6 +1,7 @@
 // The CUDA entry points of a build without CUDA: each says clearly that the backend is missing.
 #include "core/error.h"
 #include "kernels/cuda/library.h"
+#include "kernels/cuda/timing.h"
 #include "kernels/device_memory.h"
 
 namespace ssl::kernels::cuda {
@@ -27,5 +28,8 @@ void synchronize(int) { not_built("cuda synchronize"); }
 void set_allow_tf32(bool) {}
 bool allow_tf32() { return false; }
 bool cudnn_is_built() { return false; }
+double median_ms(const std::function<void()>&, int, int) { not_built("cuda timing"); }
+double copy_gb_per_s() { not_built("cuda timing"); }
+double sgemm_gflop_per_s() { not_built("cuda timing"); }
 
 }  // namespace ssl::kernels::cuda
