@@ -1,4 +1,5 @@
 // `ssl compare --study a|b`: each study of ../shared/EXPERIMENTS.md as one command (ssl/compare.h).
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -53,9 +54,10 @@ void add_compare_command(CLI::App& app) {
       for (const std::string split : {"train", "test", "transfer"}) {
         if (!m["splits"].contains(split)) continue;
         const nlohmann::json& v = m["splits"][split];
-        const auto percent = [](const nlohmann::json& x) {  // NaN is stored as null: not measured
+        const auto percent = [](const nlohmann::json& x) {  // NaN (null in the file): not measured
           char buf[32] = "-";
-          if (x.is_number()) std::snprintf(buf, sizeof buf, "%.2f%%", 100 * x.get<double>());
+          if (x.is_number() && std::isfinite(x.get<double>()))
+            std::snprintf(buf, sizeof buf, "%.2f%%", 100 * x.get<double>());
           return std::string(buf);
         };
         std::printf("%-16s %-14s %-9s %8s %8s\n", m["name"].get<std::string>().c_str(),
