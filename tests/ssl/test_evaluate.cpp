@@ -172,6 +172,9 @@ TEST_CASE("eval --protocol finetune: encoder and head trained on --train, every 
   CHECK(evaluate(e)["splits"] == r["splits"]);
   e.finetune.epochs = 5;
   CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("holds a fine-tuning run of 6 epochs"), ssl::Error);
+  e.finetune.epochs = 6;  // a finished run trained with other options is not taken for the one asked for
+  e.finetune.lr = 1e-3;
+  CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("lr: saved 0.003, requested 0.001"), ssl::Error);
 
   // From random:MODEL it is the supervised baseline; without --out it trains in a directory removed after.
   e.encoder = "random:convnet2";
