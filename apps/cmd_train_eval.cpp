@@ -204,15 +204,17 @@ void add_pretrain_command(CLI::App& app) {
 void add_eval_command(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
   auto threads = std::make_shared<int>(0);
-  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a frozen encoder");
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Evaluate an encoder: linear probe or kNN on frozen features, or fine-tuning");
   cmd->add_option("--encoder", o->encoder,
                   "A pretrain output directory, or random:MODEL for an untrained encoder")
       ->required();
-  cmd->add_option(
-         "--protocol", o->protocol,
-         "linear (logistic regression on frozen features) or knn (cosine, temperature-weighted votes)")
+  cmd->add_option("--protocol", o->protocol,
+                  "linear (logistic regression on frozen features), knn (cosine, temperature-weighted votes) "
+                  "or finetune (encoder + linear head trained on --train from the encoder's weights; "
+                  "random:MODEL trains from scratch; the run goes in OUT/finetune, or a temporary directory)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"linear", "knn"}));
+      ->check(CLI::IsMember({"linear", "knn", "finetune"}));
   cmd->add_option("--knn-k", o->knn.k, "Neighbours that vote (knn)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -239,17 +241,33 @@ void add_eval_command(CLI::App& app) {
       "--input-size", o->input_size,
       "Run a trained encoder at this input size instead of its own (e.g. the patch task's encoder "
       "on whole images; refused when its weights depend on the size)");
-  cmd->add_option("--epochs", o->probe.epochs, "Epochs of the linear probe")->capture_default_str();
-  cmd->add_option("--batch-size", o->probe.batch_size, "Batch size of the linear probe")
-      ->capture_default_str();
-  cmd->add_option("--lr", o->probe.lr, "Adam learning rate of the linear probe")->capture_default_str();
-  cmd->add_option("--weight-decay", o->probe.weight_decay, "Weight decay of the linear probe")
-      ->capture_default_str();
+  // The trained part's settings: the linear probe's, or with --protocol finetune the fine-tuning run's.
+  const EvalOptions defaults;
+  cmd->add_option("--epochs", o->probe.epochs,
+                  str_cat("Epochs of the linear probe (default ", defaults.probe.epochs,
+                          ") or of fine-tuning (", defaults.finetune.epochs, ")"))
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", o->probe.batch_size,
+                  str_cat("Batch size of the linear probe (", defaults.probe.batch_size,
+                          ") or of fine-tuning (", defaults.finetune.batch_size, ")"))
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", o->probe.lr,
+                  str_cat("Adam learning rate of the linear probe (", defaults.probe.lr,
+                          ") or peak of fine-tuning's (", defaults.finetune.lr, ")"));
+  cmd->add_option("--weight-decay", o->probe.weight_decay,
+                  str_cat("Weight decay of the linear probe (", defaults.probe.weight_decay,
+                          ") or of fine-tuning (", defaults.finetune.weight_decay, ")"));
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
   cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
-  cmd->callback([o, threads]() {
+  cmd->callback([o, threads, cmd]() {
     set_threads(*threads);
+    if (o->protocol == "finetune") {  // the flags given apply to fine-tuning instead of the probe
+      if (cmd->count("--epochs")) o->finetune.epochs = o->probe.epochs;
+      if (cmd->count("--batch-size")) o->finetune.batch_size = o->probe.batch_size;
+      if (cmd->count("--lr")) o->finetune.lr = o->probe.lr;
+      if (cmd->count("--weight-decay")) o->finetune.weight_decay = o->probe.weight_decay;
+    }
     const nlohmann::json r = evaluate(*o);
     std::printf("\n%-8s %8s %8s   (%s protocol, encoder %s)\n", "split", "top1", "top5", o->protocol.c_str(),
                 o->encoder.c_str());

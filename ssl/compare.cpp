@@ -42,20 +42,6 @@ PretrainOptions pretrain_options(const CompareOptions& c, const std::string& met
   return p;
 }
 
-// Pre-trains, or continues the run already in p.out_dir (a study interrupted midway resumes where each run
-// stopped; a finished run is kept as it is).
-void run_pretrain(PretrainOptions p) {
-  const std::string checkpoint = p.out_dir + "/checkpoint.safetensors";
-  if (std::filesystem::exists(checkpoint)) {
-    if (nn::read_train_state(checkpoint).epoch >= p.epochs) return;
-    p.resume = true;
-  }
-  if (p.show_progress)
-    std::printf("\n== %s: %s on %s -> %s\n", p.method.c_str(), p.model.c_str(), p.data.c_str(),
-                p.out_dir.c_str());
-  pretrain(p);
-}
-
 // The per-epoch records of a run (metrics.jsonl).
 nlohmann::json metrics_of(const std::string& dir) {
   nlohmann::json out = nlohmann::json::array();
@@ -108,13 +94,13 @@ nlohmann::json study_a(const CompareOptions& c) {
   for (const char* method : {"simclr", "rotation", "context"}) {
     if (!method_available(method)) continue;
     const std::string dir = c.out_dir + "/" + method;
-    run_pretrain(pretrain_options(c, method, c.data, dir));
+    pretrain_or_continue(pretrain_options(c, method, c.data, dir));
     methods.push_back(
         method_entry(method, dir, "linear", linear_splits(c, dir, c.data, c.transfer), c.out_dir));
   }
   if (method_available("patch")) {
     const std::string dir = c.out_dir + "/patch";
-    run_pretrain(pretrain_options(c, "patch", c.unlabeled.empty() ? c.data : c.unlabeled, dir));
+    pretrain_or_continue(pretrain_options(c, "patch", c.unlabeled.empty() ? c.data : c.unlabeled, dir));
     // Trained on patches, its convolutions run on whole images for the probe (as the random floor's do).
     nlohmann::json m = method_entry("patch", dir, "linear",
                                     linear_splits(c, dir, c.data, c.transfer, c.image_size), c.out_dir);
@@ -139,7 +125,7 @@ nlohmann::json study_b(const CompareOptions& c) {
     return p;
   };
   const std::string supervised = c.out_dir + "/supervised";
-  run_pretrain(on_labels("supervised", supervised));
+  pretrain_or_continue(on_labels("supervised", supervised));
   methods.push_back(method_entry("supervised", supervised, "classifier",
                                  classifier_splits(c, supervised, labelled), c.out_dir));
 
@@ -149,7 +135,7 @@ nlohmann::json study_b(const CompareOptions& c) {
   const std::string simclr = c.out_dir + "/simclr";
   PretrainOptions s = pretrain_options(c, "simclr", c.data, simclr);
   s.joint_probe = labelled;
-  run_pretrain(s);
+  pretrain_or_continue(s);
   nlohmann::json joint;
   for (const auto& [split, spec] : {std::pair{"train", labelled}, std::pair{"test", c.test}}) {
     data::OpenOptions open;
@@ -167,7 +153,7 @@ nlohmann::json study_b(const CompareOptions& c) {
   const std::string finetune = c.out_dir + "/finetune";
   PretrainOptions f = on_labels("finetune", finetune);
   f.init = simclr;
-  run_pretrain(f);
+  pretrain_or_continue(f);
   methods.push_back(
       method_entry("finetune", finetune, "classifier", classifier_splits(c, finetune, labelled), c.out_dir));
 

@@ -6,28 +6,47 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <system_error>
+
+#include <unistd.h>
 
 #include "data/class_mapping.h"
 #include "data/registry.h"
 #include "nn/checkpoint.h"
+#include "nn/train_state.h"
 #include "ssl/features.h"
 #include "ssl/knn.h"
+#include "ssl/pretrain.h"
+#include "ssl/supervised.h"
 
 namespace ssl {
 
-nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t image_size, int64_t input_size) {
-  if (spec.rfind("random:", 0) == 0) {
-    manual_seed(seed);
-    return nn::make_encoder(spec.substr(7), image_size);
-  }
+namespace {
+
+// The metadata of DIR/encoder.safetensors (the file validated), which names its model and input size.
+nn::Metadata encoder_metadata(const std::string& spec) {
   const std::string path = spec + "/encoder.safetensors";
   SSL_CHECK(std::filesystem::exists(path), "encoder '", spec,
             "': expected a pretrain output directory containing ", "encoder.safetensors, or random:MODEL; '",
             path, "' does not exist");
   nn::Metadata meta;
-  nn::load_safetensors(path, &meta);  // reads the metadata (and validates the file) before building the model
+  nn::load_safetensors(path, &meta);
   SSL_CHECK(meta.count("model") && meta.count("image_size"), path,
             ": metadata lacks 'model' or 'image_size'");
+  return meta;
+}
+
+bool is_random(const std::string& spec) { return spec.rfind("random:", 0) == 0; }
+
+}  // namespace
+
+nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t image_size, int64_t input_size) {
+  if (is_random(spec)) {
+    manual_seed(seed);
+    return nn::make_encoder(spec.substr(7), image_size);
+  }
+  const std::string path = spec + "/encoder.safetensors";
+  nn::Metadata meta = encoder_metadata(spec);
   nn::EncoderPtr encoder =
       nn::make_encoder(meta["model"], input_size > 0 ? input_size : std::stoll(meta["image_size"]));
   try {
@@ -87,14 +106,77 @@ nlohmann::json evaluate_split(nn::Encoder& encoder, const Scorer& scores_of, con
   return out;
 }
 
+// The directory a fine-tuning run without an output directory trains in; removed when it goes out of scope.
+struct ScratchDir {
+  std::string path;
+  ~ScratchDir() {
+    std::error_code ignored;
+    if (!path.empty()) std::filesystem::remove_all(path, ignored);
+  }
+};
+
+// Protocol "finetune": trains encoder + linear head on o.train in run_dir with the runner of ssl/pretrain.h
+// (method finetune from the encoder's weights; supervised, from a seeded initialisation, for random:MODEL),
+// continuing or keeping a run already there. Returns the trained classifier; *info describes the run.
+std::shared_ptr<SupervisedClassifier> finetune(const EvalOptions& o, const std::string& model,
+                                               int64_t image_size, const std::string& run_dir,
+                                               nlohmann::json* info) {
+  PretrainOptions p;
+  p.method = is_random(o.encoder) ? "supervised" : "finetune";
+  p.init = is_random(o.encoder) ? "" : o.encoder;
+  p.model = model;
+  p.image_size = image_size;
+  p.data = o.labels_per_class > 0 ? str_cat(o.train, "@", o.labels_per_class, ",seed=", o.seed) : o.train;
+  p.out_dir = run_dir;
+  p.epochs = o.finetune.epochs;
+  p.batch_size = o.finetune.batch_size;
+  p.lr = o.finetune.lr;
+  p.weight_decay = o.finetune.weight_decay;
+  p.seed = o.seed;
+  p.workers = o.workers;
+  p.skip_bad_images = o.skip_bad_images;
+  p.show_progress = o.show_progress;
+  const std::string checkpoint = run_dir + "/checkpoint.safetensors";
+  if (std::filesystem::exists(checkpoint)) {
+    // A run kept as it is must still be the one asked for (pretrain checks this only when it continues).
+    check_resume_options(resume_options(run_dir), p, checkpoint);
+    const int64_t completed = nn::read_train_state(checkpoint).epoch;
+    SSL_CHECK(completed <= p.epochs, "eval: ", run_dir, " holds a fine-tuning run of ", completed,
+              " epochs, more than the ", p.epochs, " asked for; pass --epochs ", completed,
+              " or another --out");
+  }
+  pretrain_or_continue(p);
+  *info = {{"run", run_dir},     {"method", p.method},
+           {"epochs", p.epochs}, {"batch_size", p.batch_size},
+           {"lr", p.lr},         {"weight_decay", p.weight_decay}};
+  return load_classifier(run_dir);
+}
+
 }  // namespace
 
 nlohmann::json evaluate(const EvalOptions& o) {
-  SSL_CHECK(o.protocol == "linear" || o.protocol == "knn", "eval: unknown protocol '", o.protocol,
-            "'; available: linear, knn");
-  nn::EncoderPtr encoder = load_encoder(o.encoder, o.seed, o.image_size, o.input_size);
+  SSL_CHECK(o.protocol == "linear" || o.protocol == "knn" || o.protocol == "finetune",
+            "eval: unknown protocol '", o.protocol, "'; available: linear, knn, finetune");
+  SSL_CHECK(o.protocol != "finetune" || o.input_size == 0,
+            "eval: --input-size applies to a frozen encoder; the finetune protocol trains the encoder at "
+            "its own size, and got --input-size ",
+            o.input_size);
+  // finetune builds its encoder by training, after the training split is known to be usable.
+  std::string model = is_random(o.encoder) ? o.encoder.substr(7) : "";
+  int64_t image_size = o.image_size;
+  nn::EncoderPtr encoder;
+  if (o.protocol == "finetune") {
+    if (!is_random(o.encoder)) {
+      nn::Metadata meta = encoder_metadata(o.encoder);
+      model = meta["model"];
+      image_size = std::stoll(meta["image_size"]);
+    }
+  } else {
+    encoder = load_encoder(o.encoder, o.seed, o.image_size, o.input_size);
+    image_size = encoder->image_size;
+  }
   data::OpenOptions open;
-  open.image_size = encoder->image_size;
+  open.image_size = image_size;
   open.skip_bad_images = o.skip_bad_images;
   data::OpenOptions open_train = open;
   open_train.labels_per_class = o.labels_per_class;
@@ -103,23 +185,46 @@ nlohmann::json evaluate(const EvalOptions& o) {
   SSL_CHECK(train_set->num_classes() > 0, "eval: the training split ", train_set->name(),
             " is unlabelled; the ", o.protocol, " protocol needs class labels");
   const int64_t classes = train_set->num_classes();
+
+  std::shared_ptr<SupervisedClassifier> classifier;
+  ScratchDir scratch;
+  nlohmann::json finetune_info;
+  if (o.protocol == "finetune") {
+    std::string run_dir = o.out_dir + "/finetune";
+    if (o.out_dir.empty()) {
+      static int runs = 0;
+      scratch.path = run_dir =
+          (std::filesystem::temp_directory_path() / str_cat("ssl_eval_finetune_", ::getpid(), "_", runs++))
+              .string();
+      std::filesystem::remove_all(run_dir);
+    }
+    classifier = finetune(o, model, image_size, run_dir, &finetune_info);
+    encoder = classifier->encoder;
+  }
   const Features train = compute_features(*encoder, *train_set, 512, o.workers, o.show_progress);
 
   std::unique_ptr<LinearProbe> probe;
   std::unique_ptr<KnnClassifier> knn;
   Scorer scores_of;
   TopK tr;
-  if (o.protocol == "linear") {
-    LinearProbeOptions probe_options = o.probe;
-    probe_options.seed = o.seed;
-    probe_options.show_progress = o.show_progress;
-    probe = std::make_unique<LinearProbe>(train.x, train.labels, classes, probe_options);
-    scores_of = [&](const Tensor& x) { return probe->scores(x); };
-    tr = topk_accuracy(scores_of(train.x), train.labels);
-  } else {
+  if (o.protocol == "knn") {
     knn = std::make_unique<KnnClassifier>(train.x, train.labels, classes, o.knn);
     scores_of = [&](const Tensor& x) { return knn->scores(x); };
     tr = topk_accuracy(knn->scores(train.x, /*exclude_self=*/true), train.labels);  // leave-one-out
+  } else {
+    if (o.protocol == "linear") {
+      LinearProbeOptions probe_options = o.probe;
+      probe_options.seed = o.seed;
+      probe_options.show_progress = o.show_progress;
+      probe = std::make_unique<LinearProbe>(train.x, train.labels, classes, probe_options);
+      scores_of = [&](const Tensor& x) { return probe->scores(x); };
+    } else {
+      scores_of = [&](const Tensor& x) {
+        NoGradGuard no_grad;
+        return classifier->head->forward(x);
+      };
+    }
+    tr = topk_accuracy(scores_of(train.x), train.labels);
   }
 
   nlohmann::json splits;
@@ -135,6 +240,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
                            {"feature_dim", encoder->feature_dim},
                            {"splits", splits}};
   if (knn) result["knn"] = {{"k", o.knn.k}, {"temperature", o.knn.temperature}};
+  if (classifier) result["finetune"] = finetune_info;
   if (!o.out_dir.empty()) {
     std::filesystem::create_directories(o.out_dir);
     nn::write_file_atomically(o.out_dir + "/results.json", result.dump(2) + "\n");

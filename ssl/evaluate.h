@@ -1,6 +1,8 @@
 // The evaluation runner: an encoder (trained, or `random:MODEL` for the untrained baseline every table
 // needs), features of each split computed once, a linear probe fitted on (or a kNN classifier holding) the
-// training split, Top-1 and Top-5 on every split, written to results.json.
+// training split, Top-1 and Top-5 on every split, written to results.json. The "finetune" protocol instead
+// trains the whole encoder with a linear head on the training split (the finetune method of ssl/pretrain.h,
+// ssl/supervised.h) and scores every split with that classifier.
 //
 // A split whose classes are not the training split's (a transfer set: a probe trained on CIFAR-10 tested on
 // STL-10) is matched to them by name (data/class_mapping.h): its images of classes without a counterpart
@@ -24,13 +26,22 @@ namespace ssl {
 nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed = 0, int64_t image_size = 32,
                             int64_t input_size = 0);
 
+// Protocol "finetune": the training run (ssl/pretrain.h, Adam with a cosine schedule after one warm-up
+// epoch, the light crop-and-flip augmentation of ssl/supervised.h).
+struct FinetuneOptions {
+  int64_t epochs = 10;
+  int64_t batch_size = 64;
+  double lr = 1e-3;
+  double weight_decay = 1e-6;
+};
+
 struct EvalOptions {
   std::string encoder;
   std::string protocol = "linear";
   std::string train = "synthetic:train";
   std::string test = "synthetic:test";
   std::string transfer;  // optional: another dataset, evaluated with the same probe
-  std::string out_dir;   // empty: do not write results.json
+  std::string out_dir;   // empty: do not write results.json (finetune: train in a temporary directory)
   int64_t image_size = 32;
   int64_t input_size = 0;  // > 0: run a trained encoder at this input size (load_encoder)
   uint64_t seed = 0;
@@ -40,12 +51,18 @@ struct EvalOptions {
   int64_t labels_per_class = 0;  // > 0: fit the probe on this many labelled images per class of `train`
   LinearProbeOptions probe;      // protocol "linear"
   KnnOptions knn;                // protocol "knn"
+  FinetuneOptions finetune;      // protocol "finetune"
 };
 
-// protocol "linear" (a logistic-regression probe on the training split's features) or "knn" (ssl/knn.h; the
-// training split's own Top-1/Top-5 are leave-one-out). Returns {"protocol": ..., "encoder": ..., "splits":
-// {"train": {"top1", "top5", "data", "images"}, "test": {...}[, "transfer": {...}]}}; a split matched by
-// class name adds "classes_matched" and "classes_left_out": {"train": [...], "split": [...]}.
+// protocol "linear" (a logistic-regression probe on the training split's features), "knn" (ssl/knn.h; the
+// training split's own Top-1/Top-5 are leave-one-out) or "finetune" (encoder and linear head trained on the
+// training split from the encoder's weights, or from scratch for random:MODEL, which is then the supervised
+// baseline; the run goes in out_dir/finetune, where a rerun continues or keeps it; the training split's
+// Top-1/Top-5 are those of the trained classifier on its unaugmented images). Returns {"protocol": ...,
+// "encoder": ..., "splits": {"train": {"top1", "top5", "data", "images"}, "test": {...}[, "transfer":
+// {...}]}}; a split matched by class name adds "classes_matched" and "classes_left_out": {"train": [...],
+// "split": [...]}; "finetune" adds "finetune": {"run", "method", "epochs", "batch_size", "lr",
+// "weight_decay"}.
 nlohmann::json evaluate(const EvalOptions& options);
 
 }  // namespace ssl

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -339,6 +340,18 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     if (o.stop_after_epochs > 0 && epoch + 1 >= o.stop_after_epochs) break;
   }
   return metrics;
+}
+
+void pretrain_or_continue(PretrainOptions p) {
+  const std::string checkpoint = p.out_dir + "/" + kCheckpoint;
+  if (std::filesystem::exists(checkpoint)) {
+    if (nn::read_train_state(checkpoint).epoch >= p.epochs) return;
+    p.resume = true;
+  }
+  if (p.show_progress)
+    std::printf("\n== %s: %s on %s -> %s\n", p.method.c_str(), p.model.c_str(), p.data.c_str(),
+                p.out_dir.c_str());
+  pretrain(p);
 }
 
 }  // namespace ssl

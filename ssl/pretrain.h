@@ -73,6 +73,12 @@ struct EpochMetrics {
 // Returns the metrics of every epoch of the run, including those restored from a checkpoint.
 std::vector<EpochMetrics> pretrain(const PretrainOptions& options);
 
+// Pre-trains, or continues the run already in options.out_dir (its checkpoint; the options must agree as for
+// `resume`), or keeps that run as it is when it has completed options.epochs or more. For runners made of
+// several runs (ssl compare, ssl eval --protocol finetune): one interrupted midway continues where it
+// stopped.
+void pretrain_or_continue(PretrainOptions options);
+
 // config.json's content (every option that shapes the results, plus workers), and back; keys absent from
 // `j` keep their defaults. out_dir, resume and show_progress are not part of it.
 nlohmann::json pretrain_options_json(const PretrainOptions& o);

@@ -1,5 +1,7 @@
 #include "ssl/supervised.h"
 
+#include <filesystem>
+
 #include "nn/checkpoint.h"
 #include "ssl/evaluate.h"
 #include "ssl/features.h"
@@ -26,22 +28,29 @@ Tensor SupervisedClassifier::loss(const data::Batch& batch, const StepContext&) 
   return cross_entropy(logits, batch.labels);
 }
 
-TopK classifier_accuracy(const std::string& run_dir, const data::Dataset& data, int workers,
-                         bool show_progress) {
+std::shared_ptr<SupervisedClassifier> load_classifier(const std::string& run_dir) {
   const std::string path = run_dir + "/classifier.safetensors";
+  SSL_CHECK(std::filesystem::exists(path), "expected a supervised or finetune run's classifier in ", run_dir,
+            "; '", path, "' does not exist");
   nn::Metadata meta;
   nn::load_safetensors(path, &meta);
   SSL_CHECK(meta.count("model") && meta.count("image_size") && meta.count("classes"), path,
             ": metadata lacks model, image_size or classes; expected a supervised or finetune run");
-  SupervisedClassifier model(nn::make_encoder(meta["model"], std::stoll(meta["image_size"])),
-                             std::stoll(meta["classes"]));
-  nn::load_module(path, model);
-  SSL_CHECK(data.num_classes() == model.head->weight.size(0), "classifier in ", run_dir, " has ",
-            model.head->weight.size(0), " classes, but ", data.name(), " has ", data.num_classes());
-  model.eval();
-  const Features f = compute_features(*model.encoder, data, 512, workers, show_progress);
+  auto model = std::make_shared<SupervisedClassifier>(
+      nn::make_encoder(meta["model"], std::stoll(meta["image_size"])), std::stoll(meta["classes"]));
+  nn::load_module(path, *model);
+  model->eval();
+  return model;
+}
+
+TopK classifier_accuracy(const std::string& run_dir, const data::Dataset& data, int workers,
+                         bool show_progress) {
+  const std::shared_ptr<SupervisedClassifier> model = load_classifier(run_dir);
+  SSL_CHECK(data.num_classes() == model->head->weight.size(0), "classifier in ", run_dir, " has ",
+            model->head->weight.size(0), " classes, but ", data.name(), " has ", data.num_classes());
+  const Features f = compute_features(*model->encoder, data, 512, workers, show_progress);
   NoGradGuard no_grad;
-  return topk_accuracy(model.head->forward(f.x), f.labels);
+  return topk_accuracy(model->head->forward(f.x), f.labels);
 }
 
 TopK joint_probe_accuracy(const std::string& run_dir, const data::Dataset& data, int workers,

@@ -22,6 +22,10 @@ class SupervisedClassifier : public PretextMethod {
 
 struct TopK;
 
+// The classifier saved in run_dir (classifier.safetensors) by a supervised or finetune run, in evaluation
+// mode. Throws ssl::Error naming the file when it is missing or lacks its metadata.
+std::shared_ptr<SupervisedClassifier> load_classifier(const std::string& run_dir);
+
 // Top-1/Top-5 of the classifier saved in run_dir (classifier.safetensors) on a labelled dataset whose classes
 // are the training data's, the model in evaluation mode. Images of another size are resized to its input.
 TopK classifier_accuracy(const std::string& run_dir, const data::Dataset& data, int workers = 1,

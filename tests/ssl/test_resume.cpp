@@ -1,8 +1,9 @@
 // Exact resume of `pretrain`: a run stopped after epoch 2 and resumed for epoch 3 reproduces the
-// uninterrupted run's losses and weights bit for bit (CPU, same thread count), and bad checkpoints or
-// conflicting options are refused with clear errors.
+// uninterrupted run's losses and weights bit for bit (CPU, same thread count), for every method, and bad
+// checkpoints or conflicting options are refused with clear errors. (SGAN's resume: test_sgan.cpp.)
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -151,4 +152,46 @@ TEST_CASE("resuming from a truncated checkpoint names the file and the tensor") 
   PretrainOptions none = tiny_run("never_run", 2);
   none.resume = true;
   CHECK_THROWS_WITH_AS(pretrain(none), doctest::Contains("no checkpoint"), ssl::Error);
+}
+
+TEST_CASE(
+    "every method resumes exactly after a kill: its heads, extra networks and optimizer state included") {
+  CleanUp clean_up;
+  PretrainOptions init = tiny_run("init", 1);  // a SimCLR encoder for finetune to start from
+  pretrain(init);
+  for (const std::string variant :
+       {"rotation", "context", "patch", "supervised", "finetune", "simclr_joint_probe"}) {
+    CAPTURE(variant);
+    const auto run = [&](const std::string& name) {
+      PretrainOptions p = tiny_run(variant + "_" + name, 3);
+      p.schedule = "cosine";
+      p.method = variant == "simclr_joint_probe" ? "simclr" : variant;
+      if (variant == "finetune") p.init = init.out_dir;
+      if (variant == "simclr_joint_probe") p.joint_probe = "synthetic:train:64@2";
+      if (variant == "context") p.context.adversarial_weight = 0.001;  // the discriminator is state too
+      return p;
+    };
+    const PretrainOptions straight_opts = run("straight");
+    const std::vector<EpochMetrics> straight = pretrain(straight_opts);
+    PretrainOptions killed = run("resumed");
+    killed.stop_after_epochs = 2;
+    REQUIRE(pretrain(killed).size() == 2);
+    killed.stop_after_epochs = 0;
+    killed.resume = true;
+    const std::vector<EpochMetrics> resumed = pretrain(killed);
+    REQUIRE(straight.size() == 3);
+    REQUIRE(resumed.size() == 3);
+    for (size_t i = 0; i < 3; ++i) {
+      CHECK_MESSAGE(resumed[i].loss == straight[i].loss, "epoch ", i + 1);
+      CHECK(std::isfinite(resumed[i].loss));
+      // Methods that classify log their training accuracy (NaN for the others).
+      CHECK(std::isfinite(resumed[i].train_top1) == std::isfinite(straight[i].train_top1));
+      if (std::isfinite(straight[i].train_top1)) CHECK(resumed[i].train_top1 == straight[i].train_top1);
+    }
+    // The whole model (encoder, heads, decoder, discriminator, joint probe) and the optimizer's state.
+    const std::string a = straight_opts.out_dir + "/checkpoint.safetensors";
+    const std::string b = killed.out_dir + "/checkpoint.safetensors";
+    check_same_tensors(a, b, "model.");
+    check_same_tensors(a, b, "optimizer.");
+  }
 }
