@@ -74,6 +74,7 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "metho
                                                              {"--init", "init"},
                                                              {"--joint-probe", "joint_probe"},
                                                              {"--workers", "workers"},
+                                                             {"--device", "device"},
                                                              {"--max-steps", "max_steps_per_epoch"}};
 }  // namespace
 
@@ -170,6 +171,7 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  cmd->add_option("--device", o->device, "Where to train: cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
   cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)");
   auto resume = std::make_shared<std::string>();
@@ -177,7 +179,7 @@ void add_pretrain_command(CLI::App& app) {
       "--resume", *resume,
       "Continue the run in DIR from DIR/checkpoint.safetensors (written after every epoch): options "
       "come from its config; others given here must agree, except --epochs (to train longer), "
-      "--workers and --threads");
+      "--workers, --device and --threads");
   cmd->callback([o, threads, resume, cmd]() {
     set_threads(*threads);
     if (!resume->empty()) {

@@ -73,6 +73,7 @@ nlohmann::json pretrain_options_json(const PretrainOptions& o) {
           {"warmup_epochs", o.warmup_epochs},
           {"seed", o.seed},
           {"workers", o.workers},
+          {"device", o.device},
           {"skip_bad_images", o.skip_bad_images},
           {"init", o.init},
           {"joint_probe", o.joint_probe},
@@ -114,6 +115,7 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
   get("warmup_epochs", o.warmup_epochs);
   get("seed", o.seed);
   get("workers", o.workers);
+  get("device", o.device);
   get("skip_bad_images", o.skip_bad_images);
   get("init", o.init);
   get("joint_probe", o.joint_probe);
@@ -153,11 +155,20 @@ PretrainOptions resume_options(const std::string& dir) {
   return o;
 }
 
+namespace {
+// The batch's tensors on `device` (no copy when they are there already).
+void move_batch(data::Batch& batch, Device device) {
+  batch.images = batch.images.to(device);
+  if (batch.labels.defined()) batch.labels = batch.labels.to(device);
+}
+}  // namespace
+
 void check_resume_options(const PretrainOptions& saved, const PretrainOptions& o, const std::string& source) {
   const nlohmann::json a = pretrain_options_json(saved), b = pretrain_options_json(o);
   std::string conflicts;
   for (const auto& [key, value] : a.items()) {
-    if (key == "epochs" || key == "workers") continue;  // may change: neither alters the results so far
+    // May change: none alters the results so far (a run may move between the CPU and a GPU).
+    if (key == "epochs" || key == "workers" || key == "device") continue;
     if (b.at(key) != value)
       conflicts += str_cat("\n  ", key, ": saved ", value.dump(), ", requested ", b.at(key).dump());
   }
@@ -240,6 +251,8 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
             " has fewer images than one batch (", o.batch_size, ")");
 
   PretextMethod& model = *method.model;
+  const Device device = Device::parse(o.device);
+  model.to(device);  // before the optimizer, whose state is made beside each parameter
   model.train();
   auto optimizer = make_optimizer(o, model.parameters());
   const int64_t steps_per_epoch = o.max_steps_per_epoch > 0
@@ -287,6 +300,8 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
         context.labelled = &labelled_batch;
       }
       model.last_accuracy = std::numeric_limits<double>::quiet_NaN();
+      move_batch(batch, device);  // the loader's batches are made on the host
+      if (labelled_loader) move_batch(labelled_batch, device);
       Tensor loss = model.loss(batch, context);
       if (std::isfinite(model.last_accuracy)) accuracy_sum += model.last_accuracy, ++accuracy_steps;
       const double value = loss.item();

@@ -50,6 +50,7 @@ struct PretrainOptions {
   int64_t warmup_epochs = 1;
   uint64_t seed = 0;
   int workers = 1;                  // loader threads
+  std::string device = "cpu";       // where the model trains: cpu, cuda or cuda:N
   bool skip_bad_images = false;     // image folders: leave out unreadable files, with a warning
   int64_t max_steps_per_epoch = 0;  // 0 = the whole epoch (smaller values for quick tests)
   bool show_progress = true;

@@ -79,6 +79,52 @@ LaunchState& state() {
   return *current;
 }
 
+// Host threads kept between launches: starting up to 1024 threads for every launch would cost more than
+// most emulated kernels' work. run(n, job) calls job(t) on threads 0..n-1 and returns when all are done.
+class ThreadPool {
+ public:
+  void run(int n, const std::function<void(int)>& job) {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (int(threads_) < n) {
+      std::thread(&ThreadPool::serve, this, threads_++).detach();  // the pool lives as long as the process
+    }
+    job_ = &job;
+    active_ = n;
+    pending_ = n;
+    ++generation_;
+    start_.notify_all();
+    finished_.wait(lock, [&] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+
+ private:
+  void serve(int id) {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      start_.wait(lock, [&] { return generation_ != seen; });
+      seen = generation_;
+      if (id >= active_) continue;  // this launch has fewer threads
+      const std::function<void(int)>* job = job_;
+      lock.unlock();
+      (*job)(id);
+      lock.lock();
+      if (--pending_ == 0) finished_.notify_one();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable start_, finished_;
+  const std::function<void(int)>* job_ = nullptr;
+  int threads_ = 0, active_ = 0, pending_ = 0;
+  uint64_t generation_ = 0;
+};
+
+ThreadPool& thread_pool() {
+  static ThreadPool* pool = new ThreadPool();  // never destroyed: its threads never exit
+  return *pool;
+}
+
 std::mutex& launch_mutex() {
   static std::mutex mu;
   return mu;
@@ -111,7 +157,7 @@ void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const std::funct
   std::barrier<std::function<void()>> end_of_block(s.threads,
                                                    std::function<void()>([&s] { s.reset_barriers(); }));
 
-  auto thread_main = [&](int t) {
+  const std::function<void(int)> thread_main = [&](int t) {
     current = &s;
     linear_thread = t;
     threadIdx = {unsigned(t % block.x), unsigned(t / block.x % block.y), unsigned(t / (block.x * block.y))};
@@ -127,11 +173,7 @@ void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const std::funct
     }
     current = nullptr;
   };
-  std::vector<std::thread> pool;
-  pool.reserve(s.threads - 1);
-  for (int t = 1; t < s.threads; ++t) pool.emplace_back(thread_main, t);
-  thread_main(0);
-  for (auto& th : pool) th.join();
+  thread_pool().run(s.threads, thread_main);
 }
 
 void sync_block() { state().block_barrier.arrive_and_wait(); }
