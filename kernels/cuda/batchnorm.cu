@@ -22,7 +22,7 @@
 #include <algorithm>
 
 #include "kernels/common/batch_norm_math.h"
-#include "kernels/cuda/block_reduce.cuh"
+#include "kernels/cuda/reduce_block.cuh"
 #include "kernels/cuda/kernel.cuh"
 #include "kernels/cuda/scratch.cuh"
 
@@ -48,7 +48,6 @@ __device__ __forceinline__ int64_t element(int64_t q, int ch, int c, int64_t hw)
 template <class T, int Mode>
 __global__ void channel_sums_kernel(int64_t n, int c, int64_t hw, int chunks, const T* x, const T* gy,
                                     const T* mean, const T* scale, const T* shift, double* partial) {
-  __shared__ double warp_totals[32];
   const int ch = int(blockIdx.x / chunks), chunk = int(blockIdx.x % chunks);
   const int64_t count = n * hw, begin = count * chunk / chunks, end = count * (chunk + 1) / chunks;
   const T k0 = Mode == kMoments ? x[int64_t(ch) * hw] : T(0);
@@ -72,8 +71,8 @@ __global__ void channel_sums_kernel(int64_t n, int c, int64_t hw, int chunks, co
       b += double(g * (xk - mu));
     }
   }
-  a = block_sum(a, warp_totals);
-  b = block_sum(b, warp_totals);
+  a = block_sum(a);
+  b = block_sum(b);
   if (threadIdx.x == 0) {
     partial[2 * int64_t(blockIdx.x)] = a;
     partial[2 * int64_t(blockIdx.x) + 1] = b;
@@ -212,8 +211,8 @@ void forward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma,
   SSL_CHECK(eps >= 0, fn, ": eps must be >= 0, got ", eps);
   SSL_CHECK(x && y && save_mean && save_invstd, fn, ": x, y, save_mean and save_invstd must not be null");
   const int chunks = chunks_of(n, hw);
-  Scratch<double> partial(c * chunks * 2);
-  Scratch<T> coef(3 * c);
+  DeviceScratch<double> partial(c * chunks * 2);
+  DeviceScratch<T> coef(3 * c);
   channel_sums<T, kMoments>(n, c, hw, chunks, x, nullptr, nullptr, nullptr, nullptr, partial.get());
   launch(forward_stats_kernel<T>, blocks_for(c, kThreads), kThreads, 0, int(c), hw, double(n * hw), chunks,
          static_cast<const double*>(partial.get()), x, gamma, beta, eps, save_mean, save_invstd, batch_var,
@@ -233,8 +232,8 @@ void backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma
   SSL_CHECK(!Relu || (save_scale && save_shift), fn, ": save_scale and save_shift must not be null");
   if (!gx && !ggamma && !gbeta) return;
   const int chunks = chunks_of(n, hw);
-  Scratch<double> partial(c * chunks * 2);
-  Scratch<T> coef(3 * c);
+  DeviceScratch<double> partial(c * chunks * 2);
+  DeviceScratch<T> coef(3 * c);
   channel_sums<T, Relu ? kGradRelu : kGrad>(n, c, hw, chunks, x, gy, save_mean, save_scale, save_shift,
                                             partial.get());
   launch(backward_coef_kernel<T>, blocks_for(c, kThreads), kThreads, 0, int(c), double(n * hw), chunks,
@@ -286,7 +285,7 @@ void batch_norm_forward_eval(int64_t n, int64_t c, int64_t hw, const T* x, const
   check_sizes(n, c, hw, "batch_norm_forward_eval");
   SSL_CHECK(x && running_mean && running_var && y,
             "batch_norm_forward_eval: x, running_mean, running_var and y must not be null");
-  Scratch<T> coef(3 * c);
+  DeviceScratch<T> coef(3 * c);
   launch(eval_coef_kernel<T>, blocks_for(c, kThreads), kThreads, 0, int(c), gamma, beta, running_mean,
          running_var, eps, coef.get());
   const int64_t total = n * c * hw;
@@ -303,7 +302,7 @@ void batch_norm_backward_eval(int64_t n, int64_t c, int64_t hw, const T* x, cons
   SSL_CHECK(!ggamma || (x && running_mean), "batch_norm_backward_eval: ggamma needs x and running_mean");
   if (ggamma || gbeta) {
     const int chunks = chunks_of(n, hw);
-    Scratch<double> partial(c * chunks * 2);
+    DeviceScratch<double> partial(c * chunks * 2);
     channel_sums<T, kGradEval>(n, c, hw, chunks, ggamma ? x : nullptr, gy, ggamma ? running_mean : nullptr,
                                nullptr, nullptr, partial.get());
     launch(eval_grad_params_kernel<T>, blocks_for(c, kThreads), kThreads, 0, int(c), chunks,

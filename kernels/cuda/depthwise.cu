@@ -35,7 +35,7 @@
 
 #include <algorithm>
 
-#include "kernels/cuda/block_reduce.cuh"
+#include "kernels/cuda/reduce_block.cuh"
 #include "kernels/cuda/kernel.cuh"
 #include "kernels/cuda/scratch.cuh"
 #include "kernels/depthwise.h"
@@ -103,7 +103,6 @@ __global__ void input_grad_v1_kernel(Geom g, const T* w, const T* gy, T* gx) {
 // n*oh*ow outputs, each thread a fixed strided subset, then block_sum: deterministic.
 template <class T>
 __global__ void param_grad_v1_kernel(Geom g, const T* x, const T* gy, T* gw, T* gb) {
-  __shared__ T warp_totals[32];
   const int c = blockIdx.x, taps = g.kh * g.kw;
   const int64_t plane = int64_t(g.oh) * g.ow, count = g.n * plane;
   for (int tap = gw ? 0 : taps; tap <= taps; ++tap) {
@@ -121,7 +120,7 @@ __global__ void param_grad_v1_kernel(Geom g, const T* x, const T* gy, T* gw, T* 
       const int iy = oy * g.sh - g.ph + i, ix = ox * g.sw - g.pw + j;
       if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) sum += gv * x[(p * g.h + iy) * g.w + ix];
     }
-    sum = block_sum(sum, warp_totals);
+    sum = block_sum(sum);
     if (threadIdx.x == 0) (tap == taps ? gb[c] : gw[c * taps + tap]) = sum;
   }
 }
@@ -191,7 +190,6 @@ __global__ void input_grad_v2_kernel(Geom g, const T* w, const T* gy, T* gx) {
 // partial[(c * chunks + q) * (K*K + 1) + tap], the bias last.
 template <class T, int K, int S>
 __global__ void param_grad_partial_kernel(Geom g, int chunks, const T* x, const T* gy, T* partial) {
-  __shared__ T warp_totals[32];
   constexpr int taps = K * K;
   const int c = int(blockIdx.x / chunks), q = int(blockIdx.x % chunks);
   const int64_t plane = int64_t(g.oh) * g.ow, count = g.n * plane;
@@ -224,7 +222,7 @@ __global__ void param_grad_partial_kernel(Geom g, int chunks, const T* x, const 
   T* out = partial + int64_t(blockIdx.x) * (taps + 1);
 #pragma unroll
   for (int t = 0; t <= taps; ++t) {
-    const T total = block_sum(acc[t], warp_totals);
+    const T total = block_sum(acc[t]);
     if (threadIdx.x == 0) out[t] = total;
   }
 }
@@ -394,7 +392,7 @@ int chunks_of(const Geom& g) {
 template <class T, int K, int S>
 void param_grad_v2_instance(const Geom& g, const T* x, const T* gy, T* gw, T* gb) {
   const int chunks = chunks_of(g), taps = K * K;
-  Scratch<T> partial(int64_t(g.c) * chunks * (taps + 1));
+  DeviceScratch<T> partial(int64_t(g.c) * chunks * (taps + 1));
   launch(param_grad_partial_kernel<T, K, S>, unsigned(int64_t(g.c) * chunks), kThreads, 0, g, chunks,
          gw ? x : nullptr, gy, partial.get());
   const int64_t outputs = int64_t(g.c) * (taps + 1);

@@ -178,7 +178,7 @@ void lars_step(int64_t n, T* p, const T* g, T* buf, T lr, T momentum, T weight_d
     return;
   }
   const unsigned blocks = reduction_blocks(n);
-  Scratch<double> partials(3 * int64_t(blocks) + 1);  // the partial sums, then the trust ratio
+  DeviceScratch<double> partials(3 * int64_t(blocks) + 1);  // the partial sums, then the trust ratio
   launch(partial_sums_kernel<T, 3>, blocks, kThreads, 0, n, static_cast<const T*>(p), g, partials.get());
   launch(lars_trust_kernel<T>, 1, kThreads, 0, partials.get(), int(blocks), weight_decay, eta);
   launch(lars_kernel<T>, grid, kThreads, 0, n, p, g, buf,
@@ -188,7 +188,7 @@ void lars_step(int64_t n, T* p, const T* g, T* buf, T lr, T momentum, T weight_d
 template <class T>
 void sum_of_squares(int64_t n, const T* x, double* out) {
   const unsigned blocks = reduction_blocks(n);
-  Scratch<double> partials(blocks);
+  DeviceScratch<double> partials(blocks);
   launch(partial_sums_kernel<T, 1>, blocks, kThreads, 0, n, x, x, partials.get());
   launch(total_kernel, 1, kThreads, 0, static_cast<const double*>(partials.get()), int(blocks), out);
 }

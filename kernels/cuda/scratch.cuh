@@ -42,7 +42,4 @@ class DeviceScratch {
   [[maybe_unused]] int device_ = 0;  // the device it came from (GPU build only)
 };
 
-template <class T>
-using Scratch = DeviceScratch<T>;
-
 }  // namespace ssl::kernels::SSL_CUDA_NS
