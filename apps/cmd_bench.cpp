@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <functional>
 #include <nlohmann/json.hpp>
 
@@ -30,17 +31,41 @@ struct BenchOptions {
   std::string only;  // substring filter on workload names
 };
 
-// Median wall time in milliseconds of `repeats` calls after `warmup` untimed ones.
-double median_ms(const std::function<void()>& fn, int repeats, int warmup = 2) {
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+// CPU time of the whole process (all threads) in milliseconds.
+double process_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
+}
+
+// Medians over `repeats` calls after `warmup` untimed ones: wall time, and the process's CPU time. On a
+// machine shared with other jobs the wall time of a call grows with the load; with one thread its CPU time
+// does not (much), which makes --threads 1 CPU times the steadier figure for comparing two versions. (With
+// more threads CPU time also counts OpenMP's spin-waits, which the load inflates.)
+struct Timing {
+  double wall_ms, cpu_ms;
+};
+Timing median_times(const std::function<void()>& fn, int repeats, int warmup = 2) {
   for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> ms;
+  std::vector<double> wall, cpu;
   for (int i = 0; i < repeats; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = process_cpu_ms();
     fn();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    cpu.push_back(process_cpu_ms() - c0);
+    wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
-  return ms[ms.size() / 2];
+  return {median(wall), median(cpu)};
+}
+
+// Median wall time in milliseconds of `repeats` calls after `warmup` untimed ones.
+double median_ms(const std::function<void()>& fn, int repeats, int warmup = 2) {
+  return median_times(fn, repeats, warmup).wall_ms;
 }
 
 // The process's peak resident memory so far, in MB: per workload only when one runs per process (--only).
@@ -61,6 +86,7 @@ void report(const BenchOptions& o, nlohmann::json record) {
     if (record.contains("gb_per_s")) std::printf("  %8.1f GB/s", record["gb_per_s"].get<double>());
     if (record.contains("images_per_s"))
       std::printf("  %8.1f images/s", record["images_per_s"].get<double>());
+    if (record.contains("cpu_ms")) std::printf("  CPU %8.1f ms", record["cpu_ms"].get<double>());
     if (record.contains("max_rss_mb")) std::printf("  peak RSS %6.0f MB", record["max_rss_mb"].get<double>());
     std::printf("\n");
   }
@@ -113,7 +139,7 @@ void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t 
   nn::SGD opt(simclr.parameters(), 0.01, 0.9, 5e-4);
   Generator gen(4);
   const Tensor views = Tensor::normal({2 * batch, 3, size, size}, 0, 1, gen);
-  const double ms = median_ms(
+  const Timing t = median_times(
       [&] {
         Tensor loss = simclr.forward(views);
         opt.zero_grad();
@@ -121,11 +147,13 @@ void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t 
         opt.step();
       },
       std::max(3, o.repeats / 2));
+  const double ms = t.wall_ms;
   const double images_per_s = 2.0 * batch / (ms / 1e3);
   report(o, {{"workload", name},
              {"median_ms", ms},
              {"images_per_s", images_per_s},
              {"gflops", images_per_s * train_flops_per_image / 1e9},
+             {"cpu_ms", t.cpu_ms},
              {"max_rss_mb", max_rss_mb()}});
 }
 

@@ -32,15 +32,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_models  # noqa: E402  (bench/torch_models.py)
 
 
-def median_ms(fn, repeats, warmup=2):
+def median_times(fn, repeats, warmup=2):
+    """Medians of wall time and of the process's CPU time (all threads), in ms, as ssl bench reports them:
+    with --threads 1 the CPU time is the figure a shared machine's load disturbs least."""
     for _ in range(warmup):
         fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+        cpu.append((time.process_time() - c0) * 1e3)
+        wall.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def median_ms(fn, repeats, warmup=2):
+    return median_times(fn, repeats, warmup)[0]
 
 
 def report(args, record):
@@ -56,6 +63,8 @@ def report(args, record):
             extra += f"  {record['gb_per_s']:8.1f} GB/s"
         if "images_per_s" in record:
             extra += f"  {record['images_per_s']:8.1f} images/s"
+        if "cpu_ms" in record:
+            extra += f"  CPU {record['cpu_ms']:8.1f} ms"
         if "max_rss_mb" in record:
             extra += f"  peak RSS {record['max_rss_mb']:.0f} MB"
         print(f"{record['workload']:<34} {record['median_ms']:10.3f} ms{extra}", flush=True)
@@ -119,9 +128,9 @@ def bench_simclr_step(args, model, batch, size):
         loss.backward()
         opt.step()
 
-    ms = median_ms(step, max(3, args.repeats // 2))
+    ms, cpu_ms = median_times(step, max(3, args.repeats // 2))
     report(args, {"workload": name, "median_ms": ms, "images_per_s": 2.0 * batch / (ms / 1e3),
-                  "max_rss_mb": max_rss_mb()})
+                  "cpu_ms": cpu_ms, "max_rss_mb": max_rss_mb()})
 
 
 def depthwise_bytes(n, c, side, stride):

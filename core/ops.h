@@ -88,6 +88,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
 // mask is recomputed from it), which saves a pass over memory in each direction and one activation.
 Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean,
                        Tensor running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// batch_norm_relu(conv2d(x, w, {}, args), gamma, beta, ...) in one call (no bias: batch norm would cancel
+// it). In training the convolution kernel records each output plane's mean and spread while the plane is
+// still in cache, and batch norm builds its statistics from those: one pass less over the convolution's
+// output. The graph is the same two nodes, the values agree to rounding.
+Tensor conv2d_batch_norm_relu(const Tensor& x, const Tensor& w, Conv2dArgs args, const Tensor& gamma,
+                              const Tensor& beta, Tensor running_mean, Tensor running_var, bool training,
+                              double momentum = 0.1, double eps = 1e-5);
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = default_generator());
 
 }  // namespace ssl

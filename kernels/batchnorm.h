@@ -37,6 +37,17 @@ void batch_norm_relu_forward_train(int64_t n, int64_t c, int64_t hw, const T* x,
                                    const T* beta, T eps, T* y, T* save_mean, T* save_invstd, T* batch_var,
                                    T* save_scale, T* save_shift);
 
+// The same, with the statistics from per-plane moments the kernel that produced x recorded (a convolution
+// called with `moments`): plane_mean[i*c + ch] and plane_m2[i*c + ch] are the mean and Σ (x - mean)² of
+// channel ch of image i (kernels/cpu/plane_moments.h). The planes are merged in image order (Chan et al.'s
+// pairwise update, in double), so the result does not depend on the thread count, and x is read only once,
+// to write y. Results agree with batch_norm_relu_forward_train to rounding.
+template <class T>
+void batch_norm_relu_forward_train_moments(int64_t n, int64_t c, int64_t hw, const double* plane_mean,
+                                           const double* plane_m2, const T* x, const T* gamma, const T* beta,
+                                           T eps, T* y, T* save_mean, T* save_invstd, T* batch_var,
+                                           T* save_scale, T* save_shift);
+
 // batch_norm_backward_train of gy masked by the ReLU (gy is dL/dy of the fused output).
 template <class T>
 void batch_norm_relu_backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma,

@@ -37,6 +37,13 @@ void check_conv2d_shape(const Conv2dShape& s, const char* fn);
 template <class T>
 void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
 
+// conv2d_forward that also records each output plane's moments while the plane is in cache, for the batch
+// norm that follows (kernels/batchnorm.h, batch_norm_relu_forward_train_moments): moments [2, n, c_out]
+// receives the planes' means, then their Σ (y - mean)², plane (image i, channel co) at i*c_out + co.
+template <class T>
+void conv2d_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                            double* moments);
+
 // Gradients of L with respect to x, w and bias, given gy = dL/dy [n, c_out, out_h, out_w].
 // Each of gx [n, c_in, h, w], gw [c_out, c_in/groups, kh, kw] and gb [c_out] may be nullptr (not wanted);
 // those given are OVERWRITTEN, not accumulated into. x is only read when gw is wanted, w only when gx is.

@@ -40,6 +40,12 @@ void depthwise_conv2d_forward_v2(const Conv2dShape& s, const T* x, const T* w, c
 template <class T>
 void depthwise_conv2d_forward_v3(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
 
+// depthwise_conv2d_forward that also records each output plane's moments while the plane is in cache, as
+// conv2d_forward_moments does (kernels/conv.h): moments [2, n, c], the means then the Σ (y - mean)².
+template <class T>
+void depthwise_conv2d_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                                      double* moments);
+
 // Whether _v3 is the faster version for s. Measured fwd+bwd at batch 128 on MobileNetV1's shapes (2 threads):
 // v3 wins on 4x4 and 2x2 planes (2.8 vs 3.5 ms at 512 ch 4x4; 1.7 vs 4.4 ms at 1024 ch 2x2) and for stride 2
 // up to 16x16 (2.1 vs 4.1 ms at 256 ch 8x8), where _v2's strided rows are short; _v2 wins for stride 1 from

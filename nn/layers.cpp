@@ -54,6 +54,16 @@ Tensor BatchNorm::forward_relu(const Tensor& x) {
   return batch_norm_relu(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
 
+Tensor BatchNorm::forward_conv_relu(const Conv2d& conv, const Tensor& x) {
+  SSL_CHECK(!conv.bias.defined(), "BatchNorm::forward_conv_relu: the convolution must have no bias");
+  if (is_training()) {
+    NoGradGuard g;
+    num_batches_tracked.fill_(num_batches_tracked.item() + 1);
+  }
+  return conv2d_batch_norm_relu(x, conv.weight, conv.args, weight, bias, running_mean, running_var,
+                                is_training(), momentum, eps);
+}
+
 Sequential::Sequential(std::initializer_list<ModulePtr> modules) {
   for (const ModulePtr& m : modules) append(m);
 }

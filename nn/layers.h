@@ -31,6 +31,9 @@ class BatchNorm : public Module {
   Tensor forward(const Tensor& x) override;
   // relu(forward(x)) through the fused op (core/ops.h batch_norm_relu): for the BN → ReLU pairs of models.
   Tensor forward_relu(const Tensor& x);
+  // relu(forward(conv.forward(x))) through conv2d_batch_norm_relu (core/ops.h), which takes the batch
+  // statistics from the convolution kernel instead of a pass over its output. conv must have no bias.
+  Tensor forward_conv_relu(const Conv2d& conv, const Tensor& x);
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double momentum, eps;
 };

@@ -32,7 +32,7 @@ ConvBNReLU::ConvBNReLU(std::shared_ptr<Conv2d> conv, int64_t channels)
   append(std::make_shared<ReLU>());
 }
 
-Tensor ConvBNReLU::forward(const Tensor& x) { return bn_->forward_relu(conv_->forward(x)); }
+Tensor ConvBNReLU::forward(const Tensor& x) { return bn_->forward_conv_relu(*conv_, x); }
 
 DepthwiseSeparableConv::DepthwiseSeparableConv(int64_t in, int64_t out, int64_t stride)
     : depthwise_(conv_no_bias(in, in, 3, Conv2dArgs{stride, 1, in})),
@@ -47,9 +47,11 @@ DepthwiseSeparableConv::DepthwiseSeparableConv(int64_t in, int64_t out, int64_t 
   append(std::make_shared<ReLU>());
 }
 
+// Each BatchNorm takes its statistics from the convolution before it (the kernels record every output
+// plane's moments while it is in cache), so neither convolution's output is read twice.
 Tensor DepthwiseSeparableConv::forward(const Tensor& x) {
-  const Tensor h = bn_depthwise_->forward_relu(depthwise_->forward(x));
-  return bn_pointwise_->forward_relu(pointwise_->forward(h));
+  const Tensor h = bn_depthwise_->forward_conv_relu(*depthwise_, x);
+  return bn_pointwise_->forward_conv_relu(*pointwise_, h);
 }
 
 MobileNetV1::MobileNetV1(int64_t image_size, double width, int64_t classes) {

@@ -31,7 +31,7 @@ BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride) {
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor h = bn1->forward_relu(conv1->forward(x));
+  Tensor h = bn1->forward_conv_relu(*conv1, x);
   h = bn2->forward(conv2->forward(h));
   return relu(add(h, downsample ? downsample->forward(x) : x));
 }
@@ -50,7 +50,7 @@ ResNet18::ResNet18(ResNetStem stem_, int64_t classes) : stem(stem_) {
 }
 
 Tensor ResNet18::forward(const Tensor& x) {
-  Tensor h = bn1->forward_relu(conv1->forward(x));
+  Tensor h = bn1->forward_conv_relu(*conv1, x);
   if (stem == ResNetStem::imagenet) h = max_pool2d(h, 3, 2, 1);
   h = layer4->forward(layer3->forward(layer2->forward(layer1->forward(h))));
   h = adaptive_avg_pool2d(h, 1, 1).flatten(1);

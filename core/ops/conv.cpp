@@ -6,8 +6,11 @@
 
 namespace ssl {
 
+namespace detail {
+
 // d conv2d: gx = the transposed convolution of g with w, gw = the correlation of x with g, gb = Σ g
-Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, Conv2dArgs a) {
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, Conv2dArgs a,
+              std::vector<double>* moments) {
   detail::check_inputs("conv2d", {x_in, w_in});
   detail::check_same_dtype("conv2d", x_in, w_in);
   SSL_CHECK(x_in.dim() == 4 && w_in.dim() == 4,
@@ -37,9 +40,15 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, Con
   // input through memory for kh*kw multiply-adds per output.
   const bool depthwise = kernels::cpu::is_depthwise(s);
   Tensor y = Tensor::empty({s.n, s.c_out, s.out_h(), s.out_w()}, x.dtype(), x.device());
+  if (moments) moments->resize(2 * s.n * s.c_out);
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
     const T* b = bias.defined() ? bias.data<T>() : nullptr;
-    if (depthwise)
+    if (moments && depthwise)
+      kernels::cpu::depthwise_conv2d_forward_moments<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>(),
+                                                        moments->data());
+    else if (moments)
+      kernels::cpu::conv2d_forward_moments<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>(), moments->data());
+    else if (depthwise)
       kernels::cpu::depthwise_conv2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>());
     else
       kernels::cpu::conv2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>());
@@ -63,6 +72,12 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, Con
                   });
                   return std::vector{gx, gw, gb};
                 });
+}
+
+}  // namespace detail
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv2dArgs a) {
+  return detail::conv2d(x, w, bias, a, nullptr);
 }
 
 }  // namespace ssl

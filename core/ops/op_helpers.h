@@ -4,6 +4,7 @@
 #include <initializer_list>
 
 #include "core/autograd.h"
+#include "core/ops.h"
 #include "core/tensor.h"
 #include "kernels/device_memory.h"
 #include "kernels/elementwise.h"
@@ -66,5 +67,10 @@ template <class T>
 kernels::Strided<T> out(const Tensor& t) {
   return {t.data<T>(), t.strides().data()};
 }
+
+// conv2d (core/ops/conv.cpp); with `moments`, also each output plane's moments, [2, n, c_out] in double
+// (kernels/conv.h, conv2d_forward_moments), for batch norm (core/ops/norm.cpp, conv2d_batch_norm_relu).
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv2dArgs a,
+              std::vector<double>* moments);
 
 }  // namespace ssl::detail

@@ -107,39 +107,63 @@ inline T bn_affine(T x, T mean, T scale, T shift) {
 }
 
 template <bool Relu, class T>
-void forward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta, T eps, T* y,
-                   T* save_mean, T* save_invstd, T* batch_var, T* save_scale, T* save_shift) {
+void forward_train(int64_t n, int64_t c, int64_t hw, const double* plane_mean, const double* plane_m2,
+                   const T* x, const T* gamma, const T* beta, T eps, T* y, T* save_mean, T* save_invstd,
+                   T* batch_var, T* save_scale, T* save_shift) {
   const char* fn = Relu ? "batch_norm_relu_forward_train" : "batch_norm_forward_train";
   check_sizes(n, c, hw, fn);
   SSL_CHECK(n * hw >= 2, fn, ": need more than one value per channel, got n=", n, " hw=", hw);
   SSL_CHECK(eps >= 0, fn, ": eps must be >= 0, got ", eps);
   SSL_CHECK(x && y && save_mean && save_invstd, fn, ": x, y, save_mean and save_invstd must not be null");
+  SSL_CHECK(!plane_mean == !plane_m2, fn, ": plane_mean and plane_m2 go together");
   const int64_t bs = block_size(hw), blocks = (c + bs - 1) / bs;
   const double m = static_cast<double>(n * hw);
 
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t c0 = blk * bs, nb = std::min(c - c0, bs);
-    // One pass over x for both moments, of x - K with K the channel's first value: shifting by a value of
-    // the data keeps E[d²] - E[d]² accurate in double even when |mean| >> std (without the shift that
-    // difference would lose every digit).
-    T shift_k[kMaxBlock];
-    double s1[kMaxBlock] = {}, s2[kMaxBlock] = {};
-    for (int64_t b = 0; b < nb; ++b) shift_k[b] = x[(c0 + b) * hw];
-    channel_sums(n, c, hw, c0, nb, s1, s2, [&](int64_t b) {
-      const T k0 = shift_k[b];
-      return terms_of([x, k0](int64_t k) { return x[k] - k0; },
-                      [x, k0](int64_t k) {
-                        const T d = x[k] - k0;
-                        return d * d;
-                      });
-    });
+    double mean_d[kMaxBlock], var_d[kMaxBlock];
+    if (plane_mean) {
+      // Merge the planes' moments image by image: adding a plane of hw values with mean pm and M2 pq to a
+      // running (count, mean, M2) moves the mean by delta*hw/total and adds the between-group term to M2.
+      for (int64_t b = 0; b < nb; ++b) {
+        double count = 0, mu = 0, m2 = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t p = i * c + c0 + b;
+          const double total = count + double(hw), delta = plane_mean[p] - mu;
+          mu += delta * double(hw) / total;
+          m2 += plane_m2[p] + delta * delta * count * double(hw) / total;
+          count = total;
+        }
+        mean_d[b] = mu;
+        var_d[b] = std::max(0.0, m2 / m);
+      }
+    } else {
+      // One pass over x for both moments, of x - K with K the channel's first value: shifting by a value of
+      // the data keeps E[d²] - E[d]² accurate in double even when |mean| >> std (without the shift that
+      // difference would lose every digit).
+      T shift_k[kMaxBlock];
+      double s1[kMaxBlock] = {}, s2[kMaxBlock] = {};
+      for (int64_t b = 0; b < nb; ++b) shift_k[b] = x[(c0 + b) * hw];
+      channel_sums(n, c, hw, c0, nb, s1, s2, [&](int64_t b) {
+        const T k0 = shift_k[b];
+        return terms_of([x, k0](int64_t k) { return x[k] - k0; },
+                        [x, k0](int64_t k) {
+                          const T d = x[k] - k0;
+                          return d * d;
+                        });
+      });
+      for (int64_t b = 0; b < nb; ++b) {
+        const double d_mean = s1[b] / m;
+        mean_d[b] = double(shift_k[b]) + d_mean;
+        var_d[b] = std::max(0.0, s2[b] / m - d_mean * d_mean);  // biased: the batch's own spread
+      }
+    }
 
     T mean_t[kMaxBlock], scale[kMaxBlock], shift[kMaxBlock];
     for (int64_t b = 0; b < nb; ++b) {
       const int64_t ch = c0 + b;
-      const double d_mean = s1[b] / m, mean = double(shift_k[b]) + d_mean;
-      const double var = std::max(0.0, s2[b] / m - d_mean * d_mean);  // biased: the batch's own spread
+      const double mean = mean_d[b], var = var_d[b];
       const double invstd = 1.0 / std::sqrt(var + double(eps));
       save_mean[ch] = T(mean);
       save_invstd[ch] = T(invstd);
@@ -226,8 +250,8 @@ void backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma
 template <class T>
 void batch_norm_forward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma, const T* beta,
                               T eps, T* y, T* save_mean, T* save_invstd, T* batch_var) {
-  forward_train<false>(n, c, hw, x, gamma, beta, eps, y, save_mean, save_invstd, batch_var, (T*)nullptr,
-                       (T*)nullptr);
+  forward_train<false>(n, c, hw, nullptr, nullptr, x, gamma, beta, eps, y, save_mean, save_invstd, batch_var,
+                       (T*)nullptr, (T*)nullptr);
 }
 
 template <class T>
@@ -244,8 +268,20 @@ void batch_norm_relu_forward_train(int64_t n, int64_t c, int64_t hw, const T* x,
                                    T* save_scale, T* save_shift) {
   SSL_CHECK(save_scale && save_shift,
             "batch_norm_relu_forward_train: save_scale and save_shift must not be null");
-  forward_train<true>(n, c, hw, x, gamma, beta, eps, y, save_mean, save_invstd, batch_var, save_scale,
-                      save_shift);
+  forward_train<true>(n, c, hw, nullptr, nullptr, x, gamma, beta, eps, y, save_mean, save_invstd, batch_var,
+                      save_scale, save_shift);
+}
+
+template <class T>
+void batch_norm_relu_forward_train_moments(int64_t n, int64_t c, int64_t hw, const double* plane_mean,
+                                           const double* plane_m2, const T* x, const T* gamma, const T* beta,
+                                           T eps, T* y, T* save_mean, T* save_invstd, T* batch_var,
+                                           T* save_scale, T* save_shift) {
+  SSL_CHECK(plane_mean && plane_m2 && save_scale && save_shift,
+            "batch_norm_relu_forward_train_moments: plane_mean, plane_m2, save_scale and save_shift must not "
+            "be null");
+  forward_train<true>(n, c, hw, plane_mean, plane_m2, x, gamma, beta, eps, y, save_mean, save_invstd,
+                      batch_var, save_scale, save_shift);
 }
 
 template <class T>
@@ -344,6 +380,9 @@ void batch_norm_backward_eval(int64_t n, int64_t c, int64_t hw, const T* gamma, 
                                             const T*, T, const T*, T*, T*, T*);                              \
   template void batch_norm_relu_forward_train<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, T, \
                                                  T*, T*, T*, T*, T*, T*);                                    \
+  template void batch_norm_relu_forward_train_moments<T>(int64_t, int64_t, int64_t, const double*,           \
+                                                         const double*, const T*, const T*, const T*, T, T*, \
+                                                         T*, T*, T*, T*, T*);                                \
   template void batch_norm_relu_backward_train<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*,   \
                                                   const T*, const T*, const T*, const T*, T*, T*, T*);
 SSL_INSTANTIATE_BATCH_NORM(float)

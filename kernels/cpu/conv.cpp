@@ -19,6 +19,7 @@
 // gw/gb partial sums, added in thread order at the end: the result does not depend on scheduling. Eigen runs
 // each GEMM single-threaded inside the parallel region.
 #include "kernels/conv.h"
+#include "kernels/cpu/plane_moments.h"
 #include "kernels/cpu/scratch.h"
 #include "kernels/cpu/thread_partials.h"
 
@@ -206,10 +207,10 @@ void fill_col(const Conv2dShape& s, const Geometry& g, const T* x, int64_t b0, i
   }
 }
 
-}  // namespace
-
+// With `moments` (mean [n*c_out] then M2 [n*c_out]), each image's output planes are reduced right after its
+// GEMM, from the GEMM's output block, which is still in cache.
 template <class T>
-void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, double* moments) {
   check_conv2d_shape(s, "conv2d_forward");
   SSL_CHECK(x && w && y, "conv2d_forward: x, w and y must not be null");
   const Geometry g(s);
@@ -243,10 +244,31 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias,
         MatMap<T> Y(in_place ? yg : out, g.cg_out, cols);
         Y.noalias() = W * C;
         if (bias) Y.colwise() += ConstVecMap<T>(bias + gi * g.cg_out, g.cg_out);
+        if (moments)
+          for (int64_t b = 0; b < cb; ++b)
+            for (int64_t co = 0; co < g.cg_out; ++co) {
+              const int64_t plane = (b0 + b) * s.c_out + gi * g.cg_out + co;
+              plane_moments(Y.data() + co * cols + b * g.p, g.p, moments + plane,
+                            moments + s.n * s.c_out + plane);
+            }
         if (!in_place) scatter_planes(out, cb, g.cg_out, g.p, yg, y_image);
       }
     }
   }
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  forward(s, x, w, bias, y, nullptr);
+}
+
+template <class T>
+void conv2d_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                            double* moments) {
+  SSL_CHECK(moments, "conv2d_forward_moments: moments must not be null");
+  forward(s, x, w, bias, y, moments);
 }
 
 template <class T>
@@ -333,6 +355,10 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, 
 template void conv2d_forward<float>(const Conv2dShape&, const float*, const float*, const float*, float*);
 template void conv2d_forward<double>(const Conv2dShape&, const double*, const double*, const double*,
                                      double*);
+template void conv2d_forward_moments<float>(const Conv2dShape&, const float*, const float*, const float*,
+                                            float*, double*);
+template void conv2d_forward_moments<double>(const Conv2dShape&, const double*, const double*, const double*,
+                                             double*, double*);
 template void conv2d_backward<float>(const Conv2dShape&, const float*, const float*, const float*, float*,
                                      float*, float*);
 template void conv2d_backward<double>(const Conv2dShape&, const double*, const double*, const double*,

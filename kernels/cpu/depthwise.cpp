@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/cpu/plane_moments.h"
 
 namespace ssl::kernels::cpu {
 namespace {
@@ -174,15 +175,19 @@ void dispatch_kernel(const Conv2dShape& s, F&& f) {
     f.template operator()<0, 0>();
 }
 
+// With `moments` (means [n*c], then M2 [n*c]), each plane's moments are taken right after the plane is
+// written, while it is in L1.
 template <class T>
-void forward_v2(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+void forward_v2(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                double* moments = nullptr) {
   const Plane g(s);
-  const int64_t planes = s.n * s.c_in, k = s.kh * s.kw;
+  const int64_t planes = s.n * s.c_in, k = s.kh * s.kw, out_plane = g.oh * g.ow;
   dispatch_kernel(s, [&]<int K, int S>() {
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < planes; ++p) {
       const int64_t c = p % s.c_in;
-      forward_plane<T, K, S>(g, x + p * g.h * g.w, w + c * k, bias ? bias[c] : T(0), y + p * g.oh * g.ow);
+      forward_plane<T, K, S>(g, x + p * g.h * g.w, w + c * k, bias ? bias[c] : T(0), y + p * out_plane);
+      if (moments) plane_moments(y + p * out_plane, out_plane, moments + p, moments + planes + p);
     }
   });
 }
@@ -371,6 +376,20 @@ void depthwise_conv2d_forward(const Conv2dShape& s, const T* x, const T* w, cons
   depthwise_conv2d_forward_v2(s, x, w, bias, y);
 }
 
+// _v3's forward with moments (kernels/cpu/depthwise_v3.cpp), for the dispatch below.
+template <class T>
+void depthwise_v3_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                                  double* moments);
+
+template <class T>
+void depthwise_conv2d_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                                      double* moments) {
+  check_shape(s, "depthwise_conv2d_forward_moments");
+  SSL_CHECK(x && w && y && moments, "depthwise_conv2d_forward_moments: x, w, y and moments must not be null");
+  if (uses_channel_tiles(s)) return depthwise_v3_forward_moments(s, x, w, bias, y, moments);
+  forward_v2(s, x, w, bias, y, moments);
+}
+
 namespace {
 void check_backward(const Conv2dShape& s, const void* x, const void* w, const void* gy, const void* gx,
                     const void* gw) {
@@ -406,6 +425,8 @@ void depthwise_conv2d_backward(const Conv2dShape& s, const T* x, const T* w, con
   template void depthwise_conv2d_forward<T>(const Conv2dShape&, const T*, const T*, const T*, T*);          \
   template void depthwise_conv2d_forward_v1<T>(const Conv2dShape&, const T*, const T*, const T*, T*);       \
   template void depthwise_conv2d_forward_v2<T>(const Conv2dShape&, const T*, const T*, const T*, T*);       \
+  template void depthwise_conv2d_forward_moments<T>(const Conv2dShape&, const T*, const T*, const T*, T*,   \
+                                                    double*);                                               \
   template void depthwise_conv2d_backward<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*, T*); \
   template void depthwise_conv2d_backward_v1<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*,   \
                                                 T*);                                                        \

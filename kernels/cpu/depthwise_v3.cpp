@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/cpu/plane_moments.h"
 #include "kernels/depthwise.h"
 
 namespace ssl::kernels::cpu {
@@ -63,7 +64,7 @@ void transposed_weights(const Tile& g, const T* w, int64_t lanes, T* wt) {
 }
 
 template <class T>
-void forward_v3(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+void forward_v3(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, double* moments) {
   const Tile g(s);
   const int64_t C = s.c_in, groups = (C + kLanes - 1) / kLanes, k = g.kh * g.kw;
   const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
@@ -95,6 +96,11 @@ void forward_v3(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* 
       T* yb = y + (b * C + c0) * out_plane;
       for (int64_t l = 0; l < lanes; ++l)
         for (int64_t q = 0; q < out_plane; ++q) yb[l * out_plane + q] = yt[q * kLanes + l];
+      if (moments)  // the planes just written, still in L1
+        for (int64_t l = 0; l < lanes; ++l) {
+          const int64_t p = b * C + c0 + l;
+          plane_moments(yb + l * out_plane, out_plane, moments + p, moments + s.n * C + p);
+        }
     }
   }
 }
@@ -171,7 +177,13 @@ void depthwise_conv2d_forward_v3(const Conv2dShape& s, const T* x, const T* w, c
   check_conv2d_shape(s, "depthwise_conv2d_forward_v3");
   SSL_CHECK(is_depthwise(s), "depthwise_conv2d_forward_v3: needs groups == c_in == c_out");
   SSL_CHECK(x && w && y, "depthwise_conv2d_forward_v3: x, w and y must not be null");
-  forward_v3(s, x, w, bias, y);
+  forward_v3(s, x, w, bias, y, nullptr);
+}
+
+template <class T>
+void depthwise_v3_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                                  double* moments) {
+  forward_v3(s, x, w, bias, y, moments);
 }
 
 template <class T>
@@ -189,6 +201,10 @@ template void depthwise_conv2d_forward_v3<float>(const Conv2dShape&, const float
                                                  float*);
 template void depthwise_conv2d_forward_v3<double>(const Conv2dShape&, const double*, const double*,
                                                   const double*, double*);
+template void depthwise_v3_forward_moments<float>(const Conv2dShape&, const float*, const float*,
+                                                  const float*, float*, double*);
+template void depthwise_v3_forward_moments<double>(const Conv2dShape&, const double*, const double*,
+                                                   const double*, double*, double*);
 template void depthwise_conv2d_backward_v3<float>(const Conv2dShape&, const float*, const float*,
                                                   const float*, float*, float*, float*);
 template void depthwise_conv2d_backward_v3<double>(const Conv2dShape&, const double*, const double*,

@@ -257,6 +257,62 @@ TEST_CASE("batch_norm_relu equals relu(batch_norm) in float32, values and gradie
   CHECK(max_abs_diff(rv1, rv2) == 0);
 }
 
+TEST_CASE("conv2d_batch_norm_relu equals batch_norm_relu(conv2d), values, gradients and running statistics") {
+  // Planes large enough for the convolution to record the moments: a dense 3x3 on 16x16, a depthwise 3x3 on
+  // 32x32; smaller ones (batch norm reads the output for its statistics): a depthwise 3x3 with stride 2, a
+  // 1x1 with several images per GEMM. In float64 against the two ops composed, and through finite
+  // differences.
+  struct Case {
+    Shape x, w;
+    Conv2dArgs args;
+  };
+  const Case cases[] = {{{2, 2, 16, 16}, {3, 2, 3, 3}, {1, 1, 1}},
+                        {{2, 3, 32, 32}, {3, 1, 3, 3}, {1, 1, 3}},
+                        {{3, 4, 6, 5}, {6, 4, 3, 3}, {1, 1, 1}},
+                        {{3, 5, 7, 6}, {5, 1, 3, 3}, {2, 1, 5}},
+                        {{9, 6, 2, 2}, {4, 6, 1, 1}, {1, 0, 1}}};
+  uint64_t seed = 21;
+  for (const Case& c : cases) {
+    const int64_t co = c.w[0];
+    const uint64_t s0 = seed;
+    seed += 5;
+    auto inputs = [&] {
+      return Ts{rand64(c.x, s0), rand64(c.w, s0 + 1), rand64({co}, s0 + 2, 0.5, 1.5), rand64({co}, s0 + 3)};
+    };
+    Ts in = inputs();
+    Tensor x = in[0], w = in[1], gamma = in[2], beta = in[3];
+    for (Tensor* t : {&x, &w, &gamma, &beta}) t->set_requires_grad();
+    Tensor r = rand64({c.x[0], co, 1, 1}, s0 + 4);  // broadcast weights for L = Σ r * y
+    Tensor rm1 = Tensor::zeros({co}, DType::f64), rv1 = Tensor::ones({co}, DType::f64);
+    Tensor rm2 = Tensor::zeros({co}, DType::f64), rv2 = Tensor::ones({co}, DType::f64);
+    auto grads_of = [&](const Tensor& y) {
+      sum(mul(y, r)).backward();
+      std::vector<Tensor> g = {x.grad().clone(), w.grad().clone(), gamma.grad().clone(), beta.grad().clone()};
+      for (Tensor* t : {&x, &w, &gamma, &beta}) t->zero_grad();
+      return g;
+    };
+    const Tensor fused = conv2d_batch_norm_relu(x, w, c.args, gamma, beta, rm1, rv1, true);
+    const std::vector<Tensor> g_fused = grads_of(fused);
+    const Tensor composed = batch_norm_relu(conv2d(x, w, Tensor(), c.args), gamma, beta, rm2, rv2, true);
+    const std::vector<Tensor> g_composed = grads_of(composed);
+    CHECK(max_abs_diff(fused, composed) < 1e-12);
+    for (size_t i = 0; i < 4; ++i) CHECK(max_abs_diff(g_fused[i], g_composed[i]) < 1e-12);
+    CHECK(max_abs_diff(rm1, rm2) < 1e-12);
+    CHECK(max_abs_diff(rv1, rv2) < 1e-12);
+    // Finite differences on the small cases only: on the large ones the loss sums thousands of terms and the
+    // differences' rounding exceeds the tolerance; there the exact match with the composed ops (each checked
+    // by finite differences above) is the check.
+    if (x.numel() > 600) continue;
+    check_gradients(
+        "conv2d_batch_norm_relu",
+        [&](const Ts& t) {
+          Tensor rm = Tensor::zeros({co}, DType::f64), rv = Tensor::ones({co}, DType::f64);
+          return conv2d_batch_norm_relu(t[0], t[1], c.args, t[2], t[3], rm, rv, true);
+        },
+        inputs());
+  }
+}
+
 TEST_CASE("fused NT-Xent") {
   check_gradients("ntxent", [](const Ts& x) { return ntxent(x[0], 0.5); }, {rand64({6, 4}, 1)});
   check_gradients("ntxent cross-view only", [](const Ts& x) { return ntxent(x[0], 0.2, true); },

@@ -130,6 +130,70 @@ TEST_CASE("batch_norm_forward_train stays accurate when |mean| >> std") {
   check_close(y, ref.y, 1e-5, 1e-5, "y");
 }
 
+namespace {
+
+// The per-plane moments a convolution records (kernels/cpu/plane_moments.h), in long double.
+std::vector<double> plane_moments_of(const BnCase& k, const std::vector<double>& x) {
+  const int64_t planes = k.n * k.c;
+  std::vector<double> m(2 * planes);
+  for (int64_t p = 0; p < planes; ++p) {
+    long double sum = 0, sq = 0;
+    for (int64_t q = 0; q < k.hw; ++q) sum += x[p * k.hw + q];
+    const long double mean = sum / k.hw;
+    for (int64_t q = 0; q < k.hw; ++q) sq += (x[p * k.hw + q] - mean) * (x[p * k.hw + q] - mean);
+    m[p] = double(mean);
+    m[planes + p] = double(sq);
+  }
+  return m;
+}
+
+std::vector<double> relu_of(std::vector<double> v) {
+  for (double& e : v) e = std::max(e, 0.0);
+  return v;
+}
+
+template <class T>
+void check_moments_forward(const BnCase& k, double offset, std::mt19937_64& rng, double tol) {
+  const auto x = random_vector(k.n * k.c * k.hw, rng, offset - 0.5, offset + 2.0);
+  const auto gamma = random_vector(k.c, rng, 0.5, 1.5), beta = random_vector(k.c, rng);
+  const auto xt = cast<T>(x), gt = cast<T>(gamma), bt = cast<T>(beta);
+  const auto ref = train_reference(k, cast<double>(xt), gamma, beta, kEps);
+  const auto moments = plane_moments_of(k, cast<double>(xt));
+  auto y = poisoned<T>(x.size()), mean = poisoned<T>(k.c), invstd = poisoned<T>(k.c), var = poisoned<T>(k.c);
+  auto scale = poisoned<T>(k.c), shift = poisoned<T>(k.c);
+  cpu::batch_norm_relu_forward_train_moments<T>(
+      k.n, k.c, k.hw, moments.data(), moments.data() + k.n * k.c, xt.data(), gt.data(), bt.data(), T(kEps),
+      y.data(), mean.data(), invstd.data(), var.data(), scale.data(), shift.data());
+  const std::string what =
+      std::string(sizeof(T) == 4 ? "float" : "double") + " offset " + std::to_string(offset);
+  check_close(y, relu_of(ref.y), tol, tol, what + " y");
+  check_close(mean, ref.mean, tol, tol, what + " save_mean");
+  check_close(invstd, ref.invstd, tol, tol, what + " save_invstd");
+  check_close(var, ref.var, tol, tol, what + " batch_var");
+  // The same map as the kernel that reads x for its statistics, which backward relies on.
+  auto scale2 = poisoned<T>(k.c), shift2 = poisoned<T>(k.c), y2 = poisoned<T>(x.size());
+  auto mean2 = poisoned<T>(k.c), invstd2 = poisoned<T>(k.c);
+  cpu::batch_norm_relu_forward_train<T>(k.n, k.c, k.hw, xt.data(), gt.data(), bt.data(), T(kEps), y2.data(),
+                                        mean2.data(), invstd2.data(), nullptr, scale2.data(), shift2.data());
+  check_close(scale, cast<double>(scale2), tol, tol, what + " save_scale");
+  check_close(shift, cast<double>(shift2), tol, tol, what + " save_shift");
+}
+
+}  // namespace
+
+TEST_CASE("batch_norm_relu_forward_train_moments matches the reference, from per-plane moments") {
+  std::mt19937_64 rng(25);
+  for (const auto& k : kCases) {
+    CAPTURE(k.n);
+    CAPTURE(k.c);
+    CAPTURE(k.hw);
+    for (double offset : {0.0, 1000.0}) {
+      check_moments_forward<double>(k, offset, rng, 1e-10);
+      check_moments_forward<float>(k, offset, rng, 2e-5);
+    }
+  }
+}
+
 TEST_CASE("batch_norm_forward_eval matches the reference") {
   std::mt19937_64 rng(23);
   for (const auto& k : kCases) {

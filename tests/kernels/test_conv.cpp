@@ -104,6 +104,55 @@ TEST_CASE("conv2d_forward matches the direct-loop reference") {
   check_forward_case<float>(medium, true, rng, 1e-5, 1e-5);
 }
 
+namespace {
+
+// Each plane's mean, then each plane's Σ (y - mean)², in long double: what the *_moments kernels record.
+template <class T>
+std::vector<double> moments_reference(const std::vector<T>& y, int64_t planes, int64_t hw) {
+  std::vector<double> m(2 * planes);
+  for (int64_t p = 0; p < planes; ++p) {
+    long double sum = 0, sq = 0;
+    for (int64_t q = 0; q < hw; ++q) sum += y[p * hw + q];
+    const long double mean = sum / hw;
+    for (int64_t q = 0; q < hw; ++q) sq += (y[p * hw + q] - mean) * (y[p * hw + q] - mean);
+    m[p] = double(mean);
+    m[planes + p] = double(sq);
+  }
+  return m;
+}
+
+template <class T>
+void check_moments_case(const ConvCase& c, double offset, std::mt19937_64& rng, double tol) {
+  const Conv2dShape& s = c.s;
+  const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
+  const auto b = std::vector<double>(s.c_out, offset);  // a large offset: |mean| >> std
+  const auto xt = cast<T>(x), wt = cast<T>(w), bt = cast<T>(b);
+  auto y = poisoned<T>(y_count(s));
+  auto moments = poisoned<double>(2 * s.n * s.c_out);
+  cpu::conv2d_forward_moments<T>(s, xt.data(), wt.data(), bt.data(), y.data(), moments.data());
+  const std::string name = std::string(c.name) + " offset " + std::to_string(offset);
+  check_close(y, conv_reference(s, x, w, b), tol * (1 + offset), tol, name + " y");
+  // The moments of the y the kernel wrote (rounding in y is the convolution's, not the moments').
+  check_close(moments, moments_reference(y, s.n * s.c_out, s.out_h() * s.out_w()), tol, tol,
+              name + " moments");
+}
+
+}  // namespace
+
+TEST_CASE("conv2d_forward_moments writes y and every output plane's mean and spread") {
+  std::mt19937_64 rng(7);
+  std::vector<ConvCase> cases = kSmallCases;
+  cases.push_back({"1x1 on 2x2 planes, 19 images in chunks", {19, 6, 2, 2, 5, 1, 1, 1, 1, 0, 0, 1}});
+  cases.push_back({"medium 16->32 k3 s1 p1 groups 2", {3, 16, 12, 11, 32, 3, 3, 1, 1, 1, 1, 2}});
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    for (double offset : {0.0, 1000.0}) {
+      check_moments_case<double>(c, offset, rng, 1e-10);
+      check_moments_case<float>(c, offset, rng, 1e-4);
+    }
+  }
+}
+
 TEST_CASE("conv2d_backward matches central finite differences") {
   std::mt19937_64 rng(2);
   for (const auto& c : kSmallCases) {

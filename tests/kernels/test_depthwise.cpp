@@ -125,6 +125,49 @@ TEST_CASE("depthwise_conv2d_forward (every version) matches the direct-loop refe
     }
 }
 
+namespace {
+
+// Each plane's mean, then each plane's Σ (y - mean)², in long double: what the *_moments kernels record.
+template <class T>
+std::vector<double> moments_reference(const std::vector<T>& y, int64_t planes, int64_t hw) {
+  std::vector<double> m(2 * planes);
+  for (int64_t p = 0; p < planes; ++p) {
+    long double sum = 0, sq = 0;
+    for (int64_t q = 0; q < hw; ++q) sum += y[p * hw + q];
+    const long double mean = sum / hw;
+    for (int64_t q = 0; q < hw; ++q) sq += (y[p * hw + q] - mean) * (y[p * hw + q] - mean);
+    m[p] = double(mean);
+    m[planes + p] = double(sq);
+  }
+  return m;
+}
+
+template <class T>
+void check_moments(const Case& c, double offset, std::mt19937_64& rng, double tol) {
+  const Conv2dShape& s = c.s;
+  const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
+  const auto b = std::vector<double>(s.c_out, offset);  // a large offset: |mean| >> std
+  const auto xt = cast<T>(x), wt = cast<T>(w), bt = cast<T>(b);
+  auto y = poisoned<T>(y_count(s));
+  auto moments = poisoned<double>(2 * s.n * s.c_out);
+  cpu::depthwise_conv2d_forward_moments<T>(s, xt.data(), wt.data(), bt.data(), y.data(), moments.data());
+  const std::string name = std::string(c.name) + " offset " + std::to_string(offset);
+  check_close(y, reference(s, x, w, b), tol * (1 + offset), tol, name + " y");
+  check_close(moments, moments_reference(y, s.n * s.c_out, s.out_h() * s.out_w()), tol, tol,
+              name + " moments");
+}
+
+}  // namespace
+
+TEST_CASE("depthwise_conv2d_forward_moments (v2 and v3 planes) writes y and every plane's mean and spread") {
+  std::mt19937_64 rng(5);
+  for (const auto& c : kCases)
+    for (double offset : {0.0, 1000.0}) {
+      check_moments<double>(c, offset, rng, 1e-10);
+      check_moments<float>(c, offset, rng, 1e-4);
+    }
+}
+
 TEST_CASE("depthwise_conv2d_backward (every version) matches central finite differences") {
   std::mt19937_64 rng(2);
   for (const auto& c : kCases)

@@ -1,0 +1,30 @@
+// Per-plane moments, recorded by a convolution kernel while each output plane is still in cache, so that the
+// batch norm after it need not read the whole output again for its statistics (see
+// batch_norm_relu_forward_train_moments in kernels/batchnorm.h).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace ssl::kernels::cpu {
+
+// The mean and the sum of squared deviations M2 = Σ (y - mean)² of the hw values of one plane, both in
+// double. One pass (the plane is in cache, but a second pass still costs as much as the batch-norm pass it
+// replaces): Σ d and Σ d² of d = y - K, with K the plane's first value, give mean = K + Σd/hw and
+// M2 = Σd² - (Σd)²/hw. Shifting by a value of the data keeps M2 accurate when |mean| >> std, where
+// Σy² - (Σy)²/hw would lose every digit.
+template <class T>
+inline void plane_moments(const T* y, int64_t hw, double* mean, double* m2) {
+  const T k0 = y[0];
+  T d = 0, dd = 0;
+#pragma omp simd reduction(+ : d, dd)
+  for (int64_t q = 0; q < hw; ++q) {
+    const T e = y[q] - k0;
+    d += e;
+    dd += e * e;
+  }
+  *mean = double(k0) + double(d) / double(hw);
+  *m2 = std::max(0.0, double(dd) - double(d) * double(d) / double(hw));
+}
+
+}  // namespace ssl::kernels::cpu
