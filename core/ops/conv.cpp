@@ -2,6 +2,8 @@
 #include "kernels/conv.h"
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
+#include "kernels/cuda/depthwise.h"
+#include "kernels/cuda/library.h"
 #include "kernels/depthwise.h"
 
 namespace ssl {
@@ -11,7 +13,7 @@ namespace detail {
 // d conv2d: gx = the transposed convolution of g with w, gw = the correlation of x with g, gb = Σ g
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, Conv2dArgs a,
               std::vector<double>* moments) {
-  detail::check_inputs("conv2d", {x_in, w_in});
+  detail::check_inputs("conv2d", {x_in, w_in}, /*cuda_ok=*/true);
   detail::check_same_dtype("conv2d", x_in, w_in);
   SSL_CHECK(x_in.dim() == 4 && w_in.dim() == 4,
             "conv2d: expected x [N, C, H, W] and w [O, C/groups, kH, kW], got ", x_in.shape(), " and ",
@@ -40,38 +42,61 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, Con
   // input through memory for kh*kw multiply-adds per output.
   const bool depthwise = kernels::cpu::is_depthwise(s);
   Tensor y = Tensor::empty({s.n, s.c_out, s.out_h(), s.out_w()}, x.dtype(), x.device());
+  SSL_CHECK(!moments || x.device().is_cpu(), "conv2d: per-plane moments are recorded on the CPU only");
   if (moments) moments->resize(2 * s.n * s.c_out);
   dispatch_floating(x.dtype(), "conv2d", [&]<class T>() {
     const T* b = bias.defined() ? bias.data<T>() : nullptr;
-    if (moments && depthwise)
-      kernels::cpu::depthwise_conv2d_forward_moments<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>(),
-                                                        moments->data());
-    else if (moments)
-      kernels::cpu::conv2d_forward_moments<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>(), moments->data());
-    else if (depthwise)
-      kernels::cpu::depthwise_conv2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>());
-    else
-      kernels::cpu::conv2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>());
+    detail::on_device(
+        x.device(),
+        [&] {
+          if (moments && depthwise)
+            kernels::cpu::depthwise_conv2d_forward_moments<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>(),
+                                                              moments->data());
+          else if (moments)
+            kernels::cpu::conv2d_forward_moments<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>(),
+                                                    moments->data());
+          else if (depthwise)
+            kernels::cpu::depthwise_conv2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>());
+          else
+            kernels::cpu::conv2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>());
+        },
+        [&] {  // the hand-written depthwise kernel; cuDNN for the others
+          if (depthwise)
+            kernels::cuda::depthwise_conv2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>());
+          else
+            kernels::cuda::conv2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>());
+        });
   });
-  return record("conv2d", y, {x_in, w_in, bias_in},
-                [s, x, w, depthwise](const Tensor& g_in, const std::vector<bool>& needs) {
-                  const Tensor g = g_in.contiguous();
-                  Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-                  Tensor gw = needs[1] ? Tensor::empty(w.shape(), w.dtype(), w.device()) : Tensor();
-                  Tensor gb = needs[2] ? Tensor::empty({s.c_out}, w.dtype(), w.device()) : Tensor();
-                  dispatch_floating(g.dtype(), "conv2d_backward", [&]<class T>() {
-                    T* gxp = needs[0] ? gx.data<T>() : nullptr;
-                    T* gwp = needs[1] ? gw.data<T>() : nullptr;
-                    T* gbp = needs[2] ? gb.data<T>() : nullptr;
-                    if (depthwise)
-                      kernels::cpu::depthwise_conv2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(),
-                                                                 gxp, gwp, gbp);
-                    else
-                      kernels::cpu::conv2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(), gxp, gwp,
-                                                       gbp);
-                  });
-                  return std::vector{gx, gw, gb};
-                });
+  return record(
+      "conv2d", y, {x_in, w_in, bias_in},
+      [s, x, w, depthwise](const Tensor& g_in, const std::vector<bool>& needs) {
+        const Tensor g = g_in.contiguous();
+        Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+        Tensor gw = needs[1] ? Tensor::empty(w.shape(), w.dtype(), w.device()) : Tensor();
+        Tensor gb = needs[2] ? Tensor::empty({s.c_out}, w.dtype(), w.device()) : Tensor();
+        dispatch_floating(g.dtype(), "conv2d_backward", [&]<class T>() {
+          T* gxp = needs[0] ? gx.data<T>() : nullptr;
+          T* gwp = needs[1] ? gw.data<T>() : nullptr;
+          T* gbp = needs[2] ? gb.data<T>() : nullptr;
+          detail::on_device(
+              g.device(),
+              [&] {
+                if (depthwise)
+                  kernels::cpu::depthwise_conv2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(), gxp,
+                                                             gwp, gbp);
+                else
+                  kernels::cpu::conv2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(), gxp, gwp, gbp);
+              },
+              [&] {
+                if (depthwise)
+                  kernels::cuda::depthwise_conv2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(), gxp,
+                                                              gwp, gbp);
+                else
+                  kernels::cuda::conv2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(), gxp, gwp, gbp);
+              });
+        });
+        return std::vector{gx, gw, gb};
+      });
 }
 
 }  // namespace detail

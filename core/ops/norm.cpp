@@ -2,6 +2,7 @@
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
 #include "kernels/batchnorm.h"
+#include "kernels/cuda/batchnorm.h"
 
 #include <algorithm>
 
@@ -34,7 +35,7 @@ struct BatchNormSizes {
 // Checks batch norm's arguments; returns x viewed as [n, c, hw].
 BatchNormSizes check_batch_norm(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                 const Tensor& running_mean, const Tensor& running_var, bool training) {
-  detail::check_inputs(op, {x});
+  detail::check_inputs(op, {x}, /*cuda_ok=*/true);
   SSL_CHECK(x.dim() == 2 || x.dim() == 4, op, ": expected x [N, C] or [N, C, H, W], got ", x.shape());
   const int64_t n = x.size(0), c = x.size(1), hw = x.numel() / std::max<int64_t>(1, n * c);
   for (const Tensor* p : std::initializer_list<const Tensor*>{&gamma, &beta, &running_mean, &running_var}) {
@@ -77,9 +78,17 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
   if (!training) {
     const Tensor rm = running_mean.detach().contiguous(), rv = running_var.detach().contiguous();
     dispatch_floating(x.dtype(), "batch_norm", [&]<class T>() {
-      kernels::cpu::batch_norm_forward_eval<T>(n, c, hw, x.data<T>(), ptr_or_null<T>(gamma),
-                                               ptr_or_null<T>(beta), rm.data<T>(), rv.data<T>(), T(eps),
-                                               y.data<T>());
+      const T *g = ptr_or_null<T>(gamma), *b = ptr_or_null<T>(beta);
+      detail::on_device(
+          x.device(),
+          [&] {
+            kernels::cpu::batch_norm_forward_eval<T>(n, c, hw, x.data<T>(), g, b, rm.data<T>(), rv.data<T>(),
+                                                     T(eps), y.data<T>());
+          },
+          [&] {
+            kernels::cuda::batch_norm_forward_eval<T>(n, c, hw, x.data<T>(), g, b, rm.data<T>(), rv.data<T>(),
+                                                      T(eps), y.data<T>());
+          });
     });
     // Frozen statistics: the layer is affine in x.
     return record("batch_norm_eval", y, {x_in, gamma_in, beta_in},
@@ -88,9 +97,20 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                     std::vector<Tensor> grads = gradient_buffers(x, c, needs);
                     Tensor &gx = grads[0], &gg = grads[1], &gb = grads[2];
                     dispatch_floating(x.dtype(), "batch_norm_backward", [&]<class T>() {
-                      kernels::cpu::batch_norm_backward_eval<T>(
-                          n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), rm.data<T>(), rv.data<T>(), T(eps),
-                          g.data<T>(), ptr_or_null<T>(gx), ptr_or_null<T>(gg), ptr_or_null<T>(gb));
+                      const T* gm = ptr_or_null<T>(gamma);
+                      T *gxp = ptr_or_null<T>(gx), *ggp = ptr_or_null<T>(gg), *gbp = ptr_or_null<T>(gb);
+                      detail::on_device(
+                          x.device(),
+                          [&] {
+                            kernels::cpu::batch_norm_backward_eval<T>(n, c, hw, x.data<T>(), gm, rm.data<T>(),
+                                                                      rv.data<T>(), T(eps), g.data<T>(), gxp,
+                                                                      ggp, gbp);
+                          },
+                          [&] {
+                            kernels::cuda::batch_norm_backward_eval<T>(n, c, hw, x.data<T>(), gm,
+                                                                       rm.data<T>(), rv.data<T>(), T(eps),
+                                                                       g.data<T>(), gxp, ggp, gbp);
+                          });
                     });
                     return grads;
                   });
@@ -100,23 +120,40 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
   Tensor invstd = Tensor::empty({c}, x.dtype(), x.device());
   Tensor var = Tensor::empty({c}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "batch_norm", [&]<class T>() {
-    kernels::cpu::batch_norm_forward_train<T>(n, c, hw, x.data<T>(), ptr_or_null<T>(gamma),
-                                              ptr_or_null<T>(beta), T(eps), y.data<T>(), mean.data<T>(),
-                                              invstd.data<T>(), var.data<T>());
+    const T *g = ptr_or_null<T>(gamma), *b = ptr_or_null<T>(beta);
+    detail::on_device(
+        x.device(),
+        [&] {
+          kernels::cpu::batch_norm_forward_train<T>(n, c, hw, x.data<T>(), g, b, T(eps), y.data<T>(),
+                                                    mean.data<T>(), invstd.data<T>(), var.data<T>());
+        },
+        [&] {
+          kernels::cuda::batch_norm_forward_train<T>(n, c, hw, x.data<T>(), g, b, T(eps), y.data<T>(),
+                                                     mean.data<T>(), invstd.data<T>(), var.data<T>());
+        });
   });
   update_running_stats(running_mean, running_var, mean, var, n * hw, momentum);
-  return record("batch_norm", y, {x_in, gamma_in, beta_in},
-                [=](const Tensor& g_in, const std::vector<bool>& needs) {
-                  const Tensor g = g_in.contiguous();
-                  std::vector<Tensor> grads = gradient_buffers(x, c, needs);
-                  Tensor &gx = grads[0], &gg = grads[1], &gb = grads[2];
-                  dispatch_floating(x.dtype(), "batch_norm_backward", [&]<class T>() {
-                    kernels::cpu::batch_norm_backward_train<T>(
-                        n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), mean.data<T>(), invstd.data<T>(),
-                        g.data<T>(), ptr_or_null<T>(gx), ptr_or_null<T>(gg), ptr_or_null<T>(gb));
-                  });
-                  return grads;
-                });
+  return record(
+      "batch_norm", y, {x_in, gamma_in, beta_in}, [=](const Tensor& g_in, const std::vector<bool>& needs) {
+        const Tensor g = g_in.contiguous();
+        std::vector<Tensor> grads = gradient_buffers(x, c, needs);
+        Tensor &gx = grads[0], &gg = grads[1], &gb = grads[2];
+        dispatch_floating(x.dtype(), "batch_norm_backward", [&]<class T>() {
+          const T* gm = ptr_or_null<T>(gamma);
+          T *gxp = ptr_or_null<T>(gx), *ggp = ptr_or_null<T>(gg), *gbp = ptr_or_null<T>(gb);
+          detail::on_device(
+              x.device(),
+              [&] {
+                kernels::cpu::batch_norm_backward_train<T>(n, c, hw, x.data<T>(), gm, mean.data<T>(),
+                                                           invstd.data<T>(), g.data<T>(), gxp, ggp, gbp);
+              },
+              [&] {
+                kernels::cuda::batch_norm_backward_train<T>(n, c, hw, x.data<T>(), gm, mean.data<T>(),
+                                                            invstd.data<T>(), g.data<T>(), gxp, ggp, gbp);
+              });
+        });
+        return grads;
+      });
 }
 
 namespace {
@@ -138,15 +175,24 @@ Tensor batch_norm_relu(const Tensor& x_in, const Tensor& gamma_in, const Tensor&
   Tensor var = Tensor::empty({c}, x.dtype(), x.device());
   Tensor scale = Tensor::empty({c}, x.dtype(), x.device()), shift = Tensor::empty({c}, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "batch_norm_relu", [&]<class T>() {
-    if (moments)
-      kernels::cpu::batch_norm_relu_forward_train_moments<T>(
-          n, c, hw, moments->data(), moments->data() + n * c, x.data<T>(), ptr_or_null<T>(gamma),
-          ptr_or_null<T>(beta), T(eps), y.data<T>(), mean.data<T>(), invstd.data<T>(), var.data<T>(),
-          scale.data<T>(), shift.data<T>());
-    else
-      kernels::cpu::batch_norm_relu_forward_train<T>(
-          n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), ptr_or_null<T>(beta), T(eps), y.data<T>(),
-          mean.data<T>(), invstd.data<T>(), var.data<T>(), scale.data<T>(), shift.data<T>());
+    const T *g = ptr_or_null<T>(gamma), *b = ptr_or_null<T>(beta);
+    detail::on_device(
+        x.device(),
+        [&] {
+          if (moments)
+            kernels::cpu::batch_norm_relu_forward_train_moments<T>(
+                n, c, hw, moments->data(), moments->data() + n * c, x.data<T>(), g, b, T(eps), y.data<T>(),
+                mean.data<T>(), invstd.data<T>(), var.data<T>(), scale.data<T>(), shift.data<T>());
+          else
+            kernels::cpu::batch_norm_relu_forward_train<T>(n, c, hw, x.data<T>(), g, b, T(eps), y.data<T>(),
+                                                           mean.data<T>(), invstd.data<T>(), var.data<T>(),
+                                                           scale.data<T>(), shift.data<T>());
+        },
+        [&] {
+          kernels::cuda::batch_norm_relu_forward_train<T>(n, c, hw, x.data<T>(), g, b, T(eps), y.data<T>(),
+                                                          mean.data<T>(), invstd.data<T>(), var.data<T>(),
+                                                          scale.data<T>(), shift.data<T>());
+        });
   });
   update_running_stats(running_mean, running_var, mean, var, n * hw, momentum);
   // Backward keeps x and five per-channel vectors, not y: the ReLU's mask is recomputed from x.
@@ -156,10 +202,20 @@ Tensor batch_norm_relu(const Tensor& x_in, const Tensor& gamma_in, const Tensor&
                   std::vector<Tensor> grads = gradient_buffers(x, c, needs);
                   Tensor &gx = grads[0], &gg = grads[1], &gb = grads[2];
                   dispatch_floating(x.dtype(), "batch_norm_relu_backward", [&]<class T>() {
-                    kernels::cpu::batch_norm_relu_backward_train<T>(
-                        n, c, hw, x.data<T>(), ptr_or_null<T>(gamma), mean.data<T>(), invstd.data<T>(),
-                        scale.data<T>(), shift.data<T>(), g.data<T>(), ptr_or_null<T>(gx), ptr_or_null<T>(gg),
-                        ptr_or_null<T>(gb));
+                    const T* gm = ptr_or_null<T>(gamma);
+                    T *gxp = ptr_or_null<T>(gx), *ggp = ptr_or_null<T>(gg), *gbp = ptr_or_null<T>(gb);
+                    detail::on_device(
+                        x.device(),
+                        [&] {
+                          kernels::cpu::batch_norm_relu_backward_train<T>(
+                              n, c, hw, x.data<T>(), gm, mean.data<T>(), invstd.data<T>(), scale.data<T>(),
+                              shift.data<T>(), g.data<T>(), gxp, ggp, gbp);
+                        },
+                        [&] {
+                          kernels::cuda::batch_norm_relu_backward_train<T>(
+                              n, c, hw, x.data<T>(), gm, mean.data<T>(), invstd.data<T>(), scale.data<T>(),
+                              shift.data<T>(), g.data<T>(), gxp, ggp, gbp);
+                        });
                   });
                   return grads;
                 });
@@ -196,7 +252,8 @@ Tensor conv2d_batch_norm_relu(const Tensor& x, const Tensor& w, Conv2dArgs args,
   const bool four_d = x.dim() == 4 && w.dim() == 4;
   const bool depthwise = four_d && args.groups > 1 && args.groups == x.size(1) && w.size(0) == x.size(1);
   const int64_t min_plane = depthwise ? kMinMomentsPlaneDepthwise : kMinMomentsPlane;
-  const bool use_moments = training && four_d && conv2d_output_plane(x, w, args) >= min_plane;
+  const bool use_moments =
+      training && four_d && x.device().is_cpu() && conv2d_output_plane(x, w, args) >= min_plane;
   std::vector<double> moments;
   const Tensor y = detail::conv2d(x, w, Tensor(), args, use_moments ? &moments : nullptr);
   return batch_norm_relu(y, gamma, beta, std::move(running_mean), std::move(running_var), training, momentum,
@@ -208,14 +265,15 @@ Tensor conv2d_batch_norm_relu(const Tensor& x, const Tensor& w, Conv2dArgs args,
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   SSL_CHECK(p >= 0 && p < 1, "dropout: probability ", p, " outside [0, 1)");
   if (!training || p == 0) return x;
-  detail::check_inputs("dropout", {x});
-  Tensor mask = Tensor::uniform(x.shape(), 0, 1, gen, x.dtype(), x.device());
+  detail::check_inputs("dropout", {x}, /*cuda_ok=*/true);
+  // The mask is drawn on the host (the same mask on every device), then moved to x's device.
+  Tensor mask = Tensor::uniform(x.shape(), 0, 1, gen, x.dtype());
   dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
     T* m = mask.data<T>();
     const T keep_scale = T(1.0 / (1.0 - p));
     for (int64_t i = 0; i < mask.numel(); ++i) m[i] = m[i] <= T(p) ? T(0) : keep_scale;
   });
-  return mul(x, mask);  // the gradient is g·mask, through mul
+  return mul(x, mask.to(x.device()));  // the gradient is g·mask, through mul
 }
 
 }  // namespace ssl
