@@ -1,27 +1,16 @@
 // Per-element formulas of the elementwise kernels (kernels/elementwise.h), as the GPU runs them. Written for
 // both sides (SSL_HD) so that the CUDA kernels and their tests share one definition; each matches the
 // lambda of the CPU kernel (kernels/cpu/elementwise.cpp) for the same op, using the float or double maths
-// function of the element type (expf for float, exp for double).
+// function of the element type (kernels/common/scalar_math.h: expf for float, exp for double).
 #pragma once
 
 #include <math.h>
 
 #include "kernels/common/host_device.h"
+#include "kernels/common/scalar_math.h"
 #include "kernels/elementwise.h"
 
 namespace ssl::ew {
-
-// The maths functions by element type: plain C names exist on the host and on the device alike.
-SSL_HD float exp_(float x) { return ::expf(x); }
-SSL_HD double exp_(double x) { return ::exp(x); }
-SSL_HD float log_(float x) { return ::logf(x); }
-SSL_HD double log_(double x) { return ::log(x); }
-SSL_HD float sqrt_(float x) { return ::sqrtf(x); }
-SSL_HD double sqrt_(double x) { return ::sqrt(x); }
-SSL_HD float tanh_(float x) { return ::tanhf(x); }
-SSL_HD double tanh_(double x) { return ::tanh(x); }
-SSL_HD float pow_(float x, float y) { return ::powf(x, y); }
-SSL_HD double pow_(double x, double y) { return ::pow(x, y); }
 
 // op(v); `c` is the op's parameter (slope, exponent, scale or added scalar) already in T.
 template <kernels::UnaryOp Op, class T>
@@ -32,23 +21,23 @@ SSL_HD T unary(T v, T c) {
   else if constexpr (Op == UnaryOp::neg)
     return -v;
   else if constexpr (Op == UnaryOp::exp)
-    return exp_(v);
+    return hd::exp(v);
   else if constexpr (Op == UnaryOp::log)
-    return log_(v);
+    return hd::log(v);
   else if constexpr (Op == UnaryOp::sqrt)
-    return sqrt_(v);
+    return hd::sqrt(v);
   else if constexpr (Op == UnaryOp::relu)
     return v > T(0) ? v : T(0);
   else if constexpr (Op == UnaryOp::leaky_relu)
     return v > T(0) ? v : c * v;
   else if constexpr (Op == UnaryOp::tanh)
-    return tanh_(v);
+    return hd::tanh(v);
   else if constexpr (Op == UnaryOp::sigmoid) {  // split by sign so that exp never overflows
-    if (v >= T(0)) return T(1) / (T(1) + exp_(-v));
-    const T e = exp_(v);
+    if (v >= T(0)) return T(1) / (T(1) + hd::exp(-v));
+    const T e = hd::exp(v);
     return e / (T(1) + e);
   } else if constexpr (Op == UnaryOp::pow)
-    return pow_(v, c);
+    return hd::pow(v, c);
   else if constexpr (Op == UnaryOp::scale)
     return c * v;
   else if constexpr (Op == UnaryOp::add_scalar)

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "kernels/common/host_device.h"
+#include "kernels/common/scalar_math.h"
 
 namespace ssl::optim {
 
@@ -20,16 +21,13 @@ SSL_HD void sgd_update(T& p, T g, T& buf, T lr, T momentum, T weight_decay, bool
   p -= lr * d;
 }
 
-SSL_HD float sqrt_of(float x) { return ::sqrtf(x); }
-SSL_HD double sqrt_of(double x) { return ::sqrt(x); }
-
 // Adam with bias corrections c1 = 1 − β1ᵗ, c2 = 1 − β2ᵗ (computed once per step by the caller).
 template <class T>
 SSL_HD void adam_update(T& p, T g, T& m, T& v, T lr, T beta1, T beta2, T eps, T weight_decay, T c1, T c2) {
   const T d = g + weight_decay * p;
   m = beta1 * m + (T(1) - beta1) * d;
   v = beta2 * v + (T(1) - beta2) * d * d;
-  p -= lr * (m / c1) / (sqrt_of(v / c2) + eps);
+  p -= lr * (m / c1) / (hd::sqrt(v / c2) + eps);
 }
 
 // LARS trust ratio from Σp², Σg², Σg·p: eta·‖p‖/‖g + wd·p‖, or 1 when either norm is 0.

@@ -17,6 +17,10 @@ SSL_HD float log1p(float x) { return ::log1pf(x); }
 SSL_HD double log1p(double x) { return ::log1p(x); }
 SSL_HD float sqrt(float x) { return ::sqrtf(x); }
 SSL_HD double sqrt(double x) { return ::sqrt(x); }
+SSL_HD float tanh(float x) { return ::tanhf(x); }
+SSL_HD double tanh(double x) { return ::tanh(x); }
+SSL_HD float pow(float x, float y) { return ::powf(x, y); }
+SSL_HD double pow(double x, double y) { return ::pow(x, y); }
 SSL_HD float abs(float x) { return ::fabsf(x); }
 SSL_HD double abs(double x) { return ::fabs(x); }
 template <class T>
