@@ -23,6 +23,9 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--test", o->test, "Test split")->capture_default_str();
   cmd->add_option("--transfer", o->transfer, "Study a: another labelled test set, classes matched by name");
   cmd->add_option("--unlabeled", o->unlabeled, "Study a: images for the patch task (default: --data)");
+  cmd->add_option("--probe-data", o->probe_data,
+                  "Study a: labelled images the linear probes are fitted on (default: --data), e.g. all "
+                  "of synthetic:train while pretraining on a subset");
   cmd->add_option("--labels-per-class", o->labels_per_class, "Study b: labelled images per class of --data")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

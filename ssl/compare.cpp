@@ -90,25 +90,26 @@ nlohmann::json classifier_splits(const CompareOptions& c, const std::string& dir
 }
 
 nlohmann::json study_a(const CompareOptions& c) {
+  const std::string probe = c.probe_data.empty() ? c.data : c.probe_data;
   nlohmann::json methods = nlohmann::json::array();
   for (const char* method : {"simclr", "rotation", "context"}) {
     if (!method_available(method)) continue;
     const std::string dir = c.out_dir + "/" + method;
     pretrain_or_continue(pretrain_options(c, method, c.data, dir));
     methods.push_back(
-        method_entry(method, dir, "linear", linear_splits(c, dir, c.data, c.transfer), c.out_dir));
+        method_entry(method, dir, "linear", linear_splits(c, dir, probe, c.transfer), c.out_dir));
   }
   if (method_available("patch")) {
     const std::string dir = c.out_dir + "/patch";
     pretrain_or_continue(pretrain_options(c, "patch", c.unlabeled.empty() ? c.data : c.unlabeled, dir));
     // Trained on patches, its convolutions run on whole images for the probe (as the random floor's do).
     nlohmann::json m = method_entry("patch", dir, "linear",
-                                    linear_splits(c, dir, c.data, c.transfer, c.image_size), c.out_dir);
+                                    linear_splits(c, dir, probe, c.transfer, c.image_size), c.out_dir);
     m["note"] = "encoder trained on patches; its convolutions are applied to whole images for the probe";
     methods.push_back(m);
   }
   methods.push_back(method_entry("random", "", "linear",
-                                 linear_splits(c, "random:" + c.model, c.data, c.transfer), c.out_dir));
+                                 linear_splits(c, "random:" + c.model, probe, c.transfer), c.out_dir));
   return methods;
 }
 
@@ -218,6 +219,7 @@ nlohmann::json compare(const CompareOptions& c) {
                            {"test", c.test},
                            {"transfer", c.transfer},
                            {"unlabeled", c.unlabeled},
+                           {"probe_data", c.probe_data},
                            {"labels_per_class", c.labels_per_class},
                            {"model", c.model},
                            {"image_size", c.image_size},

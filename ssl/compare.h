@@ -4,10 +4,10 @@
 // out_dir/results.json and drawn in out_dir/report.html (ssl/report.h).
 //
 // Study A (which pretext task learns the best features?): simclr, rotation and context pre-trained on the
-// images of `data` (labels unused), each encoder frozen and probed linearly on `data`'s labels; Top-1/Top-5
-// on train, test and, when given, a transfer set (classes matched by name); then patch (relative patch
-// position) pre-trained on `unlabeled` (default: `data`) and probed the same way; a random encoder as the
-// floor.
+// images of `data` (labels unused), each encoder frozen and probed linearly on the labels of `probe_data`
+// (default: `data`); Top-1/Top-5 on that set, test and, when given, a transfer set (classes matched by
+// name); then patch (relative patch position) pre-trained on `unlabeled` (default: `data`) and probed the
+// same way; a random encoder as the floor.
 //
 // Study B (semi-supervised, `labels_per_class` labels per class of `data`, the rest of it unlabelled): the
 // supervised baseline on the labels only; SimCLR on all images with a linear probe trained jointly on the
@@ -27,6 +27,7 @@ struct CompareOptions {
   std::string test = "synthetic:test";
   std::string transfer;           // study A: another labelled test set (optional)
   std::string unlabeled;          // study A: images for the patch task (default: data)
+  std::string probe_data;         // study A: labelled images the linear probes are fitted on (default: data)
   int64_t labels_per_class = 20;  // study B
   // Study B's runs on the labelled images only (supervised, finetune) see a few hundred images: they get
   // their own epoch count and a batch of at most 32, so that they take a useful number of steps.
