@@ -22,8 +22,8 @@
 #include <algorithm>
 
 #include "kernels/common/batch_norm_math.h"
-#include "kernels/cuda/reduce_block.cuh"
 #include "kernels/cuda/kernel.cuh"
+#include "kernels/cuda/reduce_block.cuh"
 #include "kernels/cuda/scratch.cuh"
 
 namespace ssl::kernels::SSL_CUDA_NS {

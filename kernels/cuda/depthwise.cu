@@ -35,8 +35,8 @@
 
 #include <algorithm>
 
-#include "kernels/cuda/reduce_block.cuh"
 #include "kernels/cuda/kernel.cuh"
+#include "kernels/cuda/reduce_block.cuh"
 #include "kernels/cuda/scratch.cuh"
 #include "kernels/depthwise.h"
 
