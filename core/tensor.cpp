@@ -6,11 +6,9 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
-#include "kernels/elementwise.h"
-#if SSL_WITH_CUDA
 #include "core/ops/op_helpers.h"
 #include "kernels/cuda/elementwise.h"
-#endif
+#include "kernels/elementwise.h"
 
 namespace ssl {
 
