@@ -15,6 +15,7 @@
 #include "data/registry.h"
 #include "data/transforms.h"
 #include "kernels/depthwise.h"
+#include "kernels/device_memory.h"
 #include "kernels/gemm.h"
 #include "nn/flops.h"
 #include "nn/optim.h"
@@ -29,6 +30,9 @@ struct BenchOptions {
   int repeats = 10;
   int threads = 0;
   std::string only;  // substring filter on workload names
+  // cuda[:N]: the SimCLR steps on that GPU (the other workloads time CPU kernels; `ssl bench kernels
+  // --device cuda` times the CUDA ones).
+  std::string device = "cpu";
 };
 
 double median(std::vector<double> v) {
@@ -126,7 +130,8 @@ void bench_ntxent(const BenchOptions& o) {
   }
 }
 
-// One full SimCLR step: both views through encoder and head, NT-Xent, backward, SGD-momentum update.
+// One full SimCLR step: both views through encoder and head, NT-Xent, backward, SGD-momentum update (on a
+// GPU, timed to the end of the step's work: the host waits for the device's stream).
 // images/s counts images through the encoder (2 views × batch); GFLOP/s is effective: the encoder's training
 // FLOPs (forward FLOPs × 3: forward, input gradient, weight gradient) per second.
 void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t batch, int64_t size) {
@@ -136,20 +141,24 @@ void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t 
   nn::EncoderPtr encoder = nn::make_encoder(model, size);
   const double train_flops_per_image = 3.0 * double(nn::forward_flops(*encoder, size));
   SimCLR simclr(encoder, SimCLROptions{});
+  const Device device = Device::parse(o.device);
+  simclr.to(device);  // before the optimizer, whose state is made beside each parameter
   nn::SGD opt(simclr.parameters(), 0.01, 0.9, 5e-4);
   Generator gen(4);
-  const Tensor views = Tensor::normal({2 * batch, 3, size, size}, 0, 1, gen);
+  const Tensor views = Tensor::normal({2 * batch, 3, size, size}, 0, 1, gen).to(device);
   const Timing t = median_times(
       [&] {
         Tensor loss = simclr.forward(views);
         opt.zero_grad();
         loss.backward();
         opt.step();
+        if (device.is_cuda()) kernels::cuda::synchronize(device.index);
       },
       std::max(3, o.repeats / 2));
   const double ms = t.wall_ms;
   const double images_per_s = 2.0 * batch / (ms / 1e3);
   report(o, {{"workload", name},
+             {"device", device.str()},
              {"median_ms", ms},
              {"images_per_s", images_per_s},
              {"gflops", images_per_s * train_flops_per_image / 1e9},
@@ -247,16 +256,21 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--repeats", o->repeats, "Timed repetitions per workload")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
   cmd->add_option("--only", o->only, "Run only workloads whose name contains this text");
+  add_device_flag(*cmd, o->device, "Where the SimCLR steps run (on a GPU only they run)");
   add_bench_kernels_command(*cmd);
   cmd->callback([o, cmd]() {
     if (cmd->got_subcommand("kernels")) return;  // `ssl bench kernels` runs only the kernel study
     set_threads(o->threads);
-    bench_gemm(*o);
-    bench_ntxent(*o);
+    const bool on_gpu = Device::parse_present(o->device).is_cuda();
+    if (!on_gpu) {
+      bench_gemm(*o);
+      bench_ntxent(*o);
+    }
     bench_simclr_step(*o, "convnet2", 256, 32);
     bench_simclr_step(*o, "mobilenet_v1", 128, 32);
     bench_simclr_step(*o, "resnet18", 128, 32);
     bench_simclr_step(*o, "mobilenet_v1", 32, 128);
+    if (on_gpu) return;
     bench_depthwise(*o);
     bench_input_pipeline(*o, 32);
     bench_input_pipeline(*o, 96);

@@ -309,8 +309,7 @@ double worst_error(const KernelCase& c) {
 }
 
 void run_kernel_bench(const KernelBenchOptions& o) {
-  const Device d = Device::parse(o.device);
-  if (d.is_cuda()) kernels::cuda::check_device(d.index);
+  const Device d = Device::parse_present(o.device);
   const Ceilings ceil = measure_ceilings(d, o.repeats);
   std::printf("device %s: measured ceilings %.0f GB/s (copy), %.0f GFLOP/s (FP32 GEMM)%s\n", d.str().c_str(),
               ceil.gb_per_s, ceil.gflop_per_s,

@@ -44,6 +44,7 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)");
   cmd->add_option("--seed", o->seed, "Random seed (also draws the labelled subset)")->capture_default_str();
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  add_device_flag(*cmd, o->device, "Where every run trains and every encoder runs");
   cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
   cmd->add_option("--out", o->out_dir,
                   "Output directory: one sub-directory per run, results.json and report.html (a rerun "

@@ -21,6 +21,7 @@ struct EmbedOptions {
   int64_t image_size = 32;
   uint64_t seed = 0;
   int workers = 1, threads = 0;
+  std::string device = "cpu";
   bool skip_bad_images = false;
 };
 
@@ -31,7 +32,9 @@ std::string labels_path(const std::string& out) {
 }
 
 void run_embed(const EmbedOptions& o) {
+  const Device device = Device::parse_present(o.device);
   nn::EncoderPtr encoder = load_encoder(o.encoder, o.seed, o.image_size);
+  encoder->to(device);
   data::OpenOptions open;
   open.image_size = encoder->image_size;
   open.skip_bad_images = o.skip_bad_images;
@@ -63,6 +66,7 @@ void add_embed_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "Seed of random:MODEL")->capture_default_str();
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  add_device_flag(*cmd, o->device, "Where the encoder runs");
   cmd->add_option("--threads", o->threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
   cmd->callback([o]() {
     set_threads(o->threads);

@@ -25,6 +25,7 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--labelled", "lab
                                                              {"--init-discriminator", "init_discriminator"},
                                                              {"--seed", "seed"},
                                                              {"--workers", "workers"},
+                                                             {"--device", "device"},
                                                              {"--skip-bad-images", "skip_bad_images"},
                                                              {"--sample-every", "sample_every"}};
 }  // namespace
@@ -71,13 +72,14 @@ void add_sgan_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  add_device_flag(*cmd, o->device, "Where both networks train");
   cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
   cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
   auto resume = std::make_shared<std::string>();
   cmd->add_option(
       "--resume", *resume,
       "Continue the run in DIR from DIR/checkpoint.safetensors (written after every epoch): options "
-      "come from its config; others given here must agree, except --epochs, --workers, "
+      "come from its config; others given here must agree, except --epochs, --workers, --device, "
       "--sample-every and --threads");
   cmd->callback([o, threads, resume, cmd]() {
     set_threads(*threads);

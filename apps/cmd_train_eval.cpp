@@ -39,6 +39,10 @@ void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images) {
                "Image folders: leave out files that cannot be read, with a counted warning (default: error)");
 }
 
+void add_device_flag(CLI::App& cmd, std::string& device, const std::string& what) {
+  cmd.add_option("--device", device, what + ": cpu, cuda or cuda:N")->capture_default_str();
+}
+
 namespace {
 // The pretrain options stored in config.json, by flag: on --resume, those given override the saved values
 // (and pretrain refuses any that differ, except epochs and workers).
@@ -58,6 +62,7 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "metho
                                                              {"--head-out", "head_out"},
                                                              {"--cross-view-only", "cross_view_only"},
                                                              {"--crop-min-scale", "crop_min_scale"},
+                                                             {"--colour-strength", "colour_strength"},
                                                              {"--mask", "context_mask"},
                                                              {"--hole-fraction", "context_hole_fraction"},
                                                              {"--block-fraction", "context_block_fraction"},
@@ -124,6 +129,11 @@ void add_pretrain_command(CLI::App& app) {
                   "simclr: smallest area of the random resized crop, as a fraction of the image")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 1.0));
+  cmd->add_option(
+         "--colour-strength", o->simclr.colour_strength,
+         "simclr: colour jitter strength s (brightness, contrast, saturation 0.8 s; hue 0.2 s; p = 0.8)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 2.5));
   cmd->add_flag("--cross-view-only", o->simclr.cross_view_only,
                 "NT-Xent over the N×N cross-view similarities only (default: all 2N−1 others)");
   cmd->add_option_function<std::string>(
@@ -171,7 +181,7 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
-  cmd->add_option("--device", o->device, "Where to train: cpu, cuda or cuda:N")->capture_default_str();
+  add_device_flag(*cmd, o->device, "Where to train");
   cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
   cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)");
   auto resume = std::make_shared<std::string>();
@@ -261,6 +271,8 @@ void add_eval_command(CLI::App& app) {
                           ") or of fine-tuning (", defaults.finetune.weight_decay, ")"));
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  add_device_flag(*cmd, o->device,
+                  "Where the encoder runs (and fine-tuning trains; the probe is fitted on the host)");
   cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
   cmd->callback([o, threads, cmd]() {
     set_threads(*threads);

@@ -32,5 +32,7 @@ nlohmann::json merge_resume_options(const CLI::App& cmd, const char* command, nl
 
 // --skip-bad-images, shared by every command that opens datasets.
 void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images);
+// --device: where `what` runs ("Where to train", ...): cpu, cuda or cuda:N.
+void add_device_flag(CLI::App& cmd, std::string& device, const std::string& what);
 
 }  // namespace ssl::apps

@@ -2,12 +2,14 @@
 """The workloads of `ssl bench`, timed in PyTorch on the CPU, for side-by-side ratios.
 
 Usage: python3 bench/pytorch_reference.py [--threads 2] [--repeats 10] [--json] [--only TEXT] [--check-params]
+                                         [--device cuda]
 (Debian's python3-torch will do: /usr/bin/python3 bench/pytorch_reference.py. Debian builds it against the
 generic BLAS interface: install libopenblas0-openmp too, or its GEMM runs the reference BLAS at ~6 GFLOP/s
 and every ratio is meaningless. The script prints its GEMM figures first so this shows.)
 
 Each workload is defined exactly as in apps/cmd_bench.cpp: same shapes, same model, same optimizer, and
-images/s counts images through the encoder (2 views x batch). Medians over repeats after warm-up. The
+images/s counts images through the encoder (2 views x batch). Medians over repeats after warm-up. With
+--device cuda only the simclr_step workloads run, on the GPU, as `ssl bench --device cuda` runs them. The
 models are in bench/torch_models.py, with the C++ state_dict names; --check-params checks their parameter
 counts against torchvision's and exits.
 
@@ -86,8 +88,8 @@ def ntxent_composed(z, temperature):
     n = two_n // 2
     zn = F.normalize(z, dim=1)
     sim = zn @ zn.t() / temperature
-    sim = sim.masked_fill(torch.eye(two_n, dtype=torch.bool), float("-inf"))
-    targets = torch.cat([torch.arange(n, two_n), torch.arange(0, n)])
+    sim = sim.masked_fill(torch.eye(two_n, dtype=torch.bool, device=z.device), float("-inf"))
+    targets = torch.cat([torch.arange(n, two_n), torch.arange(0, n)]).to(z.device)
     return F.cross_entropy(sim, targets)
 
 
@@ -116,21 +118,24 @@ def bench_simclr_step(args, model, batch, size):
     if args.only not in name:
         return
     torch.manual_seed(3)
-    encoder = torch_models.make_encoder(model, size)
-    head = torch_models.projection_head(encoder.feature_dim)
+    device = torch.device(args.device)
+    encoder = torch_models.make_encoder(model, size).to(device)
+    head = torch_models.projection_head(encoder.feature_dim).to(device)
     params = list(encoder.parameters()) + list(head.parameters())
     opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=5e-4)
-    views = torch.randn(2 * batch, 3, size, size)
+    views = torch.randn(2 * batch, 3, size, size).to(device)
 
     def step():
         loss = ntxent_composed(head(encoder(views)), torch_models.TEMPERATURE)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()  # time the step's work, not its launch
 
     ms, cpu_ms = median_times(step, max(3, args.repeats // 2))
-    report(args, {"workload": name, "median_ms": ms, "images_per_s": 2.0 * batch / (ms / 1e3),
-                  "cpu_ms": cpu_ms, "max_rss_mb": max_rss_mb()})
+    report(args, {"workload": name, "device": args.device, "median_ms": ms,
+                  "images_per_s": 2.0 * batch / (ms / 1e3), "cpu_ms": cpu_ms, "max_rss_mb": max_rss_mb()})
 
 
 def depthwise_bytes(n, c, side, stride):
@@ -177,6 +182,8 @@ def main():
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.add_argument("--only", default="")
+    p.add_argument("--device", default="cpu",
+                   help="cpu, or cuda[:N] to time the SimCLR steps (only those) on a GPU, as `ssl bench --device`")
     p.add_argument("--check-params", action="store_true",
                    help="check the models' parameter counts against torchvision's and exit")
     args = p.parse_args()
@@ -184,14 +191,17 @@ def main():
         torch_models.check_parameter_counts()
         return
     torch.set_num_threads(args.threads)
-    with torch.no_grad():
-        bench_gemm(args)
-    bench_ntxent(args)
+    on_gpu = args.device != "cpu"
+    if not on_gpu:
+        with torch.no_grad():
+            bench_gemm(args)
+        bench_ntxent(args)
     bench_simclr_step(args, "convnet2", 256, 32)
     bench_simclr_step(args, "mobilenet_v1", 128, 32)
     bench_simclr_step(args, "resnet18", 128, 32)
     bench_simclr_step(args, "mobilenet_v1", 32, 128)
-    bench_depthwise(args)
+    if not on_gpu:
+        bench_depthwise(args)
 
 
 if __name__ == "__main__":

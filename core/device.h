@@ -21,6 +21,9 @@ struct Device {
   std::string str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
   // Parses "cpu", "cuda" or "cuda:N"; throws ssl::Error otherwise.
   static Device parse(const std::string& text);
+  // parse(), then checks that the device is there: a CUDA device needs the CUDA backend built and a GPU
+  // with that index (ssl::Error saying which is missing). For the commands' --device flags.
+  static Device parse_present(const std::string& text);
 };
 
 inline std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }

@@ -72,8 +72,12 @@ CpuBlockCache& cpu_cache() {
 
 }  // namespace
 
-Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  if (device.is_cpu()) {
+Storage::Storage(size_t nbytes, Device device, bool pinned)
+    : nbytes_(nbytes), device_(device), pinned_(pinned) {
+  SSL_CHECK(!pinned || device.is_cpu(), "storage: only host memory can be pinned, not ", device.str());
+  if (pinned) {
+    data_ = kernels::cuda::pinned_malloc(std::max<size_t>(nbytes, 1));
+  } else if (device.is_cpu()) {
     data_ = cpu_cache().allocate(rounded_size(nbytes));
     SSL_CHECK(data_ != nullptr, "out of memory: could not allocate ", nbytes, " bytes on the CPU");
   } else {
@@ -82,7 +86,9 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
 }
 
 Storage::~Storage() {
-  if (device_.is_cpu()) {
+  if (pinned_) {
+    kernels::cuda::pinned_free(data_);
+  } else if (device_.is_cpu()) {
     cpu_cache().release(data_, rounded_size(nbytes_));
   } else {
     kernels::cuda::device_free(data_, device_.index);
@@ -115,6 +121,12 @@ Device Device::parse(const std::string& text) {
     return cuda(std::stoi(idx));
   }
   throw Error(str_cat("device: expected 'cpu', 'cuda' or 'cuda:N', got '", text, "'"));
+}
+
+Device Device::parse_present(const std::string& text) {
+  const Device device = parse(text);
+  if (device.is_cuda()) kernels::cuda::check_device(device.index);
+  return device;
 }
 
 }  // namespace ssl

@@ -14,10 +14,10 @@ namespace ssl {
 
 namespace {
 
-std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, Device device) {
+std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, Device device, bool pinned = false) {
   for (int64_t d : shape) SSL_CHECK(d >= 0, "tensor: negative dimension in shape ", shape);
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(size_t(numel_of(shape)) * dtype_size(dtype), device);
+  impl->storage = std::make_shared<Storage>(size_t(numel_of(shape)) * dtype_size(dtype), device, pinned);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -36,6 +36,10 @@ void manual_seed(uint64_t seed) { default_generator().set_state(seed, 0); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   return Tensor(new_impl(shape, dtype, device));
+}
+
+Tensor Tensor::empty_pinned(const Shape& shape, DType dtype) {
+  return Tensor(new_impl(shape, dtype, Device::cpu(), /*pinned=*/true));
 }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {

@@ -148,13 +148,19 @@ void Loader::worker_loop() {
   }
 }
 
+void Batch::to(Device device) {
+  images = images.to(device);
+  if (labels.defined()) labels = labels.to(device);
+}
+
 Batch Loader::make_batch(int64_t epoch, const std::vector<int64_t>& order, int64_t b) const {
   const int64_t start = b * opt_.batch_size;
   const int64_t count = std::min<int64_t>(opt_.batch_size, int64_t(order.size()) - start);
   const int64_t views = opt_.views;
   Batch batch;
   batch.indices.assign(order.begin() + start, order.begin() + start + count);
-  batch.labels = Tensor::empty({count}, DType::i64);
+  batch.labels =
+      opt_.pin_memory ? Tensor::empty_pinned({count}, DType::i64) : Tensor::empty({count}, DType::i64);
   int64_t* labels = batch.labels.data<int64_t>();
 
   int64_t H = 0, W = 0, C = 0;
@@ -174,7 +180,8 @@ Batch Loader::make_batch(int64_t epoch, const std::vector<int64_t>& order, int64
       if (out == nullptr) {  // the first image fixes the batch's geometry
         H = img.h, W = img.w, C = img.c;
         SSL_CHECK(H > 0 && W > 0 && C > 0, "Loader: ", dataset_.name(), " sample ", index, " is empty");
-        batch.images = Tensor::empty({views * count, C, H, W}, DType::f32);
+        const Shape shape = {views * count, C, H, W};
+        batch.images = opt_.pin_memory ? Tensor::empty_pinned(shape) : Tensor::empty(shape);
         out = batch.images.data<float>();
         const auto mean = per_channel(opt_.mean, 0.f, C, "mean");
         const auto stddev = per_channel(opt_.stddev, 1.f, C, "stddev");

@@ -203,12 +203,16 @@ std::string Compose::describe() const {
   return s + ")";
 }
 
-std::unique_ptr<Transform> simclr_augment(int64_t size, double min_scale) {
+std::unique_ptr<Transform> simclr_augment(int64_t size, double min_scale, double colour_strength) {
+  SSL_CHECK(colour_strength >= 0 && colour_strength <= 2.5,
+            "simclr_augment: colour strength must be in [0, 2.5] (hue 0.2 s at most 0.5), got ",
+            colour_strength);
+  const double s = colour_strength;
   auto c = std::make_unique<Compose>();
   c->add(
       std::make_unique<RandomResizedCrop>(size, std::pair{min_scale, 1.0}, std::pair{3.0 / 4.0, 4.0 / 3.0}));
   c->add(std::make_unique<RandomHorizontalFlip>(0.5));
-  c->add(std::make_unique<ColorJitter>(0.4, 0.4, 0.4, 0.1, 0.8));
+  c->add(std::make_unique<ColorJitter>(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s, 0.8));
   c->add(std::make_unique<RandomGrayscale>(0.2));
   return c;
 }

@@ -108,9 +108,11 @@ class Compose final : public Transform {
 };
 
 // SimCLR's augmentation for small images (see ALGORITHMS.md): RandomResizedCrop(size, scale min_scale-1,
-// ratio 3/4-4/3), horizontal flip p=0.5, ColorJitter(0.4, 0.4, 0.4, 0.1) with p=0.8, grayscale p=0.2.
-// No blur (it helps only from about 96 px up).
-std::unique_ptr<Transform> simclr_augment(int64_t size, double min_scale = 0.08);
+// ratio 3/4-4/3), horizontal flip p=0.5, colour jitter of strength s with p=0.8 (SimCLR's parametrisation:
+// brightness, contrast and saturation 0.8 s, hue 0.2 s; s = 0.5 gives (0.4, 0.4, 0.4, 0.1)), grayscale
+// p=0.2. No blur (it helps only from about 96 px up).
+std::unique_ptr<Transform> simclr_augment(int64_t size, double min_scale = 0.08,
+                                          double colour_strength = 0.5);
 
 // The light augmentation of supervised training and rotation prediction: RandomResizedCrop(size, area
 // min_scale-1, ratio 3/4-4/3) and a horizontal flip with p = 0.5.

@@ -56,6 +56,11 @@ void Module::to(Device device) {
   for (auto& [name, t] : state()) Tensor(t).to_(device);
 }
 
+Device Module::device() const {
+  const auto all = state();
+  return all.empty() ? Device::cpu() : all.front().second.device();
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [n, child] : children_) child->train(on);

@@ -30,6 +30,8 @@ class Module {
 
   // Moves every parameter and buffer to `device`, in place (handles held elsewhere follow).
   void to(Device device);
+  // Where the parameters are (the CPU for a module without any).
+  Device device() const;
 
   void train(bool on = true);
   void eval() { train(false); }

@@ -37,6 +37,7 @@ PretrainOptions pretrain_options(const CompareOptions& c, const std::string& met
   p.image_size = c.image_size;
   p.seed = c.seed;
   p.workers = c.workers;
+  p.device = c.device;
   p.max_steps_per_epoch = c.max_steps_per_epoch;
   p.show_progress = c.show_progress;
   return p;
@@ -63,6 +64,7 @@ nlohmann::json linear_splits(const CompareOptions& c, const std::string& encoder
   e.image_size = c.image_size;
   e.seed = c.seed;
   e.workers = c.workers;
+  e.device = c.device;
   e.show_progress = c.show_progress;
   e.probe.epochs = c.probe_epochs;
   return evaluate(e)["splits"];
@@ -83,7 +85,8 @@ nlohmann::json classifier_splits(const CompareOptions& c, const std::string& dir
   for (const auto& [split, spec] : {std::pair{"train", train}, std::pair{"test", c.test}}) {
     data::OpenOptions open;
     open.image_size = c.image_size;
-    const TopK t = classifier_accuracy(dir, *data::open_dataset(spec, open), c.workers, c.show_progress);
+    const TopK t = classifier_accuracy(dir, *data::open_dataset(spec, open), c.workers, c.show_progress,
+                                       Device::parse(c.device));
     splits[split] = {{"top1", t.top1}, {"top5", t.top5}, {"data", spec}};
   }
   return splits;
@@ -141,7 +144,8 @@ nlohmann::json study_b(const CompareOptions& c) {
   for (const auto& [split, spec] : {std::pair{"train", labelled}, std::pair{"test", c.test}}) {
     data::OpenOptions open;
     open.image_size = c.image_size;
-    const TopK t = joint_probe_accuracy(simclr, *data::open_dataset(spec, open), c.workers, c.show_progress);
+    const TopK t = joint_probe_accuracy(simclr, *data::open_dataset(spec, open), c.workers, c.show_progress,
+                                        Device::parse(c.device));
     joint[split] = {{"top1", t.top1}, {"top5", t.top5}, {"data", spec}};
   }
   nlohmann::json m = method_entry("simclr", simclr, "joint probe", joint, c.out_dir);
@@ -175,6 +179,7 @@ nlohmann::json study_b(const CompareOptions& c) {
     g.batch_size = std::min<int64_t>(c.batch_size, 64);
     g.seed = c.seed;
     g.workers = c.workers;
+    g.device = c.device;
     g.show_progress = c.show_progress;
     const std::string checkpoint = g.out_dir + "/checkpoint.safetensors";
     // A finished run is kept (its numbers are in its metrics); an unfinished one resumes.

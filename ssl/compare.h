@@ -40,6 +40,7 @@ struct CompareOptions {
   int64_t max_steps_per_epoch = 0;  // 0 = whole epochs (smaller for quick runs and tests)
   uint64_t seed = 0;
   int workers = 2;
+  std::string device = "cpu";  // where every run trains and every encoder runs: cpu, cuda or cuda:N
   std::string out_dir = "runs/compare";
   bool show_progress = true;
 };

@@ -134,6 +134,7 @@ std::shared_ptr<SupervisedClassifier> finetune(const EvalOptions& o, const std::
   p.weight_decay = o.finetune.weight_decay;
   p.seed = o.seed;
   p.workers = o.workers;
+  p.device = o.device;
   p.skip_bad_images = o.skip_bad_images;
   p.show_progress = o.show_progress;
   const std::string checkpoint = run_dir + "/checkpoint.safetensors";
@@ -161,6 +162,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
             "eval: --input-size applies to a frozen encoder; the finetune protocol trains the encoder at "
             "its own size, and got --input-size ",
             o.input_size);
+  const Device device = Device::parse_present(o.device);
   // finetune builds its encoder by training, after the training split is known to be usable.
   std::string model = is_random(o.encoder) ? o.encoder.substr(7) : "";
   int64_t image_size = o.image_size;
@@ -201,6 +203,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
     classifier = finetune(o, model, image_size, run_dir, &finetune_info);
     encoder = classifier->encoder;
   }
+  encoder->to(device);
   const Features train = compute_features(*encoder, *train_set, 512, o.workers, o.show_progress);
 
   std::unique_ptr<LinearProbe> probe;

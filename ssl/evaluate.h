@@ -46,6 +46,9 @@ struct EvalOptions {
   int64_t input_size = 0;  // > 0: run a trained encoder at this input size (load_encoder)
   uint64_t seed = 0;
   int workers = 1;
+  // Where the encoder runs (and fine-tuning trains): cpu, cuda or cuda:N. The features come back to the
+  // host, where the probe or kNN is fitted (they are small).
+  std::string device = "cpu";
   bool show_progress = true;
   bool skip_bad_images = false;  // image folders: leave out unreadable files, with a warning
   int64_t labels_per_class = 0;  // > 0: fit the probe on this many labelled images per class of `train`

@@ -25,6 +25,9 @@ Features compute_features(nn::Encoder& encoder, const data::Dataset& dataset, in
   NoGradGuard no_grad;
   data::LoaderOptions opt = image_loader_options(batch_size, 0, workers);
   opt.shuffle = false;
+  // The encoder runs where its parameters are; the features come back to the host (they are small).
+  const Device device = encoder.device();
+  opt.pin_memory = device.is_cuda();
   // Images of another size (STL-10's 96 px for an encoder trained at 32) are resized to the encoder's input.
   std::unique_ptr<data::Resize> resize;
   if (encoder.image_size > 0 && dataset.size() > 0) {
@@ -41,9 +44,9 @@ Features compute_features(nn::Encoder& encoder, const data::Dataset& dataset, in
   data::Batch batch;
   int64_t done = 0;
   while (loader.next(batch)) {
-    xs.push_back(encoder.forward(batch.images));
-    ys.push_back(batch.labels);
     if (inputs) images.push_back(batch.images);
+    xs.push_back(encoder.forward(batch.images.to(device)).to(Device::cpu()));
+    ys.push_back(batch.labels);
     progress.update(++done, std::nan(""), batch.size());
   }
   progress.finish();

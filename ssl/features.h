@@ -1,5 +1,6 @@
 // Frozen features: the encoder in evaluation mode (BatchNorm on running statistics, no dropout), no
 // autograd, every image of a dataset once, unaugmented (only resized when its size is not the encoder's).
+// The encoder runs on the device its parameters are on; features, labels and inputs are returned on the CPU.
 #pragma once
 
 #include "data/dataset.h"

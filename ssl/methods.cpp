@@ -18,7 +18,7 @@ MethodSetup make_method(const PretrainOptions& o, const data::Dataset& data) {
   MethodSetup m;
   if (o.method == "simclr") {
     m.model = std::make_shared<SimCLR>(nn::make_encoder(o.model, o.image_size), o.simclr);
-    m.augmentation = data::simclr_augment(o.image_size, o.simclr.crop_min_scale);
+    m.augmentation = data::simclr_augment(o.image_size, o.simclr.crop_min_scale, o.simclr.colour_strength);
     m.views = 2;
     m.drop_last = true;  // NT-Xent's positives assume a full batch of pairs
     return m;

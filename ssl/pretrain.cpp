@@ -82,6 +82,7 @@ nlohmann::json pretrain_options_json(const PretrainOptions& o) {
           {"head_out", o.simclr.head_out},
           {"cross_view_only", o.simclr.cross_view_only},
           {"crop_min_scale", o.simclr.crop_min_scale},
+          {"colour_strength", o.simclr.colour_strength},
           {"context_mask", mask_mode_name(o.context.mask.mode)},
           {"context_hole_fraction", o.context.mask.hole_fraction},
           {"context_block_fraction", o.context.mask.block_fraction},
@@ -124,6 +125,7 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
   get("head_out", o.simclr.head_out);
   get("cross_view_only", o.simclr.cross_view_only);
   get("crop_min_scale", o.simclr.crop_min_scale);
+  get("colour_strength", o.simclr.colour_strength);
   if (j.contains("context_mask"))
     o.context.mask.mode = parse_mask_mode(j.at("context_mask").get<std::string>());
   get("context_hole_fraction", o.context.mask.hole_fraction);
@@ -154,14 +156,6 @@ PretrainOptions resume_options(const std::string& dir) {
   o.resume = true;
   return o;
 }
-
-namespace {
-// The batch's tensors on `device` (no copy when they are there already).
-void move_batch(data::Batch& batch, Device device) {
-  batch.images = batch.images.to(device);
-  if (batch.labels.defined()) batch.labels = batch.labels.to(device);
-}
-}  // namespace
 
 void check_resume_options(const PretrainOptions& saved, const PretrainOptions& o, const std::string& source) {
   const nlohmann::json a = pretrain_options_json(saved), b = pretrain_options_json(o);
@@ -204,6 +198,7 @@ std::unique_ptr<nn::Optimizer> make_optimizer(const PretrainOptions& o, std::vec
 std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "pretrain: need epochs >= 1 and batch size >= 2, got ",
             o.epochs, " and ", o.batch_size);
+  const Device device = Device::parse_present(o.device);  // before anything is written
   const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
   nn::TrainState saved;
   if (o.resume) {
@@ -239,6 +234,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     data::LoaderOptions ll = image_loader_options(std::min(o.batch_size, labelled->size()),
                                                   rng::mix64(o.seed, 0x6a6f696e74ull), o.workers);
     ll.transform = labelled_augment.get();
+    ll.pin_memory = device.is_cuda();
     labelled_loader = std::make_unique<data::Loader>(*labelled, ll);
   }
   MethodSetup method = make_method(with_probe, *dataset);
@@ -246,12 +242,12 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   lo.views = method.views;
   lo.drop_last = method.drop_last;
   lo.transform = method.augmentation.get();
+  lo.pin_memory = device.is_cuda();
   data::Loader loader(*dataset, lo);
   SSL_CHECK(loader.batches_per_epoch() > 0, "pretrain: dataset ", dataset->name(),
             " has fewer images than one batch (", o.batch_size, ")");
 
   PretextMethod& model = *method.model;
-  const Device device = Device::parse(o.device);
   model.to(device);  // before the optimizer, whose state is made beside each parameter
   model.train();
   auto optimizer = make_optimizer(o, model.parameters());
@@ -300,8 +296,8 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
         context.labelled = &labelled_batch;
       }
       model.last_accuracy = std::numeric_limits<double>::quiet_NaN();
-      move_batch(batch, device);  // the loader's batches are made on the host
-      if (labelled_loader) move_batch(labelled_batch, device);
+      batch.to(device);  // the loader's batches are made on the host
+      if (labelled_loader) labelled_batch.to(device);
       Tensor loss = model.loss(batch, context);
       if (std::isfinite(model.last_accuracy)) accuracy_sum += model.last_accuracy, ++accuracy_steps;
       const double value = loss.item();

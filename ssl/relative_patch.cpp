@@ -117,8 +117,8 @@ PatchPairs RelativePatch::make_pairs(const Tensor& images, const std::vector<int
     streams.push_back(rng);  // continues with the colour draws
   }
   PatchPairs out;
-  out.offsets = Tensor::from_vector(offsets, {n, 2, 2});
-  out.labels = Tensor::from_vector(labels, {n});
+  out.offsets = Tensor::from_vector(offsets, {n, 2, 2}, images.device());
+  out.labels = Tensor::from_vector(labels, {n}, images.device());
   const Tensor crops = patch_crop(images.detach(), out.offsets, grid_.patch);  // [n, 2, c, P, P]
   const int64_t p = grid_.patch;
 
@@ -126,7 +126,8 @@ PatchPairs RelativePatch::make_pairs(const Tensor& images, const std::vector<int
     Tensor gray = crops;
     if (c == 3) {
       const Tensor luma =
-          Tensor::from_vector(std::vector<double>{0.299, 0.587, 0.114}, {1, 1, 3, 1, 1}).to(crops.dtype());
+          Tensor::from_vector(std::vector<double>{0.299, 0.587, 0.114}, {1, 1, 3, 1, 1}, crops.device())
+              .to(crops.dtype());
       gray = sum(mul(crops, luma), {2}, true);
     }
     out.patches = normalise_planes(gray).expand({n, 2, 3, p, p}).contiguous();
@@ -149,9 +150,9 @@ PatchPairs RelativePatch::make_pairs(const Tensor& images, const std::vector<int
       }
     }
   }
-  out.patches =
-      add(mul(normalise_planes(crops), Tensor::from_vector(keep, {n, 2, 3, 1, 1}).to(crops.dtype())),
-          Tensor::from_vector(noise, {n, 2, 3, p, p}).to(crops.dtype()));
+  out.patches = add(mul(normalise_planes(crops),
+                        Tensor::from_vector(keep, {n, 2, 3, 1, 1}, crops.device()).to(crops.dtype())),
+                    Tensor::from_vector(noise, {n, 2, 3, p, p}, crops.device()).to(crops.dtype()));
   return out;
 }
 

@@ -6,10 +6,10 @@ namespace ssl {
 
 namespace {
 // Index [n-1, ..., 0]: index_select with it reverses an axis.
-Tensor reversed_index(int64_t n) {
+Tensor reversed_index(int64_t n, Device device) {
   std::vector<int64_t> idx(static_cast<size_t>(n));
   std::iota(idx.rbegin(), idx.rend(), 0);
-  return Tensor::from_vector(idx, {n});
+  return Tensor::from_vector(idx, {n}, device);
 }
 }  // namespace
 
@@ -21,11 +21,12 @@ Tensor rotate90(const Tensor& images, int k) {
   NoGradGuard no_grad;
   switch (k) {
     case 1:  // out[i][j] = in[j][w-1-i]: reverse the columns, then transpose
-      return index_select(images, 3, reversed_index(w)).transpose(2, 3).contiguous();
+      return index_select(images, 3, reversed_index(w, images.device())).transpose(2, 3).contiguous();
     case 2:  // out[i][j] = in[h-1-i][w-1-j]
-      return index_select(index_select(images, 2, reversed_index(h)), 3, reversed_index(w));
+      return index_select(index_select(images, 2, reversed_index(h, images.device())), 3,
+                          reversed_index(w, images.device()));
     case 3:  // out[i][j] = in[h-1-j][i]: reverse the rows, then transpose
-      return index_select(images, 2, reversed_index(h)).transpose(2, 3).contiguous();
+      return index_select(images, 2, reversed_index(h, images.device())).transpose(2, 3).contiguous();
     default:
       return images;
   }
@@ -41,7 +42,7 @@ std::pair<Tensor, Tensor> RotationPrediction::rotated_batch(const Tensor& images
   std::vector<int64_t> labels(static_cast<size_t>(4 * n));
   for (int64_t i = 0; i < 4 * n; ++i) labels[size_t(i)] = i / n;
   return {cat({images, rotate90(images, 1), rotate90(images, 2), rotate90(images, 3)}, 0),
-          Tensor::from_vector(labels, {4 * n})};
+          Tensor::from_vector(labels, {4 * n}, images.device())};
 }
 
 Tensor RotationPrediction::forward(const Tensor& images) {

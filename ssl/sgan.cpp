@@ -106,6 +106,7 @@ json sgan_options_json(const SganOptions& o) {
           {"init_discriminator", o.init_discriminator},
           {"seed", o.seed},
           {"workers", o.workers},
+          {"device", o.device},
           {"skip_bad_images", o.skip_bad_images},
           {"sample_every", o.sample_every}};
 }
@@ -129,6 +130,7 @@ SganOptions sgan_options_from_json(const json& j) {
   get("init_discriminator", o.init_discriminator);
   get("seed", o.seed);
   get("workers", o.workers);
+  get("device", o.device);
   get("skip_bad_images", o.skip_bad_images);
   get("sample_every", o.sample_every);
   return o;
@@ -138,8 +140,9 @@ void check_sgan_resume_options(const SganOptions& saved, const SganOptions& o, c
   const json a = sgan_options_json(saved), b = sgan_options_json(o);
   std::string conflicts;
   for (const auto& [key, value] : a.items()) {
-    // These may change: none alters the results of the epochs so far or to come.
-    if (key == "epochs" || key == "workers" || key == "sample_every") continue;
+    // These may change: none alters the results of the epochs so far or to come (a run may move between
+    // the CPU and a GPU).
+    if (key == "epochs" || key == "workers" || key == "device" || key == "sample_every") continue;
     if (b.at(key) != value)
       conflicts += str_cat("\n  ", key, ": saved ", value.dump(), ", requested ", b.at(key).dump());
   }
@@ -331,12 +334,13 @@ nn::TrainState load_sgan_state(const std::string& path, SganModels& models,
 
 // ---- data, evaluation, outputs ---------------------------------------------------------------------------
 
-// Pixels to [−1, 1], the generator's tanh range.
-data::LoaderOptions gan_loader_options(int64_t batch_size, uint64_t seed, int workers) {
+// Pixels to [−1, 1], the generator's tanh range; batches in pinned memory when training on a GPU.
+data::LoaderOptions gan_loader_options(int64_t batch_size, uint64_t seed, int workers, Device device) {
   data::LoaderOptions lo;
   lo.batch_size = batch_size;
   lo.seed = seed;
   lo.workers = workers;
+  lo.pin_memory = device.is_cuda();
   lo.mean = {0.5f};
   lo.stddev = {0.5f};
   return lo;
@@ -374,6 +378,7 @@ TopK evaluate_test(Discriminator& d, data::Loader& loader) {
   std::vector<Tensor> scores, labels;
   data::Batch batch;
   while (loader.next(batch)) {
+    batch.to(d.device());
     scores.push_back(real_logits(d.forward(batch.images)).contiguous());
     labels.push_back(batch.labels);
   }
@@ -498,6 +503,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   SSL_CHECK(o.latent >= 1 && o.sample_every >= 1, "sgan: need latent size >= 1 and sample_every >= 1, got ",
             o.latent, " and ", o.sample_every);
   const FakeLogit form = parse_fake_logit(o.fake_logit);
+  const Device device = Device::parse_present(o.device);
   const bool semi = !o.unlabelled.empty();
   const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
   if (o.resume) {
@@ -532,20 +538,20 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
 
   // Labelled batches are at most the labelled set; both loaders drop a last partial batch (BatchNorm).
   data::LoaderOptions lab_opt =
-      gan_loader_options(std::min(o.batch_size, labelled->size()), rng::mix64(o.seed, 1), o.workers);
+      gan_loader_options(std::min(o.batch_size, labelled->size()), rng::mix64(o.seed, 1), o.workers, device);
   lab_opt.drop_last = true;
   lab_opt.transform = labelled_resize.get();
   data::Loader lab_loader(*labelled, lab_opt);
   std::unique_ptr<data::Loader> unl_loader;
   if (semi) {
-    data::LoaderOptions unl_opt = gan_loader_options(o.batch_size, rng::mix64(o.seed, 2), o.workers);
+    data::LoaderOptions unl_opt = gan_loader_options(o.batch_size, rng::mix64(o.seed, 2), o.workers, device);
     unl_opt.drop_last = true;
     unl_opt.transform = unlabelled_resize.get();
     unl_loader = std::make_unique<data::Loader>(*unlabelled, unl_opt);
     SSL_CHECK(unl_loader->batches_per_epoch() > 0, "sgan: the unlabelled data ", unlabelled->name(),
               " has fewer images than one batch (", o.batch_size, ")");
   }
-  data::LoaderOptions test_opt = gan_loader_options(256, 0, o.workers);
+  data::LoaderOptions test_opt = gan_loader_options(256, 0, o.workers, device);
   test_opt.shuffle = false;
   test_opt.transform = test_resize.get();
   data::Loader test_loader(*test, test_opt);
@@ -568,13 +574,14 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   }
   auto gen = std::make_shared<nn::SganGenerator>(o.latent, o.image_size);
   SganModels models(gen, disc);
+  models.to(device);  // before the optimizers, whose state is made beside each parameter
   models.train();
   nn::Adam opt_d(disc->parameters(), o.lr, o.beta1), opt_g(gen->parameters(), o.lr, o.beta1);
   nn::Optimizer* const optimizers[2] = {&opt_d, &opt_g};  // in kOptimizerNames' order
 
   // The samples' z comes from its own generator, so it is the same in every run and on resume.
   Generator sample_rng(rng::mix64(o.seed, 0x5347414E));
-  const Tensor fixed_z = Tensor::normal({64, o.latent}, 0, 1, sample_rng);
+  const Tensor fixed_z = Tensor::normal({64, o.latent}, 0, 1, sample_rng).to(device);
 
   std::vector<SganEpochMetrics> metrics;
   int64_t step = 0, first_epoch = 0;
@@ -608,6 +615,8 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
       for (size_t i = 0; i < y.size(); ++i)
         SSL_CHECK(y[i] >= 0, "sgan: image ", lab.indices[i], " of the labelled data ", labelled->name(),
                   " is unlabelled; --labelled needs a labelled spec (e.g. SPEC@N, not SPEC@N,rest)");
+      lab.to(device);
+      if (semi) unl.to(device);
 
       // Discriminator step.
       const Tensor logits_lab = disc->forward(lab.images);
@@ -615,7 +624,8 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
       Tensor d_loss = sup, fake;
       double unl_value = 0, fake_value = 0;
       if (semi) {
-        fake = gen->forward(Tensor::normal({unl.images.size(0), o.latent}, 0, 1));
+        // z is drawn on the host from the run's generator, the same draws on any device.
+        fake = gen->forward(Tensor::normal({unl.images.size(0), o.latent}, 0, 1).to(device));
         const Tensor l_unl = sgan_unlabelled_loss(disc->forward(unl.images), form);
         const std::vector<Tensor> running = copy_buffers(*disc);
         const Tensor l_fake = sgan_fake_loss(disc->forward(fake.detach()), form);

@@ -89,6 +89,7 @@ struct SganOptions {
       init_discriminator;  // a pretrain output directory (or random:MODEL); empty = nn::SganDiscriminator
   uint64_t seed = 0;
   int workers = 1;
+  std::string device = "cpu";  // where both networks train: cpu, cuda or cuda:N
   bool skip_bad_images = false;
   int64_t sample_every = 5;  // epochs between sample grids (also after epoch 1 and the last)
   bool show_progress = true;
@@ -113,8 +114,8 @@ nlohmann::json sgan_options_json(const SganOptions& o);
 SganOptions sgan_options_from_json(const nlohmann::json& j);
 // The options saved in DIR/checkpoint.safetensors, with out_dir = DIR and resume = true.
 SganOptions sgan_resume_options(const std::string& dir);
-// Throws ssl::Error naming `source` and every option that differs from `saved`, other than epochs, workers
-// and sample_every.
+// Throws ssl::Error naming `source` and every option that differs from `saved`, other than epochs, workers,
+// device and sample_every.
 void check_sgan_resume_options(const SganOptions& saved, const SganOptions& o, const std::string& source);
 
 }  // namespace ssl

@@ -14,6 +14,7 @@ struct SimCLROptions {
   double temperature = 0.2;      // ALGORITHMS.md: 0.2–0.5 on small images; 0.2 learnt faster on synthetic
   bool cross_view_only = false;  // NT-Xent over the N×N cross-view block only (see ALGORITHMS.md)
   double crop_min_scale = 0.08;  // the random resized crop's smallest area (ALGORITHMS.md: 0.08, or 0.2)
+  double colour_strength = 0.5;  // colour jitter strength s (data::simclr_augment; ALGORITHMS.md: 0.5)
   // > 0: a linear probe with this many classes is trained jointly on the labelled batch of each step
   // (StepContext::labelled), on detached features, so it never shapes the encoder (set by the runner
   // from --joint-probe).

@@ -44,17 +44,18 @@ std::shared_ptr<SupervisedClassifier> load_classifier(const std::string& run_dir
 }
 
 TopK classifier_accuracy(const std::string& run_dir, const data::Dataset& data, int workers,
-                         bool show_progress) {
+                         bool show_progress, Device device) {
   const std::shared_ptr<SupervisedClassifier> model = load_classifier(run_dir);
   SSL_CHECK(data.num_classes() == model->head->weight.size(0), "classifier in ", run_dir, " has ",
             model->head->weight.size(0), " classes, but ", data.name(), " has ", data.num_classes());
+  model->encoder->to(device);
   const Features f = compute_features(*model->encoder, data, 512, workers, show_progress);
   NoGradGuard no_grad;
   return topk_accuracy(model->head->forward(f.x), f.labels);
 }
 
 TopK joint_probe_accuracy(const std::string& run_dir, const data::Dataset& data, int workers,
-                          bool show_progress) {
+                          bool show_progress, Device device) {
   const std::string path = run_dir + "/probe.safetensors";
   nn::Metadata meta;
   nn::load_safetensors(path, &meta);
@@ -65,6 +66,7 @@ TopK joint_probe_accuracy(const std::string& run_dir, const data::Dataset& data,
   nn::load_module(path, probe);
   SSL_CHECK(data.num_classes() == probe.weight.size(0), "joint probe in ", run_dir, " has ",
             probe.weight.size(0), " classes, but ", data.name(), " has ", data.num_classes());
+  encoder->to(device);
   const Features f = compute_features(*encoder, data, 512, workers, show_progress);
   NoGradGuard no_grad;
   return topk_accuracy(probe.forward(f.x), f.labels);

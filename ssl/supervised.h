@@ -28,11 +28,12 @@ std::shared_ptr<SupervisedClassifier> load_classifier(const std::string& run_dir
 
 // Top-1/Top-5 of the classifier saved in run_dir (classifier.safetensors) on a labelled dataset whose classes
 // are the training data's, the model in evaluation mode. Images of another size are resized to its input.
+// The encoder runs on `device`, the linear head on the features back on the host.
 TopK classifier_accuracy(const std::string& run_dir, const data::Dataset& data, int workers = 1,
-                         bool show_progress = false);
+                         bool show_progress = false, Device device = Device::cpu());
 
 // The same for a SimCLR run trained with --joint-probe: its encoder.safetensors and probe.safetensors.
 TopK joint_probe_accuracy(const std::string& run_dir, const data::Dataset& data, int workers = 1,
-                          bool show_progress = false);
+                          bool show_progress = false, Device device = Device::cpu());
 
 }  // namespace ssl

@@ -13,6 +13,7 @@
 #include "data/loader.h"
 #include "data/synthetic.h"
 #include "data/transforms.h"
+#include "kernels/device_memory.h"
 
 using namespace ssl;
 using namespace ssl::data;
@@ -351,4 +352,33 @@ TEST_CASE("loader: restarting or destroying mid-epoch is clean") {
   }
   Loader never_started(shapes, opt);
   CHECK(never_started.batches_per_epoch() == 16);
+}
+
+TEST_CASE(
+    "loader: pin_memory gives the same batches in page-locked memory (needs a GPU; else a clear error)") {
+  SyntheticDataset shapes(Split::train, 20, 4);
+  LoaderOptions opt;
+  opt.batch_size = 8;
+  opt.seed = 5;
+  Loader plain(shapes, opt);
+  opt.pin_memory = true;
+  Loader pinned(shapes, opt);
+  if (!kernels::cuda::cuda_is_available()) {
+    MESSAGE("skipped: no CUDA device (checked that pin_memory says why it cannot work)");
+    pinned.start_epoch(0);
+    Batch b;
+    CHECK_THROWS_WITH_AS(pinned.next(b), doctest::Contains("pinned"), ssl::Error);
+    return;
+  }
+  const auto want = whole_epoch(plain, 0), got = whole_epoch(pinned, 0);
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    CHECK(got[i].images.storage()->pinned());
+    CHECK(same_floats(got[i].images, want[i].images));
+    Batch moved = got[i];
+    moved.to(Device::cuda(0));
+    CHECK(moved.images.device() == Device::cuda(0));
+    CHECK(same_floats(moved.images.to(Device::cpu()), want[i].images));
+    CHECK(moved.labels.to_vector<int64_t>() == want[i].labels.to_vector<int64_t>());
+  }
 }

@@ -207,3 +207,16 @@ TEST_CASE("Compose, simclr_augment: deterministic in the stream") {
     CHECK(d.find(part) != std::string::npos);
   }
 }
+
+TEST_CASE("simclr_augment: colour strength s sets the jitter to (0.8 s, 0.8 s, 0.8 s, 0.2 s)") {
+  const std::string strong = simclr_augment(32, 0.08, 1.0)->describe();
+  for (const char* part :
+       {"ColorJitter(brightness=0.8", "contrast=0.8", "saturation=0.8", "hue=0.2, p=0.8"}) {
+    CAPTURE(part);
+    CHECK(strong.find(part) != std::string::npos);
+  }
+  // Strength 0 draws factors of 1: no colour change.
+  CHECK(simclr_augment(32, 0.08, 0.0)->describe().find("brightness=0,") != std::string::npos);
+  CHECK_THROWS_WITH_AS(simclr_augment(32, 0.08, 3.0),
+                       doctest::Contains("colour strength must be in [0, 2.5]"), ssl::Error);
+}

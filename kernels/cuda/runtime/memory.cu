@@ -131,18 +131,21 @@ void device_free(void* ptr, int device) {
 size_t device_bytes_reserved(int device) { return device_pool(device).reserved(); }
 
 void* pinned_malloc(size_t nbytes) {
+  cudaError_t status = cudaSuccess;
   void* p = pinned_pool().take(
       nbytes,
-      [](size_t size) {
+      [&status](size_t size) {
         void* q = nullptr;
-        if (cudaHostAlloc(&q, size, cudaHostAllocDefault) != cudaSuccess) {
+        status = cudaHostAlloc(&q, size, cudaHostAllocDefault);
+        if (status != cudaSuccess) {
           cudaGetLastError();
           return static_cast<void*>(nullptr);
         }
         return q;
       },
       [](void* q) { cudaFreeHost(q); });
-  SSL_CHECK(p != nullptr, "cuda: could not allocate ", nbytes, " bytes of pinned host memory");
+  SSL_CHECK(p != nullptr, "cuda: could not allocate ", nbytes, " bytes of pinned host memory (",
+            cudaGetErrorString(status), ")");
   return p;
 }
 
