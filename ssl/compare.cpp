@@ -218,6 +218,7 @@ nlohmann::json study_b(const CompareOptions& c) {
 
 nlohmann::json compare(const CompareOptions& c) {
   SSL_CHECK(c.study == "a" || c.study == "b", "compare: unknown study '", c.study, "'; expected a or b");
+  Device::parse_present(c.device);  // before anything is written
   std::filesystem::create_directories(c.out_dir);
   nlohmann::json config = {{"study", c.study},
                            {"data", c.data},
@@ -232,7 +233,8 @@ nlohmann::json compare(const CompareOptions& c) {
                            {"batch_size", c.batch_size},
                            {"probe_epochs", c.probe_epochs},
                            {"max_steps_per_epoch", c.max_steps_per_epoch},
-                           {"seed", c.seed}};
+                           {"seed", c.seed},
+                           {"device", c.device}};
   nlohmann::json results = {{"study", c.study},
                             {"title", c.study == "a" ? "which pretext task learns the best features?"
                                                      : str_cat("semi-supervised learning with ",

@@ -39,4 +39,9 @@ TEST_CASE("runners asked for a CUDA device that is not there say so before train
   g.show_progress = false;
   g.out_dir = "";  // never written: the device is checked first
   CHECK_THROWS_WITH_AS(train_sgan(g), says_cuda, ssl::Error);
+
+  CompareOptions c;
+  c.device = "cuda";
+  c.out_dir = "";  // never written: the device is checked first
+  CHECK_THROWS_WITH_AS(compare(c), says_cuda, ssl::Error);
 }
