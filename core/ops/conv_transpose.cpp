@@ -45,29 +45,28 @@ Tensor conv_transpose2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bi
         [&] { kernels::cpu::conv_transpose2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>()); },
         [&] { kernels::cuda::conv_transpose2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>()); });
   });
-  return record("conv_transpose2d", y, {x_in, w_in, bias_in},
-                [s, x, w](const Tensor& g_in, const std::vector<bool>& needs) {
-                  const Tensor g = g_in.contiguous();
-                  Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-                  Tensor gw = needs[1] ? Tensor::empty(w.shape(), w.dtype(), w.device()) : Tensor();
-                  Tensor gb = needs[2] ? Tensor::empty({s.c_out}, w.dtype(), w.device()) : Tensor();
-                  dispatch_floating(g.dtype(), "conv_transpose2d_backward", [&]<class T>() {
-                    T* gxp = needs[0] ? gx.data<T>() : nullptr;
-                    T* gwp = needs[1] ? gw.data<T>() : nullptr;
-                    T* gbp = needs[2] ? gb.data<T>() : nullptr;
-                    detail::on_device(
-                        g.device(),
-                        [&] {
-                          kernels::cpu::conv_transpose2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(),
-                                                                     gxp, gwp, gbp);
-                        },
-                        [&] {
-                          kernels::cuda::conv_transpose2d_backward<T>(s, x.data<T>(), w.data<T>(),
-                                                                      g.data<T>(), gxp, gwp, gbp);
-                        });
-                  });
-                  return std::vector{gx, gw, gb};
-                });
+  return record(
+      "conv_transpose2d", y, {x_in, w_in, bias_in},
+      [s, x, w](const Tensor& g_in, const std::vector<bool>& needs) {
+        const Tensor g = g_in.contiguous();
+        std::vector<Tensor> grads = detail::gradient_buffers(x, {x.shape(), w.shape(), {s.c_out}}, needs);
+        Tensor &gx = grads[0], &gw = grads[1], &gb = grads[2];
+        dispatch_floating(g.dtype(), "conv_transpose2d_backward", [&]<class T>() {
+          T *gxp = detail::ptr_or_null<T>(gx), *gwp = detail::ptr_or_null<T>(gw),
+            *gbp = detail::ptr_or_null<T>(gb);
+          detail::on_device(
+              g.device(),
+              [&] {
+                kernels::cpu::conv_transpose2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(), gxp, gwp,
+                                                           gbp);
+              },
+              [&] {
+                kernels::cuda::conv_transpose2d_backward<T>(s, x.data<T>(), w.data<T>(), g.data<T>(), gxp,
+                                                            gwp, gbp);
+              });
+        });
+        return grads;
+      });
 }
 
 }  // namespace ssl

@@ -9,20 +9,11 @@
 namespace ssl {
 
 namespace {
-template <class T>
-const T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-template <class T>
-T* ptr_or_null(Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
+using detail::ptr_or_null;
 
 // The gradient buffers batch norm's backward fills: x's, gamma's and beta's, each only where wanted.
 std::vector<Tensor> gradient_buffers(const Tensor& x, int64_t c, const std::vector<bool>& needs) {
-  return {needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor(),
-          needs[1] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor(),
-          needs[2] ? Tensor::empty({c}, x.dtype(), x.device()) : Tensor()};
+  return detail::gradient_buffers(x, {x.shape(), {c}, {c}}, needs);
 }
 }  // namespace
 

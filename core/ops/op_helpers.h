@@ -2,6 +2,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -10,6 +11,26 @@
 #include "kernels/elementwise.h"
 
 namespace ssl::detail {
+
+// The buffers a backward fills, one per input: a fresh tensor of shapes[i] (with `like`'s dtype and device)
+// where needs[i], an undefined one where that input wants no gradient.
+inline std::vector<Tensor> gradient_buffers(const Tensor& like, const std::vector<Shape>& shapes,
+                                            const std::vector<bool>& needs) {
+  std::vector<Tensor> out;
+  for (size_t i = 0; i < shapes.size(); ++i)
+    out.push_back(needs[i] ? Tensor::empty(shapes[i], like.dtype(), like.device()) : Tensor());
+  return out;
+}
+
+// A kernel's pointer to an optional tensor: null when the tensor is undefined.
+template <class T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+template <class T>
+T* ptr_or_null(Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
 
 // Every input defined and all on one device. `cuda_ok`: whether the op has CUDA kernels (the ops that do not
 // yet say so instead of failing somewhere inside).
