@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "core/host_arena.h"
 #include "data/loader.h"
 #include "data/registry.h"
 #include "data/transforms.h"
@@ -156,6 +157,7 @@ void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t 
       },
       std::max(3, o.repeats / 2));
   const double ms = t.wall_ms;
+  const HostArenaStats arena = host_arena().stats();
   const double images_per_s = 2.0 * batch / (ms / 1e3);
   report(o, {{"workload", name},
              {"device", device.str()},
@@ -163,7 +165,9 @@ void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t 
              {"images_per_s", images_per_s},
              {"gflops", images_per_s * train_flops_per_image / 1e9},
              {"cpu_ms", t.cpu_ms},
-             {"max_rss_mb", max_rss_mb()}});
+             {"max_rss_mb", max_rss_mb()},
+             {"arena_peak_live_mb", double(arena.peak_in_use) / (1 << 20)},
+             {"arena_peak_reserved_mb", double(arena.peak_reserved) / (1 << 20)}});
 }
 
 // Depthwise convolution forward + backward (gx and gw) on each distinct depthwise shape of mobilenet_v1 at

@@ -2,11 +2,9 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
-#include <unordered_map>
-#include <vector>
 
 #include "core/error.h"
+#include "core/host_arena.h"
 #include "kernels/device_memory.h"
 
 namespace ssl {
@@ -20,54 +18,29 @@ size_t rounded_size(size_t nbytes) {
   return std::max(kAlignment, (nbytes + kAlignment - 1) / kAlignment * kAlignment);
 }
 
-// A cache of freed CPU blocks, by exact (rounded) size. A training step allocates the same sizes every
-// step; reusing blocks avoids returning large buffers to the OS and faulting fresh pages back in, which
-// otherwise costs a fifth of a small model's step. Bounded by SSL_CPU_CACHE_MB (default 1024).
-class CpuBlockCache {
- public:
-  CpuBlockCache() {
-    const char* env = std::getenv("SSL_CPU_CACHE_MB");
-    limit_ = size_t(env ? std::atoll(env) : 1024) << 20;
-  }
-  ~CpuBlockCache() {
-    for (auto& [size, blocks] : free_)
-      for (void* p : blocks) std::free(p);
-  }
-  void* allocate(size_t size) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = free_.find(size);
-      if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
-        cached_ -= size;
-        return p;
-      }
-    }
-    return std::aligned_alloc(kAlignment, size);
-  }
-  void release(void* p, size_t size) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (cached_ + size <= limit_) {
-        free_[size].push_back(p);
-        cached_ += size;
-        return;
-      }
-    }
+// Under AddressSanitizer every CPU block comes from malloc, so that an access past a tensor's end is caught
+// rather than landing in its neighbour in an arena chunk.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitizing = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitizing = true;
+#else
+constexpr bool kSanitizing = false;
+#endif
+#else
+constexpr bool kSanitizing = false;
+#endif
+
+void* cpu_allocate(size_t nbytes) {
+  return kSanitizing ? std::aligned_alloc(kAlignment, rounded_size(nbytes)) : host_arena().allocate(nbytes);
+}
+
+void cpu_release(void* p, size_t nbytes) {
+  if (kSanitizing)
     std::free(p);
-  }
-
- private:
-  std::mutex mu_;
-  std::unordered_map<size_t, std::vector<void*>> free_;
-  size_t cached_ = 0, limit_ = 0;
-};
-
-CpuBlockCache& cpu_cache() {
-  static CpuBlockCache* cache =
-      new CpuBlockCache();  // never destroyed: tensors may outlive static destructors
-  return *cache;
+  else
+    host_arena().release(p, nbytes);
 }
 
 }  // namespace
@@ -78,7 +51,7 @@ Storage::Storage(size_t nbytes, Device device, bool pinned)
   if (pinned) {
     data_ = kernels::cuda::pinned_malloc(std::max<size_t>(nbytes, 1));
   } else if (device.is_cpu()) {
-    data_ = cpu_cache().allocate(rounded_size(nbytes));
+    data_ = cpu_allocate(nbytes);
     SSL_CHECK(data_ != nullptr, "out of memory: could not allocate ", nbytes, " bytes on the CPU");
   } else {
     data_ = kernels::cuda::device_malloc(std::max<size_t>(nbytes, 1), device.index);
@@ -89,7 +62,7 @@ Storage::~Storage() {
   if (pinned_) {
     kernels::cuda::pinned_free(data_);
   } else if (device_.is_cpu()) {
-    cpu_cache().release(data_, rounded_size(nbytes_));
+    cpu_release(data_, nbytes_);
   } else {
     kernels::cuda::device_free(data_, device_.index);
   }

@@ -39,7 +39,12 @@ LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t class
     NoGradGuard no_grad;
     mean_ = mean(x_in, {0}, true);
     const Tensor centred = sub(x_in, mean_);
-    inv_std_ = div(Tensor::ones({1}), sqrt(add(mean(mul(centred, centred), {0}, true), 1e-6)));
+    // The floor under each feature's variance is relative to the features' mean variance, so the probe does
+    // not depend on their overall scale: a randomly initialised deep encoder in eval mode (batch norm
+    // with fresh statistics) can give features of order 1e-13 that still separate the classes.
+    const Tensor var = mean(mul(centred, centred), {0}, true);
+    const double floor = 1e-6 * mean(var).item() + 1e-30;
+    inv_std_ = div(Tensor::ones({1}), sqrt(add(var, floor)));
   }
   const Tensor x = standardise(x_in);
   const int64_t n = x.size(0), f = x.size(1);
