@@ -88,6 +88,7 @@ void report(const BenchOptions& o, nlohmann::json record) {
     std::printf("%-34s %10.3f ms", record["workload"].get<std::string>().c_str(),
                 record["median_ms"].get<double>());
     if (record.contains("gflops")) std::printf("  %8.1f GFLOP/s", record["gflops"].get<double>());
+    if (record.contains("eigen_gflops")) std::printf("  (Eigen %.1f)", record["eigen_gflops"].get<double>());
     if (record.contains("gb_per_s")) std::printf("  %8.1f GB/s", record["gb_per_s"].get<double>());
     if (record.contains("images_per_s"))
       std::printf("  %8.1f images/s", record["images_per_s"].get<double>());
@@ -112,6 +113,36 @@ void bench_gemm(const BenchOptions& o) {
         },
         o.repeats);
     report(o, {{"workload", name}, {"median_ms", ms}, {"gflops", 2.0 * n * n * n / (ms * 1e6)}});
+  }
+}
+
+// One thread's GEMM on the convolutions' shapes (resnet18 at 32 px: layer 1's forward, input gradient and
+// weight gradient, layer 4's forward), gemm_serial beside Eigen's product on one thread, in the same run.
+void bench_gemm_serial(const BenchOptions& o) {
+  const int64_t shapes[][3] = {{64, 1024, 576}, {576, 1024, 64}, {64, 576, 1024}, {512, 128, 4608}};
+  for (const auto& [m, n, k] : shapes) {
+    const std::string name = str_cat("gemm_serial_m", m, "_n", n, "_k", k);
+    if (name.find(o.only) == std::string::npos) continue;
+    Generator gen(1);
+    const Tensor a = Tensor::uniform({m, k}, -1, 1, gen), b = Tensor::uniform({k, n}, -1, 1, gen);
+    Tensor c = Tensor::empty({m, n});
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const auto run = [&](auto gemm_fn) {
+      return median_ms(
+          [&] {
+            gemm_fn(false, false, m, n, k, 1.f, a.data<float>(), k, b.data<float>(), n, 0.f, c.data<float>(),
+                    n);
+          },
+          o.repeats);
+    };
+    const double ours = run(kernels::cpu::gemm_serial<float>), eigen = run(kernels::cpu::gemm<float>);
+    omp_set_num_threads(threads);
+    const double flop = 2.0 * double(m) * double(n) * double(k);
+    report(o, {{"workload", name},
+               {"median_ms", ours},
+               {"gflops", flop / (ours * 1e6)},
+               {"eigen_gflops", flop / (eigen * 1e6)}});
   }
 }
 
@@ -268,6 +299,7 @@ void add_bench_command(CLI::App& app) {
     const bool on_gpu = Device::parse_present(o->device).is_cuda();
     if (!on_gpu) {
       bench_gemm(*o);
+      bench_gemm_serial(*o);
       bench_ntxent(*o);
     }
     bench_simclr_step(*o, "convnet2", 256, 32);

@@ -1,4 +1,4 @@
-// CPU convolution: im2col + Eigen GEMM, chunks of images spread over OpenMP threads.
+// CPU convolution: im2col + GEMM (gemm_serial, kernels/gemm.h), chunks of images spread over OpenMP threads.
 //
 // For one group of a chunk of nb images, with K = (c_in/groups)*kh*kw rows, P = out_h*out_w columns per image
 // and Cg = c_out/groups, col [K, nb*P] holds the images' unfolded windows side by side:
@@ -8,20 +8,21 @@
 //   gw       gw [Cg, K] += GY [Cg, nb*P] * col^T           summed over chunks
 //   gx       gcol [K, nb*P] = w^T * GY, gx_b = col2im(gcol) col2im adds the overlapping windows back up
 //   gb       gb [Cg] += row sums of GY
-// Why chunks: Eigen repacks the weights for every GEMM, so one GEMM per image costs a pass over the weights
-// per image; in late layers (a 512x4608 weight against 16 columns per image) that packing outweighs the
-// arithmetic. A chunk gathers enough images for kMinColumns columns; large planes keep one image per GEMM,
-// which then reads and writes the image in place. A 1x1, stride-1, unpadded convolution needs no im2col:
-// the image viewed as [c_in/groups, h*w] is its col.
+// Why chunks: a GEMM packs the weights anew on every call, so one GEMM per image costs a pass over the
+// weights per image; in late layers (a 512x4608 weight against 16 columns per image) that packing outweighs
+// the arithmetic. A chunk gathers enough images for kMinColumns columns; large planes keep one image per
+// GEMM, which then reads and writes the image in place. A 1x1, stride-1, unpadded convolution needs no
+// im2col: the image viewed as [c_in/groups, h*w] is its col.
 //
 // Each thread owns its part of the scratch (a zero-padded copy of the input, the col buffer, the gathered
 // output; kernels/cpu/scratch.h keeps the memory between calls) for the whole call, and in backward its own
-// gw/gb partial sums, added in thread order at the end: the result does not depend on scheduling. Eigen runs
-// each GEMM single-threaded inside the parallel region.
+// gw/gb partial sums, added in thread order at the end: the result does not depend on scheduling. Each GEMM
+// runs on its thread alone.
 #include "kernels/conv.h"
 #include "kernels/cpu/plane_moments.h"
 #include "kernels/cpu/scratch.h"
 #include "kernels/cpu/thread_partials.h"
+#include "kernels/gemm.h"
 
 #include <omp.h>
 
@@ -239,10 +240,10 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
         const T* xg = x + b0 * x_image + gi * g.cg_in * g.plane;
         T* yg = y + b0 * y_image + gi * g.cg_out * g.p;
         if (!(g.direct && in_place)) fill_col(s, g, x, b0, cb, gi, xpad, col);
-        ConstMatMap<T> C(g.direct && in_place ? xg : col, g.k, cols);
-        ConstMatMap<T> W(w + gi * g.cg_out * g.k, g.cg_out, g.k);
+        // Y [cg_out, cols] = W [cg_out, k] · col [k, cols]
         MatMap<T> Y(in_place ? yg : out, g.cg_out, cols);
-        Y.noalias() = W * C;
+        gemm_serial<T>(false, false, g.cg_out, cols, g.k, T(1), w + gi * g.cg_out * g.k, g.k,
+                       g.direct && in_place ? xg : col, cols, T(0), Y.data(), cols);
         if (bias) Y.colwise() += ConstVecMap<T>(bias + gi * g.cg_out, g.cg_out);
         if (moments)
           for (int64_t b = 0; b < cb; ++b)
@@ -320,18 +321,18 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, 
         if (gw) {
           const T* xg = x + b0 * x_image + gi * g.cg_in * g.plane;
           if (!(g.direct && in_place)) fill_col(s, g, x, b0, cb, gi, xpad, col);
-          ConstMatMap<T> C(g.direct && in_place ? xg : col, g.k, cols);
-          MatMap<T> GW(gw_part.data() + t * w_size + gi * g.cg_out * g.k, g.cg_out, g.k);
-          GW.noalias() += GY * C.transpose();
+          // GW [cg_out, k] += GY [cg_out, cols] · col^T
+          gemm_serial<T>(false, true, g.cg_out, g.k, cols, T(1), GY.data(), cols,
+                         g.direct && in_place ? xg : col, cols, T(1),
+                         gw_part.data() + t * w_size + gi * g.cg_out * g.k, g.k);
         }
         if (gx) {
-          ConstMatMap<T> W(w + gi * g.cg_out * g.k, g.cg_out, g.k);
+          // gcol [k, cols] = W^T · GY (straight into gx when the input itself is col)
           T* gx0 = gx + b0 * x_image + gi * g.cg_in * g.plane;
-          if (g.direct && in_place) {
-            MatMap<T>(gx0, g.k, cols).noalias() = W.transpose() * GY;
-            continue;
-          }
-          MatMap<T>(col, g.k, cols).noalias() = W.transpose() * GY;
+          T* gcol = g.direct && in_place ? gx0 : col;
+          gemm_serial<T>(true, false, g.k, cols, g.cg_out, T(1), w + gi * g.cg_out * g.k, g.k, GY.data(),
+                         cols, T(0), gcol, cols);
+          if (g.direct && in_place) continue;
           if (g.direct) {
             scatter_planes(col, cb, g.cg_in, g.p, gx0, x_image);
             continue;
