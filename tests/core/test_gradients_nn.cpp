@@ -2,6 +2,9 @@
 // forward checks against values worked by hand and against conv2d, whose input gradient conv_transpose2d is.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/ops_nn.h"
 #include "support/gradcheck.h"
 
@@ -102,4 +105,40 @@ TEST_CASE("upsample_nearest2d forward and gradients") {
   check_gradients("upsample_nearest2d x3 of a strided view",
                   [](const Ts& x) { return upsample_nearest2d(x[0].slice(3, 0, 5, 2), 3); },
                   {rand64({1, 2, 3, 5}, 2)});
+}
+
+// float runs the convolutions' GEMMs through gemm_serial's AVX-512 kernel where the CPU has it, double
+// through Eigen; at the sizes a model trains at (many tiles and blocks per product) both must agree.
+TEST_CASE("conv2d and conv_transpose2d in float agree with double, forward and backward, at training sizes") {
+  struct Case {
+    bool transpose;
+    Shape x, w;
+    int64_t stride, padding;
+  };
+  for (const Case& c : {Case{false, {4, 64, 16, 16}, {96, 64, 3, 3}, 1, 1},
+                        Case{false, {8, 128, 8, 8}, {256, 128, 3, 3}, 2, 1},
+                        Case{false, {4, 130, 9, 9}, {70, 130, 1, 1}, 1, 0},
+                        Case{true, {4, 128, 8, 8}, {128, 64, 4, 4}, 2, 1}}) {
+    INFO("transpose ", c.transpose, " x ", c.x, " w ", c.w);
+    const auto run = [&](DType dtype) {
+      Tensor x = rand64(c.x, 21).to(dtype).set_requires_grad(),
+             w = rand64(c.w, 22).to(dtype).set_requires_grad();
+      Tensor y = c.transpose ? conv_transpose2d(x, w, Tensor(), {c.stride, c.padding})
+                             : conv2d(x, w, Tensor(), {c.stride, c.padding});
+      sum(mul(y, rand64(y.shape(), 23).to(dtype))).backward();
+      std::vector<std::vector<double>> out;
+      for (const Tensor& t : {y.detach(), x.grad(), w.grad()})
+        out.push_back(t.to(DType::f64).to_vector<double>());
+      return out;
+    };
+    const auto f32 = run(DType::f32), f64 = run(DType::f64);
+    for (size_t i = 0; i < f64.size(); ++i) {
+      double err = 0, scale = 0;
+      for (size_t j = 0; j < f64[i].size(); ++j) {
+        err = std::max(err, std::abs(f32[i][j] - f64[i][j]));
+        scale = std::max(scale, std::abs(f64[i][j]));
+      }
+      CHECK_MESSAGE(err <= 1e-5 * scale + 1e-6, "output ", i, ": max error ", err, " at scale ", scale);
+    }
+  }
 }
