@@ -46,8 +46,7 @@ class HostArena {
   HostArenaStats stats() const;
 
  private:
-  using Range = std::pair<char*, size_t>;  // start, size
-  void* carve(size_t size);                // from free ranges; nullptr if none fits
+  void* carve(size_t size);  // from free ranges; nullptr if none fits
   void insert_free(char* start, size_t size);
   void erase_free(std::map<char*, size_t>::iterator it);
   void return_free_chunks();
@@ -56,7 +55,7 @@ class HostArena {
   std::map<char*, size_t> chunks_;                   // start -> size
   std::map<char*, size_t> free_by_address_;          // start -> size, for merging neighbours
   std::set<std::pair<size_t, char*>> free_by_size_;  // (size, start), for best fit
-  size_t free_limit_ = 0, free_bytes_ = 0;
+  size_t free_limit_ = 0;
   HostArenaStats stats_;
 };
 
