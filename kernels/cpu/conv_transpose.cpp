@@ -1,4 +1,4 @@
-// CPU transposed convolution: GEMM (gemm_serial, kernels/gemm.h) + col2im, images spread over OpenMP threads.
+// CPU transposed convolution: Eigen GEMM + col2im, images spread over OpenMP threads.
 //
 // For one image and one group, with P = h*w input pixels, K = (c_out/groups)*kh*kw, Cg = c_in/groups and
 // W_g the group's weights viewed as [Cg, K]:
@@ -15,10 +15,10 @@
 // the end: the result does not depend on scheduling.
 #include "kernels/conv_transpose.h"
 #include "kernels/cpu/thread_partials.h"
-#include "kernels/gemm.h"
 
 #include <omp.h>
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <vector>
 
@@ -26,6 +26,13 @@
 
 namespace ssl::kernels::cpu {
 namespace {
+
+template <class T>
+using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using MatMap = Eigen::Map<RowMajor<T>>;
+template <class T>
+using ConstMatMap = Eigen::Map<const RowMajor<T>>;
 
 void check_shape(const ConvTranspose2dShape& s, const char* fn) {
   SSL_CHECK(s.n >= 1 && s.c_in >= 1 && s.h >= 1 && s.w >= 1 && s.c_out >= 1 && s.kh >= 1 && s.kw >= 1, fn,
@@ -136,11 +143,13 @@ void conv_transpose2d_forward(const ConvTranspose2dShape& s, const T* x, const T
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < s.n; ++b) {
       for (int64_t gi = 0; gi < s.groups; ++gi) {
+        ConstMatMap<T> X(x + b * x_image + gi * g.cg_in * g.p, g.cg_in, g.p);
+        ConstMatMap<T> W(w + gi * g.cg_in * g.k, g.cg_in, g.k);
         T* yg = y + b * y_image + gi * g.cg_out * g.oplane;
-        // col [k, p] = W^T [k, cg_in] · X [cg_in, p] (straight into y when no col2im is needed)
-        gemm_serial<T>(true, false, g.k, g.p, g.cg_in, T(1), w + gi * g.cg_in * g.k, g.k,
-                       x + b * x_image + gi * g.cg_in * g.p, g.p, T(0), g.direct ? yg : col, g.p);
-        if (!g.direct) {
+        if (g.direct) {
+          MatMap<T>(yg, g.k, g.p).noalias() = W.transpose() * X;
+        } else {
+          MatMap<T>(col, g.k, g.p).noalias() = W.transpose() * X;
           std::fill(yg, yg + g.cg_out * g.oplane, T(0));
           col2im(s, g, col, yg);
         }
@@ -190,13 +199,16 @@ void conv_transpose2d_backward(const ConvTranspose2dShape& s, const T* x, const 
           }
         if (!gw && !gx) continue;
         if (!g.direct) im2col(s, g, gyg, col);
-        const T* c = g.direct ? gyg : col;  // [k, p]
-        if (gw)                             // GW [cg_in, k] += X [cg_in, p] · C^T
-          gemm_serial<T>(false, true, g.cg_in, g.k, g.p, T(1), x + b * x_image + gi * g.cg_in * g.p, g.p, c,
-                         g.p, T(1), gw_part.data() + t * w_size + gi * g.cg_in * g.k, g.k);
-        if (gx)  // GX [cg_in, p] = W [cg_in, k] · C
-          gemm_serial<T>(false, false, g.cg_in, g.p, g.k, T(1), w + gi * g.cg_in * g.k, g.k, c, g.p, T(0),
-                         gx + b * x_image + gi * g.cg_in * g.p, g.p);
+        ConstMatMap<T> C(g.direct ? gyg : col, g.k, g.p);
+        if (gw) {
+          ConstMatMap<T> X(x + b * x_image + gi * g.cg_in * g.p, g.cg_in, g.p);
+          MatMap<T>(gw_part.data() + t * w_size + gi * g.cg_in * g.k, g.cg_in, g.k).noalias() +=
+              X * C.transpose();
+        }
+        if (gx) {
+          ConstMatMap<T> W(w + gi * g.cg_in * g.k, g.cg_in, g.k);
+          MatMap<T>(gx + b * x_image + gi * g.cg_in * g.p, g.cg_in, g.p).noalias() = W * C;
+        }
       }
     }
     // The implicit barrier above guarantees every partial sum is complete. Add them in thread order.

@@ -107,8 +107,9 @@ TEST_CASE("upsample_nearest2d forward and gradients") {
                   {rand64({1, 2, 3, 5}, 2)});
 }
 
-// float runs the convolutions' GEMMs through gemm_serial's AVX-512 kernel where the CPU has it, double
-// through Eigen; at the sizes a model trains at (many tiles and blocks per product) both must agree.
+// float runs conv2d's GEMMs through gemm_serial's AVX-512 kernel where the CPU has it, double through Eigen;
+// at the sizes a model trains at (many tiles and blocks per product) both must agree. conv_transpose2d,
+// Eigen in both precisions, is held to the same bound.
 TEST_CASE("conv2d and conv_transpose2d in float agree with double, forward and backward, at training sizes") {
   struct Case {
     bool transpose;
