@@ -5,10 +5,6 @@
 
 namespace ssl {
 
-namespace {
-size_t round_up(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
-}  // namespace
-
 HostArena::HostArena(size_t free_limit_bytes) : free_limit_(free_limit_bytes) {}
 
 HostArena::~HostArena() {
@@ -16,12 +12,12 @@ HostArena::~HostArena() {
 }
 
 void* HostArena::allocate(size_t nbytes) {
-  const size_t size = round_up(std::max<size_t>(nbytes, 1), kAlignment);
+  const size_t size = block_size(nbytes);
   if (size < kMinArenaBlock) return std::aligned_alloc(kAlignment, size);
   std::lock_guard<std::mutex> lock(mu_);
   void* p = carve(size);
   if (!p) {
-    const size_t chunk = round_up(std::max(size, kMinChunk), 4096);
+    const size_t chunk = (std::max(size, kMinChunk) + 4095) / 4096 * 4096;
     char* start = static_cast<char*>(std::aligned_alloc(4096, chunk));
     if (!start) return nullptr;
     chunks_[start] = chunk;
@@ -37,7 +33,7 @@ void* HostArena::allocate(size_t nbytes) {
 
 void HostArena::release(void* p, size_t nbytes) {
   if (!p) return;
-  const size_t size = round_up(std::max<size_t>(nbytes, 1), kAlignment);
+  const size_t size = block_size(nbytes);
   if (size < kMinArenaBlock) return std::free(p);
   std::lock_guard<std::mutex> lock(mu_);
   stats_.in_use -= size;

@@ -12,6 +12,7 @@
 // SSL_CPU_CACHE_MB megabytes of free memory (default 4096) and returned to the OS beyond it.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <map>
 #include <mutex>
@@ -40,6 +41,10 @@ class HostArena {
   HostArena(const HostArena&) = delete;
   HostArena& operator=(const HostArena&) = delete;
 
+  // The bytes a request of nbytes occupies: a multiple of kAlignment, never 0.
+  static size_t block_size(size_t nbytes) {
+    return (std::max<size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
+  }
   // 64-byte aligned, uninitialised; nullptr when the OS refuses. `release` takes the same size.
   void* allocate(size_t nbytes);
   void release(void* p, size_t nbytes);

@@ -11,13 +11,6 @@ namespace ssl {
 
 namespace {
 
-constexpr size_t kAlignment = 64;
-
-// aligned_alloc needs a size that is a multiple of the alignment; never ask for 0 bytes.
-size_t rounded_size(size_t nbytes) {
-  return std::max(kAlignment, (nbytes + kAlignment - 1) / kAlignment * kAlignment);
-}
-
 // Under AddressSanitizer every CPU block comes from malloc, so that an access past a tensor's end is caught
 // rather than landing in its neighbour in an arena chunk.
 #if defined(__SANITIZE_ADDRESS__)
@@ -33,7 +26,8 @@ constexpr bool kSanitizing = false;
 #endif
 
 void* cpu_allocate(size_t nbytes) {
-  return kSanitizing ? std::aligned_alloc(kAlignment, rounded_size(nbytes)) : host_arena().allocate(nbytes);
+  return kSanitizing ? std::aligned_alloc(HostArena::kAlignment, HostArena::block_size(nbytes))
+                     : host_arena().allocate(nbytes);
 }
 
 void cpu_release(void* p, size_t nbytes) {
