@@ -1,4 +1,4 @@
-// CPU transposed convolution: Eigen GEMM + col2im, images spread over OpenMP threads.
+// CPU transposed convolution: GEMM + col2im, images spread over OpenMP threads.
 //
 // For one image and one group, with P = h*w input pixels, K = (c_out/groups)*kh*kw, Cg = c_in/groups and
 // W_g the group's weights viewed as [Cg, K]:
@@ -11,6 +11,9 @@
 // of a transposed convolution removes output rows rather than adding input ones.
 // A 1x1, stride-1, unpadded transposed convolution needs no col2im: col is the output plane itself.
 //
+// The products go through Eigen's GEMM (kernels::cpu::gemm; inside the parallel loop it runs on the calling
+// thread), not gemm_serial: P is as small as 16 in a DCGAN generator's first layers, where gemm_serial's
+// 64-column tile wastes most of its work.
 // Each thread owns one K*P col buffer, and in backward its own gw/gb partial sums, added in thread order at
 // the end: the result does not depend on scheduling.
 #include "kernels/conv_transpose.h"
@@ -18,21 +21,14 @@
 
 #include <omp.h>
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/gemm.h"
 
 namespace ssl::kernels::cpu {
 namespace {
-
-template <class T>
-using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using MatMap = Eigen::Map<RowMajor<T>>;
-template <class T>
-using ConstMatMap = Eigen::Map<const RowMajor<T>>;
 
 void check_shape(const ConvTranspose2dShape& s, const char* fn) {
   SSL_CHECK(s.n >= 1 && s.c_in >= 1 && s.h >= 1 && s.w >= 1 && s.c_out >= 1 && s.kh >= 1 && s.kw >= 1, fn,
@@ -143,13 +139,13 @@ void conv_transpose2d_forward(const ConvTranspose2dShape& s, const T* x, const T
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < s.n; ++b) {
       for (int64_t gi = 0; gi < s.groups; ++gi) {
-        ConstMatMap<T> X(x + b * x_image + gi * g.cg_in * g.p, g.cg_in, g.p);
-        ConstMatMap<T> W(w + gi * g.cg_in * g.k, g.cg_in, g.k);
+        const T* xg = x + b * x_image + gi * g.cg_in * g.p;
+        const T* wg = w + gi * g.cg_in * g.k;
         T* yg = y + b * y_image + gi * g.cg_out * g.oplane;
         if (g.direct) {
-          MatMap<T>(yg, g.k, g.p).noalias() = W.transpose() * X;
+          gemm<T>(true, false, g.k, g.p, g.cg_in, T(1), wg, g.k, xg, g.p, T(0), yg, g.p);
         } else {
-          MatMap<T>(col, g.k, g.p).noalias() = W.transpose() * X;
+          gemm<T>(true, false, g.k, g.p, g.cg_in, T(1), wg, g.k, xg, g.p, T(0), col, g.p);
           std::fill(yg, yg + g.cg_out * g.oplane, T(0));
           col2im(s, g, col, yg);
         }
@@ -199,16 +195,13 @@ void conv_transpose2d_backward(const ConvTranspose2dShape& s, const T* x, const 
           }
         if (!gw && !gx) continue;
         if (!g.direct) im2col(s, g, gyg, col);
-        ConstMatMap<T> C(g.direct ? gyg : col, g.k, g.p);
-        if (gw) {
-          ConstMatMap<T> X(x + b * x_image + gi * g.cg_in * g.p, g.cg_in, g.p);
-          MatMap<T>(gw_part.data() + t * w_size + gi * g.cg_in * g.k, g.cg_in, g.k).noalias() +=
-              X * C.transpose();
-        }
-        if (gx) {
-          ConstMatMap<T> W(w + gi * g.cg_in * g.k, g.cg_in, g.k);
-          MatMap<T>(gx + b * x_image + gi * g.cg_in * g.p, g.cg_in, g.p).noalias() = W * C;
-        }
+        const T* cols = g.direct ? gyg : col;  // [k, p]
+        if (gw)
+          gemm<T>(false, true, g.cg_in, g.k, g.p, T(1), x + b * x_image + gi * g.cg_in * g.p, g.p, cols, g.p,
+                  T(1), gw_part.data() + t * w_size + gi * g.cg_in * g.k, g.k);
+        if (gx)
+          gemm<T>(false, false, g.cg_in, g.p, g.k, T(1), w + gi * g.cg_in * g.k, g.k, cols, g.p, T(0),
+                  gx + b * x_image + gi * g.cg_in * g.p, g.p);
       }
     }
     // The implicit barrier above guarantees every partial sum is complete. Add them in thread order.

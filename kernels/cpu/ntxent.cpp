@@ -5,7 +5,7 @@
 //
 // Forward.   loss = 1/M * sum_i [ lse_i - s_{i,p(i)} ],   lse_i = log sum_{j in C(i)} exp(s_ij).
 //   lse is computed like a flash-attention softmax. The similarities come in tiles of rows x columns
-//   (one Eigen GEMM each), and every anchor keeps a running maximum m_i and a running sum
+//   (one gemm_serial each, kernels/gemm.h), and every anchor keeps a running maximum m_i and a running sum
 //   l_i = sum_j exp(s_ij - m_i) (the "online log-sum-exp"). When a tile raises the maximum to m',
 //     l_i <- l_i * exp(m_i - m') + sum_{j in tile} exp(s_ij - m'),   m_i <- m',
 //   and at the end lse_i = m_i + log l_i. Every exponent is <= 0, so nothing overflows at any temperature.
@@ -35,17 +35,19 @@
 //   half of S again (M^2 d) plus (G + G^T) zn (2 M^2 d: symmetry gives no discount there). In all
 //   4 M^2 d FLOPs and 2 M^2 exps, on O(M d) data that stays in L2: compute-bound. With d = 128 at
 //   ~250 GFLOP/s (Eigen's GEMM on the 2 cores) the floor of forward+backward is 0.54 ms for N = 256
-//   (M = 512), 2.15 ms for N = 512 and 8.6 ms for N = 1024. Measured on this 2-core Xeon (float,
-//   OMP_NUM_THREADS=2, median of 50 after warm-up): 0.65 ms, 2.35 ms and 9.1 ms, i.e. 205, 228 and
+//   (M = 512), 2.15 ms for N = 512 and 8.6 ms for N = 1024. Measured on a 2-core Xeon with Eigen's products
+//   (float, OMP_NUM_THREADS=2, median of 50 after warm-up): 0.65 ms, 2.35 ms and 9.1 ms, i.e. 205, 228 and
 //   236 GFLOP/s (PyTorch's composed loss: 12, 10.4 and 59 ms). One thread reaches ~120 GFLOP/s, against
 //   ~160 for Eigen's bare 128 x 128 x 128 GEMM; the difference is mostly the exps (~15%) and the diagonal
 //   tiles, computed whole for half their use. Tiles of 192 or 256 rows gain ~4% at N = 1024 and lose
-//   at N = 256 (too few tile pairs to balance two threads), so 128 it is.
+//   at N = 256 (too few tile pairs to balance two threads), so 128 it is. On a 2-core AMD EPYC, whose
+//   two-thread GEMM ceiling is ~120 GFLOP/s, with the products through gemm_serial (`ssl bench --threads 2
+//   --only ntxent`): 1.30, 4.6 and 17.5 ms (103, 116 and 123 GFLOP/s), level with Eigen's products there.
 #include "kernels/ntxent.h"
 
 #include <omp.h>
 
-#include <Eigen/Dense>
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -53,6 +55,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/gemm.h"
 
 namespace ssl::kernels::cpu {
 namespace {
@@ -162,7 +165,8 @@ T ntxent_forward(const NtXentShape& s, const T* z, T temperature, NtXentSaved<T>
       const TilePair& p = pairs[k];
       const int64_t nr = p.r1 - p.r0, nc = p.c1 - p.c0;
       MatrixMap<T> st(tile_buf.data(), nr, nc);
-      st.noalias() = (inv_tau * zn.middleRows(p.r0, nr)) * zn.middleRows(p.c0, nc).transpose();
+      gemm_serial<T>(false, true, nr, nc, d, inv_tau, saved.zn + p.r0 * d, d, saved.zn + p.c0 * d, d, T(0),
+                     st.data(), nc);
       if (p.diagonal) st.diagonal().setConstant(kMinusInf<T>);  // the self-similarity is excluded
 
       // Pass 1: the new running maxima of the column anchors c0.. (the mirror tile); rows' come in pass 2.
@@ -241,7 +245,8 @@ void ntxent_backward(const NtXentShape& s, T temperature, NtXentSaved<const T> s
       const auto zr = zn.middleRows(p.r0, nr);
       const auto zc = zn.middleRows(p.c0, nc);
       MatrixMap<T> h(tile_buf.data(), nr, nc);
-      h.noalias() = (inv_tau * zr) * zc.transpose();  // S, overwritten by H row by row below
+      // S, overwritten by H row by row below
+      gemm_serial<T>(false, true, nr, nc, d, inv_tau, zr.data(), d, zc.data(), d, T(0), h.data(), nc);
       const ConstRowArrayMap<T> lse_c(saved.lse + p.c0, nc);
       for (int64_t r = 0; r < nr; ++r) {
         const T lse_r = saved.lse[p.r0 + r];
@@ -251,8 +256,9 @@ void ntxent_backward(const NtXentShape& s, T temperature, NtXentSaved<const T> s
         if (j >= p.c0 && j < p.c1) h(r, j - p.c0) -= 2 * g;  // [j == p(i)] from both directions
       }
       if (p.diagonal) h.diagonal().setZero();  // the excluded self-similarity has no gradient
-      dzn.middleRows(p.r0, nr).noalias() += h * zc;
-      if (!p.diagonal) dzn.middleRows(p.c0, nc).noalias() += h.transpose() * zr;
+      gemm_serial<T>(false, false, nr, d, nc, T(1), h.data(), nc, zc.data(), d, T(1), &dzn(p.r0, 0), d);
+      if (!p.diagonal)
+        gemm_serial<T>(true, false, nc, d, nr, T(1), h.data(), nc, zr.data(), d, T(1), &dzn(p.c0, 0), d);
     }
 
     // 2. Sum the threads' dzn in thread order, then chain through the normalisation.
