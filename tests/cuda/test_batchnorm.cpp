@@ -172,7 +172,6 @@ void check_eval(const Shape& sh, bool affine, double atol, double rtol, bool opt
 
 }  // namespace
 
-// Few launches: the emulation starts every launch's threads as OS threads.
 TEST_CASE("batchnorm CUDA: training mode (plain and fused ReLU) matches the CPU twin") {
   const std::vector<Shape> all = shapes();
   for (size_t i = 0; i < all.size(); ++i) check_train<float>(all[i], true, 2e-5, 2e-4, i == 0);

@@ -24,7 +24,7 @@ Conv2dShape depthwise(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k_h, i
   return Conv2dShape{n, c, h, w, c, k_h, k_w, s_h, s_w, p_h, p_w, c};
 }
 
-// Few, small shapes: the emulation starts a launch's threads as OS threads, so every launch costs.
+// Few, small shapes: the emulation runs every thread of every block one after another.
 std::vector<Conv2dShape> shapes() {
   return {
       depthwise(2, 2, 35, 9, 3, 3, 1, 1, 1, 1),   // 3x3 s1: odd sizes, several tiles per plane

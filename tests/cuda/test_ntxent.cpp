@@ -89,7 +89,7 @@ void check_against_cpu(int64_t n, int64_t d, bool cross, double temperature, Whi
 
 }  // namespace
 
-// Each emulated launch costs the start of 256 host threads, so the naive version, with more launches,
+// The naive version, with many more launches (each a round of fiber switches in the emulation),
 // runs on the shapes that matter most (tile edges, the straddling row tile); the fused one on all; the
 // unsuffixed functions in the determinism test below.
 TEST_CASE("ntxent: every version matches the CPU twin (float)") {

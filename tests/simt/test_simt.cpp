@@ -1,8 +1,10 @@
 // The SIMT emulation behaves as a GPU does on what our kernels rely on: every thread of every block runs,
 // shared memory is per block and survives __syncthreads, shuffles move values between lanes, atomics add
-// up, and threads that return early do not block __syncthreads of the others.
+// up, threads that return early do not block __syncthreads of the others, and a barrier that cannot complete
+// is reported.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <numeric>
 #include <vector>
 
@@ -64,6 +66,15 @@ __global__ void reverse_in_dynamic_shared(const float* x, float* out) {
   out[threadIdx.x] = tile[blockDim.x - 1 - threadIdx.x];
 }
 
+// Lane 0 waits for its warp while the others wait for the block: neither barrier can ever complete.
+__global__ void divergent_barriers(int* out) {
+  if (threadIdx.x == 0)
+    __syncwarp();
+  else
+    __syncthreads();
+  out[threadIdx.x] = 1;
+}
+
 }  // namespace
 
 TEST_CASE("simt: every thread of every block runs once, with its own coordinates") {
@@ -121,4 +132,14 @@ TEST_CASE("simt: a block over 1024 threads is refused with a clear error") {
   std::vector<int> out(2048);
   CHECK_THROWS_WITH_AS(launch(write_coordinates, 1, 2048, 0, out.data()),
                        doctest::Contains("1 to 1024 threads"), ssl::Error);
+}
+
+TEST_CASE("simt: barriers that can never complete are an error, and the next launch runs normally") {
+  std::vector<int> out(32, 0);
+  CHECK_THROWS_WITH_AS(launch(divergent_barriers, 1, 32, 0, out.data()),
+                       doctest::Contains("wait at a barrier that the others never reach"), ssl::Error);
+  CHECK(std::count(out.begin(), out.end(), 1) == 0);
+  std::vector<int> coords(2 * 64, -1);
+  launch(write_coordinates, 2, 64, 0, coords.data());
+  for (int i = 0; i < 2 * 64; ++i) CHECK(coords[i] == (i / 64) * 1000 + i % 64);
 }

@@ -1,59 +1,116 @@
 // The host emulation's runtime: how a launch runs its blocks and threads (see simt.h for the model).
+//
+// The threads of a block are fibers (ucontext) on the launching host thread, not OS threads. A fiber runs
+// until it waits at a barrier or returns; a scheduler loop then resumes the next one, round robin. A
+// barrier costs two context switches per thread instead of waking every thread through the OS, which on a
+// two-core machine made an emulated __syncthreads of 256 threads milliseconds long. One host thread also
+// makes atomics and shared memory trivially consistent, and a barrier that some thread never reaches (a
+// __syncthreads in divergent code, undefined on a GPU) is reported as an error instead of hanging.
 #include "kernels/cuda/simt/simt.h"
 
-#include <barrier>
-#include <condition_variable>
-#include <cstdlib>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <new>
-#include <thread>
 #include <vector>
 
 #include "core/error.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SSL_SIMT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define SSL_SIMT_ASAN 1
+#endif
+#ifdef SSL_SIMT_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 namespace ssl::simt {
 
 namespace {
 
+// Bytes of each fiber's stack (kernels keep a few registers' worth of locals; the sanitizers' frames are
+// larger), and a guard page below it so that an overflow faults instead of corrupting a neighbour.
+constexpr size_t kStackBytes = size_t(256) << 10;
+
+class FiberStack {
+ public:
+  FiberStack() {
+    page_ = size_t(sysconf(_SC_PAGESIZE));
+    base_ = mmap(nullptr, kStackBytes + page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    SSL_CHECK(base_ != MAP_FAILED, "simt: could not map a ", kStackBytes, "-byte fiber stack");
+    mprotect(base_, page_, PROT_NONE);  // the stack grows down towards the guard page
+  }
+  ~FiberStack() { munmap(base_, kStackBytes + page_); }
+  FiberStack(const FiberStack&) = delete;
+  FiberStack& operator=(const FiberStack&) = delete;
+  void* bottom() const { return static_cast<char*>(base_) + page_; }
+
+ private:
+  void* base_ = nullptr;
+  size_t page_ = 0;
+};
+
+struct Fiber {
+  ucontext_t context{};
+  FiberStack* stack = nullptr;
+  bool done = false;
+  // The built-in variables are host-thread-local and every fiber shares the host thread: each fiber's own
+  // values are put back whenever it resumes.
+  uint3 thread_idx, block_idx;
+#ifdef SSL_SIMT_ASAN
+  void* fake_stack = nullptr;
+#endif
+};
+
+struct LaunchState;
+thread_local LaunchState* current = nullptr;
+thread_local int linear_thread = 0;
+
+void yield_to_scheduler();
+
 // A reusable barrier whose party count shrinks when a thread returns from the kernel, so the threads that
 // are still running do not wait for it at their next __syncthreads (a returned GPU thread counts as arrived).
-class ShrinkingBarrier {
+// `on_release` runs once per generation, before anyone passes.
+class Barrier {
  public:
   void reset(int parties) {
-    std::lock_guard<std::mutex> lock(mu_);
     parties_ = parties;
     arrived_ = 0;
   }
-  void arrive_and_wait() {
-    std::unique_lock<std::mutex> lock(mu_);
+  void arrive_and_wait(uint64_t& progress, const std::function<void()>& on_release = {}) {
     const uint64_t generation = generation_;
+    ++progress;
     if (++arrived_ == parties_) {
-      release();
+      release(on_release);
       return;
     }
-    cv_.wait(lock, [&] { return generation_ != generation; });
+    while (generation_ == generation) yield_to_scheduler();
   }
   void leave() {
-    std::lock_guard<std::mutex> lock(mu_);
     --parties_;
-    if (arrived_ > 0 && arrived_ == parties_) release();
+    if (arrived_ > 0 && arrived_ == parties_) release({});
   }
 
  private:
-  void release() {  // with mu_ held
+  void release(const std::function<void()>& on_release) {
     arrived_ = 0;
     ++generation_;
-    cv_.notify_all();
+    if (on_release) on_release();
   }
-  std::mutex mu_;
-  std::condition_variable cv_;
   int parties_ = 0, arrived_ = 0;
   uint64_t generation_ = 0;
 };
 
 struct Warp {
-  ShrinkingBarrier barrier;
+  Barrier barrier;
   uint64_t offered[32] = {};
   int size = 0;  // lanes in this warp (the last warp of a block may be partial)
 };
@@ -61,9 +118,20 @@ struct Warp {
 struct LaunchState {
   dim3 grid, block;
   int threads = 0;
-  ShrinkingBarrier block_barrier;
+  int64_t blocks = 0;
+  const std::function<void()>* body = nullptr;
+  Barrier block_barrier, end_of_block;
   std::vector<std::unique_ptr<Warp>> warps;
   std::vector<unsigned char> dynamic_shared;
+  std::vector<Fiber> fibers;
+  ucontext_t scheduler{};
+  int running = -1;       // the fiber being run
+  uint64_t progress = 0;  // counts arrivals, passed barriers and returns: a round without any is a deadlock
+  std::exception_ptr error;
+#ifdef SSL_SIMT_ASAN
+  const void* scheduler_stack = nullptr;
+  size_t scheduler_stack_size = 0;
+#endif
 
   void reset_barriers() {
     block_barrier.reset(threads);
@@ -71,58 +139,94 @@ struct LaunchState {
   }
 };
 
-thread_local LaunchState* current = nullptr;
-thread_local int linear_thread = 0;
-
 LaunchState& state() {
   SSL_CHECK(current != nullptr, "simt: a device function was called outside a kernel launch");
   return *current;
 }
 
-// Host threads kept between launches: starting up to 1024 threads for every launch would cost more than
-// most emulated kernels' work. run(n, job) calls job(t) on threads 0..n-1 and returns when all are done.
-class ThreadPool {
- public:
-  void run(int n, const std::function<void(int)>& job) {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (int(threads_) < n) {
-      std::thread(&ThreadPool::serve, this, threads_++).detach();  // the pool lives as long as the process
+// ---- switching between the scheduler and the fibers (with AddressSanitizer told about each stack switch)
+
+void enter_fiber(LaunchState& s, int t) {
+  Fiber& f = s.fibers[size_t(t)];
+  s.running = t;
+  linear_thread = t;
+  threadIdx = f.thread_idx;
+  blockIdx = f.block_idx;
+#ifdef SSL_SIMT_ASAN
+  void* fake = nullptr;
+  __sanitizer_start_switch_fiber(&fake, f.stack->bottom(), kStackBytes);
+  swapcontext(&s.scheduler, &f.context);
+  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#else
+  swapcontext(&s.scheduler, &f.context);
+#endif
+  s.running = -1;
+}
+
+void leave_fiber(LaunchState& s, Fiber& f, bool for_good) {
+  f.thread_idx = threadIdx;
+  f.block_idx = blockIdx;
+#ifdef SSL_SIMT_ASAN
+  __sanitizer_start_switch_fiber(for_good ? nullptr : &f.fake_stack, s.scheduler_stack,
+                                 s.scheduler_stack_size);
+  swapcontext(&f.context, &s.scheduler);
+  __sanitizer_finish_switch_fiber(f.fake_stack, nullptr, nullptr);
+#else
+  (void)for_good;
+  swapcontext(&f.context, &s.scheduler);
+#endif
+  // Resumed by enter_fiber, which has put this fiber's built-in variables back.
+}
+
+void yield_to_scheduler() {
+  LaunchState& s = state();
+  leave_fiber(s, s.fibers[size_t(s.running)], false);
+}
+
+// Each fiber runs the kernel for every block in turn, like the thread of a block that is reused.
+void fiber_main() {
+  LaunchState& s = *current;
+  const int t = s.running;
+  Fiber& f = s.fibers[size_t(t)];
+#ifdef SSL_SIMT_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &s.scheduler_stack, &s.scheduler_stack_size);
+#endif
+  try {
+    threadIdx = {unsigned(t % s.block.x), unsigned(t / s.block.x % s.block.y),
+                 unsigned(t / (s.block.x * s.block.y))};
+    for (int64_t b = 0; b < s.blocks && !s.error; ++b) {
+      blockIdx = {unsigned(b % s.grid.x), unsigned(b / s.grid.x % s.grid.y),
+                  unsigned(b / (int64_t(s.grid.x) * s.grid.y))};
+      (*s.body)();
+      ++s.progress;
+      s.block_barrier.leave();
+      s.warps[size_t(t / 32)]->barrier.leave();
+      // Between blocks every thread waits here; the release re-arms the barriers for the next block.
+      s.end_of_block.arrive_and_wait(s.progress, [&s] { s.reset_barriers(); });
     }
-    job_ = &job;
-    active_ = n;
-    pending_ = n;
-    ++generation_;
-    start_.notify_all();
-    finished_.wait(lock, [&] { return pending_ == 0; });
-    job_ = nullptr;
+  } catch (...) {
+    if (!s.error) s.error = std::current_exception();
   }
+  f.done = true;
+  leave_fiber(s, f, true);  // never resumed
+}
 
- private:
-  void serve(int id) {
-    uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      start_.wait(lock, [&] { return generation_ != seen; });
-      seen = generation_;
-      if (id >= active_) continue;  // this launch has fewer threads
-      const std::function<void(int)>* job = job_;
-      lock.unlock();
-      (*job)(id);
-      lock.lock();
-      if (--pending_ == 0) finished_.notify_one();
-    }
-  }
+// Points a fiber at the start of fiber_main on `stack`. Out of line: getcontext returns twice in the
+// compiler's eyes, which would have it warn about every variable of a caller's loop.
+[[gnu::noinline]] void start_fiber(Fiber& f, FiberStack* stack) {
+  f.stack = stack;
+  getcontext(&f.context);
+  f.context.uc_stack.ss_sp = stack->bottom();
+  f.context.uc_stack.ss_size = kStackBytes;
+  f.context.uc_link = nullptr;  // fiber_main never returns: it switches back for good
+  makecontext(&f.context, fiber_main, 0);
+}
 
-  std::mutex mu_;
-  std::condition_variable start_, finished_;
-  const std::function<void(int)>* job_ = nullptr;
-  int threads_ = 0, active_ = 0, pending_ = 0;
-  uint64_t generation_ = 0;
-};
-
-ThreadPool& thread_pool() {
-  static ThreadPool* pool = new ThreadPool();  // never destroyed: its threads never exit
-  return *pool;
+// Fiber stacks kept between launches: mapping up to 1024 of them for every launch would cost more than most
+// emulated kernels' work.
+std::vector<std::unique_ptr<FiberStack>>& stack_pool() {
+  static std::vector<std::unique_ptr<FiberStack>> pool;
+  return pool;
 }
 
 std::mutex& launch_mutex() {
@@ -147,48 +251,66 @@ void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const std::funct
   s.grid = grid;
   s.block = block;
   s.threads = int(threads);
+  s.blocks = blocks;
+  s.body = &body;
   for (int first = 0; first < s.threads; first += 32) {
     s.warps.push_back(std::make_unique<Warp>());
     s.warps.back()->size = std::min(32, s.threads - first);
   }
   s.dynamic_shared.assign(dynamic_shared_bytes, 0xA5);  // not zero: kernels must not rely on zeroed memory
   s.reset_barriers();
-  // Between blocks every thread waits here; the completion step re-arms the barriers for the next block.
-  std::barrier<std::function<void()>> end_of_block(s.threads,
-                                                   std::function<void()>([&s] { s.reset_barriers(); }));
+  s.end_of_block.reset(s.threads);
 
-  const std::function<void(int)> thread_main = [&](int t) {
-    current = &s;
-    linear_thread = t;
-    threadIdx = {unsigned(t % block.x), unsigned(t / block.x % block.y), unsigned(t / (block.x * block.y))};
-    blockDim = block;
-    gridDim = grid;
-    for (int64_t b = 0; b < blocks; ++b) {
-      blockIdx = {unsigned(b % grid.x), unsigned(b / grid.x % grid.y),
-                  unsigned(b / (int64_t(grid.x) * grid.y))};
-      body();
-      s.block_barrier.leave();
-      s.warps[t / 32]->barrier.leave();
-      end_of_block.arrive_and_wait();
+  auto& pool = stack_pool();
+  while (int(pool.size()) < s.threads) pool.push_back(std::make_unique<FiberStack>());
+  s.fibers.resize(size_t(s.threads));
+  for (int t = 0; t < s.threads; ++t) start_fiber(s.fibers[size_t(t)], pool[size_t(t)].get());
+
+  LaunchState* const outer = current;  // null: launches do not nest, but a host thread may be reused
+  const uint3 outer_thread = threadIdx, outer_block = blockIdx;
+  current = &s;
+  blockDim = block;
+  gridDim = grid;
+  int remaining = s.threads;
+  while (remaining > 0) {
+    const uint64_t before = s.progress;
+    for (int t = 0; t < s.threads; ++t) {
+      if (s.fibers[size_t(t)].done) continue;
+      enter_fiber(s, t);
+      if (s.fibers[size_t(t)].done) --remaining;
     }
-    current = nullptr;
-  };
-  thread_pool().run(s.threads, thread_main);
+    if (remaining > 0 && (s.progress == before || s.error)) break;  // nobody moved: a deadlock, or an error
+  }
+  current = outer;
+  threadIdx = outer_thread;
+  blockIdx = outer_block;
+  if (s.error) std::rethrow_exception(s.error);
+  // Fibers still waiting are abandoned: their stacks are reused by the next launch.
+  SSL_CHECK(remaining == 0, "simt launch: ", remaining, " of the block's ", s.threads,
+            " threads wait at a barrier that the others never reach (a __syncthreads or warp shuffle in "
+            "divergent code)");
 }
 
-void sync_block() { state().block_barrier.arrive_and_wait(); }
+void sync_block() {
+  LaunchState& s = state();
+  s.block_barrier.arrive_and_wait(s.progress);
+}
 
-void sync_warp() { state().warps[linear_thread / 32]->barrier.arrive_and_wait(); }
+void sync_warp() {
+  LaunchState& s = state();
+  s.warps[size_t(linear_thread / 32)]->barrier.arrive_and_wait(s.progress);
+}
 
 int lane() { return linear_thread % 32; }
 
 uint64_t exchange_in_warp(uint64_t bits, int source) {
   Warp& w = *state().warps[linear_thread / 32];
   const int me = lane();
+  uint64_t& progress = state().progress;
   w.offered[me] = bits;
-  w.barrier.arrive_and_wait();  // every lane has offered
+  w.barrier.arrive_and_wait(progress);  // every lane has offered
   const uint64_t got = (source >= 0 && source < w.size) ? w.offered[source] : bits;
-  w.barrier.arrive_and_wait();  // every lane has read before anyone offers again
+  w.barrier.arrive_and_wait(progress);  // every lane has read before anyone offers again
   return got;
 }
 

@@ -4,12 +4,15 @@
 // compared there with its CPU twin (tests/cuda). Build: SSL_SIMT_EMULATION defined (CMake target
 // ssl_cuda_emulated).
 //
-// How a launch runs (simt.cpp): blockDim threads are started as host threads, and together they execute the
-// grid's blocks one after another. For each block every thread sets its blockIdx/threadIdx and calls the
-// kernel; __syncthreads() is a barrier over the block's threads that have not returned yet; a warp shuffle
-// writes each lane's value into a per-warp table between two barriers over the warp; `__shared__` variables
-// are function-local statics (one block runs at a time, so they are that block's shared memory); atomics
-// are std::atomic_ref. Device memory is host memory and every call is synchronous.
+// How a launch runs (simt.cpp): blockDim threads are fibers on the launching host thread, and together they
+// execute the grid's blocks one after another. For each block every thread sets its blockIdx/threadIdx and
+// calls the kernel; a thread runs until it waits at a barrier or returns, then the next one runs (so a
+// missing __syncthreads gives a wrong result on every run, not now and then).
+// __syncthreads() is a barrier over the block's threads that have not returned yet; a warp shuffle writes
+// each lane's value into a per-warp table between two barriers over the warp; `__shared__` variables are
+// function-local statics (one block runs at a time, so they are that block's shared memory); atomics are
+// std::atomic_ref. A barrier that some threads never reach is reported as an error. Device memory is host
+// memory and every call is synchronous.
 //
 // Not emulated, so our kernels do not use them: warp-synchronous code that relies on lockstep execution
 // without __syncwarp or a shuffle, cooperative groups, textures, clusters, async copies, timing.
