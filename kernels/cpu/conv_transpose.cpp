@@ -142,10 +142,8 @@ void conv_transpose2d_forward(const ConvTranspose2dShape& s, const T* x, const T
         const T* xg = x + b * x_image + gi * g.cg_in * g.p;
         const T* wg = w + gi * g.cg_in * g.k;
         T* yg = y + b * y_image + gi * g.cg_out * g.oplane;
-        if (g.direct) {
-          gemm<T>(true, false, g.k, g.p, g.cg_in, T(1), wg, g.k, xg, g.p, T(0), yg, g.p);
-        } else {
-          gemm<T>(true, false, g.k, g.p, g.cg_in, T(1), wg, g.k, xg, g.p, T(0), col, g.p);
+        gemm<T>(true, false, g.k, g.p, g.cg_in, T(1), wg, g.k, xg, g.p, T(0), g.direct ? yg : col, g.p);
+        if (!g.direct) {
           std::fill(yg, yg + g.cg_out * g.oplane, T(0));
           col2im(s, g, col, yg);
         }

@@ -126,7 +126,7 @@ struct LaunchState {
   std::vector<Fiber> fibers;
   ucontext_t scheduler{};
   int running = -1;       // the fiber being run
-  uint64_t progress = 0;  // counts arrivals, passed barriers and returns: a round without any is a deadlock
+  uint64_t progress = 0;  // counts barrier arrivals and kernel returns: a round without any is a deadlock
   std::exception_ptr error;
 #ifdef SSL_SIMT_ASAN
   const void* scheduler_stack = nullptr;
@@ -266,8 +266,6 @@ void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const std::funct
   s.fibers.resize(size_t(s.threads));
   for (int t = 0; t < s.threads; ++t) start_fiber(s.fibers[size_t(t)], pool[size_t(t)].get());
 
-  LaunchState* const outer = current;  // null: launches do not nest, but a host thread may be reused
-  const uint3 outer_thread = threadIdx, outer_block = blockIdx;
   current = &s;
   blockDim = block;
   gridDim = grid;
@@ -281,9 +279,7 @@ void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const std::funct
     }
     if (remaining > 0 && (s.progress == before || s.error)) break;  // nobody moved: a deadlock, or an error
   }
-  current = outer;
-  threadIdx = outer_thread;
-  blockIdx = outer_block;
+  current = nullptr;
   if (s.error) std::rethrow_exception(s.error);
   // Fibers still waiting are abandoned: their stacks are reused by the next launch.
   SSL_CHECK(remaining == 0, "simt launch: ", remaining, " of the block's ", s.threads,
