@@ -6,6 +6,7 @@
 
 #include "apps/commands.h"
 #include "ssl/compare.h"
+#include "ssl/report.h"
 
 namespace ssl::apps {
 
@@ -41,6 +42,10 @@ void add_compare_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--batch-size", o->batch_size, "Batch size of every training run")->capture_default_str();
   cmd->add_option("--probe-epochs", o->probe_epochs, "Epochs of each linear probe")->capture_default_str();
+  cmd->add_option("--layer", o->layer,
+                  "The encoder layer each linear probe reads: best (chosen per encoder on a held-out fifth "
+                  "of the probe's images), a layer name, or empty for the encoder's output")
+      ->capture_default_str();
   cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)");
   cmd->add_option("--seed", o->seed, "Random seed (also draws the labelled subset)")->capture_default_str();
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
@@ -55,7 +60,7 @@ void add_compare_command(CLI::App& app) {
     if (cmd->count("--data") == 0)
       o->data = o->study == "a" ? "synthetic:train:2000" : "synthetic:train:2200";
     const nlohmann::json r = compare(*o);
-    std::printf("\n%-16s %-14s %-9s %8s %8s\n", "method", "protocol", "split", "top1", "top5");
+    std::printf("\n%-16s %-16s %-9s %8s %8s\n", "method", "protocol", "split", "top1", "top5");
     for (const nlohmann::json& m : r["methods"])
       for (const std::string split : {"train", "test", "transfer"}) {
         if (!m["splits"].contains(split)) continue;
@@ -66,8 +71,8 @@ void add_compare_command(CLI::App& app) {
             std::snprintf(buf, sizeof buf, "%.2f%%", 100 * x.get<double>());
           return std::string(buf);
         };
-        std::printf("%-16s %-14s %-9s %8s %8s\n", m["name"].get<std::string>().c_str(),
-                    m["protocol"].get<std::string>().c_str(), split.c_str(), percent(v["top1"]).c_str(),
+        std::printf("%-16s %-16s %-9s %8s %8s\n", m["name"].get<std::string>().c_str(),
+                    protocol_label(m).c_str(), split.c_str(), percent(v["top1"]).c_str(),
                     percent(v["top5"]).c_str());
       }
     std::printf("results in %s/results.json, report in %s/report.html\n", o->out_dir.c_str(),

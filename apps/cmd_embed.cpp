@@ -17,7 +17,7 @@ namespace ssl::apps {
 namespace {
 
 struct EmbedOptions {
-  std::string encoder, data = "synthetic:test", out, inputs_out;
+  std::string encoder, data = "synthetic:test", out, inputs_out, layer;
   int64_t image_size = 32;
   uint64_t seed = 0;
   int workers = 1, threads = 0;
@@ -40,8 +40,9 @@ void run_embed(const EmbedOptions& o) {
   open.skip_bad_images = o.skip_bad_images;
   const auto dataset = data::open_dataset(o.data, open);
   Tensor inputs;
-  const Features f =
-      compute_features(*encoder, *dataset, 512, o.workers, true, o.inputs_out.empty() ? nullptr : &inputs);
+  const int64_t layer = o.layer.empty() ? -1 : int64_t(encoder->layer_index(o.layer));
+  const Features f = compute_features(*encoder, *dataset, 512, o.workers, true,
+                                      o.inputs_out.empty() ? nullptr : &inputs, layer);
   write_npy(o.out, f.x);
   write_npy(labels_path(o.out), f.labels);
   std::printf("wrote %s (%lld x %lld features) and %s\n", o.out.c_str(), (long long)f.x.size(0),
@@ -62,6 +63,9 @@ void add_embed_command(CLI::App& app) {
   cmd->add_option("--data", o->data, "Dataset spec (a bad spec lists them all)")->capture_default_str();
   cmd->add_option("--out", o->out, "Features file (.npy); labels go to <name>_labels.npy")->required();
   cmd->add_option("--inputs-out", o->inputs_out, "Also write the normalised input images (.npy)");
+  cmd->add_option(
+      "--layer", o->layer,
+      "The encoder layer to read (a bad name lists them; default the last, the encoder's output)");
   cmd->add_option("--image-size", o->image_size, "Input size for random:MODEL")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of random:MODEL")->capture_default_str();
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);

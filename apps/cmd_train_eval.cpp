@@ -243,6 +243,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--labels-per-class", o->labels_per_class,
                   "Fit the probe on N labelled images per class of --train, drawn with --seed (0 = all)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--layer", o->layer,
+                  "linear, knn: the encoder layer the features are read at (a bad name lists them; default "
+                  "the last, the encoder's output), or best: the layer whose features score best on a "
+                  "held-out fifth of --train");
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   cmd->add_option("--out", o->out_dir, "Directory for results.json");
   cmd->add_option("--image-size", o->image_size,

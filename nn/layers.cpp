@@ -73,9 +73,13 @@ void Sequential::append(ModulePtr m) {
   layers_.push_back(std::move(m));
 }
 
-Tensor Sequential::forward(const Tensor& x) {
+Tensor Sequential::forward(const Tensor& x) { return forward_prefix(x, layers_.size()); }
+
+Tensor Sequential::forward_prefix(const Tensor& x, size_t count) {
+  SSL_CHECK(count <= layers_.size(), "Sequential: asked to run the first ", count, " modules of ",
+            layers_.size());
   Tensor h = x;
-  for (const ModulePtr& m : layers_) h = m->forward(h);
+  for (size_t i = 0; i < count; ++i) h = layers_[i]->forward(h);
   return h;
 }
 

@@ -66,6 +66,8 @@ class Sequential : public Module {
   Sequential(std::initializer_list<ModulePtr> modules);
   void append(ModulePtr m);
   Tensor forward(const Tensor& x) override;
+  // Runs the first `count` modules only (an encoder's intermediate activations).
+  Tensor forward_prefix(const Tensor& x, size_t count);
   size_t size() const { return layers_.size(); }
 
  private:

@@ -81,6 +81,19 @@ Tensor MobileNetV1::forward(const Tensor& x) {
   return fc ? fc->forward(h) : h;
 }
 
+std::vector<std::string> MobileNetV1::layer_names() const {
+  std::vector<std::string> names;
+  for (size_t block = 1; block < features->size(); ++block) names.push_back(str_cat("block", block));
+  return names;
+}
+
+Tensor MobileNetV1::forward_to(const Tensor& x, size_t layer) {
+  const size_t blocks = features->size() - 1;  // after the stem
+  SSL_CHECK(layer < blocks, "mobilenet_v1: layer ", layer, " asked for; it has ", blocks);
+  return layer + 1 == blocks ? forward(x)
+                             : features->forward_prefix(x, layer + 2);  // the stem + blocks 0 … layer
+}
+
 EncoderPtr mobilenet_v1(int64_t image_size, double width) {
   return std::make_shared<MobileNetV1>(image_size, width, 0);
 }

@@ -55,6 +55,9 @@ class MobileNetV1 : public Encoder {
   // forward gives logits [N, classes]. feature_dim is the width of forward's output in both cases.
   explicit MobileNetV1(int64_t image_size = 224, double width = 1.0, int64_t classes = 0);
   Tensor forward(const Tensor& x) override;
+  // block1 … block13, the outputs of the depthwise-separable blocks; the last is forward's (pooled).
+  std::vector<std::string> layer_names() const override;
+  Tensor forward_to(const Tensor& x, size_t layer) override;
 
   std::shared_ptr<Sequential> features;  // stem + 13 blocks, [N, 3, S, S] → [N, 1024α, S/32 (S/16), ...]
   std::shared_ptr<Linear> fc;            // null for the encoder

@@ -1,5 +1,6 @@
 #include "nn/models.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "nn/mobilenet.h"
@@ -19,7 +20,30 @@ EncoderPtr convnet2(int64_t image_size, int64_t in_channels) {
   e->append(std::make_shared<MaxPool2d>(2));
   e->append(std::make_shared<Flatten>());
   e->feature_dim = 64 * (image_size / 4) * (image_size / 4);
+  e->cut_points = {{"pool1", 3}, {"pool2", e->size()}};
   return e;
+}
+
+std::vector<std::string> Encoder::layer_names() const {
+  if (cut_points.empty()) return {"output"};
+  std::vector<std::string> names;
+  for (const auto& point : cut_points) names.push_back(point.first);
+  return names;
+}
+
+Tensor Encoder::forward_to(const Tensor& x, size_t layer) {
+  const size_t last = layer_names().size() - 1;
+  SSL_CHECK(layer <= last, "encoder: layer ", layer, " asked for; it has ", last + 1);
+  return layer == last ? forward(x) : forward_prefix(x, cut_points[layer].second);
+}
+
+size_t Encoder::layer_index(const std::string& name) const {
+  const std::vector<std::string> names = layer_names();
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (it != names.end()) return size_t(it - names.begin());
+  std::string known;
+  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+  throw Error(str_cat("encoder: no layer '", name, "'; its layers, shallowest first: ", known));
 }
 
 std::vector<std::string> encoder_names() { return {"convnet2", "mobilenet_v1", "resnet18"}; }

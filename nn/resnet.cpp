@@ -50,11 +50,23 @@ ResNet18::ResNet18(ResNetStem stem_, int64_t classes) : stem(stem_) {
 }
 
 Tensor ResNet18::forward(const Tensor& x) {
+  Tensor h = adaptive_avg_pool2d(stage_output(x, 3), 1, 1).flatten(1);
+  return fc ? fc->forward(h) : h;
+}
+
+std::vector<std::string> ResNet18::layer_names() const { return {"layer1", "layer2", "layer3", "layer4"}; }
+
+Tensor ResNet18::forward_to(const Tensor& x, size_t layer) {
+  SSL_CHECK(layer < 4, "resnet18: layer ", layer, " asked for; it has 4");
+  return layer == 3 ? forward(x) : stage_output(x, layer);
+}
+
+Tensor ResNet18::stage_output(const Tensor& x, size_t stage) {
   Tensor h = bn1->forward_conv_relu(*conv1, x);
   if (stem == ResNetStem::imagenet) h = max_pool2d(h, 3, 2, 1);
-  h = layer4->forward(layer3->forward(layer2->forward(layer1->forward(h))));
-  h = adaptive_avg_pool2d(h, 1, 1).flatten(1);
-  return fc ? fc->forward(h) : h;
+  const std::shared_ptr<Sequential> stages[] = {layer1, layer2, layer3, layer4};
+  for (size_t i = 0; i <= stage; ++i) h = stages[i]->forward(h);
+  return h;
 }
 
 EncoderPtr resnet18(int64_t image_size) {

@@ -38,12 +38,18 @@ class ResNet18 : public Encoder {
   // gives logits [N, classes]. feature_dim is the width of forward's output in both cases.
   explicit ResNet18(ResNetStem stem = ResNetStem::imagenet, int64_t classes = 0);
   Tensor forward(const Tensor& x) override;
+  // layer1 … layer4, the outputs of the four stages; the last is forward's (layer4's, pooled globally).
+  std::vector<std::string> layer_names() const override;
+  Tensor forward_to(const Tensor& x, size_t layer) override;
 
   ResNetStem stem;
   std::shared_ptr<Conv2d> conv1;
   std::shared_ptr<BatchNorm> bn1;
   std::shared_ptr<Sequential> layer1, layer2, layer3, layer4;
   std::shared_ptr<Linear> fc;  // null for the encoder
+
+ private:
+  Tensor stage_output(const Tensor& x, size_t stage);  // the activation map of layer1 … layer4 (0 … 3)
 };
 
 // The encoder registered as "resnet18": the CIFAR stem when image_size <= 64, the ImageNet stem above.

@@ -52,10 +52,12 @@ nlohmann::json metrics_of(const std::string& dir) {
   return out;
 }
 
-// Linear probe of an encoder ("DIR" or "random:MODEL") trained on `train`, tested on c.test (and c.transfer).
-nlohmann::json linear_splits(const CompareOptions& c, const std::string& encoder, const std::string& train,
-                             const std::string& transfer, int64_t input_size = 0) {
+// Linear probe of an encoder ("DIR" or "random:MODEL") at layer c.layer, trained on `train`, tested on
+// c.test (and c.transfer): evaluate()'s result.
+nlohmann::json linear_eval(const CompareOptions& c, const std::string& encoder, const std::string& train,
+                           const std::string& transfer, int64_t input_size = 0) {
   EvalOptions e;
+  e.layer = c.layer;
   e.input_size = input_size;
   e.encoder = encoder;
   e.train = train;
@@ -67,7 +69,7 @@ nlohmann::json linear_splits(const CompareOptions& c, const std::string& encoder
   e.device = c.device;
   e.show_progress = c.show_progress;
   e.probe.epochs = c.probe_epochs;
-  return evaluate(e)["splits"];
+  return evaluate(e);
 }
 
 nlohmann::json method_entry(const std::string& name, const std::string& dir, const std::string& protocol,
@@ -77,6 +79,15 @@ nlohmann::json method_entry(const std::string& name, const std::string& dir, con
     m["dir"] = std::filesystem::relative(dir, out_dir).string();
     m["metrics"] = metrics_of(dir);
   }
+  return m;
+}
+
+// The entry of a method evaluated by linear_eval: its splits and the layer the probe read.
+nlohmann::json linear_entry(const std::string& name, const std::string& dir, const nlohmann::json& eval,
+                            const std::string& out_dir) {
+  nlohmann::json m = method_entry(name, dir, "linear", eval["splits"], out_dir);
+  m["layer"] = eval["layer"];
+  if (eval.contains("layer_selection")) m["layer_selection"] = eval["layer_selection"];
   return m;
 }
 
@@ -99,20 +110,19 @@ nlohmann::json study_a(const CompareOptions& c) {
     if (!method_available(method)) continue;
     const std::string dir = c.out_dir + "/" + method;
     pretrain_or_continue(pretrain_options(c, method, c.data, dir));
-    methods.push_back(
-        method_entry(method, dir, "linear", linear_splits(c, dir, probe, c.transfer), c.out_dir));
+    methods.push_back(linear_entry(method, dir, linear_eval(c, dir, probe, c.transfer), c.out_dir));
   }
   if (method_available("patch")) {
     const std::string dir = c.out_dir + "/patch";
     pretrain_or_continue(pretrain_options(c, "patch", c.unlabeled.empty() ? c.data : c.unlabeled, dir));
     // Trained on patches, its convolutions run on whole images for the probe (as the random floor's do).
-    nlohmann::json m = method_entry("patch", dir, "linear",
-                                    linear_splits(c, dir, probe, c.transfer, c.image_size), c.out_dir);
+    nlohmann::json m =
+        linear_entry("patch", dir, linear_eval(c, dir, probe, c.transfer, c.image_size), c.out_dir);
     m["note"] = "encoder trained on patches; its convolutions are applied to whole images for the probe";
     methods.push_back(m);
   }
-  methods.push_back(method_entry("random", "", "linear",
-                                 linear_splits(c, "random:" + c.model, probe, c.transfer), c.out_dir));
+  methods.push_back(
+      linear_entry("random", "", linear_eval(c, "random:" + c.model, probe, c.transfer), c.out_dir));
   return methods;
 }
 
@@ -152,8 +162,7 @@ nlohmann::json study_b(const CompareOptions& c) {
   m["note"] =
       "SimCLR on all images with a linear probe trained jointly on the labelled ones (detached features)";
   methods.push_back(m);
-  methods.push_back(
-      method_entry("simclr+linear", "", "linear", linear_splits(c, simclr, labelled, ""), c.out_dir));
+  methods.push_back(linear_entry("simclr+linear", "", linear_eval(c, simclr, labelled, ""), c.out_dir));
 
   const std::string finetune = c.out_dir + "/finetune";
   PretrainOptions f = on_labels("finetune", finetune);
@@ -209,8 +218,7 @@ nlohmann::json study_b(const CompareOptions& c) {
     methods.push_back(m);
   }
 
-  methods.push_back(
-      method_entry("random", "", "linear", linear_splits(c, "random:" + c.model, labelled, ""), c.out_dir));
+  methods.push_back(linear_entry("random", "", linear_eval(c, "random:" + c.model, labelled, ""), c.out_dir));
   return methods;
 }
 
@@ -232,6 +240,7 @@ nlohmann::json compare(const CompareOptions& c) {
                            {"epochs", c.epochs},
                            {"batch_size", c.batch_size},
                            {"probe_epochs", c.probe_epochs},
+                           {"layer", c.layer},
                            {"max_steps_per_epoch", c.max_steps_per_epoch},
                            {"seed", c.seed},
                            {"device", c.device}};

@@ -12,6 +12,7 @@
 
 #include "data/class_mapping.h"
 #include "data/registry.h"
+#include "kernels/common/philox.h"
 #include "nn/checkpoint.h"
 #include "nn/train_state.h"
 #include "ssl/features.h"
@@ -75,9 +76,9 @@ Tensor restrict_to_classes(const Tensor& scores, const std::vector<bool>& kept) 
 using Scorer = std::function<Tensor(const Tensor&)>;
 
 // Features, Top-1 and Top-5 of one split under the classifier built on `train_set`.
-nlohmann::json evaluate_split(nn::Encoder& encoder, const Scorer& scores_of, const data::Dataset& train_set,
-                              std::shared_ptr<const data::Dataset> split, const std::string& spec,
-                              const EvalOptions& o) {
+nlohmann::json evaluate_split(nn::Encoder& encoder, size_t layer, const Scorer& scores_of,
+                              const data::Dataset& train_set, std::shared_ptr<const data::Dataset> split,
+                              const std::string& spec, const EvalOptions& o) {
   SSL_CHECK(split->num_classes() > 0, "eval: ", split->name(), " (", spec,
             ") is unlabelled; an evaluation split needs class labels");
   nlohmann::json out = {{"data", spec}};
@@ -98,12 +99,65 @@ nlohmann::json evaluate_split(nn::Encoder& encoder, const Scorer& scores_of, con
     }
     split = std::make_shared<data::RelabeledDataset>(split, std::move(mapping));
   }
-  const Features f = compute_features(encoder, *split, 512, o.workers, o.show_progress);
+  const Features f =
+      compute_features(encoder, *split, 512, o.workers, o.show_progress, nullptr, int64_t(layer));
   const TopK t = topk_accuracy(restrict_to_classes(scores_of(f.x), kept), f.labels);
   out["top1"] = t.top1;
   out["top5"] = t.top5;
   out["images"] = split->size();
   return out;
+}
+
+// The classifier of protocol linear or knn fitted on (x, labels), as a scorer that owns it.
+Scorer fit_frozen_classifier(const Tensor& x, const Tensor& labels, int64_t classes, const EvalOptions& o,
+                             bool show_progress) {
+  if (o.protocol == "knn") {
+    auto knn = std::make_shared<KnnClassifier>(x, labels, classes, o.knn);
+    return [knn](const Tensor& q) { return knn->scores(q); };
+  }
+  LinearProbeOptions options = o.probe;
+  options.seed = o.seed;
+  options.show_progress = show_progress;
+  auto probe = std::make_shared<LinearProbe>(x, labels, classes, options);
+  return [probe](const Tensor& q) { return probe->scores(q); };
+}
+
+// Layer "best": each layer's training features, a classifier fitted on four fifths of them and scored on
+// the other fifth (chosen by a hash of the seed and the row, so every class is in both parts). Returns the
+// training features of the layer that scores best (the shallower on a tie) and sets *layer to it.
+Features features_at_best_layer(nn::Encoder& encoder, const data::Dataset& train_set, const EvalOptions& o,
+                                size_t* layer, nlohmann::json* selection) {
+  const std::vector<std::string> names = encoder.layer_names();
+  std::vector<int64_t> fit_rows, held_rows;
+  for (int64_t i = 0; i < train_set.size(); ++i)
+    (rng::mix64(o.seed, uint64_t(i)) % 5 == 0 ? held_rows : fit_rows).push_back(i);
+  SSL_CHECK(!held_rows.empty() && !fit_rows.empty(), "eval --layer best: the training split ",
+            train_set.name(), " has ", train_set.size(), " images, too few to hold a fifth out");
+  const Tensor fit_index = Tensor::from_vector(fit_rows, {int64_t(fit_rows.size())});
+  const Tensor held_index = Tensor::from_vector(held_rows, {int64_t(held_rows.size())});
+  Features best;
+  double best_top1 = -1;
+  nlohmann::json top1;
+  for (size_t l = 0; l < names.size(); ++l) {
+    Features f = compute_features(encoder, train_set, 512, o.workers, o.show_progress, nullptr, int64_t(l));
+    const Scorer scores_of =
+        fit_frozen_classifier(index_select(f.x, 0, fit_index), index_select(f.labels, 0, fit_index),
+                              train_set.num_classes(), o, /*show_progress=*/false);
+    const double t =
+        topk_accuracy(scores_of(index_select(f.x, 0, held_index)), index_select(f.labels, 0, held_index))
+            .top1;
+    top1[names[l]] = t;
+    if (o.show_progress)
+      std::printf("layer %s (%lld features): held-out Top-1 %.2f %%\n", names[l].c_str(),
+                  static_cast<long long>(f.x.size(1)), 100 * t);
+    if (t > best_top1) {
+      best_top1 = t;
+      best = std::move(f);
+      *layer = l;
+    }
+  }
+  *selection = {{"held_out", held_rows.size()}, {"top1", top1}};
+  return best;
 }
 
 // The directory a fine-tuning run without an output directory trains in; removed when it goes out of scope.
@@ -162,6 +216,10 @@ nlohmann::json evaluate(const EvalOptions& o) {
             "eval: --input-size applies to a frozen encoder; the finetune protocol trains the encoder at "
             "its own size, and got --input-size ",
             o.input_size);
+  SSL_CHECK(o.protocol != "finetune" || o.layer.empty(),
+            "eval: --layer applies to a frozen encoder (linear, knn); the finetune protocol trains the "
+            "whole encoder, and got --layer ",
+            o.layer);
   const Device device = Device::parse_present(o.device);
   // finetune builds its encoder by training, after the training split is known to be usable.
   std::string model = is_random(o.encoder) ? o.encoder.substr(7) : "";
@@ -204,45 +262,47 @@ nlohmann::json evaluate(const EvalOptions& o) {
     encoder = classifier->encoder;
   }
   encoder->to(device);
-  const Features train = compute_features(*encoder, *train_set, 512, o.workers, o.show_progress);
+  // The layer the features are read at (fine-tuning's head sits on the last, the encoder's output).
+  size_t layer = encoder->layer_names().size() - 1;
+  nlohmann::json layer_selection;
+  Features train;
+  if (o.layer == "best") {
+    train = features_at_best_layer(*encoder, *train_set, o, &layer, &layer_selection);
+  } else {
+    if (!o.layer.empty()) layer = encoder->layer_index(o.layer);
+    train = compute_features(*encoder, *train_set, 512, o.workers, o.show_progress, nullptr, int64_t(layer));
+  }
 
-  std::unique_ptr<LinearProbe> probe;
-  std::unique_ptr<KnnClassifier> knn;
   Scorer scores_of;
   TopK tr;
-  if (o.protocol == "knn") {
-    knn = std::make_unique<KnnClassifier>(train.x, train.labels, classes, o.knn);
-    scores_of = [&](const Tensor& x) { return knn->scores(x); };
+  if (o.protocol == "finetune") {
+    scores_of = [&](const Tensor& x) {
+      NoGradGuard no_grad;
+      return classifier->head->forward(x);
+    };
+    tr = topk_accuracy(scores_of(train.x), train.labels);
+  } else if (o.protocol == "knn") {
+    auto knn = std::make_shared<KnnClassifier>(train.x, train.labels, classes, o.knn);
+    scores_of = [knn](const Tensor& x) { return knn->scores(x); };
     tr = topk_accuracy(knn->scores(train.x, /*exclude_self=*/true), train.labels);  // leave-one-out
   } else {
-    if (o.protocol == "linear") {
-      LinearProbeOptions probe_options = o.probe;
-      probe_options.seed = o.seed;
-      probe_options.show_progress = o.show_progress;
-      probe = std::make_unique<LinearProbe>(train.x, train.labels, classes, probe_options);
-      scores_of = [&](const Tensor& x) { return probe->scores(x); };
-    } else {
-      scores_of = [&](const Tensor& x) {
-        NoGradGuard no_grad;
-        return classifier->head->forward(x);
-      };
-    }
+    scores_of = fit_frozen_classifier(train.x, train.labels, classes, o, o.show_progress);
     tr = topk_accuracy(scores_of(train.x), train.labels);
   }
 
   nlohmann::json splits;
   splits["train"] = {{"top1", tr.top1}, {"top5", tr.top5}, {"data", o.train}, {"images", train_set->size()}};
   splits["test"] =
-      evaluate_split(*encoder, scores_of, *train_set, data::open_dataset(o.test, open), o.test, o);
+      evaluate_split(*encoder, layer, scores_of, *train_set, data::open_dataset(o.test, open), o.test, o);
   if (!o.transfer.empty()) {
-    splits["transfer"] =
-        evaluate_split(*encoder, scores_of, *train_set, data::open_dataset(o.transfer, open), o.transfer, o);
+    splits["transfer"] = evaluate_split(*encoder, layer, scores_of, *train_set,
+                                        data::open_dataset(o.transfer, open), o.transfer, o);
   }
-  nlohmann::json result = {{"protocol", o.protocol},
-                           {"encoder", o.encoder},
-                           {"feature_dim", encoder->feature_dim},
-                           {"splits", splits}};
-  if (knn) result["knn"] = {{"k", o.knn.k}, {"temperature", o.knn.temperature}};
+  nlohmann::json result = {
+      {"protocol", o.protocol}, {"encoder", o.encoder}, {"feature_dim", train.x.size(1)}, {"splits", splits}};
+  if (o.protocol != "finetune") result["layer"] = encoder->layer_names()[layer];
+  if (!layer_selection.is_null()) result["layer_selection"] = layer_selection;
+  if (o.protocol == "knn") result["knn"] = {{"k", o.knn.k}, {"temperature", o.knn.temperature}};
   if (classifier) result["finetune"] = finetune_info;
   if (!o.out_dir.empty()) {
     std::filesystem::create_directories(o.out_dir);

@@ -52,9 +52,13 @@ struct EvalOptions {
   bool show_progress = true;
   bool skip_bad_images = false;  // image folders: leave out unreadable files, with a warning
   int64_t labels_per_class = 0;  // > 0: fit the probe on this many labelled images per class of `train`
-  LinearProbeOptions probe;      // protocol "linear"
-  KnnOptions knn;                // protocol "knn"
-  FinetuneOptions finetune;      // protocol "finetune"
+  // linear and knn: the encoder layer the features are read at (nn::Encoder::layer_names): a name, empty for
+  // the last (forward's output), or "best": the one whose features score the best Top-1 on a held-out fifth
+  // of the training split when the classifier is fitted on the rest (never on the test split).
+  std::string layer;
+  LinearProbeOptions probe;  // protocol "linear"
+  KnnOptions knn;            // protocol "knn"
+  FinetuneOptions finetune;  // protocol "finetune"
 };
 
 // protocol "linear" (a logistic-regression probe on the training split's features), "knn" (ssl/knn.h; the
@@ -65,7 +69,8 @@ struct EvalOptions {
 // "encoder": ..., "splits": {"train": {"top1", "top5", "data", "images"}, "test": {...}[, "transfer":
 // {...}]}}; a split matched by class name adds "classes_matched" and "classes_left_out": {"train": [...],
 // "split": [...]}; "finetune" adds "finetune": {"run", "method", "epochs", "batch_size", "lr",
-// "weight_decay"}.
+// "weight_decay"}. Linear and knn add "layer" (the name read) and, for "best", "layer_selection":
+// {"held_out": images, "top1": {layer: held-out Top-1, ...}}.
 nlohmann::json evaluate(const EvalOptions& options);
 
 }  // namespace ssl

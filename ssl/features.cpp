@@ -1,5 +1,6 @@
 #include "ssl/features.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -18,8 +19,22 @@ data::LoaderOptions image_loader_options(int64_t batch_size, uint64_t seed, int 
   return o;
 }
 
+Tensor layer_features(nn::Encoder& encoder, const Tensor& images, size_t layer) {
+  const Tensor a = encoder.forward_to(images, layer);
+  if (a.dim() != 4) return a;
+  const int64_t c = a.size(1), h = a.size(2), w = a.size(3);
+  if (c * h * w <= kMaxLayerFeatures) return a.flatten(1);
+  const int64_t side =
+      std::clamp<int64_t>(int64_t(std::sqrt(double(kMaxLayerFeatures / c))), 1, std::min(h, w));
+  return adaptive_avg_pool2d(a, side, side).flatten(1);
+}
+
 Features compute_features(nn::Encoder& encoder, const data::Dataset& dataset, int64_t batch_size, int workers,
-                          bool show_progress, Tensor* inputs) {
+                          bool show_progress, Tensor* inputs, int64_t layer) {
+  const size_t layers = encoder.layer_names().size();
+  SSL_CHECK(layer >= -1 && layer < int64_t(layers), "compute_features: layer ", layer, " asked for; the ",
+            "encoder has ", layers);
+  const size_t at = layer < 0 ? layers - 1 : size_t(layer);
   const bool was_training = encoder.is_training();
   encoder.eval();
   NoGradGuard no_grad;
@@ -45,7 +60,7 @@ Features compute_features(nn::Encoder& encoder, const data::Dataset& dataset, in
   int64_t done = 0;
   while (loader.next(batch)) {
     if (inputs) images.push_back(batch.images);
-    xs.push_back(encoder.forward(batch.images.to(device)).to(Device::cpu()));
+    xs.push_back(layer_features(encoder, batch.images.to(device), at).to(Device::cpu()));
     ys.push_back(batch.labels);
     progress.update(++done, std::nan(""), batch.size());
   }

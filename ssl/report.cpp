@@ -180,6 +180,11 @@ Curve curve_of(const nlohmann::json& method, const std::string& key) {
 
 }  // namespace
 
+std::string protocol_label(const nlohmann::json& method) {
+  const std::string protocol = method.value("protocol", "");
+  return method.contains("layer") ? protocol + " @ " + method["layer"].get<std::string>() : protocol;
+}
+
 std::string report_html(const nlohmann::json& r) {
   const nlohmann::json methods = r.value("methods", nlohmann::json::array());
   const std::string study = r.value("study", "");
@@ -219,7 +224,7 @@ std::string report_html(const nlohmann::json& r) {
   html += "</tr>\n";
   for (size_t i = 0; i < methods.size(); ++i) {
     html += str_cat("<tr><td>", escape(methods[i].value("name", "?")), "</td><td>",
-                    escape(methods[i].value("protocol", "")), "</td>");
+                    escape(protocol_label(methods[i])), "</td>");
     for (double v : groups[i].values)
       html += "<td>" + (std::isfinite(v) ? fmt(100 * v, 2) + "%" : "—") + "</td>";
     html += "</tr>\n";

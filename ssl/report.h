@@ -5,7 +5,7 @@
 //
 // results.json, as ssl/compare.cpp writes it:
 //   {"study": "a", "config": {...},
-//    "methods": [{"name": "simclr", "dir": "simclr", "protocol": "linear",
+//    "methods": [{"name": "simclr", "dir": "simclr", "protocol": "linear", "layer": "pool2",
 //                 "splits": {"train": {"top1", "top5", ...}, "test": {...}, "transfer": {...}},
 //                 "metrics": [{"epoch": 1, "loss": ..., ...}, ...],   // per-epoch records of the run
 //                 "samples": ["sgan/samples_epoch_005.png", ...]}]}  // image paths relative to the report
@@ -34,6 +34,9 @@ struct Curve {
 // Lines over a shared x axis (epochs), each curve in its own colour with a legend.
 std::string svg_line_chart(const std::string& title, const std::string& y_label,
                            const std::vector<Curve>& curves);
+
+// A method's protocol as tables show it: "linear @ pool2" when it names the layer its probe read.
+std::string protocol_label(const nlohmann::json& method);
 
 // The whole page for a study's results.json.
 std::string report_html(const nlohmann::json& results);

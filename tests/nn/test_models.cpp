@@ -27,6 +27,15 @@ bool has(const nn::Module& m, const std::string& name) {
   return std::any_of(s.begin(), s.end(), [&](const auto& p) { return p.first == name; });
 }
 Tensor images(int64_t n, int64_t size) { return Tensor::normal({n, 3, size, size}, 0, 1); }
+Tensor tensor_of(const nn::Module& m, const std::string& name) {
+  for (const auto& [n, t] : m.state())
+    if (n == name) return t;
+  FAIL("no tensor named " << name);
+  return {};
+}
+bool same_values(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.to_vector<float>() == b.to_vector<float>();
+}
 }  // namespace
 
 TEST_CASE("ConvTranspose2d: PyTorch's weight layout, names and default init bound") {
@@ -253,4 +262,39 @@ TEST_CASE("forward FLOPs: ConvNet2 by hand, ResNet-18 and MobileNetV1 against th
     NoGradGuard no_grad;
     CHECK_THROWS_AS(nn::forward_flops(*c, 32), ssl::Error);
   }
+}
+
+TEST_CASE("encoder layers: each names its points; the last is forward's output, the others activation maps") {
+  NoGradGuard no_grad;
+  manual_seed(3);
+  const Tensor x = images(2, 32);
+
+  nn::EncoderPtr convnet = nn::make_encoder("convnet2", 32);
+  CHECK(convnet->layer_names() == std::vector<std::string>{"pool1", "pool2"});
+  // pool1 computed independently from the first convolution's weights.
+  const Tensor pool1 = max_pool2d(
+      relu(conv2d(x, tensor_of(*convnet, "0.weight"), tensor_of(*convnet, "0.bias"), {1, 1, 1})), 2);
+  CHECK(same_values(convnet->forward_to(x, 0), pool1));
+  CHECK(same_values(convnet->forward_to(x, 1), convnet->forward(x)));
+
+  auto resnet = nn::make_encoder("resnet18", 32);
+  CHECK(resnet->layer_names() == std::vector<std::string>{"layer1", "layer2", "layer3", "layer4"});
+  CHECK(resnet->forward_to(x, 0).shape() == Shape{2, 64, 32, 32});
+  CHECK(resnet->forward_to(x, 2).shape() == Shape{2, 256, 8, 8});
+  CHECK(same_values(resnet->forward_to(x, 3), resnet->forward(x)));
+
+  auto mobilenet = nn::make_encoder("mobilenet_v1:0.25", 32);
+  const std::vector<std::string> blocks = mobilenet->layer_names();
+  REQUIRE(blocks.size() == 13);
+  CHECK(blocks.front() == "block1");
+  CHECK(blocks.back() == "block13");
+  CHECK(mobilenet->forward_to(x, 0).shape() == Shape{2, 16, 32, 32});  // 64 α channels, stride 1
+  CHECK(mobilenet->forward_to(x, 1).shape() == Shape{2, 32, 16, 16});
+  CHECK(same_values(mobilenet->forward_to(x, 12), mobilenet->forward(x)));
+
+  CHECK(convnet->layer_index("pool2") == 1);
+  CHECK_THROWS_WITH_AS(convnet->layer_index("conv1"),
+                       doctest::Contains("no layer 'conv1'; its layers, shallowest first: pool1, pool2"),
+                       ssl::Error);
+  CHECK_THROWS_AS(resnet->forward_to(x, 4), ssl::Error);
 }

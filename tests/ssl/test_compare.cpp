@@ -53,6 +53,9 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   for (const auto& m : r["methods"]) {
     names.push_back(m["name"]);
     CHECK(m["splits"]["test"]["top1"].get<double>() <= m["splits"]["test"]["top5"].get<double>());
+    // Every probe read the layer chosen on held-out training images, among convnet2's two.
+    CHECK(m["layer_selection"]["top1"].size() == 2);
+    CHECK(m["layer_selection"]["top1"].contains(m["layer"].get<std::string>()));
   }
   CHECK(names.front() == "simclr");
   CHECK(std::find(names.begin(), names.end(), "rotation") != names.end());
@@ -63,6 +66,7 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   page << html.rdbuf();
   CHECK(page.str().find("<svg") != std::string::npos);
   CHECK(page.str().find("simclr") != std::string::npos);
+  CHECK(page.str().find("linear @ pool") != std::string::npos);  // the layer beside the protocol
   CHECK(std::filesystem::exists(dir + "/results.json"));
   // A second run finds every run finished and only evaluates again.
   const nlohmann::json again = compare(tiny("a", dir));

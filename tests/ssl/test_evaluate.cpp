@@ -109,6 +109,70 @@ TEST_CASE("features: images of another size are resized to the encoder's input")
   CHECK(f.labels.shape() == Shape{5});
 }
 
+TEST_CASE("features at an intermediate layer: whole when they fit, else average-pooled to the bound") {
+  NoGradGuard no_grad;
+  const Tensor x = Tensor::normal({2, 3, 32, 32}, 0, 1);
+  nn::EncoderPtr convnet = nn::make_encoder("convnet2", 32);
+  // pool1 is 32 x 16 x 16 = 8,192 values: kept whole.
+  CHECK(layer_features(*convnet, x, 0).to_vector<float>() ==
+        convnet->forward_to(x, 0).flatten(1).to_vector<float>());
+  nn::EncoderPtr resnet = nn::make_encoder("resnet18", 32);
+  // layer1 is 64 x 32 x 32: pooled to 12 x 12 (64 · 12² = 9,216); layer2, 128 x 16 x 16: to 8 x 8.
+  CHECK(layer_features(*resnet, x, 0).shape() == Shape{2, 64 * 12 * 12});
+  CHECK(layer_features(*resnet, x, 1).shape() == Shape{2, 128 * 8 * 8});
+  CHECK(layer_features(*resnet, x, 3).shape() == Shape{2, 512});
+  const data::SyntheticDataset images(data::Split::test, 5);
+  CHECK(compute_features(*convnet, images, 4, 1, false, nullptr, 0).x.shape() == Shape{5, 8192});
+}
+
+TEST_CASE("eval --layer: a named layer, or the best on a held-out fifth of the training split") {
+  EvalOptions e;
+  e.encoder = "random:convnet2";
+  e.train = "synthetic:train:150";
+  e.test = "synthetic:test:60";
+  e.probe.epochs = 5;
+  e.show_progress = false;
+
+  const nlohmann::json output = evaluate(e);
+  CHECK(output["layer"] == "pool2");
+  CHECK(output["feature_dim"] == 4096);
+  CHECK_FALSE(output.contains("layer_selection"));
+
+  e.layer = "best";
+  const nlohmann::json best = evaluate(e);
+  const nlohmann::json& selection = best["layer_selection"];
+  REQUIRE(selection["top1"].size() == 2);
+  const int64_t held_out = selection["held_out"];
+  CHECK(held_out > 15);  // about a fifth of 150
+  CHECK(held_out < 45);
+  const std::string chosen = best["layer"];
+  const std::string other = chosen == "pool1" ? "pool2" : "pool1";
+  CHECK(selection["top1"][chosen].get<double>() >= selection["top1"][other].get<double>());
+
+  // The chosen layer's probe is then fitted on the whole training split: the same as naming the layer.
+  e.layer = chosen;
+  const nlohmann::json named = evaluate(e);
+  CHECK(named["feature_dim"] == (chosen == "pool1" ? 8192 : 4096));
+  CHECK(named["splits"]["test"]["top1"] == best["splits"]["test"]["top1"]);
+  CHECK(named["splits"]["train"]["top1"] == best["splits"]["train"]["top1"]);
+
+  // kNN chooses its layer the same way.
+  e.protocol = "knn";
+  e.knn.k = 10;
+  e.layer = "best";
+  const nlohmann::json knn = evaluate(e);
+  CHECK(knn["layer_selection"]["top1"].size() == 2);
+  CHECK(knn["layer_selection"]["held_out"] == held_out);
+  e.protocol = "linear";
+
+  e.layer = "conv9";
+  CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("its layers, shallowest first: pool1, pool2"),
+                       ssl::Error);
+  e.layer = "pool1";
+  e.protocol = "finetune";
+  CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("--layer applies to a frozen encoder"), ssl::Error);
+}
+
 TEST_CASE("eval --protocol finetune: encoder and head trained on --train, every split scored by them") {
   const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_eval_finetune").string();
   std::filesystem::remove_all(dir);
