@@ -22,6 +22,7 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--labelled", "lab
                                                              {"--beta1", "beta1"},
                                                              {"--feature-matching", "feature_matching"},
                                                              {"--fake-logit", "fake_logit"},
+                                                             {"--ema-decay", "ema_decay"},
                                                              {"--init-discriminator", "init_discriminator"},
                                                              {"--seed", "seed"},
                                                              {"--workers", "workers"},
@@ -63,6 +64,11 @@ void add_sgan_command(CLI::App& app) {
                   "fixed (K logits, the fake one fixed at 0; Salimans) or explicit (K+1 logits; Odena)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fixed", "explicit"}));
+  cmd->add_option("--ema-decay", o->ema_decay,
+                  "Evaluate and write a moving average of the discriminator's weights with this decay "
+                  "(warmed up as min(D, (1 + t) / (10 + t)) at step t; 0 = the trained weights)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.99999));
   cmd->add_option("--init-discriminator", o->init_discriminator,
                   "A pretrain output directory: its encoder with a new linear head is the discriminator");
   cmd->add_option("--sample-every", o->sample_every,

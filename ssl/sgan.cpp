@@ -88,6 +88,20 @@ Tensor sgan_feature_matching_loss(const Tensor& real_features, const Tensor& fak
   return mse_loss(mean(fake_features.flatten(1), {0}), mean(real_features.flatten(1), {0}));
 }
 
+double ema_decay_at(double decay, int64_t t) { return std::min(decay, double(1 + t) / double(10 + t)); }
+
+void update_average(const nn::Module& average, const nn::Module& live, double d) {
+  const auto avg = average.state(), cur = live.state();
+  SSL_CHECK(avg.size() == cur.size(), "update_average: ", avg.size(), " tensors to average, ", cur.size(),
+            " given");
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < avg.size(); ++i) {
+    Tensor a = avg[i].second;
+    // Counters (BatchNorm's batches seen) are the live module's; only real values are averaged.
+    a.copy_(a.dtype() == DType::i64 ? cur[i].second : a * d + cur[i].second * (1 - d));
+  }
+}
+
 // ---- options ---------------------------------------------------------------------------------------------
 
 json sgan_options_json(const SganOptions& o) {
@@ -103,6 +117,7 @@ json sgan_options_json(const SganOptions& o) {
           {"beta1", o.beta1},
           {"feature_matching", o.feature_matching},
           {"fake_logit", o.fake_logit},
+          {"ema_decay", o.ema_decay},
           {"init_discriminator", o.init_discriminator},
           {"seed", o.seed},
           {"workers", o.workers},
@@ -127,6 +142,7 @@ SganOptions sgan_options_from_json(const json& j) {
   get("beta1", o.beta1);
   get("feature_matching", o.feature_matching);
   get("fake_logit", o.fake_logit);
+  o.ema_decay = j.value("ema_decay", 0.0);  // runs saved before averaging existed had none
   get("init_discriminator", o.init_discriminator);
   get("seed", o.seed);
   get("workers", o.workers);
@@ -193,15 +209,21 @@ class EncoderDiscriminator final : public Discriminator {
   std::shared_ptr<nn::Linear> head;
 };
 
-// Both networks as one module, so the checkpoint holds them under generator.* and discriminator.*.
+// The networks as one module, so the checkpoint holds them under generator.*, discriminator.* and, when
+// the discriminator is averaged, discriminator_ema.*.
 class SganModels final : public nn::Module {
  public:
-  SganModels(std::shared_ptr<nn::SganGenerator> g, std::shared_ptr<Discriminator> d)
+  SganModels(std::shared_ptr<nn::SganGenerator> g, std::shared_ptr<Discriminator> d,
+             std::shared_ptr<Discriminator> d_ema)
       : generator(register_module("generator", std::move(g))),
-        discriminator(register_module("discriminator", std::move(d))) {}
+        discriminator(register_module("discriminator", std::move(d))),
+        discriminator_ema(d_ema ? register_module("discriminator_ema", std::move(d_ema)) : nullptr) {}
   Tensor forward(const Tensor& z) override { return discriminator->forward(generator->forward(z)); }
+  // The discriminator that is evaluated and written out: the average when there is one.
+  Discriminator& evaluated() const { return discriminator_ema ? *discriminator_ema : *discriminator; }
   std::shared_ptr<nn::SganGenerator> generator;
   std::shared_ptr<Discriminator> discriminator;
+  std::shared_ptr<Discriminator> discriminator_ema;  // null without ema_decay
 };
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
@@ -560,20 +582,29 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   const int64_t steps_per_epoch = semi ? unl_loader->batches_per_epoch() : lab_batches;
   const int64_t cycles = (steps_per_epoch + lab_batches - 1) / lab_batches;  // labelled passes per epoch
 
-  // The discriminator first: load_encoder("random:MODEL") reseeds the default generator.
-  std::shared_ptr<Discriminator> disc;
-  if (o.init_discriminator.empty()) {
-    disc = std::make_shared<DcganDiscriminator>(nn::sgan_discriminator(classes, o.image_size));
-  } else {
+  const auto make_discriminator = [&]() -> std::shared_ptr<Discriminator> {
+    if (o.init_discriminator.empty())
+      return std::make_shared<DcganDiscriminator>(nn::sgan_discriminator(classes, o.image_size));
     nn::EncoderPtr encoder = load_encoder(o.init_discriminator, o.seed, o.image_size);
     SSL_CHECK(encoder->image_size == o.image_size, "sgan: the encoder of ", o.init_discriminator, " takes ",
               encoder->image_size, "-pixel images but the run's image size is ", o.image_size);
     SSL_CHECK(encoder->feature_dim > 0, "sgan: the encoder of ", o.init_discriminator,
               " does not say its feature size");
-    disc = std::make_shared<EncoderDiscriminator>(encoder, classes);
+    return std::make_shared<EncoderDiscriminator>(encoder, classes);
+  };
+  // The discriminator first: load_encoder("random:MODEL") reseeds the default generator.
+  const std::shared_ptr<Discriminator> disc = make_discriminator();
+  std::shared_ptr<Discriminator> disc_ema;
+  if (o.ema_decay > 0) {
+    // A copy of the discriminator, made without drawing from the run's random streams: averaging changes
+    // nothing in what is trained.
+    const uint64_t seed = default_generator().seed(), used = default_generator().streams_used();
+    disc_ema = make_discriminator();
+    default_generator().set_state(seed, used);
+    update_average(*disc_ema, *disc, 0);
   }
   auto gen = std::make_shared<nn::SganGenerator>(o.latent, o.image_size);
-  SganModels models(gen, disc);
+  SganModels models(gen, disc, disc_ema);
   models.to(device);  // before the optimizers, whose state is made beside each parameter
   models.train();
   nn::Adam opt_d(disc->parameters(), o.lr, o.beta1), opt_g(gen->parameters(), o.lr, o.beta1);
@@ -644,6 +675,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
       opt_d.zero_grad();
       d_loss.backward();
       opt_d.step();
+      if (disc_ema) update_average(*disc_ema, *disc, ema_decay_at(o.ema_decay, step));
 
       // Generator step, against the updated discriminator.
       if (semi) {
@@ -676,7 +708,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
       progress.update(done, d_sum / double(done), semi ? unl.size() : lab.size());
     }
     progress.finish();
-    const TopK top = evaluate_test(*disc, test_loader);
+    const TopK top = evaluate_test(models.evaluated(), test_loader);
     const double n = double(std::max<int64_t>(1, done));
     SganEpochMetrics m;
     m.epoch = epoch + 1;
@@ -703,14 +735,15 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
                      {"latent", std::to_string(o.latent)},
                      {"image_size", size_str},
                      {"epoch", epoch_str}});
-    nn::save_module(o.out_dir + "/discriminator.safetensors", *disc,
+    nn::save_module(o.out_dir + "/discriminator.safetensors", models.evaluated(),
                     {{"architecture", o.init_discriminator.empty() ? "sgan_discriminator" : "encoder+linear"},
                      {"init", o.init_discriminator},
                      {"classes", std::to_string(classes)},
                      {"fake_logit", o.fake_logit},
+                     {"ema_decay", str_cat(o.ema_decay)},  // > 0: these are the averaged weights
                      {"image_size", size_str},
                      {"epoch", epoch_str}});
-    if (auto* e = dynamic_cast<EncoderDiscriminator*>(disc.get())) {
+    if (auto* e = dynamic_cast<EncoderDiscriminator*>(&models.evaluated())) {
       nn::save_module(o.out_dir + "/encoder.safetensors", *e->encoder,
                       {{"model", encoder_model_name(o.init_discriminator)},
                        {"image_size", size_str},
@@ -735,6 +768,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
       {"variant", variant_name(o)},
       {"feature_matching", o.feature_matching},
       {"fake_logit", o.fake_logit},
+      {"ema_decay", o.ema_decay},
       {"epochs", last.epoch},
       {"train_accuracy", last.train_accuracy},
       {"splits",

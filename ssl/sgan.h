@@ -30,14 +30,16 @@
 //   config.json                 the options
 //   metrics.jsonl / .csv        per epoch: epoch, d_loss (and its three terms d_supervised, d_unlabelled,
 //                               d_fake), g_loss, train_accuracy (on the labelled batches, training mode),
-//                               test_top1, test_top5 (the discriminator's K-class prediction in eval mode),
-//                               seconds
+//                               test_top1, test_top5 (the discriminator's K-class prediction in eval mode;
+//                               with ema_decay, the averaged discriminator's), seconds
 //   samples_epoch_NNN.png       8×8 generated images from a fixed z (generator in eval mode), after epoch 1,
 //                               every sample_every epochs and the last
-//   generator.safetensors, discriminator.safetensors   the two networks (state_dict names)
-//   encoder.safetensors         init_discriminator only: the discriminator's encoder, for `ssl eval`
-//   checkpoint.safetensors      the training state after the last completed epoch: both networks under
-//                               model.generator.* / model.discriminator.*, the two Adam states under
+//   generator.safetensors, discriminator.safetensors   the two networks (state_dict names); with
+//                               ema_decay, the discriminator's averaged weights, the ones evaluated
+//   encoder.safetensors         init_discriminator only: the (evaluated) discriminator's encoder, for `ssl
+//   eval` checkpoint.safetensors      the training state after the last completed epoch: both networks under
+//                               model.generator.* / model.discriminator.* (and the average under
+//                               model.discriminator_ema.*), the two Adam states under
 //                               optimizer.generator.* / optimizer.discriminator.*, epoch, step, the default
 //                               generator's state, config and metrics (format "ssl.sgan_train_state.v1")
 //   results.json                {"method": "sgan", "variant", "epochs", "splits": {"test": {"top1", "top5",
@@ -58,6 +60,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "nn/module.h"
 
 namespace ssl {
 
@@ -72,6 +75,13 @@ Tensor sgan_fake_loss(const Tensor& logits, FakeLogit form);
 // Feature matching: mean over features of (mean over the batch of fake − mean over the batch of real)².
 Tensor sgan_feature_matching_loss(const Tensor& real_features, const Tensor& fake_features);
 
+// The moving average of the discriminator: the decay at update t, min(decay, (1 + t) / (10 + t)), and one
+// update, average ← d · average + (1 − d) · live over every floating tensor of the two modules' states
+// (weights and BatchNorm running statistics, in state order; the modules must have the same structure);
+// integer ones (counters) are copied.
+double ema_decay_at(double decay, int64_t t);
+void update_average(const nn::Module& average, const nn::Module& live, double d);
+
 struct SganOptions {
   std::string labelled = "synthetic:train@20";
   std::string unlabelled = "synthetic:train@20,rest";  // empty: the supervised-only variant
@@ -85,6 +95,11 @@ struct SganOptions {
   double beta1 = 0.5;
   bool feature_matching = true;
   std::string fake_logit = "fixed";  // fixed or explicit
+  // > 0: evaluate (and write) an exponential moving average of the discriminator's weights and running
+  // statistics, updated after every discriminator step with decay min(ema_decay, (1 + t) / (10 + t)) at
+  // update t (short runs average over their recent steps, long ones over ~1 / (1 − ema_decay)). 0: the
+  // trained weights themselves.
+  double ema_decay = 0;
   std::string
       init_discriminator;  // a pretrain output directory (or random:MODEL); empty = nn::SganDiscriminator
   uint64_t seed = 0;

@@ -272,3 +272,67 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   bad.labelled = "synthetic:train:80@4,rest";
   CHECK_THROWS_WITH_AS(train_sgan(bad), doctest::Contains("is unlabelled"), ssl::Error);
 }
+
+TEST_CASE("sgan moving average: the decay's warm-up and one update on hand-made weights") {
+  CHECK(ema_decay_at(0.999, 0) == doctest::Approx(0.1));    // (1 + 0) / (10 + 0)
+  CHECK(ema_decay_at(0.999, 90) == doctest::Approx(0.91));  // 91 / 100
+  CHECK(ema_decay_at(0.9, 1000) == doctest::Approx(0.9));   // the decay itself once the warm-up passes it
+  nn::Linear average(2, 1), live(2, 1);
+  {
+    NoGradGuard no_grad;
+    average.weight.copy_(Tensor::from_vector<float>({1, 2}, {1, 2}));
+    average.bias.copy_(Tensor::from_vector<float>({4}, {1}));
+    live.weight.copy_(Tensor::from_vector<float>({3, -2}, {1, 2}));
+    live.bias.copy_(Tensor::from_vector<float>({0}, {1}));
+  }
+  update_average(average, live, 0.75);
+  CHECK(average.weight.to_vector<float>() == std::vector<float>{1.5f, 1.f});
+  CHECK(average.bias.to_vector<float>() == std::vector<float>{3.f});
+  CHECK(live.weight.to_vector<float>() == std::vector<float>{3, -2});
+  nn::Linear other(3, 1);
+  CHECK_THROWS_AS(update_average(average, other, 0.5), ssl::Error);  // another shape
+}
+
+TEST_CASE("sgan --ema-decay: the average is evaluated and written, training is unchanged, resume is exact") {
+  CleanUp clean_up;
+  const std::vector<SganEpochMetrics> plain = train_sgan(tiny_run("plain", 2));
+  SganOptions averaged = tiny_run("averaged", 2);
+  averaged.ema_decay = 0.99;
+  const std::vector<SganEpochMetrics> with_average = train_sgan(averaged);
+  REQUIRE(with_average.size() == 2);
+  // Averaging draws nothing from the run's random streams and changes no trained weight.
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(with_average[i].d_loss == plain[i].d_loss);
+    CHECK(with_average[i].g_loss == plain[i].g_loss);
+  }
+  const auto plain_state = nn::load_safetensors(tiny_run("plain", 2).out_dir + "/checkpoint.safetensors");
+  const auto state = nn::load_safetensors(averaged.out_dir + "/checkpoint.safetensors");
+  const auto written = nn::load_safetensors(averaged.out_dir + "/discriminator.safetensors");
+  int differ = 0;
+  for (const auto& [name, t] : written) {
+    INFO(name);
+    CHECK(state.at("model.discriminator." + name).to_vector<float>() ==
+          plain_state.at("model.discriminator." + name).to_vector<float>());
+    // discriminator.safetensors is the average, which the checkpoint keeps beside the trained weights.
+    CHECK(state.at("model.discriminator_ema." + name).to_vector<float>() == t.to_vector<float>());
+    differ += state.at("model.discriminator." + name).to_vector<float>() != t.to_vector<float>();
+  }
+  CHECK(differ > 0);
+
+  SganOptions killed = tiny_run("averaged_resumed", 2);
+  killed.ema_decay = 0.99;
+  killed.stop_after_epochs = 1;
+  train_sgan(killed);
+  SganOptions resumed = killed;
+  resumed.stop_after_epochs = 0;
+  resumed.resume = true;
+  CHECK(train_sgan(resumed)[1].test_top1 == with_average[1].test_top1);
+  check_same_tensors(averaged.out_dir + "/checkpoint.safetensors",
+                     resumed.out_dir + "/checkpoint.safetensors");
+  // A run saved before averaging existed reads as one without it.
+  CHECK(sgan_options_from_json({{"epochs", 3}}).ema_decay == 0);
+  SganOptions conflict = resumed;
+  conflict.epochs = 3;
+  conflict.ema_decay = 0.9;
+  CHECK_THROWS_WITH_AS(train_sgan(conflict), doctest::Contains("ema_decay: saved 0.99"), ssl::Error);
+}
