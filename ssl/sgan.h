@@ -36,8 +36,8 @@
 //                               every sample_every epochs and the last
 //   generator.safetensors, discriminator.safetensors   the two networks (state_dict names); with
 //                               ema_decay, the discriminator's averaged weights, the ones evaluated
-//   encoder.safetensors         init_discriminator only: the (evaluated) discriminator's encoder, for `ssl
-//   eval` checkpoint.safetensors      the training state after the last completed epoch: both networks under
+//   encoder.safetensors         init_discriminator only: the evaluated discriminator's encoder (ssl eval)
+//   checkpoint.safetensors      the training state after the last completed epoch: both networks under
 //                               model.generator.* / model.discriminator.* (and the average under
 //                               model.discriminator_ema.*), the two Adam states under
 //                               optimizer.generator.* / optimizer.discriminator.*, epoch, step, the default
