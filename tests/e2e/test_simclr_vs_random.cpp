@@ -8,11 +8,13 @@
 
 #include "ssl/evaluate.h"
 #include "ssl/pretrain.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 
 TEST_CASE("SimCLR pre-training beats a random encoder under the linear probe (small scale)") {
-  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_simclr").string();
+  const test::TempDir temp("ssl_test_simclr");
+  const std::string& dir = temp.path();
   PretrainOptions p;
   p.data = "synthetic:train:2048";
   p.out_dir = dir;

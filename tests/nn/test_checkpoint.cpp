@@ -6,16 +6,16 @@
 
 #include "nn/checkpoint.h"
 #include "nn/models.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 namespace fs = std::filesystem;
 
 namespace {
-std::string temp_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("ssl_ckpt_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return (dir / name).string();
-}
+// This process's scratch files, removed when the test program exits.
+const test::TempDir kScratch("ssl_ckpt_test");
+
+std::string temp_path(const std::string& name) { return kScratch.path() + "/" + name; }
 std::string read_all(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -76,7 +76,10 @@ TEST_CASE("damaged or mismatched checkpoints give errors naming the file and the
   CHECK_THROWS_WITH_AS(nn::load_module(temp_path("wrong_shape.safetensors"), *model),
                        doctest::Contains("tensor '0.weight' is float32 [1, 2] in the file"), ssl::Error);
   CHECK_THROWS_WITH_AS(nn::load_module(temp_path("missing.safetensors"), *model),
-                       doctest::Contains("cannot open"), ssl::Error);
+                       doctest::Contains("missing.safetensors': no such file"), ssl::Error);
+  // A directory is refused before anything is read (its reported size is not a byte count).
+  CHECK_THROWS_WITH_AS(nn::load_module(kScratch.path(), *model), doctest::Contains("not a regular file"),
+                       ssl::Error);
 }
 
 TEST_CASE("a header with absurd shapes or non-integer numbers is refused, not allocated") {

@@ -13,23 +13,17 @@
 #include "nn/layers.h"
 #include "nn/optim.h"
 #include "nn/train_state.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kDir = fs::temp_directory_path() / ("ssl_train_state_test_" + std::to_string(::getpid()));
-// Removes this process's files when the test program exits.
-const struct RemoveAtExit {
-  ~RemoveAtExit() { fs::remove_all(kDir); }
-} remove_at_exit;
+// This process's scratch files, removed when the test program exits.
+const test::TempDir kScratch("ssl_train_state_test");
 
-std::string temp_path(const std::string& name) {
-  const fs::path dir = kDir;
-  fs::create_directories(dir);
-  return (dir / name).string();
-}
+std::string temp_path(const std::string& name) { return kScratch.path() + "/" + name; }
 
 // A 2-D weight, a 1-D bias and a parameter that never receives a gradient (SGD leaves its buffer unstarted).
 std::vector<Tensor> make_params() {

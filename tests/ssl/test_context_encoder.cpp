@@ -11,6 +11,7 @@
 #include "nn/optim.h"
 #include "ssl/context_encoder.h"
 #include "ssl/pretrain.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 
@@ -242,8 +243,8 @@ TEST_CASE("context: encoder and decoder learn to fill the hole of a fixed batch"
 }
 
 TEST_CASE("context: the pre-training runner trains it and writes the encoder") {
-  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_context_run").string();
-  std::filesystem::remove_all(dir);
+  const test::TempDir temp("ssl_test_context_run");
+  const std::string& dir = temp.path();
   PretrainOptions p;
   p.method = "context";
   p.data = "synthetic:train:64";
@@ -263,5 +264,4 @@ TEST_CASE("context: the pre-training runner trains it and writes the encoder") {
   const PretrainOptions back = pretrain_options_from_json(pretrain_options_json(p));
   CHECK(back.context.mask.mode == data::MaskOptions::Mode::random_blocks);
   CHECK(back.context.overlap_weight == 10);
-  std::filesystem::remove_all(dir);
 }

@@ -16,6 +16,7 @@
 #include "ssl/features.h"
 #include "ssl/pretrain.h"
 #include "ssl/supervised.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 
@@ -47,8 +48,8 @@ std::string read_text(const std::string& path) {
 }  // namespace
 
 TEST_CASE("eval: a transfer set is matched by class name and scored over the shared classes") {
-  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_transfer").string();
-  std::filesystem::remove_all(dir);
+  const test::TempDir temp("ssl_test_transfer");
+  const std::string& dir = temp.path();
   write_transfer_folder(dir + "/images", 6);
 
   EvalOptions e;
@@ -68,7 +69,6 @@ TEST_CASE("eval: a transfer set is matched by class name and scored over the sha
   CHECK(t["top5"] == 1.0);
   CHECK(t["top1"].get<double>() >= 0);
   CHECK_FALSE(r["splits"]["test"].contains("classes_left_out"));  // same classes: no mapping
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("eval: --labels-per-class fits the probe on a label budget") {
@@ -86,9 +86,8 @@ TEST_CASE("eval: --labels-per-class fits the probe on a label budget") {
 }
 
 TEST_CASE("eval: an unlabelled split is refused by name") {
-  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_unlabelled").string();
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const test::TempDir temp("ssl_test_unlabelled");
+  const std::string& dir = temp.path();
   const data::SyntheticDataset source(data::Split::test, 2);
   data::write_png(dir + "/a.png", source.image(0));
   EvalOptions e;
@@ -98,7 +97,6 @@ TEST_CASE("eval: an unlabelled split is refused by name") {
   e.probe.epochs = 1;
   e.show_progress = false;
   CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("unlabelled"), ssl::Error);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("features: images of another size are resized to the encoder's input") {
@@ -174,8 +172,8 @@ TEST_CASE("eval --layer: a named layer, or the best on a held-out fifth of the t
 }
 
 TEST_CASE("eval --protocol finetune: encoder and head trained on --train, every split scored by them") {
-  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_eval_finetune").string();
-  std::filesystem::remove_all(dir);
+  const test::TempDir temp("ssl_test_eval_finetune");
+  const std::string& dir = temp.path();
   write_transfer_folder(dir + "/images", 4);
   PretrainOptions p;  // the encoder to start from: a tiny rotation run
   p.method = "rotation";
@@ -250,5 +248,4 @@ TEST_CASE("eval --protocol finetune: encoder and head trained on --train, every 
   CHECK_FALSE(std::filesystem::exists(s["finetune"]["run"].get<std::string>()));
   e.input_size = 16;
   CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("--input-size"), ssl::Error);
-  std::filesystem::remove_all(dir);
 }

@@ -17,6 +17,7 @@
 #include "ssl/evaluate.h"
 #include "ssl/pretrain.h"
 #include "ssl/relative_patch.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 
@@ -279,8 +280,8 @@ TEST_CASE("patch: shared encoder and classifier learn the positions of a fixed b
 }
 
 TEST_CASE("patch: the pre-training runner trains it and saves an encoder for the patch side") {
-  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_relative_patch_run").string();
-  std::filesystem::remove_all(dir);
+  const test::TempDir temp("ssl_test_relative_patch_run");
+  const std::string& dir = temp.path();
   PretrainOptions p;
   p.method = "patch";
   p.data = "synthetic:train:64";
@@ -305,5 +306,4 @@ TEST_CASE("patch: the pre-training runner trains it and saves an encoder for the
   q.patch = {8, 2, 3, "drop"};
   const PretrainOptions r = pretrain_options_from_json(pretrain_options_json(q));
   CHECK((r.patch.patch == 8 && r.patch.gap == 2 && r.patch.jitter == 3 && r.patch.colour == "drop"));
-  std::filesystem::remove_all(dir);
 }

@@ -10,6 +10,7 @@
 #include "nn/optim.h"
 #include "ssl/pretrain.h"
 #include "ssl/rotation.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 
@@ -73,8 +74,8 @@ TEST_CASE("rotation: encoder and head learn the rotations of a fixed batch") {
 }
 
 TEST_CASE("rotation: the pre-training runner trains it and writes the encoder") {
-  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_rotation_run").string();
-  std::filesystem::remove_all(dir);
+  const test::TempDir temp("ssl_test_rotation_run");
+  const std::string& dir = temp.path();
   PretrainOptions p;
   p.method = "rotation";
   p.data = "synthetic:train:64";
@@ -89,5 +90,4 @@ TEST_CASE("rotation: the pre-training runner trains it and writes the encoder") 
   CHECK(metrics[1].loss == doctest::Approx(std::log(4.0)).epsilon(0.2));  // 4 classes, barely trained
   CHECK(std::filesystem::exists(dir + "/encoder.safetensors"));
   CHECK(std::filesystem::exists(dir + "/checkpoint.safetensors"));
-  std::filesystem::remove_all(dir);
 }

@@ -33,8 +33,8 @@ double lse3(double a, double b, double c) { return std::log(std::exp(a) + std::e
 
 SganOptions tiny_run(const std::string& name, int64_t epochs) {
   SganOptions o;
-  o.labelled = "synthetic:train:80@4";         // 4 per class: 40 labelled images
-  o.unlabelled = "synthetic:train:80@4,rest";  // the other 40
+  o.labelled = "synthetic:train:40@2";         // 2 per class: 20 labelled images
+  o.unlabelled = "synthetic:train:40@2,rest";  // the other 20: two steps an epoch of 8
   o.test = "synthetic:test:40";
   o.image_size = 16;  // the 32-px images are resized
   o.epochs = epochs;
@@ -230,14 +230,7 @@ TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; 
 
 TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature matching, pretrained") {
   CleanUp clean_up;
-  // Smaller runs: 20 labelled and 20 unlabelled images, two steps an epoch.
-  const auto small_run = [](const std::string& name) {
-    SganOptions o = tiny_run(name, 1);
-    o.labelled = "synthetic:train:40@2";
-    o.unlabelled = "synthetic:train:40@2,rest";
-    return o;
-  };
-  SganOptions sup = small_run("supervised_only");
+  SganOptions sup = tiny_run("supervised_only", 1);
   sup.unlabelled = "";
   const auto m = train_sgan(sup);
   REQUIRE(m.size() == 1);
@@ -247,7 +240,7 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   CHECK(m[0].d_loss == doctest::Approx(m[0].d_supervised));
   CHECK(nlohmann::json::parse(read_file(sup.out_dir + "/results.json")).at("variant") == "supervised-only");
 
-  SganOptions odena = small_run("explicit");
+  SganOptions odena = tiny_run("explicit", 1);
   odena.fake_logit = "explicit";
   odena.feature_matching = false;
   const auto e = train_sgan(odena);
@@ -256,7 +249,7 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   CHECK(e[0].g_loss > 0);
 
   // An encoder as the discriminator, with a new 11-logit head; its encoder is exported for `ssl eval`.
-  SganOptions pre = small_run("pretrained");
+  SganOptions pre = tiny_run("pretrained", 1);
   pre.init_discriminator = "random:convnet2";
   REQUIRE(train_sgan(pre).size() == 1);
   const auto disc = nn::load_safetensors(pre.out_dir + "/discriminator.safetensors");
@@ -269,7 +262,7 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   CHECK(meta.at("image_size") == "16");
 
   SganOptions bad = tiny_run("bad", 1);
-  bad.labelled = "synthetic:train:80@4,rest";
+  bad.labelled = "synthetic:train:40@2,rest";
   CHECK_THROWS_WITH_AS(train_sgan(bad), doctest::Contains("is unlabelled"), ssl::Error);
 }
 

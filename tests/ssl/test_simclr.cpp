@@ -8,6 +8,7 @@
 #include "nn/checkpoint.h"
 #include "ssl/evaluate.h"
 #include "ssl/pretrain.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 
@@ -39,7 +40,8 @@ TEST_CASE("bad options give clear errors") {
 TEST_CASE("a tiny pretrain → eval run writes its checkpoint, metrics and results.json") {
   // The whole pipeline (loader threads, augmentation, SimCLR step, checkpoint, features, probe) at toy size,
   // so that the sanitizer build runs it too.
-  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_tiny_run").string();
+  const test::TempDir temp("ssl_test_tiny_run");
+  const std::string& dir = temp.path();
   PretrainOptions p;
   p.data = "synthetic:train:64";
   p.out_dir = dir;
@@ -75,8 +77,8 @@ TEST_CASE("a tiny pretrain → eval run writes its checkpoint, metrics and resul
 }
 
 TEST_CASE("SimCLR with a joint probe: the probe learns on detached features and is logged, not saved") {
-  const std::string dir = (std::filesystem::temp_directory_path() / "ssl_test_joint_probe").string();
-  std::filesystem::remove_all(dir);
+  const test::TempDir temp("ssl_test_joint_probe");
+  const std::string& dir = temp.path();
   PretrainOptions p;
   p.data = "synthetic:train:64";
   p.joint_probe = "synthetic:train:64@2";  // 20 labelled images

@@ -7,6 +7,7 @@
 #include "nn/checkpoint.h"
 #include "ssl/pretrain.h"
 #include "ssl/supervised.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 
@@ -23,8 +24,8 @@ TEST_CASE("supervised: the loss is the cross-entropy of the head's logits; unlab
 }
 
 TEST_CASE("supervised and finetune from the runner; finetune starts from the --init encoder") {
-  const std::string base = (std::filesystem::temp_directory_path() / "ssl_test_supervised").string();
-  std::filesystem::remove_all(base);
+  const test::TempDir temp("ssl_test_supervised");
+  const std::string& base = temp.path();
   PretrainOptions p;
   p.method = "supervised";
   p.data = "synthetic:train:300@5";  // 50 labelled images
@@ -56,5 +57,4 @@ TEST_CASE("supervised and finetune from the runner; finetune starts from the --i
   p.method = "supervised";
   p.data = "synthetic:train:300@5,rest";  // the unlabelled pool
   CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("unlabelled"), ssl::Error);
-  std::filesystem::remove_all(base);
 }
