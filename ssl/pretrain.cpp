@@ -210,9 +210,6 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     SSL_CHECK(completed < o.epochs, checkpoint_path, ": the run has already completed ", completed,
               " epochs; pass --epochs above ", completed, " to train further");
   }
-  std::filesystem::create_directories(o.out_dir);
-  nn::write_file_atomically(o.out_dir + "/config.json", pretrain_options_json(o).dump(2) + "\n");
-
   manual_seed(o.seed);
   data::OpenOptions open;
   open.image_size = o.image_size;
@@ -246,6 +243,9 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   data::Loader loader(*dataset, lo);
   SSL_CHECK(loader.batches_per_epoch() > 0, "pretrain: dataset ", dataset->name(),
             " has fewer images than one batch (", o.batch_size, ")");
+  // Written once the data and the model are known good: a mistyped path leaves no run directory behind.
+  std::filesystem::create_directories(o.out_dir);
+  nn::write_file_atomically(o.out_dir + "/config.json", pretrain_options_json(o).dump(2) + "\n");
 
   PretextMethod& model = *method.model;
   model.to(device);  // before the optimizer, whose state is made beside each parameter

@@ -537,9 +537,6 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
     SSL_CHECK(completed < o.epochs, checkpoint_path, ": the run has already completed ", completed,
               " epochs; pass --epochs above ", completed, " to train further");
   }
-  std::filesystem::create_directories(o.out_dir);
-  nn::write_file_atomically(o.out_dir + "/config.json", sgan_options_json(o).dump(2) + "\n");
-
   manual_seed(o.seed);
   data::OpenOptions open;
   open.image_size = o.image_size;
@@ -609,6 +606,9 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   models.train();
   nn::Adam opt_d(disc->parameters(), o.lr, o.beta1), opt_g(gen->parameters(), o.lr, o.beta1);
   nn::Optimizer* const optimizers[2] = {&opt_d, &opt_g};  // in kOptimizerNames' order
+  // Written once the data and both networks are known good: a mistyped path leaves no run directory behind.
+  std::filesystem::create_directories(o.out_dir);
+  nn::write_file_atomically(o.out_dir + "/config.json", sgan_options_json(o).dump(2) + "\n");
 
   // The samples' z comes from its own generator, so it is the same in every run and on resume.
   Generator sample_rng(rng::mix64(o.seed, 0x5347414E));

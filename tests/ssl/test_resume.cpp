@@ -132,6 +132,18 @@ TEST_CASE("a cosine run killed after epoch 2 and resumed equals the uninterrupte
   check_same_tensors(straight_opts.out_dir + "/encoder.safetensors", killed.out_dir + "/encoder.safetensors");
 }
 
+TEST_CASE("a run that cannot start writes nothing: no run directory for a mistyped path or model") {
+  CleanUp clean_up;
+  PretrainOptions missing = tiny_run("missing_data", 1);
+  missing.data = "folder:" + (kRoot / "no_such_folder").string();
+  CHECK_THROWS_AS(pretrain(missing), ssl::Error);
+  CHECK_FALSE(fs::exists(missing.out_dir));
+  PretrainOptions model = tiny_run("unknown_model", 1);
+  model.model = "convnet3";
+  CHECK_THROWS_WITH_AS(pretrain(model), doctest::Contains("unknown model 'convnet3'"), ssl::Error);
+  CHECK_FALSE(fs::exists(model.out_dir));
+}
+
 TEST_CASE("resuming from a truncated checkpoint names the file and the tensor") {
   CleanUp clean_up;
   PretrainOptions p = tiny_run("truncated", 1);

@@ -264,6 +264,10 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   SganOptions bad = tiny_run("bad", 1);
   bad.labelled = "synthetic:train:40@2,rest";
   CHECK_THROWS_WITH_AS(train_sgan(bad), doctest::Contains("is unlabelled"), ssl::Error);
+  SganOptions bad_encoder = tiny_run("bad_encoder", 1);
+  bad_encoder.init_discriminator = (kRoot / "no_such_run").string();
+  CHECK_THROWS_AS(train_sgan(bad_encoder), ssl::Error);
+  CHECK_FALSE(fs::exists(bad_encoder.out_dir));  // nothing written for a run that could not start
 }
 
 TEST_CASE("sgan moving average: the decay's warm-up and one update on hand-made weights") {
