@@ -222,11 +222,21 @@ nlohmann::json study_b(const CompareOptions& c) {
   return methods;
 }
 
+// Opens every dataset the study names, before anything runs: a mistyped --test or --transfer fails at once
+// instead of after the first pre-training (study B's label budgets are drawn from --data later).
+void check_datasets(const CompareOptions& c) {
+  data::OpenOptions open;
+  open.image_size = c.image_size;
+  for (const std::string& spec : {c.data, c.test, c.transfer, c.unlabeled, c.probe_data})
+    if (!spec.empty()) data::open_dataset(spec, open);
+}
+
 }  // namespace
 
 nlohmann::json compare(const CompareOptions& c) {
   SSL_CHECK(c.study == "a" || c.study == "b", "compare: unknown study '", c.study, "'; expected a or b");
   Device::parse_present(c.device);  // before anything is written
+  check_datasets(c);
   std::filesystem::create_directories(c.out_dir);
   nlohmann::json config = {{"study", c.study},
                            {"data", c.data},

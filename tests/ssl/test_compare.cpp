@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/error.h"
 #include "ssl/compare.h"
 #include "ssl/report.h"
 #include "support/temp_dir.h"
@@ -72,6 +73,14 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   // A second run finds every run finished and only evaluates again.
   const nlohmann::json again = compare(tiny("a", dir));
   CHECK(again["methods"][0]["metrics"] == r["methods"][0]["metrics"]);
+}
+
+TEST_CASE("compare: a dataset that cannot be opened stops the study before anything runs or is written") {
+  const test::TempDir temp("ssl_test_compare_bad");
+  CompareOptions c = tiny("a", temp.path() + "/run");
+  c.transfer = "folder:" + temp.path() + "/no_such_folder";
+  CHECK_THROWS_WITH_AS(compare(c), doctest::Contains("no_such_folder"), ssl::Error);
+  CHECK_FALSE(std::filesystem::exists(c.out_dir));
 }
 
 TEST_CASE("compare --study b at toy size: supervised, simclr with its joint probe, finetune on the labels") {
