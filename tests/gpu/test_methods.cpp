@@ -14,17 +14,16 @@
 #include "ssl/pretrain.h"
 #include "ssl/sgan.h"
 #include "support/kernel_check.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kRoot = fs::temp_directory_path() / ("ssl_test_gpu_methods_" + std::to_string(::getpid()));
-
-struct CleanUp {
-  ~CleanUp() { fs::remove_all(kRoot); }
-};
+// Each test case's runs go under this process's scratch directory, removed when the test case ends.
+const char* const kScratch = "ssl_test_gpu_methods";
+const fs::path kRoot = test::TempDir::path_for(kScratch);
 
 // The same method twice, the second's weights copied from the first's and moved to the GPU.
 struct MethodPair {
@@ -75,7 +74,7 @@ TEST_CASE("each method's loss and gradients on CUDA equal the CPU's for the same
 }
 
 TEST_CASE("pretrain, linear evaluation and the SGAN run end to end on CUDA") {
-  CleanUp clean;
+  const test::TempDir scratch(kScratch);
   PretrainOptions p;
   p.method = "simclr";
   p.data = "synthetic:train:64";

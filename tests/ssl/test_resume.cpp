@@ -10,18 +10,16 @@
 #include "nn/checkpoint.h"
 #include "nn/train_state.h"
 #include "ssl/pretrain.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kRoot = fs::temp_directory_path() / ("ssl_test_resume_" + std::to_string(::getpid()));
-
-// Removes this process's run directories when a test case ends.
-struct CleanUp {
-  ~CleanUp() { fs::remove_all(kRoot); }
-};
+// Each test case's runs go under this process's scratch directory, removed when the test case ends.
+const char* const kScratch = "ssl_test_resume";
+const fs::path kRoot = test::TempDir::path_for(kScratch);
 
 PretrainOptions tiny_run(const std::string& name, int64_t epochs) {
   PretrainOptions p;
@@ -56,7 +54,7 @@ void check_same_tensors(const std::string& a, const std::string& b, const std::s
 }  // namespace
 
 TEST_CASE("a run resumed after epoch 2 equals the uninterrupted run exactly") {
-  CleanUp clean_up;
+  const test::TempDir scratch(kScratch);
   const PretrainOptions straight_opts = tiny_run("straight", 3);
   const std::vector<EpochMetrics> straight = pretrain(straight_opts);
   REQUIRE(straight.size() == 3);
@@ -110,7 +108,7 @@ TEST_CASE("a run resumed after epoch 2 equals the uninterrupted run exactly") {
 }
 
 TEST_CASE("a cosine run killed after epoch 2 and resumed equals the uninterrupted run exactly") {
-  CleanUp clean_up;
+  const test::TempDir scratch(kScratch);
   // The real case: the default cosine schedule over 3 epochs, stopped as a kill after epoch 2 would stop it.
   PretrainOptions straight_opts = tiny_run("cosine_straight", 3);
   straight_opts.schedule = "cosine";
@@ -133,7 +131,7 @@ TEST_CASE("a cosine run killed after epoch 2 and resumed equals the uninterrupte
 }
 
 TEST_CASE("a run that cannot start writes nothing: no run directory for a mistyped path or model") {
-  CleanUp clean_up;
+  const test::TempDir scratch(kScratch);
   PretrainOptions missing = tiny_run("missing_data", 1);
   missing.data = "folder:" + (kRoot / "no_such_folder").string();
   CHECK_THROWS_AS(pretrain(missing), ssl::Error);
@@ -145,7 +143,7 @@ TEST_CASE("a run that cannot start writes nothing: no run directory for a mistyp
 }
 
 TEST_CASE("resuming from a truncated checkpoint names the file and the tensor") {
-  CleanUp clean_up;
+  const test::TempDir scratch(kScratch);
   PretrainOptions p = tiny_run("truncated", 1);
   pretrain(p);
   const std::string ckpt = p.out_dir + "/checkpoint.safetensors";
@@ -168,7 +166,7 @@ TEST_CASE("resuming from a truncated checkpoint names the file and the tensor") 
 
 TEST_CASE(
     "every method resumes exactly after a kill: its heads, extra networks and optimizer state included") {
-  CleanUp clean_up;
+  const test::TempDir scratch(kScratch);
   PretrainOptions init = tiny_run("init", 1);  // a SimCLR encoder for finetune to start from
   pretrain(init);
   for (const std::string variant :

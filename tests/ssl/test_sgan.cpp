@@ -11,17 +11,16 @@
 #include "nn/checkpoint.h"
 #include "nn/sgan.h"
 #include "ssl/sgan.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kRoot = fs::temp_directory_path() / ("ssl_test_sgan_" + std::to_string(::getpid()));
-
-struct CleanUp {
-  ~CleanUp() { fs::remove_all(kRoot); }
-};
+// Each test case's runs go under this process's scratch directory, removed when the test case ends.
+const char* const kScratch = "ssl_test_sgan";
+const fs::path kRoot = test::TempDir::path_for(kScratch);
 
 // K = 3 real classes and the fake logit last.
 Tensor hand_logits(float fake0 = 7, float fake1 = -2) {
@@ -145,7 +144,7 @@ TEST_CASE("nn::SganDiscriminator: the logits are the last layer applied to the p
 }
 
 TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; resume is exact") {
-  CleanUp clean_up;
+  const test::TempDir scratch(kScratch);
   const SganOptions straight_opts = tiny_run("straight", 2);
   const std::vector<SganEpochMetrics> straight = train_sgan(straight_opts);
   REQUIRE(straight.size() == 2);
@@ -229,7 +228,7 @@ TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; 
 }
 
 TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature matching, pretrained") {
-  CleanUp clean_up;
+  const test::TempDir scratch(kScratch);
   SganOptions sup = tiny_run("supervised_only", 1);
   sup.unlabelled = "";
   const auto m = train_sgan(sup);
@@ -291,7 +290,7 @@ TEST_CASE("sgan moving average: the decay's warm-up and one update on hand-made 
 }
 
 TEST_CASE("sgan --ema-decay: the average is evaluated and written, training is unchanged, resume is exact") {
-  CleanUp clean_up;
+  const test::TempDir scratch(kScratch);
   const std::vector<SganEpochMetrics> plain = train_sgan(tiny_run("plain", 2));
   SganOptions averaged = tiny_run("averaged", 2);
   averaged.ema_decay = 0.99;

@@ -13,8 +13,12 @@ namespace ssl::test {
 
 class TempDir {
  public:
-  explicit TempDir(const std::string& name)
-      : path_((std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()))).string()) {
+  // The directory a TempDir named `name` has in this process, for helpers that build paths inside it.
+  static std::string path_for(const std::string& name) {
+    return (std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()))).string();
+  }
+
+  explicit TempDir(const std::string& name) : path_(path_for(name)) {
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
