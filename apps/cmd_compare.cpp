@@ -42,6 +42,10 @@ void add_compare_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--batch-size", o->batch_size, "Batch size of every training run")->capture_default_str();
   cmd->add_option("--probe-epochs", o->probe_epochs, "Epochs of each linear probe")->capture_default_str();
+  cmd->add_option("--crop-min-scale", o->crop_min_scale,
+                  "SimCLR's random resized crop: smallest area, as a fraction of the image")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 1.0));
   cmd->add_option("--layer", o->layer,
                   "The encoder layer each linear probe reads: best (chosen per encoder on a held-out fifth "
                   "of the probe's images), a layer name, or empty for the encoder's output")

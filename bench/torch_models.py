@@ -155,8 +155,9 @@ def make_encoder(name, image_size=32):
 
 
 def projection_head(features, hidden=HEAD_HIDDEN, out=HEAD_OUT):
-    """SimCLR's head (nn::projection_head): Linear - ReLU - Linear; keys 0.*, 2.*"""
-    return nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, out))
+    """SimCLR's head (nn::projection_head): Linear (no bias) - BatchNorm - ReLU - Linear; keys 0.*, 1.*, 3.*"""
+    return nn.Sequential(nn.Linear(features, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
+                         nn.Linear(hidden, out))
 
 
 def parameter_count(module):

@@ -84,7 +84,8 @@ EncoderPtr make_encoder(const std::string& name, int64_t image_size) {
 
 std::shared_ptr<Sequential> projection_head(int64_t in, int64_t hidden, int64_t out) {
   return std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
-      std::make_shared<Linear>(in, hidden), std::make_shared<ReLU>(), std::make_shared<Linear>(hidden, out)});
+      std::make_shared<Linear>(in, hidden, false), std::make_shared<BatchNorm>(hidden),
+      std::make_shared<ReLU>(), std::make_shared<Linear>(hidden, out)});
 }
 
 }  // namespace ssl::nn

@@ -40,6 +40,7 @@ PretrainOptions pretrain_options(const CompareOptions& c, const std::string& met
   p.device = c.device;
   p.max_steps_per_epoch = c.max_steps_per_epoch;
   p.show_progress = c.show_progress;
+  p.simclr.crop_min_scale = c.crop_min_scale;  // read by simclr only
   return p;
 }
 
@@ -250,6 +251,7 @@ nlohmann::json compare(const CompareOptions& c) {
                            {"epochs", c.epochs},
                            {"batch_size", c.batch_size},
                            {"probe_epochs", c.probe_epochs},
+                           {"crop_min_scale", c.crop_min_scale},
                            {"layer", c.layer},
                            {"max_steps_per_epoch", c.max_steps_per_epoch},
                            {"seed", c.seed},

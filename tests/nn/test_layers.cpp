@@ -14,7 +14,7 @@ TEST_CASE("ConvNet2 gives 4,096 features at 32×32 and has the expected paramete
   // conv1: 32·3·9 + 32, conv2: 64·32·9 + 64
   CHECK(e->parameter_count() == 32 * 27 + 32 + 64 * 288 + 64);
   auto head = nn::projection_head(4096);
-  CHECK(head->parameter_count() == 4096 * 512 + 512 + 512 * 128 + 128);
+  CHECK(head->parameter_count() == 4096 * 512 + 2 * 512 + 512 * 128 + 128);  // no bias before the BN
   CHECK_THROWS_WITH_AS(nn::make_encoder("vgg"), doctest::Contains("known models: convnet2"), ssl::Error);
 }
 

@@ -50,7 +50,9 @@ TEST_CASE("report: the grouped bar chart has one bar per value, as tall as the v
 TEST_CASE("compare --study a at toy size: every method, the random floor, results.json and report.html") {
   const test::TempDir temp("ssl_test_compare_a");
   const std::string& dir = temp.path();
-  const nlohmann::json r = compare(tiny("a", dir));
+  CompareOptions a = tiny("a", dir);
+  a.crop_min_scale = 0.5;
+  const nlohmann::json r = compare(a);
   std::vector<std::string> names;
   for (const auto& m : r["methods"]) {
     names.push_back(m["name"]);
@@ -63,6 +65,10 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   CHECK(std::find(names.begin(), names.end(), "rotation") != names.end());
   CHECK(names.back() == "random");
   CHECK(r["methods"][0]["metrics"].size() == 1);  // one epoch
+  // SimCLR's crop setting reached its run and is recorded with the study's.
+  std::ifstream simclr_config(dir + "/simclr/config.json");
+  CHECK(nlohmann::json::parse(simclr_config)["crop_min_scale"] == 0.5);
+  CHECK(r["config"]["crop_min_scale"] == 0.5);
   std::ifstream html(dir + "/report.html");
   std::stringstream page;
   page << html.rdbuf();
@@ -71,7 +77,7 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   CHECK(page.str().find("linear @ pool") != std::string::npos);  // the layer beside the protocol
   CHECK(std::filesystem::exists(dir + "/results.json"));
   // A second run finds every run finished and only evaluates again.
-  const nlohmann::json again = compare(tiny("a", dir));
+  const nlohmann::json again = compare(a);
   CHECK(again["methods"][0]["metrics"] == r["methods"][0]["metrics"]);
 }
 
