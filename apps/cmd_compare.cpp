@@ -57,7 +57,8 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
   cmd->add_option("--out", o->out_dir,
                   "Output directory: one sub-directory per run, results.json and report.html (a rerun "
-                  "resumes unfinished runs and keeps finished ones)")
+                  "resumes unfinished runs and keeps finished ones; a pre-training run made with other "
+                  "settings is refused)")
       ->capture_default_str();
   cmd->callback([o, threads, cmd]() {
     set_threads(*threads);

@@ -356,6 +356,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
 void pretrain_or_continue(PretrainOptions p) {
   const std::string checkpoint = p.out_dir + "/" + kCheckpoint;
   if (std::filesystem::exists(checkpoint)) {
+    check_resume_options(resume_options(p.out_dir), p, checkpoint);
     if (nn::read_train_state(checkpoint).epoch >= p.epochs) return;
     p.resume = true;
   }

@@ -75,7 +75,8 @@ struct EpochMetrics {
 std::vector<EpochMetrics> pretrain(const PretrainOptions& options);
 
 // Pre-trains, or continues the run already in options.out_dir (its checkpoint; the options must agree as for
-// `resume`), or keeps that run as it is when it has completed options.epochs or more. For runners made of
+// `resume`), or keeps that run as it is when it has completed options.epochs or more (the options must agree
+// then too: a finished run made with other settings is never passed off as this one). For runners made of
 // several runs (ssl compare, ssl eval --protocol finetune): one interrupted midway continues where it
 // stopped.
 void pretrain_or_continue(PretrainOptions options);

@@ -79,6 +79,9 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   // A second run finds every run finished and only evaluates again.
   const nlohmann::json again = compare(a);
   CHECK(again["methods"][0]["metrics"] == r["methods"][0]["metrics"]);
+  // ... but not one made with other settings.
+  a.crop_min_scale = 0.08;
+  CHECK_THROWS_WITH_AS(compare(a), doctest::Contains("crop_min_scale: saved 0.5, requested 0.08"), Error);
 }
 
 TEST_CASE("compare: a dataset that cannot be opened stops the study before anything runs or is written") {
