@@ -192,9 +192,7 @@ std::shared_ptr<SupervisedClassifier> finetune(const EvalOptions& o, const std::
   p.skip_bad_images = o.skip_bad_images;
   p.show_progress = o.show_progress;
   const std::string checkpoint = run_dir + "/checkpoint.safetensors";
-  if (std::filesystem::exists(checkpoint)) {
-    // A run kept as it is must still be the one asked for (pretrain checks this only when it continues).
-    check_resume_options(resume_options(run_dir), p, checkpoint);
+  if (std::filesystem::exists(checkpoint)) {  // pretrain_or_continue checks that its options agree
     const int64_t completed = nn::read_train_state(checkpoint).epoch;
     SSL_CHECK(completed <= p.epochs, "eval: ", run_dir, " holds a fine-tuning run of ", completed,
               " epochs, more than the ", p.epochs, " asked for; pass --epochs ", completed,

@@ -143,15 +143,22 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
   return o;
 }
 
-PretrainOptions resume_options(const std::string& dir) {
-  const std::string path = dir + "/" + kCheckpoint;
-  const nn::TrainState state = nn::read_train_state(path);
-  PretrainOptions o;
+namespace {
+
+// The options a checkpoint's state was saved with (`path` names the file in errors).
+PretrainOptions saved_options(const nn::TrainState& state, const std::string& path) {
   try {
-    o = pretrain_options_from_json(nlohmann::json::parse(state.config_json));
+    return pretrain_options_from_json(nlohmann::json::parse(state.config_json));
   } catch (const nlohmann::json::exception& e) {
     throw Error(str_cat(path, ": malformed config in the metadata (", e.what(), ")"));
   }
+}
+
+}  // namespace
+
+PretrainOptions resume_options(const std::string& dir) {
+  const std::string path = dir + "/" + kCheckpoint;
+  PretrainOptions o = saved_options(nn::read_train_state(path), path);
   o.out_dir = dir;
   o.resume = true;
   return o;
@@ -205,8 +212,9 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     // Read and check the checkpoint's config before building anything or overwriting config.json.
     SSL_CHECK(std::filesystem::exists(checkpoint_path), "pretrain: cannot resume: no checkpoint '",
               checkpoint_path, "'");
-    check_resume_options(resume_options(o.out_dir), o, checkpoint_path);
-    const int64_t completed = nn::read_train_state(checkpoint_path).epoch;
+    const nn::TrainState state = nn::read_train_state(checkpoint_path);  // the whole file: read it once
+    check_resume_options(saved_options(state, checkpoint_path), o, checkpoint_path);
+    const int64_t completed = state.epoch;
     SSL_CHECK(completed < o.epochs, checkpoint_path, ": the run has already completed ", completed,
               " epochs; pass --epochs above ", completed, " to train further");
   }
@@ -356,8 +364,9 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
 void pretrain_or_continue(PretrainOptions p) {
   const std::string checkpoint = p.out_dir + "/" + kCheckpoint;
   if (std::filesystem::exists(checkpoint)) {
-    check_resume_options(resume_options(p.out_dir), p, checkpoint);
-    if (nn::read_train_state(checkpoint).epoch >= p.epochs) return;
+    const nn::TrainState state = nn::read_train_state(checkpoint);
+    check_resume_options(saved_options(state, checkpoint), p, checkpoint);
+    if (state.epoch >= p.epochs) return;
     p.resume = true;
   }
   if (p.show_progress)
