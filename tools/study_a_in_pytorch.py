@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Study A's SimCLR and rotation rows again, written independently in PyTorch, on the same images.
+r"""Study A's SimCLR and rotation rows again, written independently in PyTorch, on the same images.
 
 It answers one question: is the order `ssl compare --study a` finds on synthetic (rotation ahead of SimCLR) a
 property of the data and the budget, or of this project's implementation? The images come from `ssl embed`,
 which writes them exactly as the encoders see them:
 
-    build/bin/ssl embed --encoder random:convnet2 --data synthetic:train:2000 --out D/train.npy --inputs-out D/train_inputs.npy
-    build/bin/ssl embed --encoder random:convnet2 --data synthetic:test --out D/test.npy --inputs-out D/test_inputs.npy
+    build/bin/ssl embed --encoder random:convnet2 --data synthetic:train:2000 --out D/train.npy \
+        --inputs-out D/train_inputs.npy
+    build/bin/ssl embed --encoder random:convnet2 --data synthetic:test --out D/test.npy \
+        --inputs-out D/test_inputs.npy
     python3 tools/study_a_in_pytorch.py --data-dir D --method simclr      # also: rotation, random
 
 The recipe is the study's: ConvNet2 and SimCLR's projection head from bench/torch_models.py, Adam (lr 1e-3,
@@ -117,8 +119,10 @@ def pretrain(encoder, images, a):
         order, losses = torch.randperm(len(images)), []
         for b in range(steps):
             x = images[order[b * a.batch_size:(b + 1) * a.batch_size]]
-            warm = step < steps
-            lr = a.lr * (step + 1) / steps if warm else 0.5 * a.lr * (1 + math.cos(math.pi * (step - steps) / (total - steps)))
+            if step < steps:  # the first epoch warms up linearly, then a cosine decays to 0
+                lr = a.lr * (step + 1) / steps
+            else:
+                lr = 0.5 * a.lr * (1 + math.cos(math.pi * (step - steps) / (total - steps)))
             for group in opt.param_groups:
                 group["lr"] = lr
             if simclr:
