@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 import torch_models  # noqa: E402  (bench/torch_models.py)
+from pytorch_reference import ntxent_composed  # noqa: E402  (bench/pytorch_reference.py: NT-Xent in plain torch)
 
 MEAN, STD = 0.5, 0.25  # every encoder here sees (x / 255 - 0.5) / 0.25
 
@@ -98,16 +99,6 @@ def colour_jitter_grayscale(x, strength=0.5):
     return gray * luma(y).expand_as(y) + (1 - gray) * y
 
 
-def ntxent(z, temperature):
-    """Each row's positive is its other view; the 2N - 2 other rows are its negatives."""
-    z = F.normalize(z, dim=1)
-    similarity = z @ z.t() / temperature
-    similarity.fill_diagonal_(float("-inf"))
-    n = z.shape[0] // 2
-    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])
-    return F.cross_entropy(similarity, positives)
-
-
 def pretrain(encoder, images, a):
     simclr = a.method == "simclr"
     head = torch_models.projection_head(encoder.feature_dim) if simclr else nn.Linear(encoder.feature_dim, 4)
@@ -128,7 +119,7 @@ def pretrain(encoder, images, a):
             if simclr:
                 views = torch.cat([colour_jitter_grayscale(random_resized_crop_flip(x, a.crop_min_scale))
                                    for _ in range(2)])
-                loss = ntxent(head(encoder((views - MEAN) / STD)), a.temperature)
+                loss = ntxent_composed(head(encoder((views - MEAN) / STD)), a.temperature)
             else:
                 x = random_resized_crop_flip(x, 0.5)
                 turned = torch.cat([torch.rot90(x, k, (2, 3)) for k in range(4)])
