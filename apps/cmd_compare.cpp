@@ -1,5 +1,4 @@
 // `ssl compare --study a|b`: each study of ../shared/EXPERIMENTS.md as one command (ssl/compare.h).
-#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -29,17 +28,17 @@ void add_compare_command(CLI::App& app) {
                   "of synthetic:train while pretraining on a subset");
   cmd->add_option("--labels-per-class", o->labels_per_class, "Study b: labelled images per class of --data")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option(
          "--label-epochs", o->label_epochs,
          "Study b: epochs of the runs on the labelled images only (supervised, finetune; batch <= 32)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--model", o->model, "Encoder of every method")->capture_default_str();
   cmd->add_option("--image-size", o->image_size, "Input size in pixels")->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "Epochs of every training run")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--batch-size", o->batch_size, "Batch size of every training run")->capture_default_str();
   cmd->add_option("--probe-epochs", o->probe_epochs, "Epochs of each linear probe")->capture_default_str();
   cmd->add_option("--crop-min-scale", o->crop_min_scale,
@@ -52,6 +51,11 @@ void add_compare_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)");
   cmd->add_option("--seed", o->seed, "Random seed (also draws the labelled subset)")->capture_default_str();
+  cmd->add_option("--repeats", o->repeats,
+                  "Run the study this many times, with seeds --seed, --seed + 1, ... (each in OUT/seed_K); "
+                  "results.json and the report give each number's mean and standard deviation")
+      ->capture_default_str()
+      ->check(positive_number());
   cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
   add_device_flag(*cmd, o->device, "Where every run trains and every encoder runs");
   cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
@@ -65,21 +69,16 @@ void add_compare_command(CLI::App& app) {
     if (cmd->count("--data") == 0)
       o->data = o->study == "a" ? "synthetic:train:2000" : "synthetic:train:2200";
     const nlohmann::json r = compare(*o);
-    std::printf("\n%-16s %-16s %-9s %8s %8s\n", "method", "protocol", "split", "top1", "top5");
+    if (o->repeats > 1)
+      std::printf("\nmean ± sample standard deviation over %lld runs (seeds %s)", (long long)o->repeats,
+                  r["config"]["seeds"].dump().c_str());
+    std::printf("\n%-16s %-16s %-9s %16s %16s\n", "method", "protocol", "split", "top1", "top5");
     for (const nlohmann::json& m : r["methods"])
-      for (const std::string split : {"train", "test", "transfer"}) {
-        if (!m["splits"].contains(split)) continue;
-        const nlohmann::json& v = m["splits"][split];
-        const auto percent = [](const nlohmann::json& x) {  // NaN (null in the file): not measured
-          char buf[32] = "-";
-          if (x.is_number() && std::isfinite(x.get<double>()))
-            std::snprintf(buf, sizeof buf, "%.2f%%", 100 * x.get<double>());
-          return std::string(buf);
-        };
-        std::printf("%-16s %-16s %-9s %8s %8s\n", m["name"].get<std::string>().c_str(),
-                    protocol_label(m).c_str(), split.c_str(), percent(v["top1"]).c_str(),
-                    percent(v["top5"]).c_str());
-      }
+      for (const std::string split : {"train", "test", "transfer"})
+        if (m["splits"].contains(split))
+          std::printf("%-16s %-16s %-9s %16s %16s\n", m["name"].get<std::string>().c_str(),
+                      protocol_label(m).c_str(), split.c_str(), percent_label(m, split, "top1").c_str(),
+                      percent_label(m, split, "top5").c_str());
     std::printf("results in %s/results.json, report in %s/report.html\n", o->out_dir.c_str(),
                 o->out_dir.c_str());
   });

@@ -44,6 +44,28 @@ void add_device_flag(CLI::App& cmd, std::string& device, const std::string& what
 }
 
 namespace {
+// `help` is what --help shows after the type ("INT:POSITIVE").
+CLI::Validator number_check(const std::string& help, const std::string& expected, bool (*accepts)(double)) {
+  return CLI::Validator(
+      [expected, accepts](std::string& input) -> std::string {
+        double value = 0;
+        if (!CLI::detail::lexical_cast(input, value) || !accepts(value))
+          return str_cat("expected ", expected, ", found ", input);
+        return "";
+      },
+      help);
+}
+}  // namespace
+
+CLI::Validator positive_number() {
+  return number_check("POSITIVE", "a number above 0", [](double v) { return v > 0; });
+}
+
+CLI::Validator non_negative_number() {
+  return number_check("NON-NEGATIVE", "a number of at least 0", [](double v) { return v >= 0; });
+}
+
+namespace {
 // The pretrain options stored in config.json, by flag: on --resume, those given override the saved values
 // (and pretrain refuses any that differ, except epochs and workers).
 const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "method"},
@@ -164,15 +186,15 @@ void add_pretrain_command(CLI::App& app) {
                   "patch: side of each grid patch and of the encoder's input (0 = scaled from --image-size "
                   "and rounded down to a multiple of 4, with gap and jitter derived too)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->add_option("--patch-gap", o->patch.gap,
                   "patch: pixels between neighbouring patches (with --patch-size)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->add_option("--patch-jitter", o->patch.jitter,
                   "patch: each patch moves by up to +-this many pixels (with --patch-size)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->add_option("--patch-colour", o->patch.colour,
                   "patch: gray (luma in all three channels) or drop (one random channel kept, noise in the "
                   "others)")
@@ -229,10 +251,10 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::IsMember({"linear", "knn", "finetune"}));
   cmd->add_option("--knn-k", o->knn.k, "Neighbours that vote (knn)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--knn-temperature", o->knn.temperature, "Vote weight exp(similarity / T) (knn)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--train", o->train, "Labelled training split")->capture_default_str();
   cmd->add_option("--test", o->test,
                   "Test split; classes are matched by name when they are not the training split's")
@@ -242,7 +264,7 @@ void add_eval_command(CLI::App& app) {
                   "without a counterpart left out and listed)");
   cmd->add_option("--labels-per-class", o->labels_per_class,
                   "Fit the probe on N labelled images per class of --train, drawn with --seed (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->add_option("--layer", o->layer,
                   "linear, knn: the encoder layer the features are read at (a bad name lists them; default "
                   "the last, the encoder's output), or best: the layer whose features score best on a "
@@ -262,11 +284,11 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--epochs", o->probe.epochs,
                   str_cat("Epochs of the linear probe (default ", defaults.probe.epochs,
                           ") or of fine-tuning (", defaults.finetune.epochs, ")"))
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--batch-size", o->probe.batch_size,
                   str_cat("Batch size of the linear probe (", defaults.probe.batch_size,
                           ") or of fine-tuning (", defaults.finetune.batch_size, ")"))
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   cmd->add_option("--lr", o->probe.lr,
                   str_cat("Adam learning rate of the linear probe (", defaults.probe.lr,
                           ") or peak of fine-tuning's (", defaults.finetune.lr, ")"));

@@ -35,4 +35,9 @@ void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images);
 // --device: where `what` runs ("Where to train", ...): cpu, cuda or cuda:N.
 void add_device_flag(CLI::App& cmd, std::string& device, const std::string& what);
 
+// Checks of numeric flags whose errors say what was expected and what was found ("--epochs: expected a
+// number above 0, found 0"); CLI11's PositiveNumber names a range up to 1.8e308 instead.
+CLI::Validator positive_number();
+CLI::Validator non_negative_number();
+
 }  // namespace ssl::apps

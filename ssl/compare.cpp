@@ -13,6 +13,7 @@
 #include "ssl/method.h"
 #include "ssl/pretrain.h"
 #include "ssl/report.h"
+#include "ssl/seed_summary.h"
 #include "ssl/sgan.h"
 #include "ssl/supervised.h"
 
@@ -232,10 +233,35 @@ void check_datasets(const CompareOptions& c) {
     if (!spec.empty()) data::open_dataset(spec, open);
 }
 
+// The study once per seed, each run in its own out_dir/seed_K (kept, resumed or refused there as a single
+// run is), then their summary.
+nlohmann::json compare_over_seeds(const CompareOptions& c) {
+  std::vector<nlohmann::json> runs;
+  std::vector<std::string> dirs;
+  for (int64_t r = 0; r < c.repeats; ++r) {
+    CompareOptions one = c;
+    one.repeats = 1;
+    one.seed = c.seed + uint64_t(r);
+    dirs.push_back(str_cat("seed_", one.seed));
+    one.out_dir = c.out_dir + "/" + dirs.back();
+    if (c.show_progress)
+      std::printf("\n==== seed %llu (%lld of %lld)\n", (unsigned long long)one.seed, (long long)r + 1,
+                  (long long)c.repeats);
+    runs.push_back(compare(one));
+  }
+  nlohmann::json summary = summarise_over_seeds(runs, dirs);
+  summary["config"]["repeats"] = c.repeats;
+  nn::write_file_atomically(c.out_dir + "/results.json", summary.dump(2) + "\n");
+  write_report(c.out_dir, summary);
+  return summary;
+}
+
 }  // namespace
 
 nlohmann::json compare(const CompareOptions& c) {
   SSL_CHECK(c.study == "a" || c.study == "b", "compare: unknown study '", c.study, "'; expected a or b");
+  SSL_CHECK(c.repeats >= 1, "compare: repeats must be at least 1, got ", c.repeats);
+  if (c.repeats > 1) return compare_over_seeds(c);
   Device::parse_present(c.device);  // before anything is written
   check_datasets(c);
   std::filesystem::create_directories(c.out_dir);

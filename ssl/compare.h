@@ -45,13 +45,18 @@ struct CompareOptions {
   std::string layer = "best";
   int64_t max_steps_per_epoch = 0;  // 0 = whole epochs (smaller for quick runs and tests)
   uint64_t seed = 0;
+  // Runs of the whole study, with seeds seed, seed + 1, ...: each in out_dir/seed_K, and out_dir's
+  // results.json gives every number's mean and spread over them (ssl/seed_summary.h). Study B draws its
+  // labelled images with each seed too.
+  int64_t repeats = 1;
   int workers = 2;
   std::string device = "cpu";  // where every run trains and every encoder runs: cpu, cuda or cuda:N
   std::string out_dir = "runs/compare";
   bool show_progress = true;
 };
 
-// Runs the study; returns results.json's content (also written, with report.html, to out_dir).
+// Runs the study (options.repeats times); returns results.json's content (also written, with report.html,
+// to out_dir).
 nlohmann::json compare(const CompareOptions& options);
 
 }  // namespace ssl

@@ -91,8 +91,20 @@ std::string svg_grouped_bars(const std::string& title, const std::vector<std::st
       svg += str_cat("<rect x=\"", fmt(x), "\" y=\"", fmt(y), "\" width=\"", fmt(bar_w * 0.92),
                      "\" height=\"", fmt(h), "\" fill=\"", colour(s), "\"><title>", escape(groups[g].label),
                      ", ", escape(series[s]), ": ", fmt(100 * v, 2), "%</title></rect>\n");
-      if (bar_w >= 18)
-        svg += text(x + bar_w * 0.46, y - 3, fmt(100 * v), "text-anchor=\"middle\" font-size=\"9\"");
+      const double error = s < groups[g].errors.size() ? groups[g].errors[s] : 0;
+      const bool whisker = std::isfinite(error) && error > 0;
+      if (whisker) {  // from mean - error to mean + error, with caps
+        const double cx = x + bar_w * 0.46, cap = bar_w * 0.2;
+        const double y_lo = top + plot_h * (1 - std::clamp(v - error, 0.0, 1.0));
+        const double y_hi = top + plot_h * (1 - std::clamp(v + error, 0.0, 1.0));
+        svg += str_cat("<path d=\"M", fmt(cx), " ", fmt(y_lo), "V", fmt(y_hi), "M", fmt(cx - cap), " ",
+                       fmt(y_hi), "h", fmt(2 * cap), "M", fmt(cx - cap), " ", fmt(y_lo), "h", fmt(2 * cap),
+                       "\" stroke=\"#333\" fill=\"none\"/>\n");
+      }
+      if (bar_w >= 18)  // the value above the bar (and above its whisker)
+        svg +=
+            text(x + bar_w * 0.46, top + plot_h * (1 - std::clamp(v + (whisker ? error : 0), 0.0, 1.0)) - 3,
+                 fmt(100 * v), "text-anchor=\"middle\" font-size=\"9\"");
     }
     svg += text(x0 + group_w * 0.4, top + plot_h + 18, groups[g].label, "text-anchor=\"middle\"");
   }
@@ -161,10 +173,10 @@ std::string svg_line_chart(const std::string& title, const std::string& y_label,
 
 namespace {
 
-double split_value(const nlohmann::json& method, const std::string& split, const char* key) {
+double split_value(const nlohmann::json& method, const std::string& split, const std::string& key) {
   if (!method.contains("splits") || !method["splits"].contains(split)) return std::nan("");
   const nlohmann::json& s = method["splits"][split];
-  return s.contains(key) ? s[key].get<double>() : std::nan("");
+  return s.contains(key) && s[key].is_number() ? s[key].get<double>() : std::nan("");
 }
 
 // The per-epoch metric `key` of one method as a curve, or an empty one when the method does not log it.
@@ -179,6 +191,13 @@ Curve curve_of(const nlohmann::json& method, const std::string& key) {
 }
 
 }  // namespace
+
+std::string percent_label(const nlohmann::json& method, const std::string& split, const std::string& key) {
+  const double value = split_value(method, split, key), error = split_value(method, split, key + "_std");
+  if (!std::isfinite(value)) return "—";
+  return std::isfinite(error) ? str_cat(fmt(100 * value, 2), " ± ", fmt(100 * error, 2), "%")
+                              : fmt(100 * value, 2) + "%";
+}
 
 std::string protocol_label(const nlohmann::json& method) {
   const std::string protocol = method.value("protocol", "");
@@ -211,13 +230,31 @@ std::string report_html(const nlohmann::json& r) {
       series.push_back(str_cat(s, " ", k == std::string("top1") ? "Top-1" : "Top-5"));
   std::vector<BarGroup> groups;
   for (const nlohmann::json& m : methods) {
-    BarGroup g{m.value("name", "?"), {}};
+    BarGroup g{m.value("name", "?"), {}, {}};
     for (const std::string& s : splits)
-      for (const char* k : {"top1", "top5"}) g.values.push_back(split_value(m, s, k));
+      for (const std::string k : {"top1", "top5"}) {
+        g.values.push_back(split_value(m, s, k));
+        g.errors.push_back(split_value(m, s, k + "_std"));  // NaN for a single run
+      }
     groups.push_back(g);
   }
-  html +=
-      "<h2>Accuracy by method and split</h2>\n" + svg_grouped_bars("Top-1 / Top-5 accuracy", series, groups);
+  const nlohmann::json runs = r.value("runs", nlohmann::json::array());
+  html += "<h2>Accuracy by method and split</h2>\n";
+  if (!runs.empty()) {
+    std::string seeds;
+    const nlohmann::json seed_list =
+        r.value("config", nlohmann::json::object()).value("seeds", nlohmann::json::array());
+    for (const nlohmann::json& seed : seed_list) seeds += (seeds.empty() ? "" : ", ") + seed.dump();
+    html +=
+        str_cat("<p>Mean over ", runs.size(), " runs with seeds ", escape(seeds),
+                "; the whiskers and the ± are one sample standard deviation. Each run's own report, with its "
+                "training curves and samples:");
+    for (const nlohmann::json& dir : runs)
+      html += str_cat(" <a href=\"", escape(dir.get<std::string>()), "/report.html\">",
+                      escape(dir.get<std::string>()), "</a>");
+    html += ".</p>\n";
+  }
+  html += svg_grouped_bars("Top-1 / Top-5 accuracy", series, groups);
 
   html += "<table><tr><th>method</th><th>protocol</th>";
   for (const std::string& s : series) html += "<th>" + escape(s) + "</th>";
@@ -225,8 +262,8 @@ std::string report_html(const nlohmann::json& r) {
   for (size_t i = 0; i < methods.size(); ++i) {
     html += str_cat("<tr><td>", escape(methods[i].value("name", "?")), "</td><td>",
                     escape(protocol_label(methods[i])), "</td>");
-    for (double v : groups[i].values)
-      html += "<td>" + (std::isfinite(v) ? fmt(100 * v, 2) + "%" : "—") + "</td>";
+    for (const std::string& s : splits)
+      for (const char* k : {"top1", "top5"}) html += "<td>" + percent_label(methods[i], s, k) + "</td>";
     html += "</tr>\n";
   }
   html += "</table>\n";
@@ -235,23 +272,24 @@ std::string report_html(const nlohmann::json& r) {
       html += str_cat("<p><b>", escape(m.value("name", "")), "</b>: ", escape(m["note"]), "</p>\n");
 
   // Curves: each method's loss on its own axes (the losses are not on one scale), then any accuracy logged.
-  html += "<h2>Training curves</h2>\n<div class=\"curves\">\n";
+  std::string curves_html;
   for (const nlohmann::json& m : methods) {
     for (const char* key : {"loss", "d_loss", "g_loss"}) {
       Curve c = curve_of(m, key);
       // A loss that stays exactly 0 is a part that was not trained (the supervised-only SGAN's generator).
       const bool all_zero = std::all_of(c.y.begin(), c.y.end(), [](double v) { return v == 0; });
       if (!c.x.empty() && !all_zero)
-        html += svg_line_chart(str_cat(m.value("name", "?"), ": ", key), key, {c});
+        curves_html += svg_line_chart(str_cat(m.value("name", "?"), ": ", key), key, {c});
     }
   }
   for (const char* key : {"train_top1", "test_top1"}) {
     std::vector<Curve> curves;
     for (const nlohmann::json& m : methods)
       if (Curve c = curve_of(m, key); !c.x.empty()) curves.push_back(c);
-    if (!curves.empty()) html += svg_line_chart(str_cat("accuracy (", key, ")"), key, curves);
+    if (!curves.empty()) curves_html += svg_line_chart(str_cat("accuracy (", key, ")"), key, curves);
   }
-  html += "</div>\n";
+  if (!curves_html.empty())
+    html += "<h2>Training curves</h2>\n<div class=\"curves\">\n" + curves_html + "</div>\n";
 
   std::string samples;
   for (const nlohmann::json& m : methods)

@@ -9,6 +9,8 @@
 //                 "splits": {"train": {"top1", "top5", ...}, "test": {...}, "transfer": {...}},
 //                 "metrics": [{"epoch": 1, "loss": ..., ...}, ...],   // per-epoch records of the run
 //                 "samples": ["sgan/samples_epoch_005.png", ...]}]}  // image paths relative to the report
+// or, for a study run with several seeds, the summary ssl/seed_summary.h describes (means with their standard
+// deviations, drawn as whiskers; the curves and samples are in each seed's own report, which it links to).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,9 +22,11 @@ namespace ssl {
 struct BarGroup {
   std::string label;
   std::vector<double> values;  // one per series; NaN = missing
+  std::vector<double> errors;  // optional, one per series: a whisker of +/- this much (NaN or 0 = none)
 };
 
-// A grouped bar chart: one group per entry, one bar per series (values in [0, 1], drawn as percentages).
+// A grouped bar chart: one group per entry, one bar per series (values in [0, 1], drawn as percentages),
+// with a whisker where an error is given.
 std::string svg_grouped_bars(const std::string& title, const std::vector<std::string>& series,
                              const std::vector<BarGroup>& groups);
 
@@ -37,6 +41,10 @@ std::string svg_line_chart(const std::string& title, const std::string& y_label,
 
 // A method's protocol as tables show it: "linear @ pool2" when it names the layer its probe read.
 std::string protocol_label(const nlohmann::json& method);
+
+// A method's Top-k on a split (key "top1" or "top5") as tables show it: "56.85%", "59.47 ± 2.27%" for a mean
+// over seeds, "—" when it was not measured.
+std::string percent_label(const nlohmann::json& method, const std::string& split, const std::string& key);
 
 // The whole page for a study's results.json.
 std::string report_html(const nlohmann::json& results);

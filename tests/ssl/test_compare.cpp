@@ -2,6 +2,7 @@
 // given.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include "core/error.h"
 #include "ssl/compare.h"
 #include "ssl/report.h"
+#include "ssl/seed_summary.h"
 #include "support/temp_dir.h"
 
 using namespace ssl;
@@ -39,12 +41,57 @@ CompareOptions tiny(const std::string& study, const std::string& dir) {
 
 TEST_CASE("report: the grouped bar chart has one bar per value, as tall as the value") {
   const std::string svg =
-      svg_grouped_bars("t", {"a", "b"}, {{"m1", {0.5, 1.0}}, {"m<2>", {0.25, std::nan("")}}});
+      svg_grouped_bars("t", {"a", "b"}, {{"m1", {0.5, 1.0}, {}}, {"m<2>", {0.25, std::nan("")}, {}}});
   CHECK(count(svg, "<rect") == 3 + 2);  // three bars (one value missing) and two legend keys
   CHECK(svg.find("height=\"130.0\"") != std::string::npos);  // 0.5 of the 260 px plot
   CHECK(svg.find("m&lt;2&gt;") != std::string::npos);        // labels are escaped
+  CHECK(count(svg, "<path") == 0);                           // no errors given, no whiskers
   const std::string lines = svg_line_chart("loss", "loss", {{"x", {1, 2, 3}, {3, 2, 1}}});
   CHECK(count(lines, "<polyline") == 1);
+}
+
+TEST_CASE("report: a whisker spans the mean plus and minus its error") {
+  // One bar of 0.5 +- 0.1 on the 260 px plot that starts 56 px from the top: from y = 212 up to y = 160.
+  const std::string svg = svg_grouped_bars("t", {"a", "b"}, {{"m", {0.5, 0.7}, {0.1, std::nan("")}}});
+  CHECK(count(svg, "<path") == 1);  // the second bar has no error
+  CHECK(svg.find(" 212.0V160.0") != std::string::npos);
+}
+
+TEST_CASE("seed summary: each number's mean, sample standard deviation and the seeds' own values") {
+  CHECK(mean_std({2, 4, 9}).mean == doctest::Approx(5));
+  CHECK(mean_std({2, 4, 9}).std == doctest::Approx(std::sqrt(13.0)));  // (9 + 1 + 16) / 2
+  CHECK(mean_std({0.25}).std == 0);
+  CHECK_THROWS_AS(mean_std({}), Error);
+
+  const auto run = [](int seed, double top1, const std::string& layer) {
+    nlohmann::json split = {{"top1", top1}, {"top5", nullptr}, {"data", "synthetic:test"}};
+    return nlohmann::json{
+        {"study", "a"},
+        {"title", "t"},
+        {"config", {{"seed", seed}, {"epochs", 3}}},
+        {"methods",
+         {{{"name", "simclr"}, {"protocol", "linear"}, {"layer", layer}, {"splits", {{"test", split}}}},
+          {{"name", "random"}, {"protocol", "linear"}, {"layer", "pool2"}, {"splits", {{"test", split}}}}}}};
+  };
+  const nlohmann::json s = summarise_over_seeds(
+      {run(3, 0.5, "pool2"), run(4, 0.7, "pool1"), run(5, 0.6, "pool2")}, {"seed_3", "seed_4", "seed_5"});
+  const nlohmann::json& test = s["methods"][0]["splits"]["test"];
+  CHECK(test["top1"].get<double>() == doctest::Approx(0.6));
+  CHECK(test["top1_std"].get<double>() == doctest::Approx(0.1));
+  CHECK(test["top1_runs"] == nlohmann::json({0.5, 0.7, 0.6}));
+  CHECK(std::isnan(test["top5"].get<double>()));  // not measured in the runs, so not in their mean
+  CHECK(test["data"] == "synthetic:test");
+  CHECK(s["methods"][0]["layer"] == "pool2/pool1");  // the layers the seeds' probes read
+  CHECK(s["methods"][1]["layer"] == "pool2");
+  CHECK(s["config"]["seeds"] == nlohmann::json({3, 4, 5}));
+  CHECK_FALSE(s["config"].contains("seed"));
+  CHECK(s["config"]["epochs"] == 3);
+  CHECK(s["runs"] == nlohmann::json({"seed_3", "seed_4", "seed_5"}));
+
+  nlohmann::json other = run(6, 0.1, "pool2");
+  other["methods"][1]["name"] = "rotation";
+  CHECK_THROWS_WITH_AS(summarise_over_seeds({run(3, 0.5, "pool2"), other}, {"seed_3", "seed_6"}),
+                       doctest::Contains("do not list the same methods"), Error);
 }
 
 TEST_CASE("compare --study a at toy size: every method, the random floor, results.json and report.html") {
@@ -82,6 +129,40 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   // ... but not one made with other settings.
   a.crop_min_scale = 0.08;
   CHECK_THROWS_WITH_AS(compare(a), doctest::Contains("crop_min_scale: saved 0.5, requested 0.08"), Error);
+}
+
+TEST_CASE("compare --repeats 2 at toy size: a run per seed, and their mean and spread in results.json") {
+  const test::TempDir temp("ssl_test_compare_repeats");
+  CompareOptions a = tiny("a", temp.path());
+  a.seed = 7;
+  a.repeats = 2;
+  const nlohmann::json summary = compare(a);
+  std::vector<nlohmann::json> runs;
+  for (const char* dir : {"seed_7", "seed_8"}) {
+    std::ifstream in(temp.path() + "/" + dir + "/results.json");
+    REQUIRE(in);
+    runs.push_back(nlohmann::json::parse(in));
+  }
+  CHECK(runs[0]["config"]["seed"] == 7);
+  CHECK(runs[1]["config"]["seed"] == 8);
+  CHECK(summary["config"]["repeats"] == 2);
+  REQUIRE(summary["methods"].size() == runs[0]["methods"].size());
+  for (size_t i = 0; i < summary["methods"].size(); ++i) {
+    const nlohmann::json& test = summary["methods"][i]["splits"]["test"];
+    const double a0 = runs[0]["methods"][i]["splits"]["test"]["top1"],
+                 a1 = runs[1]["methods"][i]["splits"]["test"]["top1"];
+    CHECK(test["top1"].get<double>() == doctest::Approx((a0 + a1) / 2));
+    CHECK(test["top1_std"].get<double>() == doctest::Approx(std::abs(a0 - a1) / std::sqrt(2.0)));
+  }
+  std::ifstream html(temp.path() + "/report.html");
+  std::stringstream page;
+  page << html.rdbuf();
+  CHECK(page.str().find("href=\"seed_8/report.html\"") != std::string::npos);
+  CHECK(page.str().find(" ± ") != std::string::npos);
+  std::ifstream saved(temp.path() + "/results.json");
+  CHECK(nlohmann::json::parse(saved) == summary);
+  a.repeats = 0;
+  CHECK_THROWS_WITH_AS(compare(a), doctest::Contains("repeats must be at least 1, got 0"), Error);
 }
 
 TEST_CASE("compare: a dataset that cannot be opened stops the study before anything runs or is written") {
