@@ -72,11 +72,11 @@ void add_compare_command(CLI::App& app) {
     if (o->repeats > 1)
       std::printf("\nmean ± sample standard deviation over %lld runs (seeds %s)", (long long)o->repeats,
                   r["config"]["seeds"].dump().c_str());
-    std::printf("\n%-16s %-16s %-9s %16s %16s\n", "method", "protocol", "split", "top1", "top5");
+    std::printf("\n%-16s %-20s %-9s %16s %16s\n", "method", "protocol", "split", "top1", "top5");
     for (const nlohmann::json& m : r["methods"])
       for (const std::string split : {"train", "test", "transfer"})
         if (m["splits"].contains(split))
-          std::printf("%-16s %-16s %-9s %16s %16s\n", m["name"].get<std::string>().c_str(),
+          std::printf("%-16s %-20s %-9s %16s %16s\n", m["name"].get<std::string>().c_str(),
                       protocol_label(m).c_str(), split.c_str(), percent_label(m, split, "top1").c_str(),
                       percent_label(m, split, "top5").c_str());
     std::printf("results in %s/results.json, report in %s/report.html\n", o->out_dir.c_str(),
