@@ -101,10 +101,11 @@ std::string svg_grouped_bars(const std::string& title, const std::vector<std::st
                        fmt(y_hi), "h", fmt(2 * cap), "M", fmt(cx - cap), " ", fmt(y_lo), "h", fmt(2 * cap),
                        "\" stroke=\"#333\" fill=\"none\"/>\n");
       }
-      if (bar_w >= 18)  // the value above the bar (and above its whisker)
+      // The value above the bar (and its whisker); whole percents where "100.0" would be wider than a bar.
+      if (bar_w >= 16)
         svg +=
             text(x + bar_w * 0.46, top + plot_h * (1 - std::clamp(v + (whisker ? error : 0), 0.0, 1.0)) - 3,
-                 fmt(100 * v), "text-anchor=\"middle\" font-size=\"9\"");
+                 fmt(100 * v, bar_w >= 26 ? 1 : 0), "text-anchor=\"middle\" font-size=\"9\"");
     }
     svg += text(x0 + group_w * 0.4, top + plot_h + 18, groups[g].label, "text-anchor=\"middle\"");
   }
