@@ -233,6 +233,12 @@ void check_datasets(const CompareOptions& c) {
     if (!spec.empty()) data::open_dataset(spec, open);
 }
 
+// A study's results.json and the report drawn from it.
+void write_results(const std::string& out_dir, const nlohmann::json& results) {
+  nn::write_file_atomically(out_dir + "/results.json", results.dump(2) + "\n");
+  write_report(out_dir, results);
+}
+
 // The study once per seed, each run in its own out_dir/seed_K (kept, resumed or refused there as a single
 // run is), then their summary.
 nlohmann::json compare_over_seeds(const CompareOptions& c) {
@@ -251,8 +257,7 @@ nlohmann::json compare_over_seeds(const CompareOptions& c) {
   }
   nlohmann::json summary = summarise_over_seeds(runs, dirs);
   summary["config"]["repeats"] = c.repeats;
-  nn::write_file_atomically(c.out_dir + "/results.json", summary.dump(2) + "\n");
-  write_report(c.out_dir, summary);
+  write_results(c.out_dir, summary);
   return summary;
 }
 
@@ -288,8 +293,7 @@ nlohmann::json compare(const CompareOptions& c) {
                                                                c.labels_per_class, " labels per class")},
                             {"config", config}};
   results["methods"] = c.study == "a" ? study_a(c) : study_b(c);
-  nn::write_file_atomically(c.out_dir + "/results.json", results.dump(2) + "\n");
-  write_report(c.out_dir, results);
+  write_results(c.out_dir, results);
   return results;
 }
 

@@ -74,8 +74,10 @@ std::string svg_grouped_bars(const std::string& title, const std::vector<std::st
   std::string svg = str_cat("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"", fmt(width), "\" height=\"",
                             fmt(height), "\" font-family=\"sans-serif\" font-size=\"12\">\n");
   svg += text(width / 2, 22, title, "text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\"");
+  // The height in the picture of a fraction in [0, 1] (SVG's y grows downwards).
+  auto y_of = [&](double fraction) { return top + plot_h * (1 - std::clamp(fraction, 0.0, 1.0)); };
   for (int pct = 0; pct <= 100; pct += 20) {  // grid lines and the y axis labels
-    const double y = top + plot_h * (1 - pct / 100.0);
+    const double y = y_of(pct / 100.0);
     svg += str_cat("<line x1=\"", fmt(left), "\" y1=\"", fmt(y), "\" x2=\"", fmt(width - right), "\" y2=\"",
                    fmt(y), "\" stroke=\"#ddd\"/>\n");
     svg += text(left - 6, y + 4, str_cat(pct, "%"), "text-anchor=\"end\"");
@@ -87,7 +89,7 @@ std::string svg_grouped_bars(const std::string& title, const std::vector<std::st
     for (size_t s = 0; s < series.size() && s < groups[g].values.size(); ++s) {
       const double v = groups[g].values[s];
       if (!std::isfinite(v)) continue;
-      const double h = plot_h * std::clamp(v, 0.0, 1.0), x = x0 + s * bar_w, y = top + plot_h - h;
+      const double x = x0 + s * bar_w, y = y_of(v), h = top + plot_h - y;
       svg += str_cat("<rect x=\"", fmt(x), "\" y=\"", fmt(y), "\" width=\"", fmt(bar_w * 0.92),
                      "\" height=\"", fmt(h), "\" fill=\"", colour(s), "\"><title>", escape(groups[g].label),
                      ", ", escape(series[s]), ": ", fmt(100 * v, 2), "%</title></rect>\n");
@@ -95,17 +97,15 @@ std::string svg_grouped_bars(const std::string& title, const std::vector<std::st
       const bool whisker = std::isfinite(error) && error > 0;
       if (whisker) {  // from mean - error to mean + error, with caps
         const double cx = x + bar_w * 0.46, cap = bar_w * 0.2;
-        const double y_lo = top + plot_h * (1 - std::clamp(v - error, 0.0, 1.0));
-        const double y_hi = top + plot_h * (1 - std::clamp(v + error, 0.0, 1.0));
+        const double y_lo = y_of(v - error), y_hi = y_of(v + error);
         svg += str_cat("<path d=\"M", fmt(cx), " ", fmt(y_lo), "V", fmt(y_hi), "M", fmt(cx - cap), " ",
                        fmt(y_hi), "h", fmt(2 * cap), "M", fmt(cx - cap), " ", fmt(y_lo), "h", fmt(2 * cap),
                        "\" stroke=\"#333\" fill=\"none\"/>\n");
       }
       // The value above the bar (and its whisker); whole percents where "100.0" would be wider than a bar.
       if (bar_w >= 16)
-        svg +=
-            text(x + bar_w * 0.46, top + plot_h * (1 - std::clamp(v + (whisker ? error : 0), 0.0, 1.0)) - 3,
-                 fmt(100 * v, bar_w >= 26 ? 1 : 0), "text-anchor=\"middle\" font-size=\"9\"");
+        svg += text(x + bar_w * 0.46, y_of(whisker ? v + error : v) - 3, fmt(100 * v, bar_w >= 26 ? 1 : 0),
+                    "text-anchor=\"middle\" font-size=\"9\"");
     }
     svg += text(x0 + group_w * 0.4, top + plot_h + 18, groups[g].label, "text-anchor=\"middle\"");
   }

@@ -45,14 +45,13 @@ nlohmann::json summarise_method(const std::vector<nlohmann::json>& entries) {
   if (first.contains("layer")) m["layer"] = layers_of(entries);
   if (first.contains("note")) m["note"] = first["note"];
   for (const auto& [split, value] : first["splits"].items()) {
+    for (const nlohmann::json& e : entries)
+      SSL_CHECK(e["splits"].contains(split), "compare: ", first["name"].get<std::string>(), " has no ", split,
+                " split in every seed's run");
     nlohmann::json s = {{"data", value.value("data", "")}};
     for (const char* key : {"top1", "top5"}) {
       std::vector<double> runs;
-      for (const nlohmann::json& e : entries) {
-        SSL_CHECK(e["splits"].contains(split), "compare: ", first["name"].get<std::string>(), " has no ",
-                  split, " split in every seed's run");
-        runs.push_back(number_or_nan(e["splits"][split], key));
-      }
+      for (const nlohmann::json& e : entries) runs.push_back(number_or_nan(e["splits"][split], key));
       const MeanStd summary = mean_std(runs);
       s[key] = summary.mean;
       s[str_cat(key, "_std")] = summary.std;
