@@ -12,14 +12,18 @@ int be16_at(const uint8_t* bytes, size_t size, size_t i) {
   return byte_at(bytes, size, i) << 8 | byte_at(bytes, size, i + 1);
 }
 
+// The Huffman tables defined so far: [class][id], class 0 for DC and 1 for AC, ids 0 to 3.
+using TablesDefined = bool[2][4];
+
 // Checks the tables of the DHT segment whose length field is at `p`, reading them as the decoder does:
-// table after table while the declared length lasts, even past it.
-std::string dht_problem(const uint8_t* bytes, size_t size, size_t p) {
+// table after table while the declared length lasts, even past it. Marks each table it reads as defined.
+std::string dht_problem(const uint8_t* bytes, size_t size, size_t p, TablesDefined& defined) {
   int left = be16_at(bytes, size, p) - 2;
   p += 2;
   while (left > 0) {
     const int q = byte_at(bytes, size, p++);
     if ((q >> 4) > 1 || (q & 15) > 3) return {};  // the decoder refuses this table itself
+    defined[q >> 4][q & 15] = true;
     int codes = 0;
     for (int i = 0; i < 16; ++i) codes += byte_at(bytes, size, p++);
     if (codes > 256) {
@@ -27,6 +31,28 @@ std::string dht_problem(const uint8_t* bytes, size_t size, size_t p) {
     }
     p += size_t(codes);
     left -= 17 + codes;
+  }
+  return {};
+}
+
+// Checks that the scan (SOS segment) whose length field is at `p` uses only tables defined before it. The
+// decoder checks a table id's range but not that the table exists, and decodes with whatever memory the
+// missing table occupies. A progressive frame's DC scans use only DC tables (the refinements none), its
+// AC scans only AC tables; other frames use both.
+std::string sos_problem(const uint8_t* bytes, size_t size, size_t p, bool progressive,
+                        const TablesDefined& defined) {
+  const int components = byte_at(bytes, size, p + 2);
+  const size_t tables_at = p + 3, spectral_start_at = tables_at + 2 * size_t(components);
+  const bool dc_scan = byte_at(bytes, size, spectral_start_at) == 0;
+  const bool dc_refinement = (byte_at(bytes, size, spectral_start_at + 2) >> 4) != 0;
+  const bool uses_dc = !progressive || (dc_scan && !dc_refinement), uses_ac = !progressive || !dc_scan;
+  for (int c = 0; c < components; ++c) {
+    const int q = byte_at(bytes, size, tables_at + 2 * size_t(c) + 1);
+    if ((q >> 4) > 3 || (q & 15) > 3) return {};  // the decoder refuses this scan itself
+    if (uses_dc && !defined[0][q >> 4])
+      return str_cat("a scan uses DC Huffman table ", q >> 4, ", never defined");
+    if (uses_ac && !defined[1][q & 15])
+      return str_cat("a scan uses AC Huffman table ", q & 15, ", never defined");
   }
   return {};
 }
@@ -42,6 +68,8 @@ std::string jpeg_huffman_problem(const uint8_t* bytes, size_t size, bool header_
   while (p < size && bytes[p] == 0xFF) ++p;
   if (p == 0 || p >= size || bytes[p] != 0xD8) return {};
   ++p;
+  TablesDefined defined = {};
+  bool progressive = false;
   while (p < size) {
     if (bytes[p] != 0xFF) {  // padding between segments, which the decoder skips before the frame header
       ++p;
@@ -53,10 +81,11 @@ std::string jpeg_huffman_problem(const uint8_t* bytes, size_t size, bool header_
     if (m == 0xD9) return {};                             // end of image
     if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) continue;  // markers without a segment
     if (header_only && is_frame_header(m)) return {};
-    if (m == 0xC4) {
-      std::string problem = dht_problem(bytes, size, p);
-      if (!problem.empty()) return problem;
-    }
+    if (m == 0xC2) progressive = true;
+    std::string problem = m == 0xC4   ? dht_problem(bytes, size, p, defined)
+                          : m == 0xDA ? sos_problem(bytes, size, p, progressive, defined)
+                                      : std::string();
+    if (!problem.empty()) return problem;
     const int length = be16_at(bytes, size, p);
     if (length < 2) return {};  // the decoder refuses the segment
     p += size_t(length);

@@ -1,8 +1,10 @@
-// jpeg_huffman_problem: a check of a JPEG's Huffman tables (DHT segments) made before stb_image sees the
-// bytes. stb_image 2.27 copies a table's codes into fixed 256-entry arrays without checking that the 16
-// code counts add up to at most 256, so a corrupt table writes past them (it is checked from 2.28 on). The
-// walk follows the segments the way the decoder reads them, and inside entropy-coded data it stops at every
-// marker, so every table the decoder would build is checked.
+// jpeg_huffman_problem: a check of a JPEG's Huffman tables made before stb_image sees the bytes, for two
+// corruptions stb_image 2.27 does not catch. It copies a table's codes (DHT segment) into fixed 256-entry
+// arrays without checking that the 16 code counts add up to at most 256, so a corrupt table writes past them
+// (checked from 2.28 on); and a scan (SOS segment) may name a table id that no DHT defined, which it then
+// decodes with, reading indices out of whatever memory the table occupies. The walk follows the segments
+// the way the decoder reads them, and inside entropy-coded data it stops at every marker, so every table
+// the decoder would build and every scan it would decode is checked.
 #pragma once
 
 #include <cstddef>

@@ -266,6 +266,19 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     CHECK(contains(open_msg, dir / "dog/c.jpg"));
     CHECK(contains(open_msg, "Huffman table declares 512 codes"));
   }
+  SUBCASE("a JPEG scan naming a Huffman table never defined: refused before it is decoded with") {
+    std::vector<uint8_t> jpg = ssl::test::read_bytes(dir / "dog/c.jpg");
+    CHECK(decode_image(jpg.data(), jpg.size(), "c.jpg").w == 8);  // decodes before the change
+    size_t sos = 2;
+    while (sos + 1 < jpg.size() && !(jpg[sos] == 0xFF && jpg[sos + 1] == 0xDA)) ++sos;
+    REQUIRE(sos + 6 < jpg.size());
+    jpg[sos + 6] = 0x02;  // the first component's tables: DC 0 (defined), AC 2 (no DHT defines it)
+    ssl::test::write_bytes(dir / "dog/c.jpg", jpg);
+    const ImageFolderDataset ds(dir.path(), {.size = 8});
+    const std::string msg = error_of([&] { ds.image(2); });
+    CHECK(contains(msg, dir / "dog/c.jpg"));
+    CHECK(contains(msg, "a scan uses AC Huffman table 2, never defined"));
+  }
   SUBCASE("a header declaring more pixels than accepted: refused before decoding") {
     std::vector<uint8_t> png = ssl::test::read_bytes(dir / "cat/a.png");
     REQUIRE(png.size() > 24);
