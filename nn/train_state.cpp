@@ -11,9 +11,14 @@ namespace {
 
 using json = nlohmann::json;
 
-const std::string kModelPrefix = "model.", kOptimizerPrefix = "optimizer.";
+const std::string kModelPrefix = "model.";
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Where an optimizer's metadata is kept; its tensors are under the same name and a dot.
+std::string optimizer_key(const NamedOptimizer& o) {
+  return o.name.empty() ? "optimizer" : "optimizer." + o.name;
+}
 
 const std::string& meta_at(const Metadata& meta, const std::string& path, const std::string& key) {
   auto it = meta.find(key);
@@ -29,10 +34,9 @@ json parse_meta(const Metadata& meta, const std::string& path, const std::string
   }
 }
 
-TrainState parse_state(const Metadata& meta, const std::string& path, json* optimizer_meta) {
-  const std::string& format = meta_at(meta, path, "format");
-  SSL_CHECK(format == kTrainStateFormat, path, ": checkpoint format '", format, "', expected '",
-            kTrainStateFormat, "'");
+TrainState parse_state(const Metadata& meta, const std::string& path, const std::string& format) {
+  const std::string& found = meta_at(meta, path, "format");
+  SSL_CHECK(found == format, path, ": checkpoint format '", found, "', expected '", format, "'");
   TrainState s;
   try {
     s.epoch = parse_meta(meta, path, "epoch").get<int64_t>();
@@ -40,7 +44,6 @@ TrainState parse_state(const Metadata& meta, const std::string& path, json* opti
     const json rng = parse_meta(meta, path, "rng");
     s.rng_seed = rng.at("seed").get<uint64_t>();
     s.rng_streams_used = rng.at("streams_used").get<uint64_t>();
-    if (optimizer_meta) *optimizer_meta = parse_meta(meta, path, "optimizer");
   } catch (const json::exception& e) {
     throw Error(str_cat(path, ": malformed training-checkpoint metadata (", e.what(), ")"));
   }
@@ -51,54 +54,65 @@ TrainState parse_state(const Metadata& meta, const std::string& path, json* opti
   return s;
 }
 
+// One optimizer's stored state: its metadata and the tensors under its key.
+OptimizerState parse_optimizer_state(const Metadata& meta, const std::map<std::string, Tensor>& stored,
+                                     const std::string& path, const std::string& key) {
+  const json m = parse_meta(meta, path, key);
+  OptimizerState opt;
+  try {
+    opt.kind = m.at("kind").get<std::string>();
+    opt.steps = m.at("steps").get<int64_t>();
+    opt.param_count = m.at("param_count").get<int64_t>();
+    opt.hyper_parameters = m.at("hyper_parameters").get<std::map<std::string, double>>();
+  } catch (const json::exception& e) {
+    throw Error(str_cat(path, ": malformed metadata '", key, "' (", e.what(), ")"));
+  }
+  const std::string prefix = key + ".";
+  for (const auto& [name, t] : stored)
+    if (starts_with(name, prefix)) opt.tensors.emplace_back(name.substr(prefix.size()), t);
+  return opt;
+}
+
 }  // namespace
 
-void save_train_state(const std::string& path, const Module& model, const Optimizer& optimizer,
-                      const TrainState& state) {
+void save_train_state(const std::string& path, const Module& model,
+                      const std::vector<NamedOptimizer>& optimizers, const TrainState& state,
+                      const std::string& format) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const auto& [name, t] : model.state()) tensors.emplace_back(kModelPrefix + name, t);
-  const OptimizerState opt = optimizer.export_state();
-  for (const auto& [name, t] : opt.tensors) tensors.emplace_back(kOptimizerPrefix + name, t);
-  const json opt_meta = {{"kind", opt.kind},
-                         {"steps", opt.steps},
-                         {"param_count", opt.param_count},
-                         {"hyper_parameters", opt.hyper_parameters}};
-  const Metadata meta = {
-      {"format", kTrainStateFormat},
-      {"epoch", std::to_string(state.epoch)},
-      {"global_step", std::to_string(state.global_step)},
-      {"rng", json{{"seed", state.rng_seed}, {"streams_used", state.rng_streams_used}}.dump()},
-      {"optimizer", opt_meta.dump()},
-      {"config", state.config_json},
-      {"metrics", state.metrics_json}};
+  Metadata meta = {{"format", format},
+                   {"epoch", std::to_string(state.epoch)},
+                   {"global_step", std::to_string(state.global_step)},
+                   {"rng", json{{"seed", state.rng_seed}, {"streams_used", state.rng_streams_used}}.dump()},
+                   {"config", state.config_json},
+                   {"metrics", state.metrics_json}};
+  for (const NamedOptimizer& o : optimizers) {
+    const std::string key = optimizer_key(o);
+    const OptimizerState opt = o.optimizer->export_state();
+    for (const auto& [name, t] : opt.tensors) tensors.emplace_back(key + "." + name, t);
+    meta[key] = json{{"kind", opt.kind},
+                     {"steps", opt.steps},
+                     {"param_count", opt.param_count},
+                     {"hyper_parameters", opt.hyper_parameters}}
+                    .dump();
+  }
   save_safetensors(path, tensors, meta);
 }
 
-TrainState read_train_state(const std::string& path) {
+TrainState read_train_state(const std::string& path, const std::string& format) {
   Metadata meta;
   load_safetensors(path, &meta);
-  return parse_state(meta, path, nullptr);
+  return parse_state(meta, path, format);
 }
 
-TrainState load_train_state(const std::string& path, Module& model, Optimizer& optimizer) {
+TrainState load_train_state(const std::string& path, Module& model,
+                            const std::vector<NamedOptimizer>& optimizers, const std::string& format) {
   Metadata meta;
   const std::map<std::string, Tensor> stored = load_safetensors(path, &meta);
-  json opt_meta;
-  const TrainState s = parse_state(meta, path, &opt_meta);
-
-  OptimizerState opt;
-  try {
-    opt.kind = opt_meta.at("kind").get<std::string>();
-    opt.steps = opt_meta.at("steps").get<int64_t>();
-    opt.param_count = opt_meta.at("param_count").get<int64_t>();
-    opt.hyper_parameters = opt_meta.at("hyper_parameters").get<std::map<std::string, double>>();
-  } catch (const json::exception& e) {
-    throw Error(str_cat(path, ": malformed optimizer metadata (", e.what(), ")"));
-  }
-  for (const auto& [name, t] : stored) {
-    if (starts_with(name, kOptimizerPrefix))
-      opt.tensors.emplace_back(name.substr(kOptimizerPrefix.size()), t);
-  }
+  const TrainState s = parse_state(meta, path, format);
+  std::vector<OptimizerState> states;
+  for (const NamedOptimizer& o : optimizers)
+    states.push_back(parse_optimizer_state(meta, stored, path, optimizer_key(o)));
 
   // Check the model's tensors before touching anything.
   std::vector<std::pair<Tensor, Tensor>> copies;  // (destination, source)
@@ -114,12 +128,25 @@ TrainState load_train_state(const std::string& path, Module& model, Optimizer& o
     copies.emplace_back(target, it->second);
     used.insert(key);
   }
-  for (const auto& [name, t] : stored) {
-    SSL_CHECK(used.count(name) || starts_with(name, kOptimizerPrefix), path, ": tensor '", name,
-              "' in the file is not part of the model");
+  for (size_t k = 0; k < optimizers.size(); ++k)
+    for (const auto& [name, t] : states[k].tensors) used.insert(optimizer_key(optimizers[k]) + "." + name);
+  for (const auto& [name, t] : stored)
+    SSL_CHECK(used.count(name), path, ": tensor '", name,
+              "' in the file belongs to neither the model nor an optimizer");
+
+  // import_state checks before it changes anything; when one refuses, the ones before it are put back.
+  std::vector<OptimizerState> backups;
+  try {
+    for (size_t k = 0; k < optimizers.size(); ++k) {
+      backups.push_back(optimizers[k].optimizer->export_state());
+      // The key prefixed back onto the tensor names, so that errors name them as the file does.
+      optimizers[k].optimizer->import_state(
+          states[k], str_cat(path, " (tensors under '", optimizer_key(optimizers[k]), ".')"));
+    }
+  } catch (...) {
+    for (size_t k = 0; k + 1 < backups.size(); ++k) optimizers[k].optimizer->import_state(backups[k]);
+    throw;
   }
-  // Prefix the optimizer's tensor names back so that its errors name them as the file does.
-  optimizer.import_state(opt, path + " (tensors under '" + kOptimizerPrefix + "')");
   NoGradGuard no_grad;
   for (auto& [dst, src] : copies) dst.copy_(src);
   return s;

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <set>
 #include <type_traits>
 
 #include "data/image_grid.h"
@@ -172,8 +171,6 @@ namespace {
 
 const char* const kCheckpoint = "checkpoint.safetensors";
 const char* const kStateFormat = "ssl.sgan_train_state.v1";
-const std::string kModelPrefix = "model.";
-const char* const kOptimizerNames[2] = {"discriminator", "generator"};
 
 // The discriminator as the runner uses it: penultimate features of images in [−1, 1], and K+1 logits.
 class Discriminator : public nn::Module {
@@ -227,132 +224,6 @@ class SganModels final : public nn::Module {
 };
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-
-std::string optimizer_prefix(const char* name) { return str_cat("optimizer.", name, "."); }
-
-// The layout of nn/train_state.h with two optimizers: each one's tensors under optimizer.<name>. and its
-// metadata under the key optimizer.<name>.
-void save_sgan_state(const std::string& path, const SganModels& models,
-                     const nn::Optimizer* const optimizers[2], const nn::TrainState& state) {
-  std::vector<std::pair<std::string, Tensor>> tensors;
-  for (const auto& [name, t] : models.state()) tensors.emplace_back(kModelPrefix + name, t);
-  nn::Metadata meta = {
-      {"format", kStateFormat},
-      {"epoch", std::to_string(state.epoch)},
-      {"global_step", std::to_string(state.global_step)},
-      {"rng", json{{"seed", state.rng_seed}, {"streams_used", state.rng_streams_used}}.dump()},
-      {"config", state.config_json},
-      {"metrics", state.metrics_json}};
-  for (int k = 0; k < 2; ++k) {
-    const nn::OptimizerState s = optimizers[k]->export_state();
-    for (const auto& [name, t] : s.tensors)
-      tensors.emplace_back(optimizer_prefix(kOptimizerNames[k]) + name, t);
-    meta[str_cat("optimizer.", kOptimizerNames[k])] = json{
-        {"kind", s.kind},
-        {"steps", s.steps},
-        {"param_count", s.param_count},
-        {"hyper_parameters", s.hyper_parameters}}.dump();
-  }
-  nn::save_safetensors(path, tensors, meta);
-}
-
-const std::string& meta_at(const nn::Metadata& meta, const std::string& path, const std::string& key) {
-  auto it = meta.find(key);
-  SSL_CHECK(it != meta.end(), path, ": not an SGAN training checkpoint: the metadata lacks '", key, "'");
-  return it->second;
-}
-
-json parse_meta(const nn::Metadata& meta, const std::string& path, const std::string& key) {
-  try {
-    return json::parse(meta_at(meta, path, key));
-  } catch (const json::exception& e) {
-    throw Error(str_cat(path, ": metadata '", key, "' is not valid JSON (", e.what(), ")"));
-  }
-}
-
-nn::TrainState parse_sgan_state(const nn::Metadata& meta, const std::string& path) {
-  const std::string& format = meta_at(meta, path, "format");
-  SSL_CHECK(format == kStateFormat, path, ": checkpoint format '", format, "', expected '", kStateFormat,
-            "' (an `ssl sgan` run)");
-  nn::TrainState s;
-  try {
-    s.epoch = parse_meta(meta, path, "epoch").get<int64_t>();
-    s.global_step = parse_meta(meta, path, "global_step").get<int64_t>();
-    const json rng = parse_meta(meta, path, "rng");
-    s.rng_seed = rng.at("seed").get<uint64_t>();
-    s.rng_streams_used = rng.at("streams_used").get<uint64_t>();
-  } catch (const json::exception& e) {
-    throw Error(str_cat(path, ": malformed training-checkpoint metadata (", e.what(), ")"));
-  }
-  SSL_CHECK(s.epoch >= 0 && s.global_step >= 0, path, ": negative epoch or step in the metadata");
-  s.config_json = parse_meta(meta, path, "config").dump();
-  s.metrics_json = parse_meta(meta, path, "metrics").dump();
-  return s;
-}
-
-nn::TrainState read_sgan_state(const std::string& path) {
-  nn::Metadata meta;
-  nn::load_safetensors(path, &meta);
-  return parse_sgan_state(meta, path);
-}
-
-// Restores both networks and both optimizers; everything is checked before anything changes.
-nn::TrainState load_sgan_state(const std::string& path, SganModels& models,
-                               nn::Optimizer* const optimizers[2]) {
-  nn::Metadata meta;
-  const std::map<std::string, Tensor> stored = nn::load_safetensors(path, &meta);
-  const nn::TrainState s = parse_sgan_state(meta, path);
-
-  nn::OptimizerState states[2];
-  for (int k = 0; k < 2; ++k) {
-    const std::string key = str_cat("optimizer.", kOptimizerNames[k]);
-    const json m = parse_meta(meta, path, key);
-    try {
-      states[k].kind = m.at("kind").get<std::string>();
-      states[k].steps = m.at("steps").get<int64_t>();
-      states[k].param_count = m.at("param_count").get<int64_t>();
-      states[k].hyper_parameters = m.at("hyper_parameters").get<std::map<std::string, double>>();
-    } catch (const json::exception& e) {
-      throw Error(str_cat(path, ": malformed metadata '", key, "' (", e.what(), ")"));
-    }
-    const std::string prefix = optimizer_prefix(kOptimizerNames[k]);
-    for (const auto& [name, t] : stored)
-      if (starts_with(name, prefix)) states[k].tensors.emplace_back(name.substr(prefix.size()), t);
-  }
-
-  std::vector<std::pair<Tensor, Tensor>> copies;  // (destination, source)
-  std::set<std::string> used;
-  for (const auto& [name, target] : models.state()) {
-    const std::string key = kModelPrefix + name;
-    auto it = stored.find(key);
-    SSL_CHECK(it != stored.end(), path, ": the model expects tensor '", key,
-              "' but the file does not have it");
-    SSL_CHECK(it->second.shape() == target.shape() && it->second.dtype() == target.dtype(), path,
-              ": tensor '", key, "' is ", dtype_name(it->second.dtype()), " ", it->second.shape(),
-              " in the file but the model expects ", dtype_name(target.dtype()), " ", target.shape());
-    copies.emplace_back(target, it->second);
-    used.insert(key);
-  }
-  for (const auto& [name, t] : stored) {
-    SSL_CHECK(used.count(name) || starts_with(name, optimizer_prefix(kOptimizerNames[0])) ||
-                  starts_with(name, optimizer_prefix(kOptimizerNames[1])),
-              path, ": tensor '", name, "' in the file is not part of the model");
-  }
-  // import_state validates before it changes anything; undo the first if the second refuses.
-  const nn::OptimizerState backup = optimizers[0]->export_state();
-  optimizers[0]->import_state(states[0],
-                              str_cat(path, " (tensors under '", optimizer_prefix(kOptimizerNames[0]), "')"));
-  try {
-    optimizers[1]->import_state(
-        states[1], str_cat(path, " (tensors under '", optimizer_prefix(kOptimizerNames[1]), "')"));
-  } catch (...) {
-    optimizers[0]->import_state(backup);
-    throw;
-  }
-  NoGradGuard no_grad;
-  for (auto& [dst, src] : copies) dst.copy_(src);
-  return s;
-}
 
 // ---- data, evaluation, outputs ---------------------------------------------------------------------------
 
@@ -505,7 +376,7 @@ std::string variant_name(const SganOptions& o) {
 
 SganOptions sgan_resume_options(const std::string& dir) {
   const std::string path = dir + "/" + kCheckpoint;
-  const nn::TrainState state = read_sgan_state(path);
+  const nn::TrainState state = nn::read_train_state(path, kStateFormat);
   SganOptions o;
   try {
     o = sgan_options_from_json(json::parse(state.config_json));
@@ -533,7 +404,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
     SSL_CHECK(std::filesystem::exists(checkpoint_path), "sgan: cannot resume: no checkpoint '",
               checkpoint_path, "'");
     check_sgan_resume_options(sgan_resume_options(o.out_dir), o, checkpoint_path);
-    const int64_t completed = read_sgan_state(checkpoint_path).epoch;
+    const int64_t completed = nn::read_train_state(checkpoint_path, kStateFormat).epoch;
     SSL_CHECK(completed < o.epochs, checkpoint_path, ": the run has already completed ", completed,
               " epochs; pass --epochs above ", completed, " to train further");
   }
@@ -605,7 +476,8 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   models.to(device);  // before the optimizers, whose state is made beside each parameter
   models.train();
   nn::Adam opt_d(disc->parameters(), o.lr, o.beta1), opt_g(gen->parameters(), o.lr, o.beta1);
-  nn::Optimizer* const optimizers[2] = {&opt_d, &opt_g};  // in kOptimizerNames' order
+  // The checkpoint (nn/train_state.h) keeps both optimizers' states, under these names.
+  const std::vector<nn::NamedOptimizer> optimizers = {{"discriminator", &opt_d}, {"generator", &opt_g}};
   // Written once the data and both networks are known good: a mistyped path leaves no run directory behind.
   std::filesystem::create_directories(o.out_dir);
   nn::write_file_atomically(o.out_dir + "/config.json", sgan_options_json(o).dump(2) + "\n");
@@ -617,7 +489,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   std::vector<SganEpochMetrics> metrics;
   int64_t step = 0, first_epoch = 0;
   if (o.resume) {
-    const nn::TrainState saved = load_sgan_state(checkpoint_path, models, optimizers);
+    const nn::TrainState saved = nn::load_train_state(checkpoint_path, models, optimizers, kStateFormat);
     first_epoch = saved.epoch;
     step = saved.global_step;
     metrics = metrics_from_json(json::parse(saved.metrics_json), checkpoint_path);
@@ -758,7 +630,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
     state.rng_streams_used = default_generator().streams_used();
     state.config_json = sgan_options_json(o).dump();
     state.metrics_json = metrics_json(metrics).dump();
-    save_sgan_state(checkpoint_path, models, optimizers, state);
+    nn::save_train_state(checkpoint_path, models, optimizers, state, kStateFormat);
     if (o.stop_after_epochs > 0 && epoch + 1 >= o.stop_after_epochs) break;
   }
 

@@ -245,3 +245,54 @@ TEST_CASE("a truncated or mismatched training checkpoint names the file and the 
   CHECK_THROWS_WITH_AS(nn::read_train_state(temp_path("plain.safetensors")),
                        doctest::Contains("not a training checkpoint"), ssl::Error);
 }
+
+TEST_CASE("a checkpoint with several named optimizers restores each, or none when one does not match") {
+  manual_seed(6);
+  nn::Linear first(3, 2), second(2, 4);
+  nn::Adam opt_first(first.parameters(), 0.01);
+  nn::SGD opt_second(second.parameters(), 0.1, 0.9);
+  for (Tensor p : first.parameters()) p.set_grad(Tensor::full(p.shape(), 0.25));
+  for (Tensor p : second.parameters()) p.set_grad(Tensor::full(p.shape(), -0.5));
+  opt_first.step();
+  opt_second.step();
+  opt_second.step();
+  const std::string path = temp_path("two_optimizers.safetensors");
+  nn::TrainState state;
+  state.epoch = 2;
+  nn::save_train_state(path, first, {{"first", &opt_first}, {"second", &opt_second}}, state,
+                       "test.format.v1");
+  const std::map<std::string, Tensor> stored = nn::load_safetensors(path);
+  CHECK(stored.count("optimizer.first.state.0.exp_avg") == 1);
+  CHECK(stored.count("optimizer.second.state.1.momentum_buffer") == 1);
+
+  // Another kind of run's checkpoint is refused by its format.
+  CHECK_THROWS_WITH_AS(nn::read_train_state(path),
+                       doctest::Contains("checkpoint format 'test.format.v1', expected 'ssl.train_state.v1'"),
+                       ssl::Error);
+  CHECK(nn::read_train_state(path, "test.format.v1").epoch == 2);
+
+  nn::Linear fresh(3, 2), fresh_second(2, 4);
+  nn::Adam fresh_first_opt(fresh.parameters(), 0.5);
+  nn::SGD fresh_second_opt(fresh_second.parameters(), 0.7, 0.9);
+  nn::Adam wrong_second(fresh_second.parameters(), 0.7);
+  const std::vector<float> before = fresh.state()[0].second.to_vector<float>();
+  // The first optimizer matches and is imported, the second does not: the first is put back.
+  CHECK_THROWS_WITH_AS(
+      nn::load_train_state(path, fresh, {{"first", &fresh_first_opt}, {"second", &wrong_second}},
+                           "test.format.v1"),
+      doctest::Contains("tensors under 'optimizer.second.'"), ssl::Error);
+  CHECK(fresh_first_opt.steps_taken() == 0);
+  CHECK(fresh_first_opt.lr == 0.5);
+  CHECK(fresh.state()[0].second.to_vector<float>() == before);
+
+  nn::load_train_state(path, fresh, {{"first", &fresh_first_opt}, {"second", &fresh_second_opt}},
+                       "test.format.v1");
+  CHECK(fresh.state()[0].second.to_vector<float>() == first.state()[0].second.to_vector<float>());
+  CHECK(fresh_first_opt.steps_taken() == 1);
+  CHECK(fresh_second_opt.steps_taken() == 2);
+  CHECK(fresh_second_opt.lr == 0.1);
+  const nn::OptimizerState a = opt_second.export_state(), b = fresh_second_opt.export_state();
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i)
+    CHECK(a.tensors[i].second.to_vector<float>() == b.tensors[i].second.to_vector<float>());
+}
