@@ -21,7 +21,9 @@ void add_compare_command(CLI::App& app) {
                   "study b synthetic:train:2200, the study's scale: 20 labels per class and 2,000 unlabelled "
                   "images");
   cmd->add_option("--test", o->test, "Test split")->capture_default_str();
-  cmd->add_option("--transfer", o->transfer, "Study a: another labelled test set, classes matched by name");
+  cmd->add_option("--transfer", o->transfer,
+                  "Study a: another labelled test set, classes matched by name (default with synthetic "
+                  "--data: synthetic:transfer, the same shapes shifted; 'none' for no transfer set)");
   cmd->add_option("--unlabeled", o->unlabeled, "Study a: images for the patch task (default: --data)");
   cmd->add_option("--probe-data", o->probe_data,
                   "Study a: labelled images the linear probes are fitted on (default: --data), e.g. all "
@@ -66,8 +68,7 @@ void add_compare_command(CLI::App& app) {
       ->capture_default_str();
   cmd->callback([o, threads, cmd]() {
     set_threads(*threads);
-    if (cmd->count("--data") == 0)
-      o->data = o->study == "a" ? "synthetic:train:2000" : "synthetic:train:2200";
+    apply_defaults(*o, cmd->count("--data") > 0, cmd->count("--transfer") > 0);
     const nlohmann::json r = compare(*o);
     if (o->repeats > 1)
       std::printf("\nmean ± sample standard deviation over %lld runs (seeds %s)", (long long)o->repeats,

@@ -60,8 +60,9 @@ std::string ClassMapping::describe() const {
   for (size_t k = 0; k < from_names.size(); ++k) {
     if (to_label[k] >= 0) out += str_cat(from_names[k], " -> ", to_names[size_t(to_label[k])], "\n");
   }
-  out += str_cat("no counterpart in the target: ", unmatched_from, "\n");
-  out += str_cat("no counterpart in the source: ", unmatched_to, "\n");
+  // "from" is the set being relabelled (e.g. a transfer test set), "to" the classes it is mapped into.
+  out += str_cat("left out, no class of that name to map to: ", unmatched_from, "\n");
+  out += str_cat("never present in the mapped set: ", unmatched_to, "\n");
   return out;
 }
 

@@ -120,13 +120,17 @@ std::unique_ptr<Dataset> apply_budget(const std::string& spec, const std::string
 std::unique_ptr<Dataset> open_synthetic(const std::string& spec, const std::vector<std::string>& parts) {
   if (parts.size() > 3) fail(spec, "too many ':' parts");
   Split split = Split::train;
+  auto domain = SyntheticDataset::Domain::source;
   if (parts.size() >= 2) {
     if (parts[1] == "train") {
       split = Split::train;
     } else if (parts[1] == "test") {
       split = Split::test;
+    } else if (parts[1] == "transfer") {
+      split = Split::test;
+      domain = SyntheticDataset::Domain::transfer;
     } else {
-      fail(spec, str_cat("synthetic has no split '", parts[1], "'"));
+      fail(spec, str_cat("synthetic has no split '", parts[1], "' (it has train, test and transfer)"));
     }
   }
   int64_t count = -1;
@@ -137,7 +141,7 @@ std::unique_ptr<Dataset> open_synthetic(const std::string& spec, const std::vect
       fail(spec, str_cat("the image count '", text, "' is not a positive integer"));
     }
   }
-  return std::make_unique<SyntheticDataset>(split, count);
+  return std::make_unique<SyntheticDataset>(split, count, 0, domain);
 }
 
 }  // namespace
@@ -146,6 +150,8 @@ std::string dataset_spec_help() {
   return "  synthetic              built-in shapes, train split (10000 images)\n"
          "  synthetic:train        the same\n"
          "  synthetic:test         built-in shapes, test split (2000 images)\n"
+         "  synthetic:transfer     the same shapes shifted (64 px, stronger lighting, a diamond for\n"
+         "                         the checkerboard; 2000 images): study a's transfer set\n"
          "  synthetic:SPLIT:COUNT  a split with COUNT images, e.g. synthetic:train:500\n"
          "  cifar10:DIR[:SPLIT]    CIFAR-10 binary version in DIR (data_batch_*.bin, test_batch.bin,\n"
          "                         batches.meta.txt); SPLIT train (default) or test\n"

@@ -11,13 +11,15 @@ namespace ssl::data {
 namespace {
 
 constexpr float kPi = 3.14159265358979f;
-constexpr int kSize = int(SyntheticDataset::kImageSize);
 
 // Label order. Several classes have an "up" (triangle, tee, dome, stripes) so that a rotation-prediction
 // pretext task has something to find; all are unchanged by a horizontal flip, so a flip never changes the
 // class.
 const std::array<const char*, SyntheticDataset::kClasses> kClassNames = {
     "disc", "ring", "square", "triangle", "plus", "cross", "tee", "dome", "stripes", "checker"};
+// The transfer domain has a diamond where the source has the checkerboard (shape 10 of `inside`), as STL-10
+// has a monkey where CIFAR-10 has a frog: a class the source's probe has never seen, left out by name.
+constexpr int64_t kSwappedLabel = 9, kDiamondShape = 10;
 
 // One image's object. Shapes are defined in the object's own frame (u, v), in which the object spans
 // [-1, 1]^2 with v pointing down; `radius` pixels make one unit. One `inside` test then serves every
@@ -66,6 +68,8 @@ bool inside(const Object& o, float u, float v) {
       const int64_t b = int64_t(std::floor((v + 1.f) / o.period + o.phase));
       return box <= 1.f && ((a + b) & 1) == 0;
     }
+    case kDiamondShape:  // filled diamond (transfer domain only)
+      return au + av <= 1.f;
   }
   return false;
 }
@@ -102,32 +106,41 @@ void draw_colours(rng::Stream& rs, std::array<float, 3>& fg, std::array<float, 3
   for (int ch = 0; ch < 3; ++ch) bg[ch] = 255.f - fg[ch];  // practically never reached
 }
 
-Object draw_object(rng::Stream& rs, int64_t cls) {
+// Lengths below are in pixels of a 32-pixel picture; `scale` turns them into pixels of this one.
+Object draw_object(rng::Stream& rs, int64_t cls, int size) {
+  const float scale = float(size) / 32.f;
   Object o;
   o.cls = cls;
-  o.radius = rs.uniform(7.f, 13.f);  // the object is 14 to 26 pixels across
-  const float margin = std::max(0.f, kSize * 0.5f - o.radius - 1.f);
-  o.cx = kSize * 0.5f + rs.uniform(-margin, margin);
-  o.cy = kSize * 0.5f + rs.uniform(-margin, margin);
+  o.radius = rs.uniform(7.f, 13.f) * scale;  // the object is 14 to 26 pixels across
+  const float margin = std::max(0.f, size * 0.5f - o.radius - scale);
+  o.cx = size * 0.5f + rs.uniform(-margin, margin);
+  o.cy = size * 0.5f + rs.uniform(-margin, margin);
   const float tilt = rs.uniform(-15.f, 15.f) * kPi / 180.f;  // small: a plus must not become a cross
   o.cos_t = std::cos(tilt);
   o.sin_t = std::sin(tilt);
-  o.stroke = rs.uniform(2.5f, 4.5f) / o.radius;  // pixels -> object units
-  o.period = rs.uniform(5.f, 9.f) / o.radius;
+  o.stroke = rs.uniform(2.5f, 4.5f) * scale / o.radius;  // pixels -> object units
+  o.period = rs.uniform(5.f, 9.f) * scale / o.radius;
   o.phase = rs.uniform();
   return o;
 }
 
 }  // namespace
 
-SyntheticDataset::SyntheticDataset(Split split, int64_t count, uint64_t seed) : split_(split), seed_(seed) {
+SyntheticDataset::SyntheticDataset(Split split, int64_t count, uint64_t seed, Domain domain)
+    : split_(split), domain_(domain), seed_(seed) {
   SSL_CHECK(split == Split::train || split == Split::test, "synthetic: no split '", split_name(split),
             "' (it has train and test)");
+  SSL_CHECK(domain == Domain::source || split == Split::test,
+            "synthetic: the transfer domain is a test set only, not a '", split_name(split), "' split");
   count_ = count >= 0 ? count : (split == Split::train ? kDefaultTrainSize : kDefaultTestSize);
 }
 
+int64_t SyntheticDataset::image_size() const { return domain_ == Domain::transfer ? 64 : 32; }
+
 std::vector<std::string> SyntheticDataset::class_names() const {
-  return std::vector<std::string>(kClassNames.begin(), kClassNames.end());
+  std::vector<std::string> names(kClassNames.begin(), kClassNames.end());
+  if (domain_ == Domain::transfer) names[kSwappedLabel] = "diamond";
+  return names;
 }
 
 int64_t SyntheticDataset::label(int64_t i) const {
@@ -136,30 +149,36 @@ int64_t SyntheticDataset::label(int64_t i) const {
 }
 
 std::string SyntheticDataset::name() const {
-  return str_cat("synthetic:", split_name(split_), " (", count_, " images, seed ", seed_, ")");
+  return str_cat("synthetic:", domain_ == Domain::transfer ? "transfer" : split_name(split_), " (", count_,
+                 " images, seed ", seed_, ")");
 }
 
 Image SyntheticDataset::image(int64_t i) const {
   check_index(i, "image");
-  rng::Stream rs(rng::mix64(seed_, uint64_t(split_)), uint64_t(i));
+  const bool transfer = domain_ == Domain::transfer;
+  // Each split draws from its own stream; the transfer domain from a fourth (3: after the Split values).
+  rng::Stream rs(rng::mix64(seed_, transfer ? 3 : uint64_t(split_)), uint64_t(i));
+  const int size = int(image_size());
 
   std::array<float, 3> fg, bg;
   draw_colours(rs, fg, bg);
-  const Object obj = draw_object(rs, i % kClasses);
-  // A faint linear lighting gradient across the whole picture, in a random direction.
-  const float grad_amp = rs.uniform(0.f, 24.f), grad_angle = rs.uniform(0.f, 2.f * kPi);
-  const float gx = grad_amp * std::cos(grad_angle) / (kSize * 0.5f);
-  const float gy = grad_amp * std::sin(grad_angle) / (kSize * 0.5f);
+  const int64_t label = i % kClasses;
+  const Object obj = draw_object(rs, transfer && label == kSwappedLabel ? kDiamondShape : label, size);
+  // A linear lighting gradient across the whole picture, in a random direction: faint in the source
+  // domain, up to 64 levels from centre to edge in the transfer domain.
+  const float grad_amp = rs.uniform(0.f, transfer ? 64.f : 24.f), grad_angle = rs.uniform(0.f, 2.f * kPi);
+  const float gx = grad_amp * std::cos(grad_angle) / (size * 0.5f);
+  const float gy = grad_amp * std::sin(grad_angle) / (size * 0.5f);
   const float noise = rs.uniform(2.f, 8.f);  // standard deviation of the pixel noise
 
-  Image img(kSize, kSize, 3);
+  Image img(size, size, 3);
   const float reach =
       obj.radius * 1.5f;  // beyond this no shape has any pixel (the unit square's corner is 1.41)
-  for (int y = 0; y < kSize; ++y) {
-    for (int x = 0; x < kSize; ++x) {
+  for (int y = 0; y < size; ++y) {
+    for (int x = 0; x < size; ++x) {
       const bool near = std::fabs(x + 0.5f - obj.cx) <= reach && std::fabs(y + 0.5f - obj.cy) <= reach;
       const float a = near ? coverage(obj, x, y) : 0.f;
-      const float light = gx * (x + 0.5f - kSize * 0.5f) + gy * (y + 0.5f - kSize * 0.5f);
+      const float light = gx * (x + 0.5f - size * 0.5f) + gy * (y + 0.5f - size * 0.5f);
       for (int ch = 0; ch < 3; ++ch) {
         // Triangular noise, the sum of two uniforms taken from the two halves of one random word (one
         // draw per value keeps generation cheap); its variance is 1/6, rescaled to `noise`.

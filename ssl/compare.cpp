@@ -263,6 +263,15 @@ nlohmann::json compare_over_seeds(const CompareOptions& c) {
 
 }  // namespace
 
+void apply_defaults(CompareOptions& o, bool data_given, bool transfer_given) {
+  if (!data_given) o.data = o.study == "a" ? "synthetic:train:2000" : "synthetic:train:2200";
+  if (o.transfer == "none") {
+    o.transfer.clear();
+  } else if (!transfer_given && o.study == "a" && o.data.rfind("synthetic", 0) == 0) {
+    o.transfer = "synthetic:transfer";
+  }
+}
+
 nlohmann::json compare(const CompareOptions& c) {
   SSL_CHECK(c.study == "a" || c.study == "b", "compare: unknown study '", c.study, "'; expected a or b");
   SSL_CHECK(c.repeats >= 1, "compare: repeats must be at least 1, got ", c.repeats);

@@ -25,7 +25,7 @@ struct CompareOptions {
   std::string study = "a";
   std::string data = "synthetic:train";  // labelled images (labels used only where the study says)
   std::string test = "synthetic:test";
-  std::string transfer;           // study A: another labelled test set (optional)
+  std::string transfer;           // study A: another labelled test set (optional; see apply_defaults)
   std::string unlabeled;          // study A: images for the patch task (default: data)
   std::string probe_data;         // study A: labelled images the linear probes are fitted on (default: data)
   int64_t labels_per_class = 20;  // study B
@@ -54,6 +54,12 @@ struct CompareOptions {
   std::string out_dir = "runs/compare";
   bool show_progress = true;
 };
+
+// The defaults that depend on other options, as `ssl compare` applies them: without `data_given`, the
+// study's scale of synthetic data (A: synthetic:train:2000; B: synthetic:train:2200, 20 labels per class and
+// 2,000 unlabelled); in study A on synthetic data without `transfer_given`, the transfer set
+// synthetic:transfer (data/synthetic.h). A transfer of "none" means no transfer set.
+void apply_defaults(CompareOptions& options, bool data_given, bool transfer_given);
 
 // Runs the study (options.repeats times); returns results.json's content (also written, with report.html,
 // to out_dir).

@@ -191,6 +191,28 @@ Curve curve_of(const nlohmann::json& method, const std::string& key) {
   return c;
 }
 
+// Which transfer set the probes were tested on and which classes the matching by name left out (the same
+// for every method, so said once); empty when no method has a transfer split.
+std::string transfer_note(const nlohmann::json& methods) {
+  for (const nlohmann::json& m : methods) {
+    const nlohmann::json t = m.value("splits", nlohmann::json::object()).value("transfer", nlohmann::json());
+    if (!t.is_object() || !t.contains("classes_left_out")) continue;
+    const auto names = [](const nlohmann::json& list) {
+      std::string out;
+      for (const nlohmann::json& n : list) out += (out.empty() ? "" : ", ") + n.get<std::string>();
+      return out.empty() ? std::string("none") : out;
+    };
+    const nlohmann::json& left_out = t["classes_left_out"];
+    return str_cat("<p><b>transfer</b>: ", escape(t.value("data", "?")), ", classes matched by name (",
+                   t.value("classes_matched", 0), " classes, ", t.value("images", 0),
+                   " images scored); left out, with no class of that name among the probe's: ",
+                   escape(names(left_out.value("split", nlohmann::json::array()))),
+                   "; the probe's classes that it does not have: ",
+                   escape(names(left_out.value("train", nlohmann::json::array()))), "</p>\n");
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string percent_label(const nlohmann::json& method, const std::string& split, const std::string& key) {
@@ -271,6 +293,7 @@ std::string report_html(const nlohmann::json& r) {
   for (const nlohmann::json& m : methods)
     if (m.contains("note"))
       html += str_cat("<p><b>", escape(m.value("name", "")), "</b>: ", escape(m["note"]), "</p>\n");
+  html += transfer_note(methods);
 
   // Curves: each method's loss on its own axes (the losses are not on one scale), then any accuracy logged.
   std::string curves_html;

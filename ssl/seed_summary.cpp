@@ -49,6 +49,9 @@ nlohmann::json summarise_method(const std::vector<nlohmann::json>& entries) {
       SSL_CHECK(e["splits"].contains(split), "compare: ", first["name"].get<std::string>(), " has no ", split,
                 " split in every seed's run");
     nlohmann::json s = {{"data", value.value("data", "")}};
+    // What was scored does not depend on the seed: the first run's account of it stands for all.
+    for (const char* key : {"images", "classes_matched", "classes_left_out"})
+      if (value.contains(key)) s[key] = value[key];
     for (const char* key : {"top1", "top5"}) {
       std::vector<double> runs;
       for (const nlohmann::json& e : entries) runs.push_back(number_or_nan(e["splits"][split], key));

@@ -23,13 +23,19 @@ TEST_CASE("open_dataset: synthetic specs") {
   CHECK(test->size() == 2000);
   CHECK(test->name().find("synthetic:test") != std::string::npos);
   CHECK(open_dataset("synthetic:test:50")->size() == 50);
+  auto transfer = open_dataset("synthetic:transfer");
+  CHECK(transfer->size() == 2000);
+  CHECK(transfer->name().find("synthetic:transfer") != std::string::npos);
+  CHECK(transfer->image(0).h == 64);
+  CHECK(open_dataset("synthetic:transfer:30")->size() == 30);
   // Train and test are different pictures.
   CHECK(train->image(0) != test->image(0));
 }
 
 TEST_CASE("open_dataset: bad specs name what is accepted") {
-  for (const std::string spec : {"", "cifar100", "synthetic:val", "synthetic:train:abc", "synthetic:train:0",
-                                 "synthetic:train:5:x", "Synthetic"}) {
+  for (const std::string spec :
+       {"", "cifar100", "synthetic:val", "synthetic:transfer:x", "synthetic:train:abc", "synthetic:train:0",
+        "synthetic:train:5:x", "Synthetic"}) {
     CAPTURE(spec);
     try {
       open_dataset(spec);

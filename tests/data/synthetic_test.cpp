@@ -161,3 +161,30 @@ TEST_CASE("synthetic: the structure is in the picture") {
   CHECK(dys / dxs < 1.25);
   CHECK(min_std > 8.0);
 }
+
+TEST_CASE("synthetic: the transfer domain is its own set of the same classes, drawn larger, one swapped") {
+  using Domain = SyntheticDataset::Domain;
+  SyntheticDataset transfer(Split::test, 40, 0, Domain::transfer), test(Split::test, 40, 0);
+  CHECK(transfer.size() == 40);
+  CHECK(SyntheticDataset(Split::test, -1, 0, Domain::transfer).size() == 2000);
+  CHECK(transfer.image_size() == 64);
+  const Image img = transfer.image(3);
+  CHECK(img.h == 64);
+  CHECK(img.w == 64);
+  std::vector<std::string> expected = test.class_names();
+  CHECK(expected[9] == "checker");
+  expected[9] = "diamond";
+  CHECK(transfer.class_names() == expected);
+  CHECK(transfer.label(19) == 9);
+  CHECK(transfer.name() == "synthetic:transfer (40 images, seed 0)");
+  CHECK(transfer.image(7) == SyntheticDataset(Split::test, 40, 0, Domain::transfer).image(7));
+  // Not the test images drawn larger: its own stream.
+  int same_colours = 0;
+  for (int64_t i = 0; i < 40; ++i) {
+    const std::array<double, 3> a = mean_rgb(transfer.image(i)), b = mean_rgb(test.image(i));
+    same_colours += std::fabs(a[0] - b[0]) + std::fabs(a[1] - b[1]) + std::fabs(a[2] - b[2]) < 3 ? 1 : 0;
+  }
+  CHECK(same_colours < 4);
+  CHECK_THROWS_WITH_AS(SyntheticDataset(Split::train, 10, 0, Domain::transfer),
+                       doctest::Contains("a test set only"), ssl::Error);
+}

@@ -64,7 +64,11 @@ TEST_CASE("seed summary: each number's mean, sample standard deviation and the s
   CHECK_THROWS_AS(mean_std({}), Error);
 
   const auto run = [](int seed, double top1, const std::string& layer) {
-    nlohmann::json split = {{"top1", top1}, {"top5", nullptr}, {"data", "synthetic:test"}};
+    nlohmann::json split = {{"top1", top1},
+                            {"top5", nullptr},
+                            {"data", "synthetic:test"},
+                            {"images", 1800},
+                            {"classes_left_out", {{"split", {"diamond"}}, {"train", {"checker"}}}}};
     return nlohmann::json{
         {"study", "a"},
         {"title", "t"},
@@ -81,6 +85,8 @@ TEST_CASE("seed summary: each number's mean, sample standard deviation and the s
   CHECK(test["top1_runs"] == nlohmann::json({0.5, 0.7, 0.6}));
   CHECK(std::isnan(test["top5"].get<double>()));  // not measured in the runs, so not in their mean
   CHECK(test["data"] == "synthetic:test");
+  CHECK(test["images"] == 1800);  // what was scored, the same in every run
+  CHECK(test["classes_left_out"]["split"] == nlohmann::json{"diamond"});
   CHECK(s["methods"][0]["layer"] == "pool2/pool1");  // the layers the seeds' probes read
   CHECK(s["methods"][1]["layer"] == "pool2");
   CHECK(s["config"]["seeds"] == nlohmann::json({3, 4, 5}));
@@ -99,11 +105,17 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   const std::string& dir = temp.path();
   CompareOptions a = tiny("a", dir);
   a.crop_min_scale = 0.5;
+  a.transfer = "synthetic:transfer:30";
   const nlohmann::json r = compare(a);
   std::vector<std::string> names;
   for (const auto& m : r["methods"]) {
     names.push_back(m["name"]);
     CHECK(m["splits"]["test"]["top1"].get<double>() <= m["splits"]["test"]["top5"].get<double>());
+    // The transfer set is scored on the classes both sets have: its diamonds are left out.
+    const nlohmann::json& transfer = m["splits"]["transfer"];
+    CHECK(transfer["images"] == 27);
+    CHECK(transfer["classes_left_out"]["split"] == nlohmann::json{"diamond"});
+    CHECK(transfer["classes_left_out"]["train"] == nlohmann::json{"checker"});
     // Every probe read the layer chosen on held-out training images, among convnet2's two.
     CHECK(m["layer_selection"]["top1"].size() == 2);
     CHECK(m["layer_selection"]["top1"].contains(m["layer"].get<std::string>()));
@@ -122,6 +134,8 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   CHECK(page.str().find("<svg") != std::string::npos);
   CHECK(page.str().find("simclr") != std::string::npos);
   CHECK(page.str().find("linear @ pool") != std::string::npos);  // the layer beside the protocol
+  CHECK(page.str().find("among the probe's: diamond;") !=
+        std::string::npos);  // the transfer's left-out class
   CHECK(std::filesystem::exists(dir + "/results.json"));
   // A second run finds every run finished and only evaluates again.
   const nlohmann::json again = compare(a);
@@ -129,6 +143,29 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   // ... but not one made with other settings.
   a.crop_min_scale = 0.08;
   CHECK_THROWS_WITH_AS(compare(a), doctest::Contains("crop_min_scale: saved 0.5, requested 0.08"), Error);
+}
+
+TEST_CASE("compare: the study's scale of synthetic data, and study A's transfer set on it, unless given") {
+  CompareOptions a;
+  a.study = "a";
+  apply_defaults(a, false, false);
+  CHECK(a.data == "synthetic:train:2000");
+  CHECK(a.transfer == "synthetic:transfer");
+  CompareOptions b;
+  b.study = "b";
+  apply_defaults(b, false, false);
+  CHECK(b.data == "synthetic:train:2200");
+  CHECK(b.transfer.empty());
+  CompareOptions none = a;
+  none.transfer = "none";
+  apply_defaults(none, true, true);
+  CHECK(none.transfer.empty());
+  CompareOptions cifar;
+  cifar.study = "a";
+  cifar.data = "cifar10:data:train";
+  apply_defaults(cifar, true, false);
+  CHECK(cifar.data == "cifar10:data:train");
+  CHECK(cifar.transfer.empty());
 }
 
 TEST_CASE("compare --repeats 2 at toy size: a run per seed, and their mean and spread in results.json") {
