@@ -197,18 +197,16 @@ std::string transfer_note(const nlohmann::json& methods) {
   for (const nlohmann::json& m : methods) {
     const nlohmann::json t = m.value("splits", nlohmann::json::object()).value("transfer", nlohmann::json());
     if (!t.is_object() || !t.contains("classes_left_out")) continue;
-    const auto names = [](const nlohmann::json& list) {
-      std::string out;
-      for (const nlohmann::json& n : list) out += (out.empty() ? "" : ", ") + n.get<std::string>();
-      return out.empty() ? std::string("none") : out;
+    // Lists print as the class mapping prints them on the console, e.g. [diamond].
+    const auto names = [&](const char* side) {
+      return t["classes_left_out"].value(side, std::vector<std::string>{});
     };
-    const nlohmann::json& left_out = t["classes_left_out"];
     return str_cat("<p><b>transfer</b>: ", escape(t.value("data", "?")), ", classes matched by name (",
                    t.value("classes_matched", 0), " classes, ", t.value("images", 0),
                    " images scored); left out, with no class of that name among the probe's: ",
-                   escape(names(left_out.value("split", nlohmann::json::array()))),
-                   "; the probe's classes that it does not have: ",
-                   escape(names(left_out.value("train", nlohmann::json::array()))), "</p>\n");
+                   escape(str_cat(names("split"))),
+                   "; the probe's classes that it does not have: ", escape(str_cat(names("train"))),
+                   "</p>\n");
   }
   return "";
 }

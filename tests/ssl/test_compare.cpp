@@ -134,7 +134,7 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   CHECK(page.str().find("<svg") != std::string::npos);
   CHECK(page.str().find("simclr") != std::string::npos);
   CHECK(page.str().find("linear @ pool") != std::string::npos);  // the layer beside the protocol
-  CHECK(page.str().find("among the probe's: diamond;") !=
+  CHECK(page.str().find("among the probe's: [diamond];") !=
         std::string::npos);  // the transfer's left-out class
   CHECK(std::filesystem::exists(dir + "/results.json"));
   // A second run finds every run finished and only evaluates again.
