@@ -372,17 +372,19 @@ std::string variant_name(const SganOptions& o) {
   return o.init_discriminator.empty() ? "semi-supervised" : "pretrained discriminator";
 }
 
+SganOptions saved_sgan_options(const nn::TrainState& state, const std::string& path) {
+  try {
+    return sgan_options_from_json(json::parse(state.config_json));
+  } catch (const json::exception& e) {
+    throw Error(str_cat(path, ": malformed config in the metadata (", e.what(), ")"));
+  }
+}
+
 }  // namespace
 
 SganOptions sgan_resume_options(const std::string& dir) {
   const std::string path = dir + "/" + kCheckpoint;
-  const nn::TrainState state = nn::read_train_state(path, kStateFormat);
-  SganOptions o;
-  try {
-    o = sgan_options_from_json(json::parse(state.config_json));
-  } catch (const json::exception& e) {
-    throw Error(str_cat(path, ": malformed config in the metadata (", e.what(), ")"));
-  }
+  SganOptions o = saved_sgan_options(nn::read_train_state(path, kStateFormat), path);
   o.out_dir = dir;
   o.resume = true;
   return o;
@@ -403,8 +405,9 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
     // Read and check the checkpoint's config before building anything or overwriting config.json.
     SSL_CHECK(std::filesystem::exists(checkpoint_path), "sgan: cannot resume: no checkpoint '",
               checkpoint_path, "'");
-    check_sgan_resume_options(sgan_resume_options(o.out_dir), o, checkpoint_path);
-    const int64_t completed = nn::read_train_state(checkpoint_path, kStateFormat).epoch;
+    const nn::TrainState state = nn::read_train_state(checkpoint_path, kStateFormat);  // the whole file: once
+    check_sgan_resume_options(saved_sgan_options(state, checkpoint_path), o, checkpoint_path);
+    const int64_t completed = state.epoch;
     SSL_CHECK(completed < o.epochs, checkpoint_path, ": the run has already completed ", completed,
               " epochs; pass --epochs above ", completed, " to train further");
   }
