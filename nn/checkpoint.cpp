@@ -51,25 +51,6 @@ std::vector<uint64_t> parse_st_uints(const json& value, const std::string& path,
   return out;
 }
 
-// The file's bytes, read in one call (through a stream iterator, character by character, a 100 MB file took
-// 2.4 times as long). A directory or device is refused first: its reported size is not a byte count.
-std::string read_whole_file(const std::string& path) {
-  std::error_code error;
-  const auto status = std::filesystem::status(path, error);
-  SSL_CHECK(std::filesystem::exists(status), "cannot open checkpoint '", path, "': no such file");
-  SSL_CHECK(std::filesystem::is_regular_file(status), "cannot open checkpoint '", path,
-            "': not a regular file");
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  SSL_CHECK(in, "cannot open checkpoint '", path, "'");
-  const std::streamoff size = in.tellg();
-  std::string bytes(size_t(std::max<std::streamoff>(size, 0)), '\0');
-  in.seekg(0);
-  in.read(bytes.data(), std::streamsize(bytes.size()));
-  SSL_CHECK(in.gcount() == std::streamsize(bytes.size()), "cannot read checkpoint '", path, "': read ",
-            in.gcount(), " of its ", bytes.size(), " bytes");
-  return bytes;
-}
-
 // The shape of tensor `name`, refused when its element count (or a stride) would not fit in an int64_t.
 Shape parse_st_shape(const json& value, const std::string& path, const std::string& name) {
   Shape shape;
@@ -81,6 +62,81 @@ Shape parse_st_shape(const json& value, const std::string& path, const std::stri
     shape.push_back(int64_t(d));
   }
   return shape;
+}
+
+// A file's header, checked against the file's size: every tensor's bytes lie inside the data section and
+// match its dtype and shape, so what remains to read cannot be malformed, only cut short by the disk.
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  uint64_t begin, end;  // byte offsets in the data section
+};
+struct Header {
+  Metadata metadata;
+  std::vector<Entry> entries;
+  uint64_t data_start = 0;  // the data section's offset in the file
+};
+
+// Opens `path` into `in` and reads its header only; the tensors' bytes are read where they are needed (a
+// checkpoint is never held twice in memory, and reading the metadata costs the header's size).
+Header read_header(const std::string& path, std::ifstream& in) {
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  SSL_CHECK(std::filesystem::exists(status), "cannot open checkpoint '", path, "': no such file");
+  // A directory or device is refused first: its reported size is not a byte count.
+  SSL_CHECK(std::filesystem::is_regular_file(status), "cannot open checkpoint '", path,
+            "': not a regular file");
+  in.open(path, std::ios::binary | std::ios::ate);
+  SSL_CHECK(in, "cannot open checkpoint '", path, "'");
+  const uint64_t size = uint64_t(std::max<std::streamoff>(in.tellg(), 0));
+  SSL_CHECK(size >= 8, path, ": file is ", size, " bytes, too short for a safetensors header");
+  in.seekg(0);
+  unsigned char length_bytes[8];
+  in.read(reinterpret_cast<char*>(length_bytes), 8);
+  SSL_CHECK(in, "cannot read checkpoint '", path, "': its first 8 bytes");
+  uint64_t header_len = 0;
+  for (int i = 0; i < 8; ++i) header_len |= uint64_t(length_bytes[i]) << (8 * i);  // little-endian
+  SSL_CHECK(header_len <= size - 8, path, ": header length ", header_len, " exceeds the file size ", size,
+            " (truncated file?)");
+  std::string text(header_len, '\0');
+  in.read(text.data(), std::streamsize(header_len));
+  SSL_CHECK(in, "cannot read checkpoint '", path, "': its ", header_len, "-byte header");
+  json header;
+  try {
+    header = json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(str_cat(path, ": the header is not valid JSON (", e.what(), ")"));
+  }
+  SSL_CHECK(header.is_object(), path, ": the header is not a JSON object");
+
+  Header out;
+  out.data_start = 8 + header_len;
+  const uint64_t data_size = size - out.data_start;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      for (const auto& [k, v] : entry.items())
+        out.metadata[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      continue;
+    }
+    try {
+      const DType dtype = parse_st_dtype(entry.at("dtype").get<std::string>(), path, name);
+      const Shape shape = parse_st_shape(entry.at("shape"), path, name);
+      const auto offsets = parse_st_uints(entry.at("data_offsets"), path, name, "data_offsets");
+      SSL_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, path,
+                ": tensor '", name, "' has data offsets outside the file's ", data_size,
+                " data bytes (truncated file?)");
+      uint64_t expected = 0;  // numel_of(shape) fits in an int64_t, the byte count may not
+      SSL_CHECK(!__builtin_mul_overflow(uint64_t(numel_of(shape)), uint64_t(dtype_size(dtype)), &expected),
+                path, ": tensor '", name, "' of shape ", shape, " is too large to address");
+      SSL_CHECK(offsets[1] - offsets[0] == expected, path, ": tensor '", name, "' of shape ", shape,
+                " needs ", expected, " bytes but has ", offsets[1] - offsets[0]);
+      out.entries.push_back({name, dtype, shape, offsets[0], offsets[1]});
+    } catch (const json::exception& e) {
+      throw Error(str_cat(path, ": malformed header entry for tensor '", name, "' (", e.what(), ")"));
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -138,51 +194,25 @@ void save_module(const std::string& path, const Module& module, const Metadata& 
 }
 
 std::map<std::string, Tensor> load_safetensors(const std::string& path, Metadata* metadata) {
-  const std::string bytes = read_whole_file(path);
-  SSL_CHECK(bytes.size() >= 8, path, ": file is ", bytes.size(),
-            " bytes, too short for a safetensors header");
-  uint64_t header_len = 0;
-  for (int i = 0; i < 8; ++i) header_len |= uint64_t(uint8_t(bytes[i])) << (8 * i);
-  SSL_CHECK(header_len <= bytes.size() - 8, path, ": header length ", header_len, " exceeds the file size ",
-            bytes.size(), " (truncated file?)");
-  json header;
-  try {
-    header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + int64_t(header_len));
-  } catch (const json::exception& e) {
-    throw Error(str_cat(path, ": the header is not valid JSON (", e.what(), ")"));
-  }
-  SSL_CHECK(header.is_object(), path, ": the header is not a JSON object");
-  const size_t data_size = bytes.size() - 8 - header_len;
-  const char* data = bytes.data() + 8 + header_len;
-
+  std::ifstream in;
+  const Header header = read_header(path, in);
+  if (metadata) *metadata = header.metadata;
   std::map<std::string, Tensor> out;
-  for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") {
-      if (metadata)
-        for (const auto& [k, v] : entry.items())
-          (*metadata)[k] = v.is_string() ? v.get<std::string>() : v.dump();
-      continue;
-    }
-    try {
-      const DType dtype = parse_st_dtype(entry.at("dtype").get<std::string>(), path, name);
-      const Shape shape = parse_st_shape(entry.at("shape"), path, name);
-      const auto offsets = parse_st_uints(entry.at("data_offsets"), path, name, "data_offsets");
-      SSL_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, path,
-                ": tensor '", name, "' has data offsets outside the file's ", data_size,
-                " data bytes (truncated file?)");
-      uint64_t expected = 0;  // numel_of(shape) fits in an int64_t, the byte count may not
-      SSL_CHECK(!__builtin_mul_overflow(uint64_t(numel_of(shape)), uint64_t(dtype_size(dtype)), &expected),
-                path, ": tensor '", name, "' of shape ", shape, " is too large to address");
-      SSL_CHECK(offsets[1] - offsets[0] == expected, path, ": tensor '", name, "' of shape ", shape,
-                " needs ", expected, " bytes but has ", offsets[1] - offsets[0]);
-      Tensor t = Tensor::empty(shape, dtype);
-      std::memcpy(t.raw_data(), data + offsets[0], expected);
-      out.emplace(name, t);
-    } catch (const json::exception& e) {
-      throw Error(str_cat(path, ": malformed header entry for tensor '", name, "' (", e.what(), ")"));
-    }
+  for (const Entry& e : header.entries) {
+    Tensor t = Tensor::empty(e.shape, e.dtype);
+    const uint64_t nbytes = e.end - e.begin;
+    in.seekg(std::streamoff(header.data_start + e.begin));
+    in.read(static_cast<char*>(t.raw_data()), std::streamsize(nbytes));
+    SSL_CHECK(in && uint64_t(in.gcount()) == nbytes, "cannot read checkpoint '", path, "': tensor '", e.name,
+              "' gave ", in.gcount(), " of its ", nbytes, " bytes");
+    out.emplace(e.name, t);
   }
   return out;
+}
+
+Metadata read_safetensors_metadata(const std::string& path) {
+  std::ifstream in;
+  return read_header(path, in).metadata;
 }
 
 void load_module(const std::string& path, Module& module, Metadata* metadata) {

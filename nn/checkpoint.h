@@ -21,6 +21,8 @@ void save_module(const std::string& path, const Module& module, const Metadata& 
 
 // Reads every tensor of a file (validated: header, offsets, dtypes, sizes).
 std::map<std::string, Tensor> load_safetensors(const std::string& path, Metadata* metadata = nullptr);
+// A file's metadata, from its header alone (validated as load_safetensors does, against the file's size).
+Metadata read_safetensors_metadata(const std::string& path);
 // Copies a file's tensors into the module's parameters and buffers; every name must match with the same
 // shape and dtype, and nothing may be missing or left over.
 void load_module(const std::string& path, Module& module, Metadata* metadata = nullptr);

@@ -100,9 +100,7 @@ void save_train_state(const std::string& path, const Module& model,
 }
 
 TrainState read_train_state(const std::string& path, const std::string& format) {
-  Metadata meta;
-  load_safetensors(path, &meta);
-  return parse_state(meta, path, format);
+  return parse_state(read_safetensors_metadata(path), path, format);
 }
 
 TrainState load_train_state(const std::string& path, Module& model,

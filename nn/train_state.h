@@ -49,7 +49,8 @@ void save_train_state(const std::string& path, const Module& model,
                       const std::string& format = kTrainStateFormat);
 
 // The metadata of a training checkpoint, without restoring anything (e.g. to read the config before
-// building the model). The whole file is validated. Throws ssl::Error naming the file.
+// building the model). Only the header is read, validated against the file's size (a truncated file is
+// refused). Throws ssl::Error naming the file.
 TrainState read_train_state(const std::string& path, const std::string& format = kTrainStateFormat);
 
 // Restores `model` and `optimizers` from `path` and returns the metadata. Every model tensor must be present

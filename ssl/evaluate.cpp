@@ -30,8 +30,7 @@ nn::Metadata encoder_metadata(const std::string& spec) {
   SSL_CHECK(std::filesystem::exists(path), "encoder '", spec,
             "': expected a pretrain output directory containing ", "encoder.safetensors, or random:MODEL; '",
             path, "' does not exist");
-  nn::Metadata meta;
-  nn::load_safetensors(path, &meta);
+  nn::Metadata meta = nn::read_safetensors_metadata(path);
   SSL_CHECK(meta.count("model") && meta.count("image_size"), path,
             ": metadata lacks 'model' or 'image_size'");
   return meta;

@@ -212,7 +212,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     // Read and check the checkpoint's config before building anything or overwriting config.json.
     SSL_CHECK(std::filesystem::exists(checkpoint_path), "pretrain: cannot resume: no checkpoint '",
               checkpoint_path, "'");
-    const nn::TrainState state = nn::read_train_state(checkpoint_path);  // the whole file: read it once
+    const nn::TrainState state = nn::read_train_state(checkpoint_path);
     check_resume_options(saved_options(state, checkpoint_path), o, checkpoint_path);
     const int64_t completed = state.epoch;
     SSL_CHECK(completed < o.epochs, checkpoint_path, ": the run has already completed ", completed,

@@ -362,8 +362,7 @@ void write_metrics(const std::string& dir, const std::vector<SganEpochMetrics>& 
 // The model name of an encoder spec (DIR or random:MODEL), for the exported encoder's metadata.
 std::string encoder_model_name(const std::string& spec) {
   if (starts_with(spec, "random:")) return spec.substr(7);
-  nn::Metadata meta;
-  nn::load_safetensors(spec + "/encoder.safetensors", &meta);
+  const nn::Metadata meta = nn::read_safetensors_metadata(spec + "/encoder.safetensors");
   return meta.count("model") ? meta.at("model") : "";
 }
 
@@ -405,7 +404,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
     // Read and check the checkpoint's config before building anything or overwriting config.json.
     SSL_CHECK(std::filesystem::exists(checkpoint_path), "sgan: cannot resume: no checkpoint '",
               checkpoint_path, "'");
-    const nn::TrainState state = nn::read_train_state(checkpoint_path, kStateFormat);  // the whole file: once
+    const nn::TrainState state = nn::read_train_state(checkpoint_path, kStateFormat);
     check_sgan_resume_options(saved_sgan_options(state, checkpoint_path), o, checkpoint_path);
     const int64_t completed = state.epoch;
     SSL_CHECK(completed < o.epochs, checkpoint_path, ": the run has already completed ", completed,

@@ -32,12 +32,11 @@ std::shared_ptr<SupervisedClassifier> load_classifier(const std::string& run_dir
   const std::string path = run_dir + "/classifier.safetensors";
   SSL_CHECK(std::filesystem::exists(path), "expected a supervised or finetune run's classifier in ", run_dir,
             "; '", path, "' does not exist");
-  nn::Metadata meta;
-  nn::load_safetensors(path, &meta);
+  const nn::Metadata meta = nn::read_safetensors_metadata(path);
   SSL_CHECK(meta.count("model") && meta.count("image_size") && meta.count("classes"), path,
             ": metadata lacks model, image_size or classes; expected a supervised or finetune run");
   auto model = std::make_shared<SupervisedClassifier>(
-      nn::make_encoder(meta["model"], std::stoll(meta["image_size"])), std::stoll(meta["classes"]));
+      nn::make_encoder(meta.at("model"), std::stoll(meta.at("image_size"))), std::stoll(meta.at("classes")));
   nn::load_module(path, *model);
   model->eval();
   return model;
@@ -57,12 +56,11 @@ TopK classifier_accuracy(const std::string& run_dir, const data::Dataset& data, 
 TopK joint_probe_accuracy(const std::string& run_dir, const data::Dataset& data, int workers,
                           bool show_progress, Device device) {
   const std::string path = run_dir + "/probe.safetensors";
-  nn::Metadata meta;
-  nn::load_safetensors(path, &meta);
+  const nn::Metadata meta = nn::read_safetensors_metadata(path);
   SSL_CHECK(meta.count("classes"), path,
             ": metadata lacks classes; expected a SimCLR run with --joint-probe");
   nn::EncoderPtr encoder = load_encoder(run_dir);
-  nn::Linear probe(encoder->feature_dim, std::stoll(meta["classes"]));
+  nn::Linear probe(encoder->feature_dim, std::stoll(meta.at("classes")));
   nn::load_module(path, probe);
   SSL_CHECK(data.num_classes() == probe.weight.size(0), "joint probe in ", run_dir, " has ",
             probe.weight.size(0), " classes, but ", data.name(), " has ", data.num_classes());

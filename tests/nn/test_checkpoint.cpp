@@ -125,3 +125,38 @@ TEST_CASE("a header with absurd shapes or non-integer numbers is refused, not al
       write_entry("good.safetensors", R"({"dtype":"F32","shape":[2],"data_offsets":[0,8]})");
   CHECK(nn::load_safetensors(good).at("t").shape() == Shape{2});
 }
+
+TEST_CASE("the metadata comes from the header alone, checked against the file's size") {
+  auto model = nn::convnet2();
+  const std::string path = temp_path("with_metadata.safetensors");
+  nn::save_module(path, *model, {{"model", "convnet2"}, {"image_size", "32"}});
+  nn::Metadata loaded;
+  nn::load_safetensors(path, &loaded);
+  CHECK(nn::read_safetensors_metadata(path) == loaded);
+  CHECK(loaded == nn::Metadata{{"model", "convnet2"}, {"image_size", "32"}});
+
+  // A cut in the data is seen without reading it: the header's offsets run past the file's end.
+  const std::string good = read_all(path);
+  const std::string truncated = temp_path("truncated_metadata.safetensors");
+  write_all(truncated, good.substr(0, good.size() - 1));
+  CHECK_THROWS_WITH_AS(nn::read_safetensors_metadata(truncated), doctest::Contains("outside the file"),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::read_safetensors_metadata(temp_path("absent.safetensors")),
+                       doctest::Contains("no such file"), ssl::Error);
+}
+
+TEST_CASE("each tensor is read at its own offsets, whatever their order in the data") {
+  // "a" holds the second 8 bytes, "b" the first: two float32 values each.
+  const float values[4] = {1.5f, -2.0f, 3.25f, 4.0f};
+  std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]},)"
+                       R"("b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[size_t(i)] = char((header.size() >> (8 * i)) & 0xFF);
+  bytes += header + std::string(reinterpret_cast<const char*>(values), sizeof values);
+  const std::string path = temp_path("reordered.safetensors");
+  write_all(path, bytes);
+  const auto tensors = nn::load_safetensors(path);
+  CHECK(tensors.at("a").to_vector<float>() == std::vector<float>{3.25f, 4.0f});
+  CHECK(tensors.at("b").to_vector<float>() == std::vector<float>{1.5f, -2.0f});
+}

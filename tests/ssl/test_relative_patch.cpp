@@ -295,8 +295,7 @@ TEST_CASE("patch: the pre-training runner trains it and saves an encoder for the
   for (const EpochMetrics& m : metrics) CHECK(std::isfinite(m.loss));
   CHECK(metrics[1].loss == doctest::Approx(std::log(8.0)).epsilon(0.3));  // 8 classes, barely trained
   REQUIRE(std::filesystem::exists(dir + "/encoder.safetensors"));
-  nn::Metadata meta;
-  nn::load_safetensors(dir + "/encoder.safetensors", &meta);
+  nn::Metadata meta = nn::read_safetensors_metadata(dir + "/encoder.safetensors");
   CHECK(meta["image_size"] == "4");  // 32 px images: 4 px patches
   CHECK(meta["method"] == "patch");
   CHECK(load_encoder(dir)->image_size == 4);

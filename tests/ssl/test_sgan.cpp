@@ -255,8 +255,7 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   REQUIRE(disc.count("head.weight"));
   CHECK(disc.at("head.weight").size(0) == 11);
   CHECK(disc.count("encoder.0.weight"));
-  nn::Metadata meta;
-  nn::load_safetensors(pre.out_dir + "/encoder.safetensors", &meta);
+  const nn::Metadata meta = nn::read_safetensors_metadata(pre.out_dir + "/encoder.safetensors");
   CHECK(meta.at("model") == "convnet2");
   CHECK(meta.at("image_size") == "16");
 
