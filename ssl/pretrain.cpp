@@ -18,6 +18,7 @@
 #include "ssl/features.h"
 #include "ssl/method.h"
 #include "ssl/progress.h"
+#include "ssl/resume_check.h"
 #include "ssl/supervised.h"
 
 namespace ssl {
@@ -165,16 +166,9 @@ PretrainOptions resume_options(const std::string& dir) {
 }
 
 void check_resume_options(const PretrainOptions& saved, const PretrainOptions& o, const std::string& source) {
-  const nlohmann::json a = pretrain_options_json(saved), b = pretrain_options_json(o);
-  std::string conflicts;
-  for (const auto& [key, value] : a.items()) {
-    // May change: none alters the results so far (a run may move between the CPU and a GPU).
-    if (key == "epochs" || key == "workers" || key == "device") continue;
-    if (b.at(key) != value)
-      conflicts += str_cat("\n  ", key, ": saved ", value.dump(), ", requested ", b.at(key).dump());
-  }
-  SSL_CHECK(conflicts.empty(), source,
-            ": cannot resume with options that differ from the saved run's:", conflicts);
+  // None of these alters the results so far (a run may move between the CPU and a GPU).
+  check_resume_agrees(pretrain_options_json(saved), pretrain_options_json(o), {"epochs", "workers", "device"},
+                      source);
 }
 
 namespace {

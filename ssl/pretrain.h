@@ -88,8 +88,8 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j);
 
 // The options saved in DIR/checkpoint.safetensors, with out_dir = DIR and resume = true.
 PretrainOptions resume_options(const std::string& dir);
-// Throws ssl::Error naming `source` and every option of `o` that differs from `saved`, other than epochs
-// and workers.
+// Throws ssl::Error naming `source` and every option of `o` that differs from `saved`, other than epochs,
+// workers and device.
 void check_resume_options(const PretrainOptions& saved, const PretrainOptions& o, const std::string& source);
 
 }  // namespace ssl

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <type_traits>
 
 #include "data/image_grid.h"
 #include "data/loader.h"
@@ -23,69 +22,7 @@ namespace ssl {
 
 using json = nlohmann::json;
 
-FakeLogit parse_fake_logit(const std::string& name) {
-  if (name == "fixed") return FakeLogit::fixed;
-  if (name == "explicit") return FakeLogit::explicit_logit;
-  throw Error(str_cat("sgan: unknown fake logit '", name, "'; expected fixed or explicit"));
-}
-
-// ---- loss terms ------------------------------------------------------------------------------------------
-
-namespace {
-
-// log Σ_j exp(x_ij) of each row of x [N, C], as [N]. The row maximum is taken out for stability; it is
-// detached because the gradient of log-sum-exp does not depend on it.
-Tensor logsumexp_rows(const Tensor& x) {
-  const Tensor m = max(x, 1, /*keepdim=*/true).detach();
-  return log(sum(exp(x - m), {1})) + m.squeeze(1);
-}
-
-// log(1 + e^a) = max(a, 0) + log(1 + e^−|a|), finite for any a.
-Tensor softplus(const Tensor& a) {
-  const Tensor abs_a = relu(a) + relu(-a);
-  return relu(a) + log(exp(-abs_a) + 1.0);
-}
-
-void check_logits(const Tensor& logits, const char* what) {
-  SSL_CHECK(logits.defined() && logits.dim() == 2 && logits.size(1) >= 2, what,
-            ": expected logits [N, K+1] with K >= 1, got ", logits.defined() ? logits.shape() : Shape{});
-}
-
-// Logits 0..K−1 of [N, K+1]: the real classes.
-Tensor real_logits(const Tensor& logits) { return logits.slice(1, 0, logits.size(1) - 1); }
-
-}  // namespace
-
-Tensor sgan_supervised_loss(const Tensor& logits, const Tensor& labels) {
-  check_logits(logits, "sgan_supervised_loss");
-  return cross_entropy(real_logits(logits), labels);
-}
-
-Tensor sgan_unlabelled_loss(const Tensor& logits, FakeLogit form) {
-  check_logits(logits, "sgan_unlabelled_loss");
-  const Tensor lse = logsumexp_rows(real_logits(logits));
-  // −log D(x) = −log(Z / (Z + 1)) = −lse + log(1 + Z).
-  if (form == FakeLogit::fixed) return mean(softplus(lse) - lse);
-  // −log(1 − p_fake) = log Σ_{k≤K} e^{l_k} − log Σ_{k<K} e^{l_k}.
-  return mean(logsumexp_rows(logits) - lse);
-}
-
-Tensor sgan_fake_loss(const Tensor& logits, FakeLogit form) {
-  check_logits(logits, "sgan_fake_loss");
-  // −log(1 − D(x)) = log(1 + Z).
-  if (form == FakeLogit::fixed) return mean(softplus(logsumexp_rows(real_logits(logits))));
-  // −log p_fake = log Σ_{k≤K} e^{l_k} − l_K.
-  return mean(logsumexp_rows(logits) - logits.select(1, logits.size(1) - 1));
-}
-
-Tensor sgan_feature_matching_loss(const Tensor& real_features, const Tensor& fake_features) {
-  SSL_CHECK(
-      real_features.dim() >= 2 && fake_features.dim() >= 2 &&
-          real_features.numel() / real_features.size(0) == fake_features.numel() / fake_features.size(0),
-      "sgan_feature_matching_loss: features of different sizes, ", real_features.shape(), " and ",
-      fake_features.shape());
-  return mse_loss(mean(fake_features.flatten(1), {0}), mean(real_features.flatten(1), {0}));
-}
+// ---- weight averaging ------------------------------------------------------------------------------------
 
 double ema_decay_at(double decay, int64_t t) { return std::min(decay, double(1 + t) / double(10 + t)); }
 
@@ -99,70 +36,6 @@ void update_average(const nn::Module& average, const nn::Module& live, double d)
     // Counters (BatchNorm's batches seen) are the live module's; only real values are averaged.
     a.copy_(a.dtype() == DType::i64 ? cur[i].second : a * d + cur[i].second * (1 - d));
   }
-}
-
-// ---- options ---------------------------------------------------------------------------------------------
-
-json sgan_options_json(const SganOptions& o) {
-  return {{"method", "sgan"},
-          {"labelled", o.labelled},
-          {"unlabelled", o.unlabelled},
-          {"test", o.test},
-          {"image_size", o.image_size},
-          {"epochs", o.epochs},
-          {"batch_size", o.batch_size},
-          {"latent", o.latent},
-          {"lr", o.lr},
-          {"beta1", o.beta1},
-          {"feature_matching", o.feature_matching},
-          {"fake_logit", o.fake_logit},
-          {"ema_decay", o.ema_decay},
-          {"init_discriminator", o.init_discriminator},
-          {"seed", o.seed},
-          {"workers", o.workers},
-          {"device", o.device},
-          {"skip_bad_images", o.skip_bad_images},
-          {"sample_every", o.sample_every}};
-}
-
-SganOptions sgan_options_from_json(const json& j) {
-  SganOptions o;
-  const auto get = [&](const char* key, auto& field) {
-    if (j.contains(key)) field = j.at(key).get<std::remove_reference_t<decltype(field)>>();
-  };
-  get("labelled", o.labelled);
-  get("unlabelled", o.unlabelled);
-  get("test", o.test);
-  get("image_size", o.image_size);
-  get("epochs", o.epochs);
-  get("batch_size", o.batch_size);
-  get("latent", o.latent);
-  get("lr", o.lr);
-  get("beta1", o.beta1);
-  get("feature_matching", o.feature_matching);
-  get("fake_logit", o.fake_logit);
-  o.ema_decay = j.value("ema_decay", 0.0);  // runs saved before averaging existed had none
-  get("init_discriminator", o.init_discriminator);
-  get("seed", o.seed);
-  get("workers", o.workers);
-  get("device", o.device);
-  get("skip_bad_images", o.skip_bad_images);
-  get("sample_every", o.sample_every);
-  return o;
-}
-
-void check_sgan_resume_options(const SganOptions& saved, const SganOptions& o, const std::string& source) {
-  const json a = sgan_options_json(saved), b = sgan_options_json(o);
-  std::string conflicts;
-  for (const auto& [key, value] : a.items()) {
-    // These may change: none alters the results of the epochs so far or to come (a run may move between
-    // the CPU and a GPU).
-    if (key == "epochs" || key == "workers" || key == "device" || key == "sample_every") continue;
-    if (b.at(key) != value)
-      conflicts += str_cat("\n  ", key, ": saved ", value.dump(), ", requested ", b.at(key).dump());
-  }
-  SSL_CHECK(conflicts.empty(), source,
-            ": cannot resume with options that differ from the saved run's:", conflicts);
 }
 
 // ---- networks and the training checkpoint ----------------------------------------------------------------

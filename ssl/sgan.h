@@ -68,6 +68,9 @@ enum class FakeLogit { fixed, explicit_logit };
 // "fixed" or "explicit"; throws ssl::Error otherwise.
 FakeLogit parse_fake_logit(const std::string& name);
 
+// Logits 0..K−1 of [N, K+1]: the real classes, whose arg-max is the discriminator's class prediction.
+Tensor real_logits(const Tensor& logits);
+
 // logits [N, K+1] (logit K the fake class), labels int64 [N] in [0, K).
 Tensor sgan_supervised_loss(const Tensor& logits, const Tensor& labels);
 Tensor sgan_unlabelled_loss(const Tensor& logits, FakeLogit form);
