@@ -264,6 +264,215 @@ SganOptions sgan_resume_options(const std::string& dir) {
 
 // ---- the runner ------------------------------------------------------------------------------------------
 
+namespace {
+
+// Refuses a resume that cannot continue: no checkpoint, options that differ, or no epochs left. Done before
+// anything is built or config.json is overwritten.
+void check_resumable(const SganOptions& o, const std::string& checkpoint_path) {
+  SSL_CHECK(std::filesystem::exists(checkpoint_path), "sgan: cannot resume: no checkpoint '", checkpoint_path,
+            "'");
+  const nn::TrainState state = nn::read_train_state(checkpoint_path, kStateFormat);
+  check_sgan_resume_options(saved_sgan_options(state, checkpoint_path), o, checkpoint_path);
+  SSL_CHECK(state.epoch < o.epochs, checkpoint_path, ": the run has already completed ", state.epoch,
+            " epochs; pass --epochs above ", state.epoch, " to train further");
+}
+
+// The run's images and their loaders. An epoch is steps_per_epoch steps, one per unlabelled batch (without
+// unlabelled images, one per labelled batch); the labelled loader is cycled `cycles` times within it.
+struct SganData {
+  std::unique_ptr<data::Dataset> labelled, unlabelled, test;  // unlabelled: semi-supervised runs only
+  std::unique_ptr<data::Transform> labelled_resize, unlabelled_resize, test_resize;
+  std::unique_ptr<data::Loader> lab_loader, unl_loader, test_loader;
+  int64_t classes = 0, steps_per_epoch = 0, cycles = 0;
+};
+
+SganData open_sgan_data(const SganOptions& o, Device device) {
+  SganData d;
+  const bool semi = !o.unlabelled.empty();
+  data::OpenOptions open;
+  open.image_size = o.image_size;
+  open.skip_bad_images = o.skip_bad_images;
+  d.labelled = data::open_dataset(o.labelled, open);
+  d.classes = d.labelled->num_classes();
+  SSL_CHECK(d.classes >= 1, "sgan: the labelled data ", d.labelled->name(), " (", o.labelled,
+            ") has no classes");
+  if (semi) d.unlabelled = data::open_dataset(o.unlabelled, open);
+  d.test = data::open_dataset(o.test, open);
+  SSL_CHECK(d.test->num_classes() == d.classes, "sgan: the test data ", d.test->name(), " has ",
+            d.test->num_classes(), " classes but the labelled data ", d.labelled->name(), " has ", d.classes);
+
+  d.labelled_resize = resize_for(*d.labelled, o.image_size);
+  d.test_resize = resize_for(*d.test, o.image_size);
+  if (semi) d.unlabelled_resize = resize_for(*d.unlabelled, o.image_size);
+
+  // Labelled batches are at most the labelled set; both loaders drop a last partial batch (BatchNorm).
+  data::LoaderOptions lab_opt = gan_loader_options(std::min(o.batch_size, d.labelled->size()),
+                                                   rng::mix64(o.seed, 1), o.workers, device);
+  lab_opt.drop_last = true;
+  lab_opt.transform = d.labelled_resize.get();
+  d.lab_loader = std::make_unique<data::Loader>(*d.labelled, lab_opt);
+  if (semi) {
+    data::LoaderOptions unl_opt = gan_loader_options(o.batch_size, rng::mix64(o.seed, 2), o.workers, device);
+    unl_opt.drop_last = true;
+    unl_opt.transform = d.unlabelled_resize.get();
+    d.unl_loader = std::make_unique<data::Loader>(*d.unlabelled, unl_opt);
+    SSL_CHECK(d.unl_loader->batches_per_epoch() > 0, "sgan: the unlabelled data ", d.unlabelled->name(),
+              " has fewer images than one batch (", o.batch_size, ")");
+  }
+  data::LoaderOptions test_opt = gan_loader_options(256, 0, o.workers, device);
+  test_opt.shuffle = false;
+  test_opt.transform = d.test_resize.get();
+  d.test_loader = std::make_unique<data::Loader>(*d.test, test_opt);
+  const int64_t lab_batches = d.lab_loader->batches_per_epoch();
+  SSL_CHECK(lab_batches > 0, "sgan: the labelled data ", d.labelled->name(), " has fewer than 2 images");
+  d.steps_per_epoch = semi ? d.unl_loader->batches_per_epoch() : lab_batches;
+  d.cycles = (d.steps_per_epoch + lab_batches - 1) / lab_batches;  // labelled passes per epoch
+  return d;
+}
+
+// The discriminator the options ask for: the DCGAN-style one, or a pretrained encoder with a new head.
+std::shared_ptr<Discriminator> make_discriminator(const SganOptions& o, int64_t classes) {
+  if (o.init_discriminator.empty())
+    return std::make_shared<DcganDiscriminator>(nn::sgan_discriminator(classes, o.image_size));
+  nn::EncoderPtr encoder = load_encoder(o.init_discriminator, o.seed, o.image_size);
+  SSL_CHECK(encoder->image_size == o.image_size, "sgan: the encoder of ", o.init_discriminator, " takes ",
+            encoder->image_size, "-pixel images but the run's image size is ", o.image_size);
+  SSL_CHECK(encoder->feature_dim > 0, "sgan: the encoder of ", o.init_discriminator,
+            " does not say its feature size");
+  return std::make_shared<EncoderDiscriminator>(encoder, classes);
+}
+
+// What one epoch's steps add up, for its metrics.
+struct EpochSums {
+  double d = 0, supervised = 0, unlabelled = 0, fake = 0, g = 0;
+  int64_t correct = 0, labelled_seen = 0, steps = 0;
+};
+
+// The discriminator step: the supervised term on the labelled batch (labels `y`) and, with an unlabelled
+// batch, the unlabelled term on it and the generated term on as many images from the generator, which are
+// returned for the generator step (undefined without one). `where` places an error ("epoch 3, step 7").
+Tensor discriminator_step(Discriminator& disc, nn::SganGenerator& gen, nn::Adam& opt_d,
+                          const data::Batch& lab, const std::vector<int64_t>& y, const data::Batch* unl,
+                          const SganOptions& o, FakeLogit form, const std::string& where, EpochSums& sums) {
+  const Tensor logits_lab = disc.forward(lab.images);
+  const Tensor sup = sgan_supervised_loss(logits_lab, lab.labels);
+  Tensor d_loss = sup, fake;
+  if (unl) {
+    // z is drawn on the host from the run's generator, the same draws on any device.
+    fake = gen.forward(Tensor::normal({unl->images.size(0), o.latent}, 0, 1).to(disc.device()));
+    const Tensor l_unl = sgan_unlabelled_loss(disc.forward(unl->images), form);
+    const std::vector<Tensor> running = copy_buffers(disc);
+    const Tensor l_fake = sgan_fake_loss(disc.forward(fake.detach()), form);
+    restore_buffers(disc, running);
+    d_loss = sup + l_unl + l_fake;
+    sums.unlabelled += l_unl.item();
+    sums.fake += l_fake.item();
+  }
+  const double d_value = d_loss.item();
+  SSL_CHECK(std::isfinite(d_value), "sgan: the discriminator's loss became ", d_value, " at ", where,
+            "; try a lower --lr");
+  const std::vector<int64_t> predicted = argmax(real_logits(logits_lab.detach()), 1).to_vector<int64_t>();
+  for (size_t i = 0; i < y.size(); ++i) sums.correct += predicted[i] == y[i];
+  sums.labelled_seen += int64_t(y.size());
+  sums.supervised += sup.item();
+  sums.d += d_value;
+  opt_d.zero_grad();
+  d_loss.backward();
+  opt_d.step();
+  return fake;
+}
+
+// The generator step, against the updated discriminator: feature matching with the unlabelled batch, or
+// −log D(G(z)). The discriminator's running statistics are left as they were.
+void generator_step(Discriminator& disc, nn::Adam& opt_g, const Tensor& fake, const data::Batch& unl,
+                    const SganOptions& o, FakeLogit form, const std::string& where, EpochSums& sums) {
+  const std::vector<Tensor> running = copy_buffers(disc);
+  Tensor g_loss;
+  if (o.feature_matching) {
+    Tensor real_features;
+    {
+      NoGradGuard no_grad;
+      real_features = disc.features(unl.images);
+    }
+    g_loss = sgan_feature_matching_loss(real_features, disc.features(fake));
+  } else {
+    g_loss = sgan_unlabelled_loss(disc.forward(fake), form);  // −log D(G(z))
+  }
+  restore_buffers(disc, running);
+  const double g_value = g_loss.item();
+  SSL_CHECK(std::isfinite(g_value), "sgan: the generator's loss became ", g_value, " at ", where,
+            "; try a lower --lr");
+  opt_g.zero_grad();
+  g_loss.backward();
+  opt_g.step();
+  sums.g += g_value;
+}
+
+SganEpochMetrics epoch_metrics(int64_t epoch, const EpochSums& s, const TopK& test, double seconds) {
+  const double n = double(std::max<int64_t>(1, s.steps));
+  SganEpochMetrics m;
+  m.epoch = epoch;
+  m.d_loss = s.d / n;
+  m.d_supervised = s.supervised / n;
+  m.d_unlabelled = s.unlabelled / n;
+  m.d_fake = s.fake / n;
+  m.g_loss = s.g / n;
+  m.train_accuracy = double(s.correct) / double(std::max<int64_t>(1, s.labelled_seen));
+  m.test_top1 = test.top1;
+  m.test_top5 = test.top5;
+  m.seconds = seconds;
+  return m;
+}
+
+// After an epoch: the sample grid when one is due, and both networks (and a pretrained discriminator's
+// encoder) as they stand.
+void write_epoch_outputs(const SganOptions& o, const SganModels& models, const Tensor& fixed_z, int64_t epoch,
+                         int64_t classes) {
+  if (epoch == 1 || epoch % o.sample_every == 0 || epoch == o.epochs) {
+    char name[64];
+    std::snprintf(name, sizeof name, "/samples_epoch_%03lld.png", (long long)epoch);
+    write_samples(*models.generator, fixed_z, o.out_dir + name);
+  }
+  const std::string epoch_str = std::to_string(epoch), size_str = std::to_string(o.image_size);
+  nn::save_module(o.out_dir + "/generator.safetensors", *models.generator,
+                  {{"architecture", "sgan_generator"},
+                   {"latent", std::to_string(o.latent)},
+                   {"image_size", size_str},
+                   {"epoch", epoch_str}});
+  nn::save_module(o.out_dir + "/discriminator.safetensors", models.evaluated(),
+                  {{"architecture", o.init_discriminator.empty() ? "sgan_discriminator" : "encoder+linear"},
+                   {"init", o.init_discriminator},
+                   {"classes", std::to_string(classes)},
+                   {"fake_logit", o.fake_logit},
+                   {"ema_decay", str_cat(o.ema_decay)},  // > 0: these are the averaged weights
+                   {"image_size", size_str},
+                   {"epoch", epoch_str}});
+  if (auto* e = dynamic_cast<EncoderDiscriminator*>(&models.evaluated())) {
+    nn::save_module(o.out_dir + "/encoder.safetensors", *e->encoder,
+                    {{"model", encoder_model_name(o.init_discriminator)},
+                     {"image_size", size_str},
+                     {"method", "sgan"},
+                     {"epoch", epoch_str}});
+  }
+}
+
+void write_results(const SganOptions& o, const SganEpochMetrics& last, int64_t test_images) {
+  const json results = {
+      {"method", "sgan"},
+      {"variant", variant_name(o)},
+      {"feature_matching", o.feature_matching},
+      {"fake_logit", o.fake_logit},
+      {"ema_decay", o.ema_decay},
+      {"epochs", last.epoch},
+      {"train_accuracy", last.train_accuracy},
+      {"splits",
+       {{"test",
+         {{"top1", last.test_top1}, {"top5", last.test_top5}, {"data", o.test}, {"images", test_images}}}}}};
+  nn::write_file_atomically(o.out_dir + "/results.json", results.dump(2) + "\n");
+}
+
+}  // namespace
+
 std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "sgan: need epochs >= 1 and batch size >= 2, got ", o.epochs,
             " and ", o.batch_size);
@@ -273,76 +482,18 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   const Device device = Device::parse_present(o.device);
   const bool semi = !o.unlabelled.empty();
   const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
-  if (o.resume) {
-    // Read and check the checkpoint's config before building anything or overwriting config.json.
-    SSL_CHECK(std::filesystem::exists(checkpoint_path), "sgan: cannot resume: no checkpoint '",
-              checkpoint_path, "'");
-    const nn::TrainState state = nn::read_train_state(checkpoint_path, kStateFormat);
-    check_sgan_resume_options(saved_sgan_options(state, checkpoint_path), o, checkpoint_path);
-    const int64_t completed = state.epoch;
-    SSL_CHECK(completed < o.epochs, checkpoint_path, ": the run has already completed ", completed,
-              " epochs; pass --epochs above ", completed, " to train further");
-  }
+  if (o.resume) check_resumable(o, checkpoint_path);
   manual_seed(o.seed);
-  data::OpenOptions open;
-  open.image_size = o.image_size;
-  open.skip_bad_images = o.skip_bad_images;
-  const std::unique_ptr<data::Dataset> labelled = data::open_dataset(o.labelled, open);
-  const int64_t classes = labelled->num_classes();
-  SSL_CHECK(classes >= 1, "sgan: the labelled data ", labelled->name(), " (", o.labelled, ") has no classes");
-  std::unique_ptr<data::Dataset> unlabelled;
-  if (semi) unlabelled = data::open_dataset(o.unlabelled, open);
-  const std::unique_ptr<data::Dataset> test = data::open_dataset(o.test, open);
-  SSL_CHECK(test->num_classes() == classes, "sgan: the test data ", test->name(), " has ",
-            test->num_classes(), " classes but the labelled data ", labelled->name(), " has ", classes);
+  SganData d = open_sgan_data(o, device);
 
-  const auto labelled_resize = resize_for(*labelled, o.image_size);
-  const auto test_resize = resize_for(*test, o.image_size);
-  std::unique_ptr<data::Transform> unlabelled_resize;
-  if (semi) unlabelled_resize = resize_for(*unlabelled, o.image_size);
-
-  // Labelled batches are at most the labelled set; both loaders drop a last partial batch (BatchNorm).
-  data::LoaderOptions lab_opt =
-      gan_loader_options(std::min(o.batch_size, labelled->size()), rng::mix64(o.seed, 1), o.workers, device);
-  lab_opt.drop_last = true;
-  lab_opt.transform = labelled_resize.get();
-  data::Loader lab_loader(*labelled, lab_opt);
-  std::unique_ptr<data::Loader> unl_loader;
-  if (semi) {
-    data::LoaderOptions unl_opt = gan_loader_options(o.batch_size, rng::mix64(o.seed, 2), o.workers, device);
-    unl_opt.drop_last = true;
-    unl_opt.transform = unlabelled_resize.get();
-    unl_loader = std::make_unique<data::Loader>(*unlabelled, unl_opt);
-    SSL_CHECK(unl_loader->batches_per_epoch() > 0, "sgan: the unlabelled data ", unlabelled->name(),
-              " has fewer images than one batch (", o.batch_size, ")");
-  }
-  data::LoaderOptions test_opt = gan_loader_options(256, 0, o.workers, device);
-  test_opt.shuffle = false;
-  test_opt.transform = test_resize.get();
-  data::Loader test_loader(*test, test_opt);
-  const int64_t lab_batches = lab_loader.batches_per_epoch();
-  SSL_CHECK(lab_batches > 0, "sgan: the labelled data ", labelled->name(), " has fewer than 2 images");
-  const int64_t steps_per_epoch = semi ? unl_loader->batches_per_epoch() : lab_batches;
-  const int64_t cycles = (steps_per_epoch + lab_batches - 1) / lab_batches;  // labelled passes per epoch
-
-  const auto make_discriminator = [&]() -> std::shared_ptr<Discriminator> {
-    if (o.init_discriminator.empty())
-      return std::make_shared<DcganDiscriminator>(nn::sgan_discriminator(classes, o.image_size));
-    nn::EncoderPtr encoder = load_encoder(o.init_discriminator, o.seed, o.image_size);
-    SSL_CHECK(encoder->image_size == o.image_size, "sgan: the encoder of ", o.init_discriminator, " takes ",
-              encoder->image_size, "-pixel images but the run's image size is ", o.image_size);
-    SSL_CHECK(encoder->feature_dim > 0, "sgan: the encoder of ", o.init_discriminator,
-              " does not say its feature size");
-    return std::make_shared<EncoderDiscriminator>(encoder, classes);
-  };
   // The discriminator first: load_encoder("random:MODEL") reseeds the default generator.
-  const std::shared_ptr<Discriminator> disc = make_discriminator();
+  const std::shared_ptr<Discriminator> disc = make_discriminator(o, d.classes);
   std::shared_ptr<Discriminator> disc_ema;
   if (o.ema_decay > 0) {
     // A copy of the discriminator, made without drawing from the run's random streams: averaging changes
     // nothing in what is trained.
     const uint64_t seed = default_generator().seed(), used = default_generator().streams_used();
-    disc_ema = make_discriminator();
+    disc_ema = make_discriminator(o, d.classes);
     default_generator().set_state(seed, used);
     update_average(*disc_ema, *disc, 0);
   }
@@ -375,131 +526,44 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
 
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    if (semi) unl_loader->start_epoch(epoch);
+    if (semi) d.unl_loader->start_epoch(epoch);
     int64_t cycle = 0;
-    lab_loader.start_epoch(epoch * cycles);
-    Progress progress(str_cat("epoch ", epoch + 1, "/", o.epochs), steps_per_epoch, o.show_progress);
-    double d_sum = 0, sup_sum = 0, unl_sum = 0, fake_sum = 0, g_sum = 0;
-    int64_t correct = 0, labelled_seen = 0, done = 0;
+    d.lab_loader->start_epoch(epoch * d.cycles);
+    Progress progress(str_cat("epoch ", epoch + 1, "/", o.epochs), d.steps_per_epoch, o.show_progress);
+    EpochSums sums;
     data::Batch lab, unl;
-    while (done < steps_per_epoch) {
-      if (semi && !unl_loader->next(unl)) break;
-      if (!lab_loader.next(lab)) {
+    while (sums.steps < d.steps_per_epoch) {
+      if (semi && !d.unl_loader->next(unl)) break;
+      if (!d.lab_loader->next(lab)) {
         ++cycle;
-        lab_loader.start_epoch(epoch * cycles + cycle);
-        SSL_CHECK(lab_loader.next(lab), "sgan: the labelled loader gave no batch");
+        d.lab_loader->start_epoch(epoch * d.cycles + cycle);
+        SSL_CHECK(d.lab_loader->next(lab), "sgan: the labelled loader gave no batch");
       }
       const std::vector<int64_t> y = lab.labels.to_vector<int64_t>();
       for (size_t i = 0; i < y.size(); ++i)
-        SSL_CHECK(y[i] >= 0, "sgan: image ", lab.indices[i], " of the labelled data ", labelled->name(),
+        SSL_CHECK(y[i] >= 0, "sgan: image ", lab.indices[i], " of the labelled data ", d.labelled->name(),
                   " is unlabelled; --labelled needs a labelled spec (e.g. SPEC@N, not SPEC@N,rest)");
       lab.to(device);
       if (semi) unl.to(device);
 
-      // Discriminator step.
-      const Tensor logits_lab = disc->forward(lab.images);
-      const Tensor sup = sgan_supervised_loss(logits_lab, lab.labels);
-      Tensor d_loss = sup, fake;
-      double unl_value = 0, fake_value = 0;
-      if (semi) {
-        // z is drawn on the host from the run's generator, the same draws on any device.
-        fake = gen->forward(Tensor::normal({unl.images.size(0), o.latent}, 0, 1).to(device));
-        const Tensor l_unl = sgan_unlabelled_loss(disc->forward(unl.images), form);
-        const std::vector<Tensor> running = copy_buffers(*disc);
-        const Tensor l_fake = sgan_fake_loss(disc->forward(fake.detach()), form);
-        restore_buffers(*disc, running);
-        d_loss = sup + l_unl + l_fake;
-        unl_value = l_unl.item();
-        fake_value = l_fake.item();
-      }
-      const double d_value = d_loss.item();
-      SSL_CHECK(std::isfinite(d_value), "sgan: the discriminator's loss became ", d_value, " at epoch ",
-                epoch + 1, ", step ", done + 1, "; try a lower --lr");
-      const std::vector<int64_t> predicted = argmax(real_logits(logits_lab.detach()), 1).to_vector<int64_t>();
-      for (size_t i = 0; i < y.size(); ++i) correct += predicted[i] == y[i];
-      labelled_seen += int64_t(y.size());
-      sup_sum += sup.item();
-      opt_d.zero_grad();
-      d_loss.backward();
-      opt_d.step();
+      const std::string where = str_cat("epoch ", epoch + 1, ", step ", sums.steps + 1);
+      const Tensor fake =
+          discriminator_step(*disc, *gen, opt_d, lab, y, semi ? &unl : nullptr, o, form, where, sums);
       if (disc_ema) update_average(*disc_ema, *disc, ema_decay_at(o.ema_decay, step));
-
-      // Generator step, against the updated discriminator.
-      if (semi) {
-        const std::vector<Tensor> running = copy_buffers(*disc);
-        Tensor g_loss;
-        if (o.feature_matching) {
-          Tensor real_features;
-          {
-            NoGradGuard no_grad;
-            real_features = disc->features(unl.images);
-          }
-          g_loss = sgan_feature_matching_loss(real_features, disc->features(fake));
-        } else {
-          g_loss = sgan_unlabelled_loss(disc->forward(fake), form);  // −log D(G(z))
-        }
-        restore_buffers(*disc, running);
-        const double g_value = g_loss.item();
-        SSL_CHECK(std::isfinite(g_value), "sgan: the generator's loss became ", g_value, " at epoch ",
-                  epoch + 1, ", step ", done + 1, "; try a lower --lr");
-        opt_g.zero_grad();
-        g_loss.backward();
-        opt_g.step();
-        g_sum += g_value;
-      }
-      d_sum += d_value;
-      unl_sum += unl_value;
-      fake_sum += fake_value;
-      ++done;
+      if (semi) generator_step(*disc, opt_g, fake, unl, o, form, where, sums);
+      ++sums.steps;
       ++step;
-      progress.update(done, d_sum / double(done), semi ? unl.size() : lab.size());
+      progress.update(sums.steps, sums.d / double(sums.steps), semi ? unl.size() : lab.size());
     }
     progress.finish();
-    const TopK top = evaluate_test(models.evaluated(), test_loader);
-    const double n = double(std::max<int64_t>(1, done));
-    SganEpochMetrics m;
-    m.epoch = epoch + 1;
-    m.d_loss = d_sum / n;
-    m.d_supervised = sup_sum / n;
-    m.d_unlabelled = unl_sum / n;
-    m.d_fake = fake_sum / n;
-    m.g_loss = g_sum / n;
-    m.train_accuracy = double(correct) / double(std::max<int64_t>(1, labelled_seen));
-    m.test_top1 = top.top1;
-    m.test_top5 = top.top5;
-    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics.push_back(m);
+    const TopK top = evaluate_test(models.evaluated(), *d.test_loader);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics.push_back(epoch_metrics(epoch + 1, sums, top, seconds));
     write_metrics(o.out_dir, metrics);
-
-    if (m.epoch == 1 || m.epoch % o.sample_every == 0 || m.epoch == o.epochs) {
-      char name[64];
-      std::snprintf(name, sizeof name, "/samples_epoch_%03lld.png", (long long)m.epoch);
-      write_samples(*gen, fixed_z, o.out_dir + name);
-    }
-    const std::string epoch_str = std::to_string(m.epoch), size_str = std::to_string(o.image_size);
-    nn::save_module(o.out_dir + "/generator.safetensors", *gen,
-                    {{"architecture", "sgan_generator"},
-                     {"latent", std::to_string(o.latent)},
-                     {"image_size", size_str},
-                     {"epoch", epoch_str}});
-    nn::save_module(o.out_dir + "/discriminator.safetensors", models.evaluated(),
-                    {{"architecture", o.init_discriminator.empty() ? "sgan_discriminator" : "encoder+linear"},
-                     {"init", o.init_discriminator},
-                     {"classes", std::to_string(classes)},
-                     {"fake_logit", o.fake_logit},
-                     {"ema_decay", str_cat(o.ema_decay)},  // > 0: these are the averaged weights
-                     {"image_size", size_str},
-                     {"epoch", epoch_str}});
-    if (auto* e = dynamic_cast<EncoderDiscriminator*>(&models.evaluated())) {
-      nn::save_module(o.out_dir + "/encoder.safetensors", *e->encoder,
-                      {{"model", encoder_model_name(o.init_discriminator)},
-                       {"image_size", size_str},
-                       {"method", "sgan"},
-                       {"epoch", epoch_str}});
-    }
+    write_epoch_outputs(o, models, fixed_z, epoch + 1, d.classes);
     // Last, so that a crash before it resumes from the previous epoch and redoes this one.
     nn::TrainState state;
-    state.epoch = m.epoch;
+    state.epoch = epoch + 1;
     state.global_step = step;
     state.rng_seed = default_generator().seed();
     state.rng_streams_used = default_generator().streams_used();
@@ -508,20 +572,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
     nn::save_train_state(checkpoint_path, models, optimizers, state, kStateFormat);
     if (o.stop_after_epochs > 0 && epoch + 1 >= o.stop_after_epochs) break;
   }
-
-  const SganEpochMetrics& last = metrics.back();
-  const json results = {
-      {"method", "sgan"},
-      {"variant", variant_name(o)},
-      {"feature_matching", o.feature_matching},
-      {"fake_logit", o.fake_logit},
-      {"ema_decay", o.ema_decay},
-      {"epochs", last.epoch},
-      {"train_accuracy", last.train_accuracy},
-      {"splits",
-       {{"test",
-         {{"top1", last.test_top1}, {"top5", last.test_top5}, {"data", o.test}, {"images", test->size()}}}}}};
-  nn::write_file_atomically(o.out_dir + "/results.json", results.dump(2) + "\n");
+  write_results(o, metrics.back(), d.test->size());
   return metrics;
 }
 
