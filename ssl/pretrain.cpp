@@ -201,16 +201,10 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
             o.epochs, " and ", o.batch_size);
   const Device device = Device::parse_present(o.device);  // before anything is written
   const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
-  nn::TrainState saved;
   if (o.resume) {
-    // Read and check the checkpoint's config before building anything or overwriting config.json.
-    SSL_CHECK(std::filesystem::exists(checkpoint_path), "pretrain: cannot resume: no checkpoint '",
-              checkpoint_path, "'");
-    const nn::TrainState state = nn::read_train_state(checkpoint_path);
+    const nn::TrainState state =
+        read_state_to_resume("pretrain", checkpoint_path, nn::kTrainStateFormat, o.epochs);
     check_resume_options(saved_options(state, checkpoint_path), o, checkpoint_path);
-    const int64_t completed = state.epoch;
-    SSL_CHECK(completed < o.epochs, checkpoint_path, ": the run has already completed ", completed,
-              " epochs; pass --epochs above ", completed, " to train further");
   }
   manual_seed(o.seed);
   data::OpenOptions open;
@@ -267,7 +261,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   std::vector<EpochMetrics> metrics;
   int64_t step = 0, first_epoch = 0;
   if (o.resume) {
-    saved = nn::load_train_state(checkpoint_path, model, *optimizer);
+    const nn::TrainState saved = nn::load_train_state(checkpoint_path, model, *optimizer);
     first_epoch = saved.epoch;
     step = saved.global_step;
     metrics = metrics_from_json(nlohmann::json::parse(saved.metrics_json), checkpoint_path);

@@ -17,6 +17,7 @@
 #include "ssl/evaluate.h"
 #include "ssl/linear_probe.h"
 #include "ssl/progress.h"
+#include "ssl/resume_check.h"
 
 namespace ssl {
 
@@ -266,17 +267,6 @@ SganOptions sgan_resume_options(const std::string& dir) {
 
 namespace {
 
-// Refuses a resume that cannot continue: no checkpoint, options that differ, or no epochs left. Done before
-// anything is built or config.json is overwritten.
-void check_resumable(const SganOptions& o, const std::string& checkpoint_path) {
-  SSL_CHECK(std::filesystem::exists(checkpoint_path), "sgan: cannot resume: no checkpoint '", checkpoint_path,
-            "'");
-  const nn::TrainState state = nn::read_train_state(checkpoint_path, kStateFormat);
-  check_sgan_resume_options(saved_sgan_options(state, checkpoint_path), o, checkpoint_path);
-  SSL_CHECK(state.epoch < o.epochs, checkpoint_path, ": the run has already completed ", state.epoch,
-            " epochs; pass --epochs above ", state.epoch, " to train further");
-}
-
 // The run's images and their loaders. An epoch is steps_per_epoch steps, one per unlabelled batch (without
 // unlabelled images, one per labelled batch); the labelled loader is cycled `cycles` times within it.
 struct SganData {
@@ -342,6 +332,11 @@ std::shared_ptr<Discriminator> make_discriminator(const SganOptions& o, int64_t 
   return std::make_shared<EncoderDiscriminator>(encoder, classes);
 }
 
+// Where a step is in the run (both counted from 1), for errors.
+struct StepPlace {
+  int64_t epoch, step;
+};
+
 // What one epoch's steps add up, for its metrics.
 struct EpochSums {
   double d = 0, supervised = 0, unlabelled = 0, fake = 0, g = 0;
@@ -350,10 +345,10 @@ struct EpochSums {
 
 // The discriminator step: the supervised term on the labelled batch (labels `y`) and, with an unlabelled
 // batch, the unlabelled term on it and the generated term on as many images from the generator, which are
-// returned for the generator step (undefined without one). `where` places an error ("epoch 3, step 7").
+// returned for the generator step (undefined without one). `place` locates an error in the run.
 Tensor discriminator_step(Discriminator& disc, nn::SganGenerator& gen, nn::Adam& opt_d,
                           const data::Batch& lab, const std::vector<int64_t>& y, const data::Batch* unl,
-                          const SganOptions& o, FakeLogit form, const std::string& where, EpochSums& sums) {
+                          const SganOptions& o, FakeLogit form, const StepPlace& place, EpochSums& sums) {
   const Tensor logits_lab = disc.forward(lab.images);
   const Tensor sup = sgan_supervised_loss(logits_lab, lab.labels);
   Tensor d_loss = sup, fake;
@@ -369,8 +364,8 @@ Tensor discriminator_step(Discriminator& disc, nn::SganGenerator& gen, nn::Adam&
     sums.fake += l_fake.item();
   }
   const double d_value = d_loss.item();
-  SSL_CHECK(std::isfinite(d_value), "sgan: the discriminator's loss became ", d_value, " at ", where,
-            "; try a lower --lr");
+  SSL_CHECK(std::isfinite(d_value), "sgan: the discriminator's loss became ", d_value, " at epoch ",
+            place.epoch, ", step ", place.step, "; try a lower --lr");
   const std::vector<int64_t> predicted = argmax(real_logits(logits_lab.detach()), 1).to_vector<int64_t>();
   for (size_t i = 0; i < y.size(); ++i) sums.correct += predicted[i] == y[i];
   sums.labelled_seen += int64_t(y.size());
@@ -385,7 +380,7 @@ Tensor discriminator_step(Discriminator& disc, nn::SganGenerator& gen, nn::Adam&
 // The generator step, against the updated discriminator: feature matching with the unlabelled batch, or
 // −log D(G(z)). The discriminator's running statistics are left as they were.
 void generator_step(Discriminator& disc, nn::Adam& opt_g, const Tensor& fake, const data::Batch& unl,
-                    const SganOptions& o, FakeLogit form, const std::string& where, EpochSums& sums) {
+                    const SganOptions& o, FakeLogit form, const StepPlace& place, EpochSums& sums) {
   const std::vector<Tensor> running = copy_buffers(disc);
   Tensor g_loss;
   if (o.feature_matching) {
@@ -400,8 +395,8 @@ void generator_step(Discriminator& disc, nn::Adam& opt_g, const Tensor& fake, co
   }
   restore_buffers(disc, running);
   const double g_value = g_loss.item();
-  SSL_CHECK(std::isfinite(g_value), "sgan: the generator's loss became ", g_value, " at ", where,
-            "; try a lower --lr");
+  SSL_CHECK(std::isfinite(g_value), "sgan: the generator's loss became ", g_value, " at epoch ", place.epoch,
+            ", step ", place.step, "; try a lower --lr");
   opt_g.zero_grad();
   g_loss.backward();
   opt_g.step();
@@ -482,7 +477,10 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   const Device device = Device::parse_present(o.device);
   const bool semi = !o.unlabelled.empty();
   const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
-  if (o.resume) check_resumable(o, checkpoint_path);
+  if (o.resume) {
+    const nn::TrainState state = read_state_to_resume("sgan", checkpoint_path, kStateFormat, o.epochs);
+    check_sgan_resume_options(saved_sgan_options(state, checkpoint_path), o, checkpoint_path);
+  }
   manual_seed(o.seed);
   SganData d = open_sgan_data(o, device);
 
@@ -546,11 +544,11 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
       lab.to(device);
       if (semi) unl.to(device);
 
-      const std::string where = str_cat("epoch ", epoch + 1, ", step ", sums.steps + 1);
+      const StepPlace place{epoch + 1, sums.steps + 1};
       const Tensor fake =
-          discriminator_step(*disc, *gen, opt_d, lab, y, semi ? &unl : nullptr, o, form, where, sums);
+          discriminator_step(*disc, *gen, opt_d, lab, y, semi ? &unl : nullptr, o, form, place, sums);
       if (disc_ema) update_average(*disc_ema, *disc, ema_decay_at(o.ema_decay, step));
-      if (semi) generator_step(*disc, opt_g, fake, unl, o, form, where, sums);
+      if (semi) generator_step(*disc, opt_g, fake, unl, o, form, place, sums);
       ++sums.steps;
       ++step;
       progress.update(sums.steps, sums.d / double(sums.steps), semi ? unl.size() : lab.size());

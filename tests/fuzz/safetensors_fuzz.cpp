@@ -1,6 +1,6 @@
-// Fuzzes the safetensors checkpoint reader (nn::load_safetensors, nn::read_safetensors_metadata): the input is
-// written as a .safetensors file, its metadata read, then the file loaded. ssl::Error is the expected answer
-// to a bad file; any other exception, a crash or a sanitizer report is a finding.
+// Fuzzes the safetensors checkpoint reader (nn::load_safetensors, nn::read_safetensors_metadata): the input
+// is written as a .safetensors file, its metadata read, then the file loaded. ssl::Error is the expected
+// answer to a bad file; any other exception, a crash or a sanitizer report is a finding.
 #include <cstddef>
 #include <cstdint>
 
