@@ -34,9 +34,18 @@ json parse_meta(const Metadata& meta, const std::string& path, const std::string
   }
 }
 
+// A format with the command that writes it, so that a checkpoint handed to the other command says whose it
+// is.
+std::string describe_format(const std::string& format) {
+  if (format == kTrainStateFormat) return str_cat("'", format, "' (ssl pretrain)");
+  if (format == kSganTrainStateFormat) return str_cat("'", format, "' (ssl sgan)");
+  return str_cat("'", format, "'");
+}
+
 TrainState parse_state(const Metadata& meta, const std::string& path, const std::string& format) {
   const std::string& found = meta_at(meta, path, "format");
-  SSL_CHECK(found == format, path, ": checkpoint format '", found, "', expected '", format, "'");
+  SSL_CHECK(found == format, path, ": checkpoint format ", describe_format(found), ", expected ",
+            describe_format(format));
   TrainState s;
   try {
     s.epoch = parse_meta(meta, path, "epoch").get<int64_t>();

@@ -32,7 +32,9 @@ struct TrainState {
   std::string metrics_json = "[]";
 };
 
+// The formats of the two kinds of run (see the layout above).
 inline constexpr const char* kTrainStateFormat = "ssl.train_state.v1";
+inline constexpr const char* kSganTrainStateFormat = "ssl.sgan_train_state.v1";
 
 // One of a run's optimizers and the name its state is stored under. A run with one optimizer names it ""
 // (tensors optimizer.<tensor>, metadata key "optimizer"); a run with several names each, e.g. the SGAN's

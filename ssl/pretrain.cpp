@@ -196,6 +196,142 @@ std::unique_ptr<nn::Optimizer> make_optimizer(const PretrainOptions& o, std::vec
 
 }  // namespace
 
+namespace {
+
+// The method and the data it trains on: its loader over --data (with the method's views and augmentation),
+// and for --joint-probe a second loader over the labelled images, one batch of them per step.
+struct PretrainSetup {
+  std::unique_ptr<data::Dataset> images, labelled;
+  std::unique_ptr<data::Transform> labelled_augment;
+  MethodSetup method;
+  std::unique_ptr<data::Loader> loader, labelled_loader;  // after what they read, so destroyed before it
+  int64_t steps_per_epoch = 0;
+};
+
+// Opens the data, then builds the method (its model draws from the seeded default generator).
+PretrainSetup open_pretrain_setup(const PretrainOptions& o, Device device) {
+  PretrainSetup s;
+  data::OpenOptions open;
+  open.image_size = o.image_size;
+  open.skip_bad_images = o.skip_bad_images;
+  s.images = data::open_dataset(o.data, open);
+  PretrainOptions with_probe = o;
+  if (!o.joint_probe.empty()) {
+    SSL_CHECK(o.method == "simclr", "pretrain: --joint-probe trains a probe beside SimCLR; method is ",
+              o.method);
+    s.labelled = data::open_dataset(o.joint_probe, open);
+    SSL_CHECK(s.labelled->num_classes() >= 2, "pretrain: the --joint-probe data ", s.labelled->name(),
+              " needs labels of at least 2 classes");
+    with_probe.simclr.probe_classes = s.labelled->num_classes();
+    s.labelled_augment = data::crop_flip_augment(o.image_size);
+    data::LoaderOptions ll = image_loader_options(std::min(o.batch_size, s.labelled->size()),
+                                                  rng::mix64(o.seed, 0x6a6f696e74ull), o.workers);
+    ll.transform = s.labelled_augment.get();
+    ll.pin_memory = device.is_cuda();
+    s.labelled_loader = std::make_unique<data::Loader>(*s.labelled, ll);
+  }
+  s.method = make_method(with_probe, *s.images);
+  data::LoaderOptions lo = image_loader_options(o.batch_size, o.seed, o.workers);
+  lo.views = s.method.views;
+  lo.drop_last = s.method.drop_last;
+  lo.transform = s.method.augmentation.get();
+  lo.pin_memory = device.is_cuda();
+  s.loader = std::make_unique<data::Loader>(*s.images, lo);
+  SSL_CHECK(s.loader->batches_per_epoch() > 0, "pretrain: dataset ", s.images->name(),
+            " has fewer images than one batch (", o.batch_size, ")");
+  s.steps_per_epoch = o.max_steps_per_epoch > 0
+                          ? std::min(o.max_steps_per_epoch, s.loader->batches_per_epoch())
+                          : s.loader->batches_per_epoch();
+  return s;
+}
+
+nn::LrSchedule make_schedule(const PretrainOptions& o, int64_t steps_per_epoch) {
+  nn::LrSchedule schedule;
+  schedule.kind = nn::LrSchedule::parse_kind(o.schedule);
+  schedule.peak = o.lr;
+  schedule.total_steps = steps_per_epoch * o.epochs;
+  schedule.warmup_steps = std::min(schedule.total_steps / 2, steps_per_epoch * o.warmup_epochs);
+  schedule.step_size =
+      std::max<int64_t>(1, schedule.total_steps / 3);  // "step": ×0.1 at 1/3 and 2/3 of the run
+  return schedule;
+}
+
+// One epoch of training steps; `step` counts the run's steps and sets each one's learning rate.
+EpochMetrics train_epoch(const PretrainOptions& o, PretrainSetup& s, nn::Optimizer& optimizer,
+                         const nn::LrSchedule& schedule, int64_t epoch, int64_t& step, Device device) {
+  PretextMethod& model = *s.method.model;
+  const auto start = std::chrono::steady_clock::now();
+  s.loader->start_epoch(epoch);
+  Progress progress(str_cat("epoch ", epoch + 1, "/", o.epochs), s.steps_per_epoch, o.show_progress);
+  data::Batch batch, labelled_batch;
+  // The labelled loader restarts at a position fixed by the epoch, so a resumed run sees the same batches.
+  int64_t labelled_epoch = epoch * 1000;
+  if (s.labelled_loader) s.labelled_loader->start_epoch(labelled_epoch);
+  double loss_sum = 0, accuracy_sum = 0;
+  int64_t images = 0, done = 0, accuracy_steps = 0;
+  while (done < s.steps_per_epoch && s.loader->next(batch)) {
+    optimizer.lr = schedule.at(step);
+    StepContext context{o.seed, epoch};
+    if (s.labelled_loader) {
+      if (!s.labelled_loader->next(labelled_batch)) {
+        s.labelled_loader->start_epoch(++labelled_epoch);
+        SSL_CHECK(s.labelled_loader->next(labelled_batch), "pretrain: no labelled batch in ",
+                  s.labelled->name());
+      }
+      context.labelled = &labelled_batch;
+    }
+    model.last_accuracy = std::numeric_limits<double>::quiet_NaN();
+    batch.to(device);  // the loader's batches are made on the host
+    if (s.labelled_loader) labelled_batch.to(device);
+    Tensor loss = model.loss(batch, context);
+    if (std::isfinite(model.last_accuracy)) accuracy_sum += model.last_accuracy, ++accuracy_steps;
+    const double value = loss.item();
+    SSL_CHECK(std::isfinite(value), "pretrain: the loss became ", value, " at epoch ", epoch + 1, ", step ",
+              done + 1, " (lr ", optimizer.lr, "); try a lower --lr");
+    optimizer.zero_grad();
+    loss.backward();   // compute gradients ...
+    optimizer.step();  // ... then apply them (a data-parallel all-reduce would sit between the two)
+    loss_sum += value;
+    images += batch.images.size(0);
+    ++done;
+    ++step;
+    progress.update(done, loss_sum / double(done), batch.images.size(0));
+  }
+  progress.finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {
+      epoch + 1,
+      loss_sum / double(std::max<int64_t>(1, done)),
+      images / seconds,
+      seconds,
+      optimizer.lr,
+      accuracy_steps > 0 ? accuracy_sum / double(accuracy_steps) : std::numeric_limits<double>::quiet_NaN()};
+}
+
+// After an epoch: the encoder, and the heads that are a method's result, as they stand.
+void write_epoch_outputs(const PretrainOptions& o, const PretextMethod& model, int64_t epoch) {
+  // image_size is the encoder's own input side: --image-size for most methods, the patch side for "patch".
+  const std::string epoch_str = std::to_string(epoch), size_str = std::to_string(model.encoder->image_size);
+  nn::save_module(o.out_dir + "/encoder.safetensors", *model.encoder,
+                  {{"model", o.model}, {"image_size", size_str}, {"method", o.method}, {"epoch", epoch_str}});
+  // SimCLR's joint probe is kept beside the encoder, for evaluating it on other splits.
+  if (const auto* simclr = dynamic_cast<const SimCLR*>(&model); simclr && simclr->probe) {
+    nn::save_module(o.out_dir + "/probe.safetensors", *simclr->probe,
+                    {{"classes", std::to_string(simclr->options.probe_classes)}, {"data", o.joint_probe}});
+  }
+  // Supervised methods also keep their classifier (encoder + head): its accuracy is their result.
+  if (const auto* classifier = dynamic_cast<const SupervisedClassifier*>(&model)) {
+    nn::save_module(o.out_dir + "/classifier.safetensors", *classifier,
+                    {{"model", o.model},
+                     {"image_size", size_str},
+                     {"classes", std::to_string(classifier->head->weight.size(0))},
+                     {"method", o.method},
+                     {"epoch", epoch_str}});
+  }
+}
+
+}  // namespace
+
 std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "pretrain: need epochs >= 1 and batch size >= 2, got ",
             o.epochs, " and ", o.batch_size);
@@ -207,56 +343,16 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     check_resume_options(saved_options(state, checkpoint_path), o, checkpoint_path);
   }
   manual_seed(o.seed);
-  data::OpenOptions open;
-  open.image_size = o.image_size;
-  open.skip_bad_images = o.skip_bad_images;
-  const auto dataset = data::open_dataset(o.data, open);
-  // --joint-probe: a second loader over the labelled images, one batch of them per step.
-  std::unique_ptr<data::Dataset> labelled;
-  std::unique_ptr<data::Transform> labelled_augment;
-  std::unique_ptr<data::Loader> labelled_loader;
-  PretrainOptions with_probe = o;
-  if (!o.joint_probe.empty()) {
-    SSL_CHECK(o.method == "simclr", "pretrain: --joint-probe trains a probe beside SimCLR; method is ",
-              o.method);
-    labelled = data::open_dataset(o.joint_probe, open);
-    SSL_CHECK(labelled->num_classes() >= 2, "pretrain: the --joint-probe data ", labelled->name(),
-              " needs labels of at least 2 classes");
-    with_probe.simclr.probe_classes = labelled->num_classes();
-    labelled_augment = data::crop_flip_augment(o.image_size);
-    data::LoaderOptions ll = image_loader_options(std::min(o.batch_size, labelled->size()),
-                                                  rng::mix64(o.seed, 0x6a6f696e74ull), o.workers);
-    ll.transform = labelled_augment.get();
-    ll.pin_memory = device.is_cuda();
-    labelled_loader = std::make_unique<data::Loader>(*labelled, ll);
-  }
-  MethodSetup method = make_method(with_probe, *dataset);
-  data::LoaderOptions lo = image_loader_options(o.batch_size, o.seed, o.workers);
-  lo.views = method.views;
-  lo.drop_last = method.drop_last;
-  lo.transform = method.augmentation.get();
-  lo.pin_memory = device.is_cuda();
-  data::Loader loader(*dataset, lo);
-  SSL_CHECK(loader.batches_per_epoch() > 0, "pretrain: dataset ", dataset->name(),
-            " has fewer images than one batch (", o.batch_size, ")");
+  PretrainSetup setup = open_pretrain_setup(o, device);
   // Written once the data and the model are known good: a mistyped path leaves no run directory behind.
   std::filesystem::create_directories(o.out_dir);
   nn::write_file_atomically(o.out_dir + "/config.json", pretrain_options_json(o).dump(2) + "\n");
 
-  PretextMethod& model = *method.model;
+  PretextMethod& model = *setup.method.model;
   model.to(device);  // before the optimizer, whose state is made beside each parameter
   model.train();
   auto optimizer = make_optimizer(o, model.parameters());
-  const int64_t steps_per_epoch = o.max_steps_per_epoch > 0
-                                      ? std::min(o.max_steps_per_epoch, loader.batches_per_epoch())
-                                      : loader.batches_per_epoch();
-  nn::LrSchedule schedule;
-  schedule.kind = nn::LrSchedule::parse_kind(o.schedule);
-  schedule.peak = o.lr;
-  schedule.total_steps = steps_per_epoch * o.epochs;
-  schedule.warmup_steps = std::min(schedule.total_steps / 2, steps_per_epoch * o.warmup_epochs);
-  schedule.step_size =
-      std::max<int64_t>(1, schedule.total_steps / 3);  // "step": ×0.1 at 1/3 and 2/3 of the run
+  const nn::LrSchedule schedule = make_schedule(o, setup.steps_per_epoch);
 
   std::vector<EpochMetrics> metrics;
   int64_t step = 0, first_epoch = 0;
@@ -265,85 +361,15 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
     first_epoch = saved.epoch;
     step = saved.global_step;
     metrics = metrics_from_json(nlohmann::json::parse(saved.metrics_json), checkpoint_path);
-    SSL_CHECK(int64_t(metrics.size()) == saved.epoch, checkpoint_path, ": ", metrics.size(),
-              " metrics records for ", saved.epoch, " completed epochs");
-    // The model was built with the seeded generator; continue its sequence where the run left it.
-    default_generator().set_state(saved.rng_seed, saved.rng_streams_used);
+    continue_after(saved, metrics.size(), checkpoint_path);
   }
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
-    const auto start = std::chrono::steady_clock::now();
-    loader.start_epoch(epoch);
-    Progress progress(str_cat("epoch ", epoch + 1, "/", o.epochs), steps_per_epoch, o.show_progress);
-    data::Batch batch, labelled_batch;
-    // The labelled loader restarts at a position fixed by the epoch, so a resumed run sees the same batches.
-    int64_t labelled_epoch = epoch * 1000;
-    if (labelled_loader) labelled_loader->start_epoch(labelled_epoch);
-    double loss_sum = 0, accuracy_sum = 0;
-    int64_t images = 0, done = 0, accuracy_steps = 0;
-    while (done < steps_per_epoch && loader.next(batch)) {
-      optimizer->lr = schedule.at(step);
-      StepContext context{o.seed, epoch};
-      if (labelled_loader) {
-        if (!labelled_loader->next(labelled_batch)) {
-          labelled_loader->start_epoch(++labelled_epoch);
-          SSL_CHECK(labelled_loader->next(labelled_batch), "pretrain: no labelled batch in ",
-                    labelled->name());
-        }
-        context.labelled = &labelled_batch;
-      }
-      model.last_accuracy = std::numeric_limits<double>::quiet_NaN();
-      batch.to(device);  // the loader's batches are made on the host
-      if (labelled_loader) labelled_batch.to(device);
-      Tensor loss = model.loss(batch, context);
-      if (std::isfinite(model.last_accuracy)) accuracy_sum += model.last_accuracy, ++accuracy_steps;
-      const double value = loss.item();
-      SSL_CHECK(std::isfinite(value), "pretrain: the loss became ", value, " at epoch ", epoch + 1, ", step ",
-                done + 1, " (lr ", optimizer->lr, "); try a lower --lr");
-      optimizer->zero_grad();
-      loss.backward();    // compute gradients ...
-      optimizer->step();  // ... then apply them (a data-parallel all-reduce would sit between the two)
-      loss_sum += value;
-      images += batch.images.size(0);
-      ++done;
-      ++step;
-      progress.update(done, loss_sum / double(done), batch.images.size(0));
-    }
-    progress.finish();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics.push_back({epoch + 1, loss_sum / double(std::max<int64_t>(1, done)), images / seconds, seconds,
-                       optimizer->lr,
-                       accuracy_steps > 0 ? accuracy_sum / double(accuracy_steps)
-                                          : std::numeric_limits<double>::quiet_NaN()});
+    metrics.push_back(train_epoch(o, setup, *optimizer, schedule, epoch, step, device));
     write_metrics(o.out_dir, metrics);
-    // image_size is the encoder's own input side: --image-size for most methods, the patch side for "patch".
-    nn::save_module(o.out_dir + "/encoder.safetensors", *model.encoder,
-                    {{"model", o.model},
-                     {"image_size", std::to_string(model.encoder->image_size)},
-                     {"method", o.method},
-                     {"epoch", std::to_string(epoch + 1)}});
-    // SimCLR's joint probe is kept beside the encoder, for evaluating it on other splits.
-    if (const auto* simclr = dynamic_cast<const SimCLR*>(&model); simclr && simclr->probe) {
-      nn::save_module(o.out_dir + "/probe.safetensors", *simclr->probe,
-                      {{"classes", std::to_string(simclr->options.probe_classes)}, {"data", o.joint_probe}});
-    }
-    // Supervised methods also keep their classifier (encoder + head): its accuracy is their result.
-    if (const auto* classifier = dynamic_cast<const SupervisedClassifier*>(&model)) {
-      nn::save_module(o.out_dir + "/classifier.safetensors", *classifier,
-                      {{"model", o.model},
-                       {"image_size", std::to_string(model.encoder->image_size)},
-                       {"classes", std::to_string(classifier->head->weight.size(0))},
-                       {"method", o.method},
-                       {"epoch", std::to_string(epoch + 1)}});
-    }
+    write_epoch_outputs(o, model, epoch + 1);
     // Last, so that a crash before it resumes from the previous epoch and redoes this one.
-    nn::TrainState state;
-    state.epoch = epoch + 1;
-    state.global_step = step;
-    state.rng_seed = default_generator().seed();
-    state.rng_streams_used = default_generator().streams_used();
-    state.config_json = pretrain_options_json(o).dump();
-    state.metrics_json = metrics_json(metrics).dump();
-    nn::save_train_state(checkpoint_path, model, *optimizer, state);
+    nn::save_train_state(checkpoint_path, model, *optimizer,
+                         state_after_epoch(epoch + 1, step, pretrain_options_json(o), metrics_json(metrics)));
     if (o.stop_after_epochs > 0 && epoch + 1 >= o.stop_after_epochs) break;
   }
   return metrics;

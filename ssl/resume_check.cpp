@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/rng.h"
 
 namespace ssl {
 
@@ -14,6 +15,24 @@ nn::TrainState read_state_to_resume(const std::string& command, const std::strin
   SSL_CHECK(state.epoch < epochs, checkpoint_path, ": the run has already completed ", state.epoch,
             " epochs; pass --epochs above ", state.epoch, " to train further");
   return state;
+}
+
+nn::TrainState state_after_epoch(int64_t epoch, int64_t step, const nlohmann::json& config,
+                                 const nlohmann::json& metrics) {
+  nn::TrainState state;
+  state.epoch = epoch;
+  state.global_step = step;
+  state.rng_seed = default_generator().seed();
+  state.rng_streams_used = default_generator().streams_used();
+  state.config_json = config.dump();
+  state.metrics_json = metrics.dump();
+  return state;
+}
+
+void continue_after(const nn::TrainState& saved, size_t metrics_records, const std::string& source) {
+  SSL_CHECK(int64_t(metrics_records) == saved.epoch, source, ": ", metrics_records, " metrics records for ",
+            saved.epoch, " completed epochs");
+  default_generator().set_state(saved.rng_seed, saved.rng_streams_used);
 }
 
 void check_resume_agrees(const nlohmann::json& saved, const nlohmann::json& requested,

@@ -1,4 +1,5 @@
-// --resume: the options a run was saved with against those it is resumed with, for every training command.
+// What every training command (ssl pretrain, ssl sgan) does the same way around its checkpoint: the state it
+// saves after each epoch and, on --resume, reading that state back and checking the options against it.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,15 @@ namespace ssl {
 // completed `epochs` epochs. Called before anything is built or config.json is overwritten.
 nn::TrainState read_state_to_resume(const std::string& command, const std::string& checkpoint_path,
                                     const std::string& format, int64_t epochs);
+
+// The training state to save after `epoch` completed epochs and `step` optimizer steps: the run's config and
+// metrics, and where the default generator stands.
+nn::TrainState state_after_epoch(int64_t epoch, int64_t step, const nlohmann::json& config,
+                                 const nlohmann::json& metrics);
+
+// After a restore from `saved` (read from `source`): checks that its metrics hold one record per completed
+// epoch, then puts the default generator back where the run left it (the models were built with it).
+void continue_after(const nn::TrainState& saved, size_t metrics_records, const std::string& source);
 
 // Throws ssl::Error naming `source` and listing every option (a key of `saved`) whose value in `requested`
 // differs, except those in `may_change` (options that alter neither the epochs done nor those to come).

@@ -44,7 +44,6 @@ void update_average(const nn::Module& average, const nn::Module& live, double d)
 namespace {
 
 const char* const kCheckpoint = "checkpoint.safetensors";
-const char* const kStateFormat = "ssl.sgan_train_state.v1";
 
 // The discriminator as the runner uses it: penultimate features of images in [−1, 1], and K+1 logits.
 class Discriminator : public nn::Module {
@@ -257,7 +256,7 @@ SganOptions saved_sgan_options(const nn::TrainState& state, const std::string& p
 
 SganOptions sgan_resume_options(const std::string& dir) {
   const std::string path = dir + "/" + kCheckpoint;
-  SganOptions o = saved_sgan_options(nn::read_train_state(path, kStateFormat), path);
+  SganOptions o = saved_sgan_options(nn::read_train_state(path, nn::kSganTrainStateFormat), path);
   o.out_dir = dir;
   o.resume = true;
   return o;
@@ -478,7 +477,8 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   const bool semi = !o.unlabelled.empty();
   const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
   if (o.resume) {
-    const nn::TrainState state = read_state_to_resume("sgan", checkpoint_path, kStateFormat, o.epochs);
+    const nn::TrainState state =
+        read_state_to_resume("sgan", checkpoint_path, nn::kSganTrainStateFormat, o.epochs);
     check_sgan_resume_options(saved_sgan_options(state, checkpoint_path), o, checkpoint_path);
   }
   manual_seed(o.seed);
@@ -513,13 +513,12 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   std::vector<SganEpochMetrics> metrics;
   int64_t step = 0, first_epoch = 0;
   if (o.resume) {
-    const nn::TrainState saved = nn::load_train_state(checkpoint_path, models, optimizers, kStateFormat);
+    const nn::TrainState saved =
+        nn::load_train_state(checkpoint_path, models, optimizers, nn::kSganTrainStateFormat);
     first_epoch = saved.epoch;
     step = saved.global_step;
     metrics = metrics_from_json(json::parse(saved.metrics_json), checkpoint_path);
-    SSL_CHECK(int64_t(metrics.size()) == saved.epoch, checkpoint_path, ": ", metrics.size(),
-              " metrics records for ", saved.epoch, " completed epochs");
-    default_generator().set_state(saved.rng_seed, saved.rng_streams_used);
+    continue_after(saved, metrics.size(), checkpoint_path);
   }
 
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
@@ -560,14 +559,9 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
     write_metrics(o.out_dir, metrics);
     write_epoch_outputs(o, models, fixed_z, epoch + 1, d.classes);
     // Last, so that a crash before it resumes from the previous epoch and redoes this one.
-    nn::TrainState state;
-    state.epoch = epoch + 1;
-    state.global_step = step;
-    state.rng_seed = default_generator().seed();
-    state.rng_streams_used = default_generator().streams_used();
-    state.config_json = sgan_options_json(o).dump();
-    state.metrics_json = metrics_json(metrics).dump();
-    nn::save_train_state(checkpoint_path, models, optimizers, state, kStateFormat);
+    nn::save_train_state(checkpoint_path, models, optimizers,
+                         state_after_epoch(epoch + 1, step, sgan_options_json(o), metrics_json(metrics)),
+                         nn::kSganTrainStateFormat);
     if (o.stop_after_epochs > 0 && epoch + 1 >= o.stop_after_epochs) break;
   }
   write_results(o, metrics.back(), d.test->size());

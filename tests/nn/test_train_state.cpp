@@ -267,8 +267,11 @@ TEST_CASE("a checkpoint with several named optimizers restores each, or none whe
 
   // Another kind of run's checkpoint is refused by its format.
   CHECK_THROWS_WITH_AS(nn::read_train_state(path),
-                       doctest::Contains("checkpoint format 'test.format.v1', expected 'ssl.train_state.v1'"),
+                       doctest::Contains("checkpoint format 'test.format.v1', expected 'ssl.train_state.v1' "
+                                         "(ssl pretrain)"),
                        ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::read_train_state(path, nn::kSganTrainStateFormat),
+                       doctest::Contains("expected 'ssl.sgan_train_state.v1' (ssl sgan)"), ssl::Error);
   CHECK(nn::read_train_state(path, "test.format.v1").epoch == 2);
 
   nn::Linear fresh(3, 2), fresh_second(2, 4);
