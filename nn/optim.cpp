@@ -101,7 +101,9 @@ void Optimizer::import_state(const OptimizerState& s, const std::string& source)
 SGD::SGD(std::vector<Tensor> params, double lr_, double momentum_, double wd, bool nesterov_)
     : Optimizer(std::move(params)), momentum(momentum_), weight_decay(wd), nesterov(nesterov_) {
   lr = lr_;
-  SSL_CHECK(lr >= 0 && momentum >= 0 && weight_decay >= 0, "SGD: lr, momentum and weight decay must be >= 0");
+  SSL_CHECK(lr >= 0 && momentum >= 0 && weight_decay >= 0,
+            "SGD: need lr, momentum and weight decay >= 0; got lr ", lr, ", momentum ", momentum,
+            ", weight decay ", weight_decay);
   SSL_CHECK(!nesterov || momentum > 0, "SGD: Nesterov momentum needs momentum > 0");
   for (const Tensor& p : params_)
     momentum_buffers_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
@@ -154,7 +156,9 @@ void SGD::set_slot_present(size_t i, const std::string&, bool present) {
 Adam::Adam(std::vector<Tensor> params, double lr_, double b1, double b2, double eps_, double wd)
     : Optimizer(std::move(params)), beta1(b1), beta2(b2), eps(eps_), weight_decay(wd) {
   lr = lr_;
-  SSL_CHECK(lr >= 0 && b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1 && eps > 0, "Adam: invalid hyper-parameters");
+  SSL_CHECK(lr >= 0 && b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1 && eps > 0 && wd >= 0,
+            "Adam: need lr >= 0, betas in [0, 1), eps > 0 and weight decay >= 0; got lr ", lr, ", betas ", b1,
+            ", ", b2, ", eps ", eps, ", weight decay ", wd);
   for (const Tensor& p : params_) {
     m_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
     v_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
@@ -204,7 +208,9 @@ AdamW::AdamW(std::vector<Tensor> params, double lr_, double b1, double b2, doubl
 LARS::LARS(std::vector<Tensor> params, double lr_, double momentum_, double wd, double eta_, bool nesterov_)
     : Optimizer(std::move(params)), momentum(momentum_), weight_decay(wd), eta(eta_), nesterov(nesterov_) {
   lr = lr_;
-  SSL_CHECK(lr >= 0 && momentum >= 0 && weight_decay >= 0 && eta > 0, "LARS: invalid hyper-parameters");
+  SSL_CHECK(lr >= 0 && momentum >= 0 && weight_decay >= 0 && eta > 0,
+            "LARS: need lr, momentum and weight decay >= 0 and eta > 0; got lr ", lr, ", momentum ", momentum,
+            ", weight decay ", weight_decay, ", eta ", eta);
   for (const Tensor& p : params_)
     momentum_buffers_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
 }

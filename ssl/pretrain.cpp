@@ -253,15 +253,15 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   }
   manual_seed(o.seed);
   PretrainSetup setup = open_pretrain_setup(o, device);
-  // Written once the data and the model are known good: a mistyped path leaves no run directory behind.
-  std::filesystem::create_directories(o.out_dir);
-  nn::write_file_atomically(o.out_dir + "/config.json", pretrain_options_json(o).dump(2) + "\n");
-
   PretextMethod& model = *setup.method.model;
   model.to(device);  // before the optimizer, whose state is made beside each parameter
   model.train();
   auto optimizer = make_optimizer(o, model.parameters());
   const nn::LrSchedule schedule = make_schedule(o, setup.steps_per_epoch);
+  // Written once the data, the model and the optimizer are known good: a mistyped path or a bad option leaves
+  // no run directory behind.
+  std::filesystem::create_directories(o.out_dir);
+  nn::write_file_atomically(o.out_dir + "/config.json", pretrain_options_json(o).dump(2) + "\n");
 
   std::vector<EpochMetrics> metrics;
   int64_t step = 0, first_epoch = 0;

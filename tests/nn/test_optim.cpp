@@ -91,6 +91,17 @@ TEST_CASE("LARS scales weight steps by the trust ratio and leaves 1-D parameters
   CHECK(b.to_vector<double>()[0] == doctest::Approx(0.8 - 0.38));
 }
 
+TEST_CASE("an invalid hyper-parameter is refused with the values given") {
+  Tensor p = param({1.0});
+  CHECK_THROWS_WITH_AS(nn::SGD({p}, -0.1), doctest::Contains("got lr -0.1, momentum 0, weight decay 0"),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::Adam({p}, 1e-3, 0.9, 1.0), doctest::Contains("betas 0.9, 1,"), ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::AdamW({p}, 1e-3, 0.9, 0.999, 1e-8, -0.5), doctest::Contains("weight decay -0.5"),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::LARS({p}, 0.1, 0.9, 0.0, 0.0), doctest::Contains("eta 0"), ssl::Error);
+  CHECK_NOTHROW(nn::Adam({p}, 0.0));  // lr 0 is allowed: a warm-up starts there
+}
+
 TEST_CASE("gradient clipping by global norm") {
   Tensor a = param({3.0}), b = param({4.0});
   set_grad(a, {3.0});

@@ -130,7 +130,7 @@ TEST_CASE("a cosine run killed after epoch 2 and resumed equals the uninterrupte
   check_same_tensors(straight_opts.out_dir + "/encoder.safetensors", killed.out_dir + "/encoder.safetensors");
 }
 
-TEST_CASE("a run that cannot start writes nothing: no run directory for a mistyped path or model") {
+TEST_CASE("a run that cannot start writes nothing: no run directory for a mistyped path, model or option") {
   const test::TempDir scratch(kScratch);
   PretrainOptions missing = tiny_run("missing_data", 1);
   missing.data = "folder:" + (kRoot / "no_such_folder").string();
@@ -140,6 +140,15 @@ TEST_CASE("a run that cannot start writes nothing: no run directory for a mistyp
   model.model = "convnet3";
   CHECK_THROWS_WITH_AS(pretrain(model), doctest::Contains("unknown model 'convnet3'"), ssl::Error);
   CHECK_FALSE(fs::exists(model.out_dir));
+  PretrainOptions lr = tiny_run("negative_lr", 1);
+  lr.lr = -0.01;
+  CHECK_THROWS_WITH_AS(pretrain(lr), doctest::Contains("got lr -0.01"), ssl::Error);
+  CHECK_FALSE(fs::exists(lr.out_dir));
+  PretrainOptions schedule = tiny_run("unknown_schedule", 1);
+  schedule.schedule = "linear";
+  CHECK_THROWS_WITH_AS(pretrain(schedule), doctest::Contains("unknown learning-rate schedule 'linear'"),
+                       ssl::Error);
+  CHECK_FALSE(fs::exists(schedule.out_dir));
 }
 
 TEST_CASE("resuming from a truncated checkpoint names the file and the tensor") {
