@@ -242,6 +242,10 @@ nlohmann::json evaluate(const EvalOptions& o) {
   SSL_CHECK(train_set->num_classes() > 0, "eval: the training split ", train_set->name(),
             " is unlabelled; the ", o.protocol, " protocol needs class labels");
   const int64_t classes = train_set->num_classes();
+  // Every split is opened before any training or feature pass, so a mistyped path fails at once.
+  const std::shared_ptr<const data::Dataset> test_set = data::open_dataset(o.test, open);
+  const std::shared_ptr<const data::Dataset> transfer_set =
+      o.transfer.empty() ? nullptr : data::open_dataset(o.transfer, open);
 
   std::shared_ptr<SupervisedClassifier> classifier;
   ScratchDir scratch;
@@ -289,12 +293,9 @@ nlohmann::json evaluate(const EvalOptions& o) {
 
   nlohmann::json splits;
   splits["train"] = {{"top1", tr.top1}, {"top5", tr.top5}, {"data", o.train}, {"images", train_set->size()}};
-  splits["test"] =
-      evaluate_split(*encoder, layer, scores_of, *train_set, data::open_dataset(o.test, open), o.test, o);
-  if (!o.transfer.empty()) {
-    splits["transfer"] = evaluate_split(*encoder, layer, scores_of, *train_set,
-                                        data::open_dataset(o.transfer, open), o.transfer, o);
-  }
+  splits["test"] = evaluate_split(*encoder, layer, scores_of, *train_set, test_set, o.test, o);
+  if (transfer_set)
+    splits["transfer"] = evaluate_split(*encoder, layer, scores_of, *train_set, transfer_set, o.transfer, o);
   nlohmann::json result = {
       {"protocol", o.protocol}, {"encoder", o.encoder}, {"feature_dim", train.x.size(1)}, {"splits", splits}};
   if (o.protocol != "finetune") result["layer"] = encoder->layer_names()[layer];
