@@ -141,6 +141,12 @@ Header read_header(const std::string& path, std::ifstream& in) {
 
 }  // namespace
 
+void make_directories(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  SSL_CHECK(!ec, "cannot create the directory '", path, "': ", ec.message());
+}
+
 void write_file_atomically(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -30,4 +30,8 @@ void load_module(const std::string& path, Module& module, Metadata* metadata = n
 // Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
 void write_file_atomically(const std::string& path, const std::string& bytes);
 
+// Creates directory `path` and its parents (nothing when they exist); throws ssl::Error naming the path and
+// the reason when it cannot.
+void make_directories(const std::string& path);
+
 }  // namespace ssl::nn

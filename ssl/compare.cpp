@@ -278,7 +278,7 @@ nlohmann::json compare(const CompareOptions& c) {
   if (c.repeats > 1) return compare_over_seeds(c);
   Device::parse_present(c.device);  // before anything is written
   check_datasets(c);
-  std::filesystem::create_directories(c.out_dir);
+  nn::make_directories(c.out_dir);
   nlohmann::json config = {{"study", c.study},
                            {"data", c.data},
                            {"test", c.test},

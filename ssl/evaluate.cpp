@@ -303,7 +303,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
   if (o.protocol == "knn") result["knn"] = {{"k", o.knn.k}, {"temperature", o.knn.temperature}};
   if (classifier) result["finetune"] = finetune_info;
   if (!o.out_dir.empty()) {
-    std::filesystem::create_directories(o.out_dir);
+    nn::make_directories(o.out_dir);
     nn::write_file_atomically(o.out_dir + "/results.json", result.dump(2) + "\n");
   }
   return result;

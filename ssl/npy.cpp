@@ -38,7 +38,7 @@ std::string npy_bytes(const Tensor& t_in) {
 
 void write_npy(const std::string& path, const Tensor& t) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
+  if (!parent.empty()) nn::make_directories(parent.string());
   nn::write_file_atomically(path, npy_bytes(t));
 }
 

@@ -260,7 +260,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   const nn::LrSchedule schedule = make_schedule(o, setup.steps_per_epoch);
   // Written once the data, the model and the optimizer are known good: a mistyped path or a bad option leaves
   // no run directory behind.
-  std::filesystem::create_directories(o.out_dir);
+  nn::make_directories(o.out_dir);
   nn::write_file_atomically(o.out_dir + "/config.json", pretrain_options_json(o).dump(2) + "\n");
 
   std::vector<EpochMetrics> metrics;

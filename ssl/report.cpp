@@ -4,7 +4,6 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <limits>
 
 #include "core/error.h"
@@ -331,7 +330,7 @@ std::string report_html(const nlohmann::json& r) {
 }
 
 void write_report(const std::string& dir, const nlohmann::json& results) {
-  std::filesystem::create_directories(dir);
+  nn::make_directories(dir);
   nn::write_file_atomically(dir + "/report.html", report_html(results));
 }
 

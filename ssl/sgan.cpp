@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 
 #include "data/image_grid.h"
 #include "data/loader.h"
@@ -503,7 +502,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   // The checkpoint (nn/train_state.h) keeps both optimizers' states, under these names.
   const std::vector<nn::NamedOptimizer> optimizers = {{"discriminator", &opt_d}, {"generator", &opt_g}};
   // Written once the data and both networks are known good: a mistyped path leaves no run directory behind.
-  std::filesystem::create_directories(o.out_dir);
+  nn::make_directories(o.out_dir);
   nn::write_file_atomically(o.out_dir + "/config.json", sgan_options_json(o).dump(2) + "\n");
 
   // The samples' z comes from its own generator, so it is the same in every run and on resume.

@@ -160,3 +160,14 @@ TEST_CASE("each tensor is read at its own offsets, whatever their order in the d
   CHECK(tensors.at("a").to_vector<float>() == std::vector<float>{3.25f, 4.0f});
   CHECK(tensors.at("b").to_vector<float>() == std::vector<float>{1.5f, -2.0f});
 }
+
+TEST_CASE("output directories are made with their parents, or refused naming the path") {
+  const std::string nested = temp_path("runs/a/b");
+  nn::make_directories(nested);
+  CHECK(fs::is_directory(nested));
+  nn::make_directories(nested);  // already there: nothing to do
+  nn::write_file_atomically(temp_path("a_file"), "x");
+  const std::string expected = "cannot create the directory '" + temp_path("a_file/run") + "': ";
+  CHECK_THROWS_WITH_AS(nn::make_directories(temp_path("a_file/run")), doctest::Contains(expected.c_str()),
+                       ssl::Error);
+}
