@@ -1,3 +1,5 @@
+// The pre-training runner (ssl/pretrain.h): open the data and build the method, then train epoch by epoch,
+// writing each epoch's metrics and networks and, last, the checkpoint a resumed run starts from.
 #include "ssl/pretrain.h"
 
 #include <chrono>
@@ -57,10 +59,6 @@ std::vector<EpochMetrics> metrics_from_json(const nlohmann::json& a, const std::
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 // The options a checkpoint's state was saved with (`path` names the file in errors).
 PretrainOptions saved_options(const nn::TrainState& state, const std::string& path) {
   try {
@@ -69,18 +67,6 @@ PretrainOptions saved_options(const nn::TrainState& state, const std::string& pa
     throw Error(str_cat(path, ": malformed config in the metadata (", e.what(), ")"));
   }
 }
-
-}  // namespace
-
-PretrainOptions resume_options(const std::string& dir) {
-  const std::string path = dir + "/" + kCheckpoint;
-  PretrainOptions o = saved_options(nn::read_train_state(path), path);
-  o.out_dir = dir;
-  o.resume = true;
-  return o;
-}
-
-namespace {
 
 void write_metrics(const std::string& dir, const std::vector<EpochMetrics>& metrics) {
   std::string jsonl, csv = "epoch,loss,images_per_s,seconds,lr,train_top1\n";
@@ -102,10 +88,6 @@ std::unique_ptr<nn::Optimizer> make_optimizer(const PretrainOptions& o, std::vec
   if (o.optimizer == "lars") return std::make_unique<nn::LARS>(std::move(params), o.lr, 0.9, o.weight_decay);
   throw Error(str_cat("pretrain: unknown optimizer '", o.optimizer, "'; expected sgd, adam, adamw or lars"));
 }
-
-}  // namespace
-
-namespace {
 
 // The method and the data it trains on: its loader over --data (with the method's views and augmentation),
 // and for --joint-probe a second loader over the labelled images, one batch of them per step.
@@ -240,6 +222,14 @@ void write_epoch_outputs(const PretrainOptions& o, const PretextMethod& model, i
 }
 
 }  // namespace
+
+PretrainOptions resume_options(const std::string& dir) {
+  const std::string path = dir + "/" + kCheckpoint;
+  PretrainOptions o = saved_options(nn::read_train_state(path), path);
+  o.out_dir = dir;
+  o.resume = true;
+  return o;
+}
 
 std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "pretrain: need epochs >= 1 and batch size >= 2, got ",
