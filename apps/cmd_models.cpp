@@ -12,10 +12,13 @@ namespace ssl::apps {
 
 namespace {
 
-void print_row(const std::string& name, const std::string& note, nn::Module& model, const Shape& input) {
+std::string table_row(const std::string& name, const std::string& note, nn::Module& model,
+                      const Shape& input) {
   const double gflops = double(nn::forward_cost(model, input).flops()) / 1e9;
-  std::printf("%-20s %14lld %12.3f   %s\n", name.c_str(), (long long)model.parameter_count(), gflops,
-              note.c_str());
+  char row[256];
+  std::snprintf(row, sizeof row, "%-20s %14lld %12.3f   %s\n", name.c_str(),
+                (long long)model.parameter_count(), gflops, note.c_str());
+  return row;
 }
 
 }  // namespace
@@ -31,23 +34,26 @@ void add_models_command(CLI::App& app) {
       ->check(CLI::Range(1, 100000));
   cmd->callback([size, classes]() {
     const int64_t s = *size, k = *classes;
-    std::printf("%-20s %14s %12s   (input %lldx%lld, %lld classes; FLOPs = 2 x multiply-adds, one image)\n",
-                "model", "parameters", "GFLOP fwd", (long long)s, (long long)s, (long long)k);
+    // Every row is made before anything is printed: a size some model cannot take prints only the error.
+    std::string rows;
     const Shape image{1, 3, s, s};
     for (const std::string& name : nn::encoder_names()) {
       nn::EncoderPtr e = nn::make_encoder(name, s);
-      print_row(name, "encoder, " + std::to_string(e->feature_dim) + " features", *e, image);
+      rows += table_row(name, "encoder, " + std::to_string(e->feature_dim) + " features", *e, image);
     }
     auto mobilenet = nn::mobilenet_v1_classifier(k, s);
-    print_row("mobilenet_v1+fc", "classifier", *mobilenet, image);
+    rows += table_row("mobilenet_v1+fc", "classifier", *mobilenet, image);
     auto resnet = nn::resnet18_classifier(k, s <= 64 ? nn::ResNetStem::cifar : nn::ResNetStem::imagenet);
-    print_row("resnet18+fc", "classifier", *resnet, image);
+    rows += table_row("resnet18+fc", "classifier", *resnet, image);
     if (s >= 16 && (s & (s - 1)) == 0) {  // the SGAN networks take powers of two
       auto generator = nn::sgan_generator(100, s);
-      print_row("sgan_generator", "latent 100 -> image", *generator, {1, 100});
+      rows += table_row("sgan_generator", "latent 100 -> image", *generator, {1, 100});
       auto discriminator = nn::sgan_discriminator(k, s);
-      print_row("sgan_discriminator", std::to_string(k + 1) + " logits (K + fake)", *discriminator, image);
+      rows += table_row("sgan_discriminator", std::to_string(k + 1) + " logits (K + fake)", *discriminator,
+                        image);
     }
+    std::printf("%-20s %14s %12s   (input %lldx%lld, %lld classes; FLOPs = 2 x multiply-adds, one image)\n%s",
+                "model", "parameters", "GFLOP fwd", (long long)s, (long long)s, (long long)k, rows.c_str());
   });
 }
 
