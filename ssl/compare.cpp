@@ -278,7 +278,6 @@ nlohmann::json compare(const CompareOptions& c) {
   if (c.repeats > 1) return compare_over_seeds(c);
   Device::parse_present(c.device);  // before anything is written
   check_datasets(c);
-  nn::make_directories(c.out_dir);
   nlohmann::json config = {{"study", c.study},
                            {"data", c.data},
                            {"test", c.test},
@@ -302,6 +301,7 @@ nlohmann::json compare(const CompareOptions& c) {
                                                                c.labels_per_class, " labels per class")},
                             {"config", config}};
   results["methods"] = c.study == "a" ? study_a(c) : study_b(c);
+  nn::make_directories(c.out_dir);  // only now: a study that cannot start leaves no directory behind
   write_results(c.out_dir, results);
   return results;
 }

@@ -202,12 +202,18 @@ TEST_CASE("compare --repeats 2 at toy size: a run per seed, and their mean and s
   CHECK_THROWS_WITH_AS(compare(a), doctest::Contains("repeats must be at least 1, got 0"), Error);
 }
 
-TEST_CASE("compare: a dataset that cannot be opened stops the study before anything runs or is written") {
+TEST_CASE(
+    "compare: a study that cannot start (a dataset that cannot be opened, an unknown model) writes nothing") {
   const test::TempDir temp("ssl_test_compare_bad");
   CompareOptions c = tiny("a", temp.path() + "/run");
   c.transfer = "folder:" + temp.path() + "/no_such_folder";
   CHECK_THROWS_WITH_AS(compare(c), doctest::Contains("no_such_folder"), ssl::Error);
   CHECK_FALSE(std::filesystem::exists(c.out_dir));
+  // A first run that cannot start (a model the project does not have) leaves no directory either.
+  CompareOptions model = tiny("a", temp.path() + "/run_model");
+  model.model = "convnet3";
+  CHECK_THROWS_WITH_AS(compare(model), doctest::Contains("unknown model 'convnet3'"), ssl::Error);
+  CHECK_FALSE(std::filesystem::exists(model.out_dir));
 }
 
 TEST_CASE("compare --study b at toy size: supervised, simclr with its joint probe, finetune on the labels") {
