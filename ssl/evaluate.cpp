@@ -24,21 +24,20 @@ namespace ssl {
 
 namespace {
 
-// The metadata of DIR/encoder.safetensors (the file validated), which names its model and input size.
-nn::Metadata encoder_metadata(const std::string& spec) {
-  const std::string path = spec + "/encoder.safetensors";
-  SSL_CHECK(std::filesystem::exists(path), "encoder '", spec,
-            "': expected a pretrain output directory containing ", "encoder.safetensors, or random:MODEL; '",
-            path, "' does not exist");
+bool is_random(const std::string& spec) { return spec.rfind("random:", 0) == 0; }
+
+}  // namespace
+
+nn::Metadata encoder_metadata(const std::string& dir) {
+  const std::string path = dir + "/encoder.safetensors";
+  SSL_CHECK(std::filesystem::exists(path), "encoder '", dir,
+            "': expected a pretrain output directory holding encoder.safetensors; '", path,
+            "' does not exist");
   nn::Metadata meta = nn::read_safetensors_metadata(path);
   SSL_CHECK(meta.count("model") && meta.count("image_size"), path,
             ": metadata lacks 'model' or 'image_size'");
   return meta;
 }
-
-bool is_random(const std::string& spec) { return spec.rfind("random:", 0) == 0; }
-
-}  // namespace
 
 nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t image_size, int64_t input_size) {
   if (is_random(spec)) {

@@ -13,11 +13,16 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "nn/checkpoint.h"
 #include "nn/models.h"
 #include "ssl/knn.h"
 #include "ssl/linear_probe.h"
 
 namespace ssl {
+
+// The metadata of DIR/encoder.safetensors (the header validated against the file), which names the encoder's
+// model and input size; refused, saying what a pretrain output directory holds, when the file is not there.
+nn::Metadata encoder_metadata(const std::string& dir);
 
 // "DIR" (a pretrain output directory with encoder.safetensors) or "random:MODEL" (seeded initialisation).
 // input_size > 0 builds a trained encoder for that input size instead of the one it was trained at, with

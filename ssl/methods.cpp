@@ -53,7 +53,7 @@ MethodSetup make_method(const PretrainOptions& o, const data::Dataset& data) {
                   ? "finetune needs --init DIR (a pretrained encoder)"
                   : "supervised trains a fresh encoder; use --method finetune with --init");
     if (!o.init.empty()) {
-      nn::Metadata meta = nn::read_safetensors_metadata(o.init + "/encoder.safetensors");
+      nn::Metadata meta = encoder_metadata(o.init);
       SSL_CHECK(meta["model"] == o.model, "pretrain: the encoder in ", o.init, " is a ", meta["model"],
                 ", but --model is ", o.model, "; pass --model ", meta["model"]);
     }

@@ -234,8 +234,7 @@ void write_metrics(const std::string& dir, const std::vector<SganEpochMetrics>& 
 // The model name of an encoder spec (DIR or random:MODEL), for the exported encoder's metadata.
 std::string encoder_model_name(const std::string& spec) {
   if (starts_with(spec, "random:")) return spec.substr(7);
-  const nn::Metadata meta = nn::read_safetensors_metadata(spec + "/encoder.safetensors");
-  return meta.count("model") ? meta.at("model") : "";
+  return encoder_metadata(spec).at("model");
 }
 
 std::string variant_name(const SganOptions& o) {
