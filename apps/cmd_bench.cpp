@@ -289,7 +289,7 @@ void add_bench_command(CLI::App& app) {
       app.add_subcommand("bench", "Time the project's reference workloads (medians over repeats)");
   cmd->add_flag("--json", o->json, "One JSON object per workload");
   cmd->add_option("--repeats", o->repeats, "Timed repetitions per workload")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
+  add_threads_flag(*cmd, o->threads);
   cmd->add_option("--only", o->only, "Run only workloads whose name contains this text");
   add_device_flag(*cmd, o->device, "Where the SimCLR steps run (on a GPU only they run)");
   add_bench_kernels_command(*cmd);

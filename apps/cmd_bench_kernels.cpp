@@ -368,7 +368,7 @@ void add_bench_kernels_command(CLI::App& bench) {
   cmd->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--kernel", o->kernel, "Only kernels whose name contains this text");
   cmd->add_option("--repeats", o->repeats, "Timed repetitions per case")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU threads (0 = OpenMP default)")->capture_default_str();
+  add_threads_flag(*cmd, o->threads);
   cmd->add_flag("--json", o->json, "One JSON object per case");
   cmd->callback([o]() {
     set_threads(o->threads);

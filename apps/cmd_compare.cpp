@@ -58,9 +58,9 @@ void add_compare_command(CLI::App& app) {
                   "results.json and the report give each number's mean and standard deviation")
       ->capture_default_str()
       ->check(positive_number());
-  cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where every run trains and every encoder runs");
-  cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
+  add_threads_flag(*cmd, *threads);
   cmd->add_option("--out", o->out_dir,
                   "Output directory: one sub-directory per run, results.json and report.html (a rerun "
                   "resumes unfinished runs and keeps finished ones; a pre-training run made with other "

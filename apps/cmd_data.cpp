@@ -119,7 +119,7 @@ void add_data_command(CLI::App& app) {
   stats->add_option("--limit", so->limit, "Look at the first N images only (0 = all)")
       ->capture_default_str()
       ->check(non_negative_number());
-  stats->add_option("--threads", so->threads, "Threads (0 = OpenMP default)")->capture_default_str();
+  add_threads_flag(*stats, so->threads);
   add_skip_bad_images_flag(*stats, so->skip_bad_images);
   stats->callback([so]() {
     set_threads(so->threads);

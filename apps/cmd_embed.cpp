@@ -69,9 +69,9 @@ void add_embed_command(CLI::App& app) {
   cmd->add_option("--image-size", o->image_size, "Input size for random:MODEL")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of random:MODEL")->capture_default_str();
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
-  cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where the encoder runs");
-  cmd->add_option("--threads", o->threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
+  add_threads_flag(*cmd, o->threads);
   cmd->callback([o]() {
     set_threads(o->threads);
     run_embed(*o);

@@ -77,9 +77,9 @@ void add_sgan_command(CLI::App& app) {
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
-  cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where both networks train");
-  cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
+  add_threads_flag(*cmd, *threads);
   cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
   auto resume = std::make_shared<std::string>();
   cmd->add_option(

@@ -65,6 +65,18 @@ CLI::Validator non_negative_number() {
   return number_check("NON-NEGATIVE", "a number of at least 0", [](double v) { return v >= 0; });
 }
 
+void add_threads_flag(CLI::App& cmd, int& threads) {
+  cmd.add_option("--threads", threads, "Compute threads (0 = OpenMP default)")
+      ->capture_default_str()
+      ->check(non_negative_number());
+}
+
+void add_workers_flag(CLI::App& cmd, int& workers) {
+  cmd.add_option("--workers", workers, "Data-loading threads (0 = on the training thread)")
+      ->capture_default_str()
+      ->check(non_negative_number());
+}
+
 namespace {
 // The pretrain options stored in config.json, by flag: on --resume, those given override the saved values
 // (and pretrain refuses any that differ, except epochs and workers).
@@ -202,9 +214,9 @@ void add_pretrain_command(CLI::App& app) {
       ->check(CLI::IsMember({"gray", "drop"}));
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
-  cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where to train");
-  cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
+  add_threads_flag(*cmd, *threads);
   cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)");
   auto resume = std::make_shared<std::string>();
   cmd->add_option(
@@ -296,10 +308,10 @@ void add_eval_command(CLI::App& app) {
                   str_cat("Weight decay of the linear probe (", defaults.probe.weight_decay,
                           ") or of fine-tuning (", defaults.finetune.weight_decay, ")"));
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-  cmd->add_option("--workers", o->workers, "Data-loading threads")->capture_default_str();
+  add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device,
                   "Where the encoder runs (and fine-tuning trains; the probe is fitted on the host)");
-  cmd->add_option("--threads", *threads, "Compute threads (0 = OpenMP default)")->capture_default_str();
+  add_threads_flag(*cmd, *threads);
   cmd->callback([o, threads, cmd]() {
     set_threads(*threads);
     if (o->protocol == "finetune") {  // the flags given apply to fine-tuning instead of the probe

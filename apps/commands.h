@@ -32,6 +32,11 @@ nlohmann::json merge_resume_options(const CLI::App& cmd, const char* command, nl
 
 // --skip-bad-images, shared by every command that opens datasets.
 void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images);
+// --threads (compute threads for the kernels, 0 = the OpenMP default) and --workers (data-loading threads, 0
+// = batches built on the training thread), shared by every command that has them; negative counts are
+// refused.
+void add_threads_flag(CLI::App& cmd, int& threads);
+void add_workers_flag(CLI::App& cmd, int& workers);
 // --device: where `what` runs ("Where to train", ...): cpu, cuda or cuda:N.
 void add_device_flag(CLI::App& cmd, std::string& device, const std::string& what);
 
