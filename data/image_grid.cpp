@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <filesystem>
 #include <mutex>
 
 #include "core/error.h"
@@ -111,6 +112,9 @@ Image make_image_grid(const std::vector<Image>& images, const std::vector<int64_
 
 void write_png(const std::string& path, const Image& image) {
   SSL_CHECK(!image.empty(), "write_png: empty image for ", path);
+  const std::string ext = std::filesystem::path(path).extension().string();
+  SSL_CHECK(ext == ".png" || ext == ".PNG", "write_png: '", path,
+            "' should end in .png (the file is a PNG image)");
   SSL_CHECK(image.c == 1 || image.c == 3 || image.c == 4, "write_png: ", path, ": cannot write ", image.c,
             " channels (expected 1, 3 or 4)");
   SSL_CHECK(image.w <= (1 << 24) && image.h <= (1 << 24), "write_png: image too large");

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <set>
 #include <utility>
 
@@ -498,7 +499,7 @@ TEST_CASE("make_image_grid: dimensions, tiles at their places, label strips with
   CHECK_THROWS_AS(make_image_grid({}, {}, o), Error);
 }
 
-TEST_CASE("write_png: round trip, clear error for a bad path") {
+TEST_CASE("write_png: round trip, clear error for a bad path or extension") {
   test::TempDir dir;
   const Image img = ramp_image(7, 5);
   write_png(dir / "a.png", img);
@@ -511,6 +512,9 @@ TEST_CASE("write_png: round trip, clear error for a bad path") {
   stbi_image_free(data);
   const std::string err = test::error_of([&] { write_png(dir / "missing/dir/a.png", img); });
   CHECK(test::contains(err, "missing/dir/a.png"));
+  // Another extension would put PNG bytes under a name that says otherwise.
+  CHECK(test::contains(test::error_of([&] { write_png(dir / "a.jpg", img); }), "should end in .png"));
+  CHECK_FALSE(std::filesystem::exists(dir / "a.jpg"));
 }
 
 TEST_CASE("dataset_stats: counts per class, exact per-channel mean and std") {
