@@ -149,11 +149,15 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--optimizer", o->optimizer, "adam, adamw, sgd (momentum 0.9) or lars (SimCLR's)")
       ->capture_default_str()
       ->check(CLI::IsMember({"adam", "adamw", "sgd", "lars"}));
-  cmd->add_option("--lr", o->lr, "Peak learning rate, after a linear warm-up")->capture_default_str();
+  cmd->add_option("--lr", o->lr, "Peak learning rate, after a linear warm-up")
+      ->capture_default_str()
+      ->check(non_negative_number());
   cmd->add_option("--schedule", o->schedule, "Learning-rate schedule after warm-up: cosine, step or constant")
       ->capture_default_str()
       ->check(CLI::IsMember({"cosine", "step", "constant"}));
-  cmd->add_option("--weight-decay", o->weight_decay, "Weight decay")->capture_default_str();
+  cmd->add_option("--weight-decay", o->weight_decay, "Weight decay")
+      ->capture_default_str()
+      ->check(non_negative_number());
   cmd->add_option("--warmup-epochs", o->warmup_epochs, "Warm-up epochs")->capture_default_str();
   cmd->add_option("--temperature", o->simclr.temperature, "NT-Xent temperature")->capture_default_str();
   cmd->add_option("--head-hidden", o->simclr.head_hidden, "Projection head hidden width")
@@ -303,10 +307,12 @@ void add_eval_command(CLI::App& app) {
       ->check(positive_number());
   cmd->add_option("--lr", o->probe.lr,
                   str_cat("Adam learning rate of the linear probe (", defaults.probe.lr,
-                          ") or peak of fine-tuning's (", defaults.finetune.lr, ")"));
+                          ") or peak of fine-tuning's (", defaults.finetune.lr, ")"))
+      ->check(non_negative_number());
   cmd->add_option("--weight-decay", o->probe.weight_decay,
                   str_cat("Weight decay of the linear probe (", defaults.probe.weight_decay,
-                          ") or of fine-tuning (", defaults.finetune.weight_decay, ")"));
+                          ") or of fine-tuning (", defaults.finetune.weight_decay, ")"))
+      ->check(non_negative_number());
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device,
