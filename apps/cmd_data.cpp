@@ -13,6 +13,7 @@
 #include "data/registry.h"
 #include "data/transforms.h"
 #include "kernels/common/philox.h"
+#include "nn/checkpoint.h"
 
 namespace ssl::apps {
 namespace {
@@ -75,6 +76,7 @@ void run_stats(const StatsOptions& o) {
 void run_show(const ShowOptions& o) {
   const auto ds = open_spec(o.spec, o.skip_bad_images);
   SSL_CHECK(ds->size() > 0, ds->name(), " has no images");
+  nn::make_parent_directories(o.out);
   const int64_t n = std::min(o.count, ds->size());
   std::unique_ptr<data::Transform> augment;
   if (o.augment == "simclr") augment = data::simclr_augment(o.size > 0 ? o.size : ds->image(0).h);
@@ -144,7 +146,7 @@ void add_data_command(CLI::App& app) {
   show->add_option("--scale", wo->scale, "Pixel magnification (0 = tiles of at least 64 px)")
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
-  show->add_option("--out", wo->out, "Output PNG file")->required();
+  show->add_option("--out", wo->out, "Output PNG file")->required()->check(file_name_ending(".png"));
   add_skip_bad_images_flag(*show, wo->skip_bad_images);
   show->callback([wo]() { run_show(*wo); });
 }

@@ -9,6 +9,7 @@
 
 #include "apps/commands.h"
 #include "data/registry.h"
+#include "nn/checkpoint.h"
 #include "ssl/evaluate.h"
 #include "ssl/features.h"
 #include "ssl/npy.h"
@@ -25,13 +26,13 @@ struct EmbedOptions {
   bool skip_bad_images = false;
 };
 
-// "feats.npy" -> "feats_labels.npy".
-std::string labels_path(const std::string& out) {
-  const bool npy = out.size() > 4 && out.compare(out.size() - 4, 4, ".npy") == 0;
-  return (npy ? out.substr(0, out.size() - 4) : out) + "_labels.npy";
-}
+// "feats.npy" -> "feats_labels.npy" (--out is checked to end in .npy).
+std::string labels_path(const std::string& out) { return out.substr(0, out.size() - 4) + "_labels.npy"; }
 
 void run_embed(const EmbedOptions& o) {
+  // Directories first, so that an unwritable --out fails before the features are computed.
+  nn::make_parent_directories(o.out);
+  if (!o.inputs_out.empty()) nn::make_parent_directories(o.inputs_out);
   const Device device = Device::parse_present(o.device);
   nn::EncoderPtr encoder = load_encoder(o.encoder, o.seed, o.image_size);
   encoder->to(device);
@@ -61,8 +62,11 @@ void add_embed_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("embed", "Write the frozen features of a dataset as .npy files");
   cmd->add_option("--encoder", o->encoder, "A pretrain output directory, or random:MODEL")->required();
   cmd->add_option("--data", o->data, "Dataset spec (a bad spec lists them all)")->capture_default_str();
-  cmd->add_option("--out", o->out, "Features file (.npy); labels go to <name>_labels.npy")->required();
-  cmd->add_option("--inputs-out", o->inputs_out, "Also write the normalised input images (.npy)");
+  cmd->add_option("--out", o->out, "Features file (.npy); labels go to <name>_labels.npy")
+      ->required()
+      ->check(file_name_ending(".npy"));
+  cmd->add_option("--inputs-out", o->inputs_out, "Also write the normalised input images (.npy)")
+      ->check(file_name_ending(".npy"));
   cmd->add_option(
       "--layer", o->layer,
       "The encoder layer to read (a bad name lists them; default the last, the encoder's output)");

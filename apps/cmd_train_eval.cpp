@@ -2,6 +2,7 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -63,6 +64,15 @@ CLI::Validator positive_number() {
 
 CLI::Validator non_negative_number() {
   return number_check("NON-NEGATIVE", "a number of at least 0", [](double v) { return v >= 0; });
+}
+
+CLI::Validator file_name_ending(const std::string& extension) {
+  return CLI::Validator(
+      [extension](std::string& input) -> std::string {
+        if (std::filesystem::path(input).extension() == extension) return "";
+        return str_cat("expected a file name ending in ", extension, ", found '", input, "'");
+      },
+      "*" + extension);
 }
 
 void add_threads_flag(CLI::App& cmd, int& threads) {

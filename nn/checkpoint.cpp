@@ -147,10 +147,16 @@ void make_directories(const std::string& path) {
   SSL_CHECK(!ec, "cannot create the directory '", path, "': ", ec.message());
 }
 
+void make_parent_directories(const std::string& file_path) {
+  const std::filesystem::path parent = std::filesystem::path(file_path).parent_path();
+  if (!parent.empty()) make_directories(parent.string());
+}
+
 void write_file_atomically(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  SSL_CHECK(fd >= 0, "cannot write '", tmp, "': ", std::strerror(errno));
+  SSL_CHECK(fd >= 0, "cannot write '", path, "': ", std::strerror(errno), " (creating its temporary file '",
+            tmp, "')");
   size_t written = 0;
   while (written < bytes.size()) {
     const ssize_t w = ::write(fd, bytes.data() + written, bytes.size() - written);

@@ -33,5 +33,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes);
 // Creates directory `path` and its parents (nothing when they exist); throws ssl::Error naming the path and
 // the reason when it cannot.
 void make_directories(const std::string& path);
+// Creates the directory a file will be written to (nothing for a bare file name), as make_directories.
+void make_parent_directories(const std::string& file_path);
 
 }  // namespace ssl::nn

@@ -37,8 +37,9 @@ std::string npy_bytes(const Tensor& t_in) {
 }
 
 void write_npy(const std::string& path, const Tensor& t) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) nn::make_directories(parent.string());
+  SSL_CHECK(std::filesystem::path(path).extension() == ".npy", "write_npy: '", path,
+            "' should end in .npy (the file is in NumPy's format)");
+  nn::make_parent_directories(path);
   nn::write_file_atomically(path, npy_bytes(t));
 }
 

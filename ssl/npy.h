@@ -13,7 +13,8 @@ namespace ssl {
 // The .npy file's bytes for a float32, float64 or int64 tensor (made contiguous first).
 std::string npy_bytes(const Tensor& t);
 
-// Writes `t` to `path` atomically (nn::write_file_atomically), creating the parent directory.
+// Writes `t` to `path`, which must end in .npy, atomically (nn::write_file_atomically), creating the parent
+// directory.
 void write_npy(const std::string& path, const Tensor& t);
 
 }  // namespace ssl

@@ -170,4 +170,9 @@ TEST_CASE("output directories are made with their parents, or refused naming the
   const std::string expected = "cannot create the directory '" + temp_path("a_file/run") + "': ";
   CHECK_THROWS_WITH_AS(nn::make_directories(temp_path("a_file/run")), doctest::Contains(expected.c_str()),
                        ssl::Error);
+
+  nn::make_parent_directories(temp_path("out/c/features.npy"));  // the file's directory, not the file
+  CHECK(fs::is_directory(temp_path("out/c")));
+  CHECK_FALSE(fs::exists(temp_path("out/c/features.npy")));
+  CHECK_NOTHROW(nn::make_parent_directories("features.npy"));  // a bare name: nothing to make
 }

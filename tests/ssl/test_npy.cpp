@@ -2,8 +2,10 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "ssl/npy.h"
+#include "support/temp_dir.h"
 
 using namespace ssl;
 
@@ -44,4 +46,15 @@ TEST_CASE("npy: a transposed view is written in C order") {
   CHECK(data[0] == 1);
   CHECK(data[1] == 4);
   CHECK(data[2] == 2);
+}
+
+TEST_CASE("npy: the file is written under its directory, made if missing, and only under a .npy name") {
+  const test::TempDir dir("npy_write");
+  const Tensor x = Tensor::from_vector<float>({1, 2}, {2});
+  const std::string nested = dir.path() + "/features/seed_0/x.npy";
+  write_npy(nested, x);
+  CHECK(std::filesystem::file_size(nested) == npy_bytes(x).size());
+  CHECK_THROWS_WITH_AS(write_npy(dir.path() + "/x.txt", x),
+                       doctest::Contains("should end in .npy (the file is in NumPy's format)"), ssl::Error);
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/x.txt"));
 }
