@@ -37,12 +37,18 @@ void add_compare_command(CLI::App& app) {
       ->capture_default_str()
       ->check(positive_number());
   cmd->add_option("--model", o->model, "Encoder of every method")->capture_default_str();
-  cmd->add_option("--image-size", o->image_size, "Input size in pixels")->capture_default_str();
+  cmd->add_option("--image-size", o->image_size, "Input size in pixels")
+      ->capture_default_str()
+      ->check(positive_number());
   cmd->add_option("--epochs", o->epochs, "Epochs of every training run")
       ->capture_default_str()
       ->check(positive_number());
-  cmd->add_option("--batch-size", o->batch_size, "Batch size of every training run")->capture_default_str();
-  cmd->add_option("--probe-epochs", o->probe_epochs, "Epochs of each linear probe")->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "Batch size of every training run")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--probe-epochs", o->probe_epochs, "Epochs of each linear probe")
+      ->capture_default_str()
+      ->check(positive_number());
   cmd->add_option("--crop-min-scale", o->crop_min_scale,
                   "SimCLR's random resized crop: smallest area, as a fraction of the image")
       ->capture_default_str()
@@ -51,7 +57,8 @@ void add_compare_command(CLI::App& app) {
                   "The encoder layer each linear probe reads: best (chosen per encoder on a held-out fifth "
                   "of the probe's images), a layer name, or empty for the encoder's output")
       ->capture_default_str();
-  cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)");
+  cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)")
+      ->check(non_negative_number());
   cmd->add_option("--seed", o->seed, "Random seed (also draws the labelled subset)")->capture_default_str();
   cmd->add_option("--repeats", o->repeats,
                   "Run the study this many times, with seeds --seed, --seed + 1, ... (each in OUT/seed_K); "

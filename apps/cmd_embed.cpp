@@ -70,7 +70,9 @@ void add_embed_command(CLI::App& app) {
   cmd->add_option(
       "--layer", o->layer,
       "The encoder layer to read (a bad name lists them; default the last, the encoder's output)");
-  cmd->add_option("--image-size", o->image_size, "Input size for random:MODEL")->capture_default_str();
+  cmd->add_option("--image-size", o->image_size, "Input size for random:MODEL")
+      ->capture_default_str()
+      ->check(positive_number());
   cmd->add_option("--seed", o->seed, "Seed of random:MODEL")->capture_default_str();
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   add_workers_flag(*cmd, o->workers);

@@ -45,7 +45,8 @@ void add_sgan_command(CLI::App& app) {
   cmd->add_option("--test", o->test, "Labelled test images (Top-1/Top-5 after every epoch)")
       ->capture_default_str();
   cmd->add_option("--image-size", o->image_size, "Image size in pixels (a power of two, 16 to 256)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(positive_number());
   cmd->add_option("--epochs", o->epochs, "Epochs (passes over the unlabelled images)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));

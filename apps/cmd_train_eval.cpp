@@ -155,7 +155,9 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--batch-size", o->batch_size, "Images per batch (each gives two views)")
       ->capture_default_str()
       ->check(CLI::Range(2, 1 << 20));
-  cmd->add_option("--image-size", o->image_size, "Input size in pixels")->capture_default_str();
+  cmd->add_option("--image-size", o->image_size, "Input size in pixels")
+      ->capture_default_str()
+      ->check(positive_number());
   cmd->add_option("--optimizer", o->optimizer, "adam, adamw, sgd (momentum 0.9) or lars (SimCLR's)")
       ->capture_default_str()
       ->check(CLI::IsMember({"adam", "adamw", "sgd", "lars"}));
@@ -168,11 +170,18 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--weight-decay", o->weight_decay, "Weight decay")
       ->capture_default_str()
       ->check(non_negative_number());
-  cmd->add_option("--warmup-epochs", o->warmup_epochs, "Warm-up epochs")->capture_default_str();
-  cmd->add_option("--temperature", o->simclr.temperature, "NT-Xent temperature")->capture_default_str();
+  cmd->add_option("--warmup-epochs", o->warmup_epochs, "Warm-up epochs")
+      ->capture_default_str()
+      ->check(non_negative_number());
+  cmd->add_option("--temperature", o->simclr.temperature, "NT-Xent temperature")
+      ->capture_default_str()
+      ->check(positive_number());
   cmd->add_option("--head-hidden", o->simclr.head_hidden, "Projection head hidden width")
-      ->capture_default_str();
-  cmd->add_option("--head-out", o->simclr.head_out, "Projection width")->capture_default_str();
+      ->capture_default_str()
+      ->check(positive_number());
+  cmd->add_option("--head-out", o->simclr.head_out, "Projection width")
+      ->capture_default_str()
+      ->check(positive_number());
   cmd->add_option("--crop-min-scale", o->simclr.crop_min_scale,
                   "simclr: smallest area of the random resized crop, as a fraction of the image")
       ->capture_default_str()
@@ -203,7 +212,8 @@ void add_pretrain_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--overlap-weight", o->context.overlap_weight,
                   "context: L2 weight of that overlap band relative to the hidden pixels")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative_number());
   cmd->add_option("--adversarial-weight", o->context.adversarial_weight,
                   "context: weight w in [0, 1) of the adversarial term, (1 - w) L2 + w adversarial (0 = L2 "
                   "only; the original used 0.001)")
@@ -231,7 +241,8 @@ void add_pretrain_command(CLI::App& app) {
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where to train");
   add_threads_flag(*cmd, *threads);
-  cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)");
+  cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)")
+      ->check(non_negative_number());
   auto resume = std::make_shared<std::string>();
   cmd->add_option(
       "--resume", *resume,
@@ -300,7 +311,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--image-size", o->image_size,
                   "Input size for random:MODEL (a trained encoder keeps its own; images of another size "
                   "are resized to it)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(positive_number());
   cmd->add_option(
       "--input-size", o->input_size,
       "Run a trained encoder at this input size instead of its own (e.g. the patch task's encoder "

@@ -224,8 +224,21 @@ int64_t resolve_overlap(int64_t overlap, int64_t side) {
 
 }  // namespace
 
+void check_mask_options(const MaskOptions& o) {
+  if (o.mode == MaskOptions::Mode::centre) {
+    SSL_CHECK(o.hole_fraction > 0 && o.hole_fraction <= 1,
+              "mask_region: hole_fraction must be in (0, 1], got ", o.hole_fraction);
+  } else {
+    SSL_CHECK(o.block_fraction > 0 && o.block_fraction <= 1,
+              "mask_region: block_fraction must be in (0, 1], got ", o.block_fraction);
+    SSL_CHECK(o.coverage > 0 && o.coverage <= 1, "mask_region: coverage must be in (0, 1], got ", o.coverage);
+    SSL_CHECK(o.max_blocks > 0, "mask_region: max_blocks must be positive, got ", o.max_blocks);
+  }
+}
+
 MaskedImage mask_region(const Image& in, const MaskOptions& o, rng::Stream& rng) {
   SSL_CHECK(!in.empty(), "mask_region: empty input image");
+  check_mask_options(o);
   const std::vector<uint8_t> fill = fill_bytes(o.fill, in.c);
   const int64_t h = in.h, w = in.w, shorter = std::min(h, w);
   MaskedImage m;
@@ -234,16 +247,10 @@ MaskedImage mask_region(const Image& in, const MaskOptions& o, rng::Stream& rng)
   m.loss_region.assign(size_t(h * w), 0);
 
   if (o.mode == MaskOptions::Mode::centre) {
-    SSL_CHECK(o.hole_fraction > 0 && o.hole_fraction <= 1,
-              "mask_region: hole_fraction must be in (0, 1], got ", o.hole_fraction);
     const int64_t side = std::max<int64_t>(1, std::lround(o.hole_fraction * double(shorter)));
     m.overlap = resolve_overlap(o.overlap, side);
     mark_square(m, (h - side) / 2, (w - side) / 2, side, m.overlap);
   } else {
-    SSL_CHECK(o.block_fraction > 0 && o.block_fraction <= 1,
-              "mask_region: block_fraction must be in (0, 1], got ", o.block_fraction);
-    SSL_CHECK(o.coverage > 0 && o.coverage <= 1, "mask_region: coverage must be in (0, 1], got ", o.coverage);
-    SSL_CHECK(o.max_blocks > 0, "mask_region: max_blocks must be positive, got ", o.max_blocks);
     const int64_t side = std::max<int64_t>(1, std::lround(o.block_fraction * double(shorter)));
     m.overlap = resolve_overlap(o.overlap, side);
     const double target = o.coverage * double(h * w);

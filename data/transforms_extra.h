@@ -110,6 +110,9 @@ struct MaskOptions {
   std::vector<float> fill = {};
 };
 
+// Throws ssl::Error naming the first option out of its range (the fractions of the mode in use in (0, 1]).
+void check_mask_options(const MaskOptions& o);
+
 struct MaskedImage {
   Image image;                       // the input with the encoder's mask filled
   std::vector<uint8_t> mask;         // h * w, 1 = hidden from the encoder (filled with the fill value)

@@ -120,6 +120,7 @@ ContextEncoder::ContextEncoder(nn::EncoderPtr enc, ContextOptions o) : options(s
             options.overlap_weight);
   SSL_CHECK(options.adversarial_weight >= 0 && options.adversarial_weight < 1,
             "context: adversarial weight must be in [0, 1), got ", options.adversarial_weight);
+  data::check_mask_options(options.mask);  // here, not at the first batch, so a bad run writes nothing
   SSL_CHECK(enc->image_size > 0, "context: the encoder's image size is unknown (build it with make_encoder)");
   encoder = register_module("encoder", std::move(enc));
   decoder =

@@ -1,10 +1,14 @@
 #include "ssl/simclr.h"
 
+#include <cmath>
+
 #include "ssl/linear_probe.h"
 
 namespace ssl {
 
 SimCLR::SimCLR(nn::EncoderPtr enc, const SimCLROptions& o) : options(o) {
+  SSL_CHECK(o.temperature > 0 && std::isfinite(o.temperature),
+            "SimCLR: temperature must be > 0 and finite, got ", o.temperature);
   encoder = register_module("encoder", std::move(enc));
   head = register_module("head", nn::projection_head(encoder->feature_dim, o.head_hidden, o.head_out));
   if (o.probe_classes > 0)

@@ -149,6 +149,18 @@ TEST_CASE("a run that cannot start writes nothing: no run directory for a mistyp
   CHECK_THROWS_WITH_AS(pretrain(schedule), doctest::Contains("unknown learning-rate schedule 'linear'"),
                        ssl::Error);
   CHECK_FALSE(fs::exists(schedule.out_dir));
+  // Method options are checked when the method is built, not at its first batch.
+  PretrainOptions temperature = tiny_run("zero_temperature", 1);
+  temperature.simclr.temperature = 0;
+  CHECK_THROWS_WITH_AS(pretrain(temperature), doctest::Contains("temperature must be > 0 and finite, got 0"),
+                       ssl::Error);
+  CHECK_FALSE(fs::exists(temperature.out_dir));
+  PretrainOptions hole = tiny_run("hole_too_large", 1);
+  hole.method = "context";
+  hole.context.mask.hole_fraction = 1.5;
+  CHECK_THROWS_WITH_AS(pretrain(hole), doctest::Contains("hole_fraction must be in (0, 1], got 1.5"),
+                       ssl::Error);
+  CHECK_FALSE(fs::exists(hole.out_dir));
 }
 
 TEST_CASE("resuming from a truncated checkpoint names the file and the tensor") {
