@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/flags.h"
 #include "core/host_arena.h"
 #include "data/loader.h"
 #include "data/registry.h"

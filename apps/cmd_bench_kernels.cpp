@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/flags.h"
 #include "core/ops.h"
 #include "kernels/depthwise.h"
 #include "kernels/elementwise.h"

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "apps/commands.h"
+#include "apps/flags.h"
 #include "ssl/compare.h"
 #include "ssl/report.h"
 

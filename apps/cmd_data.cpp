@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/flags.h"
 #include "core/error.h"
 #include "data/image_grid.h"
 #include "data/registry.h"

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "apps/commands.h"
+#include "apps/flags.h"
 #include "data/registry.h"
 #include "nn/checkpoint.h"
 #include "ssl/evaluate.h"

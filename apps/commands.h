@@ -2,9 +2,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <map>
-#include <nlohmann/json.hpp>
-#include <string>
 
 namespace ssl::apps {
 
@@ -18,34 +15,5 @@ void add_models_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_sgan_command(CLI::App& app);
-
-// --threads: sets the OpenMP thread count for the compute kernels (0 = leave the default).
-void set_threads(int threads);
-// --resume of a training command: the saved run's options (`saved`, as JSON) with the options given on the
-// command line (`given`, the same JSON for the parsed flags) put over them, for every flag in
-// `config_key_of_flag`; any other flag given, except --out, --threads and --resume, is refused naming
-// `command`. Also refuses an --out that is not the resumed directory.
-nlohmann::json merge_resume_options(const CLI::App& cmd, const char* command, nlohmann::json saved,
-                                    const nlohmann::json& given,
-                                    const std::map<std::string, std::string>& config_key_of_flag,
-                                    const std::string& resume_dir, const std::string& out_dir);
-
-// --skip-bad-images, shared by every command that opens datasets.
-void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images);
-// --threads (compute threads for the kernels, 0 = the OpenMP default) and --workers (data-loading threads, 0
-// = batches built on the training thread), shared by every command that has them; negative counts are
-// refused.
-void add_threads_flag(CLI::App& cmd, int& threads);
-void add_workers_flag(CLI::App& cmd, int& workers);
-// --device: where `what` runs ("Where to train", ...): cpu, cuda or cuda:N.
-void add_device_flag(CLI::App& cmd, std::string& device, const std::string& what);
-
-// Checks of numeric flags whose errors say what was expected and what was found ("--epochs: expected a
-// number above 0, found 0"); CLI11's PositiveNumber names a range up to 1.8e308 instead.
-CLI::Validator positive_number();
-CLI::Validator non_negative_number();
-// Checks that a file flag's value ends in `extension` (".npy"): "expected a file name ending in .npy, found
-// 'feats.txt'".
-CLI::Validator file_name_ending(const std::string& extension);
 
 }  // namespace ssl::apps

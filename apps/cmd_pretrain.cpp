@@ -1,91 +1,13 @@
-// `ssl pretrain` and `ssl eval`.
-#include <omp.h>
-
+// `ssl pretrain`: a self-supervised method (or the supervised baseline) trained on a dataset, resumable.
 #include <cstdio>
-#include <filesystem>
 #include <map>
 #include <string>
 
 #include "apps/commands.h"
-#include "ssl/evaluate.h"
+#include "apps/flags.h"
 #include "ssl/pretrain.h"
 
 namespace ssl::apps {
-
-void set_threads(int threads) {
-  if (threads > 0) omp_set_num_threads(threads);
-}
-
-nlohmann::json merge_resume_options(const CLI::App& cmd, const char* command, nlohmann::json saved,
-                                    const nlohmann::json& given,
-                                    const std::map<std::string, std::string>& config_key_of_flag,
-                                    const std::string& resume_dir, const std::string& out_dir) {
-  SSL_CHECK(cmd.count("--out") == 0 || out_dir == resume_dir, command, ": --out ", out_dir,
-            " differs from --resume ", resume_dir, "; a resumed run continues in its own directory");
-  for (const CLI::Option* opt : cmd.get_options()) {
-    if (opt->count() == 0) continue;
-    const std::string flag = opt->get_name();
-    auto it = config_key_of_flag.find(flag);
-    if (it != config_key_of_flag.end())
-      saved[it->second] = given.at(it->second);
-    else
-      SSL_CHECK(flag == "--out" || flag == "--threads" || flag == "--resume", command, ": ", flag,
-                " cannot be combined with --resume");  // an option the saved config does not hold
-  }
-  return saved;
-}
-
-void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images) {
-  cmd.add_flag("--skip-bad-images", skip_bad_images,
-               "Image folders: leave out files that cannot be read, with a counted warning (default: error)");
-}
-
-void add_device_flag(CLI::App& cmd, std::string& device, const std::string& what) {
-  cmd.add_option("--device", device, what + ": cpu, cuda or cuda:N")->capture_default_str();
-}
-
-namespace {
-// `help` is what --help shows after the type ("INT:POSITIVE").
-CLI::Validator number_check(const std::string& help, const std::string& expected, bool (*accepts)(double)) {
-  return CLI::Validator(
-      [expected, accepts](std::string& input) -> std::string {
-        double value = 0;
-        if (!CLI::detail::lexical_cast(input, value) || !accepts(value))
-          return str_cat("expected ", expected, ", found ", input);
-        return "";
-      },
-      help);
-}
-}  // namespace
-
-CLI::Validator positive_number() {
-  return number_check("POSITIVE", "a number above 0", [](double v) { return v > 0; });
-}
-
-CLI::Validator non_negative_number() {
-  return number_check("NON-NEGATIVE", "a number of at least 0", [](double v) { return v >= 0; });
-}
-
-CLI::Validator file_name_ending(const std::string& extension) {
-  return CLI::Validator(
-      [extension](std::string& input) -> std::string {
-        if (std::filesystem::path(input).extension() == extension) return "";
-        return str_cat("expected a file name ending in ", extension, ", found '", input, "'");
-      },
-      "*" + extension);
-}
-
-void add_threads_flag(CLI::App& cmd, int& threads) {
-  cmd.add_option("--threads", threads, "Compute threads (0 = OpenMP default)")
-      ->capture_default_str()
-      ->check(non_negative_number());
-}
-
-void add_workers_flag(CLI::App& cmd, int& workers) {
-  cmd.add_option("--workers", workers, "Data-loading threads (0 = on the training thread)")
-      ->capture_default_str()
-      ->check(non_negative_number());
-}
 
 namespace {
 // The pretrain options stored in config.json, by flag: on --resume, those given override the saved values
@@ -269,101 +191,6 @@ void add_pretrain_command(CLI::App& app) {
     std::printf("pretrained %s/%s for %lld epochs: final loss %.4f; encoder in %s/encoder.safetensors\n",
                 o->method.c_str(), o->model.c_str(), (long long)o->epochs, metrics.back().loss,
                 o->out_dir.c_str());
-  });
-}
-
-void add_eval_command(CLI::App& app) {
-  auto o = std::make_shared<EvalOptions>();
-  auto threads = std::make_shared<int>(0);
-  CLI::App* cmd = app.add_subcommand(
-      "eval", "Evaluate an encoder: linear probe or kNN on frozen features, or fine-tuning");
-  cmd->add_option("--encoder", o->encoder,
-                  "A pretrain output directory, or random:MODEL for an untrained encoder")
-      ->required();
-  cmd->add_option("--protocol", o->protocol,
-                  "linear (logistic regression on frozen features), knn (cosine, temperature-weighted votes) "
-                  "or finetune (encoder + linear head trained on --train from the encoder's weights; "
-                  "random:MODEL trains from scratch; the run goes in OUT/finetune, or a temporary directory)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"linear", "knn", "finetune"}));
-  cmd->add_option("--knn-k", o->knn.k, "Neighbours that vote (knn)")
-      ->capture_default_str()
-      ->check(positive_number());
-  cmd->add_option("--knn-temperature", o->knn.temperature, "Vote weight exp(similarity / T) (knn)")
-      ->capture_default_str()
-      ->check(positive_number());
-  cmd->add_option("--train", o->train, "Labelled training split")->capture_default_str();
-  cmd->add_option("--test", o->test,
-                  "Test split; classes are matched by name when they are not the training split's")
-      ->capture_default_str();
-  cmd->add_option("--transfer", o->transfer,
-                  "Another labelled dataset to test the same probe on (classes matched by name, those "
-                  "without a counterpart left out and listed)");
-  cmd->add_option("--labels-per-class", o->labels_per_class,
-                  "Fit the probe on N labelled images per class of --train, drawn with --seed (0 = all)")
-      ->check(non_negative_number());
-  cmd->add_option("--layer", o->layer,
-                  "linear, knn: the encoder layer the features are read at (a bad name lists them; default "
-                  "the last, the encoder's output), or best: the layer whose features score best on a "
-                  "held-out fifth of --train");
-  add_skip_bad_images_flag(*cmd, o->skip_bad_images);
-  cmd->add_option("--out", o->out_dir, "Directory for results.json");
-  cmd->add_option("--image-size", o->image_size,
-                  "Input size for random:MODEL (a trained encoder keeps its own; images of another size "
-                  "are resized to it)")
-      ->capture_default_str()
-      ->check(positive_number());
-  cmd->add_option(
-      "--input-size", o->input_size,
-      "Run a trained encoder at this input size instead of its own (e.g. the patch task's encoder "
-      "on whole images; refused when its weights depend on the size)");
-  // The trained part's settings: the linear probe's, or with --protocol finetune the fine-tuning run's.
-  const EvalOptions defaults;
-  cmd->add_option("--epochs", o->probe.epochs,
-                  str_cat("Epochs of the linear probe (default ", defaults.probe.epochs,
-                          ") or of fine-tuning (", defaults.finetune.epochs, ")"))
-      ->check(positive_number());
-  cmd->add_option("--batch-size", o->probe.batch_size,
-                  str_cat("Batch size of the linear probe (", defaults.probe.batch_size,
-                          ") or of fine-tuning (", defaults.finetune.batch_size, ")"))
-      ->check(positive_number());
-  cmd->add_option("--lr", o->probe.lr,
-                  str_cat("Adam learning rate of the linear probe (", defaults.probe.lr,
-                          ") or peak of fine-tuning's (", defaults.finetune.lr, ")"))
-      ->check(non_negative_number());
-  cmd->add_option("--weight-decay", o->probe.weight_decay,
-                  str_cat("Weight decay of the linear probe (", defaults.probe.weight_decay,
-                          ") or of fine-tuning (", defaults.finetune.weight_decay, ")"))
-      ->check(non_negative_number());
-  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-  add_workers_flag(*cmd, o->workers);
-  add_device_flag(*cmd, o->device,
-                  "Where the encoder runs (and fine-tuning trains; the probe is fitted on the host)");
-  add_threads_flag(*cmd, *threads);
-  cmd->callback([o, threads, cmd]() {
-    set_threads(*threads);
-    if (o->protocol == "finetune") {  // the flags given apply to fine-tuning instead of the probe
-      if (cmd->count("--epochs")) o->finetune.epochs = o->probe.epochs;
-      if (cmd->count("--batch-size")) o->finetune.batch_size = o->probe.batch_size;
-      if (cmd->count("--lr")) o->finetune.lr = o->probe.lr;
-      if (cmd->count("--weight-decay")) o->finetune.weight_decay = o->probe.weight_decay;
-    }
-    const nlohmann::json r = evaluate(*o);
-    std::printf("\n%-8s %8s %8s   (%s protocol, encoder %s)\n", "split", "top1", "top5", o->protocol.c_str(),
-                o->encoder.c_str());
-    for (const std::string split : {"train", "test", "transfer"}) {
-      if (!r["splits"].contains(split)) continue;
-      const nlohmann::json& m = r["splits"][split];
-      std::printf("%-8s %7.2f%% %7.2f%%   %s, %lld images\n", split.c_str(), 100 * m["top1"].get<double>(),
-                  100 * m["top5"].get<double>(), m["data"].get<std::string>().c_str(),
-                  (long long)m["images"].get<int64_t>());
-      if (m.contains("classes_left_out")) {
-        std::printf("         classes left out: %s (training side), %s (this split)\n",
-                    m["classes_left_out"]["train"].dump().c_str(),
-                    m["classes_left_out"]["split"].dump().c_str());
-      }
-    }
-    if (!o->out_dir.empty()) std::printf("results in %s/results.json\n", o->out_dir.c_str());
   });
 }
 

@@ -1,0 +1,87 @@
+// The options several commands share, and the checks that make their errors say what was expected.
+#include "apps/flags.h"
+
+#include <omp.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace ssl::apps {
+
+void set_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+}
+
+nlohmann::json merge_resume_options(const CLI::App& cmd, const char* command, nlohmann::json saved,
+                                    const nlohmann::json& given,
+                                    const std::map<std::string, std::string>& config_key_of_flag,
+                                    const std::string& resume_dir, const std::string& out_dir) {
+  SSL_CHECK(cmd.count("--out") == 0 || out_dir == resume_dir, command, ": --out ", out_dir,
+            " differs from --resume ", resume_dir, "; a resumed run continues in its own directory");
+  for (const CLI::Option* opt : cmd.get_options()) {
+    if (opt->count() == 0) continue;
+    const std::string flag = opt->get_name();
+    auto it = config_key_of_flag.find(flag);
+    if (it != config_key_of_flag.end())
+      saved[it->second] = given.at(it->second);
+    else
+      SSL_CHECK(flag == "--out" || flag == "--threads" || flag == "--resume", command, ": ", flag,
+                " cannot be combined with --resume");  // an option the saved config does not hold
+  }
+  return saved;
+}
+
+void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images) {
+  cmd.add_flag("--skip-bad-images", skip_bad_images,
+               "Image folders: leave out files that cannot be read, with a counted warning (default: error)");
+}
+
+void add_device_flag(CLI::App& cmd, std::string& device, const std::string& what) {
+  cmd.add_option("--device", device, what + ": cpu, cuda or cuda:N")->capture_default_str();
+}
+
+namespace {
+// `help` is what --help shows after the type ("INT:POSITIVE").
+CLI::Validator number_check(const std::string& help, const std::string& expected, bool (*accepts)(double)) {
+  return CLI::Validator(
+      [expected, accepts](std::string& input) -> std::string {
+        double value = 0;
+        if (!CLI::detail::lexical_cast(input, value) || !accepts(value))
+          return str_cat("expected ", expected, ", found ", input);
+        return "";
+      },
+      help);
+}
+}  // namespace
+
+CLI::Validator positive_number() {
+  return number_check("POSITIVE", "a number above 0", [](double v) { return v > 0; });
+}
+
+CLI::Validator non_negative_number() {
+  return number_check("NON-NEGATIVE", "a number of at least 0", [](double v) { return v >= 0; });
+}
+
+CLI::Validator file_name_ending(const std::string& extension) {
+  return CLI::Validator(
+      [extension](std::string& input) -> std::string {
+        if (std::filesystem::path(input).extension() == extension) return "";
+        return str_cat("expected a file name ending in ", extension, ", found '", input, "'");
+      },
+      "*" + extension);
+}
+
+void add_threads_flag(CLI::App& cmd, int& threads) {
+  cmd.add_option("--threads", threads, "Compute threads (0 = OpenMP default)")
+      ->capture_default_str()
+      ->check(non_negative_number());
+}
+
+void add_workers_flag(CLI::App& cmd, int& workers) {
+  cmd.add_option("--workers", workers, "Data-loading threads (0 = on the training thread)")
+      ->capture_default_str()
+      ->check(non_negative_number());
+}
+
+}  // namespace ssl::apps
