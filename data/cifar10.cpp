@@ -21,7 +21,7 @@ std::vector<std::string> Cifar10Dataset::split_files(Split split) {
 
 Cifar10Dataset::Cifar10Dataset(std::string dir, Split split) : dir_(std::move(dir)), split_(split) {
   const std::vector<std::string> files = split_files(split);  // rejects `unlabeled` before touching disk
-  require_directory(dir_, "cifar10");
+  dir_ = locate_dataset_directory(dir_, "cifar10", "batches.meta.txt", "cifar-10-batches-bin");
   class_names_ = read_class_names(join_path(dir_, "batches.meta.txt"), kClasses);
   for (const std::string& file : files) {
     const FileReader f(join_path(dir_, file));

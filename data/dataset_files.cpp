@@ -16,6 +16,22 @@ void require_directory(const std::string& dir, const char* what) {
   SSL_CHECK(S_ISDIR(st.st_mode), what, " directory '", dir, "' is not a directory");
 }
 
+std::string locate_dataset_directory(const std::string& dir, const char* what, const std::string& marker,
+                                     const std::string& folder) {
+  require_directory(dir, what);
+  const auto is_file = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  };
+  if (is_file(join_path(dir, marker))) return dir;
+  const std::string inner = join_path(dir, folder);
+  if (is_file(join_path(inner, marker))) return inner;
+  throw Error(str_cat(what, " directory '", dir, "': found neither '", join_path(dir, marker), "' nor '",
+                      join_path(inner, marker),
+                      "'; expected the files of the official binary version in it, or in '", folder,
+                      "' under it as its archive extracts"));
+}
+
 std::string join_path(const std::string& dir, const std::string& name) {
   if (dir.empty() || dir.back() == '/') return dir + name;
   return dir + "/" + name;

@@ -6,16 +6,14 @@
 namespace ssl::data {
 namespace {
 
-// Checks the directory before anything inside it is opened, so a wrong path names the directory.
-std::string images_path(const std::string& dir, Split split) {
-  require_directory(dir, "stl10");
-  return join_path(dir, str_cat(split_name(split), "_X.bin"));
-}
+std::string images_file(Split split) { return str_cat(split_name(split), "_X.bin"); }
 
 }  // namespace
 
 Stl10Dataset::Stl10Dataset(std::string dir, Split split)
-    : dir_(std::move(dir)), split_(split), images_(images_path(dir_, split)) {
+    : dir_(locate_dataset_directory(dir, "stl10", images_file(split), "stl10_binary")),
+      split_(split),
+      images_(join_path(dir_, images_file(split))) {
   SSL_CHECK(images_.size() > 0 && images_.size() % kImageBytes == 0, images_.path(),
             ": expected a whole number of ", kImageBytes, "-byte images (3x96x96), found ", images_.size(),
             " bytes (", images_.size() / kImageBytes, " images and ", images_.size() % kImageBytes,

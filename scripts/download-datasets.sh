@@ -2,8 +2,9 @@
 # Downloads the binary versions of CIFAR-10 and STL-10 from their authors' sites, checks them and unpacks
 # them. Usage: scripts/download-datasets.sh DIR [cifar10|stl10|all]   (default all)
 #
-#   DIR/cifar-10-batches-bin/   CIFAR-10 (163 MB download)   -> ssl ... --data cifar10:DIR/cifar-10-batches-bin
-#   DIR/stl10_binary/           STL-10  (2.6 GB download)    -> ssl ... --data stl10:DIR/stl10_binary
+#   DIR/cifar-10-batches-bin/   CIFAR-10 (163 MB download)   -> ssl ... --data cifar10:DIR
+#   DIR/stl10_binary/           STL-10  (2.6 GB download)    -> ssl ... --data stl10:DIR
+#   (a spec may also name the sub-directory itself, e.g. cifar10:DIR/cifar-10-batches-bin)
 #
 # The archive's MD5 is checked before unpacking (CIFAR-10: the sum published on the dataset's page; STL-10: the
 # sum torchvision and tensorflow-datasets check, as the page publishes none), then every extracted file's size.

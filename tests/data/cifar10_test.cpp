@@ -120,6 +120,18 @@ TEST_CASE("cifar10: open_dataset specs") {
   }
 }
 
+TEST_CASE("cifar10: the directory the archive extracts to, or the one above it") {
+  TempDir above, files;
+  write_cifar(files);
+  std::filesystem::rename(files.path(), above / "cifar-10-batches-bin");
+  CHECK(open_dataset("cifar10:" + above.path() + ":test")->size() == 3);
+  CHECK(open_dataset("cifar10:" + (above / "cifar-10-batches-bin") + ":test")->size() == 3);
+  std::filesystem::rename(above / "cifar-10-batches-bin", above / "elsewhere");
+  const std::string msg = error_of([&] { Cifar10Dataset(above.path(), Split::test); });
+  CHECK(contains(msg, "found neither '" + (above / "batches.meta.txt") + "' nor '" +
+                          (above / "cifar-10-batches-bin/batches.meta.txt") + "'"));
+}
+
 TEST_CASE("cifar10: bad input names the file and what was wrong") {
   TempDir dir;
   write_cifar(dir);

@@ -155,6 +155,18 @@ TEST_CASE("stl10: open_dataset specs") {
   }
 }
 
+TEST_CASE("stl10: the directory the archive extracts to, or the one above it") {
+  TempDir above, files;
+  write_stl(files);
+  std::filesystem::rename(files.path(), above / "stl10_binary");
+  CHECK(open_dataset("stl10:" + above.path() + ":train")->size() == 5);
+  CHECK(Stl10Dataset(above / "stl10_binary", Split::train).size() == 5);
+  std::filesystem::remove(above / "stl10_binary/test_X.bin");
+  const std::string msg = error_of([&] { Stl10Dataset(above.path(), Split::test); });
+  CHECK(contains(msg, "found neither '" + (above / "test_X.bin") + "' nor '" +
+                          (above / "stl10_binary/test_X.bin") + "'"));
+}
+
 TEST_CASE("stl10: bad input names the file and what was wrong") {
   TempDir dir;
   write_stl(dir);
