@@ -45,6 +45,21 @@ Listing list_directory(const std::string& dir) {
   return out;
 }
 
+// Why the file at `path` cannot be used, naming it, or "" when it can: from its header alone, or with
+// `decode_all` (skip_bad_images, which promises that what is kept can be read) from decoding all of it too.
+std::string unreadable_reason(const std::string& path, bool decode_all) {
+  const std::string header = image_file_header_problem(path);
+  if (!header.empty()) return str_cat(path, ": ", header);
+  if (!decode_all) return "";
+  try {
+    const std::vector<uint8_t> bytes = FileReader(path).read_all();
+    decode_image(bytes.data(), bytes.size(), path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace
 
 bool ImageFolderDataset::is_image_file_name(const std::string& file_name) {
@@ -72,11 +87,11 @@ ImageFolderDataset::ImageFolderDataset(std::string dir, ImageFolderOptions optio
     int64_t kept = 0;
     for (const std::string& file_name : names) {
       const std::string path = join_path(folder, file_name);
-      const std::string problem = image_file_header_problem(path);
+      const std::string problem = unreadable_reason(path, options_.skip_bad_images);
       if (!problem.empty()) {
-        SSL_CHECK(options_.skip_bad_images, path, ": ", problem,
+        SSL_CHECK(options_.skip_bad_images, problem,
                   " (open with skip_bad_images, e.g. the spec suffix ':skip-bad', to leave such files out)");
-        skipped_.push_back(str_cat(path, ": ", problem));
+        skipped_.push_back(problem);
         continue;
       }
       files_.push_back(path);

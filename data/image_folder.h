@@ -26,8 +26,11 @@
 namespace ssl::data {
 
 struct ImageFolderOptions {
-  int64_t size = 32;             // side of the square output images
-  bool skip_bad_images = false;  // leave out (and count) files whose header cannot be read
+  int64_t size = 32;  // side of the square output images
+  // Leave out (and count) files that cannot be decoded; each file is decoded once when the folder is opened
+  // to find them. Without it, a file whose header cannot be read is an error at once, and one that is damaged
+  // further in is an error when it is first decoded, naming it.
+  bool skip_bad_images = false;
 };
 
 class ImageFolderDataset final : public Dataset {

@@ -161,8 +161,8 @@ std::string dataset_spec_help() {
          "  folder:DIR[:SIZE][:skip-bad]\n"
          "                         image files (jpg/png/bmp) in DIR/<class>/, or directly in DIR\n"
          "                         (unlabelled), resized to SIZE x SIZE (default: --image-size, else 32);\n"
-         "                         skip-bad (or --skip-bad-images) leaves out files whose header cannot\n"
-         "                         be read, with a counted warning\n"
+         "                         skip-bad (or --skip-bad-images) leaves out files that cannot be\n"
+         "                         decoded, with a counted warning (each is decoded once to find them)\n"
          "  SPEC@N[,seed=S][,rest] label budget: N labelled images per class of SPEC drawn with seed S\n"
          "                         (default 0), e.g. cifar10:data/cifar:train@25; with ',rest' the other\n"
          "                         images instead, labels hidden (the unlabelled pool)\n";

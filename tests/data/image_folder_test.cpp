@@ -230,7 +230,7 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     CHECK(contains(msg, dir / "emu"));
     CHECK(contains(msg, "no readable image"));
   }
-  SUBCASE("a truncated PNG: the header reads, decoding fails in image()") {
+  SUBCASE("a truncated PNG: the header reads, decoding fails in image(); skip_bad_images finds it") {
     const std::vector<uint8_t> whole = ssl::test::read_bytes(dir / "cat/a.png");
     REQUIRE(whole.size() > 60);
     ssl::test::write_bytes(dir / "cat/a.png", std::vector<uint8_t>(whole.begin(), whole.begin() + 60));
@@ -239,6 +239,14 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     const std::string msg = error_of([&] { ds.image(0); });
     CHECK(contains(msg, dir / "cat/a.png"));
     CHECK(contains(msg, "cannot decode"));
+
+    // Skipping decodes every file when the folder is opened, so what it keeps can all be read.
+    const ImageFolderDataset kept(dir.path(), {.size = 8, .skip_bad_images = true});
+    CHECK(kept.size() == ds.size() - 1);
+    REQUIRE(kept.skipped().size() == 1);
+    CHECK(contains(kept.skipped()[0], dir / "cat/a.png"));
+    CHECK(contains(kept.skipped()[0], "cannot decode"));
+    for (int64_t i = 0; i < kept.size(); ++i) CHECK_NOTHROW(kept.image(i));
   }
   SUBCASE("a JPEG Huffman table with more than 256 codes: refused before it is built") {
     // dog/c.jpg holds its Huffman tables after the frame header: the header reads, image() refuses it.
