@@ -27,11 +27,32 @@ namespace ssl::apps {
 
 namespace {
 
+// --only: each workload asks before it is set up; every name asked about is kept, so that a filter that
+// matches none can list them.
+struct WorkloadFilter {
+  std::string only;  // run the workloads whose name contains this (empty: all)
+  std::vector<std::string> names;
+  int64_t matched = 0;
+  bool wants(const std::string& name) {
+    names.push_back(name);
+    const bool match = name.find(only) != std::string::npos;
+    matched += match;
+    return match;
+  }
+  // Refuses a filter that matched no workload, listing them all.
+  void check_matched() const {
+    if (matched > 0) return;
+    std::string list;
+    for (const std::string& name : names) list += (list.empty() ? "" : ", ") + name;
+    throw Error(str_cat("bench: no workload name contains '", only, "'; the workloads: ", list));
+  }
+};
+
 struct BenchOptions {
   bool json = false;
   int repeats = 10;
   int threads = 0;
-  std::string only;  // substring filter on workload names
+  WorkloadFilter filter;
   // cuda[:N]: the SimCLR steps on that GPU (the other workloads time CPU kernels; `ssl bench kernels
   // --device cuda` times the CUDA ones).
   std::string device = "cpu";
@@ -100,10 +121,10 @@ void report(const BenchOptions& o, nlohmann::json record) {
   std::fflush(stdout);
 }
 
-void bench_gemm(const BenchOptions& o) {
+void bench_gemm(BenchOptions& o) {
   for (int64_t n : {256, 512, 1024, 2048}) {
     const std::string name = str_cat("gemm_n", n);
-    if (name.find(o.only) == std::string::npos) continue;
+    if (!o.filter.wants(name)) continue;
     Generator gen(1);
     const Tensor a = Tensor::uniform({n, n}, -1, 1, gen), b = Tensor::uniform({n, n}, -1, 1, gen);
     Tensor c = Tensor::empty({n, n});
@@ -119,11 +140,11 @@ void bench_gemm(const BenchOptions& o) {
 
 // One thread's GEMM on the convolutions' shapes (resnet18 at 32 px: layer 1's forward, input gradient and
 // weight gradient, layer 4's forward), gemm_serial beside Eigen's product on one thread, in the same run.
-void bench_gemm_serial(const BenchOptions& o) {
+void bench_gemm_serial(BenchOptions& o) {
   const int64_t shapes[][3] = {{64, 1024, 576}, {576, 1024, 64}, {64, 576, 1024}, {512, 128, 4608}};
   for (const auto& [m, n, k] : shapes) {
     const std::string name = str_cat("gemm_serial_m", m, "_n", n, "_k", k);
-    if (name.find(o.only) == std::string::npos) continue;
+    if (!o.filter.wants(name)) continue;
     Generator gen(1);
     const Tensor a = Tensor::uniform({m, k}, -1, 1, gen), b = Tensor::uniform({k, n}, -1, 1, gen);
     Tensor c = Tensor::empty({m, n});
@@ -147,10 +168,10 @@ void bench_gemm_serial(const BenchOptions& o) {
   }
 }
 
-void bench_ntxent(const BenchOptions& o) {
+void bench_ntxent(BenchOptions& o) {
   for (int64_t n : {256, 512, 1024}) {
     const std::string name = str_cat("ntxent_fwd_bwd_n", n, "_d128");
-    if (name.find(o.only) == std::string::npos) continue;
+    if (!o.filter.wants(name)) continue;
     Generator gen(2);
     Tensor z = Tensor::normal({2 * n, 128}, 0, 1, gen).set_requires_grad();
     const double ms = median_ms(
@@ -167,9 +188,9 @@ void bench_ntxent(const BenchOptions& o) {
 // GPU, timed to the end of the step's work: the host waits for the device's stream).
 // images/s counts images through the encoder (2 views × batch); GFLOP/s is effective: the encoder's training
 // FLOPs (forward FLOPs × 3: forward, input gradient, weight gradient) per second.
-void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t batch, int64_t size) {
+void bench_simclr_step(BenchOptions& o, const std::string& model, int64_t batch, int64_t size) {
   const std::string name = str_cat("simclr_step_", model, "_b", batch, "_", size, "px");
-  if (name.find(o.only) == std::string::npos) return;
+  if (!o.filter.wants(name)) return;
   manual_seed(3);
   nn::EncoderPtr encoder = nn::make_encoder(model, size);
   const double train_flops_per_image = 3.0 * double(nn::forward_flops(*encoder, size));
@@ -206,14 +227,14 @@ void bench_simclr_step(const BenchOptions& o, const std::string& model, int64_t 
 // 32 px, batch 128, through the kernels the model uses. GB/s counts the bytes that must move: forward reads
 // x and writes y, backward reads x and gy and writes gx and gw: 4·(3|x| + 2|y| + 9C), the count
 // bench/pytorch_reference.py uses too.
-void bench_depthwise(const BenchOptions& o) {
+void bench_depthwise(BenchOptions& o) {
   // (channels, input side, stride) of the 13 blocks' depthwise layers, each distinct shape once.
   const int64_t shapes[][3] = {{32, 32, 1}, {64, 32, 2}, {128, 16, 1}, {128, 16, 2}, {256, 8, 1},
                                {256, 8, 2}, {512, 4, 1}, {512, 4, 2},  {1024, 2, 1}};
   const int64_t batch = 128;
   for (const auto& [c, side, stride] : shapes) {
     const std::string name = str_cat("depthwise_fwd_bwd_c", c, "_s", side, "_stride", stride, "_b", batch);
-    if (name.find(o.only) == std::string::npos) continue;
+    if (!o.filter.wants(name)) continue;
     const kernels::Conv2dShape s{batch, c, side, side, c, 3, 3, stride, stride, 1, 1, c};
     Generator gen(6);
     const Tensor x = Tensor::normal({batch, c, side, side}, 0, 1, gen),
@@ -237,9 +258,9 @@ void bench_depthwise(const BenchOptions& o) {
 // The SimCLR input pipeline alone: decode (synthetic images are drawn on the fly) and augment two views.
 // `augment_*` runs on one thread (images/s per thread); `loader_*` is the threaded loader with 2 workers,
 // the rate a training step is fed at.
-void bench_input_pipeline(const BenchOptions& o, int64_t size) {
+void bench_input_pipeline(BenchOptions& o, int64_t size) {
   const std::string augment_name = str_cat("augment_simclr_", size, "px_per_thread");
-  if (augment_name.find(o.only) != std::string::npos) {
+  if (o.filter.wants(augment_name)) {
     // 96 px inputs come from resizing the 32 px synthetic images, as a 96 px dataset would be decoded.
     const auto dataset = data::open_dataset("synthetic:train:512");
     const auto augment = data::simclr_augment(size);
@@ -258,7 +279,7 @@ void bench_input_pipeline(const BenchOptions& o, int64_t size) {
     report(o, {{"workload", augment_name}, {"median_ms", ms}, {"images_per_s", images.size() / (ms / 1e3)}});
   }
   const std::string loader_name = str_cat("loader_simclr_b256_", size, "px_2workers");
-  if (size == 32 && loader_name.find(o.only) != std::string::npos) {
+  if (size == 32 && o.filter.wants(loader_name)) {
     const auto dataset = data::open_dataset("synthetic:train:2560");
     const auto augment = data::simclr_augment(size);
     data::LoaderOptions lo;
@@ -289,9 +310,11 @@ void add_bench_command(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("bench", "Time the project's reference workloads (medians over repeats)");
   cmd->add_flag("--json", o->json, "One JSON object per workload");
-  cmd->add_option("--repeats", o->repeats, "Timed repetitions per workload")->capture_default_str();
+  cmd->add_option("--repeats", o->repeats, "Timed repetitions per workload")
+      ->capture_default_str()
+      ->check(positive_number());
   add_threads_flag(*cmd, o->threads);
-  cmd->add_option("--only", o->only, "Run only workloads whose name contains this text");
+  cmd->add_option("--only", o->filter.only, "Run only workloads whose name contains this text");
   add_device_flag(*cmd, o->device, "Where the SimCLR steps run (on a GPU only they run)");
   add_bench_kernels_command(*cmd);
   cmd->callback([o, cmd]() {
@@ -307,10 +330,12 @@ void add_bench_command(CLI::App& app) {
     bench_simclr_step(*o, "mobilenet_v1", 128, 32);
     bench_simclr_step(*o, "resnet18", 128, 32);
     bench_simclr_step(*o, "mobilenet_v1", 32, 128);
-    if (on_gpu) return;
-    bench_depthwise(*o);
-    bench_input_pipeline(*o, 32);
-    bench_input_pipeline(*o, 96);
+    if (!on_gpu) {
+      bench_depthwise(*o);
+      bench_input_pipeline(*o, 32);
+      bench_input_pipeline(*o, 96);
+    }
+    o->filter.check_matched();
   });
 }
 

@@ -368,7 +368,9 @@ void add_bench_kernels_command(CLI::App& bench) {
       "kernels", "Validate every version of the studied kernels against the CPU reference, then time them");
   cmd->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--kernel", o->kernel, "Only kernels whose name contains this text");
-  cmd->add_option("--repeats", o->repeats, "Timed repetitions per case")->capture_default_str();
+  cmd->add_option("--repeats", o->repeats, "Timed repetitions per case")
+      ->capture_default_str()
+      ->check(positive_number());
   add_threads_flag(*cmd, o->threads);
   cmd->add_flag("--json", o->json, "One JSON object per case");
   cmd->callback([o]() {
