@@ -1,6 +1,7 @@
 #include "ssl/linear_probe.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "nn/optim.h"
@@ -21,11 +22,18 @@ TopK topk_accuracy(const Tensor& scores_in, const Tensor& labels_in) {
     const float* row = s.data() + i * c;
     SSL_CHECK(y[i] >= 0 && y[i] < c, "topk_accuracy: label ", y[i], " of sample ", i, " outside [0, ", c,
               ")");
-    // The rank of the true class = how many classes score strictly higher.
-    int64_t higher = 0;
-    for (int64_t j = 0; j < c; ++j) higher += row[j] > row[y[i]];
-    hit1 += higher == 0;
-    hit5 += higher < 5;
+    // The rank of the true class = how many classes come before it: those scoring higher, and those scoring
+    // the same with a lower index (as arg-max breaks ties), so a model that scores every class alike is not
+    // credited with every sample.
+    const float truth = row[y[i]];
+    int64_t before = 0;
+    for (int64_t j = 0; j < c; ++j) {
+      SSL_CHECK(!std::isnan(row[j]), "topk_accuracy: sample ", i, " has a NaN score for class ", j,
+                "; the model's outputs are not numbers (did its training diverge?)");
+      before += row[j] > truth || (row[j] == truth && j < y[i]);
+    }
+    hit1 += before == 0;
+    hit5 += before < 5;
   }
   return {double(hit1) / n, double(hit5) / n};
 }
@@ -75,6 +83,8 @@ LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t class
       ++batches;
     }
     last_loss = total / double(batches);
+    SSL_CHECK(std::isfinite(last_loss), "linear probe: the loss became ", last_loss, " at epoch ", epoch + 1,
+              " (lr ", o.lr, "); try a lower --lr");
     progress.update(epoch + 1, last_loss, n);
   }
   progress.finish();

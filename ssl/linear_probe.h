@@ -12,7 +12,8 @@ struct TopK {
 };
 
 // Fraction of rows whose label is the arg-max of `scores` (top1), or among the 5 largest (top5; all
-// classes count when there are fewer than 5).
+// classes count when there are fewer than 5). Ties are broken by class index, as arg-max does; a NaN
+// score is an error.
 TopK topk_accuracy(const Tensor& scores, const Tensor& labels);
 
 struct LinearProbeOptions {

@@ -2,6 +2,7 @@
 // result does not depend on the features' overall scale.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <vector>
 
 #include "ssl/linear_probe.h"
@@ -52,4 +53,21 @@ TEST_CASE("topk accuracy: the rank of the true class decides") {
   CHECK(t.top5 == 1.0);
   const TopK wrong = topk_accuracy(scores, Tensor::from_vector<int64_t>({0, 3}, {2}));
   CHECK(wrong.top1 == 0.0);
+}
+
+TEST_CASE("topk accuracy: ties go to the lower class index, as arg-max; NaN scores are refused") {
+  // A model that scores every class alike predicts class 0 and ranks the classes in index order.
+  const Tensor flat = Tensor::zeros({3, 10});
+  const TopK t = topk_accuracy(flat, Tensor::from_vector<int64_t>({0, 4, 7}, {3}));
+  CHECK(t.top1 == doctest::Approx(1.0 / 3));  // only the sample of class 0
+  CHECK(t.top5 == doctest::Approx(2.0 / 3));  // classes 0 and 4, not 7
+  const Tensor nan_scores = Tensor::from_vector<float>({0, NAN, 1, 2}, {2, 2});
+  CHECK_THROWS_WITH_AS(topk_accuracy(nan_scores, Tensor::from_vector<int64_t>({0, 1}, {2})),
+                       doctest::Contains("sample 0 has a NaN score for class 1"), ssl::Error);
+}
+
+TEST_CASE("linear probe: a diverging fit is an error, not an accuracy") {
+  const auto [x, y] = clusters(60, 1.0);
+  CHECK_THROWS_WITH_AS(LinearProbe(x, y, 3, {.epochs = 5, .lr = 1e30, .show_progress = false}),
+                       doctest::Contains("linear probe: the loss became"), ssl::Error);
 }
