@@ -200,6 +200,8 @@ nlohmann::json study_b(const CompareOptions& c) {
       g.resume = std::filesystem::exists(checkpoint);
       if (g.show_progress) std::printf("\n== %s -> %s\n", name, g.out_dir.c_str());
       train_sgan(g);
+    } else if (g.show_progress) {
+      std::printf("\n== %s: kept the finished run in %s\n", name, g.out_dir.c_str());
     }
     const nlohmann::json metrics = metrics_of(g.out_dir);
     SSL_CHECK(!metrics.empty(), "compare: ", g.out_dir, " has no metrics");

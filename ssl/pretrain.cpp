@@ -279,7 +279,12 @@ void pretrain_or_continue(PretrainOptions p) {
   if (std::filesystem::exists(checkpoint)) {
     const nn::TrainState state = nn::read_train_state(checkpoint);
     check_resume_options(saved_options(state, checkpoint), p, checkpoint);
-    if (state.epoch >= p.epochs) return;
+    if (state.epoch >= p.epochs) {
+      if (p.show_progress)
+        std::printf("\n== %s: kept the finished run in %s (%lld epochs)\n", p.method.c_str(),
+                    p.out_dir.c_str(), (long long)state.epoch);
+      return;
+    }
     p.resume = true;
   }
   if (p.show_progress)
