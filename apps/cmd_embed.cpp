@@ -31,7 +31,7 @@ struct EmbedOptions {
 std::string labels_path(const std::string& out) { return out.substr(0, out.size() - 4) + "_labels.npy"; }
 
 void run_embed(const EmbedOptions& o) {
-  // Directories first, so that an unwritable --out fails before the features are computed.
+  // Directories first, so that an output directory that cannot be made fails before any work.
   nn::make_parent_directories(o.out);
   if (!o.inputs_out.empty()) nn::make_parent_directories(o.inputs_out);
   const Device device = Device::parse_present(o.device);

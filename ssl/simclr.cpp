@@ -27,8 +27,10 @@ Tensor SimCLR::loss(const data::Batch& batch, const StepContext& context) {
   SSL_CHECK(context.labelled, "SimCLR: the joint probe needs a labelled batch in every step");
   const data::Batch& l = *context.labelled;
   const Tensor logits = probe->forward(encoder->forward(l.images).detach());
-  last_accuracy = topk_accuracy(logits.detach(), l.labels).top1;
-  return add(total, cross_entropy(logits, l.labels));
+  const Tensor probe_loss = cross_entropy(logits, l.labels);
+  // A NaN loss is reported by the runner, with the epoch and the learning rate.
+  if (std::isfinite(probe_loss.item())) last_accuracy = topk_accuracy(logits.detach(), l.labels).top1;
+  return add(total, probe_loss);
 }
 
 }  // namespace ssl

@@ -1,5 +1,6 @@
 #include "ssl/supervised.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "nn/checkpoint.h"
@@ -24,8 +25,10 @@ Tensor SupervisedClassifier::loss(const data::Batch& batch, const StepContext&) 
               " is unlabelled; train on a labelled split or a label budget (SPEC@N)");
   }
   const Tensor logits = forward(batch.images);
-  last_accuracy = topk_accuracy(logits.detach(), batch.labels).top1;
-  return cross_entropy(logits, batch.labels);
+  Tensor ce = cross_entropy(logits, batch.labels);
+  // A NaN loss is reported by the runner, with the epoch and the learning rate.
+  if (std::isfinite(ce.item())) last_accuracy = topk_accuracy(logits.detach(), batch.labels).top1;
+  return ce;
 }
 
 std::shared_ptr<SupervisedClassifier> load_classifier(const std::string& run_dir) {

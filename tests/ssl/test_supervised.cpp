@@ -23,6 +23,20 @@ TEST_CASE("supervised: the loss is the cross-entropy of the head's logits; unlab
   CHECK_THROWS_WITH_AS(model.loss(batch, {}), doctest::Contains("sample 9 is unlabelled"), ssl::Error);
 }
 
+TEST_CASE("a diverging supervised run stops with the runner's error, naming the step and the learning rate") {
+  const test::TempDir temp("ssl_test_supervised_nan");
+  PretrainOptions p;
+  p.method = "supervised";
+  p.data = "synthetic:train:300@5";
+  p.out_dir = temp.path() + "/run";
+  p.epochs = 2;
+  p.batch_size = 16;
+  p.optimizer = "sgd";
+  p.lr = 1e12;
+  p.show_progress = false;
+  CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("pretrain: the loss became"), ssl::Error);
+}
+
 TEST_CASE("supervised and finetune from the runner; finetune starts from the --init encoder") {
   const test::TempDir temp("ssl_test_supervised");
   const std::string& base = temp.path();
