@@ -50,9 +50,10 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str()
       ->check(positive_number());
   cmd->add_option(
-      "--input-size", o->input_size,
-      "Run a trained encoder at this input size instead of its own (e.g. the patch task's encoder "
-      "on whole images; refused when its weights depend on the size)");
+         "--input-size", o->input_size,
+         "Run a trained encoder at this input size instead of its own (e.g. the patch task's encoder "
+         "on whole images; refused when its weights depend on the size; 0 = its own)")
+      ->check(non_negative_number());
   // The trained part's settings: the linear probe's, or with --protocol finetune the fine-tuning run's.
   const EvalOptions defaults;
   cmd->add_option("--epochs", o->probe.epochs,
