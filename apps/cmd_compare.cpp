@@ -60,7 +60,7 @@ void add_compare_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)")
       ->check(non_negative_number());
-  cmd->add_option("--seed", o->seed, "Random seed (also draws the labelled subset)")->capture_default_str();
+  add_seed_flag(*cmd, o->seed, "Random seed (also draws the labelled subset)");
   cmd->add_option("--repeats", o->repeats,
                   "Run the study this many times, with seeds --seed, --seed + 1, ... (each in OUT/seed_K); "
                   "results.json and the report give each number's mean and standard deviation")

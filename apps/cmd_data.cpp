@@ -137,7 +137,7 @@ void add_data_command(CLI::App& app) {
   show->add_option("--augment", wo->augment, "none (decoded images) or simclr (one augmented view each)")
       ->capture_default_str()
       ->check(CLI::IsMember({"none", "simclr"}));
-  show->add_option("--seed", wo->seed, "Augmentation seed")->capture_default_str();
+  add_seed_flag(*show, wo->seed, "Augmentation seed");
   show->add_option("--size", wo->size, "Augmented image size (0 = the images' height)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));

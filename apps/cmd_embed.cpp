@@ -74,7 +74,7 @@ void add_embed_command(CLI::App& app) {
   cmd->add_option("--image-size", o->image_size, "Input size for random:MODEL")
       ->capture_default_str()
       ->check(positive_number());
-  cmd->add_option("--seed", o->seed, "Seed of random:MODEL")->capture_default_str();
+  add_seed_flag(*cmd, o->seed, "Seed of random:MODEL");
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where the encoder runs");

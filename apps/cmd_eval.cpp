@@ -72,7 +72,7 @@ void add_eval_command(CLI::App& app) {
                   str_cat("Weight decay of the linear probe (", defaults.probe.weight_decay,
                           ") or of fine-tuning (", defaults.finetune.weight_decay, ")"))
       ->check(non_negative_number());
-  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  add_seed_flag(*cmd, o->seed, "Random seed");
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device,
                   "Where the encoder runs (and fine-tuning trains; the probe is fitted on the host)");

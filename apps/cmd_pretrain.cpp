@@ -158,7 +158,7 @@ void add_pretrain_command(CLI::App& app) {
                   "others)")
       ->capture_default_str()
       ->check(CLI::IsMember({"gray", "drop"}));
-  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  add_seed_flag(*cmd, o->seed, "Random seed");
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where to train");

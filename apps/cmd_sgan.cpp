@@ -79,7 +79,7 @@ void add_sgan_command(CLI::App& app) {
                   "Write an 8x8 grid of generated images every N epochs (and after the first and the last)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
-  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  add_seed_flag(*cmd, o->seed, "Random seed");
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where both networks train");

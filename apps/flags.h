@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -27,6 +28,8 @@ void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images);
 // refused.
 void add_threads_flag(CLI::App& cmd, int& threads);
 void add_workers_flag(CLI::App& cmd, int& workers);
+// --seed, described by `help`; a negative seed is refused (unsigned parsing would wrap -1 to 2^64 - 1).
+void add_seed_flag(CLI::App& cmd, uint64_t& seed, const std::string& help);
 // --device: where `what` runs ("Where to train", ...): cpu, cuda or cuda:N.
 void add_device_flag(CLI::App& cmd, std::string& device, const std::string& what);
 

@@ -225,6 +225,8 @@ int64_t resolve_overlap(int64_t overlap, int64_t side) {
 }  // namespace
 
 void check_mask_options(const MaskOptions& o) {
+  SSL_CHECK(o.overlap >= -1, "mask_region: overlap must be -1 (side / 16) or at least 0 pixels, got ",
+            o.overlap);
   if (o.mode == MaskOptions::Mode::centre) {
     SSL_CHECK(o.hole_fraction > 0 && o.hole_fraction <= 1,
               "mask_region: hole_fraction must be in (0, 1], got ", o.hole_fraction);

@@ -313,6 +313,24 @@ TEST_CASE("mask_region, random blocks: coverage reached, blocks inside, fill exa
   CHECK(count_ones(mask_region(img, o, s).loss_region) == 64);
 }
 
+TEST_CASE("check_mask_options names the first option out of its range, for the mode in use") {
+  MaskOptions o;
+  CHECK_NOTHROW(check_mask_options(o));
+  o.hole_fraction = 0;
+  CHECK(test::contains(test::error_of([&] { check_mask_options(o); }),
+                       "hole_fraction must be in (0, 1], got 0"));
+  o.hole_fraction = 0.5;
+  o.overlap = -5;  // -1 is the automatic overlap; other negatives are mistakes
+  CHECK(test::contains(test::error_of([&] { check_mask_options(o); }),
+                       "overlap must be -1 (side / 16) or at least 0 pixels, got -5"));
+  o.overlap = -1;
+  o.mode = MaskOptions::Mode::random_blocks;
+  o.hole_fraction = 7;  // not used by this mode
+  o.coverage = 1.5;
+  CHECK(
+      test::contains(test::error_of([&] { check_mask_options(o); }), "coverage must be in (0, 1], got 1.5"));
+}
+
 // ---- patch grid ------------------------------------------------------------------------------------------
 
 TEST_CASE("patch_grid.h: scaled parameters, offsets inside the image for every draw, labels") {
