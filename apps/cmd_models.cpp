@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/flags.h"
 #include "nn/flops.h"
 #include "nn/mobilenet.h"
 #include "nn/models.h"
@@ -28,7 +29,9 @@ void add_models_command(CLI::App& app) {
   auto classes = std::make_shared<int64_t>(10);
   CLI::App* cmd =
       app.add_subcommand("models", "List the models with their parameter counts and forward FLOPs");
-  cmd->add_option("--image-size", *size, "Square input size in pixels")->capture_default_str();
+  cmd->add_option("--image-size", *size, "Square input size in pixels")
+      ->capture_default_str()
+      ->check(positive_number());
   cmd->add_option("--classes", *classes, "Classes of the classifier heads and the SGAN discriminator")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
