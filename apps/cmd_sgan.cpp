@@ -60,7 +60,9 @@ void add_sgan_command(CLI::App& app) {
   cmd->add_option("--lr", o->lr, "Adam learning rate of both networks")
       ->capture_default_str()
       ->check(non_negative_number());
-  cmd->add_option("--beta1", o->beta1, "Adam beta1 of both networks")->capture_default_str();
+  cmd->add_option("--beta1", o->beta1, "Adam beta1 of both networks")
+      ->capture_default_str()
+      ->check(fraction_below_one());
   cmd->add_flag("--feature-matching,!--no-feature-matching", o->feature_matching,
                 "Generator loss: match the mean penultimate features of real and generated images (default), "
                 "or the non-saturating -log D(G(z))");

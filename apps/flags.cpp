@@ -63,6 +63,10 @@ CLI::Validator non_negative_number() {
   return number_check("NON-NEGATIVE", "a number of at least 0", [](double v) { return v >= 0; });
 }
 
+CLI::Validator fraction_below_one() {
+  return number_check("[0, 1)", "a number in [0, 1)", [](double v) { return v >= 0 && v < 1; });
+}
+
 CLI::Validator file_name_ending(const std::string& extension) {
   return CLI::Validator(
       [extension](std::string& input) -> std::string {

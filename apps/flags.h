@@ -37,6 +37,8 @@ void add_device_flag(CLI::App& cmd, std::string& device, const std::string& what
 // number above 0, found 0"); CLI11's PositiveNumber names a range up to 1.8e308 instead.
 CLI::Validator positive_number();
 CLI::Validator non_negative_number();
+// A momentum-like coefficient (Adam's beta1): at least 0 and below 1.
+CLI::Validator fraction_below_one();
 // Checks that a file flag's value ends in `extension` (".npy"): "expected a file name ending in .npy, found
 // 'feats.txt'".
 CLI::Validator file_name_ending(const std::string& extension);
