@@ -16,6 +16,9 @@ class DeviceBuffer {
   explicit DeviceBuffer(int64_t n) : n_(n) { SSL_CUDA_CHECK(cudaMalloc(&ptr_, sizeof(T) * size_t(n))); }
   explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(int64_t(host.size())) {
     SSL_CUDA_CHECK(cudaMemcpy(ptr_, host.data(), sizeof(T) * host.size(), cudaMemcpyHostToDevice));
+    // From pageable memory cudaMemcpy may return before the DMA lands, and the kernels run on a
+    // non-blocking stream that does not wait for the legacy one: wait here, so a kernel reads these values.
+    SSL_CUDA_CHECK(cudaDeviceSynchronize());
   }
   // A buffer whose every element is NaN (or the largest value for integers), so that an element a kernel
   // forgets to write fails the comparison.
