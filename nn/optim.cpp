@@ -22,9 +22,12 @@ Tensor gradient_of(const Tensor& p) {
 }  // namespace
 
 Optimizer::Optimizer(std::vector<Tensor> params) : params_(std::move(params)) {
-  for (const Tensor& p : params_) {
-    SSL_CHECK(p.is_contiguous() && p.device().is_cpu(),
-              "optimizer: parameters must be contiguous CPU tensors");
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i];
+    SSL_CHECK(p.is_contiguous(), "optimizer: parameter ", i, " of shape ", p.shape(),
+              " is not contiguous; give the optimizer the tensor itself, not a view of it");
+    SSL_CHECK(p.device() == params_[0].device(), "optimizer: parameter ", i, " is on ", p.device().str(),
+              " but parameter 0 is on ", params_[0].device().str(), "; move the model to one device first");
   }
 }
 
@@ -91,11 +94,11 @@ void Optimizer::import_state(const OptimizerState& s, const std::string& source)
               " optimizer");
 
   NoGradGuard no_grad;
+  steps_ = s.steps;  // before the slots: an absent slot may start from the step count (Adam's "step")
   for (auto& [dst, src] : copies) dst.copy_(*src);
   for (const auto& [i, slot, present] : presence) set_slot_present(i, slot, present);
   import_hyper_parameters(s.hyper_parameters);
   lr = s.hyper_parameters.at("lr");
-  steps_ = s.steps;
 }
 
 SGD::SGD(std::vector<Tensor> params, double lr_, double momentum_, double wd, bool nesterov_)
@@ -162,6 +165,7 @@ Adam::Adam(std::vector<Tensor> params, double lr_, double b1, double b2, double 
   for (const Tensor& p : params_) {
     m_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
     v_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
+    param_steps_.push_back(Tensor::zeros({1}, DType::i64));
   }
 }
 
@@ -172,10 +176,13 @@ void Adam::step() {
     Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
     const Tensor g = gradient_of(p);
+    // Bias correction counts this parameter's own updates: one that first gets a gradient at step 5 takes
+    // its first step as a first step (1 - beta^1), as PyTorch's per-parameter state['step'] does.
+    const int64_t t = ++param_steps_[i].data<int64_t>()[0];
     dispatch_floating(p.dtype(), "Adam", [&]<class T>() {
       const auto update = [&](auto step) {
         step(p.numel(), p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), T(lr), T(beta1), T(beta2),
-             T(eps), T(weight_decay), steps_);
+             T(eps), T(weight_decay), t);
       };
       detail::on_device(
           p.device(),
@@ -197,7 +204,11 @@ void Adam::import_hyper_parameters(const std::map<std::string, double>& h) {
   weight_decay = h.at("weight_decay");
 }
 std::vector<std::pair<std::string, Tensor>> Adam::state_slots(size_t i) const {
-  return {{"exp_avg", m_[i]}, {"exp_avg_sq", v_[i]}};
+  return {{"exp_avg", m_[i]}, {"exp_avg_sq", v_[i]}, {"step", param_steps_[i]}};
+}
+void Adam::set_slot_present(size_t i, const std::string& name, bool present) {
+  // A state saved before per-parameter counts had none: every parameter then counted the optimizer's steps.
+  if (name == "step" && !present) Tensor(param_steps_[i]).fill_(double(steps_));
 }
 
 AdamW::AdamW(std::vector<Tensor> params, double lr_, double b1, double b2, double eps_, double wd)

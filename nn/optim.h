@@ -13,8 +13,10 @@ namespace ssl::nn {
 
 // Everything an optimizer's future steps depend on besides the parameters themselves, for exact resume.
 // Tensor names are stable and PyTorch-like: "state.<param_index>.<name>", with <name> one of
-// momentum_buffer (SGD, LARS), exp_avg, exp_avg_sq (Adam, AdamW). SGD stores a parameter's momentum_buffer
-// only once it has started (as PyTorch leaves it None before), so the "started" flag is its presence.
+// momentum_buffer (SGD, LARS), exp_avg, exp_avg_sq and step (Adam, AdamW: the parameter's own update count,
+// one int64; a state without it gives every parameter the optimizer's step count). SGD stores a parameter's
+// momentum_buffer only once it has started (as PyTorch leaves it None before), so the "started" flag is its
+// presence.
 struct OptimizerState {
   std::string kind;  // "sgd", "adam", "adamw" or "lars"
   int64_t steps = 0;
@@ -92,11 +94,14 @@ class Adam : public Optimizer {
   std::map<std::string, double> export_hyper_parameters() const override;
   void import_hyper_parameters(const std::map<std::string, double>& h) override;
   std::vector<std::pair<std::string, Tensor>> state_slots(size_t i) const override;
+  void set_slot_present(size_t i, const std::string& name, bool present) override;
+  bool slot_optional(const std::string& name) const override { return name == "step"; }
 
   bool decoupled_weight_decay_ = false;  // AdamW
 
  private:
   std::vector<Tensor> m_, v_;
+  std::vector<Tensor> param_steps_;  // one int64 each, on the CPU: updates each parameter has taken
 };
 
 // Adam with decoupled weight decay (Loshchilov & Hutter): the decay shrinks the weights directly instead of

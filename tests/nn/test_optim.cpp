@@ -53,6 +53,28 @@ TEST_CASE("Adam against hand-computed steps") {
   CHECK(p.to_vector<double>()[0] == doctest::Approx(p1 - 0.01 * mh / (std::sqrt(vh) + 1e-8)));
 }
 
+TEST_CASE("Adam's bias correction counts each parameter's own updates") {
+  // b gets its first gradient at the optimizer's second step: its first update is a first step,
+  // m̂ = g and v̂ = g², so it moves by lr·g/(|g| + eps), as in PyTorch (state['step'] per parameter).
+  Tensor a = param({1.0}), b = param({2.0});
+  nn::Adam adam({a, b}, 0.1);
+  set_grad(a, {1.0});
+  adam.step();
+  set_grad(b, {0.5});
+  adam.step();
+  CHECK(b.to_vector<double>()[0] == doctest::Approx(2.0 - 0.1 * 0.5 / (0.5 + 1e-8)));
+  CHECK(adam.steps_taken() == 2);
+
+  // A state saved without per-parameter counts (before they existed) gives every parameter the
+  // optimizer's count, which is what it used then.
+  nn::OptimizerState old = adam.export_state();
+  std::erase_if(old.tensors, [](const auto& named) { return named.first.ends_with(".step"); });
+  nn::Adam resumed({param({1.0}), param({2.0})}, 0.1);
+  resumed.import_state(old);
+  for (const auto& [name, t] : resumed.export_state().tensors)
+    if (name.ends_with(".step")) CHECK_MESSAGE(t.to_vector<double>()[0] == 2, name);
+}
+
 TEST_CASE("parameters without a gradient are left alone") {
   Tensor a = param({1.0}), b = param({2.0});
   nn::SGD sgd({a, b}, 0.5);
@@ -100,6 +122,10 @@ TEST_CASE("an invalid hyper-parameter is refused with the values given") {
                        ssl::Error);
   CHECK_THROWS_WITH_AS(nn::LARS({p}, 0.1, 0.9, 0.0, 0.0), doctest::Contains("eta 0"), ssl::Error);
   CHECK_NOTHROW(nn::Adam({p}, 0.0));  // lr 0 is allowed: a warm-up starts there
+  // The update is written through the parameter's storage in order, so a strided view is refused.
+  Tensor view = Tensor::zeros({2, 3}).transpose(0, 1);
+  CHECK_THROWS_WITH_AS(nn::SGD({p, view}, 0.1),
+                       doctest::Contains("parameter 1 of shape [3, 2] is not contiguous"), ssl::Error);
 }
 
 TEST_CASE("gradient clipping by global norm") {
