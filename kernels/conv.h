@@ -11,6 +11,8 @@
 
 #include <cstdint>
 
+#include "kernels/common/window_count.h"
+
 namespace ssl::kernels {
 
 // Sizes and hyper-parameters of one convolution. Output size follows PyTorch (no dilation, floor division).
@@ -18,8 +20,8 @@ struct Conv2dShape {
   int64_t n, c_in, h, w, c_out, kh, kw;
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, groups = 1;
 
-  int64_t out_h() const { return (h + 2 * pad_h - kh) / stride_h + 1; }
-  int64_t out_w() const { return (w + 2 * pad_w - kw) / stride_w + 1; }
+  int64_t out_h() const { return window_count(h + 2 * pad_h, kh, stride_h); }
+  int64_t out_w() const { return window_count(w + 2 * pad_w, kw, stride_w); }
 };
 
 namespace cpu {

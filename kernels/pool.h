@@ -4,14 +4,16 @@
 
 #include <cstdint>
 
+#include "kernels/common/window_count.h"
+
 namespace ssl::kernels {
 
 struct Pool2dShape {
   int64_t n, c, h, w, kh, kw, stride_h, stride_w;
   int64_t pad_h = 0, pad_w = 0;
 
-  int64_t out_h() const { return (h + 2 * pad_h - kh) / stride_h + 1; }
-  int64_t out_w() const { return (w + 2 * pad_w - kw) / stride_w + 1; }
+  int64_t out_h() const { return window_count(h + 2 * pad_h, kh, stride_h); }
+  int64_t out_w() const { return window_count(w + 2 * pad_w, kw, stride_w); }
 };
 
 namespace cpu {

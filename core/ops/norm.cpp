@@ -2,6 +2,7 @@
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
 #include "kernels/batchnorm.h"
+#include "kernels/common/window_count.h"
 #include "kernels/cuda/batchnorm.h"
 
 #include <algorithm>
@@ -226,9 +227,9 @@ constexpr int64_t kMinMomentsPlane = 256, kMinMomentsPlaneDepthwise = 1024;
 // out_h * out_w of conv2d(x [N, C, H, W], w [O, C/groups, kH, kW], args) (0 where the kernel does not fit:
 // conv2d then reports the error).
 int64_t conv2d_output_plane(const Tensor& x, const Tensor& w, Conv2dArgs a) {
-  const int64_t oh = (x.size(2) + 2 * a.padding - w.size(2)) / std::max<int64_t>(a.stride, 1) + 1;
-  const int64_t ow = (x.size(3) + 2 * a.padding - w.size(3)) / std::max<int64_t>(a.stride, 1) + 1;
-  return std::max<int64_t>(oh, 0) * std::max<int64_t>(ow, 0);
+  const int64_t stride = std::max<int64_t>(a.stride, 1);
+  return kernels::window_count(x.size(2) + 2 * a.padding, w.size(2), stride) *
+         kernels::window_count(x.size(3) + 2 * a.padding, w.size(3), stride);
 }
 }  // namespace
 

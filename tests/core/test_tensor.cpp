@@ -68,6 +68,19 @@ TEST_CASE("bad shapes and dtypes give errors naming the op and the shapes") {
                        ssl::Error);
   CHECK_THROWS_WITH_AS(cross_entropy(a, Tensor::from_vector<int64_t>({0, 3}, {2})),
                        doctest::Contains("target 3 of row 1 is outside [0, 3)"), ssl::Error);
+  // A window larger than the input by less than its stride once passed as one output position (C++ division
+  // rounds toward zero) and read past the image.
+  const Tensor image = Tensor::ones({2, 1, 2, 2});
+  CHECK_THROWS_WITH_AS(
+      conv2d(image, Tensor::ones({1, 1, 3, 3}), Tensor(), {.stride = 2}),
+      doctest::Contains("conv2d: a 3x3 kernel with padding 0 does not fit input [2, 1, 2, 2]"), ssl::Error);
+  CHECK_THROWS_WITH_AS(avg_pool2d(Tensor::ones({1, 1, 1, 1}), 2),
+                       doctest::Contains("avg_pool2d: a 2x2 window does not fit input [1, 1, 1, 1]"),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(max_pool2d(Tensor::ones({1, 1, 2, 2}), 3, 2), doctest::Contains("does not fit"),
+                       ssl::Error);
+  CHECK(conv2d(image, Tensor::ones({1, 1, 3, 3}), Tensor(), {.stride = 2, .padding = 1}).shape() ==
+        Shape{2, 1, 1, 1});
   CHECK_THROWS_AS(Device::parse("gpu"), ssl::Error);
   CHECK_THROWS_WITH_AS(Tensor::zeros({1}, DType::f32, Device::cuda(0)), doctest::Contains("CUDA"),
                        ssl::Error);
