@@ -24,6 +24,12 @@ std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, Device dev
   return impl;
 }
 
+// Reading an undefined tensor dereferences nothing: say so, and what usually causes it.
+void check_defined(const Tensor& t, const char* op) {
+  SSL_CHECK(t.defined(), op, ": the tensor is undefined (a default-constructed Tensor, or the grad() of a ",
+            "tensor that has had no backward pass reach it)");
+}
+
 }  // namespace
 
 Generator& default_generator() {
@@ -141,12 +147,14 @@ template int64_t* Tensor::data<int64_t>() const;
 // ---- values ---------------------------------------------------------------------------------------------
 
 double Tensor::item() const {
+  check_defined(*this, "item");
   SSL_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ", shape());
   return dispatch_all(dtype(), [&]<class T>() { return double(to_vector<T>()[0]); });
 }
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  check_defined(*this, "to_vector");
   Tensor host = to(Device::cpu()).to(dtype_of<T>()).contiguous();
   const T* p = host.data<T>();
   return std::vector<T>(p, p + host.numel());
@@ -156,6 +164,7 @@ template std::vector<double> Tensor::to_vector<double>() const;
 template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
 
 Tensor Tensor::to(Device device) const {
+  check_defined(*this, "to");
   if (device == this->device()) return *this;
   Tensor src = contiguous();
   Tensor out = empty(shape(), dtype(), device);
@@ -164,6 +173,7 @@ Tensor Tensor::to(Device device) const {
 }
 
 Tensor& Tensor::to_(Device device) {
+  check_defined(*this, "to_");
   SSL_CHECK(is_leaf(), "to_: only leaf tensors (parameters, buffers) can move in place");
   if (device == this->device()) return *this;
   const Tensor moved = to(device);
@@ -175,6 +185,7 @@ Tensor& Tensor::to_(Device device) {
 }
 
 Tensor Tensor::to(DType dtype) const {
+  check_defined(*this, "to");
   if (dtype == this->dtype()) return *this;
   Tensor out = empty(shape(), dtype, device());
   out.copy_(*this);
@@ -182,6 +193,7 @@ Tensor Tensor::to(DType dtype) const {
 }
 
 Tensor& Tensor::fill_(double value) {
+  check_defined(*this, "fill_");
   SSL_CHECK(!(requires_grad() && grad_enabled()), "fill_: in-place write to a tensor that requires grad; ",
             "wrap it in NoGradGuard");
   dispatch_all(dtype(), [&]<class T>() {
@@ -194,6 +206,8 @@ Tensor& Tensor::fill_(double value) {
 }
 
 Tensor& Tensor::copy_(const Tensor& src_in) {
+  check_defined(*this, "copy_");
+  check_defined(src_in, "copy_ (source)");
   SSL_CHECK(!(requires_grad() && grad_enabled()), "copy_: in-place write to a tensor that requires grad; ",
             "wrap it in NoGradGuard");
   Tensor src = src_in.to(device());

@@ -10,10 +10,10 @@ namespace ssl {
 namespace {
 int64_t rows_of(const Tensor& x) { return x.numel() / std::max<int64_t>(1, x.size(-1)); }
 
-// Runs a row-wise op on `dim` by moving that dim last and back.
+// Runs the row-wise op `op_name` on `dim` by moving that dim last and back.
 template <class Op>
-Tensor along_dim(const Tensor& x, int64_t dim, Op op) {
-  dim = wrap_dim(dim, x.dim(), "softmax");
+Tensor along_dim(const char* op_name, const Tensor& x, int64_t dim, Op op) {
+  dim = wrap_dim(dim, x.dim(), op_name);
   if (dim == x.dim() - 1) return op(x);
   return op(x.transpose(dim, -1)).transpose(dim, -1);
 }
@@ -22,7 +22,7 @@ Tensor along_dim(const Tensor& x, int64_t dim, Op op) {
 // d softmax: gx = y ⊙ (g − Σ g y)
 Tensor softmax(const Tensor& x_in, int64_t dim) {
   detail::check_inputs("softmax", {x_in}, /*cuda_ok=*/true);
-  return along_dim(x_in, dim, [](const Tensor& x_view) {
+  return along_dim("softmax", x_in, dim, [](const Tensor& x_view) {
     const Tensor x = x_view.contiguous();
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
     const int64_t rows = rows_of(x), cols = x.size(-1);
@@ -53,7 +53,7 @@ Tensor softmax(const Tensor& x_in, int64_t dim) {
 // d log_softmax: gx = g − exp(y) Σ g
 Tensor log_softmax(const Tensor& x_in, int64_t dim) {
   detail::check_inputs("log_softmax", {x_in}, /*cuda_ok=*/true);
-  return along_dim(x_in, dim, [](const Tensor& x_view) {
+  return along_dim("log_softmax", x_in, dim, [](const Tensor& x_view) {
     const Tensor x = x_view.contiguous();
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
     const int64_t rows = rows_of(x), cols = x.size(-1);
@@ -130,7 +130,7 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
 // d (x/‖x‖): gx = (g − y (y·g)) / ‖x‖
 Tensor l2_normalize(const Tensor& x_in, int64_t dim, double eps) {
   detail::check_inputs("l2_normalize", {x_in}, /*cuda_ok=*/true);
-  return along_dim(x_in, dim, [eps](const Tensor& x_view) {
+  return along_dim("l2_normalize", x_in, dim, [eps](const Tensor& x_view) {
     const Tensor x = x_view.contiguous();
     const int64_t rows = rows_of(x), cols = x.size(-1);
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());

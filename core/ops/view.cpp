@@ -30,6 +30,7 @@ Shape resolve_reshape(const Shape& in, Shape shape) {
 }  // namespace
 
 Tensor Tensor::contiguous() const {
+  SSL_CHECK(defined(), "contiguous: the tensor is undefined");
   if (is_contiguous()) return *this;
   return clone();
 }

@@ -81,6 +81,15 @@ TEST_CASE("bad shapes and dtypes give errors naming the op and the shapes") {
                        ssl::Error);
   CHECK(conv2d(image, Tensor::ones({1, 1, 3, 3}), Tensor(), {.stride = 2, .padding = 1}).shape() ==
         Shape{2, 1, 1, 1});
+  // An undefined tensor (here the gradient of a tensor no backward pass reached) is an error, not a crash.
+  const Tensor no_grad_yet = Tensor::ones({2}).set_requires_grad().grad();
+  CHECK_THROWS_WITH_AS(no_grad_yet.to_vector<float>(),
+                       doctest::Contains("to_vector: the tensor is undefined"), ssl::Error);
+  CHECK_THROWS_WITH_AS(no_grad_yet.item(), doctest::Contains("item: the tensor is undefined"), ssl::Error);
+  CHECK_THROWS_WITH_AS(Tensor::zeros({2}).copy_(no_grad_yet), doctest::Contains("copy_ (source)"),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(no_grad_yet.contiguous(), doctest::Contains("undefined"), ssl::Error);
+  CHECK_THROWS_WITH_AS(log_softmax(a, 5), doctest::Contains("log_softmax: dim 5"), ssl::Error);
   CHECK_THROWS_AS(Device::parse("gpu"), ssl::Error);
   CHECK_THROWS_WITH_AS(Tensor::zeros({1}, DType::f32, Device::cuda(0)), doctest::Contains("CUDA"),
                        ssl::Error);
