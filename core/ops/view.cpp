@@ -27,6 +27,15 @@ Shape resolve_reshape(const Shape& in, Shape shape) {
             " elements) into ", shape);
   return shape;
 }
+
+// A view of x with a dimension of size 1 added or removed (`shape`, `strides`); the gradient takes x's shape
+// back.
+Tensor size_one_view(const char* op, const Tensor& x, const Shape& shape, const Shape& strides) {
+  Tensor y = make_view(x, shape, strides, x.offset());
+  return record(op, y, {x}, [in_shape = x.shape()](const Tensor& g, const std::vector<bool>&) {
+    return std::vector{g.reshape(in_shape)};
+  });
+}
 }  // namespace
 
 Tensor Tensor::contiguous() const {
@@ -139,19 +148,25 @@ Tensor Tensor::expand(const Shape& shape) const {
   });
 }
 
+// Inserting or removing a dimension of size 1 changes no element's address: both are views with the
+// strides of the other dimensions kept, even of a non-contiguous tensor (so writes through them land).
 Tensor Tensor::unsqueeze(int64_t d) const {
   d = wrap_dim(d, dim() + 1, "unsqueeze");
-  Shape s = shape();
-  s.insert(s.begin() + d, 1);
-  return reshape(s);
+  Shape shape = this->shape(), strides = this->strides();
+  // Any stride serves a dimension of size 1; this one is what a contiguous tensor would have.
+  const int64_t stride = d < dim() ? strides[d] * shape[d] : 1;
+  shape.insert(shape.begin() + d, 1);
+  strides.insert(strides.begin() + d, stride);
+  return size_one_view("unsqueeze", *this, shape, strides);
 }
 
 Tensor Tensor::squeeze(int64_t d) const {
   d = wrap_dim(d, dim(), "squeeze");
   SSL_CHECK(shape()[d] == 1, "squeeze: dim ", d, " has size ", shape()[d], ", not 1");
-  Shape s = shape();
-  s.erase(s.begin() + d);
-  return reshape(s);
+  Shape shape = this->shape(), strides = this->strides();
+  shape.erase(shape.begin() + d);
+  strides.erase(strides.begin() + d);
+  return size_one_view("squeeze", *this, shape, strides);
 }
 
 }  // namespace ssl

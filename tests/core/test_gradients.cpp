@@ -96,6 +96,9 @@ TEST_CASE("views") {
   check_gradients("expand", [](const Ts& x) { return x[0].expand({3, 2, 4}).clone(); }, {rand64({2, 1}, 6)});
   check_gradients("unsqueeze/squeeze/flatten",
                   [](const Ts& x) { return x[0].unsqueeze(1).squeeze(1).flatten(); }, {rand64({3, 4}, 7)});
+  check_gradients("select/unsqueeze/squeeze of a transpose (strided views)",
+                  [](const Ts& x) { return x[0].t().select(1, 2).unsqueeze(0).squeeze(0) * 2.0; },
+                  {rand64({3, 4}, 8)});
 }
 
 TEST_CASE("joining and indexing") {

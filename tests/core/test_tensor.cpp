@@ -22,6 +22,18 @@ TEST_CASE("views share storage and read through their strides") {
   CHECK(e.to_vector<float>() == std::vector<float>{7, 7, 7, 8, 8, 8});
   CHECK(x.reshape({3, -1}).shape() == Shape{3, 2});
   CHECK(x.permute({1, 0}).contiguous().to_vector<float>() == t.to_vector<float>());
+
+  // select, squeeze and unsqueeze of a non-contiguous tensor are views too: a write through them lands.
+  Tensor column = x.select(1, 1);
+  CHECK(column.storage() == x.storage());
+  CHECK(column.to_vector<float>() == std::vector<float>{1, 4});
+  column.fill_(9);
+  CHECK(x.to_vector<float>() == std::vector<float>{0, 9, 2, 3, 9, 5});
+  Tensor tall = t.unsqueeze(1);  // [3, 1, 2] over x's storage
+  CHECK(tall.shape() == Shape{3, 1, 2});
+  CHECK(tall.storage() == x.storage());
+  CHECK(tall.squeeze(1).to_vector<float>() == t.to_vector<float>());
+  CHECK(t.unsqueeze(2).to_vector<float>() == t.to_vector<float>());
 }
 
 TEST_CASE("alignment, fill, copy and dtype conversion") {
