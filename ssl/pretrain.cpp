@@ -142,8 +142,10 @@ nn::LrSchedule make_schedule(const PretrainOptions& o, int64_t steps_per_epoch) 
   schedule.peak = o.lr;
   schedule.total_steps = steps_per_epoch * o.epochs;
   schedule.warmup_steps = std::min(schedule.total_steps / 2, steps_per_epoch * o.warmup_epochs);
-  schedule.step_size =
-      std::max<int64_t>(1, schedule.total_steps / 3);  // "step": ×0.1 at 1/3 and 2/3 of the run
+  // "step": ×0.1 after a third and after two thirds of the steps that follow the warm-up (rounded up, so
+  // that a third decay never falls inside the run).
+  const int64_t decaying = schedule.total_steps - schedule.warmup_steps;
+  schedule.step_size = std::max<int64_t>(1, (decaying + 2) / 3);
   return schedule;
 }
 

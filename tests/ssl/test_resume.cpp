@@ -53,6 +53,21 @@ void check_same_tensors(const std::string& a, const std::string& b, const std::s
 
 }  // namespace
 
+TEST_CASE("the step schedule falls tenfold after a third and two thirds of the steps after warm-up") {
+  // 3 epochs of 3 steps, the first epoch warming up: the 6 steps after it decay at their 3rd and 5th.
+  const test::TempDir scratch(kScratch);
+  PretrainOptions o = tiny_run("step_schedule", 3);
+  o.schedule = "step";
+  o.warmup_epochs = 1;
+  o.max_steps_per_epoch = 3;
+  const std::vector<EpochMetrics> m = pretrain(o);
+  REQUIRE(m.size() == 3);
+  // Each epoch's record holds the rate of its last step.
+  CHECK(m[0].lr == doctest::Approx(o.lr));
+  CHECK(m[1].lr == doctest::Approx(o.lr * 0.1));
+  CHECK(m[2].lr == doctest::Approx(o.lr * 0.01));
+}
+
 TEST_CASE("a run resumed after epoch 2 equals the uninterrupted run exactly") {
   const test::TempDir scratch(kScratch);
   const PretrainOptions straight_opts = tiny_run("straight", 3);
