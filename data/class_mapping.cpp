@@ -89,6 +89,13 @@ ClassMapping map_classes_by_name(const Dataset& from, const Dataset& to) {
   return m;
 }
 
+void check_same_classes(const Dataset& trained, const Dataset& scored, const std::string& who) {
+  SSL_CHECK(scored.class_names() == trained.class_names(), who, ": ", scored.name(), " has classes ",
+            scored.class_names(), " but the classifier learns those of ", trained.name(), ", ",
+            trained.class_names(),
+            "; a classifier is scored on the classes it was trained on, in the same order");
+}
+
 RelabeledDataset::RelabeledDataset(std::shared_ptr<const Dataset> base, ClassMapping mapping)
     : base_(std::move(base)), mapping_(std::move(mapping)) {
   SSL_CHECK(base_ != nullptr, "RelabeledDataset: no base dataset");

@@ -37,6 +37,11 @@ std::string canonical_class_name(const std::string& name);
 // ambiguous), naming the dataset and the two names.
 ClassMapping map_classes_by_name(const Dataset& from, const Dataset& to);
 
+// Refuses (ssl::Error from `who`) a `scored` dataset whose classes are not `trained`'s in the same order: a
+// classifier's outputs are the classes it was trained on, by label, so a test set whose label k is another
+// class would be scored wrong without a word. (A frozen encoder's probe maps classes by name instead.)
+void check_same_classes(const Dataset& trained, const Dataset& scored, const std::string& who);
+
 // A view of `base` in another dataset's label space: keeps the images whose class has a counterpart under
 // `mapping` (from = base's classes), relabelled to the `to` labels, with the `to` class names. Unlabelled
 // images (-1) and images of unmatched classes are left out.

@@ -7,7 +7,7 @@
 //   cifar10:DIR[:train|test]      CIFAR-10 binary version (data/cifar10.h); train by default
 //   stl10:DIR[:train|test|unlabeled]   STL-10 binary version (data/stl10.h); train by default
 //   folder:DIR[:SIZE][:skip-bad]  an image folder (data/image_folder.h), SIZE x SIZE (default 32);
-//                                 skip-bad leaves out files whose header is unreadable, with a warning
+//                                 skip-bad leaves out files that do not decode, with a warning
 //   SPEC@N[,seed=S][,rest]        a label budget on any labelled SPEC (data/subset.h): N images per class
 //                                 drawn with seed S (default 0); ',rest' gives the other images, unlabelled
 // Directories may not contain ':', and a directory's last component may not contain '@'.

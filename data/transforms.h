@@ -71,7 +71,8 @@ class RandomHorizontalFlip final : public Transform {
 
 // With probability p, adjusts brightness, contrast, saturation and hue in a random order. Factors are
 // uniform in [max(0, 1 - x), 1 + x] for x = brightness, contrast, saturation, and the hue shift is uniform
-// in [-hue, hue] turns (hue <= 0.5). A zero strength leaves that property unchanged. Needs 3 channels.
+// in [-hue, hue] turns (hue <= 0.5). A zero strength leaves that property unchanged. A grey (1-channel)
+// image is treated as R = G = B and stays grey.
 class ColorJitter final : public Transform {
  public:
   ColorJitter(double brightness, double contrast, double saturation, double hue, double p = 1.0);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <tuple>
 
+#include "data/class_mapping.h"
 #include "data/registry.h"
 #include "nn/checkpoint.h"
 #include "nn/train_state.h"
@@ -131,6 +132,14 @@ nlohmann::json study_a(const CompareOptions& c) {
 nlohmann::json study_b(const CompareOptions& c) {
   const std::string budget = str_cat("@", c.labels_per_class, ",seed=", c.seed);
   const std::string labelled = c.data + budget;
+  {
+    // Every model of this study is a classifier over the labelled classes, scored on --test by label:
+    // refuse a test set whose classes differ before anything trains.
+    data::OpenOptions open;
+    open.image_size = c.image_size;
+    data::check_same_classes(*data::open_dataset(labelled, open), *data::open_dataset(c.test, open),
+                             "compare --study b --test");
+  }
   nlohmann::json methods = nlohmann::json::array();
 
   // The runs on the labels alone: more epochs, smaller batches (see CompareOptions::label_epochs).

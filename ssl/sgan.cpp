@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "data/class_mapping.h"
 #include "data/image_grid.h"
 #include "data/loader.h"
 #include "data/registry.h"
@@ -285,8 +286,7 @@ SganData open_sgan_data(const SganOptions& o, Device device) {
             ") has no classes");
   if (semi) d.unlabelled = data::open_dataset(o.unlabelled, open);
   d.test = data::open_dataset(o.test, open);
-  SSL_CHECK(d.test->num_classes() == d.classes, "sgan: the test data ", d.test->name(), " has ",
-            d.test->num_classes(), " classes but the labelled data ", d.labelled->name(), " has ", d.classes);
+  data::check_same_classes(*d.labelled, *d.test, "sgan --test");
 
   d.labelled_resize = resize_for(*d.labelled, o.image_size);
   d.test_resize = resize_for(*d.test, o.image_size);

@@ -49,6 +49,15 @@ TEST_CASE("class mapping: CIFAR-10 to STL-10 and back") {
   CHECK(back.unmatched_to == std::vector<std::string>{"frog"});
 }
 
+TEST_CASE("check_same_classes: a classifier's test set must list its classes in the same order") {
+  CHECK_NOTHROW(check_same_classes(named(kCifar), named(kCifar), "sgan --test"));
+  // Same count, another order (CIFAR-10 and STL-10): label k would be scored as another class.
+  const std::string msg = error_of([&] { check_same_classes(named(kCifar), named(kStl), "sgan --test"); });
+  CHECK(contains(msg, "sgan --test: "));
+  CHECK(contains(msg, "has classes [airplane, bird, car,"));
+  CHECK(contains(msg, "[airplane, automobile, bird,"));
+}
+
 TEST_CASE("class mapping: canonical names") {
   CHECK(canonical_class_name("Automobile") == "car");
   CHECK(canonical_class_name("  aeroplane ") == "airplane");
