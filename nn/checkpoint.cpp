@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -150,6 +152,22 @@ void make_directories(const std::string& path) {
 void make_parent_directories(const std::string& file_path) {
   const std::filesystem::path parent = std::filesystem::path(file_path).parent_path();
   if (!parent.empty()) make_directories(parent.string());
+}
+
+std::string file_fingerprint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  SSL_CHECK(in, "cannot read '", path, "' to fingerprint it: ", std::strerror(errno));
+  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a offset basis and prime
+  std::vector<char> chunk(1 << 16);
+  while (in) {
+    in.read(chunk.data(), std::streamsize(chunk.size()));
+    for (std::streamsize i = 0; i < in.gcount(); ++i)
+      hash = (hash ^ uint8_t(chunk[size_t(i)])) * 0x100000001b3ull;
+  }
+  SSL_CHECK(in.eof(), "error while reading '", path, "' to fingerprint it");
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
+  return hex;
 }
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {

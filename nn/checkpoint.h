@@ -27,6 +27,11 @@ Metadata read_safetensors_metadata(const std::string& path);
 // shape and dtype, and nothing may be missing or left over.
 void load_module(const std::string& path, Module& module, Metadata* metadata = nullptr);
 
+// A short digest of a file's bytes (64-bit FNV-1a, 16 hex digits): it tells whether a file has changed,
+// for example the encoder a fine-tuning run started from. Not a cryptographic hash. Throws ssl::Error
+// naming the file when it cannot be read.
+std::string file_fingerprint(const std::string& path);
+
 // Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
 void write_file_atomically(const std::string& path, const std::string& bytes);
 

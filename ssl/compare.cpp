@@ -14,6 +14,7 @@
 #include "ssl/method.h"
 #include "ssl/pretrain.h"
 #include "ssl/report.h"
+#include "ssl/resume_check.h"
 #include "ssl/seed_summary.h"
 #include "ssl/sgan.h"
 #include "ssl/supervised.h"
@@ -202,6 +203,9 @@ nlohmann::json study_b(const CompareOptions& c) {
     g.device = c.device;
     g.show_progress = c.show_progress;
     const std::string checkpoint = g.out_dir + "/checkpoint.safetensors";
+    if (std::filesystem::exists(checkpoint))
+      discard_if_init_changed(name, g.out_dir, init, sgan_resume_options(g.out_dir).init_fingerprint,
+                              encoder_fingerprint(init), g.show_progress);
     // A finished run is kept (its numbers are in its metrics); an unfinished one resumes.
     const bool finished = std::filesystem::exists(g.out_dir + "/results.json") &&
                           int64_t(metrics_of(g.out_dir).size()) >= g.epochs;

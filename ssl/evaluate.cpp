@@ -39,6 +39,12 @@ nn::Metadata encoder_metadata(const std::string& dir) {
   return meta;
 }
 
+std::string encoder_fingerprint(const std::string& spec) {
+  if (spec.empty() || is_random(spec)) return "";
+  const std::string path = spec + "/encoder.safetensors";
+  return std::filesystem::exists(path) ? nn::file_fingerprint(path) : "";
+}
+
 nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t image_size, int64_t input_size) {
   if (is_random(spec)) {
     manual_seed(seed);

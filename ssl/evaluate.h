@@ -24,6 +24,11 @@ namespace ssl {
 // model and input size; refused, saying what a pretrain output directory holds, when the file is not there.
 nn::Metadata encoder_metadata(const std::string& dir);
 
+// The fingerprint (nn::file_fingerprint) of DIR/encoder.safetensors for a pretrain output directory; empty
+// for "" and "random:MODEL", and when the file is missing (loading it then says so). A run that starts from
+// an encoder records it, so that a kept run is not passed off as starting from an encoder that has changed.
+std::string encoder_fingerprint(const std::string& spec);
+
 // "DIR" (a pretrain output directory with encoder.safetensors) or "random:MODEL" (seeded initialisation).
 // input_size > 0 builds a trained encoder for that input size instead of the one it was trained at, with
 // the same weights (e.g. the patch task's encoder, trained on patches, applied to whole images); throws when

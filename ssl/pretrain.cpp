@@ -16,6 +16,7 @@
 #include "nn/optim.h"
 #include "nn/schedule.h"
 #include "nn/train_state.h"
+#include "ssl/evaluate.h"
 #include "ssl/features.h"
 #include "ssl/method.h"
 #include "ssl/progress.h"
@@ -233,7 +234,9 @@ PretrainOptions resume_options(const std::string& dir) {
   return o;
 }
 
-std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
+std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
+  PretrainOptions o = given;
+  o.init_fingerprint = encoder_fingerprint(o.init);
   SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "pretrain: need epochs >= 1 and batch size >= 2, got ",
             o.epochs, " and ", o.batch_size);
   const Device device = Device::parse_present(o.device);  // before anything is written
@@ -241,7 +244,9 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
   if (o.resume) {
     const nn::TrainState state =
         read_state_to_resume("pretrain", checkpoint_path, nn::kTrainStateFormat, o.epochs);
-    check_resume_options(saved_options(state, checkpoint_path), o, checkpoint_path);
+    const PretrainOptions saved = saved_options(state, checkpoint_path);
+    check_init_unchanged(checkpoint_path, o.init, saved.init_fingerprint, o.init_fingerprint);
+    check_resume_options(saved, o, checkpoint_path);
   }
   manual_seed(o.seed);
   PretrainSetup setup = open_pretrain_setup(o, device);
@@ -278,16 +283,21 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& o) {
 
 void pretrain_or_continue(PretrainOptions p) {
   const std::string checkpoint = p.out_dir + "/" + kCheckpoint;
+  p.init_fingerprint = encoder_fingerprint(p.init);
   if (std::filesystem::exists(checkpoint)) {
     const nn::TrainState state = nn::read_train_state(checkpoint);
-    check_resume_options(saved_options(state, checkpoint), p, checkpoint);
-    if (state.epoch >= p.epochs) {
-      if (p.show_progress)
-        std::printf("\n== %s: kept the finished run in %s (%lld epochs)\n", p.method.c_str(),
-                    p.out_dir.c_str(), (long long)state.epoch);
-      return;
+    const PretrainOptions saved = saved_options(state, checkpoint);
+    if (!discard_if_init_changed(p.method, p.out_dir, p.init, saved.init_fingerprint, p.init_fingerprint,
+                                 p.show_progress)) {
+      check_resume_options(saved, p, checkpoint);
+      if (state.epoch >= p.epochs) {
+        if (p.show_progress)
+          std::printf("\n== %s: kept the finished run in %s (%lld epochs)\n", p.method.c_str(),
+                      p.out_dir.c_str(), (long long)state.epoch);
+        return;
+      }
+      p.resume = true;
     }
-    p.resume = true;
   }
   if (p.show_progress)
     std::printf("\n== %s: %s on %s -> %s\n", p.method.c_str(), p.model.c_str(), p.data.c_str(),

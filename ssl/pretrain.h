@@ -33,6 +33,9 @@ struct PretrainOptions {
   std::string method = "simclr";  // simclr, rotation, supervised, finetune, context, patch (ssl/methods.cpp)
   std::string model = "convnet2";
   std::string init;  // finetune: the pretrain output directory whose encoder.safetensors is the start
+  // Not an option: the runner sets it to init's encoder_fingerprint (ssl/evaluate.h) and config.json keeps
+  // it, so a run whose starting encoder has changed since is not resumed or kept as if it had not.
+  std::string init_fingerprint;
   // simclr: a labelled dataset spec (e.g. the training data with a label budget, DATA@20) on which a linear
   // probe is trained jointly, on detached features, as the semi-supervised study did; empty = none.
   std::string joint_probe;

@@ -9,42 +9,45 @@
 namespace ssl {
 
 nlohmann::json pretrain_options_json(const PretrainOptions& o) {
-  return {{"method", o.method},
-          {"model", o.model},
-          {"data", o.data},
-          {"epochs", o.epochs},
-          {"batch_size", o.batch_size},
-          {"image_size", o.image_size},
-          {"optimizer", o.optimizer},
-          {"lr", o.lr},
-          {"schedule", o.schedule},
-          {"weight_decay", o.weight_decay},
-          {"warmup_epochs", o.warmup_epochs},
-          {"seed", o.seed},
-          {"workers", o.workers},
-          {"device", o.device},
-          {"skip_bad_images", o.skip_bad_images},
-          {"init", o.init},
-          {"joint_probe", o.joint_probe},
-          {"temperature", o.simclr.temperature},
-          {"head_hidden", o.simclr.head_hidden},
-          {"head_out", o.simclr.head_out},
-          {"cross_view_only", o.simclr.cross_view_only},
-          {"crop_min_scale", o.simclr.crop_min_scale},
-          {"colour_strength", o.simclr.colour_strength},
-          {"context_mask", mask_mode_name(o.context.mask.mode)},
-          {"context_hole_fraction", o.context.mask.hole_fraction},
-          {"context_block_fraction", o.context.mask.block_fraction},
-          {"context_coverage", o.context.mask.coverage},
-          {"context_max_blocks", o.context.mask.max_blocks},
-          {"context_overlap", o.context.mask.overlap},
-          {"context_overlap_weight", o.context.overlap_weight},
-          {"context_adv_weight", o.context.adversarial_weight},
-          {"patch_size", o.patch.patch},
-          {"patch_gap", o.patch.gap},
-          {"patch_jitter", o.patch.jitter},
-          {"patch_colour", o.patch.colour},
-          {"max_steps_per_epoch", o.max_steps_per_epoch}};
+  nlohmann::json j = {{"method", o.method},
+                      {"model", o.model},
+                      {"data", o.data},
+                      {"epochs", o.epochs},
+                      {"batch_size", o.batch_size},
+                      {"image_size", o.image_size},
+                      {"optimizer", o.optimizer},
+                      {"lr", o.lr},
+                      {"schedule", o.schedule},
+                      {"weight_decay", o.weight_decay},
+                      {"warmup_epochs", o.warmup_epochs},
+                      {"seed", o.seed},
+                      {"workers", o.workers},
+                      {"device", o.device},
+                      {"skip_bad_images", o.skip_bad_images},
+                      {"init", o.init},
+                      {"joint_probe", o.joint_probe},
+                      {"temperature", o.simclr.temperature},
+                      {"head_hidden", o.simclr.head_hidden},
+                      {"head_out", o.simclr.head_out},
+                      {"cross_view_only", o.simclr.cross_view_only},
+                      {"crop_min_scale", o.simclr.crop_min_scale},
+                      {"colour_strength", o.simclr.colour_strength},
+                      {"context_mask", mask_mode_name(o.context.mask.mode)},
+                      {"context_hole_fraction", o.context.mask.hole_fraction},
+                      {"context_block_fraction", o.context.mask.block_fraction},
+                      {"context_coverage", o.context.mask.coverage},
+                      {"context_max_blocks", o.context.mask.max_blocks},
+                      {"context_overlap", o.context.mask.overlap},
+                      {"context_overlap_weight", o.context.overlap_weight},
+                      {"context_adv_weight", o.context.adversarial_weight},
+                      {"patch_size", o.patch.patch},
+                      {"patch_gap", o.patch.gap},
+                      {"patch_jitter", o.patch.jitter},
+                      {"patch_colour", o.patch.colour},
+                      {"max_steps_per_epoch", o.max_steps_per_epoch}};
+  // Only where there is one, so that runs saved before it was recorded still compare equal.
+  if (!o.init_fingerprint.empty()) j["init_fingerprint"] = o.init_fingerprint;
+  return j;
 }
 
 PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
@@ -68,6 +71,7 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
   get("device", o.device);
   get("skip_bad_images", o.skip_bad_images);
   get("init", o.init);
+  get("init_fingerprint", o.init_fingerprint);
   get("joint_probe", o.joint_probe);
   get("temperature", o.simclr.temperature);
   get("head_hidden", o.simclr.head_hidden);

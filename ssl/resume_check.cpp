@@ -1,5 +1,6 @@
 #include "ssl/resume_check.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "core/error.h"
@@ -45,6 +46,24 @@ void check_resume_agrees(const nlohmann::json& saved, const nlohmann::json& requ
   }
   SSL_CHECK(conflicts.empty(), source,
             ": cannot resume with options that differ from the saved run's:", conflicts);
+}
+
+void check_init_unchanged(const std::string& source, const std::string& init, const std::string& saved,
+                          const std::string& current) {
+  SSL_CHECK(saved.empty() || saved == current, source, ": the encoder in ", init,
+            " has changed since this run started from it (fingerprint ", saved, ", now ", current,
+            "); start a new run in another directory");
+}
+
+bool discard_if_init_changed(const std::string& what, const std::string& out_dir, const std::string& init,
+                             const std::string& saved, const std::string& current, bool show) {
+  if (saved.empty() || saved == current) return false;
+  if (show)
+    std::printf(
+        "\n== %s: the encoder in %s has changed since the run in %s started from it; training it again\n",
+        what.c_str(), init.c_str(), out_dir.c_str());
+  std::filesystem::remove_all(out_dir);
+  return true;
 }
 
 }  // namespace ssl

@@ -30,4 +30,16 @@ void continue_after(const nn::TrainState& saved, size_t metrics_records, const s
 void check_resume_agrees(const nlohmann::json& saved, const nlohmann::json& requested,
                          const std::set<std::string>& may_change, const std::string& source);
 
+// Refuses (naming `source`) to resume a run that started from the encoder in `init` when that encoder's file
+// has changed since: the run would go on from other weights than it started with. Fingerprints as below.
+void check_init_unchanged(const std::string& source, const std::string& init, const std::string& saved,
+                          const std::string& current);
+
+// For runs that are kept when finished and continued when not (ssl compare): when the run in `out_dir`
+// (`what`) started from the encoder in `init` and that encoder's file has changed since (its fingerprint
+// then, `saved`, differs from `current`), removes the run so that it is made again, says so when `show`, and
+// returns true. A run saved before fingerprints were recorded has none and is left alone.
+bool discard_if_init_changed(const std::string& what, const std::string& out_dir, const std::string& init,
+                             const std::string& saved, const std::string& current, bool show);
+
 }  // namespace ssl

@@ -465,7 +465,9 @@ void write_results(const SganOptions& o, const SganEpochMetrics& last, int64_t t
 
 }  // namespace
 
-std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
+std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
+  SganOptions o = given;
+  o.init_fingerprint = encoder_fingerprint(o.init_discriminator);
   SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "sgan: need epochs >= 1 and batch size >= 2, got ", o.epochs,
             " and ", o.batch_size);
   SSL_CHECK(o.latent >= 1 && o.sample_every >= 1, "sgan: need latent size >= 1 and sample_every >= 1, got ",
@@ -477,7 +479,9 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& o) {
   if (o.resume) {
     const nn::TrainState state =
         read_state_to_resume("sgan", checkpoint_path, nn::kSganTrainStateFormat, o.epochs);
-    check_sgan_resume_options(saved_sgan_options(state, checkpoint_path), o, checkpoint_path);
+    const SganOptions saved = saved_sgan_options(state, checkpoint_path);
+    check_init_unchanged(checkpoint_path, o.init_discriminator, saved.init_fingerprint, o.init_fingerprint);
+    check_sgan_resume_options(saved, o, checkpoint_path);
   }
   manual_seed(o.seed);
   SganData d = open_sgan_data(o, device);

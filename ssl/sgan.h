@@ -105,6 +105,7 @@ struct SganOptions {
   double ema_decay = 0;
   std::string
       init_discriminator;  // a pretrain output directory (or random:MODEL); empty = nn::SganDiscriminator
+  std::string init_fingerprint;  // not an option: as PretrainOptions::init_fingerprint, of init_discriminator
   uint64_t seed = 0;
   int workers = 1;
   std::string device = "cpu";  // where both networks train: cpu, cuda or cuda:N

@@ -10,25 +10,27 @@ namespace ssl {
 using json = nlohmann::json;
 
 json sgan_options_json(const SganOptions& o) {
-  return {{"method", "sgan"},
-          {"labelled", o.labelled},
-          {"unlabelled", o.unlabelled},
-          {"test", o.test},
-          {"image_size", o.image_size},
-          {"epochs", o.epochs},
-          {"batch_size", o.batch_size},
-          {"latent", o.latent},
-          {"lr", o.lr},
-          {"beta1", o.beta1},
-          {"feature_matching", o.feature_matching},
-          {"fake_logit", o.fake_logit},
-          {"ema_decay", o.ema_decay},
-          {"init_discriminator", o.init_discriminator},
-          {"seed", o.seed},
-          {"workers", o.workers},
-          {"device", o.device},
-          {"skip_bad_images", o.skip_bad_images},
-          {"sample_every", o.sample_every}};
+  json j = {{"method", "sgan"},
+            {"labelled", o.labelled},
+            {"unlabelled", o.unlabelled},
+            {"test", o.test},
+            {"image_size", o.image_size},
+            {"epochs", o.epochs},
+            {"batch_size", o.batch_size},
+            {"latent", o.latent},
+            {"lr", o.lr},
+            {"beta1", o.beta1},
+            {"feature_matching", o.feature_matching},
+            {"fake_logit", o.fake_logit},
+            {"ema_decay", o.ema_decay},
+            {"init_discriminator", o.init_discriminator},
+            {"seed", o.seed},
+            {"workers", o.workers},
+            {"device", o.device},
+            {"skip_bad_images", o.skip_bad_images},
+            {"sample_every", o.sample_every}};
+  if (!o.init_fingerprint.empty()) j["init_fingerprint"] = o.init_fingerprint;  // as pretrain_options_json
+  return j;
 }
 
 SganOptions sgan_options_from_json(const json& j) {
@@ -49,6 +51,7 @@ SganOptions sgan_options_from_json(const json& j) {
   get("fake_logit", o.fake_logit);
   o.ema_decay = j.value("ema_decay", 0.0);  // runs saved before averaging existed had none
   get("init_discriminator", o.init_discriminator);
+  get("init_fingerprint", o.init_fingerprint);
   get("seed", o.seed);
   get("workers", o.workers);
   get("device", o.device);

@@ -161,6 +161,20 @@ TEST_CASE("each tensor is read at its own offsets, whatever their order in the d
   CHECK(tensors.at("b").to_vector<float>() == std::vector<float>{1.5f, -2.0f});
 }
 
+TEST_CASE("a file's fingerprint follows its bytes") {
+  nn::write_file_atomically(temp_path("f1"), "encoder weights");
+  nn::write_file_atomically(temp_path("f2"), "encoder weights");
+  const std::string a = nn::file_fingerprint(temp_path("f1"));
+  CHECK(a.size() == 16);
+  CHECK(nn::file_fingerprint(temp_path("f2")) == a);
+  nn::write_file_atomically(temp_path("f2"), "encoder weightz");
+  CHECK(nn::file_fingerprint(temp_path("f2")) != a);
+  nn::write_file_atomically(temp_path("empty"), "");
+  CHECK(nn::file_fingerprint(temp_path("empty")) == "cbf29ce484222325");  // FNV-1a of nothing: its basis
+  CHECK_THROWS_WITH_AS(nn::file_fingerprint(temp_path("missing")), doctest::Contains("cannot read"),
+                       ssl::Error);
+}
+
 TEST_CASE("output directories are made with their parents, or refused naming the path") {
   const std::string nested = temp_path("runs/a/b");
   nn::make_directories(nested);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "nn/checkpoint.h"
 #include "nn/train_state.h"
@@ -143,6 +144,43 @@ TEST_CASE("a cosine run killed after epoch 2 and resumed equals the uninterrupte
     CHECK(resumed[i].lr == straight[i].lr);
   }
   check_same_tensors(straight_opts.out_dir + "/encoder.safetensors", killed.out_dir + "/encoder.safetensors");
+}
+
+TEST_CASE("a fine-tuning run whose starting encoder has changed is trained again, not kept or resumed") {
+  const test::TempDir scratch(kScratch);
+  PretrainOptions init = tiny_run("changing_init", 1);
+  pretrain(init);
+  const std::string encoder_file = init.out_dir + "/encoder.safetensors";
+  PretrainOptions f = tiny_run("finetune_of_changing_init", 1);
+  f.method = "finetune";
+  f.init = init.out_dir;
+  f.show_progress = false;
+  const auto recorded = [&] {
+    std::ifstream in(f.out_dir + "/config.json");
+    return nlohmann::json::parse(in).at("init_fingerprint").get<std::string>();
+  };
+  const std::string classifier = f.out_dir + "/classifier.safetensors";
+
+  pretrain_or_continue(f);
+  CHECK(recorded() == nn::file_fingerprint(encoder_file));
+  const std::string first = nn::file_fingerprint(classifier);
+  pretrain_or_continue(f);  // nothing changed: the finished run is kept
+  CHECK(nn::file_fingerprint(classifier) == first);
+
+  init.epochs = 2;  // the encoder trains on, so its file changes
+  init.resume = true;
+  pretrain(init);
+  pretrain_or_continue(f);  // trained again from the new encoder
+  CHECK(recorded() == nn::file_fingerprint(encoder_file));
+  CHECK(nn::file_fingerprint(classifier) != first);
+
+  // Resuming it explicitly after the encoder changed again is refused, naming the encoder.
+  init.epochs = 3;
+  pretrain(init);
+  f.epochs = 2;
+  f.resume = true;
+  CHECK_THROWS_WITH_AS(pretrain(f), doctest::Contains("has changed since this run started from it"),
+                       ssl::Error);
 }
 
 TEST_CASE("a run that cannot start writes nothing: no run directory for a mistyped path, model or option") {
