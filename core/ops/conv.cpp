@@ -25,6 +25,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, Con
   SSL_CHECK(a.stride >= 1 && a.padding >= 0, "conv2d: stride ", a.stride, " and padding ", a.padding,
             " must be >= 1 and >= 0");
   if (bias_in.defined()) {
+    detail::check_inputs("conv2d", {x_in, bias_in}, /*cuda_ok=*/true);
+    detail::check_same_dtype("conv2d", x_in, bias_in);
     SSL_CHECK(bias_in.dim() == 1 && bias_in.size(0) == w_in.size(0), "conv2d: bias of shape ",
               bias_in.shape(), " for ", w_in.size(0), " output channels");
   }

@@ -105,6 +105,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   SSL_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1),
             "linear: expected x [N, in] and w [out, in], got ", x.shape(), " and ", w.shape());
   if (bias.defined()) {
+    detail::check_inputs("linear", {x, bias}, /*cuda_ok=*/true);  // a bias on another device
     detail::check_same_dtype("linear", x, bias);
     SSL_CHECK(bias.dim() == 1 && bias.size(0) == w.size(0), "linear: bias of shape ", bias.shape(), " for ",
               w.size(0), " outputs");

@@ -34,6 +34,7 @@ BatchNormSizes check_batch_norm(const char* op, const Tensor& x, const Tensor& g
     if (p->defined()) {
       SSL_CHECK(p->dim() == 1 && p->size(0) == c, op, ": per-channel tensor of shape ", p->shape(), " for ",
                 c, " channels");
+      detail::check_inputs(op, {x, *p}, /*cuda_ok=*/true);  // parameters and statistics on x's device
       detail::check_same_dtype(op, x, *p);
     }
   }

@@ -93,6 +93,9 @@ TEST_CASE("bad shapes and dtypes give errors naming the op and the shapes") {
                        ssl::Error);
   CHECK(conv2d(image, Tensor::ones({1, 1, 3, 3}), Tensor(), {.stride = 2, .padding = 1}).shape() ==
         Shape{2, 1, 1, 1});
+  CHECK_THROWS_WITH_AS(
+      conv2d(image, Tensor::ones({1, 1, 3, 3}), Tensor::zeros({1}, DType::f64), {.padding = 1}),
+      doctest::Contains("conv2d: dtypes differ (float32 and float64)"), ssl::Error);
   // An undefined tensor (here the gradient of a tensor no backward pass reached) is an error, not a crash.
   const Tensor no_grad_yet = Tensor::ones({2}).set_requires_grad().grad();
   CHECK_THROWS_WITH_AS(no_grad_yet.to_vector<float>(),
