@@ -26,6 +26,12 @@ namespace {
 
 bool is_random(const std::string& spec) { return spec.rfind("random:", 0) == 0; }
 
+// The labelled images the classifier is fitted on: --train, with the --labels-per-class budget when one is
+// set.
+std::string labelled_train_spec(const EvalOptions& o) {
+  return o.labels_per_class > 0 ? str_cat(o.train, "@", o.labels_per_class, ",seed=", o.seed) : o.train;
+}
+
 }  // namespace
 
 nn::Metadata encoder_metadata(const std::string& dir) {
@@ -184,7 +190,7 @@ std::shared_ptr<SupervisedClassifier> finetune(const EvalOptions& o, const std::
   p.init = is_random(o.encoder) ? "" : o.encoder;
   p.model = model;
   p.image_size = image_size;
-  p.data = o.labels_per_class > 0 ? str_cat(o.train, "@", o.labels_per_class, ",seed=", o.seed) : o.train;
+  p.data = labelled_train_spec(o);
   p.out_dir = run_dir;
   p.epochs = o.finetune.epochs;
   p.batch_size = o.finetune.batch_size;
@@ -297,7 +303,8 @@ nlohmann::json evaluate(const EvalOptions& o) {
   }
 
   nlohmann::json splits;
-  splits["train"] = {{"top1", tr.top1}, {"top5", tr.top5}, {"data", o.train}, {"images", train_set->size()}};
+  splits["train"] = {
+      {"top1", tr.top1}, {"top5", tr.top5}, {"data", labelled_train_spec(o)}, {"images", train_set->size()}};
   splits["test"] = evaluate_split(*encoder, layer, scores_of, *train_set, test_set, o.test, o);
   if (transfer_set)
     splits["transfer"] = evaluate_split(*encoder, layer, scores_of, *train_set, transfer_set, o.transfer, o);
