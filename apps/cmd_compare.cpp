@@ -34,17 +34,24 @@ void add_compare_command(CLI::App& app) {
       ->check(positive_number());
   cmd->add_option(
          "--label-epochs", o->label_epochs,
-         "Study b: epochs of the runs on the labelled images only (supervised, finetune; batch <= 32)")
+         "Study b: epochs of the runs on the labelled images only (supervised, finetune with batches of at "
+         "most 32; sgan supervised-only with at most 64)")
       ->capture_default_str()
       ->check(positive_number());
   cmd->add_option("--model", o->model, "Encoder of every method")->capture_default_str();
   cmd->add_option("--image-size", o->image_size, "Input size in pixels")
       ->capture_default_str()
       ->check(positive_number());
-  cmd->add_option("--epochs", o->epochs, "Epochs of every training run")
+  cmd->add_option(
+         "--epochs", o->epochs,
+         "Epochs of the self-supervised runs and of the semi-supervised SGAN runs (study b's runs on the "
+         "labels alone take --label-epochs)")
       ->capture_default_str()
       ->check(positive_number());
-  cmd->add_option("--batch-size", o->batch_size, "Batch size of every training run")
+  cmd->add_option(
+         "--batch-size", o->batch_size,
+         "Batch size of the self-supervised runs (study b: at most 32 for the runs on the labels alone, at "
+         "most 64 for the SGAN runs)")
       ->capture_default_str()
       ->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--probe-epochs", o->probe_epochs, "Epochs of each linear probe")
@@ -58,7 +65,9 @@ void add_compare_command(CLI::App& app) {
                   "The encoder layer each linear probe reads: best (chosen per encoder on a held-out fifth "
                   "of the probe's images), a layer name, or empty for the encoder's output")
       ->capture_default_str();
-  cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)")
+  cmd->add_option("--max-steps", o->max_steps_per_epoch,
+                  "Stop each pre-training epoch after this many steps (0 = all; the SGAN runs take whole "
+                  "epochs)")
       ->check(non_negative_number());
   add_seed_flag(*cmd, o->seed, "Random seed (also draws the labelled subset)");
   cmd->add_option("--repeats", o->repeats,

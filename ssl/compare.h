@@ -29,8 +29,9 @@ struct CompareOptions {
   std::string unlabeled;          // study A: images for the patch task (default: data)
   std::string probe_data;         // study A: labelled images the linear probes are fitted on (default: data)
   int64_t labels_per_class = 20;  // study B
-  // Study B's runs on the labelled images only (supervised, finetune) see a few hundred images: they get
-  // their own epoch count and a batch of at most 32, so that they take a useful number of steps.
+  // Study B's runs on the labelled images only (supervised, finetune, sgan supervised-only) see a few hundred
+  // images: they get their own epoch count and a batch of at most 32 (64 for the SGAN), so that they take a
+  // useful number of steps.
   int64_t label_epochs = 50;
   std::string model = "convnet2";
   int64_t image_size = 32;
