@@ -48,8 +48,14 @@ nlohmann::json summarise_method(const std::vector<nlohmann::json>& entries) {
     for (const nlohmann::json& e : entries)
       SSL_CHECK(e["splits"].contains(split), "compare: ", first["name"].get<std::string>(), " has no ", split,
                 " split in every seed's run");
-    nlohmann::json s = {{"data", value.value("data", "")}};
-    // What was scored does not depend on the seed: the first run's account of it stands for all.
+    // The images scored: one spec when every seed scored the same, else each seed's (study b draws its
+    // labelled subset with the seed).
+    nlohmann::json data = nlohmann::json::array();
+    for (const nlohmann::json& e : entries) data.push_back(e["splits"][split].value("data", ""));
+    const bool same_data = std::all_of(data.begin(), data.end(), [&](const auto& d) { return d == data[0]; });
+    nlohmann::json s = {{"data", same_data ? data[0] : data}};
+    // How many images, and which classes matched, does not depend on the seed: the first run's account
+    // stands for all.
     for (const char* key : {"images", "classes_matched", "classes_left_out"})
       if (value.contains(key)) s[key] = value[key];
     for (const char* key : {"top1", "top5"}) {

@@ -94,6 +94,14 @@ TEST_CASE("seed summary: each number's mean, sample standard deviation and the s
   CHECK(s["config"]["epochs"] == 3);
   CHECK(s["runs"] == nlohmann::json({"seed_3", "seed_4", "seed_5"}));
 
+  // Study b draws its labelled images with each seed: then each seed's spec is given.
+  nlohmann::json drawn = run(4, 0.7, "pool2");
+  drawn["methods"][0]["splits"]["test"]["data"] = "synthetic:train@20,seed=4";
+  const nlohmann::json per_seed = summarise_over_seeds({run(3, 0.5, "pool2"), drawn}, {"seed_3", "seed_4"});
+  CHECK(per_seed["methods"][0]["splits"]["test"]["data"] ==
+        nlohmann::json({"synthetic:test", "synthetic:train@20,seed=4"}));
+  CHECK(per_seed["methods"][1]["splits"]["test"]["data"] == "synthetic:test");
+
   nlohmann::json other = run(6, 0.1, "pool2");
   other["methods"][1]["name"] = "rotation";
   CHECK_THROWS_WITH_AS(summarise_over_seeds({run(3, 0.5, "pool2"), other}, {"seed_3", "seed_6"}),
