@@ -216,13 +216,17 @@ nlohmann::json study_b(const CompareOptions& c) {
     } else if (g.show_progress) {
       std::printf("\n== %s: kept the finished run in %s\n", name, g.out_dir.c_str());
     }
-    const nlohmann::json metrics = metrics_of(g.out_dir);
-    SSL_CHECK(!metrics.empty(), "compare: ", g.out_dir, " has no metrics");
-    const nlohmann::json& last = metrics.back();
-    nlohmann::json splits = {
-        {"train", {{"top1", last.value("train_accuracy", 0.0)}, {"top5", std::nan("")}, {"data", labelled}}},
-        {"test",
-         {{"top1", last.value("test_top1", 0.0)}, {"top5", last.value("test_top5", 0.0)}, {"data", c.test}}}};
+    // The run's results.json scores the final discriminator on the labelled and on the test images.
+    std::ifstream results_file(g.out_dir + "/results.json");
+    SSL_CHECK(results_file, "compare: cannot read ", g.out_dir, "/results.json");
+    nlohmann::json splits = nlohmann::json::parse(results_file).at("splits");
+    if (!splits.contains(
+            "train")) {  // a run written before it was scored so: its last epoch's running accuracy
+      const nlohmann::json metrics = metrics_of(g.out_dir);
+      SSL_CHECK(!metrics.empty(), "compare: ", g.out_dir, " has no metrics");
+      splits["train"] = {
+          {"top1", metrics.back().value("train_accuracy", 0.0)}, {"top5", std::nan("")}, {"data", labelled}};
+    }
     nlohmann::json m = method_entry(name, g.out_dir, "discriminator", splits, c.out_dir);
     nlohmann::json samples = nlohmann::json::array();
     for (const auto& entry : std::filesystem::directory_iterator(g.out_dir)) {

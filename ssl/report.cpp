@@ -305,8 +305,13 @@ std::string report_html(const nlohmann::json& r) {
   }
   for (const char* key : {"train_top1", "test_top1"}) {
     std::vector<Curve> curves;
-    for (const nlohmann::json& m : methods)
-      if (Curve c = curve_of(m, key); !c.x.empty()) curves.push_back(c);
+    for (const nlohmann::json& m : methods) {
+      Curve c = curve_of(m, key);
+      // The SGAN runner logs its running accuracy on the epoch's labelled batches, which the pre-training
+      // runner calls train_top1, as train_accuracy.
+      if (c.x.empty() && key == std::string("train_top1")) c = curve_of(m, "train_accuracy");
+      if (!c.x.empty()) curves.push_back(c);
+    }
     if (!curves.empty()) curves_html += svg_line_chart(str_cat("accuracy (", key, ")"), key, curves);
   }
   if (!curves_html.empty())

@@ -245,4 +245,19 @@ TEST_CASE("compare --study b at toy size: supervised, simclr with its joint prob
   CHECK(r["methods"][1]["protocol"] == "joint probe");
   CHECK(r["methods"][1]["metrics"][0].contains("train_top1"));  // the joint probe's accuracy per epoch
   CHECK(r["methods"][0]["splits"]["train"]["data"] == "synthetic:train:64@2,seed=0");
+  // Each SGAN's train split scores its final discriminator on the labelled images, as its test split does.
+  for (size_t k = 4; k <= 6; ++k) {
+    const nlohmann::json& train = r["methods"][k]["splits"]["train"];
+    CAPTURE(names[k]);
+    CHECK(train["images"] == 20);
+    CHECK(train["top5"].is_number());
+    CHECK(train["top5"].get<double>() >= train["top1"].get<double>());
+  }
+  // The report's training-accuracy chart has the SGANs' curves (logged as train_accuracy) beside the others.
+  const std::string html = report_html(r);
+  const size_t chart = html.find("accuracy (train_top1)");
+  REQUIRE(chart != std::string::npos);
+  const std::string train_chart = html.substr(chart, html.find("</svg>", chart) - chart);
+  CHECK(train_chart.find(">sgan pretrained</text>") != std::string::npos);
+  CHECK(train_chart.find(">supervised</text>") != std::string::npos);
 }
