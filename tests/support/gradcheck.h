@@ -31,10 +31,17 @@ inline double projected_loss(const Fn& f, const std::vector<Tensor>& inputs, con
   return sum(mul(f(inputs), r)).item();
 }
 
-// Fails the test where |analytic − numeric| > atol + rtol·|numeric|, reporting the first few mismatches.
-inline void check_gradients(const std::string& name, const Fn& f, std::vector<Tensor> inputs, double h = 1e-6,
-                            double atol = 1e-7, double rtol = 1e-5) {
-  INFO("gradient check: ", name);
+// One element whose analytic gradient disagrees with the central difference.
+struct GradientMismatch {
+  size_t input;
+  int64_t element;
+  double analytic, numeric;
+};
+
+// Every element of every input that requires grad where |analytic − numeric| > atol + rtol·|numeric|.
+inline std::vector<GradientMismatch> gradient_mismatches(const std::string& name, const Fn& f,
+                                                         std::vector<Tensor> inputs, double h = 1e-6,
+                                                         double atol = 1e-7, double rtol = 1e-5) {
   for (Tensor& x : inputs) {
     REQUIRE(x.dtype() == DType::f64);
     REQUIRE(x.is_contiguous());
@@ -45,7 +52,7 @@ inline void check_gradients(const std::string& name, const Fn& f, std::vector<Te
   const Tensor r = Tensor::uniform(y.shape(), 0.5, 1.5, gen, DType::f64);
   sum(mul(y, r)).backward();
 
-  int mismatches = 0;
+  std::vector<GradientMismatch> mismatches;
   for (size_t k = 0; k < inputs.size(); ++k) {
     Tensor& x = inputs[k];
     if (!x.requires_grad()) continue;
@@ -60,14 +67,25 @@ inline void check_gradients(const std::string& name, const Fn& f, std::vector<Te
       const double down = projected_loss(f, inputs, r);
       p[i] = saved;
       const double numeric = (up - down) / (2 * h);
-      const bool ok = std::abs(analytic[i] - numeric) <= atol + rtol * std::abs(numeric);
-      if (!ok && mismatches++ < 5) {
-        FAIL_CHECK(name << ": input " << k << " element " << i << ": analytic " << analytic[i]
-                        << " vs numeric " << numeric);
-      }
+      if (std::abs(analytic[size_t(i)] - numeric) > atol + rtol * std::abs(numeric))
+        mismatches.push_back({k, i, analytic[size_t(i)], numeric});
     }
   }
-  CHECK_MESSAGE(mismatches == 0, name, ": ", mismatches, " gradient mismatches");
+  return mismatches;
+}
+
+// Fails the test where gradient_mismatches finds any, reporting the first few.
+inline void check_gradients(const std::string& name, const Fn& f, std::vector<Tensor> inputs, double h = 1e-6,
+                            double atol = 1e-7, double rtol = 1e-5) {
+  INFO("gradient check: ", name);
+  const std::vector<GradientMismatch> mismatches =
+      gradient_mismatches(name, f, std::move(inputs), h, atol, rtol);
+  for (size_t m = 0; m < mismatches.size() && m < 5; ++m) {
+    const GradientMismatch& bad = mismatches[m];
+    FAIL_CHECK(name << ": input " << bad.input << " element " << bad.element << ": analytic " << bad.analytic
+                    << " vs numeric " << bad.numeric);
+  }
+  CHECK_MESSAGE(mismatches.empty(), name, ": ", mismatches.size(), " gradient mismatches");
 }
 
 }  // namespace ssl::test
