@@ -248,11 +248,14 @@ TEST_CASE("elementwise: unary, every version and layout, as the CPU") {
 
 TEST_CASE("elementwise: binary, every op, float and double, as the CPU") {
   std::mt19937_64 rng(13);
-  const Layout scalar_b = layouts()[2];
-  for (BinaryOp op : kBinaryOps) {
-    CAPTURE(int(op));
-    check_binary<float>(scalar_b, op, 0.3, rng, {0});
-    check_binary<double>(scalar_b, op, 0.3, rng, {0});
+  // A b of its own per element (relu_grad's mask then varies, some elements pass and some do not) and a
+  // broadcast scalar b.
+  for (const Layout& l : {layouts()[3], layouts()[2]}) {
+    for (BinaryOp op : kBinaryOps) {
+      CAPTURE(int(op));
+      check_binary<float>(l, op, 0.3, rng, {0});
+      check_binary<double>(l, op, 0.3, rng, {0});
+    }
   }
 }
 

@@ -58,11 +58,14 @@ void check_rows(const RowCase& c, std::mt19937_64& rng) {
   dev::index_select<T>(c.outer, c.size, c.inner, dx.get(), c.k, didx.get(), dy.get());
   test::check_close(dy.download(), test::cast<double>(y), 0, 0, "index_select");
 
-  std::vector<T> gx(x.size(), T(0));
+  // The adds accumulate into what gx holds: start from random values, so a kernel that overwrote or cleared
+  // gx would fail.
+  const std::vector<T> gx_start = random_of<T>(x.size(), rng);
+  std::vector<T> gx = gx_start;
   kernels::cpu::index_add<T>(c.outer, c.size, c.inner, gx.data(), c.k, index.data(), gy.data());
   for (int v = 0; v < 3; ++v) {
     CAPTURE(v);
-    test::DeviceBuffer<T> dgx(std::vector<T>(x.size(), T(0)));
+    test::DeviceBuffer<T> dgx(gx_start);
     if (v == 0) dev::index_add<T>(c.outer, c.size, c.inner, dgx.get(), c.k, didx.get(), dgy.get());
     if (v == 1) dev::index_add_v1<T>(c.outer, c.size, c.inner, dgx.get(), c.k, didx.get(), dgy.get());
     if (v == 2) dev::index_add_v2<T>(c.outer, c.size, c.inner, dgx.get(), c.k, didx.get(), dgy.get());
@@ -90,11 +93,12 @@ void check_dims(const std::vector<int64_t>& shape, int64_t dim, int64_t x_dim_si
   dev::gather<T>(ndim, shape.data(), dim, x_dim_size, dx.get(), didx.get(), dy.get());
   test::check_close(dy.download(), test::cast<double>(y), 0, 0, "gather");
 
-  std::vector<T> gx(nx, T(0));
+  const std::vector<T> gx_start = random_of<T>(nx, rng);  // accumulated into, as index_add's above
+  std::vector<T> gx = gx_start;
   kernels::cpu::scatter_add<T>(ndim, shape.data(), dim, x_dim_size, gx.data(), index.data(), gy.data());
   for (int v = 0; v < 3; ++v) {
     CAPTURE(v);
-    test::DeviceBuffer<T> dgx(std::vector<T>(nx, T(0)));
+    test::DeviceBuffer<T> dgx(gx_start);
     if (v == 0) dev::scatter_add<T>(ndim, shape.data(), dim, x_dim_size, dgx.get(), didx.get(), dgy.get());
     if (v == 1) dev::scatter_add_v1<T>(ndim, shape.data(), dim, x_dim_size, dgx.get(), didx.get(), dgy.get());
     if (v == 2) dev::scatter_add_v2<T>(ndim, shape.data(), dim, x_dim_size, dgx.get(), didx.get(), dgy.get());

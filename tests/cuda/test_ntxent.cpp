@@ -143,19 +143,23 @@ TEST_CASE("ntxent (the default version): the loss and gradient have the same bit
   const NtXentShape s{2 * n, d, false};
   const std::vector<float> z_host = test::cast<float>(test::random_vector(2 * n * d, rng));
   const test::DeviceBuffer<float> z(z_host), grad(std::vector<float>{1.0f});
-  std::vector<float> zn(2 * n * d), inv(2 * n), lse(2 * n);
-  const float loss_ref =
-      kernels::cpu::ntxent_forward<float>(s, z_host.data(), 0.5f, {zn.data(), inv.data(), lse.data()});
+  std::vector<float> zn(2 * n * d), inv(2 * n), lse(2 * n), gz_ref(2 * n * d);
+  const NtXentSaved<float> cpu_saved{zn.data(), inv.data(), lse.data()};
+  const float loss_ref = kernels::cpu::ntxent_forward<float>(s, z_host.data(), 0.5f, cpu_saved);
+  kernels::cpu::ntxent_backward<float>(s, 0.5f, cpu_saved.as_const(), 1.0f, gz_ref.data());
   std::vector<float> first_loss, first_gz;
   for (int run = 0; run < 2; ++run) {
     DeviceSaved<float> saved(2 * n, d);
-    test::DeviceBuffer<float> loss(1), gz(2 * n * d);
+    test::DeviceBuffer<float> loss = test::DeviceBuffer<float>::poisoned(1),
+                              gz = test::DeviceBuffer<float>::poisoned(2 * n * d);
     dev::ntxent_forward<float>(s, z.get(), 0.5f, saved.view(), loss.get());
     dev::ntxent_backward<float>(s, 0.5f, saved.view().as_const(), grad.get(), gz.get());
     if (run == 0) {
       first_loss = loss.download();
       first_gz = gz.download();
       test::check_close(first_loss, {double(loss_ref)}, 1e-5, 1e-5, "loss");
+      const std::vector<double> gz_want = test::cast<double>(gz_ref);
+      test::check_close(first_gz, gz_want, 1e-5 * test::max_abs(gz_want), 1e-4, "gz");
     } else {
       CHECK(std::memcmp(first_loss.data(), loss.download().data(), sizeof(float)) == 0);
       CHECK(first_gz == gz.download());

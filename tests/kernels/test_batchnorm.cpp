@@ -121,7 +121,8 @@ TEST_CASE("batch_norm_forward_train stays accurate when |mean| >> std") {
   std::mt19937_64 rng(22);
   const auto xf = cast<float>(random_vector(k.n * k.c * k.hw, rng, 1e6 - 1.0, 1e6 + 1.0));
   const auto ref = train_reference(k, cast<double>(xf), {}, {}, kEps);
-  std::vector<float> y(xf.size()), mean(k.c), invstd(k.c), var(k.c);
+  const float nan = std::numeric_limits<float>::quiet_NaN();  // poisoned: every output must be written
+  std::vector<float> y(xf.size(), nan), mean(k.c, nan), invstd(k.c, nan), var(k.c, nan);
   cpu::batch_norm_forward_train<float>(k.n, k.c, k.hw, xf.data(), nullptr, nullptr, float(kEps), y.data(),
                                        mean.data(), invstd.data(), var.data());
   check_close(var, ref.var, 0.0, 1e-6, "batch_var");
