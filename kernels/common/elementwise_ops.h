@@ -27,7 +27,7 @@ SSL_HD T unary(T v, T c) {
   else if constexpr (Op == UnaryOp::sqrt)
     return hd::sqrt(v);
   else if constexpr (Op == UnaryOp::relu)
-    return v > T(0) ? v : T(0);
+    return v < T(0) ? T(0) : v;  // NaN stays NaN (as PyTorch's, and batch norm's fused ReLU)
   else if constexpr (Op == UnaryOp::leaky_relu)
     return v > T(0) ? v : c * v;
   else if constexpr (Op == UnaryOp::tanh)

@@ -61,7 +61,7 @@ void unary(UnaryOp op, int64_t ndim, const int64_t* shape, Strided<const T> x, S
     case UnaryOp::sqrt:
       return run_unary(ndim, shape, x, out, [](T v) { return std::sqrt(v); });
     case UnaryOp::relu:
-      return run_unary(ndim, shape, x, out, [](T v) { return v > T(0) ? v : T(0); });
+      return run_unary(ndim, shape, x, out, [](T v) { return v < T(0) ? T(0) : v; });  // NaN stays NaN
     case UnaryOp::leaky_relu:
       return run_unary(ndim, shape, x, out, [c](T v) { return v > T(0) ? v : c * v; });
     case UnaryOp::tanh:

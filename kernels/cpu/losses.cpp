@@ -4,17 +4,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/thread_partials.h"
+
 namespace ssl::kernels::cpu {
 
 template <class T>
 T bce_with_logits_forward(int64_t n, const T* x, const T* t) {
   // Per-element terms in T, the sum in double: one rounding per term, not one per partial sum.
-  double sum = 0;
-#pragma omp parallel for reduction(+ : sum) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  const double sum = ordered_sums<1>(n, true, [x, t](int64_t i, std::array<double, 1>& s) {
     const T xi = x[i];
-    sum += double(std::max(xi, T(0)) - xi * t[i] + std::log1p(std::exp(-std::abs(xi))));
-  }
+    s[0] += double(std::max(xi, T(0)) - xi * t[i] + std::log1p(std::exp(-std::abs(xi))));
+  })[0];
   return T(sum / double(n));
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/thread_partials.h"
+
 namespace ssl::kernels::cpu {
 
 template <class T>
@@ -43,10 +45,8 @@ void adamw_step(int64_t n, T* p, const T* g, T* m, T* v, T lr, T beta1, T beta2,
 
 template <class T>
 double sum_of_squares(int64_t n, const T* x) {
-  double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) s += double(x[i]) * double(x[i]);
-  return s;
+  return ordered_sums<1>(
+      n, n > 65536, [x](int64_t i, std::array<double, 1>& s) { s[0] += double(x[i]) * double(x[i]); })[0];
 }
 
 template <class T>
@@ -55,13 +55,11 @@ void lars_step(int64_t n, T* p, const T* g, T* buf, T lr, T momentum, T weight_d
   T wd = adapt ? weight_decay : T(0), trust = T(1);
   if (adapt) {
     // ‖g + wd·p‖² = ‖g‖² + 2wd⟨g,p⟩ + wd²‖p‖², accumulated in one pass.
-    double pp = 0, gg = 0, gp = 0;
-#pragma omp parallel for reduction(+ : pp, gg, gp) schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) {
-      pp += double(p[i]) * p[i];
-      gg += double(g[i]) * g[i];
-      gp += double(g[i]) * p[i];
-    }
+    const auto [pp, gg, gp] = ordered_sums<3>(n, n > 65536, [p, g](int64_t i, std::array<double, 3>& s) {
+      s[0] += double(p[i]) * p[i];
+      s[1] += double(g[i]) * g[i];
+      s[2] += double(g[i]) * p[i];
+    });
     const double p_norm = std::sqrt(pp),
                  g_norm = std::sqrt(std::max(0.0, gg + 2 * wd * gp + double(wd) * wd * pp));
     if (p_norm > 0 && g_norm > 0) trust = T(eta * p_norm / g_norm);

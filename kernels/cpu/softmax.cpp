@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "kernels/cpu/thread_partials.h"
 
 namespace ssl::kernels::cpu {
 
@@ -70,12 +71,10 @@ T cross_entropy_forward(int64_t rows, int64_t cols, const T* logits, const int64
     SSL_CHECK(targets[r] >= 0 && targets[r] < cols, "cross_entropy: target ", targets[r], " of row ", r,
               " is outside [0, ", cols, ")");
   }
-  double total = 0;
-#pragma omp parallel for reduction(+ : total) if (parallel(rows, cols))
-  for (int64_t r = 0; r < rows; ++r) {
+  const double total = ordered_sums<1>(rows, parallel(rows, cols), [=](int64_t r, std::array<double, 1>& s) {
     lse[r] = row_lse(logits + r * cols, cols);
-    total += double(lse[r] - logits[r * cols + targets[r]]);
-  }
+    s[0] += double(lse[r] - logits[r * cols + targets[r]]);
+  })[0];
   return T(total / double(rows));
 }
 
@@ -108,7 +107,9 @@ void l2_normalize_backward(int64_t rows, int64_t cols, const T* y, const T* inv_
 #pragma omp parallel for if (parallel(rows, cols))
   for (int64_t r = 0; r < rows; ++r) {
     const T *yr = y + r * cols, *gr = g + r * cols;
-    const bool clamped = T(1) / inv_norm[r] <= eps;  // then y = x / eps, a plain scaling
+    // Then y = x / eps, a plain scaling. Compared as the forward computed it: 1 / (1 / eps) may round above
+    // eps.
+    const bool clamped = inv_norm[r] >= T(1) / eps;
     T dot = 0;
     if (!clamped)
       for (int64_t j = 0; j < cols; ++j) dot += yr[j] * gr[j];

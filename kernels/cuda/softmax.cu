@@ -168,7 +168,8 @@ __global__ void l2_normalize_backward_kernel(int64_t rows, int64_t cols, const T
   const RowGroup<kWarp> g(rows);
   if (!g.valid) return;
   const T inv = inv_norm[g.row];
-  const bool clamped = T(1) / inv <= eps;  // then y = x / eps, a plain scaling (the same for the group)
+  // Then y = x / eps, a plain scaling (the same for the group); compared as the forward computed it.
+  const bool clamped = inv >= T(1) / eps;
   const T *yr = y + g.row * cols, *gr = grad + g.row * cols;
   T dot = 0;
   if (!clamped) {

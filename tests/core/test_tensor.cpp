@@ -116,6 +116,18 @@ TEST_CASE("values of a few ops against hand computation") {
   CHECK(sum(x, {1}).to_vector<float>() == std::vector<float>{6, 15});
   CHECK(max(x, 1).to_vector<float>() == std::vector<float>{3, 6});
   CHECK(argmax(x, 0).to_vector<int64_t>() == std::vector<int64_t>{1, 1, 1});
+  // ReLU passes a NaN on (as PyTorch's and the fused batch-norm ReLU do) rather than hiding it as 0.
+  const std::vector<float> r = relu(Tensor::from_vector<float>({NAN, -1, 2}, {3})).to_vector<float>();
+  CHECK(std::isnan(r[0]));
+  CHECK(r[1] == 0);
+  CHECK(r[2] == 2);
+  // A row whose norm is below eps is scaled by 1 / eps, so its gradient is g / eps. With eps = 1e-13 in
+  // float, 1 / (1 / eps) rounds above eps: the backward must still see the row as clamped.
+  Tensor tiny = Tensor::from_vector<float>({3e-14f, 4e-14f}, {1, 2}).set_requires_grad();
+  sum(mul(l2_normalize(tiny, 1, 1e-13), Tensor::from_vector<float>({1, 0}, {1, 2}))).backward();
+  const std::vector<float> g = tiny.grad().to_vector<float>();
+  CHECK(g[0] == doctest::Approx(1e13).epsilon(1e-5));
+  CHECK(g[1] == 0);
   CHECK(matmul(x, x.t()).to_vector<float>() == std::vector<float>{14, 32, 32, 77});
   const auto sm = softmax(Tensor::from_vector<float>({0, std::log(3.0f)}, {1, 2})).to_vector<float>();
   CHECK(sm[0] == doctest::Approx(0.25));

@@ -1,0 +1,41 @@
+// Sums over many elements that several threads share: the same bits on every run, whatever the timing.
+#include <doctest/doctest.h>
+
+#include <omp.h>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/thread_partials.h"
+#include "kernels/optim.h"
+#include "support/kernel_check.h"
+
+using namespace ssl;
+
+TEST_CASE("ordered_sums and sum_of_squares give the same bits on every run with four threads") {
+  std::mt19937_64 rng(5);
+  const std::vector<float> x = test::cast<float>(test::random_vector(1 << 18, rng));
+  const int saved_threads = omp_get_max_threads();
+  omp_set_num_threads(4);  // with two threads any order of adding their shares gives the same bits
+  const double first = kernels::cpu::sum_of_squares<float>(int64_t(x.size()), x.data());
+  int differing = 0;
+  for (int run = 0; run < 100; ++run)
+    differing += kernels::cpu::sum_of_squares<float>(int64_t(x.size()), x.data()) != first ? 1 : 0;
+  omp_set_num_threads(saved_threads);
+  CHECK(differing == 0);
+
+  // Against the sum in plain order: equal up to rounding, and the two accumulators kept apart.
+  double plain = 0, plain_abs = 0;
+  for (float v : x) plain += double(v) * double(v), plain_abs += std::abs(double(v));
+  const std::array<double, 2> s =
+      kernels::cpu::ordered_sums<2>(int64_t(x.size()), true, [&](int64_t i, std::array<double, 2>& acc) {
+        acc[0] += double(x[size_t(i)]) * double(x[size_t(i)]);
+        acc[1] += std::abs(double(x[size_t(i)]));
+      });
+  CHECK(s[0] == doctest::Approx(plain).epsilon(1e-12));
+  CHECK(s[1] == doctest::Approx(plain_abs).epsilon(1e-12));
+  CHECK(first == doctest::Approx(plain).epsilon(1e-12));
+}
