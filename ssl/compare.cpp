@@ -220,8 +220,9 @@ nlohmann::json study_b(const CompareOptions& c) {
     std::ifstream results_file(g.out_dir + "/results.json");
     SSL_CHECK(results_file, "compare: cannot read ", g.out_dir, "/results.json");
     nlohmann::json splits = nlohmann::json::parse(results_file).at("splits");
-    if (!splits.contains(
-            "train")) {  // a run written before it was scored so: its last epoch's running accuracy
+    // A run written before the final discriminator was scored on the labelled images: its last epoch's
+    // running accuracy.
+    if (!splits.contains("train")) {
       const nlohmann::json metrics = metrics_of(g.out_dir);
       SSL_CHECK(!metrics.empty(), "compare: ", g.out_dir, " has no metrics");
       splits["train"] = {
