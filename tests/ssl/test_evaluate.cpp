@@ -81,7 +81,8 @@ TEST_CASE("eval: --labels-per-class fits the probe on a label budget") {
   e.show_progress = false;
   const nlohmann::json r = evaluate(e);
   CHECK(r["splits"]["train"]["images"] == 30);
-  CHECK(r["splits"]["train"]["data"] == "synthetic:train:300@3,seed=0");  // the images the probe was fitted on
+  CHECK(r["splits"]["train"]["data"] ==
+        "synthetic:train:300@3,seed=0");  // the images the probe was fitted on
   e.train = "synthetic:train:300@3";
   CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("--labels-per-class"), ssl::Error);
 }
