@@ -124,27 +124,31 @@ void add_ntxent_cases(std::vector<KernelCase>& cases, Device d) {
   Tensor dzn = Tensor::empty({rows, dim}, DType::f32, d), dinv = Tensor::empty({rows}, DType::f32, d),
          dlse = Tensor::empty({rows}, DType::f32, d), dloss = Tensor::empty({1}, DType::f32, d),
          dgz = Tensor::empty({rows, dim}, DType::f32, d), one = Tensor::ones({1}, DType::f32, d);
-  const kernels::NtXentSaved<float> saved{dzn.data<float>(), dinv.data<float>(), dlse.data<float>()};
+  // The runs outlive this function: each keeps the tensors themselves (here inside `saved`), never bare
+  // pointers into them, whose storage would be freed on return.
+  const auto saved = [=] {
+    return kernels::NtXentSaved<float>{dzn.data<float>(), dinv.data<float>(), dlse.data<float>()};
+  };
   auto add = [&](const std::string& version, std::function<void()> run) {
     cases.push_back(
         {"ntxent_fwd_bwd", version, shape, bytes, flops, {dloss, dgz}, {{loss}, values(gz)}, run});
   };
   if (d.is_cpu()) {
     add("cpu", [=] {
-      *dloss.data<float>() = kernels::cpu::ntxent_forward<float>(s, z.data<float>(), temperature, saved);
-      kernels::cpu::ntxent_backward<float>(s, temperature, saved.as_const(), 1.f, dgz.data<float>());
+      *dloss.data<float>() = kernels::cpu::ntxent_forward<float>(s, z.data<float>(), temperature, saved());
+      kernels::cpu::ntxent_backward<float>(s, temperature, saved().as_const(), 1.f, dgz.data<float>());
     });
   }
 #if SSL_WITH_CUDA
   if (d.is_cuda()) {
     using namespace kernels::cuda;
     add("v1", [=] {
-      ntxent_forward_v1<float>(s, z.data<float>(), temperature, saved, dloss.data<float>());
-      ntxent_backward_v1<float>(s, temperature, saved.as_const(), one.data<float>(), dgz.data<float>());
+      ntxent_forward_v1<float>(s, z.data<float>(), temperature, saved(), dloss.data<float>());
+      ntxent_backward_v1<float>(s, temperature, saved().as_const(), one.data<float>(), dgz.data<float>());
     });
     add("v2", [=] {
-      ntxent_forward_v2<float>(s, z.data<float>(), temperature, saved, dloss.data<float>());
-      ntxent_backward_v2<float>(s, temperature, saved.as_const(), one.data<float>(), dgz.data<float>());
+      ntxent_forward_v2<float>(s, z.data<float>(), temperature, saved(), dloss.data<float>());
+      ntxent_backward_v2<float>(s, temperature, saved().as_const(), one.data<float>(), dgz.data<float>());
     });
   }
 #endif
@@ -224,19 +228,24 @@ void add_memory_bound_cases(std::vector<KernelCase>& cases, Device d) {
   const Tensor sum_cpu = add(a_cpu, b_cpu);
   const Tensor a = a_cpu.to(d), b = b_cpu.to(d);
   Tensor out = Tensor::empty({n}, DType::f32, d);
-  const int64_t unit = 1;
-  const kernels::Strided<const float> sa{a.data<float>(), &unit}, sb{b.data<float>(), &unit};
-  const kernels::Strided<float> so{out.data<float>(), &unit};
   const std::string add_shape = str_cat("n=", n);
-  auto add_case = [&](const std::string& version, std::function<void()> run) {
-    cases.push_back({"add", version, add_shape, 12.0 * n, double(n), {out}, {values(sum_cpu)}, run});
+  using kernels::BinaryOp, kernels::Strided;
+  using Binary = void (*)(BinaryOp, int64_t, const int64_t*, Strided<const float>, Strided<const float>,
+                          Strided<float>, double);
+  auto add_case = [&](const std::string& version, Binary binary) {
+    // The run keeps the tensors (not bare pointers into them) and its own size and stride: it outlives this
+    // function.
+    cases.push_back({"add", version, add_shape, 12.0 * n, double(n), {out}, {values(sum_cpu)}, [=] {
+                       const int64_t unit = 1;
+                       binary(BinaryOp::add, 1, &n, {a.data<float>(), &unit}, {b.data<float>(), &unit},
+                              {out.data<float>(), &unit}, 0.0);
+                     }});
   };
-  using kernels::BinaryOp;
-  if (d.is_cpu()) add_case("cpu", [=] { kernels::cpu::binary<float>(BinaryOp::add, 1, &n, sa, sb, so); });
+  if (d.is_cpu()) add_case("cpu", kernels::cpu::binary<float>);
 #if SSL_WITH_CUDA
   if (d.is_cuda()) {
-    add_case("v1", [=] { kernels::cuda::binary_v1<float>(BinaryOp::add, 1, &n, sa, sb, so); });
-    add_case("v2", [=] { kernels::cuda::binary_v2<float>(BinaryOp::add, 1, &n, sa, sb, so); });
+    add_case("v1", kernels::cuda::binary_v1<float>);
+    add_case("v2", kernels::cuda::binary_v2<float>);
   }
 #endif
 
@@ -268,10 +277,13 @@ void add_memory_bound_cases(std::vector<KernelCase>& cases, Device d) {
   Tensor p_ref = p0.clone(), m_ref = Tensor::zeros({n}), v_ref = Tensor::zeros({n});
   kernels::cpu::adam_step<float>(n, p_ref.data<float>(), g0.data<float>(), m_ref.data<float>(),
                                  v_ref.data<float>(), 1e-3f, 0.9f, 0.999f, 1e-8f, 0.f, 1);
-  Tensor p = p0.to(d), g = g0.to(d), m = Tensor::zeros({n}, DType::f32, d),
+  // The start state lives on the device, apart from p: on the CPU p0.to(d) would be p0 itself (the poisoned
+  // output would poison the start), and on a GPU a reset from host memory would time a bus copy.
+  const Tensor p_start = p0.to(d).clone();
+  Tensor p = p_start.clone(), g = g0.to(d), m = Tensor::zeros({n}, DType::f32, d),
          v = Tensor::zeros({n}, DType::f32, d);
   auto run_adam = [=]() mutable {
-    Tensor(p).copy_(p0);  // every call is the first step from the same state, so the check holds
+    Tensor(p).copy_(p_start);  // every call is the first step from the same state, so the check holds
     Tensor(m).fill_(0);
     Tensor(v).fill_(0);
 #if SSL_WITH_CUDA
