@@ -117,8 +117,12 @@ Header read_header(const std::string& path, std::ifstream& in) {
   const uint64_t data_size = size - out.data_start;
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
-      for (const auto& [k, v] : entry.items())
-        out.metadata[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      // The format's metadata is a map of strings to strings; anything else is a damaged or foreign file.
+      SSL_CHECK(entry.is_object(), path, ": __metadata__ must be an object of strings, found ", entry.dump());
+      for (const auto& [k, v] : entry.items()) {
+        SSL_CHECK(v.is_string(), path, ": metadata '", k, "' must be a string, found ", v.dump());
+        out.metadata[k] = v.get<std::string>();
+      }
       continue;
     }
     try {

@@ -92,6 +92,23 @@ TEST_CASE("a header with absurd shapes or non-integer numbers is refused, not al
     write_all(temp_path(name), bytes + header + std::string(8, 'x'));
     return temp_path(name);
   };
+  // Metadata is a map of strings to strings in the format: a number or a list is a damaged or foreign file.
+  const auto write_header = [](const std::string& name, std::string header) {
+    header.append((8 - header.size() % 8) % 8, ' ');
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[size_t(i)] = char((header.size() >> (8 * i)) & 0xFF);
+    write_all(temp_path(name), bytes + header);
+    return temp_path(name);
+  };
+  CHECK_THROWS_WITH_AS(nn::read_safetensors_metadata(
+                           write_header("meta_number.safetensors", R"({"__metadata__":{"epoch":[1]}})")),
+                       doctest::Contains("metadata 'epoch' must be a string, found [1]"), ssl::Error);
+  CHECK_THROWS_WITH_AS(
+      nn::read_safetensors_metadata(write_header("meta_list.safetensors", R"({"__metadata__":["a"]})")),
+      doctest::Contains("__metadata__ must be an object of strings"), ssl::Error);
+  CHECK(
+      nn::read_safetensors_metadata(write_header("meta_ok.safetensors", R"({"__metadata__":{"epoch":"1"}})"))
+          .at("epoch") == "1");
   // 2^62 x 4 elements: the element count overflows (and wrapped to 0 before).
   const std::string overflow = write_entry(
       "overflow.safetensors", R"({"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]})");
