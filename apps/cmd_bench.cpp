@@ -16,6 +16,7 @@
 #include "data/loader.h"
 #include "data/registry.h"
 #include "data/transforms.h"
+#include "kernels/common/median.h"
 #include "kernels/depthwise.h"
 #include "kernels/device_memory.h"
 #include "kernels/gemm.h"
@@ -58,11 +59,6 @@ struct BenchOptions {
   std::string device = "cpu";
 };
 
-double median(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
-}
-
 // CPU time of the whole process (all threads) in milliseconds.
 double process_cpu_ms() {
   timespec t{};
@@ -87,7 +83,7 @@ Timing median_times(const std::function<void()>& fn, int repeats, int warmup = 2
     cpu.push_back(process_cpu_ms() - c0);
     wall.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  return {median(wall), median(cpu)};
+  return {kernels::median(wall), kernels::median(cpu)};
 }
 
 // Median wall time in milliseconds of `repeats` calls after `warmup` untimed ones.

@@ -15,6 +15,7 @@
 #include "apps/commands.h"
 #include "apps/flags.h"
 #include "core/ops.h"
+#include "kernels/common/median.h"
 #include "kernels/depthwise.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
@@ -66,8 +67,7 @@ double host_median_ms(const std::function<void()>& fn, int repeats) {
     fn();
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
-  return ms[ms.size() / 2];
+  return kernels::median(ms);
 }
 
 double median_ms(Device d, const std::function<void()>& fn, int repeats) {

@@ -1,4 +1,5 @@
-// Sums over many elements that several threads share: the same bits on every run, whatever the timing.
+// Reductions: sums that several threads share (the same bits on every run, whatever the timing), and the
+// median the bench harnesses report.
 #include <doctest/doctest.h>
 
 #include <omp.h>
@@ -9,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/common/median.h"
 #include "kernels/cpu/thread_partials.h"
 #include "kernels/optim.h"
 #include "support/kernel_check.h"
@@ -38,4 +40,11 @@ TEST_CASE("ordered_sums and sum_of_squares give the same bits on every run with 
   CHECK(s[0] == doctest::Approx(plain).epsilon(1e-12));
   CHECK(s[1] == doctest::Approx(plain_abs).epsilon(1e-12));
   CHECK(first == doctest::Approx(plain).epsilon(1e-12));
+}
+
+TEST_CASE("median: the middle value, or the mean of the two middle values") {
+  CHECK(kernels::median({3, 1, 2}) == 2);
+  CHECK(kernels::median({4, 1, 3, 2}) == 2.5);  // as Python's statistics.median
+  CHECK(kernels::median({7}) == 7);
+  CHECK(kernels::median({5, 5, 1, 9}) == 5);
 }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/common/median.h"
 #include "kernels/cuda/api.h"
 #include "kernels/cuda/library.h"
 #include "kernels/cuda/timing.h"
@@ -14,7 +15,7 @@ double median_ms(const std::function<void()>& fn, int repeats, int warmup) {
   cudaEvent_t start = nullptr, stop = nullptr;
   SSL_CUDA_CHECK(cudaEventCreate(&start));
   SSL_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<float> ms;
+  std::vector<double> ms;
   for (int i = 0; i < repeats; ++i) {
     SSL_CUDA_CHECK(cudaEventRecord(start, stream()));
     fn();
@@ -26,8 +27,7 @@ double median_ms(const std::function<void()>& fn, int repeats, int warmup) {
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
-  return ms[ms.size() / 2];
+  return median(ms);
 }
 
 double copy_gb_per_s() {
