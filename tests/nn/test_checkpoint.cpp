@@ -83,23 +83,19 @@ TEST_CASE("damaged or mismatched checkpoints give errors naming the file and the
 }
 
 TEST_CASE("a header with absurd shapes or non-integer numbers is refused, not allocated") {
-  // Each file holds one tensor entry `entry` and 8 data bytes.
-  auto write_entry = [](const std::string& name, const std::string& entry) {
-    std::string header = "{\"t\":" + entry + "}";
+  // A file of the JSON header `header` (padded to 8 bytes, after its length) and then `data`.
+  const auto write_header = [](const std::string& name, std::string header, const std::string& data = "") {
     header.append((8 - header.size() % 8) % 8, ' ');
     std::string bytes(8, '\0');
     for (int i = 0; i < 8; ++i) bytes[size_t(i)] = char((header.size() >> (8 * i)) & 0xFF);
-    write_all(temp_path(name), bytes + header + std::string(8, 'x'));
+    write_all(temp_path(name), bytes + header + data);
     return temp_path(name);
+  };
+  // Each file holds one tensor entry `entry` and 8 data bytes.
+  const auto write_entry = [&](const std::string& name, const std::string& entry) {
+    return write_header(name, "{\"t\":" + entry + "}", std::string(8, 'x'));
   };
   // Metadata is a map of strings to strings in the format: a number or a list is a damaged or foreign file.
-  const auto write_header = [](const std::string& name, std::string header) {
-    header.append((8 - header.size() % 8) % 8, ' ');
-    std::string bytes(8, '\0');
-    for (int i = 0; i < 8; ++i) bytes[size_t(i)] = char((header.size() >> (8 * i)) & 0xFF);
-    write_all(temp_path(name), bytes + header);
-    return temp_path(name);
-  };
   CHECK_THROWS_WITH_AS(nn::read_safetensors_metadata(
                            write_header("meta_number.safetensors", R"({"__metadata__":{"epoch":[1]}})")),
                        doctest::Contains("metadata 'epoch' must be a string, found [1]"), ssl::Error);
