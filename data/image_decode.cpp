@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "data/bmp_size.h"
 #include "data/file_reader.h"
 #include "data/jpeg_tables.h"
 #include "data/png_chunks.h"
@@ -38,6 +39,7 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& source_
   const int len = int(size);
   std::string problem = jpeg_huffman_problem(bytes, size);
   if (problem.empty()) problem = png_chunk_problem(bytes, size);
+  if (problem.empty()) problem = bmp_size_problem(bytes, size, size);
   if (!problem.empty()) throw_undecodable(source_name, problem);
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes, len, &w, &h, &comp)) throw_undecodable(source_name);
@@ -69,6 +71,11 @@ std::string image_file_header_problem(const std::string& path) {
     }
     if (!problem.empty()) {
       return str_cat("cannot read the image header (", problem, "); expected a JPEG, PNG or BMP file");
+    }
+    // A BMP's headers say how long its pixel data is, so a BMP cut short is found here already.
+    problem = bmp_size_problem(head.data(), head.size(), uint64_t(file.size()));
+    if (!problem.empty()) {
+      return str_cat("cannot decode the image (", problem, "); the file is corrupt or truncated");
     }
   } catch (const Error& e) {
     return str_cat("cannot read the file (", e.what(), ")");

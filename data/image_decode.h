@@ -1,7 +1,8 @@
 // decode_image: an image file's bytes (JPEG, PNG or BMP; third_party/stb_impl.cpp builds no other decoder)
 // decoded in memory to 8-bit RGB. The one decoding path of the data layer: ImageFolderDataset::image() reads
-// a file and calls it, and tests/fuzz feeds it arbitrary bytes. A JPEG's Huffman tables and a PNG's chunk
-// lengths are checked first (data/jpeg_tables.h, data/png_chunks.h).
+// a file and calls it, and tests/fuzz feeds it arbitrary bytes. A JPEG's Huffman tables, a PNG's chunk
+// lengths and a BMP's headers and length are checked first (data/jpeg_tables.h, data/png_chunks.h,
+// data/bmp_size.h).
 #pragma once
 
 #include <cstddef>
@@ -24,7 +25,8 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& source_
                    int64_t max_pixels = kMaxDecodedPixels);
 
 // Empty when the image header of the file at `path` can be read (as ImageFolderDataset checks each file when
-// it is opened), else why not, without the path. Reads the file's header, not its pixels.
+// it is opened), else why not, without the path. Reads the file's header, not its pixels; a BMP shorter than
+// its header declares is refused here too.
 std::string image_file_header_problem(const std::string& path);
 
 }  // namespace ssl::data

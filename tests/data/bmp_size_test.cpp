@@ -1,0 +1,182 @@
+// BMP files shorter than their headers declare, and headers out of range: refused with what was expected
+// (data/bmp_size.h), where stb_image would decode the missing pixels as black.
+#include <doctest/doctest.h>
+#include <stb_image_write.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/image_decode.h"
+#include "data/image_folder.h"
+#include "file_test_util.h"
+
+using namespace ssl;
+using namespace ssl::data;
+using ssl::test::contains;
+using ssl::test::error_of;
+using ssl::test::TempDir;
+
+namespace {
+
+// An h x w RGB picture whose pixels encode their position.
+Image pattern(int64_t h, int64_t w) {
+  Image img(h, w, 3);
+  for (int64_t y = 0; y < h; ++y) {
+    for (int64_t x = 0; x < w; ++x) {
+      for (int64_t ch = 0; ch < 3; ++ch) img(y, x, ch) = uint8_t(y * 16 + x * 3 + ch * 70);
+    }
+  }
+  return img;
+}
+
+// `img` as stb_image_write writes a BMP: 54 bytes of headers, then 24-bit rows bottom-up, padded to 4 bytes.
+std::vector<uint8_t> bmp_of(const Image& img) {
+  std::vector<uint8_t> out;
+  auto append = [](void* context, void* data, int n) {
+    auto& bytes = *static_cast<std::vector<uint8_t>*>(context);
+    const auto* d = static_cast<const uint8_t*>(data);
+    bytes.insert(bytes.end(), d, d + n);
+  };
+  REQUIRE(stbi_write_bmp_to_func(append, &out, int(img.w), int(img.h), 3, img.pixels.data()));
+  return out;
+}
+
+void put16(std::vector<uint8_t>& b, size_t at, uint32_t v) {
+  for (size_t i = 0; i < 2; ++i) b[at + i] = uint8_t(v >> (8 * i));
+}
+void put32(std::vector<uint8_t>& b, size_t at, uint32_t v) {
+  for (size_t i = 0; i < 4; ++i) b[at + i] = uint8_t(v >> (8 * i));
+}
+
+// 54 bytes of BMP headers (a 40-byte BITMAPINFOHEADER) declaring a width x height image of `bpp` bits per
+// pixel, compressed as `compression` (0: not at all), its pixel data at `offset`.
+std::vector<uint8_t> bmp_headers(int32_t width, int32_t height, uint32_t bpp, uint32_t compression = 0,
+                                 uint32_t offset = 54) {
+  std::vector<uint8_t> b(54, 0);
+  b[0] = 'B', b[1] = 'M';
+  put32(b, 10, offset);
+  put32(b, 14, 40);
+  put32(b, 18, uint32_t(width));
+  put32(b, 22, uint32_t(height));
+  put16(b, 26, 1);  // colour planes
+  put16(b, 28, bpp);
+  put32(b, 30, compression);
+  return b;
+}
+
+std::string decode_error(const std::vector<uint8_t>& bytes) {
+  return error_of([&] { decode_image(bytes.data(), bytes.size(), "x.bmp"); });
+}
+
+}  // namespace
+
+TEST_CASE("BMP: a whole file decodes; one cut short is refused, naming the file and the bytes missing") {
+  const Image img = pattern(40, 40);
+  const std::vector<uint8_t> whole = bmp_of(img);
+  REQUIRE(whole.size() == 54 + 40 * 120);
+  CHECK(decode_image(whole.data(), whole.size(), "x.bmp") == img);
+
+  std::vector<uint8_t> cut(whole.begin(), whole.end() - 4);  // the last row's last pixel and a bit
+  CHECK(
+      decode_error(cut) ==
+      "x.bmp: cannot decode the image (expected 4800 bytes of pixel data at offset 54, found 4796); the file "
+      "is corrupt or truncated");
+  cut.resize(354);  // most of the pixels gone
+  CHECK(contains(decode_error(cut), "expected 4800 bytes of pixel data at offset 54, found 300"));
+  cut.resize(54);  // the headers alone
+  CHECK(contains(decode_error(cut), "expected 4800 bytes of pixel data at offset 54, found 0"));
+
+  // Rows are padded to 4 bytes: 5 pixels of 3 bytes take 16.
+  const std::vector<uint8_t> odd = bmp_of(pattern(3, 5));
+  REQUIRE(odd.size() == 54 + 3 * 16);
+  CHECK(decode_image(odd.data(), odd.size(), "odd.bmp") == pattern(3, 5));
+  CHECK(contains(decode_error(std::vector<uint8_t>(odd.begin(), odd.end() - 1)),
+                 "expected 48 bytes of pixel data at offset 54, found 47"));
+}
+
+TEST_CASE("BMP: a few bytes whose header declares 8000 x 8000 pixels are refused") {
+  std::vector<uint8_t> tiny = bmp_headers(8000, 8000, 24);
+  tiny.resize(64, 0x80);
+  CHECK(contains(decode_error(tiny), "expected 192000000 bytes of pixel data at offset 54, found 10"));
+}
+
+TEST_CASE("BMP: rows stored top-down and 32-bit bit fields are checked too; RLE is left to stb_image") {
+  // A negative height (rows stored top-down) counts as that many rows.
+  std::vector<uint8_t> top_down = bmp_of(pattern(4, 6));
+  put32(top_down, 22, uint32_t(-4));
+  top_down.pop_back();
+  CHECK(contains(decode_error(top_down), "expected 80 bytes of pixel data at offset 54, found 79"));
+
+  // BI_BITFIELDS, 32 bits per pixel: the three colour masks follow the 40-byte header, the pixels the masks.
+  std::vector<uint8_t> fields = bmp_headers(3, 2, 32, 3, 66);
+  fields.resize(66 + 3 * 2 * 4);
+  put32(fields, 54, 0x00FF0000), put32(fields, 58, 0x0000FF00), put32(fields, 62, 0x000000FF);
+  for (size_t p = 0; p < 6; ++p) put32(fields, 66 + 4 * p, 0x00102030 + uint32_t(p));  // R 0x10, G 0x20, B
+  const Image decoded = decode_image(fields.data(), fields.size(), "x.bmp");
+  CHECK(decoded.h == 2);
+  CHECK(decoded.w == 3);
+  CHECK(decoded(1, 2, 0) == 0x10);  // the last pixel of the bottom row, stored third
+  CHECK(decoded(1, 2, 2) == 0x32);
+  fields.resize(fields.size() - 4);
+  CHECK(contains(decode_error(fields), "expected 24 bytes of pixel data at offset 66, found 20"));
+
+  // RLE8 pixel data has no length the header gives: not checked here (stb_image refuses RLE).
+  std::vector<uint8_t> rle = bmp_headers(8000, 8000, 8, 1, 58);
+  rle.resize(60);
+  const std::string msg = decode_error(rle);
+  CHECK(contains(msg, "x.bmp: cannot decode the image"));
+  CHECK_FALSE(contains(msg, "pixel data"));
+}
+
+TEST_CASE("BMP: headers cut short or out of range are refused with what was expected") {
+  const std::vector<uint8_t> ok = bmp_headers(2, 2, 24);
+  CHECK(contains(decode_error(std::vector<uint8_t>(ok.begin(), ok.begin() + 10)),
+                 "expected a BMP file header and info header, found only 10 bytes"));
+  CHECK(contains(decode_error(std::vector<uint8_t>(ok.begin(), ok.begin() + 30)),
+                 "expected 54 bytes of BMP headers, found 30"));
+
+  struct Case {
+    std::vector<uint8_t> bytes;
+    std::string expected;
+  };
+  std::vector<uint8_t> odd_info = ok;
+  odd_info[14] = 44;  // the info header's size, 40 before
+  const std::vector<Case> cases = {
+      {odd_info, "expected a BMP info header of 12, 40, 56, 108 or 124 bytes, found one of 44"},
+      {bmp_headers(0, 2, 24), "expected a BMP width of 1 to 16777216 pixels, found 0"},
+      {bmp_headers(-5, 2, 24), "expected a BMP width of 1 to 16777216 pixels, found -5"},
+      {bmp_headers(1 << 25, 2, 24), "expected a BMP width of 1 to 16777216 pixels, found 33554432"},
+      {bmp_headers(2, 0, 24), "expected a BMP height of 1 to 16777216 pixels (or -1 to -16777216 for rows"},
+      {bmp_headers(2, 0, 24), "stored top-down), found 0"},
+      {bmp_headers(2, INT32_MIN, 24), "stored top-down), found -2147483648"},
+      {bmp_headers(2, 2, 7), "expected 1, 4, 8, 16, 24 or 32 bits per BMP pixel, found 7"},
+      {bmp_headers(2, 2, 24, 0, 20),
+       "expected the BMP pixel data after the 54 bytes of headers, found it at offset 20"},
+  };
+  for (const Case& c : cases) {
+    std::vector<uint8_t> bytes = c.bytes;
+    bytes.resize(bytes.size() + 64);  // enough pixel data for a 2 x 2 image
+    CAPTURE(c.expected);
+    const std::string msg = decode_error(bytes);
+    CHECK(contains(msg, "x.bmp: cannot decode the image ("));
+    CHECK(contains(msg, c.expected));
+  }
+}
+
+TEST_CASE("folder: a BMP cut short is refused when the folder is opened, or left out with skip_bad_images") {
+  TempDir dir;
+  const std::vector<uint8_t> whole = bmp_of(pattern(40, 40));
+  ssl::test::write_bytes(dir / "cat/a.bmp", whole);
+  ssl::test::write_bytes(dir / "cat/b.bmp", std::vector<uint8_t>(whole.begin(), whole.begin() + 354));
+  const std::string msg = error_of([&] { ImageFolderDataset(dir.path()); });
+  CHECK(contains(msg, dir / "cat/b.bmp"));
+  CHECK(contains(msg, "expected 4800 bytes of pixel data at offset 54, found 300"));
+  CHECK(contains(msg, "skip_bad_images"));
+
+  const ImageFolderDataset kept(dir.path(), {.size = 40, .skip_bad_images = true});
+  CHECK(kept.size() == 1);
+  REQUIRE(kept.skipped().size() == 1);
+  CHECK(contains(kept.skipped()[0], dir / "cat/b.bmp"));
+  CHECK(kept.image(0) == pattern(40, 40));
+}
