@@ -1,4 +1,4 @@
-// More transforms, for the pretext tasks beyond SimCLR: Gaussian blur (SimCLR at 96 px and up), exact
+// More transforms, for the pretext tasks beyond SimCLR: Gaussian blur (simclr_augment's from 96 px up), exact
 // quarter-turn rotations (rotation prediction), grayscale and centre crop, the masked region of the context
 // encoder and the 3x3 patch grid of relative patch position. Same contract as data/transforms.h: apply()
 // is const, keeps no state and draws its randomness only from the stream it is given, in a fixed order.

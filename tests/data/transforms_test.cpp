@@ -9,6 +9,7 @@
 #include "data/resample.h"
 #include "data/synthetic.h"
 #include "data/transforms.h"
+#include "data/transforms_extra.h"
 
 using namespace ssl;
 using namespace ssl::data;
@@ -206,6 +207,54 @@ TEST_CASE("Compose, simclr_augment: deterministic in the stream") {
     CAPTURE(part);
     CHECK(d.find(part) != std::string::npos);
   }
+}
+
+TEST_CASE("simclr_augment: a Gaussian blur with p = 0.5 after grayscale from 96 px up, nothing added below") {
+  // The four steps of simclr_augment at every size, with its default parameters.
+  auto four_steps = [](int64_t size) {
+    Compose c;
+    c.add(std::make_unique<RandomResizedCrop>(size, std::pair{0.08, 1.0}, std::pair{3.0 / 4.0, 4.0 / 3.0}))
+        .add(std::make_unique<RandomHorizontalFlip>(0.5))
+        .add(std::make_unique<ColorJitter>(0.4, 0.4, 0.4, 0.1, 0.8))
+        .add(std::make_unique<RandomGrayscale>(0.2));
+    return c;
+  };
+  const Image src = sample_image(5);
+
+  // Below 96 px: the same steps, the same images and the same number of draws as without blur.
+  for (int64_t size : {32, 95}) {
+    CAPTURE(size);
+    const auto aug = simclr_augment(size);
+    const Compose ref = four_steps(size);
+    CHECK(aug->describe() == ref.describe());
+    for (uint64_t i = 0; i < 10; ++i) {
+      rng::Stream a(7, i), b(7, i);
+      CHECK(aug->apply(src, a) == ref.apply(src, b));
+      CHECK(a.next_u32() == b.next_u32());
+    }
+  }
+
+  // At 96 px: the same steps, then simclr_blur(96), drawing bernoulli(0.5) and then sigma in [0.1, 2.0].
+  const auto aug = simclr_augment(96);
+  const Compose ref = four_steps(96);
+  const std::string steps = ref.describe();
+  CHECK(aug->describe() == steps.substr(0, steps.size() - 1) + ", " + simclr_blur(96)->describe() + ")");
+  int blurred = 0, changed = 0;
+  for (uint64_t i = 0; i < 40; ++i) {
+    rng::Stream a(7, i), b(7, i);
+    const Image out = aug->apply(src, a);
+    const Image sharp = ref.apply(src, b);
+    Image want = sharp;
+    if (b.bernoulli(0.5f)) {
+      want = gaussian_blur(sharp, 0.1 + (2.0 - 0.1) * double(b.uniform()), 9);
+      ++blurred;
+    }
+    CHECK(out == want);
+    changed += out == sharp ? 0 : 1;
+  }
+  CHECK(blurred >= 10);
+  CHECK(blurred <= 30);
+  CHECK(changed >= 10);
 }
 
 TEST_CASE("simclr_augment: colour strength s sets the jitter to (0.8 s, 0.8 s, 0.8 s, 0.2 s)") {
