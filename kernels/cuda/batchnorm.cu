@@ -129,7 +129,7 @@ __global__ void affine_kernel(int64_t total, int c, int64_t hw, const T* x, cons
        k += int64_t(gridDim.x) * blockDim.x) {
     const int ch = int(k / hw % c);
     const T v = batch_norm::affine(x[k], coef[ch], coef[c + ch], coef[2 * c + ch]);
-    y[k] = Relu ? (v > T(0) ? v : T(0)) : v;
+    y[k] = Relu ? (v < T(0) ? T(0) : v) : v;  // a NaN stays NaN, as on the CPU
   }
 }
 
@@ -214,9 +214,9 @@ void forward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma,
   DeviceScratch<double> partial(c * chunks * 2);
   DeviceScratch<T> coef(3 * c);
   channel_sums<T, kMoments>(n, c, hw, chunks, x, nullptr, nullptr, nullptr, nullptr, partial.get());
-  launch(forward_stats_kernel<T>, blocks_for(c, kThreads), kThreads, 0, int(c), hw, double(n * hw), chunks,
-         static_cast<const double*>(partial.get()), x, gamma, beta, eps, save_mean, save_invstd, batch_var,
-         save_scale, save_shift, coef.get());
+  launch(forward_stats_kernel<T>, blocks_covering(c, kThreads), kThreads, 0, int(c), hw, double(n * hw),
+         chunks, static_cast<const double*>(partial.get()), x, gamma, beta, eps, save_mean, save_invstd,
+         batch_var, save_scale, save_shift, coef.get());
   const int64_t total = n * c * hw;
   launch(affine_kernel<T, Relu>, blocks_for(total, kThreads), kThreads, 0, total, int(c), hw, x,
          static_cast<const T*>(coef.get()), y);
@@ -236,7 +236,7 @@ void backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma
   DeviceScratch<T> coef(3 * c);
   channel_sums<T, Relu ? kGradRelu : kGrad>(n, c, hw, chunks, x, gy, save_mean, save_scale, save_shift,
                                             partial.get());
-  launch(backward_coef_kernel<T>, blocks_for(c, kThreads), kThreads, 0, int(c), double(n * hw), chunks,
+  launch(backward_coef_kernel<T>, blocks_covering(c, kThreads), kThreads, 0, int(c), double(n * hw), chunks,
          static_cast<const double*>(partial.get()), gamma, save_invstd, ggamma, gbeta, coef.get());
   if (!gx) return;
   const int64_t total = n * c * hw;
@@ -286,7 +286,7 @@ void batch_norm_forward_eval(int64_t n, int64_t c, int64_t hw, const T* x, const
   SSL_CHECK(x && running_mean && running_var && y,
             "batch_norm_forward_eval: x, running_mean, running_var and y must not be null");
   DeviceScratch<T> coef(3 * c);
-  launch(eval_coef_kernel<T>, blocks_for(c, kThreads), kThreads, 0, int(c), gamma, beta, running_mean,
+  launch(eval_coef_kernel<T>, blocks_covering(c, kThreads), kThreads, 0, int(c), gamma, beta, running_mean,
          running_var, eps, coef.get());
   const int64_t total = n * c * hw;
   launch(affine_kernel<T, false>, blocks_for(total, kThreads), kThreads, 0, total, int(c), hw, x,
@@ -305,7 +305,7 @@ void batch_norm_backward_eval(int64_t n, int64_t c, int64_t hw, const T* x, cons
     DeviceScratch<double> partial(c * chunks * 2);
     channel_sums<T, kGradEval>(n, c, hw, chunks, ggamma ? x : nullptr, gy, ggamma ? running_mean : nullptr,
                                nullptr, nullptr, partial.get());
-    launch(eval_grad_params_kernel<T>, blocks_for(c, kThreads), kThreads, 0, int(c), chunks,
+    launch(eval_grad_params_kernel<T>, blocks_covering(c, kThreads), kThreads, 0, int(c), chunks,
            static_cast<const double*>(partial.get()), running_var, eps, ggamma, gbeta);
   }
   if (gx) {

@@ -396,7 +396,7 @@ void param_grad_v2_instance(const Geom& g, const T* x, const T* gy, T* gw, T* gb
   launch(param_grad_partial_kernel<T, K, S>, unsigned(int64_t(g.c) * chunks), kThreads, 0, g, chunks,
          gw ? x : nullptr, gy, partial.get());
   const int64_t outputs = int64_t(g.c) * (taps + 1);
-  launch(param_grad_finish_kernel<T>, blocks_for(outputs, kThreads), kThreads, 0, g.c, taps, chunks,
+  launch(param_grad_finish_kernel<T>, blocks_covering(outputs, kThreads), kThreads, 0, g.c, taps, chunks,
          static_cast<const T*>(partial.get()), gw, gb);
 }
 

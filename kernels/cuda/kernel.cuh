@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "core/error.h"
 #include "kernels/cuda/api.h"
 
 namespace ssl::kernels::SSL_CUDA_NS {
@@ -28,6 +29,14 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_byte
 inline unsigned blocks_for(int64_t n, int threads, int64_t cap = 65535) {
   const int64_t b = (n + threads - 1) / threads;
   return unsigned(b < 1 ? 1 : (b > cap ? cap : b));
+}
+
+// Blocks of `threads` for a kernel whose thread handles one item and returns (no loop): one thread per
+// item, never capped, or the items past the cap would be left unwritten.
+inline unsigned blocks_covering(int64_t n, int threads) {
+  const int64_t b = (n + threads - 1) / threads;
+  SSL_CHECK(b <= 0x7fffffff, "kernel launch: ", n, " items need more than 2^31 - 1 blocks of ", threads);
+  return unsigned(b < 1 ? 1 : b);
 }
 
 }  // namespace ssl::kernels::SSL_CUDA_NS

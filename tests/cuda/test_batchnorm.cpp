@@ -3,6 +3,8 @@
 // to split channels into several chunks of partial sums.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <string>
@@ -183,6 +185,35 @@ TEST_CASE("batchnorm CUDA: evaluation mode matches the CPU twin") {
   const std::vector<Shape> all = shapes();
   for (size_t i = 0; i < all.size(); ++i) check_eval<float>(all[i], i != 1, 1e-6, 1e-6, i == 0);
   check_eval<double>(all[2], true, 1e-14, 1e-12);
+}
+
+TEST_CASE("batchnorm CUDA: the fused ReLU keeps a NaN, as the CPU twin does") {
+  // One NaN in channel 1 makes that channel's statistics NaN; a ReLU that turned NaN into 0 would hide a
+  // diverging run behind a finite loss. The output starts finite here, as the expected values are NaN.
+  const int64_t n = 2, c = 3, hw = 4, total = n * c * hw;
+  std::mt19937_64 rng(7);
+  std::vector<float> x = test::cast<float>(test::random_vector(total, rng));
+  x[1 * hw + 2] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> y(total), mean(c), invstd(c), var(c), scale(c), shift(c);
+  cpu::batch_norm_relu_forward_train<float>(n, c, hw, x.data(), nullptr, nullptr, 1e-5f, y.data(),
+                                            mean.data(), invstd.data(), var.data(), scale.data(),
+                                            shift.data());
+  const test::DeviceBuffer<float> dx(x);
+  test::DeviceBuffer<float> dy(std::vector<float>(total, 12345.f)), dmean(c), dinvstd(c), dvar(c), dscale(c),
+      dshift(c);
+  dev::batch_norm_relu_forward_train<float>(n, c, hw, dx.get(), nullptr, nullptr, 1e-5f, dy.get(),
+                                            dmean.get(), dinvstd.get(), dvar.get(), dscale.get(),
+                                            dshift.get());
+  const std::vector<float> got = dy.download();
+  int64_t nan_channel = 0;
+  for (int64_t k = 0; k < total; ++k) {
+    const bool in_nan_channel = k / hw % c == 1;
+    REQUIRE(std::isnan(y[k]) == in_nan_channel);  // the CPU twin, as the reference
+    CHECK_MESSAGE(std::isnan(got[k]) == in_nan_channel, "element ", k, ": ", got[k], " against ", y[k]);
+    if (!in_nan_channel) CHECK(std::fabs(got[k] - y[k]) <= 2e-5f + 2e-4f * std::fabs(y[k]));
+    nan_channel += in_nan_channel;
+  }
+  CHECK(nan_channel == n * hw);
 }
 
 TEST_CASE("batchnorm CUDA: bad sizes are refused before launching") {

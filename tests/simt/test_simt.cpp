@@ -86,6 +86,17 @@ TEST_CASE("simt: every thread of every block runs once, with its own coordinates
     for (int t = 0; t < 24; ++t) CHECK(out[b * 24 + t] == b * 1000 + t);
 }
 
+TEST_CASE("launch sizes: a grid-stride grid is capped, a one-item-per-thread grid covers every item") {
+  using kernels::cuda_emulated::blocks_covering;
+  using kernels::cuda_emulated::blocks_for;
+  const int64_t items = 65535LL * 256 + 1;  // one past what 65,535 blocks of 256 threads hold
+  CHECK(blocks_for(items, 256) == 65535u);  // the kernel loops over the rest
+  CHECK(blocks_covering(items, 256) == 65536u);
+  CHECK(blocks_covering(1, 256) == 1u);
+  CHECK(blocks_covering(0, 256) == 1u);
+  CHECK_THROWS_AS(blocks_covering(int64_t(1) << 40, 256), Error);
+}
+
 TEST_CASE("simt: shared memory, __syncthreads and __shfl_down_sync give exact block sums") {
   const int blocks = 5;
   std::vector<float> x(blocks * 256);

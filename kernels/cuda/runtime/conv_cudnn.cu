@@ -1,6 +1,6 @@
 // Convolutions through cuDNN (kernels/cuda/library.h): descriptors for NCHW tensors, and for each shape and
-// direction the algorithm cuDNN's heuristics rank first among those whose workspace fits, cached. The
-// workspace comes from the caching allocator, so it costs no cudaMalloc after the first step.
+// direction the algorithm cuDNN's heuristics rank first among the deterministic ones whose workspace fits,
+// cached. The workspace comes from the caching allocator, so it costs no cudaMalloc after the first step.
 #include <cudnn.h>
 
 #include <map>
@@ -94,8 +94,22 @@ ShapeKey key_of(Direction d, int device, const Conv2dShape& s, size_t elem, bool
           s.kw,   s.stride_h, s.stride_w, s.pad_h, s.pad_w, s.groups, elem,    tf32};
 }
 
-// The algorithm of one direction for this shape: cuDNN's heuristic ranking, the first that succeeds within
-// the workspace limit, remembered for the next call with the same shape.
+// The first algorithm in cuDNN's ranking that succeeds within the workspace limit and is deterministic (some
+// backward algorithms add with atomics, so that two runs of the same step differ in the last bits; every
+// other reduction here has a fixed order), else the first that succeeds at all; -1 when none does.
+template <class Perf>
+int first_usable(const std::vector<Perf>& perf, int found) {
+  int fallback = -1;
+  for (int i = 0; i < found; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kWorkspaceLimit) continue;
+    if (perf[i].determinism == CUDNN_DETERMINISTIC) return int(perf[i].algo);
+    if (fallback < 0) fallback = int(perf[i].algo);
+  }
+  return fallback;
+}
+
+// The algorithm of one direction for this shape (first_usable of cuDNN's heuristic ranking), remembered for
+// the next call with the same shape.
 int choose_algorithm(Direction d, const Conv2dShape& s, size_t elem, const ConvDescriptors& desc,
                      int device) {
   static std::mutex mu;
@@ -112,23 +126,17 @@ int choose_algorithm(Direction d, const Conv2dShape& s, size_t elem, const ConvD
     std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
     SSL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, desc.x, desc.w, desc.conv, desc.y,
                                                            int(perf.size()), &found, perf.data()));
-    for (int i = 0; i < found && chosen < 0; ++i)
-      if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kWorkspaceLimit)
-        chosen = int(perf[i].algo);
+    chosen = first_usable(perf, found);
   } else if (d == Direction::backward_data) {
     std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
     SSL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, desc.w, desc.y, desc.conv, desc.x,
                                                                 int(perf.size()), &found, perf.data()));
-    for (int i = 0; i < found && chosen < 0; ++i)
-      if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kWorkspaceLimit)
-        chosen = int(perf[i].algo);
+    chosen = first_usable(perf, found);
   } else {
     std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
     SSL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, desc.x, desc.y, desc.conv, desc.w,
                                                                   int(perf.size()), &found, perf.data()));
-    for (int i = 0; i < found && chosen < 0; ++i)
-      if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kWorkspaceLimit)
-        chosen = int(perf[i].algo);
+    chosen = first_usable(perf, found);
   }
   SSL_CHECK(chosen >= 0, "cuDNN: no convolution algorithm for this shape within ", kWorkspaceLimit >> 20,
             " MiB of workspace");
