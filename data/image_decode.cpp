@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -43,6 +44,8 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& source_
   if (!problem.empty()) throw_undecodable(source_name, problem);
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes, len, &w, &h, &comp)) throw_undecodable(source_name);
+  h = std::abs(
+      h);  // stb_image's header read gives a top-down BMP's height as negative, as the file stores it
   SSL_CHECK(w > 0 && h > 0, source_name, ": the header gives an empty image of ", w, "x", h, " pixels");
   SSL_CHECK(int64_t(w) * int64_t(h) <= max_pixels, source_name, ": the header gives an image of ", w, "x", h,
             " pixels, more than the ", max_pixels, " pixels accepted");
@@ -86,6 +89,7 @@ std::string image_file_header_problem(const std::string& path) {
     return str_cat("cannot read the image header (", why ? why : "unknown reason",
                    "); expected a JPEG, PNG or BMP file");
   }
+  h = std::abs(h);  // a top-down BMP's height, negative in the file
   if (w <= 0 || h <= 0) return str_cat("the header gives an empty image of ", w, "x", h, " pixels");
   return {};
 }

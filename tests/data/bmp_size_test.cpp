@@ -105,6 +105,18 @@ TEST_CASE("BMP: rows stored top-down and 32-bit bit fields are checked too; RLE 
   // A negative height (rows stored top-down) counts as that many rows.
   std::vector<uint8_t> top_down = bmp_of(pattern(4, 6));
   put32(top_down, 22, uint32_t(-4));
+  // Whole, it decodes, its first stored row on top (stb_image's header read gives the height as -4).
+  const Image flipped = decode_image(top_down.data(), top_down.size(), "x.bmp");
+  const Image upright = pattern(4, 6);
+  CHECK(flipped.h == 4);
+  CHECK(flipped.w == 6);
+  for (int64_t y = 0; y < 4; ++y)
+    for (int64_t x = 0; x < 6; ++x) CHECK(flipped(y, x, 1) == upright(3 - y, x, 1));
+  {
+    const TempDir dir;
+    ssl::test::write_bytes(dir / "top_down.bmp", top_down);
+    CHECK(image_file_header_problem(dir / "top_down.bmp").empty());
+  }
   top_down.pop_back();
   CHECK(contains(decode_error(top_down), "expected 80 bytes of pixel data at offset 54, found 79"));
 
