@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -12,12 +13,45 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <vector>
 
 namespace ssl::nn {
 
 namespace {
 
 using json = nlohmann::json;
+
+// 64-bit FNV-1a: `hash` (start from kFnvOffset) continued over n bytes. A digest that detects damage, not
+// tampering.
+constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;
+uint64_t fnv1a(const char* bytes, size_t n, uint64_t hash) {
+  for (size_t i = 0; i < n; ++i) hash = (hash ^ uint8_t(bytes[i])) * 0x100000001b3ull;
+  return hash;
+}
+
+std::string hex16(uint64_t v) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)v);
+  return hex;
+}
+
+// The digest of `in`'s bytes from `offset` to the end, read in chunks; false when the stream fails first.
+bool digest_from(std::ifstream& in, uint64_t offset, uint64_t& hash) {
+  in.clear();
+  in.seekg(std::streamoff(offset));
+  hash = kFnvOffset;
+  std::vector<char> chunk(1 << 16);
+  while (in) {
+    in.read(chunk.data(), std::streamsize(chunk.size()));
+    hash = fnv1a(chunk.data(), size_t(in.gcount()), hash);
+  }
+  return in.eof();
+}
+
+// save_safetensors records the digest of the data section under this metadata key; load_safetensors
+// checks it (so that a bit flipped on disk is an error, not a silently different model) and neither
+// reader hands it back. Files without it (other programs', older ones) load unchecked.
+constexpr const char* kDataDigestKey = "ssl.data_fnv1a64";
 
 const char* st_dtype(DType t) {
   switch (t) {
@@ -78,6 +112,7 @@ struct Header {
   Metadata metadata;
   std::vector<Entry> entries;
   uint64_t data_start = 0;  // the data section's offset in the file
+  std::string data_digest;  // kDataDigestKey's value, taken out of the metadata; empty when absent
 };
 
 // Opens `path` into `in` and reads its header only; the tensors' bytes are read where they are needed (a
@@ -121,7 +156,10 @@ Header read_header(const std::string& path, std::ifstream& in) {
       SSL_CHECK(entry.is_object(), path, ": __metadata__ must be an object of strings, found ", entry.dump());
       for (const auto& [k, v] : entry.items()) {
         SSL_CHECK(v.is_string(), path, ": metadata '", k, "' must be a string, found ", v.dump());
-        out.metadata[k] = v.get<std::string>();
+        if (k == kDataDigestKey)
+          out.data_digest = v.get<std::string>();
+        else
+          out.metadata[k] = v.get<std::string>();
       }
       continue;
     }
@@ -161,17 +199,9 @@ void make_parent_directories(const std::string& file_path) {
 std::string file_fingerprint(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   SSL_CHECK(in, "cannot read '", path, "' to fingerprint it: ", std::strerror(errno));
-  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a offset basis and prime
-  std::vector<char> chunk(1 << 16);
-  while (in) {
-    in.read(chunk.data(), std::streamsize(chunk.size()));
-    for (std::streamsize i = 0; i < in.gcount(); ++i)
-      hash = (hash ^ uint8_t(chunk[size_t(i)])) * 0x100000001b3ull;
-  }
-  SSL_CHECK(in.eof(), "error while reading '", path, "' to fingerprint it");
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
-  return hex;
+  uint64_t hash = 0;
+  SSL_CHECK(digest_from(in, 0, hash), "error while reading '", path, "' to fingerprint it");
+  return hex16(hash);
 }
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
@@ -201,8 +231,9 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const Metadata& metadata) {
+  SSL_CHECK(metadata.count(kDataDigestKey) == 0, "save_safetensors: the metadata key '", kDataDigestKey,
+            "' is reserved");
   json header = json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
   std::string data;
   std::vector<Tensor> host;
   for (const auto& [name, t] : tensors) {
@@ -213,6 +244,9 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     header[name] = {
         {"dtype", st_dtype(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {begin, begin + nbytes}}};
   }
+  json meta = metadata;
+  meta[kDataDigestKey] = hex16(fnv1a(data.data(), data.size(), kFnvOffset));
+  header["__metadata__"] = meta;
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');  // pad so that the data starts 8-byte aligned
   std::string bytes(8, '\0');
@@ -241,7 +275,27 @@ std::map<std::string, Tensor> load_safetensors(const std::string& path, Metadata
               "' gave ", in.gcount(), " of its ", nbytes, " bytes");
     out.emplace(e.name, t);
   }
+  if (!header.data_digest.empty()) {
+    uint64_t hash = 0;
+    SSL_CHECK(digest_from(in, header.data_start, hash), "cannot read checkpoint '", path,
+              "' to check its data");
+    SSL_CHECK(hex16(hash) == header.data_digest, path,
+              ": the tensors' bytes do not match the digest saved with", " them (", kDataDigestKey, " ",
+              header.data_digest, ", the bytes give ", hex16(hash),
+              "): the file was damaged or changed after it was written");
+  }
   return out;
+}
+
+int64_t metadata_integer(const Metadata& metadata, const std::string& key, const std::string& path) {
+  const auto it = metadata.find(key);
+  SSL_CHECK(it != metadata.end(), path, ": metadata lacks '", key, "'");
+  const std::string& text = it->second;
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  SSL_CHECK(ec == std::errc() && end == text.data() + text.size() && value > 0, path, ": metadata '", key,
+            "' is \"", text, "\"; expected a positive whole number");
+  return value;
 }
 
 Metadata read_safetensors_metadata(const std::string& path) {

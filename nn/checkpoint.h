@@ -23,6 +23,9 @@ void save_module(const std::string& path, const Module& module, const Metadata& 
 std::map<std::string, Tensor> load_safetensors(const std::string& path, Metadata* metadata = nullptr);
 // A file's metadata, from its header alone (validated as load_safetensors does, against the file's size).
 Metadata read_safetensors_metadata(const std::string& path);
+// Metadata entry `key` of the file at `path` as a positive integer (an image size, a class count); throws
+// ssl::Error naming the file, the key and the text when it is missing or not one.
+int64_t metadata_integer(const Metadata& metadata, const std::string& key, const std::string& path);
 // Copies a file's tensors into the module's parameters and buffers; every name must match with the same
 // shape and dtype, and nothing may be missing or left over.
 void load_module(const std::string& path, Module& module, Metadata* metadata = nullptr);

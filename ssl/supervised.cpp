@@ -39,7 +39,8 @@ std::shared_ptr<SupervisedClassifier> load_classifier(const std::string& run_dir
   SSL_CHECK(meta.count("model") && meta.count("image_size") && meta.count("classes"), path,
             ": metadata lacks model, image_size or classes; expected a supervised or finetune run");
   auto model = std::make_shared<SupervisedClassifier>(
-      nn::make_encoder(meta.at("model"), std::stoll(meta.at("image_size"))), std::stoll(meta.at("classes")));
+      nn::make_encoder(meta.at("model"), nn::metadata_integer(meta, "image_size", path)),
+      nn::metadata_integer(meta, "classes", path));
   nn::load_module(path, *model);
   model->eval();
   return model;
@@ -63,7 +64,7 @@ TopK joint_probe_accuracy(const std::string& run_dir, const data::Dataset& data,
   SSL_CHECK(meta.count("classes"), path,
             ": metadata lacks classes; expected a SimCLR run with --joint-probe");
   nn::EncoderPtr encoder = load_encoder(run_dir);
-  nn::Linear probe(encoder->feature_dim, std::stoll(meta.at("classes")));
+  nn::Linear probe(encoder->feature_dim, nn::metadata_integer(meta, "classes", path));
   nn::load_module(path, probe);
   SSL_CHECK(data.num_classes() == probe.weight.size(0), "joint probe in ", run_dir, " has ",
             probe.weight.size(0), " classes, but ", data.name(), " has ", data.num_classes());

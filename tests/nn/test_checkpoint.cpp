@@ -139,6 +139,42 @@ TEST_CASE("a header with absurd shapes or non-integer numbers is refused, not al
   CHECK(nn::load_safetensors(good).at("t").shape() == Shape{2});
 }
 
+TEST_CASE("a byte changed in the tensors' data is caught by the digest saved with them") {
+  auto model = nn::convnet2();
+  const std::string path = temp_path("digest.safetensors");
+  nn::save_module(path, *model, {{"model", "convnet2"}});
+  std::string bytes = read_all(path);
+  // The digest is the reader's own business: not handed back with the metadata, and not the caller's to set.
+  CHECK(nn::read_safetensors_metadata(path) == nn::Metadata{{"model", "convnet2"}});
+  CHECK_THROWS_WITH_AS(
+      nn::save_module(temp_path("reserved.safetensors"), *model, {{"ssl.data_fnv1a64", "0"}}),
+      doctest::Contains("reserved"), ssl::Error);
+
+  // One bit flipped in the last weight: the header still parses and every size still matches.
+  const std::string flipped = temp_path("flipped_data.safetensors");
+  bytes[bytes.size() - 3] = char(bytes[bytes.size() - 3] ^ 0x10);
+  write_all(flipped, bytes);
+  CHECK_THROWS_WITH_AS(nn::load_module(flipped, *model), doctest::Contains("flipped_data.safetensors"),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(flipped), doctest::Contains("do not match the digest"),
+                       ssl::Error);
+  CHECK_NOTHROW(nn::load_module(path, *model));
+}
+
+TEST_CASE("metadata integers: a positive whole number, or an error naming the file, the key and the text") {
+  const nn::Metadata meta = {
+      {"size", "32"}, {"huge", "99999999999999999999"}, {"partial", "3x"}, {"zero", "0"}};
+  CHECK(nn::metadata_integer(meta, "size", "f.safetensors") == 32);
+  CHECK_THROWS_WITH_AS(nn::metadata_integer(meta, "huge", "f.safetensors"),
+                       doctest::Contains("f.safetensors: metadata 'huge' is \"99999999999999999999\""),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::metadata_integer(meta, "partial", "f.safetensors"),
+                       doctest::Contains("expected a positive whole number"), ssl::Error);
+  CHECK_THROWS_AS(nn::metadata_integer(meta, "zero", "f.safetensors"), ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::metadata_integer(meta, "classes", "f.safetensors"),
+                       doctest::Contains("metadata lacks 'classes'"), ssl::Error);
+}
+
 TEST_CASE("the metadata comes from the header alone, checked against the file's size") {
   auto model = nn::convnet2();
   const std::string path = temp_path("with_metadata.safetensors");
