@@ -244,13 +244,16 @@ nlohmann::json study_b(const CompareOptions& c) {
   return methods;
 }
 
-// Opens every dataset the study names, before anything runs: a mistyped --test or --transfer fails at once
-// instead of after the first pre-training (study B's label budgets are drawn from --data later).
-void check_datasets(const CompareOptions& c) {
+// Opens every dataset the study names and looks up --layer, before anything runs: a mistyped --test,
+// --transfer or --layer fails at once instead of after the first pre-training (study B's label budgets are
+// drawn from --data later).
+void check_inputs(const CompareOptions& c) {
   data::OpenOptions open;
   open.image_size = c.image_size;
   for (const std::string& spec : {c.data, c.test, c.transfer, c.unlabeled, c.probe_data})
     if (!spec.empty()) data::open_dataset(spec, open);
+  // The probes read --layer only after each pre-training: a name the model lacks is refused now.
+  if (!c.layer.empty() && c.layer != "best") nn::make_encoder(c.model, c.image_size)->layer_index(c.layer);
 }
 
 // A study's results.json and the report drawn from it.
@@ -297,7 +300,7 @@ nlohmann::json compare(const CompareOptions& c) {
   SSL_CHECK(c.repeats >= 1, "compare: repeats must be at least 1, got ", c.repeats);
   if (c.repeats > 1) return compare_over_seeds(c);
   Device::parse_present(c.device);  // before anything is written
-  check_datasets(c);
+  check_inputs(c);
   nlohmann::json config = {{"study", c.study},
                            {"data", c.data},
                            {"test", c.test},

@@ -58,8 +58,8 @@ nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t imag
   }
   const std::string path = spec + "/encoder.safetensors";
   nn::Metadata meta = encoder_metadata(spec);
-  nn::EncoderPtr encoder =
-      nn::make_encoder(meta["model"], input_size > 0 ? input_size : std::stoll(meta["image_size"]));
+  nn::EncoderPtr encoder = nn::make_encoder(
+      meta["model"], input_size > 0 ? input_size : nn::metadata_integer(meta, "image_size", path));
   try {
     nn::load_module(path, *encoder);
   } catch (const Error& e) {
@@ -132,17 +132,35 @@ Scorer fit_frozen_classifier(const Tensor& x, const Tensor& labels, int64_t clas
   return [probe](const Tensor& q) { return probe->scores(q); };
 }
 
+// The rows of `set` split class by class: a fifth of each class's images (rounded down, but one of a class
+// with two or more) held out, picked in an order shuffled by the seed, the rest to fit on. Both ascending.
+void split_off_a_fifth_per_class(const data::Dataset& set, uint64_t seed, std::vector<int64_t>& fit_rows,
+                                 std::vector<int64_t>& held_rows) {
+  std::vector<std::vector<int64_t>> rows_of_class(size_t(set.num_classes()));
+  for (int64_t i = 0; i < set.size(); ++i) rows_of_class[size_t(set.label(i))].push_back(i);
+  for (std::vector<int64_t>& rows : rows_of_class) {
+    std::sort(rows.begin(), rows.end(), [seed](int64_t a, int64_t b) {
+      return rng::mix64(seed, uint64_t(a)) < rng::mix64(seed, uint64_t(b));
+    });
+    const size_t held = rows.size() < 2 ? 0 : std::max<size_t>(1, rows.size() / 5);
+    held_rows.insert(held_rows.end(), rows.begin(), rows.begin() + ptrdiff_t(held));
+    fit_rows.insert(fit_rows.end(), rows.begin() + ptrdiff_t(held), rows.end());
+  }
+  std::sort(fit_rows.begin(), fit_rows.end());
+  std::sort(held_rows.begin(), held_rows.end());
+}
+
 // Layer "best": each layer's training features, a classifier fitted on four fifths of them and scored on
-// the other fifth (chosen by a hash of the seed and the row, so every class is in both parts). Returns the
-// training features of the layer that scores best (the shallower on a tie) and sets *layer to it.
+// the other fifth (split_off_a_fifth_per_class, so that every class with two images or more is in both
+// parts). Returns the training features of the layer that scores best (the shallower on a tie) and sets
+// *layer to it.
 Features features_at_best_layer(nn::Encoder& encoder, const data::Dataset& train_set, const EvalOptions& o,
                                 size_t* layer, nlohmann::json* selection) {
   const std::vector<std::string> names = encoder.layer_names();
   std::vector<int64_t> fit_rows, held_rows;
-  for (int64_t i = 0; i < train_set.size(); ++i)
-    (rng::mix64(o.seed, uint64_t(i)) % 5 == 0 ? held_rows : fit_rows).push_back(i);
-  SSL_CHECK(!held_rows.empty() && !fit_rows.empty(), "eval --layer best: the training split ",
-            train_set.name(), " has ", train_set.size(), " images, too few to hold a fifth out");
+  split_off_a_fifth_per_class(train_set, o.seed, fit_rows, held_rows);
+  SSL_CHECK(!held_rows.empty(), "eval --layer best: the training split ", train_set.name(), " has ",
+            train_set.size(), " images, no class with two to hold one out");
   const Tensor fit_index = Tensor::from_vector(fit_rows, {int64_t(fit_rows.size())});
   const Tensor held_index = Tensor::from_vector(held_rows, {int64_t(held_rows.size())});
   Features best;
@@ -237,7 +255,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
     if (!is_random(o.encoder)) {
       nn::Metadata meta = encoder_metadata(o.encoder);
       model = meta["model"];
-      image_size = std::stoll(meta["image_size"]);
+      image_size = nn::metadata_integer(meta, "image_size", o.encoder + "/encoder.safetensors");
     }
   } else {
     encoder = load_encoder(o.encoder, o.seed, o.image_size, o.input_size);
@@ -312,7 +330,13 @@ nlohmann::json evaluate(const EvalOptions& o) {
       {"protocol", o.protocol}, {"encoder", o.encoder}, {"feature_dim", train.x.size(1)}, {"splits", splits}};
   if (o.protocol != "finetune") result["layer"] = encoder->layer_names()[layer];
   if (!layer_selection.is_null()) result["layer_selection"] = layer_selection;
-  if (o.protocol == "knn") result["knn"] = {{"k", o.knn.k}, {"temperature", o.knn.temperature}};
+  if (o.protocol == "knn") {
+    // k counts the neighbours that voted on the test splits: no more than the training images (one fewer
+    // for the train split's leave-one-out scores).
+    const int64_t k = std::min<int64_t>(o.knn.k, train.x.size(0));
+    result["knn"] = {{"k", k}, {"temperature", o.knn.temperature}};
+    if (k != o.knn.k) result["knn"]["k_requested"] = o.knn.k;
+  }
   if (classifier) result["finetune"] = finetune_info;
   if (!o.out_dir.empty()) {
     nn::make_directories(o.out_dir);

@@ -26,7 +26,17 @@ Tensor SimCLR::loss(const data::Batch& batch, const StepContext& context) {
   if (!probe) return total;
   SSL_CHECK(context.labelled, "SimCLR: the joint probe needs a labelled batch in every step");
   const data::Batch& l = *context.labelled;
-  const Tensor logits = probe->forward(encoder->forward(l.images).detach());
+  // The probe reads the encoder as an evaluation does, in eval mode and without a graph: no gradient
+  // reaches the encoder, and the labelled batch does not move batch norm's running statistics.
+  Tensor features;
+  {
+    NoGradGuard no_grad;
+    const bool was_training = encoder->is_training();
+    encoder->eval();
+    features = encoder->forward(l.images);
+    encoder->train(was_training);
+  }
+  const Tensor logits = probe->forward(features);
   const Tensor probe_loss = cross_entropy(logits, l.labels);
   // A NaN loss is reported by the runner, with the epoch and the learning rate.
   if (std::isfinite(probe_loss.item())) last_accuracy = topk_accuracy(logits.detach(), l.labels).top1;

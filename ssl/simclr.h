@@ -16,8 +16,8 @@ struct SimCLROptions {
   double crop_min_scale = 0.08;  // the random resized crop's smallest area (ALGORITHMS.md: 0.08, or 0.2)
   double colour_strength = 0.5;  // colour jitter strength s (data::simclr_augment; ALGORITHMS.md: 0.5)
   // > 0: a linear probe with this many classes is trained jointly on the labelled batch of each step
-  // (StepContext::labelled), on detached features, so it never shapes the encoder (set by the runner
-  // from --joint-probe).
+  // (StepContext::labelled), on the encoder's eval-mode features without a graph, so it never shapes the
+  // encoder (set by the runner from --joint-probe).
   int64_t probe_classes = 0;
 };
 

@@ -222,6 +222,11 @@ TEST_CASE(
   model.model = "convnet3";
   CHECK_THROWS_WITH_AS(compare(model), doctest::Contains("unknown model 'convnet3'"), ssl::Error);
   CHECK_FALSE(std::filesystem::exists(model.out_dir));
+  // The probes read --layer after each pre-training: a layer the model lacks is refused before the first.
+  CompareOptions layer = tiny("a", temp.path() + "/run_layer");
+  layer.layer = "conv9";
+  CHECK_THROWS_WITH_AS(compare(layer), doctest::Contains("no layer 'conv9'"), ssl::Error);
+  CHECK_FALSE(std::filesystem::exists(layer.out_dir));
 }
 
 TEST_CASE("compare --study b at toy size: supervised, simclr with its joint probe, finetune on the labels") {

@@ -143,8 +143,7 @@ TEST_CASE("eval --layer: a named layer, or the best on a held-out fifth of the t
   const nlohmann::json& selection = best["layer_selection"];
   REQUIRE(selection["top1"].size() == 2);
   const int64_t held_out = selection["held_out"];
-  CHECK(held_out > 15);  // about a fifth of 150
-  CHECK(held_out < 45);
+  CHECK(held_out == 30);  // a fifth of each class's 15 images
   const std::string chosen = best["layer"];
   const std::string other = chosen == "pool1" ? "pool2" : "pool1";
   CHECK(selection["top1"][chosen].get<double>() >= selection["top1"][other].get<double>());
@@ -163,7 +162,22 @@ TEST_CASE("eval --layer: a named layer, or the best on a held-out fifth of the t
   const nlohmann::json knn = evaluate(e);
   CHECK(knn["layer_selection"]["top1"].size() == 2);
   CHECK(knn["layer_selection"]["held_out"] == held_out);
+  CHECK(knn["knn"]["k"] == 10);
+  CHECK_FALSE(knn["knn"].contains("k_requested"));
+  // More neighbours than training images: results.json says how many voted, and what was asked.
+  e.knn.k = 500;
+  const nlohmann::json capped = evaluate(e);
+  CHECK(capped["knn"]["k"] == 150);
+  CHECK(capped["knn"]["k_requested"] == 500);
   e.protocol = "linear";
+
+  // With two labels per class, one of each class is held out and one fitted (a fifth of the whole split,
+  // drawn regardless of class, would leave some classes out of one part or the other).
+  e.labels_per_class = 2;
+  CHECK(evaluate(e)["layer_selection"]["held_out"] == 10);
+  e.labels_per_class = 1;
+  CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("no class with two to hold one out"), ssl::Error);
+  e.labels_per_class = 0;
 
   e.layer = "conv9";
   CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("its layers, shallowest first: pool1, pool2"),

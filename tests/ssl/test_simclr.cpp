@@ -118,4 +118,27 @@ TEST_CASE("SimCLR with a joint probe: the probe learns on detached features and 
   model.zero_grad();
   model.forward(views.images).backward();
   CHECK(model.encoder->parameters()[0].grad().to_vector<float>() == with_probe);
+
+  // Nor does its batch move batch norm's running statistics: the probe reads the encoder in eval mode, so
+  // a step with the probe leaves them as a step without it does.
+  auto buffers_after_step = [&](bool with_labelled) {
+    manual_seed(8);
+    SimCLR bn_model(nn::make_encoder("mobilenet_v1:0.25", 32), o);
+    data::Batch bn_views, bn_labelled;
+    bn_views.images = Tensor::normal({4, 3, 32, 32}, 0, 1);
+    bn_labelled.images = Tensor::normal({3, 3, 32, 32}, 0, 1);
+    bn_labelled.labels = labelled.labels;
+    if (with_labelled)
+      bn_model.loss(bn_views, {0, 0, &bn_labelled});
+    else
+      bn_model.forward(bn_views.images);
+    CHECK(bn_model.encoder->is_training());
+    std::vector<std::vector<float>> values;
+    for (const auto& [name, buffer] : bn_model.encoder->named_buffers())
+      if (buffer.dtype() == DType::f32) values.push_back(buffer.to_vector<float>());
+    return values;
+  };
+  const auto with_probe_step = buffers_after_step(true);
+  CHECK_FALSE(with_probe_step.empty());
+  CHECK(with_probe_step == buffers_after_step(false));
 }
