@@ -48,7 +48,7 @@ void add_models_command(CLI::App& app) {
     rows += table_row("mobilenet_v1+fc", "classifier", *mobilenet, image);
     auto resnet = nn::resnet18_classifier(k, s <= 64 ? nn::ResNetStem::cifar : nn::ResNetStem::imagenet);
     rows += table_row("resnet18+fc", "classifier", *resnet, image);
-    if (s >= 16 && (s & (s - 1)) == 0) {  // the SGAN networks take powers of two
+    if (s >= 16 && s <= 256 && (s & (s - 1)) == 0) {  // the SGAN networks take powers of two up to 256
       auto generator = nn::sgan_generator(100, s);
       rows += table_row("sgan_generator", "latent 100 -> image", *generator, {1, 100});
       auto discriminator = nn::sgan_discriminator(k, s);

@@ -11,7 +11,7 @@ namespace ssl::apps {
 
 namespace {
 // The pretrain options stored in config.json, by flag: on --resume, those given override the saved values
-// (and pretrain refuses any that differ, except epochs and workers).
+// (and pretrain refuses any that differ, except epochs, workers and device).
 const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "method"},
                                                              {"--data", "data"},
                                                              {"--model", "model"},
@@ -74,7 +74,8 @@ void add_pretrain_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "Epochs")->capture_default_str()->check(CLI::Range(1, 1000000));
   cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "Images per batch (each gives two views)")
+  cmd->add_option("--batch-size", o->batch_size,
+                  "Images per batch (simclr: two views of each; rotation: each in its four rotations)")
       ->capture_default_str()
       ->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--image-size", o->image_size, "Input size in pixels")
@@ -92,7 +93,7 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--weight-decay", o->weight_decay, "Weight decay")
       ->capture_default_str()
       ->check(non_negative_number());
-  cmd->add_option("--warmup-epochs", o->warmup_epochs, "Warm-up epochs")
+  cmd->add_option("--warmup-epochs", o->warmup_epochs, "Warm-up epochs (at most half of the run's steps)")
       ->capture_default_str()
       ->check(non_negative_number());
   cmd->add_option("--temperature", o->simclr.temperature, "NT-Xent temperature")
@@ -167,15 +168,16 @@ void add_pretrain_command(CLI::App& app) {
       ->check(non_negative_number());
   auto resume = std::make_shared<std::string>();
   cmd->add_option(
-      "--resume", *resume,
-      "Continue the run in DIR from DIR/checkpoint.safetensors (written after every epoch): options "
-      "come from its config; others given here must agree, except --epochs (to train longer), "
-      "--workers, --device and --threads");
+         "--resume", *resume,
+         "Continue the run in DIR from DIR/checkpoint.safetensors (written after every epoch): options "
+         "come from its config; others given here must agree, except --epochs (to train longer; a cosine or "
+         "step schedule is then laid out over the new total), --workers, --device and --threads")
+      ->check(not_empty("a run directory"));
   cmd->callback([o, threads, resume, cmd]() {
     set_threads(*threads);
     if (!resume->empty()) {
       // Options left out take the saved run's values; options given must agree with them (checked by
-      // pretrain), so only --epochs, --workers and --threads can change on resume.
+      // pretrain), so only --epochs, --workers, --device and --threads can change on resume.
       const nlohmann::json merged =
           merge_resume_options(*cmd, "pretrain", pretrain_options_json(resume_options(*resume)),
                                pretrain_options_json(*o), kConfigKeyOfFlag, *resume, o->out_dir);

@@ -11,7 +11,7 @@ namespace ssl::apps {
 
 namespace {
 // The options stored in config.json, by flag: on --resume, those given override the saved values (and the
-// runner refuses any that differ, except epochs, workers and sample_every).
+// runner refuses any that differ, except epochs, workers, device and sample_every).
 const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--labelled", "labelled"},
                                                              {"--unlabelled", "unlabelled"},
                                                              {"--test", "test"},
@@ -89,10 +89,11 @@ void add_sgan_command(CLI::App& app) {
   cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
   auto resume = std::make_shared<std::string>();
   cmd->add_option(
-      "--resume", *resume,
-      "Continue the run in DIR from DIR/checkpoint.safetensors (written after every epoch): options "
-      "come from its config; others given here must agree, except --epochs, --workers, --device, "
-      "--sample-every and --threads");
+         "--resume", *resume,
+         "Continue the run in DIR from DIR/checkpoint.safetensors (written after every epoch): options "
+         "come from its config; others given here must agree, except --epochs, --workers, --device, "
+         "--sample-every and --threads")
+      ->check(not_empty("a run directory"));
   cmd->callback([o, threads, resume, cmd]() {
     set_threads(*threads);
     if (!resume->empty()) {

@@ -3,6 +3,7 @@
 
 #include <omp.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "core/error.h"
@@ -47,7 +48,7 @@ CLI::Validator number_check(const std::string& help, const std::string& expected
   return CLI::Validator(
       [expected, accepts](std::string& input) -> std::string {
         double value = 0;
-        if (!CLI::detail::lexical_cast(input, value) || !accepts(value))
+        if (!CLI::detail::lexical_cast(input, value) || !std::isfinite(value) || !accepts(value))
           return str_cat("expected ", expected, ", found ", input);
         return "";
       },
@@ -74,6 +75,14 @@ CLI::Validator file_name_ending(const std::string& extension) {
         return str_cat("expected a file name ending in ", extension, ", found '", input, "'");
       },
       "*" + extension);
+}
+
+CLI::Validator not_empty(const std::string& what) {
+  return CLI::Validator(
+      [what](std::string& input) -> std::string {
+        return input.empty() ? "expected " + what + ", found nothing" : "";
+      },
+      "");
 }
 
 void add_seed_flag(CLI::App& cmd, uint64_t& seed, const std::string& help) {

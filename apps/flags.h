@@ -42,5 +42,8 @@ CLI::Validator fraction_below_one();
 // Checks that a file flag's value ends in `extension` (".npy"): "expected a file name ending in .npy, found
 // 'feats.txt'".
 CLI::Validator file_name_ending(const std::string& extension);
+// Refuses an empty value (`--resume ""` would otherwise read as no --resume at all), naming `what` it
+// expects.
+CLI::Validator not_empty(const std::string& what);
 
 }  // namespace ssl::apps

@@ -1,7 +1,8 @@
-// Ops for generators and decoders: transposed convolution and nearest-neighbour upsampling. Same contract
+// Ops for generators, decoders and training objectives: transposed convolution, nearest-neighbour upsampling,
+// the losses (cross-entropy with label smoothing, BCE with logits, MSE) and patch cropping. Same contract
 // as core/ops.h (argument checks that throw ssl::Error naming the op and the shapes, the kernel for the
-// inputs' device, the backward formula recorded next to the forward); kept in their own header so that
-// core/ops.h stays the list of what the SSL methods need.
+// inputs' device, the backward formula recorded next to the forward); kept apart so that core/ops.h stays
+// short.
 #pragma once
 
 #include "core/ops.h"
@@ -18,10 +19,9 @@ struct ConvTranspose2dArgs {
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
                         ConvTranspose2dArgs args = {});
 
-// ---- upsampling (core/ops/upsample.cpp)
-// --------------------------------------------------------------------- Nearest-neighbour upsampling of x [N,
-// C, H, W] by an integer factor: [N, C, H·scale, W·scale], each pixel repeated in a scale × scale block
-// (PyTorch's F.interpolate(x, scale_factor=scale, mode="nearest")).
+// ---- upsampling (core/ops/upsample.cpp) ------------------------------------------------------------------
+// Nearest-neighbour upsampling of x [N, C, H, W] by an integer factor: [N, C, H·scale, W·scale], each pixel
+// repeated in a scale × scale block (PyTorch's F.interpolate(x, scale_factor=scale, mode="nearest")).
 Tensor upsample_nearest2d(const Tensor& x, int64_t scale);
 
 }  // namespace ssl

@@ -82,7 +82,7 @@ class Tensor {
   double item() const;  // the value of a one-element tensor
   template <class T>
   std::vector<T> to_vector() const;  // all elements in logical (row-major) order, on the host
-  Tensor to(Device device) const;    // a copy on another device (or *this when already there)
+  Tensor to(Device device) const;    // a copy on another device (or *this); not differentiable
   // Moves this tensor's data to `device` in place: every handle to it (a module's field, an optimizer's
   // list) follows. For leaves only (parameters, buffers); any gradient is dropped.
   Tensor& to_(Device device);

@@ -3,10 +3,13 @@
 // Accepted specs (dataset_spec_help() prints the same list):
 //   synthetic                     the built-in shapes, train split (10,000 images)
 //   synthetic:train | synthetic:test
+//   synthetic:transfer            the same shapes shifted (64 px, stronger lighting, a diamond): study a's
+//                                 transfer set
 //   synthetic:SPLIT:COUNT         a split with COUNT images, e.g. synthetic:train:500
 //   cifar10:DIR[:train|test]      CIFAR-10 binary version (data/cifar10.h); train by default
 //   stl10:DIR[:train|test|unlabeled]   STL-10 binary version (data/stl10.h); train by default
-//   folder:DIR[:SIZE][:skip-bad]  an image folder (data/image_folder.h), SIZE x SIZE (default 32);
+//   folder:DIR[:SIZE][:skip-bad]  an image folder (data/image_folder.h), SIZE x SIZE (default --image-size,
+//   else 32);
 //                                 skip-bad leaves out files that do not decode, with a warning
 //   SPEC@N[,seed=S][,rest]        a label budget on any labelled SPEC (data/subset.h): N images per class
 //                                 drawn with seed S (default 0); ',rest' gives the other images, unlabelled

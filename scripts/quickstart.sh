@@ -8,6 +8,11 @@ epochs=${1:-15}
 train=${2:-synthetic:train}
 test=${3:-synthetic:test}
 run=runs/quickstart
+# A new run refuses a directory holding an old one: the quickstart's own directory starts over.
+if [ -e "$run" ]; then
+  echo "removing the previous quickstart run in $run"
+  rm -rf "$run"
+fi
 build/bin/ssl pretrain --method simclr --data "$train" --model convnet2 --epochs "$epochs" --out "$run/simclr"
 build/bin/ssl eval --encoder "$run/simclr" --protocol linear --train "$train" --test "$test" --out "$run/eval_simclr"
 build/bin/ssl eval --encoder random:convnet2 --protocol linear --train "$train" --test "$test" --out "$run/eval_random"

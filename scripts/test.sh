@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the release and the sanitizer configurations and runs every test in both.
+# Builds the release and the sanitizer configurations, runs every test in the first and the unit suites in
+# the second, then fuzzes the file parsers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh release

@@ -127,6 +127,9 @@ ContextEncoder::ContextEncoder(nn::EncoderPtr enc, ContextOptions o) : options(s
       register_module("decoder", std::make_shared<ContextDecoder>(encoder->feature_dim, encoder->image_size));
   if (options.adversarial_weight > 0)
     discriminator = register_module("discriminator", std::make_shared<ContextDiscriminator>());
+  // One mask drawn now: a geometry the image cannot hold (an overlap as wide as half the hole) is refused
+  // before a run writes anything.
+  context_mask(options, encoder->image_size, encoder->image_size, StepContext{}, 0);
 }
 
 ContextEncoder::Step ContextEncoder::prepare(const data::Batch& batch, const StepContext& context) const {

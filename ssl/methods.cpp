@@ -15,6 +15,8 @@ std::vector<std::string> method_names() {
 }
 
 MethodSetup make_method(const PretrainOptions& o, const data::Dataset& data) {
+  SSL_CHECK(o.init.empty() || o.method == "finetune", "pretrain: --init is the start of --method finetune; ",
+            o.method, " trains a fresh encoder (given --init ", o.init, ")");
   MethodSetup m;
   if (o.method == "simclr") {
     m.model = std::make_shared<SimCLR>(nn::make_encoder(o.model, o.image_size), o.simclr);
@@ -60,6 +62,11 @@ MethodSetup make_method(const PretrainOptions& o, const data::Dataset& data) {
     nn::EncoderPtr encoder = o.init.empty() ? nn::make_encoder(o.model, o.image_size) : load_encoder(o.init);
     SSL_CHECK(encoder->image_size == o.image_size, "pretrain: the encoder in ", o.init, " takes ",
               encoder->image_size, " px images, but --image-size is ", o.image_size);
+    // Every image needs its label; checked here, before the run directory is written.
+    for (int64_t i = 0; i < data.size(); ++i)
+      SSL_CHECK(data.label(i) >= 0, "pretrain: ", o.method, " trains on labels, but image ", i, " of ",
+                data.name(),
+                " is unlabelled; train on a labelled split or a label budget (SPEC@N, not SPEC@N,rest)");
     m.model = std::make_shared<SupervisedClassifier>(encoder, data.num_classes());
     m.augmentation = data::crop_flip_augment(o.image_size);
     m.drop_last = false;

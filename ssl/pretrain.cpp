@@ -247,6 +247,13 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
     const PretrainOptions saved = saved_options(state, checkpoint_path);
     check_init_unchanged(checkpoint_path, o.init, saved.init_fingerprint, o.init_fingerprint);
     check_resume_options(saved, o, checkpoint_path);
+    // The schedule is a function of the step and the run's length: a longer run lays it out again.
+    if (saved.epochs != o.epochs && o.schedule != "constant" && o.show_progress)
+      std::printf(
+          "pretrain: the run was planned for %lld epochs; its %s learning-rate schedule now spans %lld, "
+          "from the step it stopped at (the rate jumps there: this is not the run --epochs %lld from the "
+          "start would have made)\n",
+          (long long)saved.epochs, o.schedule.c_str(), (long long)o.epochs, (long long)o.epochs);
   }
   manual_seed(o.seed);
   PretrainSetup setup = open_pretrain_setup(o, device);
@@ -255,11 +262,6 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
   model.train();
   auto optimizer = make_optimizer(o, model.parameters());
   const nn::LrSchedule schedule = make_schedule(o, setup.steps_per_epoch);
-  // Written once the data, the model and the optimizer are known good: a mistyped path or a bad option leaves
-  // no run directory behind.
-  nn::make_directories(o.out_dir);
-  nn::write_file_atomically(o.out_dir + "/config.json", pretrain_options_json(o).dump(2) + "\n");
-
   std::vector<EpochMetrics> metrics;
   int64_t step = 0, first_epoch = 0;
   if (o.resume) {
@@ -269,8 +271,15 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
     metrics = metrics_from_json(nlohmann::json::parse(saved.metrics_json), checkpoint_path);
     continue_after(saved, metrics.size(), checkpoint_path);
   }
+  // Written once the data, the model, the optimizer and any saved state are known good: a mistyped path or
+  // a bad option leaves no run directory behind, and a resume that fails leaves the run's files as they were.
+  if (!o.resume) check_no_run_to_overwrite("pretrain", checkpoint_path);
+  nn::make_directories(o.out_dir);
+  nn::write_file_atomically(o.out_dir + "/config.json", pretrain_options_json(o).dump(2) + "\n");
+
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     metrics.push_back(train_epoch(o, setup, *optimizer, schedule, epoch, step, device));
+    check_weights_finite("pretrain", model, epoch + 1);
     write_metrics(o.out_dir, metrics);
     write_epoch_outputs(o, model, epoch + 1);
     // Last, so that a crash before it resumes from the previous epoch and redoes this one.

@@ -13,9 +13,9 @@
 // Resume (`resume = true`): the run continues in out_dir from checkpoint.safetensors at the epoch after the
 // last completed one, with model, optimizer, schedule step, generator and metrics restored. Every option
 // must equal the saved config except `epochs` (may be raised: the schedule is then laid out over the new
-// total), `workers` and `show_progress` (neither changes the results). The loader's order and augmentation
-// are pure functions of (seed, epoch, index), so on the CPU with the same thread count the resumed losses
-// and weights equal those of an uninterrupted run with the same `epochs`.
+// total), `workers`, `device` and `show_progress` (none changes the results). The loader's order and
+// augmentation are pure functions of (seed, epoch, index), so on the CPU with the same thread count the
+// resumed losses and weights equal those of an uninterrupted run with the same `epochs`.
 #pragma once
 
 #include <limits>

@@ -1,5 +1,6 @@
 #include "ssl/resume_check.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -16,6 +17,21 @@ nn::TrainState read_state_to_resume(const std::string& command, const std::strin
   SSL_CHECK(state.epoch < epochs, checkpoint_path, ": the run has already completed ", state.epoch,
             " epochs; pass --epochs above ", state.epoch, " to train further");
   return state;
+}
+
+void check_no_run_to_overwrite(const std::string& command, const std::string& checkpoint_path) {
+  SSL_CHECK(!std::filesystem::exists(checkpoint_path), command, ": '", checkpoint_path,
+            "' holds a run already; continue it with --resume, or write the new run to another --out (or "
+            "remove the old one)");
+}
+
+void check_weights_finite(const std::string& command, const nn::Module& model, int64_t epoch) {
+  for (const auto& [name, p] : model.named_parameters()) {
+    const std::vector<double> values = p.detach().to(DType::f64).to_vector<double>();
+    for (const double v : values)
+      SSL_CHECK(std::isfinite(v), command, ": after epoch ", epoch, " parameter '", name, "' holds ", v,
+                "; the training diverged (try a lower --lr), and the last good checkpoint is left as it was");
+  }
 }
 
 nn::TrainState state_after_epoch(int64_t epoch, int64_t step, const nlohmann::json& config,

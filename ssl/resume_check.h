@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "nn/module.h"
 #include "nn/train_state.h"
 
 namespace ssl {
@@ -15,6 +16,15 @@ namespace ssl {
 // completed `epochs` epochs. Called before anything is built or config.json is overwritten.
 nn::TrainState read_state_to_resume(const std::string& command, const std::string& checkpoint_path,
                                     const std::string& format, int64_t epochs);
+
+// A new run (no --resume) is refused, naming `command`, when `checkpoint_path` exists: the directory holds a
+// run, which the new one would overwrite epoch by epoch.
+void check_no_run_to_overwrite(const std::string& command, const std::string& checkpoint_path);
+
+// Before an epoch's outputs are saved: throws ssl::Error, naming `command`, the epoch and the first parameter
+// of `model` that holds a NaN or an infinity. The loss is checked before every step, but the last step of an
+// epoch can still blow the weights up; this keeps them out of the checkpoint, so the previous epoch's stays.
+void check_weights_finite(const std::string& command, const nn::Module& model, int64_t epoch);
 
 // The training state to save after `epoch` completed epochs and `step` optimizer steps: the run's config and
 // metrics, and where the default generator stands.

@@ -515,10 +515,6 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
   nn::Adam opt_d(disc->parameters(), o.lr, o.beta1), opt_g(gen->parameters(), o.lr, o.beta1);
   // The checkpoint (nn/train_state.h) keeps both optimizers' states, under these names.
   const std::vector<nn::NamedOptimizer> optimizers = {{"discriminator", &opt_d}, {"generator", &opt_g}};
-  // Written once the data and both networks are known good: a mistyped path leaves no run directory behind.
-  nn::make_directories(o.out_dir);
-  nn::write_file_atomically(o.out_dir + "/config.json", sgan_options_json(o).dump(2) + "\n");
-
   // The samples' z comes from its own generator, so it is the same in every run and on resume.
   Generator sample_rng(rng::mix64(o.seed, 0x5347414E));
   const Tensor fixed_z = Tensor::normal({64, o.latent}, 0, 1, sample_rng).to(device);
@@ -533,6 +529,11 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
     metrics = metrics_from_json(json::parse(saved.metrics_json), checkpoint_path);
     continue_after(saved, metrics.size(), checkpoint_path);
   }
+  // Written once the data, both networks and any saved state are known good: a mistyped path leaves no run
+  // directory behind, and a resume that fails leaves the run's files as they were.
+  if (!o.resume) check_no_run_to_overwrite("sgan", checkpoint_path);
+  nn::make_directories(o.out_dir);
+  nn::write_file_atomically(o.out_dir + "/config.json", sgan_options_json(o).dump(2) + "\n");
 
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
@@ -566,6 +567,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
       progress.update(sums.steps, sums.d / double(sums.steps), semi ? unl.size() : lab.size());
     }
     progress.finish();
+    check_weights_finite("sgan", models, epoch + 1);
     const TopK top = score_discriminator(models.evaluated(), *d.test_loader);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics.push_back(epoch_metrics(epoch + 1, sums, top, seconds));

@@ -42,8 +42,10 @@
 //                               model.discriminator_ema.*), the two Adam states under
 //                               optimizer.generator.* / optimizer.discriminator.*, epoch, step, the default
 //                               generator's state, config and metrics (format "ssl.sgan_train_state.v1")
-//   results.json                {"method": "sgan", "variant", "epochs", "splits": {"test": {"top1", "top5",
-//                               "data", "images"}}}
+//   results.json                {"method": "sgan", "variant", "feature_matching", "fake_logit", "ema_decay",
+//                               "epochs", "train_accuracy" (the last epoch's running accuracy on labelled
+//                               batches), "splits": {"train" (the final discriminator on the labelled
+//                               images), "test": {"top1", "top5", "data", "images"}}}
 //
 // Variants (Study B): semi-supervised (the default); supervised-only (unlabelled empty: the same
 // discriminator trained as a plain classifier on the labelled images, no generated images, generator left

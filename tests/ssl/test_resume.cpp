@@ -214,6 +214,70 @@ TEST_CASE("a run that cannot start writes nothing: no run directory for a mistyp
   CHECK_THROWS_WITH_AS(pretrain(hole), doctest::Contains("hole_fraction must be in (0, 1], got 1.5"),
                        ssl::Error);
   CHECK_FALSE(fs::exists(hole.out_dir));
+  // A mask the image cannot hold (an overlap band as wide as half the hole) is drawn once when the method
+  // is built.
+  PretrainOptions overlap = tiny_run("overlap_too_wide", 1);
+  overlap.method = "context";
+  overlap.context.mask.overlap = 100;
+  CHECK_THROWS_WITH_AS(pretrain(overlap), doctest::Contains("leaves nothing hidden"), ssl::Error);
+  CHECK_FALSE(fs::exists(overlap.out_dir));
+  // Supervised training needs every label; an unlabelled split is refused before the directory is made.
+  PretrainOptions unlabelled = tiny_run("supervised_unlabelled", 1);
+  unlabelled.method = "supervised";
+  unlabelled.data = "synthetic:train:64@2,rest";
+  CHECK_THROWS_WITH_AS(pretrain(unlabelled), doctest::Contains("is unlabelled"), ssl::Error);
+  CHECK_FALSE(fs::exists(unlabelled.out_dir));
+  // --init is finetune's start; any other method would ignore it, yet record it.
+  PretrainOptions init = tiny_run("rotation_with_init", 1);
+  init.method = "rotation";
+  init.init = (kRoot / "some_run").string();
+  CHECK_THROWS_WITH_AS(pretrain(init), doctest::Contains("--init is the start of --method finetune"),
+                       ssl::Error);
+  CHECK_FALSE(fs::exists(init.out_dir));
+}
+
+TEST_CASE("a run is never overwritten by accident, by a new run or by a resume that fails") {
+  const test::TempDir scratch(kScratch);
+  PretrainOptions p = tiny_run("kept", 1);
+  pretrain(p);
+  const std::string ckpt = p.out_dir + "/checkpoint.safetensors", config = p.out_dir + "/config.json";
+  const std::string fingerprint = nn::file_fingerprint(ckpt),
+                    config_fingerprint = nn::file_fingerprint(config);
+  // A new run (no --resume) into the same directory.
+  PretrainOptions again = p;
+  again.method = "rotation";
+  CHECK_THROWS_WITH_AS(pretrain(again), doctest::Contains("holds a run already; continue it with --resume"),
+                       ssl::Error);
+  CHECK(nn::file_fingerprint(ckpt) == fingerprint);
+  // A resume refused when the state is restored (its checkpoint damaged past the header) leaves config.json
+  // as it was.
+  fs::copy(p.out_dir, p.out_dir + "_damaged", fs::copy_options::recursive);
+  const std::string damaged = p.out_dir + "_damaged/checkpoint.safetensors";
+  std::string bytes;
+  {
+    std::ifstream in(damaged, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  bytes[bytes.size() - 5] = char(bytes[bytes.size() - 5] ^ 1);
+  std::ofstream(damaged, std::ios::binary | std::ios::trunc) << bytes;
+  PretrainOptions resume = p;
+  resume.out_dir = p.out_dir + "_damaged";
+  resume.epochs = 3;
+  resume.resume = true;
+  CHECK_THROWS_WITH_AS(pretrain(resume), doctest::Contains("do not match the digest"), ssl::Error);
+  CHECK(nn::file_fingerprint(resume.out_dir + "/config.json") == config_fingerprint);
+}
+
+TEST_CASE("a run whose weights blow up is stopped before they are saved") {
+  const test::TempDir scratch(kScratch);
+  // One step at an absurd rate: the loss before the step is finite, the weights after it are not.
+  PretrainOptions p = tiny_run("diverged", 1);
+  p.max_steps_per_epoch = 1;
+  p.warmup_epochs = 0;
+  p.lr = 1e39;
+  CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("after epoch 1 parameter '"), ssl::Error);
+  CHECK_FALSE(fs::exists(p.out_dir + "/checkpoint.safetensors"));
+  CHECK_FALSE(fs::exists(p.out_dir + "/encoder.safetensors"));
 }
 
 TEST_CASE("resuming from a truncated checkpoint names the file and the tensor") {

@@ -191,6 +191,11 @@ TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; 
   CHECK(results.at("splits").at("test").at("top1").get<double>() == straight[1].test_top1);
   CHECK(results.at("splits").at("test").at("images") == 40);
 
+  // A new run into the directory is refused, the finished run left as it was.
+  const std::string fingerprint = nn::file_fingerprint(dir + "/checkpoint.safetensors");
+  CHECK_THROWS_WITH_AS(train_sgan(straight_opts), doctest::Contains("holds a run already"), ssl::Error);
+  CHECK(nn::file_fingerprint(dir + "/checkpoint.safetensors") == fingerprint);
+
   // Killed after epoch 1, then resumed for epoch 2: the same losses, weights and samples, exactly.
   SganOptions killed = tiny_run("resumed", 2);
   killed.stop_after_epochs = 1;
