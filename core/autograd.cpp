@@ -15,6 +15,11 @@ NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false;
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
 Tensor record(const char* op, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward) {
+  return record(op, std::move(output), inputs, {}, std::move(backward));
+}
+
+Tensor record(const char* op, Tensor output, const std::vector<Tensor>& inputs,
+              const std::vector<Tensor>& saved, BackwardFn backward) {
   if (!g_grad_enabled) return output;
   bool any = false;
   for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
@@ -25,6 +30,8 @@ Tensor record(const char* op, Tensor output, const std::vector<Tensor>& inputs, 
   node->backward = std::move(backward);
   node->output_shape = output.shape();
   node->output_dtype = output.dtype();
+  for (const Tensor& t : saved)
+    if (t.defined()) node->saved_versions.emplace_back(t.storage(), t.storage()->version());
   node->edges.reserve(inputs.size());
   for (const Tensor& t : inputs) {
     Edge e;
@@ -119,12 +126,21 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
     SSL_CHECK(node->backward, "backward: the graph through '", node->op,
               "' was already freed by an earlier backward(); pass retain_graph=true to the first call "
               "if you need to go backward through it twice");
+    for (const auto& [storage, version] : node->saved_versions)
+      SSL_CHECK(storage->version() == version, "backward: a tensor that '", node->op,
+                "' saved for its gradient was written in place after the op ran (version ", version, ", now ",
+                storage->version(),
+                "; fill_, copy_ or an optimizer step); run the forward again after the change, or change a "
+                "clone()");
     std::vector<bool> needs(node->edges.size());
     for (size_t i = 0; i < needs.size(); ++i) needs[i] = node->edges[i].active();
     std::vector<Tensor> input_grads = node->backward(g, needs);
     SSL_CHECK(input_grads.size() == node->edges.size(), "backward: op '", node->op, "' returned ",
               input_grads.size(), " gradients for ", node->edges.size(), " inputs");
-    if (!retain_graph) node->backward = nullptr;  // frees the saved tensors
+    if (!retain_graph) {
+      node->backward = nullptr;  // frees the saved tensors
+      node->saved_versions.clear();
+    }
     for (size_t i = 0; i < input_grads.size(); ++i) {
       const Edge& e = node->edges[i];
       if (!e.active() || !input_grads[i].defined()) continue;

@@ -34,6 +34,8 @@ struct Node {
   BackwardFn backward;      // empty once freed
   Shape output_shape;
   DType output_dtype = DType::f32;
+  // The storage of each tensor the closure reads values from, and its version when the op ran.
+  std::vector<std::pair<std::shared_ptr<Storage>, uint64_t>> saved_versions;
 };
 
 // Grad mode: on by default, per thread.
@@ -52,6 +54,12 @@ class NoGradGuard {
 // Attaches a node for `op` to `output` when grad mode is on and any of `inputs` requires grad; returns
 // `output`. Ops call this after computing their forward result.
 Tensor record(const char* op, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward);
+// The same for a backward that reads values: `saved` lists the tensors it reads (inputs or the output, as
+// the closure holds them; not those it takes only a shape from). Writing one of them in place before the
+// backward runs makes the backward throw, naming the op, instead of computing a gradient from the new values
+// (PyTorch's "modified by an inplace operation").
+Tensor record(const char* op, Tensor output, const std::vector<Tensor>& inputs,
+              const std::vector<Tensor>& saved, BackwardFn backward);
 
 // Sums `grad` (shaped like a broadcast result) down to `shape`: the gradient of broadcasting.
 Tensor sum_to(const Tensor& grad, const Shape& shape);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "core/device.h"
@@ -23,11 +24,18 @@ class Storage {
   Device device() const { return device_; }
   bool pinned() const { return pinned_; }
 
+  // How many times this memory was written in place through the tensor API (fill_, copy_, an optimizer's
+  // step). Autograd notes it when a backward formula saves a tensor on this storage, and refuses to run the
+  // formula if it has moved since: the gradient would come from the new values.
+  uint64_t version() const { return version_; }
+  void bump_version() { ++version_; }
+
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
   bool pinned_ = false;
+  uint64_t version_ = 0;
 };
 
 // Copies nbytes between two buffers on any pair of devices.

@@ -202,6 +202,7 @@ Tensor& Tensor::fill_(double value) {
         device(), [&] { kernels::cpu::fill<T>(dim(), shape().data(), out, T(value)); },
         [&] { kernels::cuda::fill<T>(dim(), shape().data(), out, T(value)); });
   });
+  storage()->bump_version();
   return *this;
 }
 
@@ -221,6 +222,7 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
           [&] { kernels::cuda::convert<S, D>(dim(), shape().data(), from, to); });
     });
   });
+  storage()->bump_version();
   return *this;
 }
 

@@ -90,8 +90,9 @@ class Tensor {
   Tensor clone() const;          // a contiguous copy; differentiable
   Tensor contiguous() const;     // *this if contiguous, else a contiguous copy; differentiable
 
-  // In-place writes, outside autograd (initialisers, optimizers). They throw on a tensor that is part
-  // of a graph (one that requires grad while grad mode is on).
+  // In-place writes, outside autograd (initialisers, optimizers). They throw on a tensor that requires grad
+  // while grad mode is on, and count as a write to its storage (Storage::version): a backward formula that
+  // saved values from that storage before the write then refuses to run (core/autograd.h).
   Tensor& fill_(double value);
   Tensor& copy_(const Tensor& src);  // same shape (or broadcastable), any dtype/device
 

@@ -133,6 +133,7 @@ void SGD::step() {
                                        T(weight_decay), nesterov, first);
           });
     });
+    p.storage()->bump_version();  // written in place: a graph that saved it can no longer go backward
     buffer_started_[i] = true;
   }
   ++steps_;
@@ -191,6 +192,7 @@ void Adam::step() {
             update(decoupled_weight_decay_ ? kernels::cuda::adamw_step<T> : kernels::cuda::adam_step<T>);
           });
     });
+    p.storage()->bump_version();
   }
 }
 
@@ -246,6 +248,7 @@ void LARS::step() {
                                         T(weight_decay), T(eta), adapt, nesterov);
           });
     });
+    p.storage()->bump_version();
   }
   ++steps_;
 }

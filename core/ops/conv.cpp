@@ -70,7 +70,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, Con
         });
   });
   return record(
-      "conv2d", y, {x_in, w_in, bias_in},
+      "conv2d", y, {x_in, w_in, bias_in}, {x, w},
       [s, x, w, depthwise](const Tensor& g_in, const std::vector<bool>& needs) {
         const Tensor g = g_in.contiguous();
         std::vector<Tensor> grads = gradient_buffers(x, {x.shape(), w.shape(), {s.c_out}}, needs);

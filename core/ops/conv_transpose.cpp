@@ -47,7 +47,7 @@ Tensor conv_transpose2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bi
         [&] { kernels::cuda::conv_transpose2d_forward<T>(s, x.data<T>(), w.data<T>(), b, y.data<T>()); });
   });
   return record(
-      "conv_transpose2d", y, {x_in, w_in, bias_in},
+      "conv_transpose2d", y, {x_in, w_in, bias_in}, {x, w},
       [s, x, w](const Tensor& g_in, const std::vector<bool>& needs) {
         const Tensor g = g_in.contiguous();
         std::vector<Tensor> grads = detail::gradient_buffers(x, {x.shape(), w.shape(), {s.c_out}}, needs);

@@ -75,7 +75,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 // d(a·b) = (g·b, g·a)
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor y = run_binary("mul", BinaryOp::mul, a, b);
-  return record("mul", y, {a, b}, [a, b](const Tensor& g, const Needs& n) {
+  return record("mul", y, {a, b}, {a, b}, [a, b](const Tensor& g, const Needs& n) {
     return Grads{n[0] ? sum_to(mul(g, b), a.shape()) : Tensor(),
                  n[1] ? sum_to(mul(g, a), b.shape()) : Tensor()};
   });
@@ -84,7 +84,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 // d(a/b) = (g/b, −g·a/b²)
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor y = run_binary("div", BinaryOp::div, a, b);
-  return record("div", y, {a, b}, [a, b](const Tensor& g, const Needs& n) {
+  return record("div", y, {a, b}, {a, b}, [a, b](const Tensor& g, const Needs& n) {
     return Grads{n[0] ? sum_to(div(g, b), a.shape()) : Tensor(),
                  n[1] ? sum_to(neg(div(mul(g, a), mul(b, b))), b.shape()) : Tensor()};
   });
@@ -111,33 +111,34 @@ Tensor neg(const Tensor& x) {
 // d(eˣ) = g·eˣ (the output is saved, not the input)
 Tensor exp(const Tensor& x) {
   Tensor y = run_unary("exp", UnaryOp::exp, x);
-  return record("exp", y, {x}, [y = y.detach()](const Tensor& g, const Needs&) { return Grads{mul(g, y)}; });
+  return record("exp", y, {x}, {y},
+                [y = y.detach()](const Tensor& g, const Needs&) { return Grads{mul(g, y)}; });
 }
 
 // d(log x) = g/x
 Tensor log(const Tensor& x) {
   Tensor y = run_unary("log", UnaryOp::log, x);
-  return record("log", y, {x}, [x](const Tensor& g, const Needs&) { return Grads{div(g, x)}; });
+  return record("log", y, {x}, {x}, [x](const Tensor& g, const Needs&) { return Grads{div(g, x)}; });
 }
 
 // d(xᵖ) = g·p·xᵖ⁻¹
 Tensor pow(const Tensor& x, double p) {
   Tensor y = run_unary("pow", UnaryOp::pow, x, p);
-  return record("pow", y, {x},
+  return record("pow", y, {x}, {x},
                 [x, p](const Tensor& g, const Needs&) { return Grads{mul(g, mul(pow(x, p - 1), p))}; });
 }
 
 // d(√x) = g / (2√x)
 Tensor sqrt(const Tensor& x) {
   Tensor y = run_unary("sqrt", UnaryOp::sqrt, x);
-  return record("sqrt", y, {x},
+  return record("sqrt", y, {x}, {y},
                 [y = y.detach()](const Tensor& g, const Needs&) { return Grads{div(g, mul(y, 2.0))}; });
 }
 
 // d relu(x) = g·[x > 0]
 Tensor relu(const Tensor& x) {
   Tensor y = run_unary("relu", UnaryOp::relu, x);
-  return record("relu", y, {x}, [y = y.detach()](const Tensor& g, const Needs&) {
+  return record("relu", y, {x}, {y}, [y = y.detach()](const Tensor& g, const Needs&) {
     return Grads{run_binary("relu_backward", BinaryOp::relu_grad, g, y)};  // y > 0 exactly where x > 0
   });
 }
@@ -145,7 +146,7 @@ Tensor relu(const Tensor& x) {
 // d leaky_relu(x) = g·(x > 0 ? 1 : slope)
 Tensor leaky_relu(const Tensor& x, double slope) {
   Tensor y = run_unary("leaky_relu", UnaryOp::leaky_relu, x, slope);
-  return record("leaky_relu", y, {x}, [x, slope](const Tensor& g, const Needs&) {
+  return record("leaky_relu", y, {x}, {x}, [x, slope](const Tensor& g, const Needs&) {
     return Grads{run_binary("leaky_relu_backward", BinaryOp::leaky_relu_grad, g, x, slope)};
   });
 }
@@ -153,7 +154,7 @@ Tensor leaky_relu(const Tensor& x, double slope) {
 // d tanh(x) = g·(1 − y²)
 Tensor tanh(const Tensor& x) {
   Tensor y = run_unary("tanh", UnaryOp::tanh, x);
-  return record("tanh", y, {x}, [y = y.detach()](const Tensor& g, const Needs&) {
+  return record("tanh", y, {x}, {y}, [y = y.detach()](const Tensor& g, const Needs&) {
     return Grads{mul(g, add(neg(mul(y, y)), 1.0))};
   });
 }
@@ -161,7 +162,7 @@ Tensor tanh(const Tensor& x) {
 // d σ(x) = g·y·(1 − y)
 Tensor sigmoid(const Tensor& x) {
   Tensor y = run_unary("sigmoid", UnaryOp::sigmoid, x);
-  return record("sigmoid", y, {x}, [y = y.detach()](const Tensor& g, const Needs&) {
+  return record("sigmoid", y, {x}, {y}, [y = y.detach()](const Tensor& g, const Needs&) {
     return Grads{mul(g, mul(y, add(neg(y), 1.0)))};
   });
 }

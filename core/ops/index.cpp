@@ -94,7 +94,7 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
                                          y.data<T>());
         });
   });
-  return record("index_select", y, {x_in}, [=](const Tensor& g_in, const std::vector<bool>&) {
+  return record("index_select", y, {x_in}, {index}, [=](const Tensor& g_in, const std::vector<bool>&) {
     const Tensor g = g_in.contiguous();
     Tensor gx = Tensor::zeros(x.shape(), g.dtype(), g.device());
     dispatch_floating(g.dtype(), "index_select_backward", [&]<class T>() {
@@ -138,7 +138,7 @@ Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
                                    y.data<T>());
         });
   });
-  return record("gather", y, {x_in}, [=](const Tensor& g_in, const std::vector<bool>&) {
+  return record("gather", y, {x_in}, {index}, [=](const Tensor& g_in, const std::vector<bool>&) {
     const Tensor g = g_in.contiguous();
     Tensor gx = Tensor::zeros(x.shape(), g.dtype(), g.device());
     dispatch_floating(g.dtype(), "gather_backward", [&]<class T>() {

@@ -34,7 +34,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits_in, const Tensor& t
         [&] { *loss.data<T>() = kernels::cpu::bce_with_logits_forward<T>(n, x.data<T>(), t.data<T>()); },
         [&] { kernels::cuda::bce_with_logits_forward<T>(n, x.data<T>(), t.data<T>(), loss.data<T>()); });
   });
-  return record("binary_cross_entropy_with_logits", loss, {logits_in, targets_in},
+  return record("binary_cross_entropy_with_logits", loss, {logits_in, targets_in}, {x, t},
                 [x, t, n](const Tensor& g, const std::vector<bool>& needs) {
                   Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
                   Tensor gt = needs[1] ? Tensor::empty(t.shape(), t.dtype(), t.device()) : Tensor();

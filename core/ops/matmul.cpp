@@ -92,7 +92,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
             b.shape());
   SSL_CHECK(a.size(-1) == b.size(-2), "matmul: inner dimensions differ: ", a.shape(), " @ ", b.shape());
   Tensor y = matmul_forward(a, b);
-  return record("matmul", y, {a, b}, [a, b](const Tensor& g, const std::vector<bool>& needs) {
+  return record("matmul", y, {a, b}, {a, b}, [a, b](const Tensor& g, const std::vector<bool>& needs) {
     return std::vector{needs[0] ? matmul(g, b.transpose(-1, -2)) : Tensor(),
                        needs[1] ? matmul(a.transpose(-1, -2), g) : Tensor()};
   });
@@ -111,7 +111,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
               w.size(0), " outputs");
   }
   Tensor y = matmul_forward(x, w, bias, /*b_transposed=*/true);
-  return record("linear", y, {x, w, bias}, [x, w](const Tensor& g, const std::vector<bool>& needs) {
+  return record("linear", y, {x, w, bias}, {x, w}, [x, w](const Tensor& g, const std::vector<bool>& needs) {
     return std::vector{needs[0] ? matmul(g, w) : Tensor(), needs[1] ? matmul(g.t(), x) : Tensor(),
                        needs[2] ? sum(g, {0}) : Tensor()};
   });

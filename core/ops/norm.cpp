@@ -84,7 +84,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
           });
     });
     // Frozen statistics: the layer is affine in x.
-    return record("batch_norm_eval", y, {x_in, gamma_in, beta_in},
+    return record("batch_norm_eval", y, {x_in, gamma_in, beta_in}, {x, gamma, rm, rv},
                   [=](const Tensor& g_in, const std::vector<bool>& needs) {
                     const Tensor g = g_in.contiguous();
                     std::vector<Tensor> grads = gradient_buffers(x, c, needs);
@@ -127,7 +127,8 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
   });
   update_running_stats(running_mean, running_var, mean, var, n * hw, momentum);
   return record(
-      "batch_norm", y, {x_in, gamma_in, beta_in}, [=](const Tensor& g_in, const std::vector<bool>& needs) {
+      "batch_norm", y, {x_in, gamma_in, beta_in}, {x, gamma},
+      [=](const Tensor& g_in, const std::vector<bool>& needs) {
         const Tensor g = g_in.contiguous();
         std::vector<Tensor> grads = gradient_buffers(x, c, needs);
         Tensor &gx = grads[0], &gg = grads[1], &gb = grads[2];
@@ -189,7 +190,7 @@ Tensor batch_norm_relu(const Tensor& x_in, const Tensor& gamma_in, const Tensor&
   });
   update_running_stats(running_mean, running_var, mean, var, n * hw, momentum);
   // Backward keeps x and five per-channel vectors, not y: the ReLU's mask is recomputed from x.
-  return record("batch_norm_relu", y, {x_in, gamma_in, beta_in},
+  return record("batch_norm_relu", y, {x_in, gamma_in, beta_in}, {x, gamma},
                 [=](const Tensor& g_in, const std::vector<bool>& needs) {
                   const Tensor g = g_in.contiguous();
                   std::vector<Tensor> grads = gradient_buffers(x, c, needs);

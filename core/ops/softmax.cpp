@@ -32,7 +32,7 @@ Tensor softmax(const Tensor& x_in, int64_t dim) {
           [&] { kernels::cuda::softmax_forward<T>(rows, cols, x.data<T>(), y.data<T>()); });
     });
     return record(
-        "softmax", y, {x}, [y = y.detach(), rows, cols](const Tensor& g_in, const std::vector<bool>&) {
+        "softmax", y, {x}, {y}, [y = y.detach(), rows, cols](const Tensor& g_in, const std::vector<bool>&) {
           const Tensor g = g_in.contiguous();
           Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
           dispatch_floating(g.dtype(), "softmax_backward", [&]<class T>() {
@@ -63,7 +63,8 @@ Tensor log_softmax(const Tensor& x_in, int64_t dim) {
           [&] { kernels::cuda::log_softmax_forward<T>(rows, cols, x.data<T>(), y.data<T>()); });
     });
     return record(
-        "log_softmax", y, {x}, [y = y.detach(), rows, cols](const Tensor& g_in, const std::vector<bool>&) {
+        "log_softmax", y, {x}, {y},
+        [y = y.detach(), rows, cols](const Tensor& g_in, const std::vector<bool>&) {
           const Tensor g = g_in.contiguous();
           Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
           dispatch_floating(g.dtype(), "log_softmax_backward", [&]<class T>() {
@@ -107,24 +108,25 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
                                                   loss.data<T>());
         });
   });
-  return record("cross_entropy", loss, {logits_in}, [=](const Tensor& g, const std::vector<bool>&) {
-    Tensor gx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-    dispatch_floating(logits.dtype(), "cross_entropy_backward", [&]<class T>() {
-      const int64_t* t = targets.data<int64_t>();
-      detail::on_device(
-          logits.device(),
-          [&] {
-            kernels::cpu::cross_entropy_backward<T>(rows, cols, logits.data<T>(), t, lse.data<T>(),
-                                                    T(g.item()), gx.data<T>());
-          },
-          [&] {
-            const Tensor gc = g.contiguous();
-            kernels::cuda::cross_entropy_backward<T>(rows, cols, logits.data<T>(), t, lse.data<T>(),
-                                                     gc.data<T>(), gx.data<T>());
-          });
-    });
-    return std::vector{gx};
-  });
+  return record("cross_entropy", loss, {logits_in}, {logits, targets},
+                [=](const Tensor& g, const std::vector<bool>&) {
+                  Tensor gx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
+                  dispatch_floating(logits.dtype(), "cross_entropy_backward", [&]<class T>() {
+                    const int64_t* t = targets.data<int64_t>();
+                    detail::on_device(
+                        logits.device(),
+                        [&] {
+                          kernels::cpu::cross_entropy_backward<T>(rows, cols, logits.data<T>(), t,
+                                                                  lse.data<T>(), T(g.item()), gx.data<T>());
+                        },
+                        [&] {
+                          const Tensor gc = g.contiguous();
+                          kernels::cuda::cross_entropy_backward<T>(rows, cols, logits.data<T>(), t,
+                                                                   lse.data<T>(), gc.data<T>(), gx.data<T>());
+                        });
+                  });
+                  return std::vector{gx};
+                });
 }
 
 // d (x/‖x‖): gx = (g − y (y·g)) / ‖x‖
@@ -148,7 +150,7 @@ Tensor l2_normalize(const Tensor& x_in, int64_t dim, double eps) {
           });
     });
     return record(
-        "l2_normalize", y, {x},
+        "l2_normalize", y, {x}, {y},
         [y = y.detach(), inv_norm, rows, cols, eps](const Tensor& g_in, const std::vector<bool>&) {
           const Tensor g = g_in.contiguous();
           Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());

@@ -77,6 +77,51 @@ TEST_CASE("a gradient is never written through an alias") {
   CHECK(b.grad().to_vector<double>() == std::vector<double>{1, 1});
 }
 
+TEST_CASE("a tensor written in place after an op saved it stops the backward, naming the op") {
+  // An input without grad, overwritten: mul's gradient for w would be the new x.
+  Tensor w = Tensor::from_vector<double>({1, 1, 1}, {3}).set_requires_grad();
+  Tensor x = Tensor::from_vector<double>({1, 2, 3}, {3});
+  Tensor y = sum(mul(w, x));
+  x.copy_(Tensor::from_vector<double>({10, 20, 30}, {3}));
+  CHECK_THROWS_WITH_AS(
+      y.backward(), doctest::Contains("a tensor that 'mul' saved for its gradient was written"), ssl::Error);
+
+  // A parameter changed under NoGradGuard (as an optimizer's step changes it) between forward and backward.
+  Tensor a = Tensor::from_vector<double>({2, 3}, {2}).set_requires_grad();
+  Tensor p = Tensor::from_vector<double>({4, 5}, {2}).set_requires_grad();
+  Tensor z = sum(mul(a, p));
+  {
+    NoGradGuard no_grad;
+    p.fill_(-1);
+  }
+  CHECK_THROWS_WITH_AS(z.backward(), doctest::Contains("'mul'"), ssl::Error);
+
+  // A write through a view counts for the whole storage; so does a write to a saved output (exp saves y).
+  Tensor v = Tensor::from_vector<double>({0.5, 1.5}, {2}).set_requires_grad();
+  Tensor e = exp(v);
+  Tensor loss = sum(e);
+  {
+    NoGradGuard no_grad;
+    e.slice(0, 0, 1).fill_(0);
+  }
+  CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("'exp'"), ssl::Error);
+
+  // An op whose backward reads no values (add) does not mind: its gradient is right whatever x now holds.
+  Tensor u = Tensor::from_vector<double>({1, 2}, {2}).set_requires_grad();
+  Tensor c = Tensor::from_vector<double>({5, 6}, {2});
+  Tensor s = sum(add(u, c));
+  c.fill_(0);
+  s.backward();
+  CHECK(u.grad().to_vector<double>() == std::vector<double>{1, 1});
+
+  // Writes before the op are none of its business.
+  Tensor q = Tensor::from_vector<double>({1, 2}, {2});
+  q.fill_(3);
+  Tensor r = Tensor::from_vector<double>({1, 1}, {2}).set_requires_grad();
+  sum(mul(r, q)).backward();
+  CHECK(r.grad().to_vector<double>() == std::vector<double>{3, 3});
+}
+
 TEST_CASE("the finite-difference checker catches a wrong derivative") {
   // A op whose backward is deliberately wrong (it forgets the factor 2): the checker must fail on it.
   auto wrong_square = [](const std::vector<Tensor>& x) {

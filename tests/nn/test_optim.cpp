@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "core/ops.h"
 #include "nn/optim.h"
 
 using namespace ssl;
@@ -82,6 +83,23 @@ TEST_CASE("parameters without a gradient are left alone") {
   sgd.step();
   CHECK(a.to_vector<double>()[0] == doctest::Approx(0.5));
   CHECK(b.to_vector<double>()[0] == 2.0);
+}
+
+TEST_CASE("a step writes its parameters in place: a graph that saved one can no longer go backward") {
+  const auto stale_backward = [](auto make_optimizer) {
+    Tensor w = param({1.0, 2.0}), x = param({3.0, 4.0});
+    auto optimizer = make_optimizer(std::vector<Tensor>{w});
+    const Tensor loss = sum(mul(w, x));  // mul saves w for x's gradient
+    set_grad(w, {1.0, 1.0});
+    optimizer.step();
+    return loss;
+  };
+  CHECK_THROWS_WITH_AS(stale_backward([](std::vector<Tensor> p) { return nn::SGD(p, 0.1, 0.9); }).backward(),
+                       doctest::Contains("'mul'"), ssl::Error);
+  CHECK_THROWS_WITH_AS(stale_backward([](std::vector<Tensor> p) { return nn::Adam(p, 0.1); }).backward(),
+                       doctest::Contains("'mul'"), ssl::Error);
+  CHECK_THROWS_WITH_AS(stale_backward([](std::vector<Tensor> p) { return nn::LARS(p, 0.1); }).backward(),
+                       doctest::Contains("'mul'"), ssl::Error);
 }
 
 TEST_CASE("AdamW decays the weights directly, outside the moments") {
