@@ -4,6 +4,7 @@
 // writes the normalised images the encoder saw (float32 [N, 3, S, S]), e.g. to check the same encoder
 // loaded elsewhere (tools/load_in_pytorch.py).
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,16 @@ struct EmbedOptions {
 std::string labels_path(const std::string& out) { return out.substr(0, out.size() - 4) + "_labels.npy"; }
 
 void run_embed(const EmbedOptions& o) {
+  // Three files, three names: one written over another would be reported as written and hold other data.
+  namespace fs = std::filesystem;
+  const auto same_file = [](const std::string& a, const std::string& b) {
+    return fs::weakly_canonical(fs::absolute(a)) == fs::weakly_canonical(fs::absolute(b));
+  };
+  if (!o.inputs_out.empty()) {
+    SSL_CHECK(!same_file(o.inputs_out, o.out) && !same_file(o.inputs_out, labels_path(o.out)),
+              "embed: --inputs-out ", o.inputs_out, " is the features file or its labels file (", o.out, ", ",
+              labels_path(o.out), "); give it a name of its own");
+  }
   // Directories first, so that an output directory that cannot be made fails before any work.
   nn::make_parent_directories(o.out);
   if (!o.inputs_out.empty()) nn::make_parent_directories(o.inputs_out);

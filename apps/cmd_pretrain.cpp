@@ -47,6 +47,41 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "metho
                                                              {"--workers", "workers"},
                                                              {"--device", "device"},
                                                              {"--max-steps", "max_steps_per_epoch"}};
+// Options only one method reads (the context mask's, only one mask mode): given for another they would be
+// recorded in config.json, hold back a later --resume that differs, and do nothing.
+struct MethodFlag {
+  const char* flag;
+  const char* method;
+  const char* mask = nullptr;  // context: "centre" or "blocks"
+};
+const MethodFlag kMethodFlags[] = {{"--temperature", "simclr"},
+                                   {"--head-hidden", "simclr"},
+                                   {"--head-out", "simclr"},
+                                   {"--cross-view-only", "simclr"},
+                                   {"--crop-min-scale", "simclr"},
+                                   {"--colour-strength", "simclr"},
+                                   {"--mask", "context"},
+                                   {"--hole-fraction", "context", "centre"},
+                                   {"--block-fraction", "context", "blocks"},
+                                   {"--mask-coverage", "context", "blocks"},
+                                   {"--mask-overlap", "context"},
+                                   {"--overlap-weight", "context"},
+                                   {"--adversarial-weight", "context"},
+                                   {"--patch-size", "patch"},
+                                   {"--patch-gap", "patch"},
+                                   {"--patch-jitter", "patch"},
+                                   {"--patch-colour", "patch"}};
+
+void check_method_flags(const CLI::App& cmd, const PretrainOptions& o) {
+  const bool blocks = o.context.mask.mode == data::MaskOptions::Mode::random_blocks;
+  for (const MethodFlag& f : kMethodFlags) {
+    if (cmd.count(f.flag) == 0) continue;
+    SSL_CHECK(o.method == f.method, f.flag, " is an option of --method ", f.method, "; --method ", o.method,
+              " does not read it");
+    SSL_CHECK(!f.mask || (std::string(f.mask) == "blocks") == blocks, f.flag, " applies to --mask ", f.mask,
+              "; this run's mask is ", blocks ? "blocks" : "centre");
+  }
+}
 }  // namespace
 
 void add_pretrain_command(CLI::App& app) {
@@ -127,8 +162,10 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--block-fraction", o->context.mask.block_fraction,
                   "context, blocks mask: each block's side as a fraction of the image's")
       ->capture_default_str();
-  cmd->add_option("--mask-coverage", o->context.mask.coverage,
-                  "context, blocks mask: add blocks until this fraction of the image is covered")
+  cmd->add_option(
+         "--mask-coverage", o->context.mask.coverage,
+         "context, blocks mask: add blocks (at most 64) until this fraction of the image is covered; "
+         "a fraction 64 blocks do not reach on average is refused")
       ->capture_default_str();
   cmd->add_option("--mask-overlap", o->context.mask.overlap,
                   "context: pixels of the region the encoder still sees on each side (-1 = side / 16)")
@@ -189,6 +226,7 @@ void add_pretrain_command(CLI::App& app) {
       std::printf("resuming %s (%lld epochs in all)\n", resume->c_str(), (long long)o->epochs);
       std::fflush(stdout);  // before pretrain's own output and errors
     }
+    check_method_flags(*cmd, *o);
     const auto metrics = pretrain(*o);
     std::printf("pretrained %s/%s for %lld epochs: final loss %.4f; encoder in %s/encoder.safetensors\n",
                 o->method.c_str(), o->model.c_str(), (long long)o->epochs, metrics.back().loss,

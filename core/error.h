@@ -34,6 +34,24 @@ std::string str_cat(const Args&... args) {
   return os.str();
 }
 
+// `text` with every byte outside printable ASCII written as \xNN: for messages that quote a damaged file
+// (a parser's complaint about a binary header), so that no control byte reaches the terminal.
+inline std::string printable(const std::string& text) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  for (const char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f) {
+      out += ch;
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace ssl
 
 // Throws ssl::Error with the concatenated message when `cond` is false.

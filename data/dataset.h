@@ -58,4 +58,12 @@ class Dataset {
   }
 };
 
+// The index of the first image of `set` without a label, or -1 when every image has one: what a command that
+// trains or scores on labels checks when it opens its data (a SPEC@N,rest part has none).
+inline int64_t first_unlabelled(const Dataset& set) {
+  for (int64_t i = 0; i < set.size(); ++i)
+    if (set.label(i) < 0) return i;
+  return -1;
+}
+
 }  // namespace ssl::data

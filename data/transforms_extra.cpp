@@ -255,6 +255,14 @@ MaskedImage mask_region(const Image& in, const MaskOptions& o, rng::Stream& rng)
   } else {
     const int64_t side = std::max<int64_t>(1, std::lround(o.block_fraction * double(shorter)));
     m.overlap = resolve_overlap(o.overlap, side);
+    // Blocks land independently, so max_blocks of them cover 1 - (1 - a)^max_blocks of the image on average
+    // (a: one block's share). A coverage beyond that would be silently cut short by the cap: refused.
+    const double share = double(side * side) / double(h * w);
+    const double expected = 1 - std::pow(1 - share, double(o.max_blocks));
+    SSL_CHECK(expected >= o.coverage, "mask_region: ", o.max_blocks, " blocks of ", side, " px cover about ",
+              std::lround(100 * expected), "% of a ", h, "x", w, " image on average, short of the coverage ",
+              o.coverage,
+              "; raise the block fraction (--block-fraction) or lower the coverage (--mask-coverage)");
     const double target = o.coverage * double(h * w);
     int64_t covered = 0;
     for (int64_t b = 0; b < o.max_blocks && double(covered) < target; ++b) {

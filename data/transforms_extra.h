@@ -98,7 +98,8 @@ struct MaskOptions {
   // centre: one square hole of side round(hole_fraction * min(h, w)), centred (the original: 64 of 128).
   double hole_fraction = 0.5;
   // random_blocks: square blocks of side round(block_fraction * min(h, w)) at uniform positions (they may
-  // overlap), added until the hole covers at least `coverage` of the image or max_blocks are placed.
+  // overlap), added until the hole covers at least `coverage` of the image or max_blocks are placed (a
+  // coverage that max_blocks blocks do not reach on average is refused).
   double block_fraction = 0.25;
   double coverage = 0.25;
   int64_t max_blocks = 64;

@@ -143,7 +143,7 @@ Header read_header(const std::string& path, std::ifstream& in) {
   try {
     header = json::parse(text);
   } catch (const json::exception& e) {
-    throw Error(str_cat(path, ": the header is not valid JSON (", e.what(), ")"));
+    throw Error(str_cat(path, ": the header is not valid JSON (", printable(e.what()), ")"));
   }
   SSL_CHECK(header.is_object(), path, ": the header is not a JSON object");
 

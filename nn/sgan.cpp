@@ -28,12 +28,16 @@ std::shared_ptr<ConvTranspose2d> dcgan_deconv(int64_t in, int64_t out, ConvTrans
 }
 }  // namespace
 
+void check_sgan_image_size(int64_t image_size, const std::string& who) {
+  SSL_CHECK(power_of_two(image_size) && image_size >= 16 && image_size <= 256, who,
+            " must be a power of two in [16, 256], got ", image_size);
+}
+
 SganGenerator::SganGenerator(int64_t latent_, int64_t image_size_, int64_t channels_)
     : latent(latent_), image_size(image_size_), channels(channels_) {
   SSL_CHECK(latent >= 1 && channels >= 1, "sgan_generator: latent size and channels must be positive, got ",
             latent, " and ", channels);
-  SSL_CHECK(power_of_two(image_size) && image_size >= 16 && image_size <= 256,
-            "sgan_generator: image size must be a power of two in [16, 256], got ", image_size);
+  check_sgan_image_size(image_size, "sgan_generator: image size");
   main = register_module("main", std::make_shared<Sequential>());
   int64_t c = 512;
   main->append(dcgan_deconv(latent, c, {1, 0}));  // 1×1 → 4×4

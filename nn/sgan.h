@@ -25,6 +25,10 @@
 
 namespace ssl::nn {
 
+// Throws ssl::Error, naming `who`, unless the generator can make `image_size` pictures: a power of two from
+// 16 to 256 (it doubles 4 px until it gets there). ssl sgan checks its --image-size with it first.
+void check_sgan_image_size(int64_t image_size, const std::string& who);
+
 class SganGenerator : public Module {
  public:
   SganGenerator(int64_t latent = 100, int64_t image_size = 32, int64_t channels = 3);

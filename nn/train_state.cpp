@@ -30,7 +30,7 @@ json parse_meta(const Metadata& meta, const std::string& path, const std::string
   try {
     return json::parse(meta_at(meta, path, key));
   } catch (const json::exception& e) {
-    throw Error(str_cat(path, ": metadata '", key, "' is not valid JSON (", e.what(), ")"));
+    throw Error(str_cat(path, ": metadata '", key, "' is not valid JSON (", printable(e.what()), ")"));
   }
 }
 

@@ -244,14 +244,21 @@ nlohmann::json study_b(const CompareOptions& c) {
   return methods;
 }
 
-// Opens every dataset the study names and looks up --layer, before anything runs: a mistyped --test,
-// --transfer or --layer fails at once instead of after the first pre-training (study B's label budgets are
-// drawn from --data later).
+// Opens every dataset the study names, checks the ones the probes use and looks up --layer, before anything
+// runs: a mistyped --test, --transfer or --layer, an unlabelled probe or test set, or one without a class in
+// common fails at once instead of after the first pre-training (study B's label budgets are drawn from
+// --data later, and checked in study_b).
 void check_inputs(const CompareOptions& c) {
   data::OpenOptions open;
   open.image_size = c.image_size;
   for (const std::string& spec : {c.data, c.test, c.transfer, c.unlabeled, c.probe_data})
     if (!spec.empty()) data::open_dataset(spec, open);
+  const std::string probe = c.probe_data.empty() || c.study == "b" ? c.data : c.probe_data;
+  const auto probe_set = data::open_dataset(probe, open);
+  check_evaluation_split(*probe_set, probe, "the probes' training split");
+  check_evaluation_split(*data::open_dataset(c.test, open), c.test, "--test", probe_set.get());
+  if (!c.transfer.empty())
+    check_evaluation_split(*data::open_dataset(c.transfer, open), c.transfer, "--transfer", probe_set.get());
   // The probes read --layer only after each pre-training: a name the model lacks is refused now.
   if (!c.layer.empty() && c.layer != "best") nn::make_encoder(c.model, c.image_size)->layer_index(c.layer);
 }

@@ -85,18 +85,15 @@ Tensor restrict_to_classes(const Tensor& scores, const std::vector<bool>& kept) 
 // Class scores [M, classes] of features [M, F]: the linear probe's, or the kNN votes.
 using Scorer = std::function<Tensor(const Tensor&)>;
 
-// Features, Top-1 and Top-5 of one split under the classifier built on `train_set`.
+// Features, Top-1 and Top-5 of one split under the classifier built on `train_set` (both checked by
+// check_evaluation_split).
 nlohmann::json evaluate_split(nn::Encoder& encoder, size_t layer, const Scorer& scores_of,
                               const data::Dataset& train_set, std::shared_ptr<const data::Dataset> split,
                               const std::string& spec, const EvalOptions& o) {
-  SSL_CHECK(split->num_classes() > 0, "eval: ", split->name(), " (", spec,
-            ") is unlabelled; an evaluation split needs class labels");
   nlohmann::json out = {{"data", spec}};
   std::vector<bool> kept(size_t(train_set.num_classes()), true);
   if (split->class_names() != train_set.class_names()) {
     data::ClassMapping mapping = data::map_classes_by_name(*split, train_set);
-    SSL_CHECK(mapping.matched_count() > 0, "eval: no class of ", split->name(), " matches a class of ",
-              train_set.name(), " by name:\n", mapping.describe());
     for (const std::string& name : mapping.unmatched_to) {
       const auto names = train_set.class_names();
       kept[size_t(std::find(names.begin(), names.end(), name) - names.begin())] = false;
@@ -131,6 +128,24 @@ Scorer fit_frozen_classifier(const Tensor& x, const Tensor& labels, int64_t clas
   auto probe = std::make_shared<LinearProbe>(x, labels, classes, options);
   return [probe](const Tensor& q) { return probe->scores(q); };
 }
+
+}  // namespace
+
+void check_evaluation_split(const data::Dataset& split, const std::string& spec, const std::string& role,
+                            const data::Dataset* train) {
+  const int64_t unlabelled = data::first_unlabelled(split);
+  SSL_CHECK(unlabelled < 0, "eval: image ", unlabelled, " of ", role, " ", split.name(), " (", spec,
+            ") is unlabelled; an evaluation split needs class labels (a labelled split, or a label budget "
+            "SPEC@N, not SPEC@N,rest)");
+  SSL_CHECK(split.size() > 0, "eval: ", role, " ", split.name(), " (", spec, ") holds no image");
+  if (train && split.class_names() != train->class_names()) {
+    const data::ClassMapping mapping = data::map_classes_by_name(split, *train);
+    SSL_CHECK(mapping.matched_count() > 0, "eval: no class of ", role, " ", split.name(),
+              " matches a class of ", train->name(), " by name:\n", mapping.describe());
+  }
+}
+
+namespace {
 
 // The rows of `set` split class by class: a fifth of each class's images (rounded down, but one of a class
 // with two or more) held out, picked in an order shuffled by the seed, the rest to fit on. Both ascending.
@@ -268,13 +283,15 @@ nlohmann::json evaluate(const EvalOptions& o) {
   open_train.labels_per_class = o.labels_per_class;
   open_train.label_seed = o.seed;
   const std::shared_ptr<const data::Dataset> train_set = data::open_dataset(o.train, open_train);
-  SSL_CHECK(train_set->num_classes() > 0, "eval: the training split ", train_set->name(),
-            " is unlabelled; the ", o.protocol, " protocol needs class labels");
   const int64_t classes = train_set->num_classes();
-  // Every split is opened before any training or feature pass, so a mistyped path fails at once.
+  // Every split is opened and checked before any training or feature pass, so a mistyped path, an
+  // unlabelled split or one without a class in common fails at once.
   const std::shared_ptr<const data::Dataset> test_set = data::open_dataset(o.test, open);
   const std::shared_ptr<const data::Dataset> transfer_set =
       o.transfer.empty() ? nullptr : data::open_dataset(o.transfer, open);
+  check_evaluation_split(*train_set, o.train, "the training split");
+  check_evaluation_split(*test_set, o.test, "--test", train_set.get());
+  if (transfer_set) check_evaluation_split(*transfer_set, o.transfer, "--transfer", train_set.get());
 
   std::shared_ptr<SupervisedClassifier> classifier;
   ScratchDir scratch;

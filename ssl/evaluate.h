@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "data/dataset.h"
 #include "nn/checkpoint.h"
 #include "nn/models.h"
 #include "ssl/knn.h"
@@ -82,5 +83,12 @@ struct EvalOptions {
 // "weight_decay"}. Linear and knn add "layer" (the name read) and, for "best", "layer_selection":
 // {"held_out": images, "top1": {layer: held-out Top-1, ...}}.
 nlohmann::json evaluate(const EvalOptions& options);
+
+// Refuses, naming `role` ("the training split", "--test") and `spec`, a split an evaluation cannot use: one
+// with an unlabelled image (a SPEC@N,rest part, STL-10's unlabeled split) or, given the training split
+// `train`, one that shares no class name with it. evaluate() (and compare) call it on every split before any
+// training or feature pass.
+void check_evaluation_split(const data::Dataset& split, const std::string& spec, const std::string& role,
+                            const data::Dataset* train = nullptr);
 
 }  // namespace ssl

@@ -29,7 +29,16 @@ MethodSetup make_method(const PretrainOptions& o, const data::Dataset& data) {
     // The encoder sees patches, not whole images: it is built for the patch side. The grid is laid out
     // for --image-size images; datasets of another size are resized to it first.
     const patch::GridParams grid = patch_grid_params(o.patch, o.image_size);
-    m.model = std::make_shared<RelativePatch>(nn::make_encoder(o.model, grid.patch), grid, o.patch.colour);
+    nn::EncoderPtr encoder;
+    try {
+      encoder = nn::make_encoder(o.model, grid.patch);
+    } catch (const Error& e) {  // the model's "image size" is the patch side here: say where it came from
+      throw Error(str_cat(
+          e.what(), " (the encoder's input is the patch, ", grid.patch,
+          " px: ", o.patch.patch > 0 ? "--patch-size" : str_cat("derived from --image-size ", o.image_size),
+          "; choose another --patch-size or --image-size)"));
+    }
+    m.model = std::make_shared<RelativePatch>(encoder, grid, o.patch.colour);
     if (data.size() > 0) {
       const data::Image first = data.image(0);
       if (first.h != o.image_size || first.w != o.image_size)
@@ -63,10 +72,10 @@ MethodSetup make_method(const PretrainOptions& o, const data::Dataset& data) {
     SSL_CHECK(encoder->image_size == o.image_size, "pretrain: the encoder in ", o.init, " takes ",
               encoder->image_size, " px images, but --image-size is ", o.image_size);
     // Every image needs its label; checked here, before the run directory is written.
-    for (int64_t i = 0; i < data.size(); ++i)
-      SSL_CHECK(data.label(i) >= 0, "pretrain: ", o.method, " trains on labels, but image ", i, " of ",
-                data.name(),
-                " is unlabelled; train on a labelled split or a label budget (SPEC@N, not SPEC@N,rest)");
+    const int64_t unlabelled = data::first_unlabelled(data);
+    SSL_CHECK(unlabelled < 0, "pretrain: ", o.method, " trains on labels, but image ", unlabelled, " of ",
+              data.name(),
+              " is unlabelled; train on a labelled split or a label budget (SPEC@N, not SPEC@N,rest)");
     m.model = std::make_shared<SupervisedClassifier>(encoder, data.num_classes());
     m.augmentation = data::crop_flip_augment(o.image_size);
     m.drop_last = false;

@@ -114,6 +114,10 @@ PretrainSetup open_pretrain_setup(const PretrainOptions& o, Device device) {
     s.labelled = data::open_dataset(o.joint_probe, open);
     SSL_CHECK(s.labelled->num_classes() >= 2, "pretrain: the --joint-probe data ", s.labelled->name(),
               " needs labels of at least 2 classes");
+    const int64_t unlabelled = data::first_unlabelled(*s.labelled);
+    SSL_CHECK(unlabelled < 0, "pretrain: image ", unlabelled, " of the --joint-probe data ",
+              s.labelled->name(),
+              " is unlabelled; the probe needs a labelled spec (a label budget SPEC@N, not SPEC@N,rest)");
     with_probe.simclr.probe_classes = s.labelled->num_classes();
     s.labelled_augment = data::crop_flip_augment(o.image_size);
     data::LoaderOptions ll = image_loader_options(std::min(o.batch_size, s.labelled->size()),

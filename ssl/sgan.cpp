@@ -288,6 +288,13 @@ SganData open_sgan_data(const SganOptions& o, Device device) {
   if (semi) d.unlabelled = data::open_dataset(o.unlabelled, open);
   d.test = data::open_dataset(o.test, open);
   data::check_same_classes(*d.labelled, *d.test, "sgan --test");
+  // Both are scored by label: checked now, before anything is written.
+  for (const auto& [set, flag] :
+       {std::pair{d.labelled.get(), "--labelled"}, std::pair{d.test.get(), "--test"}}) {
+    const int64_t unlabelled = data::first_unlabelled(*set);
+    SSL_CHECK(unlabelled < 0, "sgan: image ", unlabelled, " of ", flag, " ", set->name(), " is unlabelled; ",
+              flag, " needs a labelled spec (e.g. SPEC@N, not SPEC@N,rest)");
+  }
 
   d.labelled_resize = resize_for(*d.labelled, o.image_size);
   d.test_resize = resize_for(*d.test, o.image_size);
@@ -483,6 +490,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
             " and ", o.batch_size);
   SSL_CHECK(o.latent >= 1 && o.sample_every >= 1, "sgan: need latent size >= 1 and sample_every >= 1, got ",
             o.latent, " and ", o.sample_every);
+  nn::check_sgan_image_size(o.image_size, "sgan: --image-size");
   const FakeLogit form = parse_fake_logit(o.fake_logit);
   const Device device = Device::parse_present(o.device);
   const bool semi = !o.unlabelled.empty();
@@ -551,9 +559,6 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
         SSL_CHECK(d.lab_loader->next(lab), "sgan: the labelled loader gave no batch");
       }
       const std::vector<int64_t> y = lab.labels.to_vector<int64_t>();
-      for (size_t i = 0; i < y.size(); ++i)
-        SSL_CHECK(y[i] >= 0, "sgan: image ", lab.indices[i], " of the labelled data ", d.labelled->name(),
-                  " is unlabelled; --labelled needs a labelled spec (e.g. SPEC@N, not SPEC@N,rest)");
       lab.to(device);
       if (semi) unl.to(device);
 

@@ -308,8 +308,13 @@ TEST_CASE("mask_region, random blocks: coverage reached, blocks inside, fill exa
   CHECK(left);
   CHECK(right);
 
-  o.max_blocks = 1;  // the block cap wins over the coverage
+  // One block covers 64 of 1,024 pixels: a quarter is out of its reach, refused rather than cut short.
+  o.max_blocks = 1;
   rng::Stream s(1, 1);
+  CHECK(test::contains(
+      test::error_of([&] { mask_region(img, o, s); }),
+      "1 blocks of 8 px cover about 6% of a 32x32 image on average, short of the coverage 0.25"));
+  o.coverage = 0.06;  // within reach: one block
   CHECK(count_ones(mask_region(img, o, s).loss_region) == 64);
 }
 

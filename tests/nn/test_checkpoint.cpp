@@ -68,6 +68,15 @@ TEST_CASE("damaged or mismatched checkpoints give errors naming the file and the
   const std::string corrupt = temp_path("corrupt.safetensors");
   write_all(corrupt, bad_json);
   CHECK_THROWS_WITH_AS(nn::load_module(corrupt, *model), doctest::Contains("not valid JSON"), ssl::Error);
+  // A binary byte where the JSON starts is quoted as \xNN, not written to the terminal as it is.
+  bad_json[8] = '\xff';
+  write_all(corrupt, bad_json);
+  CHECK_THROWS_WITH_AS(nn::load_module(corrupt, *model), doctest::Contains("\\xff"), ssl::Error);
+  try {
+    nn::load_module(corrupt, *model);
+  } catch (const ssl::Error& e) {
+    CHECK(std::string(e.what()).find('\xff') == std::string::npos);
+  }
 
   nn::Linear linear(3, 4);
   CHECK_THROWS_WITH_AS(nn::load_module(path, linear), doctest::Contains("'weight'"), ssl::Error);

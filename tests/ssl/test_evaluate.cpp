@@ -99,6 +99,22 @@ TEST_CASE("eval: an unlabelled split is refused by name") {
   e.probe.epochs = 1;
   e.show_progress = false;
   CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("unlabelled"), ssl::Error);
+
+  // The unlabelled part of a label budget, as the training split (with --layer best, whose per-class split
+  // once indexed class -1) or as the test split: refused before any feature pass, naming the flag.
+  e.test = "synthetic:test:20";
+  e.train = "synthetic:train:40@2,rest";
+  e.layer = "best";
+  CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("of the training split"), ssl::Error);
+  e.train = "synthetic:train:40";
+  e.test = "synthetic:test:40@2,rest";
+  CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("of --test"), ssl::Error);
+  // A transfer set without a class in common is refused up front too.
+  std::filesystem::create_directories(dir + "/zoo/zebra");
+  data::write_png(dir + "/zoo/zebra/a.png", source.image(1));
+  e.test = "synthetic:test:20";
+  e.transfer = "folder:" + dir + "/zoo";
+  CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("no class of --transfer"), ssl::Error);
 }
 
 TEST_CASE("features: images of another size are resized to the encoder's input") {

@@ -227,6 +227,10 @@ TEST_CASE("a run that cannot start writes nothing: no run directory for a mistyp
   unlabelled.data = "synthetic:train:64@2,rest";
   CHECK_THROWS_WITH_AS(pretrain(unlabelled), doctest::Contains("is unlabelled"), ssl::Error);
   CHECK_FALSE(fs::exists(unlabelled.out_dir));
+  PretrainOptions probe = tiny_run("joint_probe_unlabelled", 1);
+  probe.joint_probe = "synthetic:train:64@2,rest";
+  CHECK_THROWS_WITH_AS(pretrain(probe), doctest::Contains("of the --joint-probe data"), ssl::Error);
+  CHECK_FALSE(fs::exists(probe.out_dir));
   // --init is finetune's start; any other method would ignore it, yet record it.
   PretrainOptions init = tiny_run("rotation_with_init", 1);
   init.method = "rotation";

@@ -264,9 +264,15 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   CHECK(meta.at("model") == "convnet2");
   CHECK(meta.at("image_size") == "16");
 
+  // Unlabelled --labelled or --test data: refused when opened, nothing written.
   SganOptions bad = tiny_run("bad", 1);
   bad.labelled = "synthetic:train:40@2,rest";
-  CHECK_THROWS_WITH_AS(train_sgan(bad), doctest::Contains("is unlabelled"), ssl::Error);
+  CHECK_THROWS_WITH_AS(train_sgan(bad), doctest::Contains("of --labelled"), ssl::Error);
+  CHECK_FALSE(fs::exists(bad.out_dir));
+  SganOptions bad_test = tiny_run("bad_test", 1);
+  bad_test.test = "synthetic:test:40@2,rest";
+  CHECK_THROWS_WITH_AS(train_sgan(bad_test), doctest::Contains("of --test"), ssl::Error);
+  CHECK_FALSE(fs::exists(bad_test.out_dir));
   SganOptions bad_encoder = tiny_run("bad_encoder", 1);
   bad_encoder.init_discriminator = (kRoot / "no_such_run").string();
   CHECK_THROWS_AS(train_sgan(bad_encoder), ssl::Error);
