@@ -94,7 +94,9 @@ void add_eval_command(CLI::App& app) {
       std::printf("%-8s %7.2f%% %7.2f%%   %s, %lld images\n", split.c_str(), 100 * m["top1"].get<double>(),
                   100 * m["top5"].get<double>(), m["data"].get<std::string>().c_str(),
                   (long long)m["images"].get<int64_t>());
-      if (m.contains("classes_left_out")) {
+      // Classes matched by name (they may differ in case or order) with none left out need no line.
+      if (m.contains("classes_left_out") &&
+          !(m["classes_left_out"]["train"].empty() && m["classes_left_out"]["split"].empty())) {
         std::printf("         classes left out: %s (training side), %s (this split)\n",
                     m["classes_left_out"]["train"].dump().c_str(),
                     m["classes_left_out"]["split"].dump().c_str());

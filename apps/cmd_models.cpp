@@ -48,7 +48,8 @@ void add_models_command(CLI::App& app) {
     rows += table_row("mobilenet_v1+fc", "classifier", *mobilenet, image);
     auto resnet = nn::resnet18_classifier(k, s <= 64 ? nn::ResNetStem::cifar : nn::ResNetStem::imagenet);
     rows += table_row("resnet18+fc", "classifier", *resnet, image);
-    if (s >= 16 && s <= 256 && (s & (s - 1)) == 0) {  // the SGAN networks take powers of two up to 256
+    const bool sgan_size = s >= 16 && s <= 256 && (s & (s - 1)) == 0;  // what the SGAN networks take
+    if (sgan_size) {
       auto generator = nn::sgan_generator(100, s);
       rows += table_row("sgan_generator", "latent 100 -> image", *generator, {1, 100});
       auto discriminator = nn::sgan_discriminator(k, s);
@@ -57,6 +58,9 @@ void add_models_command(CLI::App& app) {
     }
     std::printf("%-20s %14s %12s   (input %lldx%lld, %lld classes; FLOPs = 2 x multiply-adds, one image)\n%s",
                 "model", "parameters", "GFLOP fwd", (long long)s, (long long)s, (long long)k, rows.c_str());
+    if (!sgan_size)
+      std::printf("(the SGAN networks take powers of two from 16 to 256 px: not listed at %lld px)\n",
+                  (long long)s);
   });
 }
 

@@ -109,15 +109,26 @@ ImageFolderDataset::ImageFolderDataset(std::string dir, ImageFolderOptions optio
               " image files could be read (all skipped as bad)");
   } else {
     class_names_ = top.dirs;
+    // Images sit directly in the class folders: sub-folders inside them are left out, and said so below.
+    std::string unread;
     for (size_t k = 0; k < top.dirs.size(); ++k) {
       const std::string folder = join_path(dir_, top.dirs[k]);
       const Listing inner = list_directory(folder);
       SSL_CHECK(!inner.files.empty(), "folder dataset '", dir_, "': class folder '", folder,
-                "' is empty; expected at least one image file (.jpg .jpeg .png .bmp)");
+                "' has no image file",
+                inner.dirs.empty()
+                    ? ""
+                    : str_cat(", only sub-folders ('", inner.dirs.front(), "'...), which are not read"),
+                "; expected at least one image file (.jpg .jpeg .png .bmp) directly in it");
+      if (unread.empty() && !inner.dirs.empty())
+        unread = str_cat("the sub-folder '", join_path(folder, inner.dirs.front()),
+                         "' and any others inside class folders (only a class folder's own files are read)");
       const int64_t kept = add_files(folder, inner.files, int64_t(k));
       SSL_CHECK(kept > 0, "folder dataset '", dir_, "': class folder '", folder,
                 "' has no readable image (all ", inner.files.size(), " skipped as bad)");
     }
+    if (!unread.empty())
+      std::fprintf(stderr, "warning: folder dataset '%s': not read: %s\n", dir_.c_str(), unread.c_str());
   }
   if (!skipped_.empty()) {
     std::fprintf(stderr, "warning: folder dataset '%s': skipped %zu bad image file(s), first: %s\n",

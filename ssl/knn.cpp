@@ -29,7 +29,8 @@ Tensor KnnClassifier::scores(const Tensor& queries, bool exclude_self) const {
   NoGradGuard no_grad;
   const Tensor q = l2_normalize(queries.to(DType::f32), 1);
   const int64_t m = q.size(0), n = x_.size(0), k = std::min<int64_t>(options_.k, n - (exclude_self ? 1 : 0));
-  SSL_CHECK(k >= 1, "knn: no neighbours to vote (", n, " training samples)");
+  SSL_CHECK(k >= 1, "knn: no neighbours to vote (", n, " training samples",
+            exclude_self ? "; the training split's leave-one-out score needs at least 2" : "", ")");
   std::vector<float> out(size_t(m * classes_), 0.0f);
   // Queries in blocks, so the similarity matrix never holds more than block x N values.
   const int64_t block = 256;

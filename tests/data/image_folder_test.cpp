@@ -186,7 +186,13 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     ssl::test::write_text(dir / "emu/readme.txt", "no images here");
     const std::string msg = error_of([&] { ImageFolderDataset(dir.path()); });
     CHECK(contains(msg, dir / "emu"));
-    CHECK(contains(msg, "is empty; expected at least one image file"));
+    CHECK(contains(msg, "has no image file; expected at least one image file"));
+  }
+  SUBCASE("a class folder holding only a sub-folder") {
+    std::filesystem::create_directories(dir / "emu/deeper");
+    write_png(dir / "emu/deeper/a.png", pattern(8, 8, 3, 1));
+    CHECK(contains(error_of([&] { ImageFolderDataset(dir.path()); }),
+                   "has no image file, only sub-folders ('deeper'...), which are not read"));
   }
   SUBCASE("an empty directory") {
     TempDir empty;

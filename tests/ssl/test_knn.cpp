@@ -35,6 +35,12 @@ TEST_CASE("knn: bad arguments are refused") {
   CHECK_THROWS_AS(KnnClassifier(x, Tensor::from_vector<int64_t>({0, 1}, {2}), 2, {.k = 0}), ssl::Error);
   const KnnClassifier knn(x, Tensor::from_vector<int64_t>({0, 1}, {2}), 2);
   CHECK_THROWS_AS(knn.scores(Tensor::zeros({1, 3})), ssl::Error);
+  // One training sample scores other queries, but has no neighbour of its own to leave one out.
+  const Tensor one = Tensor::from_vector<float>({1, 0}, {1, 2});
+  const KnnClassifier single(one, Tensor::from_vector<int64_t>({1}, {1}), 2);
+  CHECK(single.scores(x).size(0) == 2);
+  CHECK_THROWS_WITH_AS(single.scores(one, /*exclude_self=*/true),
+                       doctest::Contains("leave-one-out score needs at least 2"), ssl::Error);
 }
 
 TEST_CASE("eval --protocol knn: results for every split, leave-one-out on the training split") {
