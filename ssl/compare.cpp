@@ -251,14 +251,15 @@ nlohmann::json study_b(const CompareOptions& c) {
 void check_inputs(const CompareOptions& c) {
   data::OpenOptions open;
   open.image_size = c.image_size;
-  for (const std::string& spec : {c.data, c.test, c.transfer, c.unlabeled, c.probe_data})
-    if (!spec.empty()) data::open_dataset(spec, open);
   const std::string probe = c.probe_data.empty() || c.study == "b" ? c.data : c.probe_data;
   const auto probe_set = data::open_dataset(probe, open);
   check_evaluation_split(*probe_set, probe, "the probes' training split");
   check_evaluation_split(*data::open_dataset(c.test, open), c.test, "--test", probe_set.get());
   if (!c.transfer.empty())
     check_evaluation_split(*data::open_dataset(c.transfer, open), c.transfer, "--transfer", probe_set.get());
+  // The sets pre-training alone reads (unlabelled is fine) are only opened, each once.
+  for (const std::string& spec : {c.data, c.unlabeled, c.probe_data})
+    if (!spec.empty() && spec != probe) data::open_dataset(spec, open);
   // The probes read --layer only after each pre-training: a name the model lacks is refused now.
   if (!c.layer.empty() && c.layer != "best") nn::make_encoder(c.model, c.image_size)->layer_index(c.layer);
 }
