@@ -23,8 +23,18 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 # target and the longest input it is given
 targets=("cifar10 16384" "stl10 65536" "image_decode 16384" "safetensors 4096")
-failed=()
-summary=()
+
+# Runs one target from a fresh copy of its seeds; its exit status is left in build-fuzz/fuzz-run/<target>/status.
+run_target() {
+  local name=$1 max_len=$2 run=build-fuzz/fuzz-run/$1 status=0
+  build-fuzz/bin/fuzz_"$name" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len="$max_len" \
+    -print_final_stats=1 -artifact_prefix="$run/" "$run/corpus" >"$run/log.txt" 2>&1 || status=$?
+  echo "$status" >"$run/status"
+}
+
+# Each target is one process on one core: as many run side by side as there are cores, each for its full time.
+jobs=$(nproc)
+pids=()
 for entry in "${targets[@]}"; do
   read -r name max_len <<<"$entry"
   run=build-fuzz/fuzz-run/$name
@@ -32,9 +42,21 @@ for entry in "${targets[@]}"; do
   mkdir -p "$run/corpus"
   cp tests/fuzz/corpus/"$name"/* "$run/corpus/"  # the committed seeds are never written to
   echo "fuzz: $name for ${seconds}s (max_len $max_len)"
-  status=0
-  build-fuzz/bin/fuzz_"$name" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len="$max_len" \
-    -print_final_stats=1 -artifact_prefix="$run/" "$run/corpus" >"$run/log.txt" 2>&1 || status=$?
+  run_target "$name" "$max_len" &
+  pids+=($!)
+  if [[ ${#pids[@]} -ge $jobs ]]; then
+    wait "${pids[@]}"
+    pids=()
+  fi
+done
+wait "${pids[@]}"
+
+failed=()
+summary=()
+for entry in "${targets[@]}"; do
+  read -r name max_len <<<"$entry"
+  run=build-fuzz/fuzz-run/$name
+  status=$(cat "$run/status")
   last=$(grep -E '^#[0-9]+' "$run/log.txt" | tail -n 1 || true)
   rate=$(grep -E '^stat::average_exec_per_sec' "$run/log.txt" | awk '{print $2}' || true)
   if [[ $status -ne 0 ]]; then

@@ -211,7 +211,7 @@ void backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma
     }
     // The gradient reaching the normalisation: gy, masked by the ReLU when fused. gy[k] is loaded
     // unconditionally: a load inside the condition would keep the loops from vectorising.
-    auto grad_of = [x, gy](T mu, T sc, T sh) {
+    auto grad_of = [=](T mu, T sc, T sh) {  // [=]: x is read only when Relu
       return [=](int64_t k) {
         const T g = gy[k];
         if constexpr (Relu) return bn_affine(x[k], mu, sc, sh) > T(0) ? g : T(0);
