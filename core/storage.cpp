@@ -83,8 +83,8 @@ Device Device::parse(const std::string& text) {
   if (text == "cuda") return cuda(0);
   if (text.rfind("cuda:", 0) == 0) {
     const std::string idx = text.substr(5);
-    SSL_CHECK(!idx.empty() && idx.find_first_not_of("0123456789") == std::string::npos,
-              "device: expected 'cpu', 'cuda' or 'cuda:N', got '", text, "'");
+    SSL_CHECK(!idx.empty() && idx.size() <= 9 && idx.find_first_not_of("0123456789") == std::string::npos,
+              "device: expected 'cpu', 'cuda' or 'cuda:N' (N up to 9 digits), got '", text, "'");
     return cuda(std::stoi(idx));
   }
   throw Error(str_cat("device: expected 'cpu', 'cuda' or 'cuda:N', got '", text, "'"));

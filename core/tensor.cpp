@@ -26,8 +26,9 @@ std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, Device dev
 
 // Reading an undefined tensor dereferences nothing: say so, and what usually causes it.
 void check_defined(const Tensor& t, const char* op) {
-  SSL_CHECK(t.defined(), op, ": the tensor is undefined (a default-constructed Tensor, or the grad() of a ",
-            "tensor that has had no backward pass reach it)");
+  SSL_CHECK(
+      t.defined(), op, ": the tensor is undefined (a default-constructed Tensor, or the grad() of a ",
+      "tensor that has had no backward pass reach it or that is not a leaf: only leaves keep a gradient)");
 }
 
 }  // namespace

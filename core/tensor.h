@@ -28,7 +28,7 @@ struct TensorImpl {
   int64_t offset = 0;  // in elements
   DType dtype = DType::f32;
   bool requires_grad = false;
-  std::shared_ptr<TensorImpl> grad;  // accumulated gradient of a leaf (or a retained non-leaf)
+  std::shared_ptr<TensorImpl> grad;  // accumulated gradient; leaves only (intermediates keep none)
   std::shared_ptr<Node> grad_fn;     // the op that made this tensor; null for leaves
 };
 
@@ -110,7 +110,8 @@ class Tensor {
   void backward(const Tensor& grad = Tensor(), bool retain_graph = false) const;
 
   // ---- views (differentiable, share storage) --------------------------------------------------------
-  Tensor reshape(const Shape& shape) const;  // a view when possible, else a copy; one dim may be -1
+  Tensor reshape(
+      const Shape& shape) const;  // a view of a contiguous tensor, else of a copy; one dim may be -1
   Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const;
   Tensor permute(const Shape& dims) const;
   Tensor transpose(int64_t d0, int64_t d1) const;

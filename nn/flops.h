@@ -1,10 +1,11 @@
 // Forward cost of a model: multiply-accumulates (MACs) of its convolutions, transposed convolutions, linear
 // layers and matrix products at a given input shape, and FLOPs = 2·MACs (the convention of the papers'
-// "mult-adds" tables, e.g. ResNet-18 at 224×224: 1.82 G MACs). Batch norm, activations, pooling, additions
+// "mult-adds" tables, e.g. ResNet-18 at 224×224: 1.81 G MACs). Batch norm, activations, pooling, additions
 // and bias terms are not counted.
 //
-// How: the model runs once on a zero input of that shape in evaluation mode (its training mode is restored
-// afterwards, so BN running statistics do not change), and the autograd graph of that forward is walked:
+// How: the model runs once on a zero input of that shape in evaluation mode, so BN running statistics do not
+// change, and is then put back in the mode of its own flag, every submodule with it (a submodule put in
+// evaluation mode inside a training model comes back training); the autograd graph of that forward is walked:
 // each node knows its op, its output shape and (through its edges) its inputs' shapes, so the count does
 // not depend on how the model's modules are nested. Requires grad mode on and the model's weights
 // requiring grad (as parameters do), otherwise throws ssl::Error.

@@ -12,11 +12,11 @@
 namespace ssl::nn {
 
 namespace {
-// A parameter's gradient as a contiguous tensor of its own dtype, checked against its shape.
+// A parameter's gradient as a contiguous tensor, checked against the parameter's shape and dtype.
 Tensor gradient_of(const Tensor& p) {
   const Tensor g = p.grad().contiguous();
   SSL_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype(), "optimizer: gradient of shape ", g.shape(),
-            " for a parameter of shape ", p.shape());
+            " (", g.dtype(), ") for a parameter of shape ", p.shape(), " (", p.dtype(), ")");
   return g;
 }
 }  // namespace

@@ -146,7 +146,8 @@ TrainState load_train_state(const std::string& path, Module& model,
   try {
     for (size_t k = 0; k < optimizers.size(); ++k) {
       backups.push_back(optimizers[k].optimizer->export_state());
-      // The key prefixed back onto the tensor names, so that errors name them as the file does.
+      // Errors name the file and the key the tensors stand under in it (the names they give are stripped of
+      // it).
       optimizers[k].optimizer->import_state(
           states[k], str_cat(path, " (tensors under '", optimizer_key(optimizers[k]), ".')"));
     }

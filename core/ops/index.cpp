@@ -94,9 +94,10 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
                                          y.data<T>());
         });
   });
+  const Shape x_shape = x.shape();  // all the backward needs of x: keep it, not x
   return record("index_select", y, {x_in}, {index}, [=](const Tensor& g_in, const std::vector<bool>&) {
     const Tensor g = g_in.contiguous();
-    Tensor gx = Tensor::zeros(x.shape(), g.dtype(), g.device());
+    Tensor gx = Tensor::zeros(x_shape, g.dtype(), g.device());
     dispatch_floating(g.dtype(), "index_select_backward", [&]<class T>() {
       const int64_t* idx = index.data<int64_t>();
       detail::on_device(
@@ -138,20 +139,21 @@ Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
                                    y.data<T>());
         });
   });
+  const Shape x_shape = x.shape();  // all the backward needs of x: keep it, not x
   return record("gather", y, {x_in}, {index}, [=](const Tensor& g_in, const std::vector<bool>&) {
     const Tensor g = g_in.contiguous();
-    Tensor gx = Tensor::zeros(x.shape(), g.dtype(), g.device());
+    Tensor gx = Tensor::zeros(x_shape, g.dtype(), g.device());
     dispatch_floating(g.dtype(), "gather_backward", [&]<class T>() {
       const int64_t* idx = index.data<int64_t>();
       detail::on_device(
           g.device(),
           [&] {
-            kernels::cpu::scatter_add<T>(index.dim(), index.shape().data(), dim, x.size(dim), gx.data<T>(),
-                                         idx, g.data<T>());
+            kernels::cpu::scatter_add<T>(index.dim(), index.shape().data(), dim, x_shape[size_t(dim)],
+                                         gx.data<T>(), idx, g.data<T>());
           },
           [&] {
-            kernels::cuda::scatter_add<T>(index.dim(), index.shape().data(), dim, x.size(dim), gx.data<T>(),
-                                          idx, g.data<T>());
+            kernels::cuda::scatter_add<T>(index.dim(), index.shape().data(), dim, x_shape[size_t(dim)],
+                                          gx.data<T>(), idx, g.data<T>());
           });
     });
     return std::vector{gx};

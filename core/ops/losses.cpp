@@ -57,7 +57,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits_in, const Tensor& t
                 });
 }
 
-// mean((a − b)²), composed (sub and mul carry the backward: 2(a − b)·g/n, with broadcasting).
+// mean((a − b)²) over a and b of one shape, composed (sub and mul carry the backward: 2(a − b)·g/n).
 Tensor mse_loss(const Tensor& a, const Tensor& b) {
   SSL_CHECK(a.defined() && b.defined(), "mse_loss: an input is undefined");
   SSL_CHECK(a.shape() == b.shape(), "mse_loss: shapes ", a.shape(), " and ", b.shape(), " differ");

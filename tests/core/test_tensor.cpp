@@ -106,6 +106,11 @@ TEST_CASE("bad shapes and dtypes give errors naming the op and the shapes") {
   CHECK_THROWS_WITH_AS(no_grad_yet.contiguous(), doctest::Contains("undefined"), ssl::Error);
   CHECK_THROWS_WITH_AS(log_softmax(a, 5), doctest::Contains("log_softmax: dim 5"), ssl::Error);
   CHECK_THROWS_AS(Device::parse("gpu"), ssl::Error);
+  CHECK_THROWS_WITH_AS(Device::parse("cuda:99999999999"), doctest::Contains("up to 9 digits"), ssl::Error);
+  CHECK(Device::parse("cuda:12") == Device::cuda(12));
+  CHECK_THROWS_WITH_AS(Tensor::zeros({2, 3, 4}).flatten(2, 1),
+                       doctest::Contains("flatten: start_dim 2 comes after end_dim 1"), ssl::Error);
+  CHECK(Tensor::zeros({2, 3, 4}).flatten(1, 1).shape() == Shape{2, 3, 4});
   CHECK_THROWS_WITH_AS(Tensor::zeros({1}, DType::f32, Device::cuda(0)), doctest::Contains("CUDA"),
                        ssl::Error);
 }

@@ -85,6 +85,17 @@ TEST_CASE("parameters without a gradient are left alone") {
   CHECK(b.to_vector<double>()[0] == 2.0);
 }
 
+TEST_CASE("a gradient of another shape or dtype than its parameter is refused, naming both") {
+  Tensor p = param({1.0, 2.0});
+  nn::SGD sgd({p}, 0.5);
+  p.set_grad(Tensor::ones({2}, DType::f32));
+  CHECK_THROWS_WITH_AS(
+      sgd.step(), doctest::Contains("gradient of shape [2] (float32) for a parameter of shape [2] (float64)"),
+      ssl::Error);
+  p.set_grad(Tensor::ones({3}, DType::f64));
+  CHECK_THROWS_WITH_AS(sgd.step(), doctest::Contains("gradient of shape [3] (float64)"), ssl::Error);
+}
+
 TEST_CASE("a step writes its parameters in place: a graph that saved one can no longer go backward") {
   const auto stale_backward = [](auto make_optimizer) {
     Tensor w = param({1.0, 2.0}), x = param({3.0, 4.0});
