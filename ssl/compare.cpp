@@ -202,20 +202,7 @@ nlohmann::json study_b(const CompareOptions& c) {
     g.workers = c.workers;
     g.device = c.device;
     g.show_progress = c.show_progress;
-    const std::string checkpoint = g.out_dir + "/checkpoint.safetensors";
-    if (std::filesystem::exists(checkpoint))
-      discard_if_init_changed(name, g.out_dir, init, sgan_resume_options(g.out_dir).init_fingerprint,
-                              encoder_fingerprint(init), g.show_progress);
-    // A finished run is kept (its numbers are in its metrics); an unfinished one resumes.
-    const bool finished = std::filesystem::exists(g.out_dir + "/results.json") &&
-                          int64_t(metrics_of(g.out_dir).size()) >= g.epochs;
-    if (!finished) {
-      g.resume = std::filesystem::exists(checkpoint);
-      if (g.show_progress) std::printf("\n== %s -> %s\n", name, g.out_dir.c_str());
-      train_sgan(g);
-    } else if (g.show_progress) {
-      std::printf("\n== %s: kept the finished run in %s\n", name, g.out_dir.c_str());
-    }
+    sgan_or_continue(g, name);
     // The run's results.json scores the final discriminator on the labelled and on the test images.
     std::ifstream results_file(g.out_dir + "/results.json");
     SSL_CHECK(results_file, "compare: cannot read ", g.out_dir, "/results.json");
@@ -321,6 +308,7 @@ nlohmann::json compare(const CompareOptions& c) {
                            {"epochs", c.epochs},
                            {"batch_size", c.batch_size},
                            {"probe_epochs", c.probe_epochs},
+                           {"label_epochs", c.label_epochs},
                            {"crop_min_scale", c.crop_min_scale},
                            {"layer", c.layer},
                            {"max_steps_per_epoch", c.max_steps_per_epoch},

@@ -13,9 +13,10 @@ namespace ssl {
 
 // The training state saved in `checkpoint_path` (format `format`), read from the file's header, for a run
 // about to resume: refused, naming `command`, when there is no checkpoint or when the saved run has already
-// completed `epochs` epochs. Called before anything is built or config.json is overwritten.
+// completed `epochs` epochs (more than `epochs` when `complete_ok`: a run that only has its scoring left).
+// Called before anything is built or config.json is overwritten.
 nn::TrainState read_state_to_resume(const std::string& command, const std::string& checkpoint_path,
-                                    const std::string& format, int64_t epochs);
+                                    const std::string& format, int64_t epochs, bool complete_ok = false);
 
 // A new run (no --resume) is refused, naming `command`, when `checkpoint_path` exists: the directory holds a
 // run, which the new one would overwrite epoch by epoch.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "data/class_mapping.h"
 #include "data/image_grid.h"
@@ -483,6 +484,29 @@ void write_results(const SganOptions& o, const SganEpochMetrics& last, const Top
 
 }  // namespace
 
+void sgan_or_continue(SganOptions o, const std::string& name) {
+  const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
+  o.resume = false;
+  if (std::filesystem::exists(checkpoint_path)) {
+    const nn::TrainState state = nn::read_train_state(checkpoint_path, nn::kSganTrainStateFormat);
+    const SganOptions saved = saved_sgan_options(state, checkpoint_path);
+    if (!discard_if_init_changed(name, o.out_dir, o.init_discriminator, saved.init_fingerprint,
+                                 encoder_fingerprint(o.init_discriminator), o.show_progress)) {
+      o.init_fingerprint = saved.init_fingerprint;  // unchanged (or not recorded): not an option that differs
+      check_sgan_resume_options(saved, o, checkpoint_path);
+      if (state.epoch >= o.epochs && std::filesystem::exists(o.out_dir + "/results.json")) {
+        if (o.show_progress)
+          std::printf("\n== %s: kept the finished run in %s (%lld epochs)\n", name.c_str(), o.out_dir.c_str(),
+                      (long long)state.epoch);
+        return;
+      }
+      o.resume = true;
+    }
+  }
+  if (o.show_progress) std::printf("\n== %s -> %s\n", name.c_str(), o.out_dir.c_str());
+  train_sgan(o);
+}
+
 std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
   SganOptions o = given;
   o.init_fingerprint = encoder_fingerprint(o.init_discriminator);
@@ -496,8 +520,11 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
   const bool semi = !o.unlabelled.empty();
   const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
   if (o.resume) {
+    // A run stopped after its last checkpoint but before its results.json only has its scoring left: it
+    // resumes with no epoch to run.
+    const bool unscored = !std::filesystem::exists(o.out_dir + "/results.json");
     const nn::TrainState state =
-        read_state_to_resume("sgan", checkpoint_path, nn::kSganTrainStateFormat, o.epochs);
+        read_state_to_resume("sgan", checkpoint_path, nn::kSganTrainStateFormat, o.epochs, unscored);
     const SganOptions saved = saved_sgan_options(state, checkpoint_path);
     check_init_unchanged(checkpoint_path, o.init_discriminator, saved.init_fingerprint, o.init_fingerprint);
     check_sgan_resume_options(saved, o, checkpoint_path);

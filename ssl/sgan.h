@@ -126,11 +126,19 @@ struct SganEpochMetrics {
   double train_accuracy = 0, test_top1 = 0, test_top5 = 0, seconds = 0;
 };
 
-// Trains (or resumes) the run and returns the metrics of every epoch, restored ones included.
+// Trains (or resumes) the run and returns the metrics of every epoch, restored ones included. A resumed run
+// that has completed its epochs but not written its results.json (stopped in between) is scored and written.
 std::vector<SganEpochMetrics> train_sgan(const SganOptions& options);
 
-// config.json's content (every option that shapes the results, plus workers and sample_every), and back;
-// keys absent from `j` keep their defaults.
+// What pretrain_or_continue (ssl/pretrain.h) is for pre-training: trains, continues the run in
+// options.out_dir, or keeps it when it has completed options.epochs and written its results.json; the options
+// must agree in every case, so that a finished run made with other settings (another --test, say) is never
+// passed off as this one. A run whose starting discriminator's encoder has changed is trained again. `name`
+// is the run's name in what is printed.
+void sgan_or_continue(SganOptions options, const std::string& name);
+
+// config.json's content (every option that shapes the results, plus workers, device and sample_every), and
+// back; keys absent from `j` keep their defaults.
 nlohmann::json sgan_options_json(const SganOptions& o);
 SganOptions sgan_options_from_json(const nlohmann::json& j);
 // The options saved in DIR/checkpoint.safetensors, with out_dir = DIR and resume = true.

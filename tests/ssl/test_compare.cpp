@@ -250,6 +250,7 @@ TEST_CASE("compare --study b at toy size: supervised, simclr with its joint prob
   CHECK(r["methods"][1]["protocol"] == "joint probe");
   CHECK(r["methods"][1]["metrics"][0].contains("train_top1"));  // the joint probe's accuracy per epoch
   CHECK(r["methods"][0]["splits"]["train"]["data"] == "synthetic:train:64@2,seed=0");
+  CHECK(r["config"]["label_epochs"] == 2);  // the epochs of the runs on the labels alone, in the report too
   // Each SGAN's train split scores its final discriminator on the labelled images, as its test split does.
   for (size_t k = 4; k <= 6; ++k) {
     const nlohmann::json& train = r["methods"][k]["splits"]["train"];
@@ -265,4 +266,16 @@ TEST_CASE("compare --study b at toy size: supervised, simclr with its joint prob
   const std::string train_chart = html.substr(chart, html.find("</svg>", chart) - chart);
   CHECK(train_chart.find(">sgan pretrained</text>") != std::string::npos);
   CHECK(train_chart.find(">supervised</text>") != std::string::npos);
+
+  // A finished SGAN run made with another test set is refused, not passed off as scored on this one.
+  CompareOptions other_test = b;
+  other_test.test = "synthetic:test:48";
+  CHECK_THROWS_WITH_AS(compare(other_test), doctest::Contains("test: saved \"synthetic:test:32\""),
+                       ssl::Error);
+  // A run stopped after its last checkpoint, before its results.json, is scored when the study runs again,
+  // without another epoch: the same numbers as the first time.
+  std::filesystem::remove(dir + "/sgan/results.json");
+  const nlohmann::json again = compare(b);
+  CHECK(again["methods"][5]["splits"] == r["methods"][5]["splits"]);
+  CHECK(again["methods"][5]["metrics"] == r["methods"][5]["metrics"]);
 }
