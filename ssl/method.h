@@ -34,9 +34,14 @@ class PretextMethod : public nn::Module {
 
   // The encoder whose features the method learns; saved as encoder.safetensors.
   nn::EncoderPtr encoder;
-  // The step's training accuracy, set by loss() in methods that classify something (the runner averages
-  // it per epoch); NaN otherwise.
+  // The step's training accuracy, set by loss() in methods that classify something (rotation, patch,
+  // supervised, finetune, SimCLR's joint probe; the runner averages it per epoch); NaN otherwise.
   double last_accuracy = std::numeric_limits<double>::quiet_NaN();
+
+ protected:
+  // cross_entropy(logits, labels), with the batch's top-1 accuracy put in last_accuracy. A loss that is not
+  // finite leaves last_accuracy alone: the runner reports it, with the epoch and the learning rate.
+  Tensor classification_loss(const Tensor& logits, const Tensor& labels);
 };
 
 // A method with the loader settings it needs.

@@ -1,7 +1,10 @@
 // The registry of pre-training methods: each name gives its model and the loader settings it needs.
+#include <cmath>
+
 #include "nn/checkpoint.h"
 #include "ssl/context_encoder.h"
 #include "ssl/evaluate.h"
+#include "ssl/linear_probe.h"
 #include "ssl/pretrain.h"
 #include "ssl/relative_patch.h"
 #include "ssl/rotation.h"
@@ -9,6 +12,12 @@
 #include "ssl/supervised.h"
 
 namespace ssl {
+
+Tensor PretextMethod::classification_loss(const Tensor& logits, const Tensor& labels) {
+  Tensor ce = cross_entropy(logits, labels);
+  if (std::isfinite(ce.item())) last_accuracy = topk_accuracy(logits.detach(), labels).top1;
+  return ce;
+}
 
 std::vector<std::string> method_names() {
   return {"simclr", "rotation", "supervised", "finetune", "context", "patch"};

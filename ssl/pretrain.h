@@ -4,7 +4,8 @@
 // Output directory:
 //   encoder.safetensors   the encoder's state (PyTorch state_dict names), metadata: model, image_size, method
 //   config.json           the options of the run
-//   metrics.jsonl / .csv  one record per epoch: epoch, loss, images_per_s, seconds, lr
+//   metrics.jsonl / .csv  one record per epoch: epoch, loss, images_per_s, seconds, lr, and train_top1 for
+//                         methods that classify (the CSV's column is empty for the others)
 //   checkpoint.safetensors  the training state after the last completed epoch (nn/train_state.h): the whole
 //                         method's model (encoder + its heads) under model.*, the optimizer under
 //                         optimizer.*, epoch, global step, default-generator state, config and metrics in the
@@ -84,8 +85,8 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& options);
 // stopped.
 void pretrain_or_continue(PretrainOptions options);
 
-// config.json's content (every option that shapes the results, plus workers), and back; keys absent from
-// `j` keep their defaults. out_dir, resume and show_progress are not part of it.
+// config.json's content (every option that shapes the results, plus workers and device), and back; keys
+// absent from `j` keep their defaults. out_dir, resume and show_progress are not part of it.
 nlohmann::json pretrain_options_json(const PretrainOptions& o);
 PretrainOptions pretrain_options_from_json(const nlohmann::json& j);
 

@@ -169,7 +169,7 @@ Tensor RelativePatch::forward(const Tensor& patches) {
 
 Tensor RelativePatch::loss(const data::Batch& batch, const StepContext& context) {
   const PatchPairs pairs = make_pairs(batch.images, batch.indices, context);
-  return cross_entropy(forward(pairs.patches), pairs.labels);
+  return classification_loss(forward(pairs.patches), pairs.labels);
 }
 
 }  // namespace ssl

@@ -49,7 +49,7 @@ Tensor RotationPrediction::forward(const Tensor& images) {
   SSL_CHECK(images.dim() == 4 && images.size(2) == images.size(3),
             "rotation: expected square images [N, C, S, S], got ", images.shape());
   const auto [rotated, labels] = rotated_batch(images);
-  return cross_entropy(head->forward(encoder->forward(rotated)), labels);
+  return classification_loss(head->forward(encoder->forward(rotated)), labels);
 }
 
 }  // namespace ssl

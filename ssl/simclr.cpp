@@ -2,8 +2,6 @@
 
 #include <cmath>
 
-#include "ssl/linear_probe.h"
-
 namespace ssl {
 
 SimCLR::SimCLR(nn::EncoderPtr enc, const SimCLROptions& o) : options(o) {
@@ -36,11 +34,7 @@ Tensor SimCLR::loss(const data::Batch& batch, const StepContext& context) {
     features = encoder->forward(l.images);
     encoder->train(was_training);
   }
-  const Tensor logits = probe->forward(features);
-  const Tensor probe_loss = cross_entropy(logits, l.labels);
-  // A NaN loss is reported by the runner, with the epoch and the learning rate.
-  if (std::isfinite(probe_loss.item())) last_accuracy = topk_accuracy(logits.detach(), l.labels).top1;
-  return add(total, probe_loss);
+  return add(total, classification_loss(probe->forward(features), l.labels));
 }
 
 }  // namespace ssl

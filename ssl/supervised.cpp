@@ -24,11 +24,7 @@ Tensor SupervisedClassifier::loss(const data::Batch& batch, const StepContext&) 
     SSL_CHECK(labels[i] >= 0, "supervised: sample ", batch.indices[i],
               " is unlabelled; train on a labelled split or a label budget (SPEC@N)");
   }
-  const Tensor logits = forward(batch.images);
-  Tensor ce = cross_entropy(logits, batch.labels);
-  // A NaN loss is reported by the runner, with the epoch and the learning rate.
-  if (std::isfinite(ce.item())) last_accuracy = topk_accuracy(logits.detach(), batch.labels).top1;
-  return ce;
+  return classification_loss(forward(batch.images), batch.labels);
 }
 
 std::shared_ptr<SupervisedClassifier> load_classifier(const std::string& run_dir) {

@@ -293,6 +293,7 @@ TEST_CASE("patch: the pre-training runner trains it and saves an encoder for the
   const auto metrics = pretrain(p);
   REQUIRE(metrics.size() == 2);
   for (const EpochMetrics& m : metrics) CHECK(std::isfinite(m.loss));
+  for (const EpochMetrics& m : metrics) CHECK((m.train_top1 >= 0 && m.train_top1 <= 1));  // logged, not NaN
   CHECK(metrics[1].loss == doctest::Approx(std::log(8.0)).epsilon(0.3));  // 8 classes, barely trained
   REQUIRE(std::filesystem::exists(dir + "/encoder.safetensors"));
   nn::Metadata meta = nn::read_safetensors_metadata(dir + "/encoder.safetensors");
