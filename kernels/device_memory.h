@@ -23,13 +23,14 @@ void device_free(void* ptr, int device);
 // Bytes held by the pool of `device` (handed out + cached), for tests and `ssl bench`.
 size_t device_bytes_reserved(int device);
 
-// Page-locked host memory (cached the same way): copies from it to the device run at full bus speed and
-// asynchronously. The loader's batches use it when training on a GPU.
+// Page-locked host memory (cached the same way): copies from it to the device run at full bus speed (copy()
+// below still returns only once they are done). The loader's batches use it when training on a GPU.
 void* pinned_malloc(size_t nbytes);
 void pinned_free(void* ptr);
 
 enum class CopyKind { host_to_device, device_to_host, device_to_device };
-// A copy on `device`'s stream; returns after the data has arrived when the destination is the host.
+// A copy on `device`'s stream; returns after the data has arrived, except from device to device (then the
+// stream orders it before the kernels launched after it).
 void copy(void* dst, const void* src, size_t nbytes, CopyKind kind, int device);
 // Waits for all work queued on `device`'s stream.
 void synchronize(int device);

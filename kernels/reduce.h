@@ -10,7 +10,8 @@ namespace ssl::kernels::cpu {
 template <class T>
 void sum_middle(int64_t outer, int64_t r, int64_t inner, const T* x, T* y);
 
-// values[o, i] = max_k x[o, k, i], indices[o, i] = the first k attaining it (NaN counts as the maximum).
+// Requires: r >= 1. values[o, i] = max_k x[o, k, i], indices[o, i] = the first k attaining it (NaN counts as
+// the maximum).
 template <class T>
 void max_middle(int64_t outer, int64_t r, int64_t inner, const T* x, T* values, int64_t* indices);
 

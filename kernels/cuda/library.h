@@ -24,8 +24,8 @@ bool allow_tf32();
 bool cudnn_is_built();
 
 // As kernels::cpu::conv2d_forward/backward (bias, gx, gw, gb may be nullptr; gradients are overwritten).
-// The algorithm of each direction is chosen once per shape (cuDNN's heuristics, first that fits the
-// workspace limit) and cached.
+// The algorithm of each direction is chosen once per shape (cuDNN's heuristics: the first deterministic one
+// that fits the workspace limit, else the first that fits) and cached.
 template <class T>
 void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
 template <class T>

@@ -180,7 +180,8 @@ __device__ void similarity_tile(const T* zn, int64_t m_rows, int64_t d, T inv_ta
     for (int b = 0; b < C::TM; ++b) s[a][b] = 0;
   for (int64_t k0 = 0; k0 < d; k0 += C::BK) {
     // Stage BK columns of both row blocks, transposed (k major), so the loop below reads rows of them.
-    // Consecutive threads load consecutive k of one row: coalesced. The +1 keeps the stores conflict-free.
+    // Consecutive threads load consecutive k of one row: coalesced. The +1 keeps the stores conflict-free in
+    // double (BM = 32); in float (BM = 64, a warp spans two rows) they meet 2-way bank conflicts.
     for (int e = tid; e < C::BK * C::BM; e += C::kThreads) {
       const int k = e % C::BK, r = e / C::BK;
       const int64_t col = k0 + k, ra = r0 + r, rb = c0 + r;

@@ -26,8 +26,8 @@ void adamw_step(int64_t n, T* p, const T* g, T* m, T* v, T lr, T beta1, T beta2,
                 int64_t t);
 
 // Ensures: as kernels::cpu::lars_step. The norms of p and g are reduced on the device (per-block partial
-// sums in double, then every block of the step sums the partials in the same fixed order), so the result is
-// deterministic and needs no host round trip.
+// sums in double, then one block sums the partials in a fixed order into the trust ratio that every block of
+// the update reads), so the result is deterministic and needs no host round trip.
 template <class T>
 void lars_step(int64_t n, T* p, const T* g, T* buf, T lr, T momentum, T weight_decay, T eta, bool adapt,
                bool nesterov);

@@ -2,7 +2,8 @@
 //
 // One version: one thread per output element forward, one thread per input element backward. Backward
 // gathers (each input visits the outputs whose window covers it) instead of scattering with atomics, so it is
-// deterministic and adds in the same order as the CPU (outputs in row-major order). Window cells are visited
+// deterministic; it adds the outputs in row-major order, where the CPU's average-pool backward goes window
+// cell by cell, so overlapping windows (kernel > stride) may round differently. Window cells are visited
 // in row-major order as on the CPU, so max pooling picks the same argmax, ties and NaN included.
 //
 // Bytes (float32, batch 128, 64 ch at 32x32, 2x2 stride 2 max pool): forward reads x 33.6 MB and writes y

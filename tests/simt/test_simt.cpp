@@ -66,6 +66,27 @@ __global__ void reverse_in_dynamic_shared(const float* x, float* out) {
   out[threadIdx.x] = tile[blockDim.x - 1 - threadIdx.x];
 }
 
+// Two rounds through one shared slot per warp, every thread reading every slot: a round needs a barrier
+// between the writes and the reads (ReadBarrier), and one before the next round's writes, so that no warp
+// overwrites a slot another warp has still to read (WriteBarrier). Each thread's total is 36 + 72 = 108.
+// The __syncwarp stands for the warp-level work (shuffles) that usually comes first: it orders nothing
+// between warps, but it lets the emulation's threads all finish the first round's reads before any writes
+// the second's, unless whole warps are run ahead of the others.
+template <bool WriteBarrier, bool ReadBarrier>
+__global__ void two_rounds(int* out) {
+  __shared__ int slot[8];
+  const int t = threadIdx.x, warp = t / 32;
+  int total = 0;
+  for (int round = 1; round <= 2; ++round) {
+    if (WriteBarrier) __syncthreads();
+    __syncwarp();
+    if (t % 32 == 0) slot[warp] = round * (warp + 1);
+    if (ReadBarrier) __syncthreads();
+    for (int w = 0; w < 8; ++w) total += slot[w];
+  }
+  out[t] = total;
+}
+
 // Lane 0 waits for its warp while the others wait for the block: neither barrier can ever complete.
 __global__ void divergent_barriers(int* out) {
   if (threadIdx.x == 0)
@@ -107,6 +128,17 @@ TEST_CASE("simt: shared memory, __syncthreads and __shfl_down_sync give exact bl
     const double first = b * 256.0, last = first + 255;
     CHECK(sums[b] == doctest::Approx((first + last) * 128));
   }
+}
+
+TEST_CASE("simt: a missing __syncthreads gives wrong results, whichever way its hazard goes") {
+  const auto wrong = [](void (*kernel)(int*)) {
+    std::vector<int> out(256, -1);
+    launch(kernel, 1, 256, 0, out.data());
+    return std::count_if(out.begin(), out.end(), [](int v) { return v != 108; });
+  };
+  CHECK(wrong(two_rounds<true, true>) == 0);
+  CHECK(wrong(two_rounds<true, false>) > 0);  // reads slots other warps have not written yet
+  CHECK(wrong(two_rounds<false, true>) > 0);  // a warp overwrites slots other warps have not read yet
 }
 
 TEST_CASE("simt: __shfl_xor_sync butterflies sum each warp separately") {

@@ -1,7 +1,7 @@
 // The host emulation's runtime: how a launch runs its blocks and threads (see simt.h for the model).
 //
 // The threads of a block are fibers (ucontext) on the launching host thread, not OS threads. A fiber runs
-// until it waits at a barrier or returns; a scheduler loop then resumes the next one, round robin. A
+// until it waits at a barrier or returns; a scheduler loop then resumes the next one (warp by warp, below). A
 // barrier costs two context switches per thread instead of waking every thread through the OS, which on a
 // two-core machine made an emulated __syncthreads of 256 threads milliseconds long. One host thread also
 // makes atomics and shared memory trivially consistent, and a barrier that some thread never reaches (a
@@ -12,6 +12,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -270,12 +271,25 @@ void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const std::funct
   blockDim = block;
   gridDim = grid;
   int remaining = s.threads;
-  while (remaining > 0) {
+  // A pass runs the warps one at a time, each as far as it gets on its own: its lanes are resumed until none
+  // of them moves, that is until they all wait at a __syncthreads or have returned. On a GPU one warp may
+  // run ahead of the others up to the next block barrier, and this is the furthest it can go. Passes take
+  // the warps in ascending and descending order by turns, so between two barriers one warp runs first and
+  // between the next two another: a missing __syncthreads gives a wrong result whichever way its hazard
+  // goes, a read of what another warp has not written yet or a write over what another warp has not read.
+  const int warps = int(s.warps.size());
+  for (int pass = 0; remaining > 0; ++pass) {
     const uint64_t before = s.progress;
-    for (int t = 0; t < s.threads; ++t) {
-      if (s.fibers[size_t(t)].done) continue;
-      enter_fiber(s, t);
-      if (s.fibers[size_t(t)].done) --remaining;
+    for (int k = 0; k < warps && !s.error; ++k) {
+      const int w = pass % 2 == 0 ? k : warps - 1 - k;
+      for (uint64_t warp_before = ~uint64_t(0); warp_before != s.progress && !s.error;) {
+        warp_before = s.progress;
+        for (int t = 32 * w; t < std::min(32 * w + 32, s.threads); ++t) {
+          if (s.fibers[size_t(t)].done) continue;
+          enter_fiber(s, t);
+          if (s.fibers[size_t(t)].done) --remaining;
+        }
+      }
     }
     if (remaining > 0 && (s.progress == before || s.error)) break;  // nobody moved: a deadlock, or an error
   }

@@ -6,8 +6,10 @@
 //
 // How a launch runs (simt.cpp): blockDim threads are fibers on the launching host thread, and together they
 // execute the grid's blocks one after another. For each block every thread sets its blockIdx/threadIdx and
-// calls the kernel; a thread runs until it waits at a barrier or returns, then the next one runs (so a
-// missing __syncthreads gives a wrong result on every run, not now and then).
+// calls the kernel; a thread runs until it waits at a barrier or returns, then the next one runs. Warps run
+// one at a time, each as far as it gets alone (to a __syncthreads), in ascending and descending order by
+// turns, so a missing __syncthreads gives a wrong result on every run, not now and then, whether it lets a
+// warp read what others have not written yet or overwrite what others have not read yet.
 // __syncthreads() is a barrier over the block's threads that have not returned yet; a warp shuffle writes
 // each lane's value into a per-warp table between two barriers over the warp; `__shared__` variables are
 // function-local statics (one block runs at a time, so they are that block's shared memory); atomics are
