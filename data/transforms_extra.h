@@ -1,6 +1,9 @@
-// More transforms, for the pretext tasks beyond SimCLR: Gaussian blur (simclr_augment's from 96 px up), exact
-// quarter-turn rotations (rotation prediction), grayscale and centre crop, the masked region of the context
-// encoder and the 3x3 patch grid of relative patch position. Same contract as data/transforms.h: apply()
+// More transforms: Gaussian blur (simclr_augment's from 96 px up), grayscale and centre crop, and, on single
+// images, the geometry of the pretext tasks beyond SimCLR: exact quarter-turn rotations, the context
+// encoder's masked region (which ssl::ContextEncoder draws with mask_region) and relative patch position's
+// 3x3 grid. Rotation and patch work on whole batches (ssl::rotate90; patch_crop on the grid of
+// ssl::patch_grid_params): the rotations and the grid here are their references on one image, which the
+// tests compare them with. Same contract as data/transforms.h: apply()
 // is const, keeps no state and draws its randomness only from the stream it is given, in a fixed order.
 #pragma once
 

@@ -77,11 +77,14 @@ struct EvalOptions {
 // training split from the encoder's weights, or from scratch for random:MODEL, which is then the supervised
 // baseline; the run goes in out_dir/finetune, where a rerun continues or keeps it; the training split's
 // Top-1/Top-5 are those of the trained classifier on its unaugmented images). Returns {"protocol": ...,
-// "encoder": ..., "splits": {"train": {"top1", "top5", "data", "images"}, "test": {...}[, "transfer":
+// "encoder": ..., "feature_dim": the features' width, "splits": {"train": {"top1", "top5", "data",
+// "images"}, "test": {...}[, "transfer":
 // {...}]}}; a split matched by class name adds "classes_matched" and "classes_left_out": {"train": [...],
 // "split": [...]}; "finetune" adds "finetune": {"run", "method", "epochs", "batch_size", "lr",
-// "weight_decay"}. Linear and knn add "layer" (the name read) and, for "best", "layer_selection":
-// {"held_out": images, "top1": {layer: held-out Top-1, ...}}.
+// "weight_decay"}; "knn" adds "knn": {"k": the neighbours that voted on the other splits, at most the
+// training split's size, "temperature"[, "k_requested" when that capped it]}. Linear and knn add
+// "layer" (the name read) and, for "best", "layer_selection": {"held_out": images, "top1": {layer: held-out
+// Top-1, ...}}.
 nlohmann::json evaluate(const EvalOptions& options);
 
 // Refuses, naming `role` ("the training split", "--test") and `spec`, a split an evaluation cannot use: one

@@ -15,8 +15,9 @@
 // Randomness: sample `index` of a step draws everything (the grid's patch::kDrawsPerGrid words, then the
 // label with below(8), then per patch, anchor first, the kept channel and its noise when dropping colour)
 // from relative_patch_stream(context, index), so a step is a pure function of (seed, epoch, indices) and
-// resumes exactly. The grid and the label follow data::PatchGrid::pair's draw order, so the same stream
-// gives the same offsets and label there.
+// resumes exactly. The grid and the label follow data::PatchGrid::pair's draw order, so a PatchGrid given
+// the method's grid (patch_grid_params below: its derived patch side is rounded down to a multiple of 4,
+// which PatchGrid's own derivation does not do) gives the same offsets and label from the same stream.
 #pragma once
 
 #include <string>
