@@ -1,4 +1,5 @@
-// The registry of pre-training methods: each name gives its model and the loader settings it needs.
+// The registry of pre-training methods (each name gives its model and the loader settings it needs), and the
+// classification loss the methods that classify share.
 #include <cmath>
 
 #include "nn/checkpoint.h"
