@@ -91,9 +91,13 @@ void pack_b(const float* b, int64_t ldb, bool trans, int64_t p0, int64_t j0, int
   for (int64_t q = 0; q < nc; q += kNr, out += kc * kNr) {
     const int64_t width = std::min(kNr, nc - q);
     if (trans) {  // column j of the panel is row j0 + q + j of B, contiguous in p
-      for (int64_t j = 0; j < kNr; ++j) {
-        const float* src = b + (j0 + q + j) * ldb + p0;
-        for (int64_t p = 0; p < kc; ++p) out[p * kNr + j] = j < width ? src[p] : 0.f;
+      // Written in order, p by p: the kNr rows being read stay in L1 (writing column by column instead
+      // touches kc lines of the panel per column, more than L1 holds).
+      const float* src = b + (j0 + q) * ldb + p0;
+      for (int64_t p = 0; p < kc; ++p) {
+        float* dst = out + p * kNr;
+        for (int64_t j = 0; j < width; ++j) dst[j] = src[j * ldb + p];
+        for (int64_t j = width; j < kNr; ++j) dst[j] = 0.f;
       }
     } else {
       for (int64_t p = 0; p < kc; ++p) {
