@@ -17,6 +17,8 @@
 #include "data/registry.h"
 #include "data/transforms.h"
 #include "kernels/common/median.h"
+#include "kernels/conv.h"
+#include "kernels/conv_transpose.h"
 #include "kernels/depthwise.h"
 #include "kernels/device_memory.h"
 #include "kernels/gemm.h"
@@ -103,10 +105,11 @@ void report(const BenchOptions& o, nlohmann::json record) {
   if (o.json) {
     std::printf("%s\n", record.dump().c_str());
   } else {
-    std::printf("%-34s %10.3f ms", record["workload"].get<std::string>().c_str(),
+    std::printf("%-40s %10.3f ms", record["workload"].get<std::string>().c_str(),
                 record["median_ms"].get<double>());
     if (record.contains("gflops")) std::printf("  %8.1f GFLOP/s", record["gflops"].get<double>());
     if (record.contains("eigen_gflops")) std::printf("  (Eigen %.1f)", record["eigen_gflops"].get<double>());
+    if (record.contains("gemm_ms")) std::printf("  (im2col + GEMM %.3f ms)", record["gemm_ms"].get<double>());
     if (record.contains("gb_per_s")) std::printf("  %8.1f GB/s", record["gb_per_s"].get<double>());
     if (record.contains("images_per_s"))
       std::printf("  %8.1f images/s", record["images_per_s"].get<double>());
@@ -251,6 +254,57 @@ void bench_depthwise(BenchOptions& o) {
   }
 }
 
+// The SGAN generator's heaviest layers at 32 px, batch 64, forward and backward (gx, gw) each: its two
+// transposed convolutions, and its last convolution (128 -> 3 channels), whose direct loops are timed beside
+// im2col + GEMM on the same shape in the same run. GFLOP/s: 3 × the forward's multiply-adds × 2 per second.
+void bench_generator_layers(BenchOptions& o) {
+  const int64_t batch = 64;
+  Generator gen(7);
+  const auto tensor = [&](const Shape& shape) { return Tensor::normal(shape, 0, 1, gen); };
+  const kernels::Conv2dShape last{batch, 128, 32, 32, 3, 3, 3, 1, 1, 1, 1, 1};
+  const std::string last_name = "conv_fwd_bwd_c128_to3_s32_b64";
+  if (o.filter.wants(last_name)) {
+    const Tensor x = tensor({batch, 128, 32, 32}), w = tensor({3, 128, 3, 3}),
+                 gy = tensor({batch, 3, 32, 32});
+    Tensor y = Tensor::empty(gy.shape()), gx = Tensor::empty(x.shape()), gw = Tensor::empty(w.shape());
+    const auto run = [&](kernels::cpu::ConvAlgorithm a) {
+      return median_ms(
+          [&] {
+            kernels::cpu::conv2d_forward<float>(last, x.data<float>(), w.data<float>(), nullptr,
+                                                y.data<float>(), a);
+            kernels::cpu::conv2d_backward<float>(last, x.data<float>(), w.data<float>(), gy.data<float>(),
+                                                 gx.data<float>(), gw.data<float>(), nullptr, a);
+          },
+          o.repeats);
+    };
+    const double ms = run(kernels::cpu::ConvAlgorithm::automatic),
+                 gemm = run(kernels::cpu::ConvAlgorithm::gemm);
+    const double flop = 6.0 * double(batch * 3 * 32 * 32 * 128 * 9);
+    report(o, {{"workload", last_name}, {"median_ms", ms}, {"gflops", flop / (ms * 1e6)}, {"gemm_ms", gemm}});
+  }
+  // (c_in, input side, c_out, stride, padding) of the two transposed convolutions, 4x4 kernels.
+  const int64_t transposed[][5] = {{100, 1, 512, 1, 0}, {512, 4, 256, 2, 1}};
+  for (const auto& [c_in, side, c_out, stride, pad] : transposed) {
+    const std::string name = str_cat("conv_transpose_fwd_bwd_c", c_in, "_to", c_out, "_s", side, "_b", batch);
+    if (!o.filter.wants(name)) continue;
+    const kernels::ConvTranspose2dShape s{batch, c_in, side, side, c_out, 4, 4, stride, stride, pad, pad};
+    const Tensor x = tensor({batch, c_in, side, side}), w = tensor({c_in, c_out, 4, 4});
+    const Tensor gy = tensor({batch, c_out, s.out_h(), s.out_w()});
+    Tensor y = Tensor::empty(gy.shape()), gx = Tensor::empty(x.shape()), gw = Tensor::empty(w.shape());
+    const double ms = median_ms(
+        [&] {
+          kernels::cpu::conv_transpose2d_forward<float>(s, x.data<float>(), w.data<float>(), nullptr,
+                                                        y.data<float>());
+          kernels::cpu::conv_transpose2d_backward<float>(s, x.data<float>(), w.data<float>(),
+                                                         gy.data<float>(), gx.data<float>(), gw.data<float>(),
+                                                         nullptr);
+        },
+        o.repeats);
+    const double flop = 6.0 * double(batch * c_in * side * side * c_out * 16);
+    report(o, {{"workload", name}, {"median_ms", ms}, {"gflops", flop / (ms * 1e6)}});
+  }
+}
+
 // The SimCLR input pipeline alone: decode (synthetic images are drawn on the fly) and augment two views.
 // `augment_*` runs on one thread (images/s per thread); `loader_*` is the threaded loader with 2 workers,
 // the rate a training step is fed at.
@@ -328,6 +382,7 @@ void add_bench_command(CLI::App& app) {
     bench_simclr_step(*o, "mobilenet_v1", 32, 128);
     if (!on_gpu) {
       bench_depthwise(*o);
+      bench_generator_layers(*o);
       bench_input_pipeline(*o, 32);
       bench_input_pipeline(*o, 96);
     }

@@ -28,23 +28,32 @@ namespace cpu {
 
 using ssl::kernels::Conv2dShape;
 
-// Requires: a valid shape (positive sizes, stride >= 1, pad >= 0, c_in and c_out divisible by groups,
-//           out_h() >= 1 and out_w() >= 1), otherwise throws ssl::Error;
-//           x [n, c_in, h, w], w [c_out, c_in/groups, kh, kw], bias [c_out] or nullptr (no bias).
-// Ensures:  y [n, c_out, out_h, out_w] is fully written.
 // Throws ssl::Error naming `fn` unless the shape is valid: positive sizes, stride >= 1, padding >= 0,
 // channels divisible by groups, and a kernel that fits the padded input.
 void check_conv2d_shape(const Conv2dShape& s, const char* fn);
 
+// How the CPU kernels compute a convolution. im2col + GEMM (kernels/cpu/conv.cpp) suits most layers; direct
+// loops (kernels/cpu/conv_direct.cpp) suit layers with few output channels per group, at most
+// kDirectMaxOutputs, such as an image generator's or decoder's last layer, whose column matrix would be moved
+// for little arithmetic (`ssl bench --only conv_fwd_bwd` times both on a 128 -> 3 layer). `automatic`
+// chooses by that rule; the tests run every shape both ways.
+enum class ConvAlgorithm { automatic, gemm, direct };
+constexpr int64_t kDirectMaxOutputs = 4;
+
+// Requires: a valid shape (positive sizes, stride >= 1, pad >= 0, c_in and c_out divisible by groups,
+//           out_h() >= 1 and out_w() >= 1), otherwise throws ssl::Error;
+//           x [n, c_in, h, w], w [c_out, c_in/groups, kh, kw], bias [c_out] or nullptr (no bias).
+// Ensures:  y [n, c_out, out_h, out_w] is fully written.
 template <class T>
-void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                    ConvAlgorithm algorithm = ConvAlgorithm::automatic);
 
 // conv2d_forward that also records each output plane's moments while the plane is in cache, for the batch
 // norm that follows (kernels/batchnorm.h, batch_norm_relu_forward_train_moments): moments [2, n, c_out]
 // receives the planes' means, then their Σ (y - mean)², plane (image i, channel co) at i*c_out + co.
 template <class T>
 void conv2d_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
-                            double* moments);
+                            double* moments, ConvAlgorithm algorithm = ConvAlgorithm::automatic);
 
 // Gradients of L with respect to x, w and bias, given gy = dL/dy [n, c_out, out_h, out_w].
 // Each of gx [n, c_in, h, w], gw [c_out, c_in/groups, kh, kw] and gb [c_out] may be nullptr (not wanted);
@@ -52,7 +61,8 @@ void conv2d_forward_moments(const Conv2dShape& s, const T* x, const T* w, const 
 // gw and gb are summed over the batch in a fixed order: the result is deterministic for a given number
 // of OpenMP threads.
 template <class T>
-void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb);
+void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb,
+                     ConvAlgorithm algorithm = ConvAlgorithm::automatic);
 
 }  // namespace cpu
 }  // namespace ssl::kernels

@@ -8,17 +8,20 @@
 //   gw       gw [Cg, K] += GY [Cg, nb*P] * col^T           summed over chunks
 //   gx       gcol [K, nb*P] = w^T * GY, gx_b = col2im(gcol) col2im adds the overlapping windows back up
 //   gb       gb [Cg] += row sums of GY
-// Why chunks: a GEMM packs the weights anew on every call, so one GEMM per image costs a pass over the
-// weights per image; in late layers (a 512x4608 weight against 16 columns per image) that packing outweighs
-// the arithmetic. A chunk gathers enough images for kMinColumns columns; large planes keep one image per
-// GEMM, which then reads and writes the image in place. A 1x1, stride-1, unpadded convolution needs no
-// im2col: the image viewed as [c_in/groups, h*w] is its col.
+// Why chunks: see kernels/cpu/image_chunks.h. A chunk gathers enough images for kMinColumns columns; large
+// planes keep one image per GEMM, which then reads and writes the image in place. A 1x1, stride-1, unpadded
+// convolution needs no im2col: the image viewed as [c_in/groups, h*w] is its col. Layers with few output
+// channels per group go to direct loops instead (kernels/cpu/conv_direct.cpp; ConvAlgorithm in
+// kernels/conv.h).
 //
 // Each thread owns its part of the scratch (a zero-padded copy of the input, the col buffer, the gathered
 // output; kernels/cpu/scratch.h keeps the memory between calls) for the whole call, and in backward its own
 // gw/gb partial sums, added in thread order at the end: the result does not depend on scheduling. Each GEMM
 // runs on its thread alone.
 #include "kernels/conv.h"
+#include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_geometry.h"
+#include "kernels/cpu/image_chunks.h"
 #include "kernels/cpu/plane_moments.h"
 #include "kernels/cpu/scratch.h"
 #include "kernels/cpu/thread_partials.h"
@@ -50,6 +53,11 @@ void check_conv2d_shape(const Conv2dShape& s, const char* fn) {
 
 namespace {
 
+bool uses_direct_loops(const Conv2dShape& s, ConvAlgorithm algorithm) {
+  return algorithm == ConvAlgorithm::direct ||
+         (algorithm == ConvAlgorithm::automatic && s.c_out / s.groups <= kDirectMaxOutputs);
+}
+
 // Row-major views, so that a [rows, cols] block of a contiguous NCHW buffer maps without copying.
 template <class T>
 using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -62,75 +70,10 @@ using VecMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>;
 template <class T>
 using ConstVecMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>;
 
-// Sizes of one group's GEMMs, derived once per call.
-struct Geometry {
-  int64_t cg_in, cg_out;   // channels per group
-  int64_t plane;           // h*w
-  int64_t hp, wp, pplane;  // the zero-padded input plane: (h + 2*pad_h) x (w + 2*pad_w)
-  int64_t oh, ow, p;       // output plane, p = oh*ow columns of col
-  int64_t k;               // rows of col: cg_in*kh*kw
-  bool padded;             // pad_h or pad_w > 0: im2col reads from a zero-padded copy of the input
-  bool direct;             // 1x1, stride 1, no padding: the input itself is col
-
-  explicit Geometry(const Conv2dShape& s)
-      : cg_in(s.c_in / s.groups),
-        cg_out(s.c_out / s.groups),
-        plane(s.h * s.w),
-        hp(s.h + 2 * s.pad_h),
-        wp(s.w + 2 * s.pad_w),
-        pplane(hp * wp),
-        oh(s.out_h()),
-        ow(s.out_w()),
-        p(oh * ow),
-        k(cg_in * s.kh * s.kw),
-        padded(s.pad_h > 0 || s.pad_w > 0),
-        direct(s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !padded) {}
-};
-
-// Columns a GEMM should have at least for the weights' packing to be a small part of its cost.
-constexpr int64_t kMinColumns = 256;
-
-// Images per chunk: enough for kMinColumns columns, but no fewer chunks than threads.
-int64_t images_per_chunk(const Geometry& g, int64_t n, int threads) {
-  const int64_t wanted = (kMinColumns + g.p - 1) / g.p;
-  const int64_t per_thread = (n + threads - 1) / threads;
-  return std::clamp<int64_t>(std::min(wanted, per_thread), 1, n);
-}
-
-// The copies below are plain loops marked `omp simd`: the compiler vectorises them inline. (Eigen block
-// assignments were 2-3x slower here because they peel scalars to align every short row, and a memcpy per
-// row pays a call for 16-32 values.)
-
-// Copies x [cg_in, h, w] into the interior of xpad [cg_in, hp, wp]. The border of xpad is zero from its
-// allocation and never written, so one buffer serves every image of the call.
-template <class T>
-void pad_input(const Conv2dShape& s, const Geometry& g, const T* x, T* xpad) {
-  for (int64_t c = 0; c < g.cg_in; ++c)
-    for (int64_t iy = 0; iy < s.h; ++iy) {
-      const T* src = x + c * g.plane + iy * s.w;
-      T* dst = xpad + c * g.pplane + (iy + s.pad_h) * g.wp + s.pad_w;
-#pragma omp simd
-      for (int64_t ix = 0; ix < s.w; ++ix) dst[ix] = src[ix];
-    }
-}
-
-// The inverse: the interior of gxpad [cg_in, hp, wp] into gx [cg_in, h, w]. The border holds the gradient
-// of padding, which is discarded.
-template <class T>
-void unpad_gradient(const Conv2dShape& s, const Geometry& g, const T* gxpad, T* gx) {
-  for (int64_t c = 0; c < g.cg_in; ++c)
-    for (int64_t iy = 0; iy < s.h; ++iy) {
-      const T* src = gxpad + c * g.pplane + (iy + s.pad_h) * g.wp + s.pad_w;
-      T* dst = gx + c * g.plane + iy * s.w;
-#pragma omp simd
-      for (int64_t ix = 0; ix < s.w; ++ix) dst[ix] = src[ix];
-    }
-}
-
 // Unfolds one group of one (padded) image xp [cg_in, hp, wp] into the k x p block of col whose rows are ld
 // apart: row (c, i, j) is the oh x ow grid of pixels xp[c][oy*stride_h + i][ox*stride_w + j].
 template <class T>
-void im2col(const Conv2dShape& s, const Geometry& g, const T* xp, T* col, int64_t ld) {
+void im2col(const Conv2dShape& s, const ConvGeometry& g, const T* xp, T* col, int64_t ld) {
   const int64_t sw = s.stride_w;
   for (int64_t c = 0; c < g.cg_in; ++c)
     for (int64_t i = 0; i < s.kh; ++i)
@@ -152,7 +95,7 @@ void im2col(const Conv2dShape& s, const Geometry& g, const T* xp, T* col, int64_
 // gxp [cg_in, hp, wp] it was copied from; pixels shared by several windows receive several terms. The caller
 // zeroes gxp first.
 template <class T>
-void col2im(const Conv2dShape& s, const Geometry& g, const T* col, int64_t ld, T* gxp) {
+void col2im(const Conv2dShape& s, const ConvGeometry& g, const T* col, int64_t ld, T* gxp) {
   const int64_t sw = s.stride_w;
   for (int64_t c = 0; c < g.cg_in; ++c)
     for (int64_t i = 0; i < s.kh; ++i)
@@ -170,37 +113,13 @@ void col2im(const Conv2dShape& s, const Geometry& g, const T* col, int64_t ld, T
         }
 }
 
-// Copies rows rows of length p from `planes` (one image's [rows, p] block each, images `image_stride` apart)
-// into the [rows, nb*p] matrix `m` (gather), or back (scatter): image b's block is columns [b*p, (b+1)*p).
-template <class T>
-void gather_planes(const T* planes, int64_t image_stride, int64_t nb, int64_t rows, int64_t p, T* m) {
-  for (int64_t b = 0; b < nb; ++b)
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* src = planes + b * image_stride + r * p;
-      T* dst = m + r * nb * p + b * p;
-#pragma omp simd
-      for (int64_t q = 0; q < p; ++q) dst[q] = src[q];
-    }
-}
-
-template <class T>
-void scatter_planes(const T* m, int64_t nb, int64_t rows, int64_t p, T* planes, int64_t image_stride) {
-  for (int64_t b = 0; b < nb; ++b)
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* src = m + r * nb * p + b * p;
-      T* dst = planes + b * image_stride + r * p;
-#pragma omp simd
-      for (int64_t q = 0; q < p; ++q) dst[q] = src[q];
-    }
-}
-
 // Fills col [k, nb*p] with the windows of group gi of images [b0, b0 + nb) (xpad: the thread's padded copy).
 template <class T>
-void fill_col(const Conv2dShape& s, const Geometry& g, const T* x, int64_t b0, int64_t nb, int64_t gi,
+void fill_col(const Conv2dShape& s, const ConvGeometry& g, const T* x, int64_t b0, int64_t nb, int64_t gi,
               T* xpad, T* col) {
   const int64_t x_image = s.c_in * g.plane;
   const T* x0 = x + b0 * x_image + gi * g.cg_in * g.plane;
-  if (g.direct) return gather_planes(x0, x_image, nb, g.cg_in, g.p, col);
+  if (g.input_is_col) return gather_planes(x0, x_image, nb, g.cg_in, g.p, col);
   for (int64_t b = 0; b < nb; ++b) {
     const T* xg = x0 + b * x_image;
     if (g.padded) pad_input(s, g, xg, xpad);
@@ -211,18 +130,20 @@ void fill_col(const Conv2dShape& s, const Geometry& g, const T* x, int64_t b0, i
 // With `moments` (mean [n*c_out] then M2 [n*c_out]), each image's output planes are reduced right after its
 // GEMM, from the GEMM's output block, which is still in cache.
 template <class T>
-void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, double* moments) {
+void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, double* moments,
+             ConvAlgorithm algorithm) {
   check_conv2d_shape(s, "conv2d_forward");
   SSL_CHECK(x && w && y, "conv2d_forward: x, w and y must not be null");
-  const Geometry g(s);
+  if (uses_direct_loops(s, algorithm)) return conv2d_forward_direct(s, x, w, bias, y, moments);
+  const ConvGeometry g(s);
   const int64_t x_image = s.c_in * g.plane, y_image = s.c_out * g.p;
   const int nt = threads_for_items(s.n);
-  const int64_t nb = images_per_chunk(g, s.n, nt), chunks = (s.n + nb - 1) / nb;
-  // With one image per chunk a direct convolution reads x and writes y in place; otherwise col and the
-  // gathered output live in per-thread scratch: [padded input | col | output].
+  const int64_t nb = images_per_chunk(g.p, s.n, nt), chunks = (s.n + nb - 1) / nb;
+  // With one image per chunk a convolution whose input is col reads x and writes y in place; otherwise col
+  // and the gathered output live in per-thread scratch: [padded input | col | output].
   const bool in_place = nb == 1;
   const int64_t pad_size = g.padded ? g.cg_in * g.pplane : 0;
-  const int64_t col_size = g.direct && in_place ? 0 : g.k * nb * g.p;
+  const int64_t col_size = g.input_is_col && in_place ? 0 : g.k * nb * g.p;
   const int64_t out_size = in_place ? 0 : g.cg_out * nb * g.p;
   const int64_t per_thread = pad_size + col_size + out_size;
   T* scratch = reusable_scratch<T>(nt * per_thread);
@@ -239,11 +160,11 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
       for (int64_t gi = 0; gi < s.groups; ++gi) {
         const T* xg = x + b0 * x_image + gi * g.cg_in * g.plane;
         T* yg = y + b0 * y_image + gi * g.cg_out * g.p;
-        if (!(g.direct && in_place)) fill_col(s, g, x, b0, cb, gi, xpad, col);
+        if (!(g.input_is_col && in_place)) fill_col(s, g, x, b0, cb, gi, xpad, col);
         // Y [cg_out, cols] = W [cg_out, k] · col [k, cols]
         MatMap<T> Y(in_place ? yg : out, g.cg_out, cols);
         gemm_serial<T>(false, false, g.cg_out, cols, g.k, T(1), w + gi * g.cg_out * g.k, g.k,
-                       g.direct && in_place ? xg : col, cols, T(0), Y.data(), cols);
+                       g.input_is_col && in_place ? xg : col, cols, T(0), Y.data(), cols);
         if (bias) Y.colwise() += ConstVecMap<T>(bias + gi * g.cg_out, g.cg_out);
         if (moments)
           for (int64_t b = 0; b < cb; ++b)
@@ -261,35 +182,38 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
 }  // namespace
 
 template <class T>
-void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
-  forward(s, x, w, bias, y, nullptr);
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                    ConvAlgorithm algorithm) {
+  forward(s, x, w, bias, y, nullptr, algorithm);
 }
 
 template <class T>
 void conv2d_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
-                            double* moments) {
+                            double* moments, ConvAlgorithm algorithm) {
   SSL_CHECK(moments, "conv2d_forward_moments: moments must not be null");
-  forward(s, x, w, bias, y, moments);
+  forward(s, x, w, bias, y, moments, algorithm);
 }
 
 template <class T>
-void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb) {
+void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb,
+                     ConvAlgorithm algorithm) {
   check_conv2d_shape(s, "conv2d_backward");
   SSL_CHECK(gy, "conv2d_backward: gy must not be null");
   SSL_CHECK(!gw || x, "conv2d_backward: x is needed for the weight gradient");
   SSL_CHECK(!gx || w, "conv2d_backward: w is needed for the input gradient");
   if (!gx && !gw && !gb) return;
+  if (uses_direct_loops(s, algorithm)) return conv2d_backward_direct(s, x, w, gy, gx, gw, gb);
 
-  const Geometry g(s);
+  const ConvGeometry g(s);
   const int64_t x_image = s.c_in * g.plane, y_image = s.c_out * g.p, w_size = s.c_out * g.k;
   const int nt = threads_for_items(s.n);
-  const int64_t nb = images_per_chunk(g, s.n, nt), chunks = (s.n + nb - 1) / nb;
+  const int64_t nb = images_per_chunk(g.p, s.n, nt), chunks = (s.n + nb - 1) / nb;
   const bool in_place = nb == 1;
   // Per-thread scratch: [padded input | padded input gradient | col | gathered gy]. One col buffer serves
   // both directions: col for the weight gradient, then gcol for the input gradient.
   const int64_t xpad_size = gw && g.padded ? g.cg_in * g.pplane : 0;
   const int64_t gxpad_size = gx && g.padded ? g.cg_in * g.pplane : 0;
-  const int64_t col_size = (gw || gx) && !(g.direct && in_place) ? g.k * nb * g.p : 0;
+  const int64_t col_size = (gw || gx) && !(g.input_is_col && in_place) ? g.k * nb * g.p : 0;
   const int64_t gy_size = in_place ? 0 : g.cg_out * nb * g.p;
   const int64_t per_thread = xpad_size + gxpad_size + col_size + gy_size;
   T* scratch = reusable_scratch<T>(nt * per_thread);
@@ -320,20 +244,20 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, 
         }
         if (gw) {
           const T* xg = x + b0 * x_image + gi * g.cg_in * g.plane;
-          if (!(g.direct && in_place)) fill_col(s, g, x, b0, cb, gi, xpad, col);
+          if (!(g.input_is_col && in_place)) fill_col(s, g, x, b0, cb, gi, xpad, col);
           // GW [cg_out, k] += GY [cg_out, cols] · col^T
           gemm_serial<T>(false, true, g.cg_out, g.k, cols, T(1), GY.data(), cols,
-                         g.direct && in_place ? xg : col, cols, T(1),
+                         g.input_is_col && in_place ? xg : col, cols, T(1),
                          gw_part.data() + t * w_size + gi * g.cg_out * g.k, g.k);
         }
         if (gx) {
           // gcol [k, cols] = W^T · GY (straight into gx when the input itself is col)
           T* gx0 = gx + b0 * x_image + gi * g.cg_in * g.plane;
-          T* gcol = g.direct && in_place ? gx0 : col;
+          T* gcol = g.input_is_col && in_place ? gx0 : col;
           gemm_serial<T>(true, false, g.k, cols, g.cg_out, T(1), w + gi * g.cg_out * g.k, g.k, GY.data(),
                          cols, T(0), gcol, cols);
-          if (g.direct && in_place) continue;
-          if (g.direct) {
+          if (g.input_is_col && in_place) continue;
+          if (g.input_is_col) {
             scatter_planes(col, cb, g.cg_in, g.p, gx0, x_image);
             continue;
           }
@@ -353,16 +277,17 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, 
   }
 }
 
-template void conv2d_forward<float>(const Conv2dShape&, const float*, const float*, const float*, float*);
-template void conv2d_forward<double>(const Conv2dShape&, const double*, const double*, const double*,
-                                     double*);
+template void conv2d_forward<float>(const Conv2dShape&, const float*, const float*, const float*, float*,
+                                    ConvAlgorithm);
+template void conv2d_forward<double>(const Conv2dShape&, const double*, const double*, const double*, double*,
+                                     ConvAlgorithm);
 template void conv2d_forward_moments<float>(const Conv2dShape&, const float*, const float*, const float*,
-                                            float*, double*);
+                                            float*, double*, ConvAlgorithm);
 template void conv2d_forward_moments<double>(const Conv2dShape&, const double*, const double*, const double*,
-                                             double*, double*);
+                                             double*, double*, ConvAlgorithm);
 template void conv2d_backward<float>(const Conv2dShape&, const float*, const float*, const float*, float*,
-                                     float*, float*);
+                                     float*, float*, ConvAlgorithm);
 template void conv2d_backward<double>(const Conv2dShape&, const double*, const double*, const double*,
-                                      double*, double*, double*);
+                                      double*, double*, double*, ConvAlgorithm);
 
 }  // namespace ssl::kernels::cpu

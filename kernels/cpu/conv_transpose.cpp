@@ -1,22 +1,24 @@
-// CPU transposed convolution: GEMM + col2im, images spread over OpenMP threads.
+// CPU transposed convolution: GEMM + col2im, chunks of images spread over OpenMP threads.
 //
-// For one image and one group, with P = h*w input pixels, K = (c_out/groups)*kh*kw, Cg = c_in/groups and
-// W_g the group's weights viewed as [Cg, K]:
-//   forward  col [K, P] = W_gᵀ * x [Cg, P];  y = col2im(col) (+ bias)   col2im adds overlapping patches up
-//   gx       col = im2col(gy);  gx [Cg, P] = W_g * col                   an ordinary convolution of gy
-//   gw       gw [Cg, K] += x * colᵀ                                     summed over images
+// For one group of a chunk of nb images, with P = h*w input pixels per image, K = (c_out/groups)*kh*kw,
+// Cg = c_in/groups and W_g the group's weights viewed as [Cg, K], X [Cg, nb*P] holds the images' input planes
+// side by side and col [K, nb*P] their columns (kernels/cpu/image_chunks.h says why chunks):
+//   forward  col = W_gᵀ · X;  y_b = col2im(block b of col) (+ bias)   col2im adds overlapping patches up
+//   gx       block b of col = im2col(gy_b);  GX [Cg, nb*P] = W_g · col an ordinary convolution of gy
+//   gw       gw [Cg, K] += X · colᵀ                                   summed over chunks
 //   gb       gb [c_out] += sums of gy over each output plane
 // This is conv2d's recipe (kernels/cpu/conv.cpp) with forward and input-gradient swapped. Here im2col and
 // col2im clip at the output's border instead of going through a zero-padded copy, because the "padding"
 // of a transposed convolution removes output rows rather than adding input ones.
-// A 1x1, stride-1, unpadded transposed convolution needs no col2im: col is the output plane itself.
+// A 1x1, stride-1, unpadded transposed convolution needs no col2im: col is the output planes themselves.
 //
-// The products go through Eigen's GEMM (kernels::cpu::gemm; inside the parallel loop it runs on the calling
-// thread), not gemm_serial: P is as small as 16 in a DCGAN generator's first layers, where gemm_serial's
-// 64-column tile wastes most of its work.
-// Each thread owns one K*P col buffer, and in backward its own gw/gb partial sums, added in thread order at
-// the end: the result does not depend on scheduling.
+// A DCGAN generator's first layers have planes of 1 and 16 pixels: one product per image would be a
+// matrix-vector product that reads the whole weight for every image. Each product runs on its thread alone
+// (gemm_serial). Each thread owns its part of the scratch (kernels/cpu/scratch.h) and in backward its own
+// gw/gb partial sums, added in thread order at the end: the result does not depend on scheduling.
 #include "kernels/conv_transpose.h"
+#include "kernels/cpu/image_chunks.h"
+#include "kernels/cpu/scratch.h"
 #include "kernels/cpu/thread_partials.h"
 
 #include <omp.h>
@@ -51,8 +53,8 @@ struct Geometry {
   int64_t cg_in, cg_out;  // channels per group
   int64_t p;              // input pixels per plane, h*w: columns of col
   int64_t oh, ow, oplane;
-  int64_t k;    // rows of col: cg_out*kh*kw
-  bool direct;  // 1x1, stride 1, no padding: col is the output itself
+  int64_t k;           // rows of col: cg_out*kh*kw
+  bool output_is_col;  // 1x1, stride 1, no padding: col is the output itself
 
   explicit Geometry(const ConvTranspose2dShape& s)
       : cg_in(s.c_in / s.groups),
@@ -62,8 +64,8 @@ struct Geometry {
         ow(s.out_w()),
         oplane(oh * ow),
         k(cg_out * s.kh * s.kw),
-        direct(s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0 &&
-               s.out_pad_h == 0 && s.out_pad_w == 0) {}
+        output_is_col(s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 &&
+                      s.pad_w == 0 && s.out_pad_h == 0 && s.out_pad_w == 0) {}
 };
 
 // The input columns ix whose output column ix*stride - pad + j lies in [0, out): [lo, hi).
@@ -77,13 +79,14 @@ inline Span valid_inputs(int64_t j, int64_t stride, int64_t pad, int64_t in, int
   return {lo, std::max(lo, hi)};
 }
 
-// Adds every entry of col [k, p] onto the output pixel it belongs to: row (c, i, j), column (iy, ix) goes to
-// y[c][iy*sh - ph + i][ix*sw - pw + j] when that lies inside the output. The caller initialises y.
+// Adds every entry of the k x p block of col (rows ld apart) onto the output pixel it belongs to: row
+// (c, i, j), column (iy, ix) goes to y[c][iy*sh - ph + i][ix*sw - pw + j] when that lies inside the output.
+// The caller initialises y.
 template <class T>
-void col2im(const ConvTranspose2dShape& s, const Geometry& g, const T* col, T* y) {
+void col2im(const ConvTranspose2dShape& s, const Geometry& g, const T* col, int64_t ld, T* y) {
   for (int64_t c = 0; c < g.cg_out; ++c)
     for (int64_t i = 0; i < s.kh; ++i)
-      for (int64_t j = 0; j < s.kw; ++j, col += g.p) {
+      for (int64_t j = 0; j < s.kw; ++j, col += ld) {
         const Span r = valid_inputs(j, s.stride_w, s.pad_w, s.w, g.ow);
         for (int64_t iy = 0; iy < s.h; ++iy) {
           const int64_t oy = iy * s.stride_h - s.pad_h + i;
@@ -97,12 +100,13 @@ void col2im(const ConvTranspose2dShape& s, const Geometry& g, const T* col, T* y
       }
 }
 
-// The adjoint: col[(c, i, j)][(iy, ix)] = gy[c][iy*sh - ph + i][ix*sw - pw + j], 0 outside the output.
+// The adjoint, into the k x p block of col whose rows are ld apart:
+// col[(c, i, j)][(iy, ix)] = gy[c][iy*sh - ph + i][ix*sw - pw + j], 0 outside the output.
 template <class T>
-void im2col(const ConvTranspose2dShape& s, const Geometry& g, const T* gy, T* col) {
+void im2col(const ConvTranspose2dShape& s, const Geometry& g, const T* gy, T* col, int64_t ld) {
   for (int64_t c = 0; c < g.cg_out; ++c)
     for (int64_t i = 0; i < s.kh; ++i)
-      for (int64_t j = 0; j < s.kw; ++j, col += g.p) {
+      for (int64_t j = 0; j < s.kw; ++j, col += ld) {
         const Span r = valid_inputs(j, s.stride_w, s.pad_w, s.w, g.ow);
         for (int64_t iy = 0; iy < s.h; ++iy) {
           T* dst = col + iy * s.w;
@@ -130,30 +134,45 @@ void conv_transpose2d_forward(const ConvTranspose2dShape& s, const T* x, const T
   const Geometry g(s);
   const int64_t x_image = s.c_in * g.p, y_image = s.c_out * g.oplane;
   const int nt = threads_for_items(s.n);
-  const int64_t col_size = g.direct ? 0 : g.k * g.p;
-  std::vector<T> scratch(nt * col_size);
+  const int64_t nb = images_per_chunk(g.p, s.n, nt), chunks = (s.n + nb - 1) / nb;
+  // With one image per chunk the product reads x in place (and one whose output is col writes y in place);
+  // otherwise the gathered input and col live in per-thread scratch: [gathered input | col].
+  const bool in_place = nb == 1;
+  const int64_t xs_size = in_place ? 0 : g.cg_in * nb * g.p;
+  const int64_t col_size = g.output_is_col && in_place ? 0 : g.k * nb * g.p;
+  const int64_t per_thread = xs_size + col_size;
+  T* scratch = reusable_scratch<T>(nt * per_thread);
 
 #pragma omp parallel num_threads(nt)
   {
-    T* col = scratch.data() + omp_get_thread_num() * col_size;
+    T* xs = scratch + omp_get_thread_num() * per_thread;
+    T* col = xs + xs_size;
 #pragma omp for schedule(static)
-    for (int64_t b = 0; b < s.n; ++b) {
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const int64_t b0 = chunk * nb, cb = std::min(nb, s.n - b0), cols = cb * g.p;
       for (int64_t gi = 0; gi < s.groups; ++gi) {
-        const T* xg = x + b * x_image + gi * g.cg_in * g.p;
-        const T* wg = w + gi * g.cg_in * g.k;
-        T* yg = y + b * y_image + gi * g.cg_out * g.oplane;
-        gemm<T>(true, false, g.k, g.p, g.cg_in, T(1), wg, g.k, xg, g.p, T(0), g.direct ? yg : col, g.p);
-        if (!g.direct) {
-          std::fill(yg, yg + g.cg_out * g.oplane, T(0));
-          col2im(s, g, col, yg);
-        }
-        if (bias)
-          for (int64_t c = 0; c < g.cg_out; ++c) {
-            T* plane = yg + c * g.oplane;
-            const T bc = bias[gi * g.cg_out + c];
-#pragma omp simd
-            for (int64_t q = 0; q < g.oplane; ++q) plane[q] += bc;
+        const T* xg = x + b0 * x_image + gi * g.cg_in * g.p;
+        T* yg = y + b0 * y_image + gi * g.cg_out * g.oplane;
+        if (!in_place) gather_planes(xg, x_image, cb, g.cg_in, g.p, xs);
+        // col [k, cols] = W_gᵀ [k, cg_in] · X [cg_in, cols]
+        T* out = g.output_is_col && in_place ? yg : col;
+        gemm_serial<T>(true, false, g.k, cols, g.cg_in, T(1), w + gi * g.cg_in * g.k, g.k, in_place ? xg : xs,
+                       cols, T(0), out, cols);
+        if (g.output_is_col && !in_place) scatter_planes(col, cb, g.cg_out, g.p, yg, y_image);
+        for (int64_t b = 0; b < cb; ++b) {
+          T* yb = yg + b * y_image;
+          if (!g.output_is_col) {
+            std::fill(yb, yb + g.cg_out * g.oplane, T(0));
+            col2im(s, g, col + b * g.p, cols, yb);
           }
+          if (bias)
+            for (int64_t c = 0; c < g.cg_out; ++c) {
+              T* plane = yb + c * g.oplane;
+              const T bc = bias[gi * g.cg_out + c];
+#pragma omp simd
+              for (int64_t q = 0; q < g.oplane; ++q) plane[q] += bc;
+            }
+        }
       }
     }
   }
@@ -171,35 +190,56 @@ void conv_transpose2d_backward(const ConvTranspose2dShape& s, const T* x, const 
   const Geometry g(s);
   const int64_t x_image = s.c_in * g.p, y_image = s.c_out * g.oplane, w_size = s.c_in * g.k;
   const int nt = threads_for_items(s.n);
-  const int64_t col_size = !g.direct && (gw || gx) ? g.k * g.p : 0;
-  std::vector<T> scratch(nt * col_size);
+  const int64_t nb = images_per_chunk(g.p, s.n, nt), chunks = (s.n + nb - 1) / nb;
+  const bool in_place = nb == 1;
+  // Per-thread scratch: [gathered input | col | gathered input gradient].
+  const int64_t xs_size = gw && !in_place ? g.cg_in * nb * g.p : 0;
+  const int64_t col_size = (gw || gx) && !(g.output_is_col && in_place) ? g.k * nb * g.p : 0;
+  const int64_t gxs_size = gx && !in_place ? g.cg_in * nb * g.p : 0;
+  const int64_t per_thread = xs_size + col_size + gxs_size;
+  T* scratch = reusable_scratch<T>(nt * per_thread);
   std::vector<T> gw_part(gw ? nt * w_size : 0), gb_part(gb ? nt * s.c_out : 0);
 
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num();
-    T* col = scratch.data() + t * col_size;
+    T* xs = scratch + t * per_thread;
+    T* col = xs + xs_size;
+    T* gxs = col + col_size;
 #pragma omp for schedule(static)
-    for (int64_t b = 0; b < s.n; ++b) {
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const int64_t b0 = chunk * nb, cb = std::min(nb, s.n - b0), cols = cb * g.p;
       for (int64_t gi = 0; gi < s.groups; ++gi) {
-        const T* gyg = gy + b * y_image + gi * g.cg_out * g.oplane;
+        const T* gyg = gy + b0 * y_image + gi * g.cg_out * g.oplane;
         if (gb)
-          for (int64_t c = 0; c < g.cg_out; ++c) {
-            const T* plane = gyg + c * g.oplane;
-            T acc = 0;
+          for (int64_t b = 0; b < cb; ++b)
+            for (int64_t c = 0; c < g.cg_out; ++c) {
+              const T* plane = gyg + b * y_image + c * g.oplane;
+              T acc = 0;
 #pragma omp simd reduction(+ : acc)
-            for (int64_t q = 0; q < g.oplane; ++q) acc += plane[q];
-            gb_part[t * s.c_out + gi * g.cg_out + c] += acc;
-          }
+              for (int64_t q = 0; q < g.oplane; ++q) acc += plane[q];
+              gb_part[t * s.c_out + gi * g.cg_out + c] += acc;
+            }
         if (!gw && !gx) continue;
-        if (!g.direct) im2col(s, g, gyg, col);
-        const T* cols = g.direct ? gyg : col;  // [k, p]
-        if (gw)
-          gemm<T>(false, true, g.cg_in, g.k, g.p, T(1), x + b * x_image + gi * g.cg_in * g.p, g.p, cols, g.p,
-                  T(1), gw_part.data() + t * w_size + gi * g.cg_in * g.k, g.k);
-        if (gx)
-          gemm<T>(false, false, g.cg_in, g.p, g.k, T(1), w + gi * g.cg_in * g.k, g.k, cols, g.p, T(0),
-                  gx + b * x_image + gi * g.cg_in * g.p, g.p);
+        // col [k, cols]: the chunk's gy unfolded (gy itself when the output is col).
+        if (g.output_is_col && !in_place) gather_planes(gyg, y_image, cb, g.cg_out, g.p, col);
+        if (!g.output_is_col)
+          for (int64_t b = 0; b < cb; ++b) im2col(s, g, gyg + b * y_image, col + b * g.p, cols);
+        const T* cols_of_gy = g.output_is_col && in_place ? gyg : col;
+        if (gw) {
+          const T* xg = x + b0 * x_image + gi * g.cg_in * g.p;
+          if (!in_place) gather_planes(xg, x_image, cb, g.cg_in, g.p, xs);
+          // GW [cg_in, k] += X [cg_in, cols] · colᵀ
+          gemm_serial<T>(false, true, g.cg_in, g.k, cols, T(1), in_place ? xg : xs, cols, cols_of_gy, cols,
+                         T(1), gw_part.data() + t * w_size + gi * g.cg_in * g.k, g.k);
+        }
+        if (gx) {
+          // GX [cg_in, cols] = W_g [cg_in, k] · col
+          T* gxg = gx + b0 * x_image + gi * g.cg_in * g.p;
+          gemm_serial<T>(false, false, g.cg_in, cols, g.k, T(1), w + gi * g.cg_in * g.k, g.k, cols_of_gy,
+                         cols, T(0), in_place ? gxg : gxs, cols);
+          if (!in_place) scatter_planes(gxs, cb, g.cg_in, g.p, gxg, x_image);
+        }
       }
     }
     // The implicit barrier above guarantees every partial sum is complete. Add them in thread order.

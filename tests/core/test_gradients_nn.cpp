@@ -1,6 +1,7 @@
 // The ops of core/ops_nn.h: finite-difference gradient checks in float64 (as in test_gradients.cpp), plus
 // forward checks against values worked by hand and against conv2d, whose input gradient conv_transpose2d is.
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -92,6 +93,29 @@ TEST_CASE("conv_transpose2d gradients") {
                   {rand64({1, 2, 3, 4}, 17), rand64({2, 2, 3, 3}, 18)});
 }
 
+TEST_CASE("conv_transpose2d gradients with several images per product (chunks, the last one short)") {
+  // Two threads, so that seven images of a few pixels make chunks of 4 and 3 on any machine.
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  check_gradients("conv_transpose2d 4x4 stride 2 pad 1, 7 images",
+                  [](const Ts& x) {
+                    return conv_transpose2d(x[0], x[1], x[2], {2, 1});
+                  },
+                  {rand64({7, 3, 2, 2}, 31), rand64({3, 2, 4, 4}, 32), rand64({2}, 33)});
+  check_gradients("conv_transpose2d 1x1, 7 images (no col2im)",
+                  [](const Ts& x) { return conv_transpose2d(x[0], x[1], x[2]); },
+                  {rand64({7, 3, 2, 3}, 34), rand64({3, 4, 1, 1}, 35), rand64({4}, 36)});
+  check_gradients("conv_transpose2d groups 2, 5 images",
+                  [](const Ts& x) {
+                    return conv_transpose2d(x[0], x[1], x[2], {2, 0, 0, 2});
+                  },
+                  {rand64({5, 4, 2, 2}, 37), rand64({4, 3, 2, 2}, 38), rand64({6}, 39)});
+  check_gradients("conv_transpose2d from 1x1, 7 images",
+                  [](const Ts& x) { return conv_transpose2d(x[0], x[1]); },
+                  {rand64({7, 5, 1, 1}, 40), rand64({5, 3, 4, 4}, 41)});
+  omp_set_num_threads(saved);
+}
+
 TEST_CASE("upsample_nearest2d forward and gradients") {
   Tensor x = Tensor::from_vector<float>({1, 2, 3, 4}, {1, 1, 2, 2});
   CHECK(upsample_nearest2d(x, 2).to_vector<float>() ==
@@ -108,8 +132,7 @@ TEST_CASE("upsample_nearest2d forward and gradients") {
 }
 
 // float runs conv2d's GEMMs through gemm_serial's AVX-512 kernel where the CPU has it, double through Eigen;
-// at the sizes a model trains at (many tiles and blocks per product) both must agree. conv_transpose2d,
-// Eigen in both precisions, is held to the same bound.
+// at the sizes a model trains at (many tiles and blocks per product) both must agree; conv_transpose2d too.
 TEST_CASE("conv2d and conv_transpose2d in float agree with double, forward and backward, at training sizes") {
   struct Case {
     bool transpose;

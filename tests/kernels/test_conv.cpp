@@ -1,5 +1,6 @@
-// conv2d kernels: forward against a direct-loop reference in double, backward against central finite
-// differences of L = sum(r * y), and float against double at the sizes a training step uses.
+// conv2d kernels, both algorithms (im2col + GEMM and direct loops): forward against a loop-by-loop reference
+// in double, backward against central finite differences of L = sum(r * y), and float against double at the
+// sizes a training step uses.
 #include <doctest/doctest.h>
 #include <omp.h>
 
@@ -21,6 +22,11 @@ using namespace ssl::test;
 
 using ssl::kernels::Conv2dShape;
 namespace cpu = ssl::kernels::cpu;
+using cpu::ConvAlgorithm;
+
+// The two algorithms every shape is checked with, whichever `automatic` would choose for it.
+const ConvAlgorithm kAlgorithms[] = {ConvAlgorithm::gemm, ConvAlgorithm::direct};
+const char* name_of(ConvAlgorithm a) { return a == ConvAlgorithm::gemm ? "im2col + GEMM" : "direct loops"; }
 
 struct ConvCase {
   const char* name;
@@ -29,7 +35,8 @@ struct ConvCase {
 
 // Small shapes for exact checks: strides 1 and 2, padding (also wider than the kernel), groups 1, 2 and
 // c_in (depthwise, with and without a channel multiplier), odd and non-square sizes, 1x1 and 3x3 kernels,
-// and batches that the kernel splits into chunks of several images.
+// batches that the kernel splits into chunks of several images, and output channels per group below, at and
+// above the direct loops' block of kDirectMaxOutputs.
 const std::vector<ConvCase> kSmallCases = {
     {"3x3 s1 p1", {2, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1}},
     {"3x3 s2 p1 groups 2, 7x6", {3, 4, 7, 6, 6, 3, 3, 2, 2, 1, 1, 2}},
@@ -44,6 +51,8 @@ const std::vector<ConvCase> kSmallCases = {
     // Small planes and more images than threads: several images share one GEMM, the last chunk short.
     {"3x3 s1 p1, 7 images in chunks", {7, 3, 4, 4, 5, 3, 3, 1, 1, 1, 1, 1}},
     {"1x1 s1 p0, 7 images in chunks", {7, 4, 3, 3, 5, 1, 1, 1, 1, 0, 0, 1}},
+    {"3x3 s1 p1, 9 outputs, rows longer than a tile", {2, 3, 5, 37, 9, 3, 3, 1, 1, 1, 1, 1}},
+    {"3x3 s2 p1, 10 outputs in groups 2, rows of two tiles", {2, 4, 4, 64, 10, 3, 3, 2, 2, 1, 1, 2}},
 };
 
 int64_t x_count(const Conv2dShape& s) { return s.n * s.c_in * s.h * s.w; }
@@ -76,32 +85,34 @@ std::vector<double> conv_reference(const Conv2dShape& s, const std::vector<doubl
 }
 
 template <class T>
-void check_forward_case(const ConvCase& c, bool with_bias, std::mt19937_64& rng, double atol, double rtol) {
+void check_forward_case(const ConvCase& c, bool with_bias, ConvAlgorithm a, std::mt19937_64& rng, double atol,
+                        double rtol) {
   const Conv2dShape& s = c.s;
   const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
   const auto b = with_bias ? random_vector(s.c_out, rng) : std::vector<double>{};
   const auto ref = conv_reference(s, x, w, b);
   const auto xt = cast<T>(x), wt = cast<T>(w), bt = cast<T>(b);
   auto y = poisoned<T>(y_count(s));
-  cpu::conv2d_forward<T>(s, xt.data(), wt.data(), with_bias ? bt.data() : nullptr, y.data());
+  cpu::conv2d_forward<T>(s, xt.data(), wt.data(), with_bias ? bt.data() : nullptr, y.data(), a);
   check_close(y, ref, atol, rtol, std::string(c.name) + (with_bias ? " with bias" : " no bias"));
 }
 
 }  // namespace
 
-TEST_CASE("conv2d_forward matches the direct-loop reference") {
+TEST_CASE("conv2d_forward matches the loop-by-loop reference") {
   std::mt19937_64 rng(1);
-  for (const auto& c : kSmallCases) {
-    CAPTURE(c.name);
-    for (bool with_bias : {true, false}) {
-      check_forward_case<double>(c, with_bias, rng, 1e-12, 1e-12);
-      check_forward_case<float>(c, with_bias, rng, 1e-5, 1e-5);
-    }
-  }
   // Larger than a cache-line or two, with groups, so that the GEMM blocking and thread split are exercised.
-  const ConvCase medium = {"medium 16->32 k3 s1 p1 groups 2", {3, 16, 12, 11, 32, 3, 3, 1, 1, 1, 1, 2}};
-  check_forward_case<double>(medium, true, rng, 1e-12, 1e-12);
-  check_forward_case<float>(medium, true, rng, 1e-5, 1e-5);
+  std::vector<ConvCase> cases = kSmallCases;
+  cases.push_back({"medium 16->32 k3 s1 p1 groups 2", {3, 16, 12, 11, 32, 3, 3, 1, 1, 1, 1, 2}});
+  for (const ConvAlgorithm a : kAlgorithms)
+    for (const auto& c : cases) {
+      CAPTURE(name_of(a));
+      CAPTURE(c.name);
+      for (bool with_bias : {true, false}) {
+        check_forward_case<double>(c, with_bias, a, rng, 1e-12, 1e-12);
+        check_forward_case<float>(c, with_bias, a, rng, 1e-5, 1e-5);
+      }
+    }
 }
 
 namespace {
@@ -122,14 +133,14 @@ std::vector<double> moments_reference(const std::vector<T>& y, int64_t planes, i
 }
 
 template <class T>
-void check_moments_case(const ConvCase& c, double offset, std::mt19937_64& rng, double tol) {
+void check_moments_case(const ConvCase& c, double offset, ConvAlgorithm a, std::mt19937_64& rng, double tol) {
   const Conv2dShape& s = c.s;
   const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
   const auto b = std::vector<double>(s.c_out, offset);  // a large offset: |mean| >> std
   const auto xt = cast<T>(x), wt = cast<T>(w), bt = cast<T>(b);
   auto y = poisoned<T>(y_count(s));
   auto moments = poisoned<double>(2 * s.n * s.c_out);
-  cpu::conv2d_forward_moments<T>(s, xt.data(), wt.data(), bt.data(), y.data(), moments.data());
+  cpu::conv2d_forward_moments<T>(s, xt.data(), wt.data(), bt.data(), y.data(), moments.data(), a);
   const std::string name = std::string(c.name) + " offset " + std::to_string(offset);
   check_close(y, conv_reference(s, x, w, b), tol * (1 + offset), tol, name + " y");
   // The moments of the y the kernel wrote (rounding in y is the convolution's, not the moments').
@@ -144,65 +155,77 @@ TEST_CASE("conv2d_forward_moments writes y and every output plane's mean and spr
   std::vector<ConvCase> cases = kSmallCases;
   cases.push_back({"1x1 on 2x2 planes, 19 images in chunks", {19, 6, 2, 2, 5, 1, 1, 1, 1, 0, 0, 1}});
   cases.push_back({"medium 16->32 k3 s1 p1 groups 2", {3, 16, 12, 11, 32, 3, 3, 1, 1, 1, 1, 2}});
-  for (const auto& c : cases) {
-    CAPTURE(c.name);
-    for (double offset : {0.0, 1000.0}) {
-      check_moments_case<double>(c, offset, rng, 1e-10);
-      check_moments_case<float>(c, offset, rng, 1e-4);
+  for (const ConvAlgorithm a : kAlgorithms)
+    for (const auto& c : cases) {
+      CAPTURE(name_of(a));
+      CAPTURE(c.name);
+      for (double offset : {0.0, 1000.0}) {
+        check_moments_case<double>(c, offset, a, rng, 1e-10);
+        check_moments_case<float>(c, offset, a, rng, 1e-4);
+      }
     }
-  }
 }
 
 TEST_CASE("conv2d_backward matches central finite differences") {
   std::mt19937_64 rng(2);
-  for (const auto& c : kSmallCases) {
-    CAPTURE(c.name);
-    const Conv2dShape& s = c.s;
-    auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
-    auto b = random_vector(s.c_out, rng);
-    const auto r = random_vector(y_count(s), rng);  // L = sum(r * y), so dL/dy = r
-    auto loss = [&] { return dot(r, conv_reference(s, x, w, b)); };
+  for (const ConvAlgorithm a : kAlgorithms)
+    for (const auto& c : kSmallCases) {
+      CAPTURE(name_of(a));
+      CAPTURE(c.name);
+      const Conv2dShape& s = c.s;
+      auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
+      auto b = random_vector(s.c_out, rng);
+      const auto r = random_vector(y_count(s), rng);  // L = sum(r * y), so dL/dy = r
+      auto loss = [&] { return dot(r, conv_reference(s, x, w, b)); };
 
-    auto gx = poisoned<double>(x_count(s)), gw = poisoned<double>(w_count(s)), gb = poisoned<double>(s.c_out);
-    cpu::conv2d_backward<double>(s, x.data(), w.data(), r.data(), gx.data(), gw.data(), gb.data());
+      auto gx = poisoned<double>(x_count(s)), gw = poisoned<double>(w_count(s)),
+           gb = poisoned<double>(s.c_out);
+      cpu::conv2d_backward<double>(s, x.data(), w.data(), r.data(), gx.data(), gw.data(), gb.data(), a);
 
-    // L is linear in each single element, so central differences are exact up to rounding.
-    const double h = 1e-3;
-    check_close(gx, numeric_gradient(x, loss, h), 1e-9, 1e-8, std::string(c.name) + " gx");
-    check_close(gw, numeric_gradient(w, loss, h), 1e-9, 1e-8, std::string(c.name) + " gw");
-    check_close(gb, numeric_gradient(b, loss, h), 1e-9, 1e-8, std::string(c.name) + " gb");
-  }
+      // L is linear in each single element, so central differences are exact up to rounding.
+      const double h = 1e-3;
+      check_close(gx, numeric_gradient(x, loss, h), 1e-9, 1e-8, std::string(c.name) + " gx");
+      check_close(gw, numeric_gradient(w, loss, h), 1e-9, 1e-8, std::string(c.name) + " gw");
+      check_close(gb, numeric_gradient(b, loss, h), 1e-9, 1e-8, std::string(c.name) + " gb");
+    }
 }
 
 TEST_CASE("conv2d_backward computes each requested gradient alone, the same as all together") {
   std::mt19937_64 rng(3);
-  for (const auto& c : kSmallCases) {
-    CAPTURE(c.name);
-    const Conv2dShape& s = c.s;
-    const auto x = cast<float>(random_vector(x_count(s), rng)),
-               w = cast<float>(random_vector(w_count(s), rng));
-    const auto gy = cast<float>(random_vector(y_count(s), rng));
-    auto gx = poisoned<float>(x_count(s)), gw = poisoned<float>(w_count(s)), gb = poisoned<float>(s.c_out);
-    cpu::conv2d_backward<float>(s, x.data(), w.data(), gy.data(), gx.data(), gw.data(), gb.data());
+  for (const ConvAlgorithm a : kAlgorithms)
+    for (const auto& c : kSmallCases) {
+      CAPTURE(name_of(a));
+      CAPTURE(c.name);
+      const Conv2dShape& s = c.s;
+      const auto x = cast<float>(random_vector(x_count(s), rng)),
+                 w = cast<float>(random_vector(w_count(s), rng));
+      const auto gy = cast<float>(random_vector(y_count(s), rng));
+      auto gx = poisoned<float>(x_count(s)), gw = poisoned<float>(w_count(s)), gb = poisoned<float>(s.c_out);
+      cpu::conv2d_backward<float>(s, x.data(), w.data(), gy.data(), gx.data(), gw.data(), gb.data(), a);
 
-    auto gx1 = poisoned<float>(x_count(s)), gw1 = poisoned<float>(w_count(s)), gb1 = poisoned<float>(s.c_out);
-    cpu::conv2d_backward<float>(s, nullptr, w.data(), gy.data(), gx1.data(), nullptr, nullptr);
-    cpu::conv2d_backward<float>(s, x.data(), nullptr, gy.data(), nullptr, gw1.data(), nullptr);
-    cpu::conv2d_backward<float>(s, nullptr, nullptr, gy.data(), nullptr, nullptr, gb1.data());
-    // Same operations in the same order: bit-for-bit equal (NaN, an unwritten element, never compares equal).
-    CHECK(gx1 == gx);
-    CHECK(gw1 == gw);
-    CHECK(gb1 == gb);
-  }
+      auto gx1 = poisoned<float>(x_count(s)), gw1 = poisoned<float>(w_count(s)),
+           gb1 = poisoned<float>(s.c_out);
+      cpu::conv2d_backward<float>(s, nullptr, w.data(), gy.data(), gx1.data(), nullptr, nullptr, a);
+      cpu::conv2d_backward<float>(s, x.data(), nullptr, gy.data(), nullptr, gw1.data(), nullptr, a);
+      cpu::conv2d_backward<float>(s, nullptr, nullptr, gy.data(), nullptr, nullptr, gb1.data(), a);
+      // Same operations in the same order: bit-for-bit equal (NaN, an unwritten element, never compares
+      // equal).
+      CHECK(gx1 == gx);
+      CHECK(gw1 == gw);
+      CHECK(gb1 == gb);
+    }
 }
 
 TEST_CASE("conv2d float agrees with double at training sizes; weight gradients are deterministic") {
-  // The two layers of the SimCLR hot path (with a small batch), a strided depthwise layer and a 1x1 layer.
+  // The two layers of the SimCLR hot path (with a small batch), a strided depthwise layer, a 1x1 layer and a
+  // layer with three outputs, each by the algorithm `automatic` chooses for it.
   const std::vector<ConvCase> cases = {
       {"3->32 32x32 k3 p1", {6, 3, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1}},
       {"32->64 16x16 k3 p1", {5, 32, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1}},
       {"depthwise 32 16x16 k3 s2 p1", {4, 32, 16, 16, 32, 3, 3, 2, 2, 1, 1, 32}},
       {"1x1 64->128 8x8", {4, 64, 8, 8, 128, 1, 1, 1, 1, 0, 0, 1}},
+      {"128->3 32x32 k3 p1 (a generator's last layer: direct loops)",
+       {4, 128, 32, 32, 3, 3, 3, 1, 1, 1, 1, 1}},
   };
   std::mt19937_64 rng(4);
   for (const auto& c : cases) {
@@ -242,17 +265,20 @@ TEST_CASE("conv2d_backward gives the same gradients with 1 and 3 threads") {
   const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
   const auto gy = random_vector(y_count(s), rng);
   const int saved = omp_get_max_threads();
-  std::vector<double> gx1(x_count(s)), gw1(w_count(s)), gb1(s.c_out);
-  omp_set_num_threads(1);
-  cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx1.data(), gw1.data(), gb1.data());
-  auto gx3 = poisoned<double>(x_count(s)), gw3 = poisoned<double>(w_count(s)),
-       gb3 = poisoned<double>(s.c_out);
-  omp_set_num_threads(3);
-  cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx3.data(), gw3.data(), gb3.data());
-  omp_set_num_threads(saved);
-  check_close(gx3, gx1, 0.0, 0.0, "gx");  // per image: no sum across threads, so bit-for-bit
-  check_close(gw3, gw1, 1e-12, 1e-12, "gw");
-  check_close(gb3, gb1, 1e-12, 1e-12, "gb");
+  for (const ConvAlgorithm a : kAlgorithms) {
+    CAPTURE(name_of(a));
+    std::vector<double> gx1(x_count(s)), gw1(w_count(s)), gb1(s.c_out);
+    omp_set_num_threads(1);
+    cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx1.data(), gw1.data(), gb1.data(), a);
+    auto gx3 = poisoned<double>(x_count(s)), gw3 = poisoned<double>(w_count(s)),
+         gb3 = poisoned<double>(s.c_out);
+    omp_set_num_threads(3);
+    cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx3.data(), gw3.data(), gb3.data(), a);
+    omp_set_num_threads(saved);
+    check_close(gx3, gx1, 0.0, 0.0, "gx");  // per image: no sum across threads, so bit-for-bit
+    check_close(gw3, gw1, 1e-12, 1e-12, "gw");
+    check_close(gb3, gb1, 1e-12, 1e-12, "gb");
+  }
 }
 
 TEST_CASE("conv2d rejects invalid shapes") {
