@@ -34,7 +34,7 @@ namespace ssl {
 struct ContextOptions {
   // Centre (the default) or random_blocks, hole/block size, overlap; fill unused. Random blocks are often
   // preferred for feature learning, but not here: in study A (seed 0, convnet2, 32 px) the linear probe at
-  // pool2 reads 57.7 % Top-1 after the centre hole and 39.6 % after blocks at their defaults (quarter-side
+  // pool2 reads 57.6 % Top-1 after the centre hole and 39.2 % after blocks at their defaults (quarter-side
   // blocks to 25 % coverage), below the random encoder's 51.0 %.
   data::MaskOptions mask;
   double overlap_weight = 10;     // weight of the overlap band in the L2 loss (the original's x10)
