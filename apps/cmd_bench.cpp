@@ -277,8 +277,7 @@ void bench_generator_layers(BenchOptions& o) {
           },
           o.repeats);
     };
-    const double ms = run(kernels::cpu::ConvAlgorithm::automatic),
-                 gemm = run(kernels::cpu::ConvAlgorithm::gemm);
+    const double ms = run(kernels::cpu::ConvAlgorithm::direct), gemm = run(kernels::cpu::ConvAlgorithm::gemm);
     const double flop = 6.0 * double(batch * 3 * 32 * 32 * 128 * 9);
     report(o, {{"workload", last_name}, {"median_ms", ms}, {"gflops", flop / (ms * 1e6)}, {"gemm_ms", gemm}});
   }

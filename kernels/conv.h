@@ -36,7 +36,7 @@ void check_conv2d_shape(const Conv2dShape& s, const char* fn);
 // loops (kernels/cpu/conv_direct.cpp) suit layers with few output channels per group, at most
 // kDirectMaxOutputs, such as an image generator's or decoder's last layer, whose column matrix would be moved
 // for little arithmetic (`ssl bench --only conv_fwd_bwd` times both on a 128 -> 3 layer). `automatic`
-// chooses by that rule; the tests run every shape both ways.
+// chooses by that rule; the kernel tests check both on every shape.
 enum class ConvAlgorithm { automatic, gemm, direct };
 constexpr int64_t kDirectMaxOutputs = 4;
 

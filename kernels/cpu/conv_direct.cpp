@@ -32,7 +32,7 @@ namespace ssl::kernels::cpu {
 namespace {
 
 constexpr int64_t kLanes = 16;               // output pixels of one row per tile
-constexpr int64_t kOut = kDirectMaxOutputs;  // output channels per tile
+constexpr int64_t kOut = kDirectMaxOutputs;  // output channels per tile: a layer the rule sends here fits one
 
 template <class T>
 using Tile = T[kOut][kLanes];
@@ -144,7 +144,7 @@ void conv2d_forward_direct(const Conv2dShape& s, const T* x, const T* w, const T
   const int64_t x_image = s.c_in * g.plane, y_image = s.c_out * g.p;
   const int nt = threads_for_items(s.n);
   const int64_t pad_size = g.padded ? g.cg_in * g.pplane : 0;
-  T* scratch = reusable_scratch<T>(std::max<int64_t>(1, nt * pad_size));
+  T* scratch = reusable_scratch<T>(nt * pad_size);
   std::vector<std::vector<T>> wt(s.groups);
   for (int64_t gi = 0; gi < s.groups; ++gi) wt[gi] = weights_by_tap(g, w + gi * g.cg_out * g.k);
 
@@ -198,7 +198,7 @@ void conv2d_backward_direct(const Conv2dShape& s, const T* x, const T* w, const 
   T* scratch = reusable_scratch<T>(nt * per_thread);
   std::vector<T> gw_part(gw ? nt * w_size : 0), gb_part(gb ? nt * s.c_out : 0);
   std::vector<std::vector<T>> wt(gx ? s.groups : 0);
-  for (size_t gi = 0; gi < wt.size(); ++gi) wt[gi] = weights_by_tap(g, w + gi * g.cg_out * g.k);
+  for (int64_t gi = 0; gi < int64_t(wt.size()); ++gi) wt[gi] = weights_by_tap(g, w + gi * g.cg_out * g.k);
 
 #pragma omp parallel num_threads(nt)
   {

@@ -35,8 +35,8 @@ struct ConvGeometry {
 
 // The copies below are plain `omp simd` loops, for the reason kernels/cpu/image_chunks.h gives.
 
-// Copies x [cg_in, h, w] into the interior of xpad [cg_in, hp, wp]. The border of xpad is zero from its
-// allocation and never written, so one buffer serves every image of the call.
+// Copies x [cg_in, h, w] into the interior of xpad [cg_in, hp, wp]. The caller zeroes xpad once; its border
+// is never written, so one buffer serves every image of the call.
 template <class T>
 void pad_input(const Conv2dShape& s, const ConvGeometry& g, const T* x, T* xpad) {
   for (int64_t c = 0; c < g.cg_in; ++c)

@@ -135,8 +135,8 @@ void conv_transpose2d_forward(const ConvTranspose2dShape& s, const T* x, const T
   const int64_t x_image = s.c_in * g.p, y_image = s.c_out * g.oplane;
   const int nt = threads_for_items(s.n);
   const int64_t nb = images_per_chunk(g.p, s.n, nt), chunks = (s.n + nb - 1) / nb;
-  // With one image per chunk the product reads x in place (and one whose output is col writes y in place);
-  // otherwise the gathered input and col live in per-thread scratch: [gathered input | col].
+  // Per-thread scratch: [gathered input | col]. With one image per chunk the product reads x in place, and
+  // when the output is col it also writes y in place.
   const bool in_place = nb == 1;
   const int64_t xs_size = in_place ? 0 : g.cg_in * nb * g.p;
   const int64_t col_size = g.output_is_col && in_place ? 0 : g.k * nb * g.p;

@@ -91,8 +91,8 @@ void pack_b(const float* b, int64_t ldb, bool trans, int64_t p0, int64_t j0, int
   for (int64_t q = 0; q < nc; q += kNr, out += kc * kNr) {
     const int64_t width = std::min(kNr, nc - q);
     if (trans) {  // column j of the panel is row j0 + q + j of B, contiguous in p
-      // Written in order, p by p: the kNr rows being read stay in L1 (writing column by column instead
-      // touches kc lines of the panel per column, more than L1 holds).
+      // Written in order, p by p: the kNr rows being read stay in L1. (Written column by column, each column
+      // touches kc lines 256 bytes apart, which map to a quarter of L1's sets and do not fit there.)
       const float* src = b + (j0 + q) * ldb + p0;
       for (int64_t p = 0; p < kc; ++p) {
         float* dst = out + p * kNr;

@@ -14,7 +14,8 @@ namespace ssl::kernels::cpu {
 // Columns a GEMM should have at least for the weights' packing to be a small part of its cost.
 constexpr int64_t kMinColumns = 256;
 
-// Images per chunk for planes of p pixels: enough for kMinColumns columns, but no fewer chunks than threads.
+// Images per chunk for planes of p pixels: enough for kMinColumns columns, but at most ⌈n / threads⌉, so that
+// the chunks spread over the threads.
 inline int64_t images_per_chunk(int64_t p, int64_t n, int threads) {
   const int64_t wanted = (kMinColumns + p - 1) / p;
   const int64_t per_thread = (n + threads - 1) / threads;

@@ -52,7 +52,10 @@ const std::vector<ConvCase> kSmallCases = {
     {"3x3 s1 p1, 7 images in chunks", {7, 3, 4, 4, 5, 3, 3, 1, 1, 1, 1, 1}},
     {"1x1 s1 p0, 7 images in chunks", {7, 4, 3, 3, 5, 1, 1, 1, 1, 0, 0, 1}},
     {"3x3 s1 p1, 9 outputs, rows longer than a tile", {2, 3, 5, 37, 9, 3, 3, 1, 1, 1, 1, 1}},
-    {"3x3 s2 p1, 10 outputs in groups 2, rows of two tiles", {2, 4, 4, 64, 10, 3, 3, 2, 2, 1, 1, 2}},
+    {"3x3 s2 p1, 10 outputs in groups 2, strided rows of 32", {2, 4, 4, 64, 10, 3, 3, 2, 2, 1, 1, 2}},
+    // Unpadded rows of exactly one tile: a tile's last read is the last element of x.
+    {"3x3 s1 p0, rows of one tile", {2, 3, 4, 18, 3, 3, 3, 1, 1, 0, 0, 1}},
+    {"3x3 s(2,1) p0, rows of a tile and 3", {2, 2, 7, 21, 4, 3, 3, 2, 1, 0, 0, 1}},
 };
 
 int64_t x_count(const Conv2dShape& s) { return s.n * s.c_in * s.h * s.w; }
@@ -218,44 +221,45 @@ TEST_CASE("conv2d_backward computes each requested gradient alone, the same as a
 
 TEST_CASE("conv2d float agrees with double at training sizes; weight gradients are deterministic") {
   // The two layers of the SimCLR hot path (with a small batch), a strided depthwise layer, a 1x1 layer and a
-  // layer with three outputs, each by the algorithm `automatic` chooses for it.
+  // generator's last layer, each by both algorithms.
   const std::vector<ConvCase> cases = {
       {"3->32 32x32 k3 p1", {6, 3, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1}},
       {"32->64 16x16 k3 p1", {5, 32, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1}},
       {"depthwise 32 16x16 k3 s2 p1", {4, 32, 16, 16, 32, 3, 3, 2, 2, 1, 1, 32}},
       {"1x1 64->128 8x8", {4, 64, 8, 8, 128, 1, 1, 1, 1, 0, 0, 1}},
-      {"128->3 32x32 k3 p1 (a generator's last layer: direct loops)",
-       {4, 128, 32, 32, 3, 3, 3, 1, 1, 1, 1, 1}},
+      {"128->3 32x32 k3 p1", {4, 128, 32, 32, 3, 3, 3, 1, 1, 1, 1, 1}},
   };
   std::mt19937_64 rng(4);
-  for (const auto& c : cases) {
-    CAPTURE(c.name);
-    const Conv2dShape& s = c.s;
-    const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
-    const auto b = random_vector(s.c_out, rng), gy = random_vector(y_count(s), rng);
+  for (const ConvAlgorithm a : kAlgorithms)
+    for (const auto& c : cases) {
+      CAPTURE(name_of(a));
+      CAPTURE(c.name);
+      const Conv2dShape& s = c.s;
+      const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
+      const auto b = random_vector(s.c_out, rng), gy = random_vector(y_count(s), rng);
 
-    std::vector<double> y(y_count(s)), gx(x_count(s)), gw(w_count(s)), gb(s.c_out);
-    cpu::conv2d_forward<double>(s, x.data(), w.data(), b.data(), y.data());
-    cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx.data(), gw.data(), gb.data());
-    // The double kernel itself is checked against the reference at this size too.
-    check_close(y, conv_reference(s, x, w, b), 1e-12, 1e-12, "double forward vs reference");
+      std::vector<double> y(y_count(s)), gx(x_count(s)), gw(w_count(s)), gb(s.c_out);
+      cpu::conv2d_forward<double>(s, x.data(), w.data(), b.data(), y.data(), a);
+      cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx.data(), gw.data(), gb.data(), a);
+      // The double kernel itself is checked against the reference at this size too.
+      check_close(y, conv_reference(s, x, w, b), 1e-12, 1e-12, "double forward vs reference");
 
-    const auto xf = cast<float>(x), wf = cast<float>(w), bf = cast<float>(b), gyf = cast<float>(gy);
-    auto yf = poisoned<float>(y_count(s)), gxf = poisoned<float>(x_count(s));
-    auto gwf = poisoned<float>(w_count(s)), gbf = poisoned<float>(s.c_out);
-    cpu::conv2d_forward<float>(s, xf.data(), wf.data(), bf.data(), yf.data());
-    cpu::conv2d_backward<float>(s, xf.data(), wf.data(), gyf.data(), gxf.data(), gwf.data(), gbf.data());
-    // Sums of hundreds to thousands of float products: scale the absolute tolerance to the output's size.
-    check_close(yf, y, 1e-5 * max_abs(y), 1e-4, "float forward");
-    check_close(gxf, gx, 1e-5 * max_abs(gx), 1e-4, "float gx");
-    check_close(gwf, gw, 1e-5 * max_abs(gw), 1e-4, "float gw");
-    check_close(gbf, gb, 1e-5 * max_abs(gb), 1e-4, "float gb");
+      const auto xf = cast<float>(x), wf = cast<float>(w), bf = cast<float>(b), gyf = cast<float>(gy);
+      auto yf = poisoned<float>(y_count(s)), gxf = poisoned<float>(x_count(s));
+      auto gwf = poisoned<float>(w_count(s)), gbf = poisoned<float>(s.c_out);
+      cpu::conv2d_forward<float>(s, xf.data(), wf.data(), bf.data(), yf.data(), a);
+      cpu::conv2d_backward<float>(s, xf.data(), wf.data(), gyf.data(), gxf.data(), gwf.data(), gbf.data(), a);
+      // Sums of hundreds to thousands of float products: scale the absolute tolerance to the output's size.
+      check_close(yf, y, 1e-5 * max_abs(y), 1e-4, "float forward");
+      check_close(gxf, gx, 1e-5 * max_abs(gx), 1e-4, "float gx");
+      check_close(gwf, gw, 1e-5 * max_abs(gw), 1e-4, "float gw");
+      check_close(gbf, gb, 1e-5 * max_abs(gb), 1e-4, "float gb");
 
-    auto gw2 = poisoned<float>(w_count(s)), gb2 = poisoned<float>(s.c_out);
-    cpu::conv2d_backward<float>(s, xf.data(), wf.data(), gyf.data(), nullptr, gw2.data(), gb2.data());
-    CHECK(gw2 == gwf);
-    CHECK(gb2 == gbf);
-  }
+      auto gw2 = poisoned<float>(w_count(s)), gb2 = poisoned<float>(s.c_out);
+      cpu::conv2d_backward<float>(s, xf.data(), wf.data(), gyf.data(), nullptr, gw2.data(), gb2.data(), a);
+      CHECK(gw2 == gwf);
+      CHECK(gb2 == gbf);
+    }
 }
 
 TEST_CASE("conv2d_backward gives the same gradients with 1 and 3 threads") {
