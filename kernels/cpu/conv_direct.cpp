@@ -9,10 +9,12 @@
 //   gx       gxp[ci][oy*sh + i][ox*sw + j] += Σ_co w[co][t] · gy[co][oy][ox]          for every t, oy, ox
 //   gw       gw[co][t]                     += Σ_oy,ox gy[co][oy][ox] · xp[ci][oy*sh + i][ox*sw + j]
 //   gb       gb[co]                        += Σ gy[co]
-// A tile is kLanes pixels of one output row for a block of kOut output channels at once: each value read
-// from xp (or gy) serves kOut multiply-adds, and the kOut x kLanes sums stay in vector registers. A block
-// with fewer than kOut channels gets zero weights (and a row of zeros for gy) in the missing places. Layers
-// with many output channels run too (the tests use that), but im2col + GEMM is faster for them.
+// Output channels go in blocks of kOut, so that each value read from xp serves kOut multiply-adds. Forward,
+// a tile of kLanes pixels of one output row keeps its kOut x kLanes sums in vector registers over every tap;
+// the gradients go tap by tap over the whole plane (gx: one read and write of gxp per kOut multiply-adds; gw:
+// kOut x kLanes sums in registers per tap). A block with fewer than kOut channels gets zero weights (and a
+// row of zeros for gy) in the missing places. Layers with many output channels run too (the tests use that),
+// but im2col + GEMM is faster for them.
 //
 // Images are spread over OpenMP threads; every sum runs in a fixed order, and gw/gb are per-thread partial
 // sums added in thread order, so the result does not depend on scheduling.
