@@ -216,11 +216,7 @@ void conv2d_backward_direct(const Conv2dShape& s, const T* x, const T* w, const 
         const T* gyg = gy + b * y_image + gi * g.cg_out * g.p;
         if (gb)
           for (int64_t co = 0; co < g.cg_out; ++co) {
-            const T* plane = gyg + co * g.p;
-            T acc = 0;
-#pragma omp simd reduction(+ : acc)
-            for (int64_t q = 0; q < g.p; ++q) acc += plane[q];
-            gb_part[t * s.c_out + gi * g.cg_out + co] += acc;
+            gb_part[t * s.c_out + gi * g.cg_out + co] += plane_sum(gyg + co * g.p, g.p);
           }
         if (gw) {
           const T* xg = x + b * x_image + gi * g.cg_in * g.plane;

@@ -18,6 +18,7 @@
 // gw/gb partial sums, added in thread order at the end: the result does not depend on scheduling.
 #include "kernels/conv_transpose.h"
 #include "kernels/cpu/image_chunks.h"
+#include "kernels/cpu/plane_moments.h"
 #include "kernels/cpu/scratch.h"
 #include "kernels/cpu/thread_partials.h"
 
@@ -214,11 +215,8 @@ void conv_transpose2d_backward(const ConvTranspose2dShape& s, const T* x, const 
         if (gb)
           for (int64_t b = 0; b < cb; ++b)
             for (int64_t c = 0; c < g.cg_out; ++c) {
-              const T* plane = gyg + b * y_image + c * g.oplane;
-              T acc = 0;
-#pragma omp simd reduction(+ : acc)
-              for (int64_t q = 0; q < g.oplane; ++q) acc += plane[q];
-              gb_part[t * s.c_out + gi * g.cg_out + c] += acc;
+              gb_part[t * s.c_out + gi * g.cg_out + c] +=
+                  plane_sum(gyg + b * y_image + c * g.oplane, g.oplane);
             }
         if (!gw && !gx) continue;
         // col [k, cols]: the chunk's gy unfolded (gy itself when the output is col).

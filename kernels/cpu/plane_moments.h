@@ -1,6 +1,6 @@
-// Per-plane moments, recorded by a convolution kernel while each output plane is still in cache, so that the
-// batch norm after it need not read the whole output again for its statistics (see
-// batch_norm_relu_forward_train_moments in kernels/batchnorm.h).
+// Per-plane reductions for the convolution kernels: the moments a kernel records while each output plane is
+// still in cache, so that the batch norm after it need not read the whole output again for its statistics
+// (see batch_norm_relu_forward_train_moments in kernels/batchnorm.h), and the sum a bias gradient needs.
 #pragma once
 
 #include <algorithm>
@@ -25,6 +25,15 @@ inline void plane_moments(const T* y, int64_t hw, double* mean, double* m2) {
   }
   *mean = double(k0) + double(d) / double(hw);
   *m2 = std::max(0.0, double(dd) - double(d) * double(d) / double(hw));
+}
+
+// The sum of the hw values of one plane (a bias's gradient sums one plane of gy per output channel).
+template <class T>
+inline T plane_sum(const T* y, int64_t hw) {
+  T acc = 0;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t q = 0; q < hw; ++q) acc += y[q];
+  return acc;
 }
 
 }  // namespace ssl::kernels::cpu
