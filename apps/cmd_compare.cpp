@@ -66,8 +66,7 @@ void add_compare_command(CLI::App& app) {
                   "of the probe's images), a layer name, or empty for the encoder's output")
       ->capture_default_str();
   cmd->add_option("--max-steps", o->max_steps_per_epoch,
-                  "Stop each pre-training epoch after this many steps (0 = all; the SGAN runs take whole "
-                  "epochs)")
+                  "Stop each epoch of the self-supervised and SGAN runs after this many steps (0 = all)")
       ->check(non_negative_number());
   add_seed_flag(*cmd, o->seed, "Random seed (also draws the labelled subset)");
   cmd->add_option("--repeats", o->repeats,

@@ -29,7 +29,8 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--labelled", "lab
                                                              {"--workers", "workers"},
                                                              {"--device", "device"},
                                                              {"--skip-bad-images", "skip_bad_images"},
-                                                             {"--sample-every", "sample_every"}};
+                                                             {"--sample-every", "sample_every"},
+                                                             {"--max-steps", "max_steps_per_epoch"}};
 }  // namespace
 
 void add_sgan_command(CLI::App& app) {
@@ -81,6 +82,8 @@ void add_sgan_command(CLI::App& app) {
                   "Write an 8x8 grid of generated images every N epochs (and after the first and the last)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)")
+      ->check(non_negative_number());
   add_seed_flag(*cmd, o->seed, "Random seed");
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   add_workers_flag(*cmd, o->workers);

@@ -198,6 +198,7 @@ nlohmann::json study_b(const CompareOptions& c) {
     g.image_size = c.image_size;
     g.epochs = pool.empty() ? c.label_epochs : c.epochs;  // an epoch is a pass over the unlabelled images
     g.batch_size = std::min<int64_t>(c.batch_size, 64);
+    g.max_steps_per_epoch = c.max_steps_per_epoch;
     g.seed = c.seed;
     g.workers = c.workers;
     g.device = c.device;

@@ -327,6 +327,7 @@ SganData open_sgan_data(const SganOptions& o, Device device) {
   const int64_t lab_batches = d.lab_loader->batches_per_epoch();
   SSL_CHECK(lab_batches > 0, "sgan: the labelled data ", d.labelled->name(), " has fewer than 2 images");
   d.steps_per_epoch = semi ? d.unl_loader->batches_per_epoch() : lab_batches;
+  if (o.max_steps_per_epoch > 0) d.steps_per_epoch = std::min(d.steps_per_epoch, o.max_steps_per_epoch);
   d.cycles = (d.steps_per_epoch + lab_batches - 1) / lab_batches;  // labelled passes per epoch
   return d;
 }

@@ -52,9 +52,10 @@
 // untrained and g_loss 0); pretrained discriminator (init_discriminator: a pretrain output directory whose
 // encoder, with a new Linear(F → K+1) head, replaces nn::SganDiscriminator).
 //
-// An epoch is one pass over the unlabelled images (supervised-only: over the labelled ones); the labelled
-// images are cycled as often as needed, the c-th pass of epoch e using loader epoch e·C + c, so batches are
-// pure functions of (seed, epoch, step). With the default generator restored, --resume continues exactly.
+// An epoch is one pass over the unlabelled images (supervised-only: over the labelled ones), or its first
+// max_steps_per_epoch batches; the labelled images are cycled as often as needed, the c-th pass of epoch e
+// using loader epoch e·C + c, so batches are pure functions of (seed, epoch, step). With the default
+// generator restored, --resume continues exactly.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -112,7 +113,8 @@ struct SganOptions {
   int workers = 1;
   std::string device = "cpu";  // where both networks train: cpu, cuda or cuda:N
   bool skip_bad_images = false;
-  int64_t sample_every = 5;  // epochs between sample grids (also after epoch 1 and the last)
+  int64_t sample_every = 5;         // epochs between sample grids (also after epoch 1 and the last)
+  int64_t max_steps_per_epoch = 0;  // 0 = the whole epoch (fewer for quick runs and tests)
   bool show_progress = true;
   bool resume = false;  // continue the run in out_dir from its checkpoint.safetensors
   // End the run after this many epochs (0 = never), as a kill after that epoch's checkpoint would: for

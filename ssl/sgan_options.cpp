@@ -28,7 +28,8 @@ json sgan_options_json(const SganOptions& o) {
             {"workers", o.workers},
             {"device", o.device},
             {"skip_bad_images", o.skip_bad_images},
-            {"sample_every", o.sample_every}};
+            {"sample_every", o.sample_every},
+            {"max_steps_per_epoch", o.max_steps_per_epoch}};
   if (!o.init_fingerprint.empty()) j["init_fingerprint"] = o.init_fingerprint;  // as pretrain_options_json
   return j;
 }
@@ -57,6 +58,7 @@ SganOptions sgan_options_from_json(const json& j) {
   get("device", o.device);
   get("skip_bad_images", o.skip_bad_images);
   get("sample_every", o.sample_every);
+  get("max_steps_per_epoch", o.max_steps_per_epoch);  // runs saved before it existed took whole epochs
   return o;
 }
 

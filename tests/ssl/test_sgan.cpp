@@ -279,6 +279,23 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   CHECK_FALSE(fs::exists(bad_encoder.out_dir));  // nothing written for a run that could not start
 }
 
+TEST_CASE("sgan --max-steps: each epoch stops after that many steps; a larger limit leaves it whole") {
+  const test::TempDir scratch(kScratch);
+  // tiny_run's epoch is two steps of 8 of its 20 unlabelled images.
+  const auto steps_taken = [](const SganOptions& o) {
+    return nn::read_safetensors_metadata(o.out_dir + "/checkpoint.safetensors").at("global_step");
+  };
+  SganOptions capped = tiny_run("capped", 2);
+  capped.max_steps_per_epoch = 1;
+  REQUIRE(train_sgan(capped).size() == 2);
+  CHECK(steps_taken(capped) == "2");
+  CHECK(sgan_resume_options(capped.out_dir).max_steps_per_epoch == 1);  // kept for --resume
+  SganOptions loose = tiny_run("loose", 1);
+  loose.max_steps_per_epoch = 5;
+  REQUIRE(train_sgan(loose).size() == 1);
+  CHECK(steps_taken(loose) == "2");
+}
+
 TEST_CASE("sgan moving average: the decay's warm-up and one update on hand-made weights") {
   CHECK(ema_decay_at(0.999, 0) == doctest::Approx(0.1));    // (1 + 0) / (10 + 0)
   CHECK(ema_decay_at(0.999, 90) == doctest::Approx(0.91));  // 91 / 100
