@@ -149,7 +149,13 @@ void add_data_command(CLI::App& app) {
       ->check(CLI::Range(0, 64));
   show->add_option("--out", wo->out, "Output PNG file")->required()->check(file_name_ending(".png"));
   add_skip_bad_images_flag(*show, wo->skip_bad_images);
-  show->callback([wo]() { run_show(*wo); });
+  show->callback([wo, show]() {
+    for (const char* flag : {"--size", "--seed"}) {
+      SSL_CHECK(wo->augment == "simclr" || show->count(flag) == 0, "data show: ", flag,
+                " applies to the augmented views (--augment simclr); the decoded images have their own size");
+    }
+    run_show(*wo);
+  });
 }
 
 }  // namespace ssl::apps

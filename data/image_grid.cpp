@@ -6,6 +6,7 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 
 #include "core/error.h"
@@ -87,7 +88,13 @@ Image make_image_grid(const std::vector<Image>& images, const std::vector<int64_
   while (cols * cols < n && o.columns == 0) ++cols;  // guard against sqrt rounding
   const int64_t rows = (n + cols - 1) / cols;
   const int64_t cell_w = tile_w * s, cell_h = tile_h * s + strip;
-  Image out(rows * cell_h + (rows + 1) * pad, cols * cell_w + (cols + 1) * pad, 3);
+  const int64_t out_h = rows * cell_h + (rows + 1) * pad, out_w = cols * cell_w + (cols + 1) * pad;
+  // The limit of one PNG (write_png), checked before anything is allocated.
+  SSL_CHECK((out_w * 3 + 1) * out_h <= std::numeric_limits<int>::max(), "make_image_grid: ", n, " tiles of ",
+            tile_w, "x", tile_h, " px at scale ", s, " make a ", out_w, "x", out_h,
+            " px grid, more than one PNG holds (2^31 - 1 bytes of rows); show fewer images or use a smaller "
+            "scale");
+  Image out(out_h, out_w, 3);
   fill_rect(out, 0, 0, out.h, out.w, kBackground);
 
   for (int64_t i = 0; i < n; ++i) {
@@ -117,7 +124,10 @@ void write_png(const std::string& path, const Image& image) {
             "' should end in .png (the file is a PNG image)");
   SSL_CHECK(image.c == 1 || image.c == 3 || image.c == 4, "write_png: ", path, ": cannot write ", image.c,
             " channels (expected 1, 3 or 4)");
-  SSL_CHECK(image.w <= (1 << 24) && image.h <= (1 << 24), "write_png: image too large");
+  // The PNG writer sizes its buffer of filtered rows, (w c + 1) h bytes, in an int.
+  SSL_CHECK((image.w * image.c + 1) * image.h <= std::numeric_limits<int>::max(), "write_png: ", path, ": a ",
+            image.w, "x", image.h, "x", image.c,
+            " image is too large for one PNG (at most 2^31 - 1 bytes of rows)");
   const int ok = stbi_write_png(path.c_str(), int(image.w), int(image.h), int(image.c), image.pixels.data(),
                                 int(image.w * image.c));
   SSL_CHECK(ok != 0, "write_png: cannot write '", path, "' (does its directory exist and is it writable?)");

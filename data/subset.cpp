@@ -22,7 +22,6 @@ std::vector<int64_t> LabelSubset::pick(const Dataset& base, int64_t per_class, u
   }
   const std::vector<std::string> names = base.class_names();
   std::vector<int64_t> picked;
-  picked.reserve(size_t(per_class * classes));
   for (int64_t k = 0; k < classes; ++k) {
     std::vector<int64_t>& pool = by_class[size_t(k)];
     const int64_t n = int64_t(pool.size());

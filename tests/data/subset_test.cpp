@@ -122,4 +122,7 @@ TEST_CASE("LabelSubset: open_dataset budget suffix") {
   }
   // A budget larger than a class is the subset's error.
   CHECK(contains(error_of([&] { open_dataset("synthetic:test:20@3"); }), "expected 3 images of class 0"));
+  // Even one beyond any memory: the same error, not a failed allocation.
+  CHECK(contains(error_of([&] { open_dataset("synthetic:test:20@1000000000000"); }),
+                 "expected 1000000000000 images of class 0"));
 }

@@ -520,6 +520,10 @@ TEST_CASE("make_image_grid: dimensions, tiles at their places, label strips with
   CHECK(g2.h == 3 * 30 + 4 * 2);
   CHECK_THROWS_AS(make_image_grid(imgs, {1, 2}, o), Error);
   CHECK_THROWS_AS(make_image_grid({}, {}, o), Error);
+  // A grid larger than one PNG holds is refused before it is allocated (here 65,5xx px square).
+  o.scale = 64;
+  CHECK_THROWS_WITH_AS(make_image_grid({Image(1024, 1024, 1)}, {}, o),
+                       doctest::Contains("more than one PNG holds"), Error);
 }
 
 TEST_CASE("write_png: round trip, clear error for a bad path or extension") {
