@@ -190,10 +190,10 @@ EpochMetrics train_epoch(const PretrainOptions& o, PretrainSetup& s, nn::Optimiz
     loss.backward();   // compute gradients ...
     optimizer.step();  // ... then apply them (a data-parallel all-reduce would sit between the two)
     loss_sum += value;
-    images += batch.images.size(0);
+    images += batch.size();  // dataset images, however many views or rotations of each the method makes
     ++done;
     ++step;
-    progress.update(done, loss_sum / double(done), batch.images.size(0));
+    progress.update(done, loss_sum / double(done), batch.size());
   }
   progress.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -303,6 +303,7 @@ void pretrain_or_continue(PretrainOptions p) {
     if (!discard_if_init_changed(p.method, p.out_dir, p.init, saved.init_fingerprint, p.init_fingerprint,
                                  p.show_progress)) {
       check_resume_options(saved, p, checkpoint);
+      check_same_plan(p.method, p.out_dir, saved.epochs, state.epoch, p.epochs);
       if (state.epoch >= p.epochs) {
         if (p.show_progress)
           std::printf("\n== %s: kept the finished run in %s (%lld epochs)\n", p.method.c_str(),

@@ -4,8 +4,9 @@
 // Output directory:
 //   encoder.safetensors   the encoder's state (PyTorch state_dict names), metadata: model, image_size, method
 //   config.json           the options of the run
-//   metrics.jsonl / .csv  one record per epoch: epoch, loss, images_per_s, seconds, lr, and train_top1 for
-//                         methods that classify (the CSV's column is empty for the others)
+//   metrics.jsonl / .csv  one record per epoch: epoch, loss, images_per_s (dataset images, not views), seconds,
+//                         lr, and train_top1 for methods that classify (the CSV's column is empty for the
+//                         others)
 //   checkpoint.safetensors  the training state after the last completed epoch (nn/train_state.h): the whole
 //                         method's model (encoder + its heads) under model.*, the optimizer under
 //                         optimizer.*, epoch, global step, default-generator state, config and metrics in the
@@ -79,8 +80,9 @@ struct EpochMetrics {
 std::vector<EpochMetrics> pretrain(const PretrainOptions& options);
 
 // Pre-trains, or continues the run already in options.out_dir (its checkpoint; the options must agree as for
-// `resume`), or keeps that run as it is when it has completed options.epochs or more (the options must agree
-// then too: a finished run made with other settings is never passed off as this one). For runners made of
+// `resume`, and it must have been planned for options.epochs: check_same_plan), or keeps that run as it is
+// when it has completed them (the options must agree then too: a finished run made with other settings is
+// never passed off as this one). For runners made of
 // several runs (ssl compare, ssl eval --protocol finetune): one interrupted midway continues where it
 // stopped.
 void pretrain_or_continue(PretrainOptions options);

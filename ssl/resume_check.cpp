@@ -20,6 +20,14 @@ nn::TrainState read_state_to_resume(const std::string& command, const std::strin
   return state;
 }
 
+void check_same_plan(const std::string& what, const std::string& out_dir, int64_t saved_epochs, int64_t done,
+                     int64_t requested) {
+  SSL_CHECK(saved_epochs == requested, what, ": ", out_dir,
+            " holds a run planned for epochs = ", saved_epochs, " (", done,
+            " done) but this one asks for epochs = ", requested,
+            "; give the same number of epochs, or another --out (or remove the old run)");
+}
+
 void check_no_run_to_overwrite(const std::string& command, const std::string& checkpoint_path) {
   SSL_CHECK(!std::filesystem::exists(checkpoint_path), command, ": '", checkpoint_path,
             "' holds a run already; continue it with --resume, or write the new run to another --out (or "

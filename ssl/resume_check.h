@@ -41,6 +41,13 @@ void continue_after(const nn::TrainState& saved, size_t metrics_records, const s
 void check_resume_agrees(const nlohmann::json& saved, const nlohmann::json& requested,
                          const std::set<std::string>& may_change, const std::string& source);
 
+// For runs that are kept when finished and continued when not (ssl compare, ssl eval --protocol finetune):
+// the run in `out_dir` (`what`), planned for `saved_epochs` and `done` of them completed, is refused unless
+// it was planned for the `requested` epochs. A run of another length would otherwise be reported as this one
+// (its learning-rate schedule is laid out over its own epochs), or stretched to it midway.
+void check_same_plan(const std::string& what, const std::string& out_dir, int64_t saved_epochs, int64_t done,
+                     int64_t requested);
+
 // Refuses (naming `source`) to resume a run that started from the encoder in `init` when that encoder's file
 // has changed since: the run would go on from other weights than it started with. Fingerprints as below.
 void check_init_unchanged(const std::string& source, const std::string& init, const std::string& saved,

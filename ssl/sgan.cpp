@@ -495,6 +495,7 @@ void sgan_or_continue(SganOptions o, const std::string& name) {
                                  encoder_fingerprint(o.init_discriminator), o.show_progress)) {
       o.init_fingerprint = saved.init_fingerprint;  // unchanged (or not recorded): not an option that differs
       check_sgan_resume_options(saved, o, checkpoint_path);
+      check_same_plan(name, o.out_dir, saved.epochs, state.epoch, o.epochs);
       if (state.epoch >= o.epochs && std::filesystem::exists(o.out_dir + "/results.json")) {
         if (o.show_progress)
           std::printf("\n== %s: kept the finished run in %s (%lld epochs)\n", name.c_str(), o.out_dir.c_str(),

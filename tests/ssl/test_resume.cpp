@@ -166,6 +166,15 @@ TEST_CASE("a fine-tuning run whose starting encoder has changed is trained again
   const std::string first = nn::file_fingerprint(classifier);
   pretrain_or_continue(f);  // nothing changed: the finished run is kept
   CHECK(nn::file_fingerprint(classifier) == first);
+  // A run planned for another number of epochs is neither kept nor stretched: refused, left as it was.
+  for (const int64_t epochs : {2, 3}) {
+    PretrainOptions other = f;
+    other.epochs = epochs;
+    const std::string expected =
+        str_cat("planned for epochs = 1 (1 done) but this one asks for epochs = ", epochs);
+    CHECK_THROWS_WITH_AS(pretrain_or_continue(other), doctest::Contains(expected.c_str()), ssl::Error);
+  }
+  CHECK(nn::file_fingerprint(classifier) == first);
 
   init.epochs = 2;  // the encoder trains on, so its file changes
   init.resume = true;

@@ -290,6 +290,14 @@ TEST_CASE("sgan --max-steps: each epoch stops after that many steps; a larger li
   REQUIRE(train_sgan(capped).size() == 2);
   CHECK(steps_taken(capped) == "2");
   CHECK(sgan_resume_options(capped.out_dir).max_steps_per_epoch == 1);  // kept for --resume
+  // Kept by sgan_or_continue when asked again; a run planned for another number of epochs is refused.
+  sgan_or_continue(capped, "capped");
+  CHECK(steps_taken(capped) == "2");
+  SganOptions longer = capped;
+  longer.epochs = 3;
+  CHECK_THROWS_WITH_AS(sgan_or_continue(longer, "capped"),
+                       doctest::Contains("planned for epochs = 2 (2 done) but this one asks for epochs = 3"),
+                       ssl::Error);
   SganOptions loose = tiny_run("loose", 1);
   loose.max_steps_per_epoch = 5;
   REQUIRE(train_sgan(loose).size() == 1);
