@@ -38,7 +38,7 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& source_
   SSL_CHECK(size <= size_t(INT_MAX), source_name, ": the file is ", size, " bytes; at most ", INT_MAX,
             " bytes can be decoded");
   const int len = int(size);
-  std::string problem = jpeg_huffman_problem(bytes, size);
+  std::string problem = jpeg_table_problem(bytes, size);
   if (problem.empty()) problem = png_chunk_problem(bytes, size);
   if (problem.empty()) problem = bmp_size_problem(bytes, size, size);
   if (!problem.empty()) throw_undecodable(source_name, problem);
@@ -67,10 +67,10 @@ std::string image_file_header_problem(const std::string& path) {
     std::vector<uint8_t> head(size_t(std::min(file.size(), kHeaderPrefixBytes)));
     file.read_at(0, head.data(), int64_t(head.size()));
     bool needs_more = false;
-    std::string problem = jpeg_huffman_problem(head.data(), head.size(), /*header_only=*/true, &needs_more);
+    std::string problem = jpeg_table_problem(head.data(), head.size(), /*header_only=*/true, &needs_more);
     if (needs_more && file.size() > int64_t(head.size())) {
       head = file.read_all();
-      problem = jpeg_huffman_problem(head.data(), head.size(), /*header_only=*/true);
+      problem = jpeg_table_problem(head.data(), head.size(), /*header_only=*/true);
     }
     if (!problem.empty()) {
       return str_cat("cannot read the image header (", problem, "); expected a JPEG, PNG or BMP file");

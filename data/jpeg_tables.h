@@ -1,10 +1,12 @@
-// jpeg_huffman_problem: a check of a JPEG's Huffman tables made before stb_image sees the bytes, for two
-// corruptions stb_image 2.27 does not catch. It copies a table's codes (DHT segment) into fixed 256-entry
-// arrays without checking that the 16 code counts add up to at most 256, so a corrupt table writes past them
-// (checked from 2.28 on); and a scan (SOS segment) may name a table id that no DHT defined, which it then
-// decodes with, reading indices out of whatever memory the table occupies. The walk follows the segments
-// the way the decoder reads them, and inside entropy-coded data it stops at every marker, so every table
-// the decoder would build and every scan it would decode is checked.
+// jpeg_table_problem: a check of a JPEG's tables made before stb_image sees the bytes, for three corruptions
+// stb_image 2.27 does not catch. It copies a Huffman table's codes (DHT segment) into fixed 256-entry arrays
+// without checking that the 16 code counts add up to at most 256, so a corrupt table writes past them
+// (checked from 2.28 on); a scan (SOS segment) may name a Huffman table id that no DHT defined, which it
+// then decodes with, reading indices out of whatever memory the table occupies; and a frame's component may
+// name a quantization table that no DQT segment defined, with which it then dequantizes, so that the pixels
+// depend on what the decoder's memory held before. The walk follows the segments the way the decoder reads
+// them, and inside entropy-coded data it stops at every marker, so every table the decoder would build and
+// every scan it would decode is checked.
 #pragma once
 
 #include <cstddef>
@@ -13,11 +15,11 @@
 
 namespace ssl::data {
 
-// Why the bytes' Huffman tables are corrupt, or empty when they are fine or the bytes are not a JPEG (no
+// Why the bytes' tables are corrupt, or empty when they are fine or the bytes are not a JPEG (no
 // start-of-image marker). With `header_only` the walk stops at the frame header (SOF), the part stbi_info
 // reads; then
 // `*needs_more`, when given, is set when the bytes end before that point (a prefix of a longer file).
-std::string jpeg_huffman_problem(const uint8_t* bytes, size_t size, bool header_only = false,
-                                 bool* needs_more = nullptr);
+std::string jpeg_table_problem(const uint8_t* bytes, size_t size, bool header_only = false,
+                               bool* needs_more = nullptr);
 
 }  // namespace ssl::data

@@ -293,6 +293,18 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     CHECK(contains(msg, dir / "dog/c.jpg"));
     CHECK(contains(msg, "a scan uses AC Huffman table 2, never defined"));
   }
+  SUBCASE("a JPEG component naming a quantization table never defined: refused before it dequantizes") {
+    std::vector<uint8_t> jpg = ssl::test::read_bytes(dir / "dog/c.jpg");
+    size_t sof = 2;
+    while (sof + 1 < jpg.size() && !(jpg[sof] == 0xFF && jpg[sof + 1] == 0xC0)) ++sof;
+    REQUIRE(sof + 12 < jpg.size());
+    jpg[sof + 12] = 3;  // the first component's quantization table: 3, which no DQT defines
+    ssl::test::write_bytes(dir / "dog/c.jpg", jpg);
+    const ImageFolderDataset ds(dir.path(), {.size = 8});
+    const std::string msg = error_of([&] { ds.image(2); });
+    CHECK(contains(msg, dir / "dog/c.jpg"));
+    CHECK(contains(msg, "uses quantization table 3, never defined"));
+  }
   SUBCASE("a header declaring more pixels than accepted: refused before decoding") {
     std::vector<uint8_t> png = ssl::test::read_bytes(dir / "cat/a.png");
     REQUIRE(png.size() > 24);
