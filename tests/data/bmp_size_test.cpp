@@ -141,6 +141,33 @@ TEST_CASE("BMP: rows stored top-down and 32-bit bit fields are checked too; RLE 
   CHECK_FALSE(contains(msg, "pixel data"));
 }
 
+TEST_CASE("BMP: paletted pixels decode through their palette; an index beyond it is refused") {
+  // 3 x 2 pixels, a palette of two colours (blue-green-red-unused each) between the headers and the pixels.
+  const auto paletted = [](uint32_t bpp, std::vector<uint8_t> rows) {
+    std::vector<uint8_t> b = bmp_headers(3, 2, bpp, 0, 54 + 8);
+    for (uint8_t v : {10, 20, 30, 0, 40, 50, 60, 0}) b.push_back(v);
+    b.insert(b.end(), rows.begin(), rows.end());
+    return b;
+  };
+  // 8 bits: rows of 3 indices and a byte of padding, the bottom row first.
+  std::vector<uint8_t> eight = paletted(8, {0, 1, 0, 0, 1, 1, 0, 0});
+  const Image img = decode_image(eight.data(), eight.size(), "x.bmp");
+  CHECK(img(1, 0, 0) == 30);  // the bottom row (stored first): index 0, red 30
+  CHECK(img(1, 1, 0) == 60);  // index 1, red 60
+  CHECK(img(0, 0, 0) == 60);  // the top row (stored second)
+  CHECK(img(0, 2, 2) == 10);  // index 0, blue 10
+  eight[54 + 8 + 4 + 2] = 2;  // the top row's last pixel: index 2 of a two-colour palette
+  CHECK(
+      contains(decode_error(eight),
+               "expected palette indices below the 2 colours of the BMP's palette, found 2 in stored row 1, "
+               "column 2"));
+  // 4 bits: two pixels a byte, the first in the high half; the low half of a row's last byte is not a pixel.
+  std::vector<uint8_t> four = paletted(4, {0x10, 0x0F, 0, 0, 0x01, 0x1F, 0, 0});
+  CHECK(decode_image(four.data(), four.size(), "x.bmp")(0, 1, 0) == 60);
+  four[54 + 8 + 1] = 0x3F;  // the bottom row's third pixel: index 3
+  CHECK(contains(decode_error(four), "found 3 in stored row 0, column 2"));
+}
+
 TEST_CASE("BMP: headers cut short or out of range are refused with what was expected") {
   const std::vector<uint8_t> ok = bmp_headers(2, 2, 24);
   CHECK(contains(decode_error(std::vector<uint8_t>(ok.begin(), ok.begin() + 10)),
