@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <iomanip>
 #include <ostream>
 
@@ -32,6 +33,11 @@ void check_defined(const Tensor& t, const char* op) {
 }
 
 }  // namespace
+
+void Tensor::throw_undefined() {
+  check_defined(Tensor(), "reading a tensor's shape, dtype, device or gradient");
+  std::abort();  // not reached: check_defined throws for an undefined tensor
+}
 
 Generator& default_generator() {
   static Generator gen(0);

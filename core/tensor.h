@@ -58,17 +58,17 @@ class Tensor {
 
   // ---- metadata ------------------------------------------------------------------------------------
   bool defined() const { return impl_ != nullptr; }
-  const Shape& shape() const { return impl_->shape; }
-  const Shape& strides() const { return impl_->strides; }
-  int64_t dim() const { return int64_t(impl_->shape.size()); }
+  const Shape& shape() const { return checked_impl().shape; }
+  const Shape& strides() const { return checked_impl().strides; }
+  int64_t dim() const { return int64_t(checked_impl().shape.size()); }
   int64_t size(int64_t d) const;  // negative d counts from the end
   int64_t stride(int64_t d) const;
-  int64_t numel() const { return numel_of(impl_->shape); }
-  int64_t offset() const { return impl_->offset; }
-  DType dtype() const { return impl_->dtype; }
-  Device device() const { return impl_->storage->device(); }
+  int64_t numel() const { return numel_of(checked_impl().shape); }
+  int64_t offset() const { return checked_impl().offset; }
+  DType dtype() const { return checked_impl().dtype; }
+  Device device() const { return checked_impl().storage->device(); }
   bool is_contiguous() const;
-  const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
+  const std::shared_ptr<Storage>& storage() const { return checked_impl().storage; }
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool same_as(const Tensor& o) const { return impl_ == o.impl_; }
@@ -97,13 +97,13 @@ class Tensor {
   Tensor& copy_(const Tensor& src);  // same shape (or broadcastable), any dtype/device
 
   // ---- autograd ------------------------------------------------------------------------------------
-  bool requires_grad() const { return impl_->requires_grad; }
+  bool requires_grad() const { return checked_impl().requires_grad; }
   Tensor& set_requires_grad(bool on = true);
-  Tensor grad() const { return Tensor(impl_->grad); }
-  void set_grad(const Tensor& g) { impl_->grad = g.impl_; }
-  void zero_grad() { impl_->grad.reset(); }  // drops the gradient; the next backward starts afresh
-  const std::shared_ptr<Node>& grad_fn() const { return impl_->grad_fn; }
-  bool is_leaf() const { return impl_->grad_fn == nullptr; }
+  Tensor grad() const { return Tensor(checked_impl().grad); }
+  void set_grad(const Tensor& g) { checked_impl().grad = g.impl_; }
+  void zero_grad() { checked_impl().grad.reset(); }  // drops the gradient; the next backward starts afresh
+  const std::shared_ptr<Node>& grad_fn() const { return checked_impl().grad_fn; }
+  bool is_leaf() const { return checked_impl().grad_fn == nullptr; }
   Tensor detach() const;  // same storage, no history
   // Back-propagates from this tensor. A non-scalar needs `grad` (d loss / d this). The graph is freed
   // afterwards unless retain_graph is set.
@@ -123,6 +123,14 @@ class Tensor {
   Tensor squeeze(int64_t dim) const;
 
  private:
+  // What every accessor reads through: an undefined tensor (default-constructed, or the grad() of a tensor
+  // no backward pass reached) is an ssl::Error saying so, not a null dereference.
+  TensorImpl& checked_impl() const {
+    if (!impl_) throw_undefined();
+    return *impl_;
+  }
+  [[noreturn]] static void throw_undefined();
+
   std::shared_ptr<TensorImpl> impl_;
 };
 

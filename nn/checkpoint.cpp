@@ -305,8 +305,9 @@ Metadata read_safetensors_metadata(const std::string& path) {
 
 void load_module(const std::string& path, Module& module, Metadata* metadata) {
   std::map<std::string, Tensor> stored = load_safetensors(path, metadata);
+  // Everything is checked before anything is copied, so a file that does not fit leaves the module as it was.
+  std::vector<std::pair<Tensor, Tensor>> copies;  // (the module's tensor, the file's)
   std::set<std::string> used;
-  NoGradGuard no_grad;
   for (auto& [name, target] : module.state()) {
     auto it = stored.find(name);
     SSL_CHECK(it != stored.end(), path, ": the model expects tensor '", name,
@@ -314,13 +315,14 @@ void load_module(const std::string& path, Module& module, Metadata* metadata) {
     SSL_CHECK(it->second.shape() == target.shape() && it->second.dtype() == target.dtype(), path,
               ": tensor '", name, "' is ", dtype_name(it->second.dtype()), " ", it->second.shape(),
               " in the file but the model expects ", dtype_name(target.dtype()), " ", target.shape());
-    Tensor dst = target;
-    dst.copy_(it->second);
+    copies.emplace_back(target, it->second);
     used.insert(name);
   }
   for (const auto& [name, t] : stored) {
     SSL_CHECK(used.count(name), path, ": tensor '", name, "' in the file is not part of the model");
   }
+  NoGradGuard no_grad;
+  for (auto& [dst, src] : copies) dst.copy_(src);
 }
 
 }  // namespace ssl::nn

@@ -16,6 +16,7 @@ Shape resolve_reshape(const Shape& in, Shape shape) {
       SSL_CHECK(infer < 0, "reshape: only one dim may be -1 in ", shape);
       infer = int64_t(i);
     } else {
+      SSL_CHECK(shape[i] >= 0, "reshape: sizes must be at least 0 (or -1, inferred), got ", shape);
       known *= shape[i];
     }
   }
@@ -139,6 +140,9 @@ Tensor Tensor::expand(const Shape& shape) const {
   if (shape == this->shape()) return *this;
   SSL_CHECK(shape.size() >= this->shape().size(), "expand: cannot expand ", this->shape(), " to ", shape);
   const size_t lead = shape.size() - this->shape().size();
+  for (const int64_t size : shape) {
+    SSL_CHECK(size >= 0, "expand: sizes must be at least 0, got ", shape);
+  }
   for (size_t i = 0; i < this->shape().size(); ++i) {
     SSL_CHECK(this->shape()[i] == shape[lead + i] || this->shape()[i] == 1, "expand: cannot expand ",
               this->shape(), " to ", shape);

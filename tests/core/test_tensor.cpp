@@ -104,6 +104,12 @@ TEST_CASE("bad shapes and dtypes give errors naming the op and the shapes") {
   CHECK_THROWS_WITH_AS(Tensor::zeros({2}).copy_(no_grad_yet), doctest::Contains("copy_ (source)"),
                        ssl::Error);
   CHECK_THROWS_WITH_AS(no_grad_yet.contiguous(), doctest::Contains("undefined"), ssl::Error);
+  // Every op reaches it through the tensor's shape, dtype or device, so each of them says so too.
+  CHECK_THROWS_WITH_AS(sum(no_grad_yet), doctest::Contains("the tensor is undefined"), ssl::Error);
+  CHECK_THROWS_WITH_AS(mean(no_grad_yet), doctest::Contains("the tensor is undefined"), ssl::Error);
+  CHECK_THROWS_WITH_AS(no_grad_yet.reshape({-1}), doctest::Contains("the tensor is undefined"), ssl::Error);
+  CHECK_THROWS_WITH_AS(cat({no_grad_yet, a}, 0), doctest::Contains("the tensor is undefined"), ssl::Error);
+  CHECK_THROWS_WITH_AS(Tensor().requires_grad(), doctest::Contains("the tensor is undefined"), ssl::Error);
   CHECK_THROWS_WITH_AS(log_softmax(a, 5), doctest::Contains("log_softmax: dim 5"), ssl::Error);
   CHECK_THROWS_AS(Device::parse("gpu"), ssl::Error);
   CHECK_THROWS_WITH_AS(Device::parse("cuda:99999999999"), doctest::Contains("up to 9 digits"), ssl::Error);
@@ -111,6 +117,14 @@ TEST_CASE("bad shapes and dtypes give errors naming the op and the shapes") {
   CHECK_THROWS_WITH_AS(Tensor::zeros({2, 3, 4}).flatten(2, 1),
                        doctest::Contains("flatten: start_dim 2 comes after end_dim 1"), ssl::Error);
   CHECK(Tensor::zeros({2, 3, 4}).flatten(1, 1).shape() == Shape{2, 3, 4});
+  // Negative sizes whose product is right are still refused (only -1, once, is inferred).
+  CHECK_THROWS_WITH_AS(Tensor::zeros({6}).reshape({-2, -3}),
+                       doctest::Contains("reshape: sizes must be at least 0"), ssl::Error);
+  CHECK_THROWS_WITH_AS(Tensor::zeros({6}).reshape({-1, -1}), doctest::Contains("only one dim may be -1"),
+                       ssl::Error);
+  CHECK(Tensor::zeros({6}).reshape({-1, 3}).shape() == Shape{2, 3});
+  CHECK_THROWS_WITH_AS(Tensor::ones({1}).expand({-4}), doctest::Contains("expand: sizes must be at least 0"),
+                       ssl::Error);
   CHECK_THROWS_WITH_AS(Tensor::zeros({1}, DType::f32, Device::cuda(0)), doctest::Contains("CUDA"),
                        ssl::Error);
 }

@@ -84,6 +84,15 @@ TEST_CASE("damaged or mismatched checkpoints give errors naming the file and the
   nn::save_safetensors(temp_path("wrong_shape.safetensors"), {{"0.weight", Tensor::zeros({1, 2})}});
   CHECK_THROWS_WITH_AS(nn::load_module(temp_path("wrong_shape.safetensors"), *model),
                        doctest::Contains("tensor '0.weight' is float32 [1, 2] in the file"), ssl::Error);
+  // A file whose first tensors fit but a later one does not leaves the module as it was, every tensor.
+  std::vector<std::pair<std::string, Tensor>> partial;
+  for (const auto& [name, t] : model->state()) partial.emplace_back(name, Tensor::full(t.shape(), 7.0));
+  partial.pop_back();
+  nn::save_safetensors(temp_path("partial.safetensors"), partial);
+  const std::vector<float> before = model->state()[0].second.to_vector<float>();
+  CHECK_THROWS_WITH_AS(nn::load_module(temp_path("partial.safetensors"), *model),
+                       doctest::Contains("but the file does not have it"), ssl::Error);
+  CHECK(model->state()[0].second.to_vector<float>() == before);
   CHECK_THROWS_WITH_AS(nn::load_module(temp_path("missing.safetensors"), *model),
                        doctest::Contains("missing.safetensors': no such file"), ssl::Error);
   // A directory is refused before anything is read (its reported size is not a byte count).

@@ -4,6 +4,7 @@
 #include <cublas_v2.h>
 
 #include <atomic>
+#include <climits>
 #include <mutex>
 #include <vector>
 
@@ -43,6 +44,14 @@ cublasHandle_t handle() {
 
 cublasOperation_t op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
+// The cuBLAS calls below take int sizes: a larger one would wrap to a smaller product instead of failing.
+void check_int_sizes(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc) {
+  for (const int64_t v : {m, n, k, lda, ldb, ldc}) {
+    SSL_CHECK(v <= int64_t(INT_MAX), "gemm on CUDA: m ", m, ", n ", n, ", k ", k, " (leading dimensions ",
+              lda, ", ", ldb, ", ", ldc, "): cuBLAS takes sizes up to ", INT_MAX);
+  }
+}
+
 }  // namespace
 
 void set_allow_tf32(bool allow) { tf32_allowed = allow; }
@@ -52,6 +61,7 @@ template <>
 void gemm<float>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
+  check_int_sizes(m, n, k, lda, ldb, ldc);
   SSL_CUBLAS_CHECK(cublasSgemm(handle(), op(trans_b), op(trans_a), int(n), int(m), int(k), &alpha, b,
                                int(ldb), a, int(lda), &beta, c, int(ldc)));
 }
@@ -60,6 +70,7 @@ template <>
 void gemm<double>(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
                   int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
+  check_int_sizes(m, n, k, lda, ldb, ldc);
   SSL_CUBLAS_CHECK(cublasDgemm(handle(), op(trans_b), op(trans_a), int(n), int(m), int(k), &alpha, b,
                                int(ldb), a, int(lda), &beta, c, int(ldc)));
 }
