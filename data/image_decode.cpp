@@ -39,7 +39,7 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& source_
             " bytes can be decoded");
   const int len = int(size);
   std::string problem = jpeg_table_problem(bytes, size);
-  if (problem.empty()) problem = png_chunk_problem(bytes, size);
+  if (problem.empty()) problem = png_chunk_problem(bytes, size, max_pixels);
   if (problem.empty()) problem = bmp_size_problem(bytes, size, size);
   if (!problem.empty()) throw_undecodable(source_name, problem);
   int w = 0, h = 0, comp = 0;

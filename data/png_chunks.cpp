@@ -1,29 +1,192 @@
 #include "data/png_chunks.h"
 
+#include <stb_image.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "core/error.h"
 
 namespace ssl::data {
+namespace {
 
-std::string png_chunk_problem(const uint8_t* bytes, size_t size) {
+uint32_t be32(const uint8_t* p) {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
+}
+
+// What the chunks say: the header (IHDR), the palette's size, the image data (every IDAT, joined), and
+// whether the file is Apple's variant (CgBI), whose data has no zlib header.
+struct PngParts {
+  bool have_header = false, apple = false;
+  uint64_t width = 0, height = 0;
+  int depth = 0, colour = 0, interlace = 0;
+  int64_t palette_colours = 0;
+  std::vector<uint8_t> data;
+};
+
+// Channels of a PNG colour type (grey, RGB, palette index, grey + alpha, RGBA); 0 for none of them.
+int channels_of(int colour) {
+  switch (colour) {
+    case 0:
+      return 1;
+    case 2:
+      return 3;
+    case 3:
+      return 1;
+    case 4:
+      return 2;
+    case 6:
+      return 4;
+  }
+  return 0;
+}
+
+// The image's passes, width x height each: the whole image, or Adam7's seven sub-images when interlaced
+// (the empty ones included, which hold no bytes).
+struct Pass {
+  uint64_t width, height;
+};
+std::vector<Pass> passes_of(const PngParts& png) {
+  if (png.interlace == 0) return {{png.width, png.height}};
+  static constexpr uint64_t x0[7] = {0, 4, 0, 2, 0, 1, 0}, y0[7] = {0, 0, 4, 0, 2, 0, 1};
+  static constexpr uint64_t dx[7] = {8, 8, 4, 4, 2, 2, 1}, dy[7] = {8, 8, 8, 4, 4, 2, 2};
+  std::vector<Pass> passes;
+  for (int p = 0; p < 7; ++p) {
+    const uint64_t w = png.width > x0[p] ? (png.width - x0[p] + dx[p] - 1) / dx[p] : 0;
+    const uint64_t h = png.height > y0[p] ? (png.height - y0[p] + dy[p] - 1) / dy[p] : 0;
+    passes.push_back({w, h});
+  }
+  return passes;
+}
+
+// Bytes of one row of `width` pixels of `bits` bits each, without its filter byte.
+uint64_t row_bytes(uint64_t width, uint64_t bits) { return (width * bits + 7) / 8; }
+
+int paeth(int a, int b, int c) {
+  const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+// Undoes the row filters of a pass of palette indices (one byte or less a pixel, so a filter's "left" is
+// the byte before) in place, and returns the first index beyond the palette. `rows` points at the pass's
+// first filter byte.
+std::string palette_index_problem(uint8_t* rows, const Pass& pass, int depth, int64_t colours,
+                                  int pass_number) {
+  const uint64_t stride = 1 + row_bytes(pass.width, uint64_t(depth));
+  const int mask = (1 << depth) - 1;
+  for (uint64_t y = 0; y < pass.height; ++y) {
+    uint8_t* row = rows + y * stride;
+    uint8_t* cur = row + 1;
+    const uint8_t* up = y > 0 ? row - stride + 1 : nullptr;
+    for (uint64_t i = 0; i + 1 < stride; ++i) {
+      const int left = i > 0 ? cur[i - 1] : 0, above = up ? up[i] : 0, corner = up && i > 0 ? up[i - 1] : 0;
+      switch (row[0]) {
+        case 0:
+          break;
+        case 1:
+          cur[i] = uint8_t(cur[i] + left);
+          break;
+        case 2:
+          cur[i] = uint8_t(cur[i] + above);
+          break;
+        case 3:
+          cur[i] = uint8_t(cur[i] + (left + above) / 2);
+          break;
+        case 4:
+          cur[i] = uint8_t(cur[i] + paeth(left, above, corner));
+          break;
+        default:
+          return str_cat("PNG row ", y, " has filter type ", int(row[0]), "; expected 0 to 4");
+      }
+    }
+    for (uint64_t x = 0; x < pass.width; ++x) {
+      const uint64_t bit = x * uint64_t(depth);  // the first pixel in a byte's high bits
+      const int index = (cur[bit / 8] >> (8 - depth - int(bit % 8))) & mask;
+      if (index >= colours) {
+        return str_cat("expected palette indices below the ", colours,
+                       " colours of the PNG's palette, found ", index, " in row ", y, ", column ", x,
+                       pass_number > 0 ? str_cat(" of interlaced pass ", pass_number) : std::string());
+      }
+    }
+  }
+  return {};
+}
+
+// The checks that need the image data: that it inflates to no more than the header's pixels need (a few
+// hundred bytes can inflate to gigabytes, which stb_image 2.27 would allocate), and that a palette image's
+// indices lie within its palette (stb_image looks them up in an uninitialised 256-entry array).
+std::string image_data_problem(const PngParts& png, int64_t max_pixels) {
+  const int channels = channels_of(png.colour);
+  // Anything the decoder refuses itself, or a size the caller refuses, is left to them.
+  const bool depth_ok = png.depth == 1 || png.depth == 2 || png.depth == 4 || png.depth == 8 ||
+                        (png.depth == 16 && png.colour != 3);
+  if (!png.have_header || channels == 0 || !depth_ok || png.width == 0 || png.height == 0 ||
+      png.interlace > 1)
+    return {};
+  if (png.width * png.height > uint64_t(max_pixels)) return {};
+  const uint64_t bits = uint64_t(png.depth) * uint64_t(channels);
+  const std::vector<Pass> passes = passes_of(png);
+  uint64_t expected = 0;
+  for (const Pass& p : passes)
+    expected += p.width > 0 && p.height > 0 ? p.height * (1 + row_bytes(p.width, bits)) : 0;
+  // The decoder accepts a little data beyond the pixels (encoders in the wild pad with zeros); not more.
+  const uint64_t limit = expected + expected / 8 + 1024;
+  std::vector<uint8_t> raw(size_t(limit) + 1);
+  const auto decode = png.apple ? stbi_zlib_decode_noheader_buffer : stbi_zlib_decode_buffer;
+  const int inflated = decode(reinterpret_cast<char*>(raw.data()), int(raw.size()),
+                              reinterpret_cast<const char*>(png.data.data()), int(png.data.size()));
+  if (inflated < 0 || uint64_t(inflated) > limit) {
+    return str_cat("the PNG's image data does not inflate to the ", expected,
+                   " bytes its header declares (it is corrupt, or holds more than ", limit, " bytes)");
+  }
+  if (uint64_t(inflated) < expected) {
+    return str_cat("the PNG's image data inflates to ", inflated, " bytes; its header declares ", expected);
+  }
+  if (png.colour != 3 || png.palette_colours <= 0) return {};  // no palette: the decoder refuses that itself
+  uint8_t* rows = raw.data();
+  for (size_t p = 0; p < passes.size(); ++p) {
+    if (passes[p].width == 0 || passes[p].height == 0) continue;
+    std::string problem = palette_index_problem(rows, passes[p], png.depth, png.palette_colours,
+                                                png.interlace ? int(p) + 1 : 0);
+    if (!problem.empty()) return problem;
+    rows += passes[p].height * (1 + row_bytes(passes[p].width, bits));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string png_chunk_problem(const uint8_t* bytes, size_t size, int64_t max_pixels) {
   static constexpr uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   if (size < sizeof kSignature || std::memcmp(bytes, kSignature, sizeof kSignature) != 0) return {};
   size_t p = sizeof kSignature;
+  PngParts png;
   // Each chunk: a 4-byte big-endian data length, a 4-byte type, the data, a 4-byte CRC.
   while (size - p >= 8) {
-    const uint64_t length = uint64_t(bytes[p]) << 24 | uint64_t(bytes[p + 1]) << 16 |
-                            uint64_t(bytes[p + 2]) << 8 | uint64_t(bytes[p + 3]);
+    const uint64_t length = be32(bytes + p);
     const std::string type(reinterpret_cast<const char*>(bytes + p + 4), 4);
     const uint64_t left = size - p - 8;
     if (length > left) {
       return str_cat("PNG chunk ", p, " declares ", length, " data bytes, but only ", left, " are left");
     }
-    if (type == "IEND") return {};
+    const uint8_t* data = bytes + p + 8;
+    if (type == "IEND") break;
+    if (type == "CgBI") png.apple = true;
+    if (type == "IHDR" && length == 13 && !png.have_header) {
+      png.have_header = true;
+      png.width = be32(data);
+      png.height = be32(data + 4);
+      png.depth = data[8];
+      png.colour = data[9];
+      png.interlace = data[12];
+    }
+    if (type == "PLTE") png.palette_colours = int64_t(length / 3);
+    if (type == "IDAT") png.data.insert(png.data.end(), data, data + length);
     p += 8 + size_t(length) + std::min<size_t>(4, size_t(left - length));
   }
-  return {};
+  return image_data_problem(png, max_pixels);
 }
 
 }  // namespace ssl::data
