@@ -3,6 +3,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 
@@ -66,6 +68,54 @@ CLI::Validator non_negative_number() {
 
 CLI::Validator fraction_below_one() {
   return number_check("[0, 1)", "a number in [0, 1)", [](double v) { return v >= 0 && v < 1; });
+}
+
+namespace {
+// Plain decimal within [INT64_MIN, INT64_MAX] (`is_unsigned`: [0, UINT64_MAX]): digits after an optional
+// sign, no leading zero.
+CLI::Validator decimal_integer(bool is_unsigned) {
+  return CLI::Validator(
+      [is_unsigned](std::string& input) -> std::string {
+        const char* first = input.data();
+        const char* last = first + input.size();
+        const char* digits = first + (first != last && (*first == '+' || *first == '-'));
+        const bool plain = digits != last &&
+                           std::all_of(digits, last, [](char c) { return c >= '0' && c <= '9'; }) &&
+                           (*digits != '0' || last - digits == 1);
+        if (!plain) return str_cat("expected a whole number in decimal, found ", input);
+        const char* start = *first == '+' ? first + 1 : first;
+        std::errc ec{};
+        if (is_unsigned) {
+          uint64_t v = 0;
+          ec = *first == '-' ? std::errc::invalid_argument : std::from_chars(start, last, v).ec;
+        } else {
+          int64_t v = 0;
+          ec = std::from_chars(start, last, v).ec;
+        }
+        if (ec == std::errc::result_out_of_range) {
+          return str_cat(
+              "expected a whole number from ",
+              is_unsigned ? "0 to 18446744073709551615" : "-9223372036854775808 to 9223372036854775807",
+              ", found ", input);
+        }
+        if (ec != std::errc()) return str_cat("expected a whole number of at least 0, found ", input);
+        return "";
+      },
+      "");
+}
+}  // namespace
+
+void require_decimal_integers(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options()) {
+    const std::string type = opt->get_type_name();
+    const auto is = [&](const std::string& name) {
+      return type.compare(0, name.size(), name) == 0 &&
+             (type.size() == name.size() || type[name.size()] == ':');
+    };
+    if (is("INT")) opt->check(decimal_integer(false));
+    if (is("UINT")) opt->check(decimal_integer(true));
+  }
+  for (CLI::App* sub : app.get_subcommands({})) require_decimal_integers(*sub);
 }
 
 CLI::Validator file_name_ending(const std::string& extension) {

@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/flags.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   ssl::apps::add_compare_command(app);
   ssl::apps::add_models_command(app);
   ssl::apps::add_sgan_command(app);
+  ssl::apps::require_decimal_integers(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
