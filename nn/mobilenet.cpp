@@ -54,6 +54,8 @@ Tensor DepthwiseSeparableConv::forward(const Tensor& x) {
   return bn_pointwise_->forward_conv_relu(*pointwise_, h);
 }
 
+int64_t mobilenet_stem_stride(int64_t image_size) { return image_size < 64 ? 1 : 2; }
+
 MobileNetV1::MobileNetV1(int64_t image_size, double width, int64_t classes) {
   SSL_CHECK(image_size >= 16, "mobilenet_v1: image size must be at least 16, got ", image_size);
   SSL_CHECK(width > 0 && width <= 4, "mobilenet_v1: width multiplier must be in (0, 4], got ", width);
@@ -64,7 +66,7 @@ MobileNetV1::MobileNetV1(int64_t image_size, double width, int64_t classes) {
                                                        {512, 1}, {1024, 2}, {1024, 1}};
   features = register_module("features", std::make_shared<Sequential>());
   int64_t c = scaled(32, width);
-  const int64_t stem_stride = image_size < 64 ? 1 : 2;
+  const int64_t stem_stride = mobilenet_stem_stride(image_size);
   features->append(std::make_shared<ConvBNReLU>(conv_no_bias(3, c, 3, Conv2dArgs{stem_stride, 1, 1}), c));
   for (const auto& [out, stride] : blocks) {
     const int64_t o = scaled(out, width);

@@ -23,6 +23,9 @@
 
 namespace ssl::nn {
 
+// The stem's stride for square images of `image_size` (above).
+int64_t mobilenet_stem_stride(int64_t image_size);
+
 // conv → BN → ReLU as a Sequential with children 0..2 (the stem); forward runs BN and ReLU as one fused op.
 class ConvBNReLU : public Sequential {
  public:

@@ -82,6 +82,14 @@ EncoderPtr make_encoder(const std::string& name, int64_t image_size) {
                       " (mobilenet_v1:ALPHA for a width ", "multiplier, e.g. mobilenet_v1:0.5)"));
 }
 
+std::string size_dependent_design(const std::string& name, int64_t image_size) {
+  if (name == "mobilenet_v1" || name.rfind("mobilenet_v1:", 0) == 0)
+    return str_cat("stem stride ", mobilenet_stem_stride(image_size));
+  if (name == "resnet18")
+    return resnet18_stem(image_size) == ResNetStem::cifar ? "CIFAR stem" : "ImageNet stem";
+  return "";
+}
+
 std::shared_ptr<Sequential> projection_head(int64_t in, int64_t hidden, int64_t out) {
   return std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
       std::make_shared<Linear>(in, hidden, false), std::make_shared<BatchNorm>(hidden),

@@ -39,6 +39,11 @@ EncoderPtr convnet2(int64_t image_size = 32, int64_t in_channels = 3);
 // "mobilenet_v1:ALPHA" is MobileNetV1 with width multiplier ALPHA (e.g. mobilenet_v1:0.5).
 EncoderPtr make_encoder(const std::string& name, int64_t image_size = 32);
 std::vector<std::string> encoder_names();
+// What the encoder `name` builds differently at `image_size`, beyond the sizes of its activations:
+// MobileNet's stem stride ("stem stride 1" below 64 px, 2 from 64), ResNet-18's stem ("CIFAR stem" up to 64
+// px, "ImageNet stem" above); empty for ConvNet2, which is the same network at every size. Weights trained at
+// one size run in another network at a size whose design differs, even where their shapes agree.
+std::string size_dependent_design(const std::string& name, int64_t image_size);
 
 // SimCLR's projection head: Linear(in → hidden, no bias), BatchNorm, ReLU, Linear(hidden → out). The batch
 // norm is in SimCLR's own head; without it the head trains slower here (3 points less linear-probe Top-1 on

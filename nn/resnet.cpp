@@ -71,7 +71,11 @@ Tensor ResNet18::stage_output(const Tensor& x, size_t stage) {
 
 EncoderPtr resnet18(int64_t image_size) {
   SSL_CHECK(image_size >= 8, "resnet18: image size must be at least 8, got ", image_size);
-  return std::make_shared<ResNet18>(image_size <= 64 ? ResNetStem::cifar : ResNetStem::imagenet, 0);
+  return std::make_shared<ResNet18>(resnet18_stem(image_size), 0);
+}
+
+ResNetStem resnet18_stem(int64_t image_size) {
+  return image_size <= 64 ? ResNetStem::cifar : ResNetStem::imagenet;
 }
 
 std::shared_ptr<ResNet18> resnet18_classifier(int64_t classes, ResNetStem stem) {

@@ -54,6 +54,7 @@ class ResNet18 : public Encoder {
 
 // The encoder registered as "resnet18": the CIFAR stem when image_size <= 64, the ImageNet stem above.
 EncoderPtr resnet18(int64_t image_size = 32);
+ResNetStem resnet18_stem(int64_t image_size);
 // With a linear classifier: the ImageNet stem and 1000 classes has 11,689,512 parameters (torchvision's).
 std::shared_ptr<ResNet18> resnet18_classifier(int64_t classes = 1000, ResNetStem stem = ResNetStem::imagenet);
 

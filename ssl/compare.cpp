@@ -9,10 +9,12 @@
 #include "data/class_mapping.h"
 #include "data/registry.h"
 #include "nn/checkpoint.h"
+#include "nn/models.h"
 #include "nn/train_state.h"
 #include "ssl/evaluate.h"
 #include "ssl/method.h"
 #include "ssl/pretrain.h"
+#include "ssl/relative_patch.h"
 #include "ssl/report.h"
 #include "ssl/resume_check.h"
 #include "ssl/seed_summary.h"
@@ -107,7 +109,19 @@ nlohmann::json classifier_splits(const CompareOptions& c, const std::string& dir
   return splits;
 }
 
+// The patch task trains its encoder on patches and the probe runs it on whole images: refused before anything
+// trains when the model is built differently at the two sizes (load_encoder would refuse it at the end).
+void check_patch_encoder_fits_images(const CompareOptions& c) {
+  const int64_t patch = patch_grid_params(pretrain_options(c, "patch", c.data, "").patch, c.image_size).patch;
+  const std::string on_patches = nn::size_dependent_design(c.model, patch);
+  const std::string on_images = nn::size_dependent_design(c.model, c.image_size);
+  SSL_CHECK(on_patches == on_images, "compare --study a: the patch task trains ", c.model, " on ", patch,
+            " px patches, where it has a ", on_patches, ", and the probe runs it on ", c.image_size,
+            " px images, where it has a ", on_images, "; choose another --model or --image-size");
+}
+
 nlohmann::json study_a(const CompareOptions& c) {
+  if (method_available("patch")) check_patch_encoder_fits_images(c);
   const std::string probe = c.probe_data.empty() ? c.data : c.probe_data;
   nlohmann::json methods = nlohmann::json::array();
   for (const char* method : {"simclr", "rotation", "context"}) {

@@ -58,8 +58,15 @@ nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t imag
   }
   const std::string path = spec + "/encoder.safetensors";
   nn::Metadata meta = encoder_metadata(spec);
-  nn::EncoderPtr encoder = nn::make_encoder(
-      meta["model"], input_size > 0 ? input_size : nn::metadata_integer(meta, "image_size", path));
+  const int64_t trained_size = nn::metadata_integer(meta, "image_size", path);
+  if (input_size > 0) {
+    const std::string then = nn::size_dependent_design(meta["model"], trained_size);
+    const std::string now = nn::size_dependent_design(meta["model"], input_size);
+    SSL_CHECK(then == now, "encoder '", spec, "': ", meta["model"], " trained at ", trained_size,
+              " px has a ", then, "; at ", input_size, " px it has a ", now,
+              ", another network for the same weights");
+  }
+  nn::EncoderPtr encoder = nn::make_encoder(meta["model"], input_size > 0 ? input_size : trained_size);
   try {
     nn::load_module(path, *encoder);
   } catch (const Error& e) {

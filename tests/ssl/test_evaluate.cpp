@@ -87,6 +87,27 @@ TEST_CASE("eval: --labels-per-class fits the probe on a label budget") {
   CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("--labels-per-class"), ssl::Error);
 }
 
+TEST_CASE("load_encoder: another input size is refused where the model is built differently there") {
+  const test::TempDir temp("ssl_test_input_size");
+  const auto save = [&](const std::string& model, int64_t size) {
+    const std::string dir = temp.path() + "/" + model + "_" + std::to_string(size);
+    std::filesystem::create_directories(dir);
+    nn::save_module(dir + "/encoder.safetensors", *nn::make_encoder(model, size),
+                    {{"model", model}, {"image_size", std::to_string(size)}});
+    return dir;
+  };
+  // MobileNet's stem has stride 1 below 64 px and 2 from 64: the same weight shapes, another network.
+  const std::string mobilenet = save("mobilenet_v1:0.25", 32);
+  CHECK(load_encoder(mobilenet, 0, 32, 48)->image_size == 48);  // stride 1 at both sizes
+  CHECK_THROWS_WITH_AS(
+      load_encoder(mobilenet, 0, 32, 96),
+      doctest::Contains("mobilenet_v1:0.25 trained at 32 px has a stem stride 1; at 96 px it "
+                        "has a stem stride 2, another network for the same weights"),
+      ssl::Error);
+  // ConvNet2 is the same network at every size.
+  CHECK(load_encoder(save("convnet2", 32), 0, 32, 96)->image_size == 96);
+}
+
 TEST_CASE("eval: an unlabelled split is refused by name") {
   const test::TempDir temp("ssl_test_unlabelled");
   const std::string& dir = temp.path();
