@@ -41,7 +41,7 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--model", o->model, "Encoder of every method")->capture_default_str();
   cmd->add_option("--image-size", o->image_size, "Input size in pixels")
       ->capture_default_str()
-      ->check(positive_number());
+      ->check(image_side());
   cmd->add_option(
          "--epochs", o->epochs,
          "Epochs of the self-supervised runs and of the semi-supervised SGAN runs (study b's runs on the "

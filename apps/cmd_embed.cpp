@@ -84,7 +84,7 @@ void add_embed_command(CLI::App& app) {
       "The encoder layer to read (a bad name lists them; default the last, the encoder's output)");
   cmd->add_option("--image-size", o->image_size, "Input size for random:MODEL")
       ->capture_default_str()
-      ->check(positive_number());
+      ->check(image_side());
   add_seed_flag(*cmd, o->seed, "Seed of random:MODEL");
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   add_workers_flag(*cmd, o->workers);

@@ -48,12 +48,12 @@ void add_eval_command(CLI::App& app) {
                   "Input size for random:MODEL (a trained encoder keeps its own; images of another size "
                   "are resized to it)")
       ->capture_default_str()
-      ->check(positive_number());
+      ->check(image_side());
   cmd->add_option(
          "--input-size", o->input_size,
          "Run a trained encoder at this input size instead of its own (e.g. the patch task's encoder "
-         "on whole images; refused when its weights depend on the size; 0 = its own)")
-      ->check(non_negative_number());
+         "on whole images; refused when the model is built differently at that size; 0 = its own)")
+      ->check(image_side(/*zero_ok=*/true));
   // The trained part's settings: the linear probe's, or with --protocol finetune the fine-tuning run's.
   const EvalOptions defaults;
   cmd->add_option("--epochs", o->probe.epochs,

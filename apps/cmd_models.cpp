@@ -31,7 +31,7 @@ void add_models_command(CLI::App& app) {
       app.add_subcommand("models", "List the models with their parameter counts and forward FLOPs");
   cmd->add_option("--image-size", *size, "Square input size in pixels")
       ->capture_default_str()
-      ->check(positive_number());
+      ->check(image_side());
   cmd->add_option("--classes", *classes, "Classes of the classifier heads and the SGAN discriminator")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));

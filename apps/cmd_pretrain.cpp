@@ -115,7 +115,7 @@ void add_pretrain_command(CLI::App& app) {
       ->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--image-size", o->image_size, "Input size in pixels")
       ->capture_default_str()
-      ->check(positive_number());
+      ->check(image_side());
   cmd->add_option("--optimizer", o->optimizer, "adam, adamw, sgd (momentum 0.9) or lars (SimCLR's)")
       ->capture_default_str()
       ->check(CLI::IsMember({"adam", "adamw", "sgd", "lars"}));

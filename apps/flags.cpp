@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "data/image_decode.h"
 
 namespace ssl::apps {
 
@@ -64,6 +65,16 @@ CLI::Validator positive_number() {
 
 CLI::Validator non_negative_number() {
   return number_check("NON-NEGATIVE", "a number of at least 0", [](double v) { return v >= 0; });
+}
+
+CLI::Validator image_side(bool zero_ok) {
+  static const std::string range = str_cat(" to ", data::kMaxImageSide, " pixels");
+  if (zero_ok) {
+    return number_check("0" + range, "an image side of 0" + range,
+                        [](double v) { return v >= 0 && v <= double(data::kMaxImageSide); });
+  }
+  return number_check("1" + range, "an image side of 1" + range,
+                      [](double v) { return v >= 1 && v <= double(data::kMaxImageSide); });
 }
 
 CLI::Validator fraction_below_one() {

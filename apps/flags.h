@@ -39,6 +39,8 @@ CLI::Validator positive_number();
 CLI::Validator non_negative_number();
 // A momentum-like coefficient (Adam's beta1): at least 0 and below 1.
 CLI::Validator fraction_below_one();
+// An image side in pixels: 1 to data::kMaxImageSide (0 too when `zero_ok`, a flag's "unchanged").
+CLI::Validator image_side(bool zero_ok = false);
 // Checks that a file flag's value ends in `extension` (".npy"): "expected a file name ending in .npy, found
 // 'feats.txt'".
 CLI::Validator file_name_ending(const std::string& extension);

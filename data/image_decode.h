@@ -16,6 +16,8 @@ namespace ssl::data {
 // The largest image decode_image accepts by default, in pixels (8192 x 8192): a header declaring more is
 // refused before any pixel memory is allocated.
 inline constexpr int64_t kMaxDecodedPixels = int64_t(1) << 26;
+// The largest side an image is resized to (--image-size, a folder's SIZE): that many pixels square.
+inline constexpr int64_t kMaxImageSide = 8192;
 
 // Decodes `size` bytes at `bytes` to an h x w x 3 Image. Throws ssl::Error naming `source_name` (a file path,
 // usually) when the bytes are not a readable image ("cannot decode the image (...); the file is corrupt or

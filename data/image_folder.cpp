@@ -72,8 +72,8 @@ bool ImageFolderDataset::is_image_file_name(const std::string& file_name) {
 
 ImageFolderDataset::ImageFolderDataset(std::string dir, ImageFolderOptions options)
     : dir_(std::move(dir)), options_(options) {
-  SSL_CHECK(options_.size > 0, "folder dataset '", dir_, "': the image size must be positive, got ",
-            options_.size);
+  SSL_CHECK(options_.size > 0 && options_.size <= kMaxImageSide, "folder dataset '", dir_,
+            "': expected an image size of 1 to ", kMaxImageSide, " pixels, got ", options_.size);
   require_directory(dir_, "folder dataset");
   const Listing top = list_directory(dir_);
   SSL_CHECK(top.dirs.empty() || top.files.empty(), "folder dataset '", dir_,

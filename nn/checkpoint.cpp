@@ -209,24 +209,31 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   SSL_CHECK(fd >= 0, "cannot write '", path, "': ", std::strerror(errno), " (creating its temporary file '",
             tmp, "')");
+  // Any failure removes the temporary file and leaves `path` as it was; `step` says which one failed.
+  const auto fail = [&](const char* step, int err) {
+    ::unlink(tmp.c_str());
+    throw Error(str_cat("cannot write '", path, "': ", step, " its temporary file '", tmp,
+                        "' failed: ", std::strerror(err)));
+  };
   size_t written = 0;
   while (written < bytes.size()) {
     const ssize_t w = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (w < 0 && errno == EINTR) continue;  // interrupted by a signal before writing anything: again
     if (w < 0) {
       const int err = errno;
       ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error(str_cat("writing '", tmp, "' failed: ", std::strerror(err)));
+      fail("writing", err);
     }
     written += size_t(w);
   }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
+  // A full disk or an I/O error often shows only here, when the data reaches the disk.
+  if (::fsync(fd) != 0) {
     const int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error(str_cat("could not move '", tmp, "' to '", path, "': ", std::strerror(err)));
+    ::close(fd);
+    fail("flushing to disk", err);
   }
+  if (::close(fd) != 0) fail("closing", errno);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("renaming", errno);
 }
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,

@@ -204,9 +204,11 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     CHECK(contains(msg, "found both class sub-folders"));
     CHECK(contains(msg, "loose.png"));
   }
-  SUBCASE("non-positive size") {
-    CHECK(
-        contains(error_of([&] { ImageFolderDataset(dir.path(), {.size = 0}); }), "must be positive, got 0"));
+  SUBCASE("a size out of range") {
+    CHECK(contains(error_of([&] { ImageFolderDataset(dir.path(), {.size = 0}); }),
+                   "expected an image size of 1 to 8192 pixels, got 0"));
+    CHECK(contains(error_of([&] { ImageFolderDataset(dir.path(), {.size = 8193}); }),
+                   "expected an image size of 1 to 8192 pixels, got 8193"));
   }
   SUBCASE("an undecodable file: an error, or a counted warning with skip_bad_images") {
     ssl::test::write_text(dir / "cat/broken.png", "this is not a PNG file at all");

@@ -240,6 +240,13 @@ TEST_CASE("a file's fingerprint follows its bytes") {
   CHECK(nn::file_fingerprint(temp_path("empty")) == "cbf29ce484222325");  // FNV-1a of nothing: its basis
   CHECK_THROWS_WITH_AS(nn::file_fingerprint(temp_path("missing")), doctest::Contains("cannot read"),
                        ssl::Error);
+
+  // A directory where the file should go: the rename fails, says so, and leaves no temporary file behind.
+  fs::create_directories(temp_path("taken/inside"));
+  CHECK_THROWS_WITH_AS(nn::write_file_atomically(temp_path("taken"), "x"),
+                       doctest::Contains("renaming its temporary file"), ssl::Error);
+  CHECK(fs::is_directory(temp_path("taken/inside")));
+  CHECK_FALSE(fs::exists(temp_path("taken") + ".tmp." + std::to_string(::getpid())));
 }
 
 TEST_CASE("output directories are made with their parents, or refused naming the path") {
