@@ -57,13 +57,16 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor());
 // ---- joining and indexing (core/ops/index.cpp) -------------------------------------------------------
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
+// An index outside its dimension is an ssl::Error on the CPU. On a GPU it is not checked (that would copy
+// the indices back to the host at every call): its value reads as 0 and its gradient is dropped.
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: int64 [K]
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);        // index: int64, shape of output
 
 // ---- softmax family and losses (core/ops/softmax.cpp, core/ops/ntxent.cpp) -----------------------------
 Tensor softmax(const Tensor& x, int64_t dim = -1);
 Tensor log_softmax(const Tensor& x, int64_t dim = -1);
-// Mean over the batch of −log softmax(logits)[target]; logits [N, C], targets int64 [N] in [0, C).
+// Mean over the batch of −log softmax(logits)[target]; logits [N, C], targets int64 [N] in [0, C). A target
+// outside [0, C) is an ssl::Error on the CPU; on a GPU it makes the loss NaN (not checked, as for indices).
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets);
 Tensor l2_normalize(const Tensor& x, int64_t dim = -1, double eps = 1e-12);
 // SimCLR's NT-Xent on projections z [2N, d] (rows i and i+N are the two views of one image), fused:

@@ -3,7 +3,7 @@
 //
 // The device cannot throw: an index outside its range is not checked against an error but skipped (the
 // element of index_select/gather reads as 0, the *_add ops add nothing), so memory is never touched out of
-// bounds. The op layer validates indices where it needs the CPU's ssl::Error.
+// bounds. Nothing checks them on the way to the GPU (core/ops.h says so); the CPU kernels throw instead.
 //
 // Versions of the *_add ops (kernels/cuda/index.cu): _v1 gives each thread one column (one position of the
 // dims the index does not address) and adds the rows in index order, as the CPU does, so the result has the
