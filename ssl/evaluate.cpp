@@ -14,7 +14,6 @@
 #include "data/registry.h"
 #include "kernels/common/philox.h"
 #include "nn/checkpoint.h"
-#include "nn/train_state.h"
 #include "ssl/features.h"
 #include "ssl/knn.h"
 #include "ssl/pretrain.h"
@@ -241,14 +240,7 @@ std::shared_ptr<SupervisedClassifier> finetune(const EvalOptions& o, const std::
   p.device = o.device;
   p.skip_bad_images = o.skip_bad_images;
   p.show_progress = o.show_progress;
-  const std::string checkpoint = run_dir + "/checkpoint.safetensors";
-  if (std::filesystem::exists(checkpoint)) {  // pretrain_or_continue checks that its options agree
-    const int64_t completed = nn::read_train_state(checkpoint).epoch;
-    SSL_CHECK(completed <= p.epochs, "eval: ", run_dir, " holds a fine-tuning run of ", completed,
-              " epochs, more than the ", p.epochs, " asked for; pass --epochs ", completed,
-              " or another --out");
-  }
-  pretrain_or_continue(p);
+  pretrain_or_continue(p);  // which checks that a run already there agrees with these options
   *info = {{"run", run_dir},     {"method", p.method},
            {"epochs", p.epochs}, {"batch_size", p.batch_size},
            {"lr", p.lr},         {"weight_decay", p.weight_decay}};
