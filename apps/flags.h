@@ -48,9 +48,10 @@ CLI::Validator file_name_ending(const std::string& extension);
 // expects.
 CLI::Validator not_empty(const std::string& what);
 
-// Makes every whole-number option of `app` and its subcommands accept plain decimal only, within its type's
-// range. CLI11 2.1 parses integers with base 0, so "010" would be 8 and "0x10" 16, and a value beyond
-// 64 bits would silently become the largest one.
+// Makes every whole-number option of `app` and its subcommands accept plain decimal only, within 64 bits
+// (signed, or unsigned for an unsigned option; CLI11 refuses what does not fit a narrower type). CLI11 2.1
+// parses integers with base 0, so "010" would be 8 and "0x10" 16, and a value beyond 64 bits would silently
+// become the largest one.
 void require_decimal_integers(CLI::App& app);
 
 }  // namespace ssl::apps

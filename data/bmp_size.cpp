@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "data/packed_index.h"
 
 namespace ssl::data {
 namespace {
@@ -17,19 +18,16 @@ constexpr int64_t kMaxSide = int64_t(1) << 24;
 // A paletted BMP's first pixel whose index is beyond the palette's `colours` entries. stb_image keeps its
 // palette in an uninitialised 256-entry array and looks every index up there, so such a pixel would take
 // whatever that memory held. Rows of `row_bytes` start at `pixels`; bits past a row's last pixel are ignored,
-// as the decoder ignores them.
+// as the decoder ignores them. `palette` names the palette in the message.
 std::string palette_index_problem(const uint8_t* pixels, uint64_t row_bytes, int64_t width, int64_t rows,
-                                  uint32_t bpp, int64_t colours) {
-  const int per_byte = int(8 / bpp);
-  const uint32_t mask = (1u << bpp) - 1;
+                                  uint32_t bpp, int64_t colours, const char* palette) {
   for (int64_t y = 0; y < rows; ++y) {
     const uint8_t* row = pixels + uint64_t(y) * row_bytes;
     for (int64_t x = 0; x < width; ++x) {
-      const int shift = int(8 - bpp * uint32_t(x % per_byte + 1));  // the first pixel in the high bits
-      const int64_t index = (row[x / per_byte] >> shift) & mask;
+      const int index = packed_index(row, x, int(bpp));
       if (index >= colours) {
-        return str_cat("expected palette indices below the ", colours,
-                       " colours of the BMP's palette, found ", index, " in stored row ", y, ", column ", x);
+        return str_cat("expected palette indices below the ", colours, " colours of ", palette, ", found ",
+                       index, " in stored row ", y, ", column ", x);
       }
     }
   }
@@ -86,15 +84,16 @@ std::string bmp_size_problem(const uint8_t* bytes, size_t size, uint64_t file_si
   }
   if (bpp > 8) return {};
   // The palette fills the bytes between the headers and the pixels: 3 bytes a colour after an OS/2 header,
-  // 4 after a Windows one. stb_image counts it this way (the OS/2 count as it does, from 24 bytes of
-  // headers) and refuses a count of 0 or above 256 itself.
+  // 4 after a Windows one. stb_image counts it as below and refuses a count of 0 or above 256 itself; its
+  // OS/2 count subtracts 24 bytes of headers where there are 12, so it reads 4 colours fewer than there are.
   const int64_t colours = core ? (int64_t(offset) - 38) / 3 : (int64_t(offset) - int64_t(headers)) / 4;
-  if (colours < 0) {
-    return str_cat("expected a palette between the BMP's headers and its pixels, found the pixels at offset ",
-                   offset);
-  }
+  const char* palette = core ? "the OS/2 BMP's palette as stb_image 2.27 counts it (4 fewer than it holds; a "
+                               "Windows BMP, with a "
+                               "40-byte header, is read whole)"
+                             : "the BMP's palette";
+  if (colours < 0) return str_cat("expected palette indices below the 0 colours of ", palette);
   if (colours == 0 || colours > 256 || size < offset + pixel_bytes) return {};  // only the headers given
-  return palette_index_problem(bytes + offset, row_bytes, width, std::abs(height), bpp, colours);
+  return palette_index_problem(bytes + offset, row_bytes, width, std::abs(height), bpp, colours, palette);
 }
 
 }  // namespace ssl::data

@@ -14,6 +14,10 @@
 namespace ssl::data {
 namespace {
 
+// The most bytes of rows, (w c + 1) h, one PNG may have: the PNG writer sizes its buffers in ints, and its
+// compressed output can be up to 9/8 of the rows.
+constexpr int64_t kMaxPngRowBytes = int64_t(std::numeric_limits<int>::max()) / 9 * 8;
+
 // A 3x5 bitmap font: one row per entry, bit 2 = left column. Digits 0-9, then '-'.
 constexpr uint8_t kFont[11][5] = {
     {7, 5, 5, 5, 7}, {2, 6, 2, 2, 7}, {7, 1, 7, 4, 7}, {7, 1, 7, 1, 7}, {5, 5, 7, 1, 1}, {7, 4, 7, 1, 7},
@@ -90,9 +94,10 @@ Image make_image_grid(const std::vector<Image>& images, const std::vector<int64_
   const int64_t cell_w = tile_w * s, cell_h = tile_h * s + strip;
   const int64_t out_h = rows * cell_h + (rows + 1) * pad, out_w = cols * cell_w + (cols + 1) * pad;
   // The limit of one PNG (write_png), checked before anything is allocated.
-  SSL_CHECK((out_w * 3 + 1) * out_h <= std::numeric_limits<int>::max(), "make_image_grid: ", n, " tiles of ",
-            tile_w, "x", tile_h, " px at scale ", s, " make a ", out_w, "x", out_h,
-            " px grid, more than one PNG holds (2^31 - 1 bytes of rows); show fewer images or use a smaller "
+  SSL_CHECK((out_w * 3 + 1) * out_h <= kMaxPngRowBytes, "make_image_grid: ", n, " tiles of ", tile_w, "x",
+            tile_h, " px at scale ", s, " make a ", out_w, "x", out_h, " px grid, more than one PNG holds (",
+            kMaxPngRowBytes,
+            " bytes of rows); show fewer images or use a smaller "
             "scale");
   Image out(out_h, out_w, 3);
   fill_rect(out, 0, 0, out.h, out.w, kBackground);
@@ -124,10 +129,9 @@ void write_png(const std::string& path, const Image& image) {
             "' should end in .png (the file is a PNG image)");
   SSL_CHECK(image.c == 1 || image.c == 3 || image.c == 4, "write_png: ", path, ": cannot write ", image.c,
             " channels (expected 1, 3 or 4)");
-  // The PNG writer sizes its buffer of filtered rows, (w c + 1) h bytes, in an int.
-  SSL_CHECK((image.w * image.c + 1) * image.h <= std::numeric_limits<int>::max(), "write_png: ", path, ": a ",
-            image.w, "x", image.h, "x", image.c,
-            " image is too large for one PNG (at most 2^31 - 1 bytes of rows)");
+  SSL_CHECK((image.w * image.c + 1) * image.h <= kMaxPngRowBytes, "write_png: ", path, ": a ", image.w, "x",
+            image.h, "x", image.c, " image is too large for one PNG (at most ", kMaxPngRowBytes,
+            " bytes of rows)");
   const int ok = stbi_write_png(path.c_str(), int(image.w), int(image.h), int(image.c), image.pixels.data(),
                                 int(image.w * image.c));
   SSL_CHECK(ok != 0, "write_png: cannot write '", path, "' (does its directory exist and is it writable?)");

@@ -3,11 +3,14 @@
 #include <stb_image.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "core/error.h"
+#include "data/packed_index.h"
 
 namespace ssl::data {
 namespace {
@@ -75,7 +78,6 @@ int paeth(int a, int b, int c) {
 std::string palette_index_problem(uint8_t* rows, const Pass& pass, int depth, int64_t colours,
                                   int pass_number) {
   const uint64_t stride = 1 + row_bytes(pass.width, uint64_t(depth));
-  const int mask = (1 << depth) - 1;
   for (uint64_t y = 0; y < pass.height; ++y) {
     uint8_t* row = rows + y * stride;
     uint8_t* cur = row + 1;
@@ -102,8 +104,7 @@ std::string palette_index_problem(uint8_t* rows, const Pass& pass, int depth, in
       }
     }
     for (uint64_t x = 0; x < pass.width; ++x) {
-      const uint64_t bit = x * uint64_t(depth);  // the first pixel in a byte's high bits
-      const int index = (cur[bit / 8] >> (8 - depth - int(bit % 8))) & mask;
+      const int index = packed_index(cur, int64_t(x), depth);
       if (index >= colours) {
         return str_cat("expected palette indices below the ", colours,
                        " colours of the PNG's palette, found ", index, " in row ", y, ", column ", x,
@@ -114,9 +115,12 @@ std::string palette_index_problem(uint8_t* rows, const Pass& pass, int depth, in
   return {};
 }
 
-// The checks that need the image data: that it inflates to no more than the header's pixels need (a few
-// hundred bytes can inflate to gigabytes, which stb_image 2.27 would allocate), and that a palette image's
-// indices lie within its palette (stb_image looks them up in an uninitialised 256-entry array).
+// The checks that need the image data: that it inflates to what the header's pixels need and at most
+// kSlackBytes more (a few hundred bytes can inflate to gigabytes, which stb_image 2.27 would allocate; it
+// accepts any amount of data after the pixels, and encoders in the wild leave some), and that a palette
+// image's indices lie within its palette (stb_image looks them up in an uninitialised 256-entry array).
+constexpr uint64_t kSlackBytes = uint64_t(16) << 20;
+
 std::string image_data_problem(const PngParts& png, int64_t max_pixels) {
   const int channels = channels_of(png.colour);
   // Anything the decoder refuses itself, or a size the caller refuses, is left to them.
@@ -131,21 +135,22 @@ std::string image_data_problem(const PngParts& png, int64_t max_pixels) {
   uint64_t expected = 0;
   for (const Pass& p : passes)
     expected += p.width > 0 && p.height > 0 ? p.height * (1 + row_bytes(p.width, bits)) : 0;
-  // The decoder accepts a little data beyond the pixels (encoders in the wild pad with zeros); not more.
-  const uint64_t limit = expected + expected / 8 + 1024;
-  std::vector<uint8_t> raw(size_t(limit) + 1);
+  // stb_zlib takes an int length. The buffer is not filled first: only the bytes inflated are ever touched.
+  const uint64_t limit = std::min<uint64_t>(expected + kSlackBytes, uint64_t(INT_MAX) - 1);
+  const std::unique_ptr<uint8_t[]> raw(new uint8_t[size_t(limit) + 1]);
   const auto decode = png.apple ? stbi_zlib_decode_noheader_buffer : stbi_zlib_decode_buffer;
-  const int inflated = decode(reinterpret_cast<char*>(raw.data()), int(raw.size()),
+  const int inflated = decode(reinterpret_cast<char*>(raw.get()), int(limit) + 1,
                               reinterpret_cast<const char*>(png.data.data()), int(png.data.size()));
   if (inflated < 0 || uint64_t(inflated) > limit) {
-    return str_cat("the PNG's image data does not inflate to the ", expected,
-                   " bytes its header declares (it is corrupt, or holds more than ", limit, " bytes)");
+    return str_cat("the PNG's image data cannot be inflated within ", limit, " bytes, the ", expected,
+                   " its header declares and ", limit - expected,
+                   " more: it is corrupt, or far longer than its pixels");
   }
   if (uint64_t(inflated) < expected) {
     return str_cat("the PNG's image data inflates to ", inflated, " bytes; its header declares ", expected);
   }
   if (png.colour != 3 || png.palette_colours <= 0) return {};  // no palette: the decoder refuses that itself
-  uint8_t* rows = raw.data();
+  uint8_t* rows = raw.get();
   for (size_t p = 0; p < passes.size(); ++p) {
     if (passes[p].width == 0 || passes[p].height == 0) continue;
     std::string problem = palette_index_problem(rows, passes[p], png.depth, png.palette_colours,

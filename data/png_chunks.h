@@ -5,8 +5,8 @@
 // so a small file can make it allocate gigabytes; and it looks a palette image's indices up in an
 // uninitialised 256-entry array without comparing them with the palette's size, so such pixels take
 // whatever that memory held. The check inflates the data itself, into a buffer of the size the header
-// declares (and a little more, which the decoder accepts), and undoes the row filters of a palette image
-// to read its indices.
+// declares and 16 MB more (the decoder accepts data after the pixels), and undoes the row filters of a
+// palette image to read its indices.
 #pragma once
 
 #include <cstddef>

@@ -166,6 +166,16 @@ TEST_CASE("BMP: paletted pixels decode through their palette; an index beyond it
   CHECK(decode_image(four.data(), four.size(), "x.bmp")(0, 1, 0) == 60);
   four[54 + 8 + 1] = 0x3F;  // the bottom row's third pixel: index 3
   CHECK(contains(decode_error(four), "found 3 in stored row 0, column 2"));
+
+  // An OS/2 BMP (12-byte header) of 8 x 2 pixels at 1 bit, its two colours (3 bytes each) before the pixels
+  // at offset 32: stb_image 2.27 counts (32 - 38) / 3 of them, none, and would read every pixel from nothing.
+  std::vector<uint8_t> os2(32 + 2 * 4, 0);
+  os2[0] = 'B', os2[1] = 'M';
+  put32(os2, 10, 32);
+  put32(os2, 14, 12);
+  put16(os2, 18, 8), put16(os2, 20, 2), put16(os2, 22, 1), put16(os2, 24, 1);
+  CHECK(contains(decode_error(os2),
+                 "below the 0 colours of the OS/2 BMP's palette as stb_image 2.27 counts it"));
 }
 
 TEST_CASE("BMP: headers cut short or out of range are refused with what was expected") {
