@@ -115,12 +115,13 @@ std::string palette_index_problem(uint8_t* rows, const Pass& pass, int depth, in
   return {};
 }
 
-// The checks that need the image data: that it inflates to what the header's pixels need and at most
-// kSlackBytes more (a few hundred bytes can inflate to gigabytes, which stb_image 2.27 would allocate; it
-// accepts any amount of data after the pixels, and encoders in the wild leave some), and that a palette
-// image's indices lie within its palette (stb_image looks them up in an uninitialised 256-entry array).
+// How much image data may follow the pixels. stb_image 2.27 accepts any amount (encoders in the wild leave
+// some); a limit is what keeps a few hundred bytes that inflate to gigabytes from being inflated.
 constexpr uint64_t kSlackBytes = uint64_t(16) << 20;
 
+// The checks that need the image data: that it inflates to what the header's pixels need and at most
+// kSlackBytes more, and that a palette image's indices lie within its palette (stb_image looks them up in
+// an uninitialised 256-entry array).
 std::string image_data_problem(const PngParts& png, int64_t max_pixels) {
   const int channels = channels_of(png.colour);
   // Anything the decoder refuses itself, or a size the caller refuses, is left to them.
@@ -135,7 +136,9 @@ std::string image_data_problem(const PngParts& png, int64_t max_pixels) {
   uint64_t expected = 0;
   for (const Pass& p : passes)
     expected += p.width > 0 && p.height > 0 ? p.height * (1 + row_bytes(p.width, bits)) : 0;
-  // stb_zlib takes an int length. The buffer is not filled first: only the bytes inflated are ever touched.
+  // stb_zlib takes an int length (the default max_pixels keeps `expected` far below it). The buffer is not
+  // filled first: only the bytes inflated are ever touched.
+  if (expected >= uint64_t(INT_MAX) - 1) return {};
   const uint64_t limit = std::min<uint64_t>(expected + kSlackBytes, uint64_t(INT_MAX) - 1);
   const std::unique_ptr<uint8_t[]> raw(new uint8_t[size_t(limit) + 1]);
   const auto decode = png.apple ? stbi_zlib_decode_noheader_buffer : stbi_zlib_decode_buffer;
