@@ -140,6 +140,10 @@ std::string image_data_problem(const PngParts& png, int64_t max_pixels) {
   // filled first: only the bytes inflated are ever touched.
   if (expected >= uint64_t(INT_MAX) - 1) return {};
   const uint64_t limit = std::min<uint64_t>(expected + kSlackBytes, uint64_t(INT_MAX) - 1);
+  // Deflate makes at most 1032 bytes of one (a 258-byte match in two bits): data that short cannot pass the
+  // limit, and unless the image has a palette to check, inflating it would only repeat the decoder's work
+  // (too little data is the decoder's own error).
+  if (png.colour != 3 && uint64_t(png.data.size()) * 1033 <= limit) return {};
   const std::unique_ptr<uint8_t[]> raw(new uint8_t[size_t(limit) + 1]);
   const auto decode = png.apple ? stbi_zlib_decode_noheader_buffer : stbi_zlib_decode_buffer;
   const int inflated = decode(reinterpret_cast<char*>(raw.get()), int(limit) + 1,
