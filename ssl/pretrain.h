@@ -4,9 +4,9 @@
 // Output directory:
 //   encoder.safetensors   the encoder's state (PyTorch state_dict names), metadata: model, image_size, method
 //   config.json           the options of the run
-//   metrics.jsonl / .csv  one record per epoch: epoch, loss, images_per_s (dataset images, not views), seconds,
-//                         lr, and train_top1 for methods that classify (the CSV's column is empty for the
-//                         others)
+//   metrics.jsonl / .csv  one record per epoch: epoch, loss, images_per_s (dataset images, not views),
+//                         seconds, lr, and train_top1 for methods that classify (the CSV's column is empty
+//                         for the others)
 //   checkpoint.safetensors  the training state after the last completed epoch (nn/train_state.h): the whole
 //                         method's model (encoder + its heads) under model.*, the optimizer under
 //                         optimizer.*, epoch, global step, default-generator state, config and metrics in the
