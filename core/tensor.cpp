@@ -1,7 +1,6 @@
 #include "core/tensor.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <iomanip>
 #include <ostream>
 
@@ -26,18 +25,19 @@ std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, Device dev
 }
 
 // Reading an undefined tensor dereferences nothing: say so, and what usually causes it.
+[[noreturn]] void throw_undefined_in(const char* op) {
+  throw Error(str_cat(
+      op, ": the tensor is undefined (a default-constructed Tensor, or the grad() of a ",
+      "tensor that has had no backward pass reach it or that is not a leaf: only leaves keep a gradient)"));
+}
+
 void check_defined(const Tensor& t, const char* op) {
-  SSL_CHECK(
-      t.defined(), op, ": the tensor is undefined (a default-constructed Tensor, or the grad() of a ",
-      "tensor that has had no backward pass reach it or that is not a leaf: only leaves keep a gradient)");
+  if (!t.defined()) throw_undefined_in(op);
 }
 
 }  // namespace
 
-void Tensor::throw_undefined() {
-  check_defined(Tensor(), "reading a tensor's shape, dtype, device or gradient");
-  std::abort();  // not reached: check_defined throws for an undefined tensor
-}
+void Tensor::throw_undefined() { throw_undefined_in("reading a tensor's shape, dtype, device or gradient"); }
 
 Generator& default_generator() {
   static Generator gen(0);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -19,14 +20,16 @@ uint32_t be32(const uint8_t* p) {
   return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
 }
 
-// What the chunks say: the header (IHDR), the palette's size, the image data (every IDAT, joined), and
-// whether the file is Apple's variant (CgBI), whose data has no zlib header.
+// What the chunks say: the header (IHDR), the palette's size, where the image data lies (every IDAT chunk's
+// data, in order; joined only when it is inflated) and how long it is in all, and whether the file is
+// Apple's variant (CgBI), whose data has no zlib header.
 struct PngParts {
   bool have_header = false, apple = false;
   uint64_t width = 0, height = 0;
   int depth = 0, colour = 0, interlace = 0;
   int64_t palette_colours = 0;
-  std::vector<uint8_t> data;
+  std::vector<std::pair<const uint8_t*, size_t>> data_parts;
+  uint64_t data_bytes = 0;
 };
 
 // Channels of a PNG colour type (grey, RGB, palette index, grey + alpha, RGBA); 0 for none of them.
@@ -143,11 +146,14 @@ std::string image_data_problem(const PngParts& png, int64_t max_pixels) {
   // Deflate makes at most 1032 bytes of one (a 258-byte match in two bits): data that short cannot pass the
   // limit, and unless the image has a palette to check, inflating it would only repeat the decoder's work
   // (too little data is the decoder's own error).
-  if (png.colour != 3 && uint64_t(png.data.size()) * 1033 <= limit) return {};
+  if (png.colour != 3 && png.data_bytes * 1033 <= limit) return {};
+  std::vector<uint8_t> data;
+  data.reserve(size_t(png.data_bytes));
+  for (const auto& [at, n] : png.data_parts) data.insert(data.end(), at, at + n);
   const std::unique_ptr<uint8_t[]> raw(new uint8_t[size_t(limit) + 1]);
   const auto decode = png.apple ? stbi_zlib_decode_noheader_buffer : stbi_zlib_decode_buffer;
   const int inflated = decode(reinterpret_cast<char*>(raw.get()), int(limit) + 1,
-                              reinterpret_cast<const char*>(png.data.data()), int(png.data.size()));
+                              reinterpret_cast<const char*>(data.data()), int(data.size()));
   if (inflated < 0 || uint64_t(inflated) > limit) {
     return str_cat("the PNG's image data cannot be inflated within ", limit, " bytes, the ", expected,
                    " its header declares and ", limit - expected,
@@ -195,7 +201,10 @@ std::string png_chunk_problem(const uint8_t* bytes, size_t size, int64_t max_pix
       png.interlace = data[12];
     }
     if (type == "PLTE") png.palette_colours = int64_t(length / 3);
-    if (type == "IDAT") png.data.insert(png.data.end(), data, data + length);
+    if (type == "IDAT") {
+      png.data_parts.emplace_back(data, size_t(length));
+      png.data_bytes += length;
+    }
     p += 8 + size_t(length) + std::min<size_t>(4, size_t(left - length));
   }
   return image_data_problem(png, max_pixels);
