@@ -122,6 +122,12 @@ std::string palette_index_problem(uint8_t* rows, const Pass& pass, int depth, in
 // some); a limit is what keeps a few hundred bytes that inflate to gigabytes from being inflated.
 constexpr uint64_t kSlackBytes = uint64_t(16) << 20;
 
+// A bound on what deflate makes of one byte, one above the 1032 it can reach, so that no valid file is
+// refused.
+constexpr uint64_t kMostInflatedPerByte = 1033;
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
 // The checks that need the image data: that it inflates to what the header's pixels need and at most
 // kSlackBytes more, and that a palette image's indices lie within its palette (stb_image looks them up in
 // an uninitialised 256-entry array).
@@ -139,14 +145,21 @@ std::string image_data_problem(const PngParts& png, int64_t max_pixels) {
   uint64_t expected = 0;
   for (const Pass& p : passes)
     expected += p.width > 0 && p.height > 0 ? p.height * (1 + row_bytes(p.width, bits)) : 0;
+  // Deflate makes at most 1032 bytes of one (a 258-byte match in two bits). Data too short to make the
+  // header's pixels is refused here, before the decoder reserves their memory (8192 x 8192 16-bit RGBA
+  // would be 512 MB for a file of a few dozen bytes).
+  if (png.data_bytes * kMostInflatedPerByte < expected) {
+    return str_cat("the PNG has ", png.data_bytes, " bytes of image data, too few to inflate to the ",
+                   expected, " its header declares (at least ", ceil_div(expected, kMostInflatedPerByte),
+                   " are needed): the file is truncated or corrupt");
+  }
   // stb_zlib takes an int length (the default max_pixels keeps `expected` far below it). The buffer is not
   // filled first: only the bytes inflated are ever touched.
   if (expected >= uint64_t(INT_MAX) - 1) return {};
   const uint64_t limit = std::min<uint64_t>(expected + kSlackBytes, uint64_t(INT_MAX) - 1);
-  // Deflate makes at most 1032 bytes of one (a 258-byte match in two bits): data that short cannot pass the
-  // limit, and unless the image has a palette to check, inflating it would only repeat the decoder's work
-  // (too little data is the decoder's own error).
-  if (png.colour != 3 && png.data_bytes * 1033 <= limit) return {};
+  // Data too short to pass the limit need not be inflated unless the image has a palette to check: it would
+  // only repeat the decoder's work.
+  if (png.colour != 3 && png.data_bytes * kMostInflatedPerByte <= limit) return {};
   std::vector<uint8_t> data;
   data.reserve(size_t(png.data_bytes));
   for (const auto& [at, n] : png.data_parts) data.insert(data.end(), at, at + n);

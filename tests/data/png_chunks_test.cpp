@@ -202,6 +202,15 @@ TEST_CASE(
   put_be32(short_data, 20, 200);
   CHECK(contains(decode_error(short_data),
                  "the PNG's image data inflates to 49280 bytes; its header declares 77000"));
+  // Far too little for the header's pixels, declared 8192 x 8192: refused before the decoder reserves the
+  // 201 MB they need.
+  put_be32(short_data, 16, 8192);
+  put_be32(short_data, 20, 8192);
+  const std::string truncated = decode_error(short_data);
+  CHECK(contains(truncated,
+                 " bytes of image data, too few to inflate to the 201334784 its header declares (at "
+                 "least 194903 are needed): the file is truncated or corrupt"));
+  put_be32(short_data, 16, 128);
   put_be32(short_data, 20, 128);
   CHECK(decode_image(short_data.data(), short_data.size(), "x.png").h == 128);
 }
