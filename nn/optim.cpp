@@ -19,6 +19,15 @@ Tensor gradient_of(const Tensor& p) {
             " (", g.dtype(), ") for a parameter of shape ", p.shape(), " (", p.dtype(), ")");
   return g;
 }
+
+// A parameter's per-element state (momentum, moments) where the parameter is now: Module::to moves
+// parameters in place, so a model moved after its optimizer was built takes the state along at the next step
+// instead of handing a kernel pointers to the other device's memory.
+template <class T>
+T* state_beside(Tensor& state, const Tensor& param) {
+  if (state.device() != param.device()) state.to_(param.device());
+  return state.data<T>();
+}
 }  // namespace
 
 Optimizer::Optimizer(std::vector<Tensor> params) : params_(std::move(params)) {
@@ -120,7 +129,7 @@ void SGD::step() {
     if (!p.grad().defined()) continue;
     const Tensor g = gradient_of(p);
     dispatch_floating(p.dtype(), "SGD", [&]<class T>() {
-      T* buf = momentum_buffers_[i].data<T>();
+      T* buf = state_beside<T>(momentum_buffers_[i], p);
       const bool first = !buffer_started_[i];
       detail::on_device(
           p.device(),
@@ -182,8 +191,8 @@ void Adam::step() {
     const int64_t t = ++param_steps_[i].data<int64_t>()[0];
     dispatch_floating(p.dtype(), "Adam", [&]<class T>() {
       const auto update = [&](auto step) {
-        step(p.numel(), p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), T(lr), T(beta1), T(beta2),
-             T(eps), T(weight_decay), t);
+        step(p.numel(), p.data<T>(), g.data<T>(), state_beside<T>(m_[i], p), state_beside<T>(v_[i], p), T(lr),
+             T(beta1), T(beta2), T(eps), T(weight_decay), t);
       };
       detail::on_device(
           p.device(),
@@ -236,7 +245,7 @@ void LARS::step() {
     const Tensor g = gradient_of(p);
     const bool adapt = p.dim() > 1;  // biases and BatchNorm parameters are 1-D
     dispatch_floating(p.dtype(), "LARS", [&]<class T>() {
-      T* buf = momentum_buffers_[i].data<T>();
+      T* buf = state_beside<T>(momentum_buffers_[i], p);
       detail::on_device(
           p.device(),
           [&] {

@@ -1,5 +1,6 @@
 // Optimizers. `step()` reads each parameter's .grad and updates the parameter in place; parameters
-// without a gradient are skipped. Hyper-parameters are public so schedules can change them.
+// without a gradient are skipped. Hyper-parameters are public so schedules can change them. A parameter's
+// state follows it to the device it is on at each step, so a model may be moved after its optimizer is built.
 #pragma once
 
 #include <map>

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <memory>
 
 #include "core/ops.h"
 #include "core/ops_nn.h"
@@ -74,4 +75,27 @@ TEST_CASE("an Adam step on CUDA updates the parameters as on the CPU") {
     results.push_back(w);
   }
   test::check_close(results[1].to_vector<float>(), results[0].to_vector<double>(), 1e-5, 1e-4, "Adam");
+}
+
+TEST_CASE("an optimizer built before its model moved to CUDA steps with its state moved along") {
+  const Tensor w0 = randn({8, 4}, 11), x = randn({16, 4}, 12);
+  const auto train = [&](Device before, const std::function<std::unique_ptr<nn::Optimizer>(Tensor)>& make) {
+    Tensor w = w0.to(before).detach().set_requires_grad();
+    std::unique_ptr<nn::Optimizer> opt = make(w);
+    w.to_(Device::cuda());  // as Module::to moves a parameter
+    for (int step = 0; step < 3; ++step) {
+      opt->zero_grad();
+      mean(mul(linear(x.to(Device::cuda()), w), linear(x.to(Device::cuda()), w))).backward();
+      opt->step();
+    }
+    return w.to_vector<double>();
+  };
+  const std::vector<std::pair<std::string, std::function<std::unique_ptr<nn::Optimizer>(Tensor)>>> makers = {
+      {"SGD", [](Tensor w) { return std::make_unique<nn::SGD>(std::vector<Tensor>{w}, 0.1, 0.9); }},
+      {"Adam", [](Tensor w) { return std::make_unique<nn::Adam>(std::vector<Tensor>{w}, 0.01); }},
+      {"LARS", [](Tensor w) { return std::make_unique<nn::LARS>(std::vector<Tensor>{w}, 0.1, 0.9); }}};
+  for (const auto& [name, make] : makers) {
+    CAPTURE(name);
+    test::check_close(train(Device::cpu(), make), train(Device::cuda(), make), 1e-5, 1e-4, name);
+  }
 }
