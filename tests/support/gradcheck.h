@@ -38,7 +38,8 @@ struct GradientMismatch {
   double analytic, numeric;
 };
 
-// Every element of every input that requires grad where |analytic − numeric| > atol + rtol·|numeric|.
+// Every element of every input that requires grad where |analytic − numeric| > atol + rtol·|numeric|, or
+// either is NaN. Requires at least one such input, and a float64 gradient of its shape for each.
 inline std::vector<GradientMismatch> gradient_mismatches(const std::string& name, const Fn& f,
                                                          std::vector<Tensor> inputs, double h = 1e-6,
                                                          double atol = 1e-7, double rtol = 1e-5) {
@@ -53,10 +54,17 @@ inline std::vector<GradientMismatch> gradient_mismatches(const std::string& name
   sum(mul(y, r)).backward();
 
   std::vector<GradientMismatch> mismatches;
+  size_t checked = 0;
   for (size_t k = 0; k < inputs.size(); ++k) {
     Tensor& x = inputs[k];
-    if (!x.requires_grad()) continue;
+    if (!x.requires_grad()) continue;  // a constant of the function (a target, a mask)
+    REQUIRE_MESSAGE(x.numel() > 0, name, ": input ", k, " has no elements to check");
     REQUIRE_MESSAGE(x.grad().defined(), name, ": input ", k, " received no gradient");
+    REQUIRE_MESSAGE(x.grad().shape() == x.shape(), name, ": input ", k, " of shape ", x.shape(),
+                    " received a gradient of shape ", x.grad().shape());
+    REQUIRE_MESSAGE(x.grad().dtype() == DType::f64, name, ": input ", k, " received a ", x.grad().dtype(),
+                    " gradient");
+    ++checked;
     const std::vector<double> analytic = x.grad().to_vector<double>();
     double* p = x.data<double>();
     for (int64_t i = 0; i < x.numel(); ++i) {
@@ -67,10 +75,12 @@ inline std::vector<GradientMismatch> gradient_mismatches(const std::string& name
       const double down = projected_loss(f, inputs, r);
       p[i] = saved;
       const double numeric = (up - down) / (2 * h);
-      if (std::abs(analytic[size_t(i)] - numeric) > atol + rtol * std::abs(numeric))
+      // Written so that a NaN on either side is a mismatch (every comparison with NaN is false).
+      if (!(std::abs(analytic[size_t(i)] - numeric) <= atol + rtol * std::abs(numeric)))
         mismatches.push_back({k, i, analytic[size_t(i)], numeric});
     }
   }
+  REQUIRE_MESSAGE(checked > 0, name, ": no input requires grad, so nothing was checked");
   return mismatches;
 }
 

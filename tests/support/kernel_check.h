@@ -27,10 +27,12 @@ std::vector<T> cast(const std::vector<U>& v) {
   return std::vector<T>(v.begin(), v.end());
 }
 
-// An output buffer filled with NaN, so that any element a kernel forgets to write fails the comparison.
+// An output buffer filled with NaN (the largest value for an integer type, which has no NaN), so that any
+// element a kernel forgets to write fails the comparison.
 template <class T>
 std::vector<T> poisoned(int64_t n) {
-  return std::vector<T>(n, std::numeric_limits<T>::quiet_NaN());
+  return std::vector<T>(n, std::numeric_limits<T>::has_quiet_NaN ? std::numeric_limits<T>::quiet_NaN()
+                                                                 : std::numeric_limits<T>::max());
 }
 
 // Fails (once, with the first three offenders) unless |got − ref| ≤ atol + rtol·|ref| everywhere.
