@@ -11,7 +11,7 @@ namespace ssl::apps {
 
 namespace {
 // The pretrain options stored in config.json, by flag: on --resume, those given override the saved values
-// (and pretrain refuses any that differ, except epochs, workers and device).
+// (and pretrain refuses any that differ, except epochs, workers, device and threads).
 const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "method"},
                                                              {"--data", "data"},
                                                              {"--model", "model"},
@@ -45,6 +45,7 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "metho
                                                              {"--init", "init"},
                                                              {"--joint-probe", "joint_probe"},
                                                              {"--workers", "workers"},
+                                                             {"--threads", "threads"},
                                                              {"--device", "device"},
                                                              {"--max-steps", "max_steps_per_epoch"}};
 // Options only one method reads (the context mask's, only one mask mode): given for another they would be
@@ -86,7 +87,6 @@ void check_method_flags(const CLI::App& cmd, const PretrainOptions& o) {
 
 void add_pretrain_command(CLI::App& app) {
   auto o = std::make_shared<PretrainOptions>();
-  auto threads = std::make_shared<int>(0);
   CLI::App* cmd = app.add_subcommand("pretrain", "Pre-train an encoder with a self-supervised method");
   cmd->add_option("--method", o->method,
                   "simclr (two views, NT-Xent), rotation (4-way rotation prediction), supervised (encoder + "
@@ -200,7 +200,7 @@ void add_pretrain_command(CLI::App& app) {
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where to train");
-  add_threads_flag(*cmd, *threads);
+  add_threads_flag(*cmd, o->threads);
   cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)")
       ->check(non_negative_number());
   auto resume = std::make_shared<std::string>();
@@ -208,10 +208,10 @@ void add_pretrain_command(CLI::App& app) {
          "--resume", *resume,
          "Continue the run in DIR from DIR/checkpoint.safetensors (written after every epoch): options "
          "come from its config; others given here must agree, except --epochs (to train longer; a cosine or "
-         "step schedule is then laid out over the new total), --workers, --device and --threads")
+         "step schedule is then laid out over the new total), --workers, --device and --threads (the run's "
+         "own count by default: another changes the last bits from there on)")
       ->check(not_empty("a run directory"));
-  cmd->callback([o, threads, resume, cmd]() {
-    set_threads(*threads);
+  cmd->callback([o, resume, cmd]() {
     if (!resume->empty()) {
       // Options left out take the saved run's values; options given must agree with them (checked by
       // pretrain), so only --epochs, --workers, --device and --threads can change on resume.

@@ -11,7 +11,7 @@ namespace ssl::apps {
 
 namespace {
 // The options stored in config.json, by flag: on --resume, those given override the saved values (and the
-// runner refuses any that differ, except epochs, workers, device and sample_every).
+// runner refuses any that differ, except epochs, workers, device, sample_every and threads).
 const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--labelled", "labelled"},
                                                              {"--unlabelled", "unlabelled"},
                                                              {"--test", "test"},
@@ -27,6 +27,7 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--labelled", "lab
                                                              {"--init-discriminator", "init_discriminator"},
                                                              {"--seed", "seed"},
                                                              {"--workers", "workers"},
+                                                             {"--threads", "threads"},
                                                              {"--device", "device"},
                                                              {"--skip-bad-images", "skip_bad_images"},
                                                              {"--sample-every", "sample_every"},
@@ -35,7 +36,6 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--labelled", "lab
 
 void add_sgan_command(CLI::App& app) {
   auto o = std::make_shared<SganOptions>();
-  auto threads = std::make_shared<int>(0);
   CLI::App* cmd = app.add_subcommand(
       "sgan", "Train a semi-supervised GAN: a discriminator that classifies into the K classes or 'fake'");
   cmd->add_option("--labelled", o->labelled, "Labelled training images, e.g. synthetic:train@20")
@@ -88,17 +88,17 @@ void add_sgan_command(CLI::App& app) {
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where both networks train");
-  add_threads_flag(*cmd, *threads);
+  add_threads_flag(*cmd, o->threads);
   cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
   auto resume = std::make_shared<std::string>();
   cmd->add_option(
          "--resume", *resume,
          "Continue the run in DIR from DIR/checkpoint.safetensors (written after every epoch): options "
          "come from its config; others given here must agree, except --epochs, --workers, --device, "
-         "--sample-every and --threads")
+         "--sample-every and --threads (the run's own count by default: another changes the last bits from "
+         "there on)")
       ->check(not_empty("a run directory"));
-  cmd->callback([o, threads, resume, cmd]() {
-    set_threads(*threads);
+  cmd->callback([o, resume, cmd]() {
     if (!resume->empty()) {
       const nlohmann::json merged =
           merge_resume_options(*cmd, "sgan", sgan_options_json(sgan_resume_options(*resume)),

@@ -30,7 +30,7 @@ nlohmann::json merge_resume_options(const CLI::App& cmd, const char* command, nl
     if (it != config_key_of_flag.end())
       saved[it->second] = given.at(it->second);
     else
-      SSL_CHECK(flag == "--out" || flag == "--threads" || flag == "--resume", command, ": ", flag,
+      SSL_CHECK(flag == "--out" || flag == "--resume", command, ": ", flag,
                 " cannot be combined with --resume");  // an option the saved config does not hold
   }
   return saved;

@@ -14,7 +14,7 @@ namespace ssl::apps {
 void set_threads(int threads);
 // --resume of a training command: the saved run's options (`saved`, as JSON) with the options given on the
 // command line (`given`, the same JSON for the parsed flags) put over them, for every flag in
-// `config_key_of_flag`; any other flag given, except --out, --threads and --resume, is refused naming
+// `config_key_of_flag`; any other flag given, except --out and --resume, is refused naming
 // `command`. Also refuses an --out that is not the resumed directory.
 nlohmann::json merge_resume_options(const CLI::App& cmd, const char* command, nlohmann::json saved,
                                     const nlohmann::json& given,

@@ -141,6 +141,13 @@ PretrainSetup open_pretrain_setup(const PretrainOptions& o, Device device) {
   return s;
 }
 
+// What the run's data holds, as config.json records it for check_same_data.
+nlohmann::json counts_of(const PretrainSetup& s) {
+  nlohmann::json counts = {{"images", s.images->size()}, {"steps_per_epoch", s.steps_per_epoch}};
+  if (s.labelled) counts["joint_probe_images"] = s.labelled->size();
+  return counts;
+}
+
 nn::LrSchedule make_schedule(const PretrainOptions& o, int64_t steps_per_epoch) {
   nn::LrSchedule schedule;
   schedule.kind = nn::LrSchedule::parse_kind(o.schedule);
@@ -162,9 +169,15 @@ EpochMetrics train_epoch(const PretrainOptions& o, PretrainSetup& s, nn::Optimiz
   s.loader->start_epoch(epoch);
   Progress progress(str_cat("epoch ", epoch + 1, "/", o.epochs), s.steps_per_epoch, o.show_progress);
   data::Batch batch, labelled_batch;
-  // The labelled loader restarts at a position fixed by the epoch, so a resumed run sees the same batches.
-  int64_t labelled_epoch = epoch * 1000;
-  if (s.labelled_loader) s.labelled_loader->start_epoch(labelled_epoch);
+  // The labelled loader's passes are numbered from a position fixed by the epoch, so a resumed run sees the
+  // same batches. The stride leaves room for every pass an epoch makes: 1000 (what saved runs used, so they
+  // resume with the same batches), or more for an epoch that makes more passes over a small label set.
+  int64_t labelled_epoch = 0;
+  if (s.labelled_loader) {
+    const int64_t passes = s.steps_per_epoch / s.labelled_loader->batches_per_epoch() + 1;
+    labelled_epoch = epoch * std::max<int64_t>(1000, passes);
+    s.labelled_loader->start_epoch(labelled_epoch);
+  }
   double loss_sum = 0, accuracy_sum = 0;
   int64_t images = 0, done = 0, accuracy_steps = 0;
   while (done < s.steps_per_epoch && s.loader->next(batch)) {
@@ -245,12 +258,15 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
             o.epochs, " and ", o.batch_size);
   const Device device = Device::parse_present(o.device);  // before anything is written
   const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
+  nlohmann::json saved_config;  // on resume, for the data check once the data is open
   if (o.resume) {
     const nn::TrainState state =
         read_state_to_resume("pretrain", checkpoint_path, nn::kTrainStateFormat, o.epochs);
     const PretrainOptions saved = saved_options(state, checkpoint_path);
+    saved_config = nlohmann::json::parse(state.config_json);
     check_init_unchanged(checkpoint_path, o.init, saved.init_fingerprint, o.init_fingerprint);
     check_resume_options(saved, o, checkpoint_path);
+    o.threads = threads_to_resume_with(o.threads, saved.threads, checkpoint_path, o.show_progress);
     // The schedule is a function of the step and the run's length: a longer run lays it out again.
     if (saved.epochs != o.epochs && o.schedule != "constant" && o.show_progress)
       std::printf(
@@ -259,8 +275,14 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
           "start would have made)\n",
           (long long)saved.epochs, o.schedule.c_str(), (long long)o.epochs, (long long)o.epochs);
   }
+  const ComputeThreads threads(o.threads);
+  o.threads = threads.count();
   manual_seed(o.seed);
   PretrainSetup setup = open_pretrain_setup(o, device);
+  const nlohmann::json data_counts = counts_of(setup);
+  if (o.resume) check_same_data(saved_config, data_counts, checkpoint_path);
+  nlohmann::json config = pretrain_options_json(o);
+  config["data_counts"] = data_counts;
   PretextMethod& model = *setup.method.model;
   model.to(device);  // before the optimizer, whose state is made beside each parameter
   model.train();
@@ -279,7 +301,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
   // a bad option leaves no run directory behind, and a resume that fails leaves the run's files as they were.
   if (!o.resume) check_no_run_to_overwrite("pretrain", checkpoint_path);
   nn::make_directories(o.out_dir);
-  nn::write_file_atomically(o.out_dir + "/config.json", pretrain_options_json(o).dump(2) + "\n");
+  nn::write_file_atomically(o.out_dir + "/config.json", config.dump(2) + "\n");
 
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     metrics.push_back(train_epoch(o, setup, *optimizer, schedule, epoch, step, device));
@@ -288,7 +310,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
     write_epoch_outputs(o, model, epoch + 1);
     // Last, so that a crash before it resumes from the previous epoch and redoes this one.
     nn::save_train_state(checkpoint_path, model, *optimizer,
-                         state_after_epoch(epoch + 1, step, pretrain_options_json(o), metrics_json(metrics)));
+                         state_after_epoch(epoch + 1, step, config, metrics_json(metrics)));
     if (o.stop_after_epochs > 0 && epoch + 1 >= o.stop_after_epochs) break;
   }
   return metrics;

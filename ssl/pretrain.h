@@ -54,7 +54,10 @@ struct PretrainOptions {
   double weight_decay = 1e-6;
   int64_t warmup_epochs = 1;
   uint64_t seed = 0;
-  int workers = 1;                  // loader threads
+  int workers = 1;  // loader threads
+  // Compute threads for the CPU kernels (0 = the process's count); config.json records the count used, and a
+  // resumed run keeps it unless given another (ssl/resume_check.h: ComputeThreads).
+  int threads = 0;
   std::string device = "cpu";       // where the model trains: cpu, cuda or cuda:N
   bool skip_bad_images = false;     // image folders: leave out unreadable files, with a warning
   int64_t max_steps_per_epoch = 0;  // 0 = the whole epoch (smaller values for quick tests)

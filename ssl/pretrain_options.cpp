@@ -22,6 +22,7 @@ nlohmann::json pretrain_options_json(const PretrainOptions& o) {
                       {"warmup_epochs", o.warmup_epochs},
                       {"seed", o.seed},
                       {"workers", o.workers},
+                      {"threads", o.threads},
                       {"device", o.device},
                       {"skip_bad_images", o.skip_bad_images},
                       {"init", o.init},
@@ -68,6 +69,7 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
   get("warmup_epochs", o.warmup_epochs);
   get("seed", o.seed);
   get("workers", o.workers);
+  get("threads", o.threads);
   get("device", o.device);
   get("skip_bad_images", o.skip_bad_images);
   get("init", o.init);
@@ -97,9 +99,10 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
 }
 
 void check_resume_options(const PretrainOptions& saved, const PretrainOptions& o, const std::string& source) {
-  // None of these alters the results so far (a run may move between the CPU and a GPU).
-  check_resume_agrees(pretrain_options_json(saved), pretrain_options_json(o), {"epochs", "workers", "device"},
-                      source);
+  // None of these alters the results so far (a run may move between the CPU and a GPU; another thread count
+  // changes the last bits from here on, which the run says).
+  check_resume_agrees(pretrain_options_json(saved), pretrain_options_json(o),
+                      {"epochs", "workers", "device", "threads"}, source);
 }
 
 }  // namespace ssl

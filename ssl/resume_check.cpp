@@ -1,5 +1,7 @@
 #include "ssl/resume_check.h"
 
+#include <omp.h>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -26,6 +28,37 @@ void check_same_plan(const std::string& what, const std::string& out_dir, int64_
             " holds a run planned for epochs = ", saved_epochs, " (", done,
             " done) but this one asks for epochs = ", requested,
             "; give the same number of epochs, or another --out (or remove the old run)");
+}
+
+void check_same_data(const nlohmann::json& saved_config, const nlohmann::json& now,
+                     const std::string& source) {
+  if (!saved_config.contains("data_counts")) return;
+  const nlohmann::json& saved = saved_config.at("data_counts");
+  std::string changes;
+  for (const auto& [key, value] : now.items()) {
+    if (saved.contains(key) && saved.at(key) != value)
+      changes +=
+          str_cat("\n  ", key, ": ", saved.at(key).dump(), " when the run started, ", value.dump(), " now");
+  }
+  SSL_CHECK(changes.empty(), source, ": the run's data has changed since it started:", changes,
+            "\nresume it on the data it started with, or start a new run in another directory");
+}
+
+ComputeThreads::ComputeThreads(int requested) : previous_(omp_get_max_threads()) {
+  if (requested > 0) omp_set_num_threads(requested);
+}
+ComputeThreads::~ComputeThreads() { omp_set_num_threads(previous_); }
+int ComputeThreads::count() const { return omp_get_max_threads(); }
+
+int threads_to_resume_with(int requested, int saved, const std::string& source, bool show) {
+  if (requested <= 0) return saved;
+  if (show && saved > 0 && requested != saved)
+    std::printf(
+        "%s: the run used %d compute threads and continues with %d: the kernels add their partial sums in "
+        "another order, so from here its numbers will differ in the last bits from the run's without a "
+        "stop\n",
+        source.c_str(), saved, requested);
+  return requested;
 }
 
 void check_no_run_to_overwrite(const std::string& command, const std::string& checkpoint_path) {
@@ -75,6 +108,8 @@ void check_resume_agrees(const nlohmann::json& saved, const nlohmann::json& requ
 
 void check_init_unchanged(const std::string& source, const std::string& init, const std::string& saved,
                           const std::string& current) {
+  SSL_CHECK(saved.empty() || !current.empty(), source, ": the run started from the encoder in ", init,
+            ", which is missing now; put it back to resume the run, or start a new run in another directory");
   SSL_CHECK(saved.empty() || saved == current, source, ": the encoder in ", init,
             " has changed since this run started from it (fingerprint ", saved, ", now ", current,
             "); start a new run in another directory");

@@ -41,6 +41,36 @@ void continue_after(const nn::TrainState& saved, size_t metrics_records, const s
 void check_resume_agrees(const nlohmann::json& saved, const nlohmann::json& requested,
                          const std::set<std::string>& may_change, const std::string& source);
 
+// A resumed run needs the data it started with: its schedule was laid out over that data's steps per epoch,
+// and its loaders' orders over its images. Throws ssl::Error naming `source` and every count in `now`
+// (images, steps per epoch) that differs from the one saved in `saved_config`'s "data_counts" (written by the
+// run from the same counts); a run saved before counts were recorded has none, and nothing is compared. Only
+// counts: images replaced by as many others go unnoticed (reading them all again would cost an epoch).
+void check_same_data(const nlohmann::json& saved_config, const nlohmann::json& now,
+                     const std::string& source);
+
+// The CPU kernels' thread count for as long as this lives, put back after. A run's numbers depend on it (the
+// kernels add per-thread partial sums in thread order) but never on timing, so a run records the count it
+// used and a resumed run keeps it unless told otherwise.
+class ComputeThreads {
+ public:
+  // `requested` > 0: that many threads; 0: the process's count, as it is.
+  explicit ComputeThreads(int requested);
+  ~ComputeThreads();
+  ComputeThreads(const ComputeThreads&) = delete;
+  ComputeThreads& operator=(const ComputeThreads&) = delete;
+  int count() const;
+
+ private:
+  int previous_;
+};
+
+// The thread count a run resuming from `source` asks for: `requested` when given (> 0), else `saved`, the
+// count the run recorded (0 when it recorded none). When both are given and differ, says (when `show`) that
+// the continuation adds in another order than an uninterrupted run would, so its numbers will not be that
+// run's bit for bit.
+int threads_to_resume_with(int requested, int saved, const std::string& source, bool show);
+
 // For runs that are kept when finished and continued when not (ssl compare, ssl eval --protocol finetune):
 // the run in `out_dir` (`what`), planned for `saved_epochs` and `done` of them completed, is refused unless
 // it was planned for the `requested` epochs. A run of another length would otherwise be reported as this one

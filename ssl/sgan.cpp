@@ -521,6 +521,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
   const Device device = Device::parse_present(o.device);
   const bool semi = !o.unlabelled.empty();
   const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
+  json saved_config;  // on resume, for the data check once the data is open
   if (o.resume) {
     // A run stopped after its last checkpoint but before its results.json only has its scoring left: it
     // resumes with no epoch to run.
@@ -528,11 +529,22 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
     const nn::TrainState state =
         read_state_to_resume("sgan", checkpoint_path, nn::kSganTrainStateFormat, o.epochs, unscored);
     const SganOptions saved = saved_sgan_options(state, checkpoint_path);
+    saved_config = json::parse(state.config_json);
     check_init_unchanged(checkpoint_path, o.init_discriminator, saved.init_fingerprint, o.init_fingerprint);
     check_sgan_resume_options(saved, o, checkpoint_path);
+    o.threads = threads_to_resume_with(o.threads, saved.threads, checkpoint_path, o.show_progress);
   }
+  const ComputeThreads threads(o.threads);
+  o.threads = threads.count();
   manual_seed(o.seed);
   SganData d = open_sgan_data(o, device);
+  json data_counts = {{"labelled_images", d.labelled->size()},
+                      {"test_images", d.test->size()},
+                      {"steps_per_epoch", d.steps_per_epoch}};
+  if (d.unlabelled) data_counts["unlabelled_images"] = d.unlabelled->size();
+  if (o.resume) check_same_data(saved_config, data_counts, checkpoint_path);
+  json config = sgan_options_json(o);
+  config["data_counts"] = data_counts;
 
   // The discriminator first: load_encoder("random:MODEL") reseeds the default generator.
   const std::shared_ptr<Discriminator> disc = make_discriminator(o, d.classes);
@@ -570,7 +582,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
   // directory behind, and a resume that fails leaves the run's files as they were.
   if (!o.resume) check_no_run_to_overwrite("sgan", checkpoint_path);
   nn::make_directories(o.out_dir);
-  nn::write_file_atomically(o.out_dir + "/config.json", sgan_options_json(o).dump(2) + "\n");
+  nn::write_file_atomically(o.out_dir + "/config.json", config.dump(2) + "\n");
 
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
@@ -609,7 +621,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
     write_epoch_outputs(o, models, fixed_z, epoch + 1, d.classes);
     // Last, so that a crash before it resumes from the previous epoch and redoes this one.
     nn::save_train_state(checkpoint_path, models, optimizers,
-                         state_after_epoch(epoch + 1, step, sgan_options_json(o), metrics_json(metrics)),
+                         state_after_epoch(epoch + 1, step, config, metrics_json(metrics)),
                          nn::kSganTrainStateFormat);
     if (o.stop_after_epochs > 0 && epoch + 1 >= o.stop_after_epochs) break;
   }

@@ -111,6 +111,7 @@ struct SganOptions {
   std::string init_fingerprint;  // not an option: as PretrainOptions::init_fingerprint, of init_discriminator
   uint64_t seed = 0;
   int workers = 1;
+  int threads = 0;             // compute threads, as PretrainOptions::threads
   std::string device = "cpu";  // where both networks train: cpu, cuda or cuda:N
   bool skip_bad_images = false;
   int64_t sample_every = 5;         // epochs between sample grids (also after epoch 1 and the last)

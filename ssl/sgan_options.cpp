@@ -26,6 +26,7 @@ json sgan_options_json(const SganOptions& o) {
             {"init_discriminator", o.init_discriminator},
             {"seed", o.seed},
             {"workers", o.workers},
+            {"threads", o.threads},
             {"device", o.device},
             {"skip_bad_images", o.skip_bad_images},
             {"sample_every", o.sample_every},
@@ -55,6 +56,7 @@ SganOptions sgan_options_from_json(const json& j) {
   get("init_fingerprint", o.init_fingerprint);
   get("seed", o.seed);
   get("workers", o.workers);
+  get("threads", o.threads);
   get("device", o.device);
   get("skip_bad_images", o.skip_bad_images);
   get("sample_every", o.sample_every);
@@ -64,9 +66,9 @@ SganOptions sgan_options_from_json(const json& j) {
 
 void check_sgan_resume_options(const SganOptions& saved, const SganOptions& o, const std::string& source) {
   // None of these alters the results of the epochs so far or to come (a run may move between the CPU and a
-  // GPU).
+  // GPU; another thread count changes the last bits from here on, which the run says).
   check_resume_agrees(sgan_options_json(saved), sgan_options_json(o),
-                      {"epochs", "workers", "device", "sample_every"}, source);
+                      {"epochs", "workers", "device", "sample_every", "threads"}, source);
 }
 
 }  // namespace ssl

@@ -2,12 +2,15 @@
 // uninterrupted run's losses and weights bit for bit (CPU, same thread count), for every method, and bad
 // checkpoints or conflicting options are refused with clear errors. (SGAN's resume: test_sgan.cpp.)
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "data/image_grid.h"
+#include "data/synthetic.h"
 #include "nn/checkpoint.h"
 #include "nn/train_state.h"
 #include "ssl/pretrain.h"
@@ -190,6 +193,62 @@ TEST_CASE("a fine-tuning run whose starting encoder has changed is trained again
   f.resume = true;
   CHECK_THROWS_WITH_AS(pretrain(f), doctest::Contains("has changed since this run started from it"),
                        ssl::Error);
+  // And when the encoder is gone, the refusal says so.
+  fs::remove(encoder_file);
+  CHECK_THROWS_WITH_AS(pretrain(f), doctest::Contains("which is missing now"), ssl::Error);
+}
+
+TEST_CASE("a resumed run keeps the compute thread count it recorded, whatever the process's count") {
+  const test::TempDir scratch(kScratch);
+  const int process_threads = 2;
+  omp_set_num_threads(process_threads);
+  PretrainOptions straight = tiny_run("one_thread_straight", 3);
+  straight.method = "rotation";
+  straight.threads = 1;
+  const std::vector<EpochMetrics> expected = pretrain(straight);
+  CHECK(omp_get_max_threads() == process_threads);  // put back after the run
+
+  PretrainOptions killed = straight;
+  killed.out_dir = (kRoot / "one_thread_resumed").string();
+  killed.stop_after_epochs = 2;
+  pretrain(killed);
+  std::ifstream config(killed.out_dir + "/config.json");
+  CHECK(nlohmann::json::parse(config).at("threads") == 1);
+  killed.stop_after_epochs = 0;
+  killed.resume = true;
+  killed.threads = 0;  // not given: the run's own count, not the process's 2
+  const std::vector<EpochMetrics> resumed = pretrain(killed);
+  REQUIRE(resumed.size() == 3);
+  for (size_t i = 0; i < 3; ++i) CHECK_MESSAGE(resumed[i].loss == expected[i].loss, "epoch ", i + 1);
+  check_same_tensors(straight.out_dir + "/encoder.safetensors", killed.out_dir + "/encoder.safetensors");
+}
+
+TEST_CASE("a run whose data has changed since it started is refused on resume, naming what changed") {
+  const test::TempDir scratch(kScratch);
+  const std::string folder = (kRoot / "images").string();
+  const data::SyntheticDataset source(data::Split::train, 40);
+  for (int64_t i = 0; i < source.size(); ++i) {
+    fs::create_directories(folder + "/" + std::to_string(source.label(i) % 2));
+    data::write_png(folder + "/" + std::to_string(source.label(i) % 2) + "/" + std::to_string(i) + ".png",
+                    source.image(i));
+  }
+  PretrainOptions o = tiny_run("changing_data", 2);
+  o.data = "folder:" + folder;
+  o.max_steps_per_epoch = 0;
+  o.stop_after_epochs = 1;
+  pretrain(o);
+  const std::string checkpoint = o.out_dir + "/checkpoint.safetensors";
+  const std::string saved = nn::file_fingerprint(checkpoint);
+  for (int64_t i = 0; i < 8; ++i)
+    fs::remove(folder + "/" + std::to_string(source.label(i) % 2) + "/" + std::to_string(i) + ".png");
+  o.stop_after_epochs = 0;
+  o.resume = true;
+  CHECK_THROWS_WITH_AS(
+      pretrain(o),
+      doctest::Contains("the run's data has changed since it started:\n  images: 40 when the "
+                        "run started, 32 now\nresume it on the data it started with"),
+      ssl::Error);
+  CHECK(nn::file_fingerprint(checkpoint) == saved);
 }
 
 TEST_CASE("a run that cannot start writes nothing: no run directory for a mistyped path, model or option") {

@@ -1,6 +1,7 @@
 // The semi-supervised GAN: its three loss terms on hand-made logits (both forms of the fake class), a tiny
 // run's outputs, its variants, and exact resume.
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <unistd.h>
 #include <cmath>
@@ -190,6 +191,12 @@ TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; 
   CHECK(results.at("variant") == "semi-supervised");
   CHECK(results.at("splits").at("test").at("top1").get<double>() == straight[1].test_top1);
   CHECK(results.at("splits").at("test").at("images") == 40);
+  // config.json: the compute threads the run used, and the counts a resume checks the data against.
+  const auto config = nlohmann::json::parse(read_file(dir + "/config.json"));
+  CHECK(config.at("threads") == omp_get_max_threads());
+  CHECK(config.at("data_counts") ==
+        nlohmann::json{
+            {"labelled_images", 20}, {"unlabelled_images", 20}, {"test_images", 40}, {"steps_per_epoch", 2}});
 
   // A new run into the directory is refused, the finished run left as it was.
   const std::string fingerprint = nn::file_fingerprint(dir + "/checkpoint.safetensors");
