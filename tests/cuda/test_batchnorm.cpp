@@ -1,6 +1,6 @@
 // The CUDA batch norm kernels against the CPU twin (on the same data, in the same type), training and
-// evaluation mode, with and without gamma/beta, the fused ReLU, each gradient alone, and a shape large enough
-// to split channels into several chunks of partial sums.
+// evaluation mode, with and without gamma/beta, the fused ReLU, each gradient alone, and shapes large enough
+// to split one channel, or several, into several chunks of partial sums.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -26,7 +26,12 @@ struct Shape {
   double offset;  // added to x: a mean far from 0 tests the shifted one-pass variance
 };
 
-std::vector<Shape> shapes() { return {{3, 5, 7, 0.0}, {2, 3, 1, 0.5}, {5, 4, 9, 50.0}, {4, 1, 2500, 3.0}}; }
+// The last two split each channel into chunks (kernels/cuda/batchnorm.cu: n*hw / 4096 of them): 4x1x2500 into
+// 2 with one channel; 3x3x2750 into 2 with 3 channels (chunks != c, so the partial sums' [channel][chunk]
+// layout is exercised), the chunk boundary (4125) inside the second image, hw not a multiple of the block.
+std::vector<Shape> shapes() {
+  return {{3, 5, 7, 0.0}, {2, 3, 1, 0.5}, {5, 4, 9, 50.0}, {4, 1, 2500, 3.0}, {3, 3, 2750, -2.0}};
+}
 
 std::string label(const char* mode, const Shape& sh, bool affine) {
   std::ostringstream o;
@@ -179,12 +184,14 @@ TEST_CASE("batchnorm CUDA: training mode (plain and fused ReLU) matches the CPU 
   for (size_t i = 0; i < all.size(); ++i) check_train<float>(all[i], true, 2e-5, 2e-4, i == 0);
   check_train<float>(all[0], false, 2e-5, 2e-4);
   check_train<double>(all[2], true, 1e-12, 1e-10);
+  check_train<double>(all[4], true, 1e-12, 1e-10);
 }
 
 TEST_CASE("batchnorm CUDA: evaluation mode matches the CPU twin") {
   const std::vector<Shape> all = shapes();
   for (size_t i = 0; i < all.size(); ++i) check_eval<float>(all[i], i != 1, 1e-6, 1e-6, i == 0);
   check_eval<double>(all[2], true, 1e-14, 1e-12);
+  check_eval<double>(all[4], true, 1e-14, 1e-12);
 }
 
 TEST_CASE("batchnorm CUDA: the fused ReLU keeps a NaN, as the CPU twin does") {

@@ -1,5 +1,6 @@
 // The CUDA pooling kernels against the CPU twin: max (ties, a NaN, argmax), average and adaptive average,
-// forward and backward, on small odd shapes with overlapping windows and padding.
+// forward and backward, on small odd shapes with overlapping windows and padding, and one with outputs over
+// several thread blocks.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -24,6 +25,8 @@ std::vector<Pool2dShape> shapes() {
       Pool2dShape{2, 3, 7, 9, 3, 3, 2, 2, 1, 1},  // overlapping windows, padding
       Pool2dShape{1, 2, 8, 6, 2, 2, 2, 2, 0, 0},  // MobileNet/ResNet-style 2x2 stride 2
       Pool2dShape{2, 2, 5, 6, 3, 2, 1, 2, 1, 1},  // stride 1 rows, rectangular kernel
+      // 900 outputs and 3230 inputs: several 256-thread blocks, the last one partial
+      Pool2dShape{2, 5, 17, 19, 3, 3, 2, 2, 1, 1},
   };
 }
 
@@ -34,6 +37,15 @@ std::vector<T> input(int64_t n, std::mt19937_64& rng, bool with_nan) {
   std::vector<T> v(static_cast<size_t>(n));
   for (auto& e : v) e = T(u(rng)) * T(0.5);
   if (with_nan) v[5] = std::numeric_limits<T>::quiet_NaN();
+  return v;
+}
+
+// Random values in ±[0.1, 1] for the averages, where a 0 would hide an input left out of a window.
+template <class T>
+std::vector<T> nonzero_input(int64_t n, std::mt19937_64& rng) {
+  std::vector<T> v = test::cast<T>(test::random_vector(n, rng, 0.1, 1.0));
+  for (auto& e : v)
+    if (rng() & 1) e = -e;
   return v;
 }
 
@@ -73,10 +85,12 @@ void check_pool(const Pool2dShape& s, bool with_nan) {
   CHECK(dgx.download() == gx);  // the same additions in the same order
 
   if (with_nan) return;
-  // Average.
-  cpu::avg_pool2d_forward<T>(s, x.data(), y.data());
+  // Average, on its own inputs.
+  const std::vector<T> xa = nonzero_input<T>(nx, rng);
+  const test::DeviceBuffer<T> dxa(xa);
+  cpu::avg_pool2d_forward<T>(s, xa.data(), y.data());
   auto day = test::DeviceBuffer<T>::poisoned(ny);
-  dev::avg_pool2d_forward<T>(s, dx.get(), day.get());
+  dev::avg_pool2d_forward<T>(s, dxa.get(), day.get());
   test::check_close(day.download(), as_double(y), 1e-6, 1e-6, "avg forward");
   cpu::avg_pool2d_backward<T>(s, gy.data(), gx.data());
   auto dagx = test::DeviceBuffer<T>::poisoned(nx);
@@ -119,6 +133,7 @@ TEST_CASE("pool CUDA: adaptive average pooling matches the CPU twin (bins that o
   check_adaptive<float>(1, 2, 4, 6, 7, 3);  // more outputs than inputs along y
   check_adaptive<float>(2, 3, 5, 5, 1, 1);  // global average
   check_adaptive<double>(1, 2, 5, 5, 5, 5);
+  check_adaptive<float>(2, 5, 17, 19, 9, 11);  // 990 outputs: several 256-thread blocks, the last partial
 }
 
 TEST_CASE("pool CUDA: bad shapes are refused before launching") {

@@ -139,7 +139,9 @@ TEST_CASE("cross_entropy: a target out of range makes the loss NaN") {
   const std::vector<float> x = {0.5f, -1.0f, 2.0f, 0.25f};
   const test::DeviceBuffer<float> dx(x);
   const test::DeviceBuffer<int64_t> dt(std::vector<int64_t>{1, 2});  // row 1's target is past cols = 2
-  test::DeviceBuffer<float> lse(2), loss(1);
+  // The loss starts finite, as the expected value is NaN; lse is poisoned as usual.
+  auto lse = test::DeviceBuffer<float>::poisoned(2);
+  test::DeviceBuffer<float> loss(std::vector<float>{12345.f});
   dev::cross_entropy_forward<float>(2, 2, dx.get(), dt.get(), lse.get(), loss.get());
   CHECK(std::isnan(loss.download()[0]));
 }
