@@ -42,7 +42,7 @@ struct GradientMismatch {
 // either is NaN. Requires at least one such input, and a float64 gradient of its shape for each.
 inline std::vector<GradientMismatch> gradient_mismatches(const std::string& name, const Fn& f,
                                                          std::vector<Tensor> inputs, double h = 1e-6,
-                                                         double atol = 1e-7, double rtol = 1e-5) {
+                                                         double atol = 1e-7, double rtol = 1e-6) {
   for (Tensor& x : inputs) {
     REQUIRE(x.dtype() == DType::f64);
     REQUIRE(x.is_contiguous());
@@ -86,7 +86,7 @@ inline std::vector<GradientMismatch> gradient_mismatches(const std::string& name
 
 // Fails the test where gradient_mismatches finds any, reporting the first few.
 inline void check_gradients(const std::string& name, const Fn& f, std::vector<Tensor> inputs, double h = 1e-6,
-                            double atol = 1e-7, double rtol = 1e-5) {
+                            double atol = 1e-7, double rtol = 1e-6) {
   INFO("gradient check: ", name);
   const std::vector<GradientMismatch> mismatches =
       gradient_mismatches(name, f, std::move(inputs), h, atol, rtol);
