@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "data/image_decode.h"
+#include "data/png_chunks.h"
 #include "file_test_util.h"
 
 using namespace ssl;
@@ -28,14 +29,23 @@ void put_be32(std::vector<uint8_t>& b, size_t at, uint32_t v) {
   for (size_t i = 0; i < 4; ++i) b[at + i] = uint8_t(v >> (24 - 8 * i));
 }
 
-// A chunk: its length, type and data, and a CRC of zeros (neither stb_image nor this project checks CRCs).
+// A chunk: its length, type, data and CRC.
 void add_chunk(std::vector<uint8_t>& png, const char* type, const std::vector<uint8_t>& data) {
   std::vector<uint8_t> head(8);
   put_be32(head, 0, uint32_t(data.size()));
   std::copy(type, type + 4, head.begin() + 4);
+  const size_t at = png.size();
   png.insert(png.end(), head.begin(), head.end());
   png.insert(png.end(), data.begin(), data.end());
-  png.insert(png.end(), 4, 0);
+  png.resize(png.size() + 4);
+  put_be32(png, png.size() - 4, png_crc32(png.data() + at + 4, data.size() + 4));
+}
+
+// The size a PNG's header (IHDR, the first chunk) declares, set to w x h, with the header's CRC to match.
+void declare_size(std::vector<uint8_t>& png, uint32_t w, uint32_t h) {
+  put_be32(png, 16, w);
+  put_be32(png, 20, h);
+  rewrite_png_crcs(png.data(), png.size());
 }
 
 // `data` as a zlib stream of stored (uncompressed) deflate blocks, with its Adler-32.
@@ -183,8 +193,7 @@ TEST_CASE(
   // accepts data after the pixels, so the check allows 16 MB (16,777,216 bytes) of it, and no more.
   std::vector<uint8_t> bomb = png_of(std::vector<uint8_t>(4096 * 4096, 0), 4096, 4096, 1);
   CHECK(bomb.size() < 200000);
-  put_be32(bomb, 16, 1);  // IHDR's width
-  put_be32(bomb, 20, 1);  // and height
+  declare_size(bomb, 1, 1);
   CHECK(
       contains(decode_error(bomb),
                "the PNG's image data cannot be inflated within 16777218 bytes, the 2 its header declares and "
@@ -196,21 +205,45 @@ TEST_CASE(
   for (uint8_t& v : noise) v = uint8_t((state = state * 1664525u + 1013904223u) >> 24);
   std::vector<uint8_t> short_data = png_of(noise, 128, 128, 3);
   // Data after the pixels, well within the limit, is accepted, as the decoder accepts it: declared 128 x 100.
-  put_be32(short_data, 20, 100);
+  declare_size(short_data, 128, 100);
   CHECK(decode_image(short_data.data(), short_data.size(), "x.png").h == 100);
   // Too little data for the header's pixels: declared 128 x 200.
-  put_be32(short_data, 20, 200);
+  declare_size(short_data, 128, 200);
   CHECK(contains(decode_error(short_data),
                  "the PNG's image data inflates to 49280 bytes; its header declares 77000"));
   // Far too little for the header's pixels, declared 8192 x 8192: refused before the decoder reserves the
   // 201 MB they need.
-  put_be32(short_data, 16, 8192);
-  put_be32(short_data, 20, 8192);
+  declare_size(short_data, 8192, 8192);
   const std::string truncated = decode_error(short_data);
   CHECK(contains(truncated,
                  " bytes of image data, too few to inflate to the 201334784 its header declares (at "
-                 "least 194903 are needed): the file is truncated or corrupt"));
-  put_be32(short_data, 16, 128);
-  put_be32(short_data, 20, 128);
+                 "least 194903 are needed)"));
+  declare_size(short_data, 128, 128);
   CHECK(decode_image(short_data.data(), short_data.size(), "x.png").h == 128);
+}
+
+TEST_CASE("PNG: a chunk whose CRC differs from its bytes is refused, as is a CRC cut off") {
+  // The CRC of an IEND chunk (no data) is the one every PNG ends with.
+  const uint8_t iend[4] = {'I', 'E', 'N', 'D'};
+  CHECK(png_crc32(iend, 4) == 0xAE426082u);
+  const std::string check = "123456789";  // CRC-32's published check value
+  CHECK(png_crc32(reinterpret_cast<const uint8_t*>(check.data()), check.size()) == 0xCBF43926u);
+  std::vector<uint8_t> noise(16 * 16 * 3);
+  uint32_t state = 7;
+  for (uint8_t& v : noise) v = uint8_t((state = state * 1664525u + 1013904223u) >> 24);
+  const std::vector<uint8_t> good = png_of(noise, 16, 16, 3);
+  REQUIRE(decode_image(good.data(), good.size(), "x.png").h == 16);
+  // stb_image_write stores noise in stored deflate blocks: a byte flipped among them would decode to another
+  // pixel without any other check noticing. IHDR is 25 bytes from byte 8, so byte 100 lies in the IDAT chunk
+  // at byte 33.
+  std::vector<uint8_t> flipped = good;
+  flipped[100] ^= 0x10;
+  CHECK(contains(decode_error(flipped), "the PNG chunk at byte 33 (IDAT, "));
+  CHECK(contains(decode_error(flipped), " has the CRC 0x"));
+  rewrite_png_crcs(flipped.data(), flipped.size());
+  CHECK(decode_image(flipped.data(), flipped.size(), "x.png").h == 16);  // the same bytes, a CRC to match
+  // Cut inside the last chunk's CRC.
+  const std::vector<uint8_t> cut(good.begin(), good.end() - 2);
+  CHECK(contains(decode_error(cut), "the PNG ends inside the CRC of its chunk at byte " +
+                                        std::to_string(good.size() - 12) + " (IEND)"));
 }
