@@ -148,7 +148,10 @@ DatasetStats dataset_stats(const Dataset& dataset, int64_t limit) {
   // Integer sums are exact, so adding the threads' partial sums in any order gives the same result.
   std::vector<uint64_t> sum(size_t(c), 0), sumsq(size_t(c), 0);
   uint64_t pixels = 0;
+  // The error of the first image that fails, whichever thread meets it first, so that the same file is named
+  // on every run.
   std::exception_ptr error;
+  int64_t error_at = st.count;
   std::mutex mu;
 #pragma omp parallel
   {
@@ -169,7 +172,7 @@ DatasetStats dataset_stats(const Dataset& dataset, int64_t limit) {
         px += uint64_t(img.h * img.w);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
-        if (!error) error = std::current_exception();
+        if (i < error_at) error = std::current_exception(), error_at = i;
       }
     }
     std::lock_guard<std::mutex> lock(mu);

@@ -4,10 +4,14 @@
 
 #include <stb_image.h>
 
+#include <omp.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "core/error.h"
@@ -542,6 +546,31 @@ TEST_CASE("write_png: round trip, clear error for a bad path or extension") {
   // Another extension would put PNG bytes under a name that says otherwise.
   CHECK(test::contains(test::error_of([&] { write_png(dir / "a.jpg", img); }), "should end in .png"));
   CHECK_FALSE(std::filesystem::exists(dir / "a.jpg"));
+}
+
+namespace {
+// Images 5 and 40 of 64 cannot be read; image 5 takes a while to say so, so that another thread meets image
+// 40 first.
+class TwoBadImages final : public Dataset {
+ public:
+  int64_t size() const override { return 64; }
+  int64_t num_classes() const override { return 1; }
+  std::vector<std::string> class_names() const override { return {"a"}; }
+  Image image(int64_t i) const override {
+    if (i == 5) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    SSL_CHECK(i != 5 && i != 40, "image ", i, " is unreadable");
+    return Image(1, 1, 1, 7);
+  }
+  int64_t label(int64_t) const override { return 0; }
+  std::string name() const override { return "two bad"; }
+};
+}  // namespace
+
+TEST_CASE("dataset_stats: of several unreadable images, the first is named, whichever thread meets it") {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  CHECK(test::error_of([] { dataset_stats(TwoBadImages()); }) == "image 5 is unreadable");
+  omp_set_num_threads(saved);
 }
 
 TEST_CASE("dataset_stats: counts per class, exact per-channel mean and std") {
