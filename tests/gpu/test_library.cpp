@@ -2,12 +2,17 @@
 #include <doctest/doctest.h>
 
 #include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
 
 #include "core/ops.h"
 #include "kernels/conv.h"
+#include "kernels/conv_transpose.h"
 #include "kernels/cuda/library.h"
 #include "kernels/device_memory.h"
 #include "kernels/gemm.h"
+#include "support/device_buffer.h"
 #include "support/kernel_check.h"
 
 using namespace ssl;
@@ -20,6 +25,90 @@ Tensor random_on_cpu(const Shape& shape, uint64_t seed) {
 }
 
 std::vector<double> as_doubles(const Tensor& t) { return t.to_vector<double>(); }
+
+// n values uniform in (-1, 1), rounded to T: on the device, and as doubles for a CPU reference in double.
+template <class T>
+struct RandomData {
+  std::vector<double> host;
+  test::DeviceBuffer<T> device;
+};
+template <class T>
+RandomData<T> random_data(int64_t n, std::mt19937_64& rng) {
+  const std::vector<T> v = test::cast<T>(test::random_vector(n, rng));
+  return {test::cast<double>(v), test::DeviceBuffer<T>(v)};
+}
+
+// Against a reference in double on the same values: the float sums here (up to ~100 terms below 1) round to
+// ~1e-6, the double ones to ~1e-14.
+template <class T>
+constexpr double kTol = std::is_same_v<T, float> ? 1e-4 : 1e-11;
+
+// cuDNN's convolution, or transposed convolution (by the shape's type), against the CPU kernel in double:
+// forward with and without bias, backward (gx, gw, gb). Every output is poisoned with NaN before the call, so
+// an element the library leaves unwritten fails.
+template <class T, class S>
+void check_cudnn_against_cpu(const S& s, const std::string& what) {
+  CAPTURE(what);
+  std::mt19937_64 rng(uint64_t(s.n * 1000 + s.h * 10 + s.groups));
+  // Either weight layout holds c_in·c_out/groups filters of kh x kw.
+  const int64_t nx = s.n * s.c_in * s.h * s.w, ny = s.n * s.c_out * s.out_h() * s.out_w(),
+                nw = s.c_in * (s.c_out / s.groups) * s.kh * s.kw;
+  const auto x = random_data<T>(nx, rng), w = random_data<T>(nw, rng), b = random_data<T>(s.c_out, rng),
+             gy = random_data<T>(ny, rng);
+  std::vector<double> y(ny), y0(ny), gx(nx), gw(nw), gb(s.c_out);  // the reference; y0 without bias
+  const auto dy = test::DeviceBuffer<T>::poisoned(ny), dy0 = test::DeviceBuffer<T>::poisoned(ny),
+             dgx = test::DeviceBuffer<T>::poisoned(nx), dgw = test::DeviceBuffer<T>::poisoned(nw),
+             dgb = test::DeviceBuffer<T>::poisoned(s.c_out);
+  const double *xh = x.host.data(), *wh = w.host.data(), *bh = b.host.data(), *gyh = gy.host.data();
+  const T *xd = x.device.get(), *wd = w.device.get(), *bd = b.device.get(), *gyd = gy.device.get();
+  if constexpr (std::is_same_v<S, kernels::ConvTranspose2dShape>) {
+    kernels::cpu::conv_transpose2d_forward<double>(s, xh, wh, bh, y.data());
+    kernels::cpu::conv_transpose2d_forward<double>(s, xh, wh, nullptr, y0.data());
+    kernels::cpu::conv_transpose2d_backward<double>(s, xh, wh, gyh, gx.data(), gw.data(), gb.data());
+    kernels::cuda::conv_transpose2d_forward<T>(s, xd, wd, bd, dy.get());
+    kernels::cuda::conv_transpose2d_forward<T>(s, xd, wd, nullptr, dy0.get());
+    kernels::cuda::conv_transpose2d_backward<T>(s, xd, wd, gyd, dgx.get(), dgw.get(), dgb.get());
+  } else {
+    kernels::cpu::conv2d_forward<double>(s, xh, wh, bh, y.data());
+    kernels::cpu::conv2d_forward<double>(s, xh, wh, nullptr, y0.data());
+    kernels::cpu::conv2d_backward<double>(s, xh, wh, gyh, gx.data(), gw.data(), gb.data());
+    kernels::cuda::conv2d_forward<T>(s, xd, wd, bd, dy.get());
+    kernels::cuda::conv2d_forward<T>(s, xd, wd, nullptr, dy0.get());
+    kernels::cuda::conv2d_backward<T>(s, xd, wd, gyd, dgx.get(), dgw.get(), dgb.get());
+  }
+  test::check_close(dy.download(), y, kTol<T>, kTol<T>, what + " forward");
+  test::check_close(dy0.download(), y0, kTol<T>, kTol<T>, what + " forward without bias");
+  test::check_close(dgx.download(), gx, kTol<T>, kTol<T>, what + " grad x");
+  test::check_close(dgw.download(), gw, kTol<T>, kTol<T>, what + " grad w");
+  test::check_close(dgb.download(), gb, kTol<T>, kTol<T>, what + " grad bias");
+}
+
+// cuBLAS gemm against the CPU gemm in double, for every transpose combination, with rows stored padded
+// (lda, ldb beyond the row length) and beta 0.5 (C read) or 0 (C poisoned: cuBLAS must write every element
+// without reading one).
+template <class T>
+void check_gemm() {
+  std::mt19937_64 rng(12);
+  const int64_t m = 37, n = 53, k = 29;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (double beta : {0.5, 0.0}) {
+        CAPTURE(ta);
+        CAPTURE(tb);
+        CAPTURE(beta);
+        const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2;
+        const auto a = random_data<T>((ta ? k : m) * lda, rng), b = random_data<T>((tb ? n : k) * ldb, rng),
+                   c = random_data<T>(m * n, rng);
+        const auto poisoned = test::DeviceBuffer<T>::poisoned(m * n);
+        const test::DeviceBuffer<T>& dc = beta == 0 ? poisoned : c.device;
+        std::vector<double> want = c.host;
+        kernels::cpu::gemm<double>(ta, tb, m, n, k, 1.5, a.host.data(), lda, b.host.data(), ldb, beta,
+                                   want.data(), n);
+        kernels::cuda::gemm<T>(ta, tb, m, n, k, T(1.5), a.device.get(), lda, b.device.get(), ldb, T(beta),
+                               dc.get(), n);
+        test::check_close(dc.download(), want, kTol<T>, kTol<T>, "gemm");
+      }
+}
 
 }  // namespace
 
@@ -71,6 +160,32 @@ TEST_CASE("cuDNN convolution forward and backward equal the CPU convolution") {
     test::check_close(dgx.to_vector<float>(), as_doubles(gx), 1e-4, 1e-4, "conv grad x");
     test::check_close(dgw.to_vector<float>(), as_doubles(gw), 1e-4, 1e-4, "conv grad w");
     test::check_close(dgb.to_vector<float>(), as_doubles(gb), 1e-4, 1e-4, "conv grad bias");
+  }
+}
+
+TEST_CASE("cuBLAS gemm in float and double equals the CPU gemm, with padded rows and a poisoned C") {
+  check_gemm<float>();
+  check_gemm<double>();
+}
+
+TEST_CASE("cuDNN convolution in float and double, rectangular kernel and unequal strides, equals the CPU") {
+  for (int64_t groups : {1, 2}) {
+    // n, c_in, h, w, c_out, kh, kw, stride_h, stride_w, pad_h, pad_w, groups
+    const kernels::Conv2dShape s{2, 4, 11, 8, 6, 3, 2, 2, 1, 1, 0, groups};
+    check_cudnn_against_cpu<float>(s, "conv2d<float> groups " + std::to_string(groups));
+    check_cudnn_against_cpu<double>(s, "conv2d<double> groups " + std::to_string(groups));
+  }
+}
+
+TEST_CASE("cuDNN transposed convolution forward and backward equal the CPU transposed convolution") {
+  // n, c_in, h, w, c_out, kh, kw, stride_h, stride_w, pad_h, pad_w, out_pad_h, out_pad_w, groups
+  const std::pair<std::string, kernels::ConvTranspose2dShape> cases[] = {
+      {"4x4 stride 2 pad 1 (DCGAN)", {2, 5, 4, 3, 3, 4, 4, 2, 2, 1, 1, 0, 0, 1}},
+      {"4x3 stride 2x3 pad 1 output_padding 1x2", {3, 4, 5, 6, 6, 4, 3, 2, 3, 1, 1, 1, 2, 1}},
+      {"3x3 stride 2 pad 1 output_padding 1 groups 2", {2, 4, 7, 5, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2}}};
+  for (const auto& [name, s] : cases) {
+    check_cudnn_against_cpu<float>(s, "conv_transpose2d<float> " + name);
+    check_cudnn_against_cpu<double>(s, "conv_transpose2d<double> " + name);
   }
 }
 
