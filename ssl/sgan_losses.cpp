@@ -22,10 +22,11 @@ Tensor logsumexp_rows(const Tensor& x) {
   return log(sum(exp(x - m), {1})) + m.squeeze(1);
 }
 
-// log(1 + e^a) = max(a, 0) + log(1 + e^−|a|), finite for any a.
+// log(1 + e^a) = m + log(e^−m + e^(a−m)) with m = max(a, 0) held constant: finite for any a, and the
+// gradient, e^(a−m) / (e^−m + e^(a−m)), is sigmoid(a) everywhere, ½ at a = 0 included.
 Tensor softplus(const Tensor& a) {
-  const Tensor abs_a = relu(a) + relu(-a);
-  return relu(a) + log(exp(-abs_a) + 1.0);
+  const Tensor m = relu(a).detach();
+  return m + log(exp(-m) + exp(a - m));
 }
 
 void check_logits(const Tensor& logits, const char* what) {

@@ -121,11 +121,12 @@ Tensor log(const Tensor& x) {
   return record("log", y, {x}, {x}, [x](const Tensor& g, const Needs&) { return Grads{div(g, x)}; });
 }
 
-// d(xᵖ) = g·p·xᵖ⁻¹
+// d(xᵖ) = g·p·xᵖ⁻¹, and 0 for p = 0 (x⁰ is 1 everywhere; p·x⁻¹ would be NaN at x = 0)
 Tensor pow(const Tensor& x, double p) {
   Tensor y = run_unary("pow", UnaryOp::pow, x, p);
-  return record("pow", y, {x}, {x},
-                [x, p](const Tensor& g, const Needs&) { return Grads{mul(g, mul(pow(x, p - 1), p))}; });
+  return record("pow", y, {x}, {x}, [x, p](const Tensor& g, const Needs&) {
+    return Grads{p == 0 ? Tensor::zeros(x.shape(), g.dtype(), g.device()) : mul(g, mul(pow(x, p - 1), p))};
+  });
 }
 
 // d(√x) = g / (2√x)

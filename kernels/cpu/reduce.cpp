@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -21,19 +22,23 @@ void sum_middle(int64_t outer, int64_t r, int64_t inner, const T* x, T* y) {
     }
     return;
   }
-  // Column sums: add whole rows of length `inner`, which vectorises; threads split the columns.
+  // Column sums: add whole rows of length `inner` (which vectorises) into totals kept in double, as the row
+  // sums are, so that long columns of floats stay accurate (in float, a million rows of 0.1 sum 1 % off);
+  // threads split the columns.
 #pragma omp parallel if (big)
   {
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
     const int64_t chunk = (inner + nt - 1) / nt;
     const int64_t i0 = std::min(inner, t * chunk), i1 = std::min(inner, i0 + chunk);
+    std::vector<double> total(size_t(i1 - i0));
     for (int64_t o = 0; o < outer; ++o) {
-      T* yo = y + o * inner;
-      for (int64_t i = i0; i < i1; ++i) yo[i] = T(0);
+      std::fill(total.begin(), total.end(), 0.0);
       for (int64_t k = 0; k < r; ++k) {
-        const T* xk = x + (o * r + k) * inner;
-        for (int64_t i = i0; i < i1; ++i) yo[i] += xk[i];
+        const T* xk = x + (o * r + k) * inner + i0;
+        for (int64_t i = 0; i < i1 - i0; ++i) total[size_t(i)] += double(xk[i]);
       }
+      T* yo = y + o * inner + i0;
+      for (int64_t i = 0; i < i1 - i0; ++i) yo[i] = T(total[size_t(i)]);
     }
   }
 }

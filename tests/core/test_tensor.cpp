@@ -156,3 +156,26 @@ TEST_CASE("values of a few ops against hand computation") {
   CHECK(cat({x, x}, 0).shape() == Shape{4, 3});
   CHECK(index_select(x, 0, Tensor::from_vector<int64_t>({1, 1}, {2})).to_vector<float>()[3] == 4.0f);
 }
+
+TEST_CASE("float sums over a long dimension and log-probabilities of large logits keep float's accuracy") {
+  // A million rows of 0.1 in 3 columns: a float running sum drifts 1 % off; the kernels add in double.
+  const int64_t rows = int64_t(1) << 20;
+  const Tensor tenths = Tensor::full({rows, 3}, 0.1, DType::f32);
+  for (const float m : mean(tenths, {0}).to_vector<float>()) CHECK(m == doctest::Approx(0.1).epsilon(1e-6));
+  for (const float m : mean(tenths.reshape({1, rows, 3}), {1}).to_vector<float>())
+    CHECK(m == doctest::Approx(0.1).epsilon(1e-6));
+  // Equal logits near 1e4: every log-probability is −log 3, every probability 1/3 (rounding the row's
+  // log-sum-exp to float first would put 4e-4 of error into each), and the loss of any target is log 3.
+  const Tensor big = Tensor::full({1, 3}, 10000.0, DType::f32);
+  for (const float v : log_softmax(big).to_vector<float>())
+    CHECK(v == doctest::Approx(-std::log(3.0)).epsilon(1e-6));
+  for (const float v : softmax(big).to_vector<float>()) CHECK(v == doctest::Approx(1 / 3.0).epsilon(1e-6));
+  CHECK(cross_entropy(big, Tensor::from_vector<int64_t>({2}, {1})).item() ==
+        doctest::Approx(std::log(3.0)).epsilon(1e-6));
+}
+
+TEST_CASE("pow with exponent 0 has gradient 0, at x = 0 too") {
+  Tensor x = Tensor::from_vector<double>({0, -2, 3}, {3}).set_requires_grad();
+  sum(pow(x, 0)).backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{0, 0, 0});
+}

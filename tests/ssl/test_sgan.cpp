@@ -96,6 +96,15 @@ TEST_CASE("sgan losses: the fixed form (fake logit 0) on hand-made logits") {
   CHECK(g[3] == 0.f);
   CHECK(g[7] == 0.f);
 
+  // At lse = 0 (one real class, logit 0) the generated term softplus(lse) has derivative sigmoid(0) = ½, the
+  // unlabelled term softplus(lse) − lse has ½ − 1.
+  Tensor zero = Tensor::from_vector<double>({0, 5}, {1, 2}).set_requires_grad();
+  sgan_fake_loss(zero, FakeLogit::fixed).backward();
+  CHECK(zero.grad().to_vector<double>()[0] == doctest::Approx(0.5));
+  zero.zero_grad();
+  sgan_unlabelled_loss(zero, FakeLogit::fixed).backward();
+  CHECK(zero.grad().to_vector<double>()[0] == doctest::Approx(-0.5));
+
   // Large logits stay finite.
   const Tensor big = Tensor::from_vector<float>({100, 90, 80, 0}, {1, 4});
   CHECK(sgan_unlabelled_loss(big, FakeLogit::fixed).item() == doctest::Approx(0).epsilon(1e-6));
