@@ -35,6 +35,8 @@ TEST_CASE("elementwise unary ops") {
   check_gradients("exp", [](const Ts& x) { return exp(x[0]); }, {rand64({3, 2}, 2)});
   check_gradients("log", [](const Ts& x) { return log(x[0]); }, {positive({3, 2}, 3)});
   check_gradients("pow", [](const Ts& x) { return pow(x[0], 2.5); }, {positive({4}, 4)});
+  check_gradients("pow 3 of any sign", [](const Ts& x) { return pow(x[0], 3); }, {rand64({5}, 8)});
+  check_gradients("pow -1.5", [](const Ts& x) { return pow(x[0], -1.5); }, {positive({4}, 9)});
   check_gradients("sqrt", [](const Ts& x) { return sqrt(x[0]); }, {positive({4}, 5)});
   check_gradients("relu", [](const Ts& x) { return relu(x[0]); }, {rand64({4, 5}, 6)});
   check_gradients("leaky_relu", [](const Ts& x) { return leaky_relu(x[0], 0.2); }, {rand64({4, 5}, 7)});
@@ -151,6 +153,11 @@ TEST_CASE("convolution") {
                     return conv2d(x[0], x[1], Tensor(), {2, 0, 1});
                   },
                   {rand64({1, 2, 7, 6}, 4), rand64({3, 2, 3, 3}, 5)});
+  check_gradients("conv2d stride 2 pad 1 with bias",
+                  [](const Ts& x) {
+                    return conv2d(x[0], x[1], x[2], {2, 1, 1});
+                  },
+                  {rand64({2, 3, 7, 6}, 16), rand64({4, 3, 3, 3}, 17), rand64({4}, 18)});
   check_gradients("conv2d groups 2",
                   [](const Ts& x) {
                     return conv2d(x[0], x[1], x[2], {1, 1, 2});
@@ -196,6 +203,19 @@ TEST_CASE("batch norm and dropout") {
   check_gradients("batch_norm 2-d training without affine",
                   [&](const Ts& x) { return batch_norm(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
                   {rand64({5, 4}, 4)});
+  check_gradients("batch_norm 2-d training",
+                  [&](const Ts& x) {
+                    auto [rm, rv] = stats(4);
+                    return batch_norm(x[0], x[1], x[2], rm, rv, true);
+                  },
+                  {rand64({5, 4}, 8), rand64({4}, 9, 0.5, 1.5), rand64({4}, 10)});
+  check_gradients("batch_norm evaluation without affine",
+                  [&](const Ts& x) {
+                    Tensor rm = Tensor::from_vector<double>({0.3, -0.1}, {2}),
+                           rv = Tensor::from_vector<double>({1.5, 0.25}, {2});
+                    return batch_norm(x[0], Tensor(), Tensor(), rm, rv, false);
+                  },
+                  {rand64({3, 2, 2, 2}, 11)});
   check_gradients("batch_norm evaluation",
                   [&](const Ts& x) {
                     Tensor rm = Tensor::from_vector<double>({0.1, -0.2}, {2}),

@@ -116,6 +116,23 @@ TEST_CASE("conv_transpose2d gradients with several images per product (chunks, t
   omp_set_num_threads(saved);
 }
 
+TEST_CASE("conv2d gradients with several images per product (chunks, the last one short)") {
+  // As above: two threads, so that seven images of a few pixels make chunks of 4 and 3 on any machine.
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  check_gradients("conv2d 3x3 pad 1 with bias, 7 images",
+                  [](const Ts& x) {
+                    return conv2d(x[0], x[1], x[2], {1, 1, 1});
+                  },
+                  {rand64({7, 3, 3, 2}, 42), rand64({4, 3, 3, 3}, 43), rand64({4}, 44)});
+  check_gradients("conv2d stride 2 groups 2, 5 images",
+                  [](const Ts& x) {
+                    return conv2d(x[0], x[1], Tensor(), {2, 1, 2});
+                  },
+                  {rand64({5, 4, 4, 3}, 45), rand64({6, 2, 3, 3}, 46)});
+  omp_set_num_threads(saved);
+}
+
 TEST_CASE("upsample_nearest2d forward and gradients") {
   Tensor x = Tensor::from_vector<float>({1, 2, 3, 4}, {1, 1, 2, 2});
   CHECK(upsample_nearest2d(x, 2).to_vector<float>() ==
