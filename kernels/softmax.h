@@ -18,14 +18,16 @@ void log_softmax_forward(int64_t rows, int64_t cols, const T* x, T* y);
 template <class T>
 void log_softmax_backward(int64_t rows, int64_t cols, const T* y, const T* g, T* gx);
 
-// Returns the mean over rows of lse(x_r) − x_r[target_r]; writes lse per row for the backward. Throws
-// ssl::Error on a target outside [0, cols).
+// Returns the mean over rows of lse(x_r) − x_r[target_r]. Throws ssl::Error on a target outside [0, cols).
+// Every log-probability is (x − max) − log Σ exp(x − max), the row's max and log-sum kept apart: adding them
+// first, rounded to T, would put half a unit of |max| into each (4e-4 for float logits near 1e4).
 template <class T>
-T cross_entropy_forward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, T* lse);
-// gx = (softmax(x) − onehot(target)) · grad_loss / rows
+T cross_entropy_forward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets);
+// gx = (softmax(x) − onehot(target)) · grad_loss / rows, each row's max and log-sum recomputed (a saved
+// log-sum-exp, rounded to T, would cost large logits the same accuracy).
 template <class T>
-void cross_entropy_backward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, const T* lse,
-                            T grad_loss, T* gx);
+void cross_entropy_backward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, T grad_loss,
+                            T* gx);
 
 // y = x / max(‖x‖, eps) per row; inv_norm[r] = 1 / max(‖x_r‖, eps).
 template <class T>

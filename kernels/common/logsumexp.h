@@ -51,4 +51,14 @@ SSL_HD T value(Running<T> r) {
   return r.max + hd::log(r.sum);
 }
 
+// A row's log-sum-exp as its maximum and log Σ exp(x − max), kept apart so that a log-probability is
+// (x − max) − log_sum: adding the two first, rounded to T, would put half a unit of |max| into every
+// log-probability (4e-4 for float logits near 1e4). A row whose maximum is not finite keeps it as its max,
+// with log_sum 0 (no exps of inf − inf).
+template <class T>
+struct Row {
+  T max, log_sum;
+  SSL_HD T log_prob(T x) const { return (x - max) - log_sum; }
+};
+
 }  // namespace ssl::lse

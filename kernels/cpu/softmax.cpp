@@ -7,23 +7,15 @@
 #include <limits>
 
 #include "core/error.h"
+#include "kernels/common/logsumexp.h"
 #include "kernels/cpu/thread_partials.h"
 
 namespace ssl::kernels::cpu {
 
 namespace {
-// A row's log-sum-exp as its max m and log Σ exp(x − m), with the max subtracted so exp never overflows.
-// Kept apart, so that a log-probability is (x − m) − log_sum: m + log_sum rounded first would put an error
-// of half a unit of |m| into every one (4e-4 for logits near 1e4 in float).
+// A row's log-sum-exp (kernels/common/logsumexp.h), with the max subtracted so exp never overflows.
 template <class T>
-struct RowLse {
-  T max, log_sum;
-  T of(T x) const { return (x - max) - log_sum; }  // log-probability of x
-  T value() const { return max + log_sum; }
-};
-
-template <class T>
-RowLse<T> row_lse(const T* x, int64_t n) {
+lse::Row<T> row_lse(const T* x, int64_t n) {
   T m = -std::numeric_limits<T>::infinity();
   for (int64_t j = 0; j < n; ++j) m = std::max(m, x[j]);
   if (!std::isfinite(m)) return {m, T(0)};
@@ -38,8 +30,8 @@ template <class T>
 void softmax_forward(int64_t rows, int64_t cols, const T* x, T* y) {
 #pragma omp parallel for if (parallel(rows, cols))
   for (int64_t r = 0; r < rows; ++r) {
-    const RowLse<T> lse = row_lse(x + r * cols, cols);
-    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = std::exp(lse.of(x[r * cols + j]));
+    const lse::Row<T> lse = row_lse(x + r * cols, cols);
+    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = std::exp(lse.log_prob(x[r * cols + j]));
   }
 }
 
@@ -58,8 +50,8 @@ template <class T>
 void log_softmax_forward(int64_t rows, int64_t cols, const T* x, T* y) {
 #pragma omp parallel for if (parallel(rows, cols))
   for (int64_t r = 0; r < rows; ++r) {
-    const RowLse<T> lse = row_lse(x + r * cols, cols);
-    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = lse.of(x[r * cols + j]);
+    const lse::Row<T> lse = row_lse(x + r * cols, cols);
+    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = lse.log_prob(x[r * cols + j]);
   }
 }
 
@@ -75,26 +67,26 @@ void log_softmax_backward(int64_t rows, int64_t cols, const T* y, const T* g, T*
 }
 
 template <class T>
-T cross_entropy_forward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, T* lse) {
+T cross_entropy_forward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets) {
   for (int64_t r = 0; r < rows; ++r) {
     SSL_CHECK(targets[r] >= 0 && targets[r] < cols, "cross_entropy: target ", targets[r], " of row ", r,
               " is outside [0, ", cols, ")");
   }
   const double total = ordered_sums<1>(rows, parallel(rows, cols), [=](int64_t r, std::array<double, 1>& s) {
-    const RowLse<T> row = row_lse(logits + r * cols, cols);
-    lse[r] = row.value();
-    s[0] -= double(row.of(logits[r * cols + targets[r]]));
+    s[0] -= double(row_lse(logits + r * cols, cols).log_prob(logits[r * cols + targets[r]]));
   })[0];
   return T(total / double(rows));
 }
 
 template <class T>
-void cross_entropy_backward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, const T* lse,
-                            T grad_loss, T* gx) {
+void cross_entropy_backward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, T grad_loss,
+                            T* gx) {
   const T scale = grad_loss / T(rows);
 #pragma omp parallel for if (parallel(rows, cols))
   for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t j = 0; j < cols; ++j) gx[r * cols + j] = std::exp(logits[r * cols + j] - lse[r]) * scale;
+    const lse::Row<T> row = row_lse(logits + r * cols, cols);
+    for (int64_t j = 0; j < cols; ++j)
+      gx[r * cols + j] = std::exp(row.log_prob(logits[r * cols + j])) * scale;
     gx[r * cols + targets[r]] -= scale;
   }
 }
@@ -127,14 +119,14 @@ void l2_normalize_backward(int64_t rows, int64_t cols, const T* y, const T* inv_
   }
 }
 
-#define SSL_INSTANTIATE(T)                                                                              \
-  template void softmax_forward<T>(int64_t, int64_t, const T*, T*);                                     \
-  template void softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                          \
-  template void log_softmax_forward<T>(int64_t, int64_t, const T*, T*);                                 \
-  template void log_softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                      \
-  template T cross_entropy_forward<T>(int64_t, int64_t, const T*, const int64_t*, T*);                  \
-  template void cross_entropy_backward<T>(int64_t, int64_t, const T*, const int64_t*, const T*, T, T*); \
-  template void l2_normalize_forward<T>(int64_t, int64_t, const T*, T, T*, T*);                         \
+#define SSL_INSTANTIATE(T)                                                                    \
+  template void softmax_forward<T>(int64_t, int64_t, const T*, T*);                           \
+  template void softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                \
+  template void log_softmax_forward<T>(int64_t, int64_t, const T*, T*);                       \
+  template void log_softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);            \
+  template T cross_entropy_forward<T>(int64_t, int64_t, const T*, const int64_t*);            \
+  template void cross_entropy_backward<T>(int64_t, int64_t, const T*, const int64_t*, T, T*); \
+  template void l2_normalize_forward<T>(int64_t, int64_t, const T*, T, T*, T*);               \
   template void l2_normalize_backward<T>(int64_t, int64_t, const T*, const T*, T, const T*, T*);
 SSL_INSTANTIATE(float)
 SSL_INSTANTIATE(double)

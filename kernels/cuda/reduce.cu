@@ -54,9 +54,9 @@ __global__ void column_sum_kernel(int64_t outer, int64_t r, int64_t inner, const
        e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t o = e / inner, i = e % inner;
     const T* column = x + o * r * inner + i;
-    T acc = 0;
-    for (int64_t k = 0; k < r; ++k) acc += column[k * inner];
-    y[e] = acc;
+    double acc = 0;
+    for (int64_t k = 0; k < r; ++k) acc += double(column[k * inner]);
+    y[e] = T(acc);
   }
 }
 

@@ -9,8 +9,8 @@
 
 namespace ssl::kernels::SSL_CUDA_NS {
 
-// Ensures: y[o, i] = Σ_k x[o, k, i]. For inner == 1 (row sums) accumulated in double, as on the CPU; else
-// in T in the CPU's order (k ascending), so the bits match the CPU's.
+// Ensures: y[o, i] = Σ_k x[o, k, i], accumulated in double as on the CPU. Column sums (inner > 1) add in the
+// CPU's order (k ascending), so their bits match the CPU's.
 template <class T>
 void sum_middle(int64_t outer, int64_t r, int64_t inner, const T* x, T* y);
 

@@ -11,6 +11,7 @@
 // one exp per element (20 MFLOP). Memory-bound: the floor on an H100 is 32.8 MB / 3 TB/s = 11 µs (the
 // flops would take 0.3 µs at 60 TFLOP/s). Backward reads two matrices and writes one: 49 MB, 16 µs.
 // Cross-entropy forward reads the logits once (plus the targets) and writes one lse per row.
+#include "kernels/common/logsumexp.h"
 #include "kernels/common/scalar_math.h"
 #include "kernels/cuda/kernel.cuh"
 #include "kernels/cuda/reduce_block.cuh"
@@ -68,17 +69,17 @@ unsigned blocks_for_rows(int64_t rows, int64_t cols) {
   return unsigned(warp_per_row(cols) ? (rows + kRowsPerWarpBlock - 1) / kRowsPerWarpBlock : rows);
 }
 
-// log Σ_j exp(x_j) of the group's row, returned to every thread of the group. As on the CPU, a row whose
-// maximum is not finite returns that maximum (no exps of inf − inf).
+// The log-sum-exp of the group's row (kernels/common/logsumexp.h), returned to every thread of the group.
+// As on the CPU, a row whose maximum is not finite keeps it (no exps of inf − inf).
 template <class T, bool kWarp>
-__device__ T row_lse(const RowGroup<kWarp>& g, const T* x, int64_t cols) {
+__device__ lse::Row<T> row_lse(const RowGroup<kWarp>& g, const T* x, int64_t cols) {
   T m = hd::minus_infinity<T>();
   for (int64_t j = g.rank; j < cols; j += g.size) m = hd::max(m, x[j]);
   m = g.max(m);
-  if (!hd::is_finite(m)) return m;  // the same for the whole group: the sum below is not split
+  if (!hd::is_finite(m)) return {m, T(0)};  // the same for the whole group: the sum below is not split
   T s = 0;
   for (int64_t j = g.rank; j < cols; j += g.size) s += hd::exp(x[j] - m);
-  return m + hd::log(g.sum(s));
+  return {m, hd::log(g.sum(s))};
 }
 
 template <class T, bool kWarp, bool kLog>
@@ -87,8 +88,9 @@ __global__ void softmax_forward_kernel(int64_t rows, int64_t cols, const T* x, T
   if (!g.valid) return;
   const T* xr = x + g.row * cols;
   T* yr = y + g.row * cols;
-  const T lse = row_lse(g, xr, cols);
-  for (int64_t j = g.rank; j < cols; j += g.size) yr[j] = kLog ? xr[j] - lse : hd::exp(xr[j] - lse);
+  const lse::Row<T> row = row_lse(g, xr, cols);
+  for (int64_t j = g.rank; j < cols; j += g.size)
+    yr[j] = kLog ? row.log_prob(xr[j]) : hd::exp(row.log_prob(xr[j]));
 }
 
 // softmax: gx = y (g − Σ g y);  log-softmax: gx = g − exp(y) Σ g.
@@ -113,11 +115,12 @@ __global__ void cross_entropy_forward_kernel(int64_t rows, int64_t cols, const T
   double term = 0;
   if (g.valid) {
     const T* xr = logits + g.row * cols;
-    const T l = row_lse(g, xr, cols);
+    const lse::Row<T> row = row_lse(g, xr, cols);
     if (g.rank == 0) {
-      lse[g.row] = l;
+      lse[g.row] = row.max + row.log_sum;
       const int64_t t = targets[g.row];
-      term = (t >= 0 && t < cols) ? double(l - xr[t]) : double(NAN);  // a bad target poisons the loss
+      term =
+          (t >= 0 && t < cols) ? -double(row.log_prob(xr[t])) : double(NAN);  // a bad target poisons the loss
     }
   }
   if constexpr (kWarp) {
