@@ -17,6 +17,7 @@
 #include "data/registry.h"
 #include "data/transforms.h"
 #include "kernels/common/median.h"
+#include "kernels/compute_threads.h"
 #include "kernels/conv.h"
 #include "kernels/conv_transpose.h"
 #include "kernels/depthwise.h"
@@ -147,9 +148,8 @@ void bench_gemm_serial(BenchOptions& o) {
     Generator gen(1);
     const Tensor a = Tensor::uniform({m, k}, -1, 1, gen), b = Tensor::uniform({k, n}, -1, 1, gen);
     Tensor c = Tensor::empty({m, n});
-    const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
     const auto run = [&](auto gemm_fn) {
+      const kernels::ComputeThreads one(1);
       return median_ms(
           [&] {
             gemm_fn(false, false, m, n, k, 1.f, a.data<float>(), k, b.data<float>(), n, 0.f, c.data<float>(),
@@ -158,7 +158,6 @@ void bench_gemm_serial(BenchOptions& o) {
           o.repeats);
     };
     const double ours = run(kernels::cpu::gemm_serial<float>), eigen = run(kernels::cpu::gemm<float>);
-    omp_set_num_threads(threads);
     const double flop = 2.0 * double(m) * double(n) * double(k);
     report(o, {{"workload", name},
                {"median_ms", ours},

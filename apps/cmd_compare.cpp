@@ -12,7 +12,6 @@ namespace ssl::apps {
 
 void add_compare_command(CLI::App& app) {
   auto o = std::make_shared<CompareOptions>();
-  auto threads = std::make_shared<int>(0);
   CLI::App* cmd = app.add_subcommand(
       "compare", "Run a study end to end: a = pretext tasks compared by linear probe, b = semi-supervised");
   cmd->add_option("--study", o->study, "a or b")->required()->check(CLI::IsMember({"a", "b"}));
@@ -76,14 +75,14 @@ void add_compare_command(CLI::App& app) {
       ->check(positive_number());
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where every run trains and every encoder runs");
-  add_threads_flag(*cmd, *threads);
+  add_threads_flag(*cmd, o->threads, /*resumable=*/true);
   cmd->add_option("--out", o->out_dir,
                   "Output directory: one sub-directory per run, results.json and report.html (a rerun "
                   "resumes unfinished runs and keeps finished ones; a pre-training run made with other "
                   "settings is refused)")
       ->capture_default_str();
-  cmd->callback([o, threads, cmd]() {
-    set_threads(*threads);
+  cmd->callback([o, cmd]() {
+    set_threads(o->threads);
     apply_defaults(*o, cmd->count("--data") > 0, cmd->count("--transfer") > 0);
     const nlohmann::json r = compare(*o);
     if (o->repeats > 1)

@@ -10,7 +10,6 @@ namespace ssl::apps {
 
 void add_eval_command(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
-  auto threads = std::make_shared<int>(0);
   CLI::App* cmd = app.add_subcommand(
       "eval", "Evaluate an encoder: linear probe or kNN on frozen features, or fine-tuning");
   cmd->add_option("--encoder", o->encoder,
@@ -76,9 +75,9 @@ void add_eval_command(CLI::App& app) {
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device,
                   "Where the encoder runs (and fine-tuning trains; the probe is fitted on the host)");
-  add_threads_flag(*cmd, *threads);
-  cmd->callback([o, threads, cmd]() {
-    set_threads(*threads);
+  add_threads_flag(*cmd, o->threads, /*resumable=*/true);
+  cmd->callback([o, cmd]() {
+    set_threads(o->threads);
     if (o->protocol == "finetune") {  // the flags given apply to fine-tuning instead of the probe
       if (cmd->count("--epochs")) o->finetune.epochs = o->probe.epochs;
       if (cmd->count("--batch-size")) o->finetune.batch_size = o->probe.batch_size;

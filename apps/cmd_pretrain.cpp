@@ -200,7 +200,7 @@ void add_pretrain_command(CLI::App& app) {
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where to train");
-  add_threads_flag(*cmd, o->threads);
+  add_threads_flag(*cmd, o->threads, /*resumable=*/true);
   cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)")
       ->check(non_negative_number());
   auto resume = std::make_shared<std::string>();

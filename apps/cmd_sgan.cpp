@@ -88,7 +88,7 @@ void add_sgan_command(CLI::App& app) {
   add_skip_bad_images_flag(*cmd, o->skip_bad_images);
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where both networks train");
-  add_threads_flag(*cmd, o->threads);
+  add_threads_flag(*cmd, o->threads, /*resumable=*/true);
   cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
   auto resume = std::make_shared<std::string>();
   cmd->add_option(

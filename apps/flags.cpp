@@ -150,8 +150,10 @@ void add_seed_flag(CLI::App& cmd, uint64_t& seed, const std::string& help) {
   cmd.add_option("--seed", seed, help)->capture_default_str()->check(non_negative_number());
 }
 
-void add_threads_flag(CLI::App& cmd, int& threads) {
-  cmd.add_option("--threads", threads, "Compute threads (0 = OpenMP default)")
+void add_threads_flag(CLI::App& cmd, int& threads, bool resumable) {
+  cmd.add_option("--threads", threads,
+                 resumable ? "Compute threads (0 = OpenMP default; a run continued keeps its own count)"
+                           : "Compute threads (0 = OpenMP default)")
       ->capture_default_str()
       ->check(non_negative_number());
 }

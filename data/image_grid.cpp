@@ -148,8 +148,8 @@ DatasetStats dataset_stats(const Dataset& dataset, int64_t limit) {
   // Integer sums are exact, so adding the threads' partial sums in any order gives the same result.
   std::vector<uint64_t> sum(size_t(c), 0), sumsq(size_t(c), 0);
   uint64_t pixels = 0;
-  // The error of the first image that fails, whichever thread meets it first, so that the same file is named
-  // on every run.
+  // The error of the lowest-numbered image that fails, whatever order the threads fail in, so that the same
+  // file is named on every run.
   std::exception_ptr error;
   int64_t error_at = st.count;
   std::mutex mu;

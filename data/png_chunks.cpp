@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -23,19 +24,10 @@ uint32_t be32(const uint8_t* p) {
 
 constexpr uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
 
-// A chunk's type for a message: its four bytes, those that are not printable as '?'.
-std::string printable_type(const uint8_t* type) {
-  std::string s(reinterpret_cast<const char*>(type), 4);
-  for (char& ch : s)
-    if (ch < 0x20 || ch > 0x7E) ch = '?';
-  return s;
-}
-
 std::string hex32(uint32_t v) {
-  static const char* const kDigits = "0123456789abcdef";
-  std::string s = "0x";
-  for (int shift = 28; shift >= 0; shift -= 4) s += kDigits[(v >> shift) & 0xF];
-  return s;
+  char text[11];
+  std::snprintf(text, sizeof text, "0x%08x", unsigned(v));
+  return text;
 }
 
 // What the chunks say: the header (IHDR), the palette's size, where the image data lies (every IDAT chunk's
@@ -257,18 +249,17 @@ std::string png_chunk_problem(const uint8_t* bytes, size_t size, int64_t max_pix
     const std::string type(reinterpret_cast<const char*>(bytes + p + 4), 4);
     const uint64_t left = size - p - 8;
     if (length > left) {
-      return str_cat("the PNG chunk at byte ", p, " (", printable_type(bytes + p + 4), ") declares ", length,
+      return str_cat("the PNG chunk at byte ", p, " (", printable(type), ") declares ", length,
                      " data bytes, but only ", left, " are left");
     }
     const uint8_t* data = bytes + p + 8;
     // stb_image reads no CRC; without this check, damaged image data would decode to wrong pixels.
     if (left - length < 4) {
-      return str_cat("the PNG ends inside the CRC of its chunk at byte ", p, " (",
-                     printable_type(bytes + p + 4), ")");
+      return str_cat("the PNG ends inside the CRC of its chunk at byte ", p, " (", printable(type), ")");
     }
     const uint32_t stored = be32(data + length), computed = png_crc32(bytes + p + 4, size_t(length) + 4);
     if (stored != computed) {
-      return str_cat("the PNG chunk at byte ", p, " (", printable_type(bytes + p + 4), ", ", length,
+      return str_cat("the PNG chunk at byte ", p, " (", printable(type), ", ", length,
                      " data bytes) has the CRC ", hex32(stored), " but its bytes give ", hex32(computed));
     }
     if (type == "IEND") break;

@@ -42,6 +42,7 @@ PretrainOptions pretrain_options(const CompareOptions& c, const std::string& met
   p.image_size = c.image_size;
   p.seed = c.seed;
   p.workers = c.workers;
+  p.threads = c.threads;
   p.device = c.device;
   p.max_steps_per_epoch = c.max_steps_per_epoch;
   p.show_progress = c.show_progress;
@@ -215,6 +216,7 @@ nlohmann::json study_b(const CompareOptions& c) {
     g.max_steps_per_epoch = c.max_steps_per_epoch;
     g.seed = c.seed;
     g.workers = c.workers;
+    g.threads = c.threads;
     g.device = c.device;
     g.show_progress = c.show_progress;
     sgan_or_continue(g, name);

@@ -51,6 +51,9 @@ struct CompareOptions {
   // labelled images with each seed too.
   int64_t repeats = 1;
   int workers = 2;
+  // Compute threads of every training run (0 = the process's count); a run continued keeps the count it
+  // recorded unless this gives one (PretrainOptions::threads).
+  int threads = 0;
   std::string device = "cpu";  // where every run trains and every encoder runs: cpu, cuda or cuda:N
   std::string out_dir = "runs/compare";
   bool show_progress = true;

@@ -237,6 +237,7 @@ std::shared_ptr<SupervisedClassifier> finetune(const EvalOptions& o, const std::
   p.weight_decay = o.finetune.weight_decay;
   p.seed = o.seed;
   p.workers = o.workers;
+  p.threads = o.threads;
   p.device = o.device;
   p.skip_bad_images = o.skip_bad_images;
   p.show_progress = o.show_progress;

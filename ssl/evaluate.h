@@ -57,6 +57,7 @@ struct EvalOptions {
   int64_t input_size = 0;  // > 0: run a trained encoder at this input size (load_encoder)
   uint64_t seed = 0;
   int workers = 1;
+  int threads = 0;  // compute threads of a fine-tuning run, as PretrainOptions::threads
   // Where the encoder runs (and fine-tuning trains): cpu, cuda or cuda:N. The features come back to the
   // host, where the probe or kNN is fitted (they are small).
   std::string device = "cpu";

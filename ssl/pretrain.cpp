@@ -12,6 +12,7 @@
 #include "data/registry.h"
 #include "data/transforms.h"
 #include "kernels/common/philox.h"
+#include "kernels/compute_threads.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
@@ -275,7 +276,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
           "start would have made)\n",
           (long long)saved.epochs, o.schedule.c_str(), (long long)o.epochs, (long long)o.epochs);
   }
-  const ComputeThreads threads(o.threads);
+  const kernels::ComputeThreads threads(o.threads);
   o.threads = threads.count();
   manual_seed(o.seed);
   PretrainSetup setup = open_pretrain_setup(o, device);

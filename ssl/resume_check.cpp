@@ -1,7 +1,5 @@
 #include "ssl/resume_check.h"
 
-#include <omp.h>
-
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -44,19 +42,12 @@ void check_same_data(const nlohmann::json& saved_config, const nlohmann::json& n
             "\nresume it on the data it started with, or start a new run in another directory");
 }
 
-ComputeThreads::ComputeThreads(int requested) : previous_(omp_get_max_threads()) {
-  if (requested > 0) omp_set_num_threads(requested);
-}
-ComputeThreads::~ComputeThreads() { omp_set_num_threads(previous_); }
-int ComputeThreads::count() const { return omp_get_max_threads(); }
-
 int threads_to_resume_with(int requested, int saved, const std::string& source, bool show) {
   if (requested <= 0) return saved;
   if (show && saved > 0 && requested != saved)
     std::printf(
         "%s: the run used %d compute threads and continues with %d: the kernels add their partial sums in "
-        "another order, so from here its numbers will differ in the last bits from the run's without a "
-        "stop\n",
+        "another order, so from here its numbers will differ in the last bits from an uninterrupted run's\n",
         source.c_str(), saved, requested);
   return requested;
 }
@@ -118,6 +109,8 @@ void check_init_unchanged(const std::string& source, const std::string& init, co
 bool discard_if_init_changed(const std::string& what, const std::string& out_dir, const std::string& init,
                              const std::string& saved, const std::string& current, bool show) {
   if (saved.empty() || saved == current) return false;
+  SSL_CHECK(!current.empty(), what, ": the run in ", out_dir, " started from the encoder in ", init,
+            ", which is missing now; put it back, or remove the run to train it again from another");
   if (show)
     std::printf(
         "\n== %s: the encoder in %s has changed since the run in %s started from it; training it again\n",

@@ -49,26 +49,10 @@ void check_resume_agrees(const nlohmann::json& saved, const nlohmann::json& requ
 void check_same_data(const nlohmann::json& saved_config, const nlohmann::json& now,
                      const std::string& source);
 
-// The CPU kernels' thread count for as long as this lives, put back after. A run's numbers depend on it (the
-// kernels add per-thread partial sums in thread order) but never on timing, so a run records the count it
-// used and a resumed run keeps it unless told otherwise.
-class ComputeThreads {
- public:
-  // `requested` > 0: that many threads; 0: the process's count, as it is.
-  explicit ComputeThreads(int requested);
-  ~ComputeThreads();
-  ComputeThreads(const ComputeThreads&) = delete;
-  ComputeThreads& operator=(const ComputeThreads&) = delete;
-  int count() const;
-
- private:
-  int previous_;
-};
-
-// The thread count a run resuming from `source` asks for: `requested` when given (> 0), else `saved`, the
-// count the run recorded (0 when it recorded none). When both are given and differ, says (when `show`) that
-// the continuation adds in another order than an uninterrupted run would, so its numbers will not be that
-// run's bit for bit.
+// The compute thread count (kernels/compute_threads.h) a run resuming from `source` asks for: `requested`
+// when given (> 0), else `saved`, the count the run recorded (0 when it recorded none). When both are given
+// and differ, says (when `show`) that the continuation adds in another order than the run would have, so its
+// numbers will not be an uninterrupted run's bit for bit.
 int threads_to_resume_with(int requested, int saved, const std::string& source, bool show);
 
 // For runs that are kept when finished and continued when not (ssl compare, ssl eval --protocol finetune):
@@ -86,7 +70,8 @@ void check_init_unchanged(const std::string& source, const std::string& init, co
 // For runs that are kept when finished and continued when not (ssl compare): when the run in `out_dir`
 // (`what`) started from the encoder in `init` and that encoder's file has changed since (its fingerprint
 // then, `saved`, differs from `current`), removes the run so that it is made again, says so when `show`, and
-// returns true. A run saved before fingerprints were recorded has none and is left alone.
+// returns true. A run saved before fingerprints were recorded has none and is left alone; an encoder whose
+// file is missing (`current` empty) is refused, and the run kept.
 bool discard_if_init_changed(const std::string& what, const std::string& out_dir, const std::string& init,
                              const std::string& saved, const std::string& current, bool show);
 

@@ -11,6 +11,7 @@
 #include "data/loader.h"
 #include "data/registry.h"
 #include "data/transforms.h"
+#include "kernels/compute_threads.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
 #include "nn/sgan.h"
@@ -534,7 +535,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
     check_sgan_resume_options(saved, o, checkpoint_path);
     o.threads = threads_to_resume_with(o.threads, saved.threads, checkpoint_path, o.show_progress);
   }
-  const ComputeThreads threads(o.threads);
+  const kernels::ComputeThreads threads(o.threads);
   o.threads = threads.count();
   manual_seed(o.seed);
   SganData d = open_sgan_data(o, device);

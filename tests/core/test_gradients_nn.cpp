@@ -1,12 +1,11 @@
 // The ops of core/ops_nn.h: finite-difference gradient checks in float64 (as in test_gradients.cpp), plus
 // forward checks against values worked by hand and against conv2d, whose input gradient conv_transpose2d is.
 #include <doctest/doctest.h>
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "core/ops_nn.h"
+#include "kernels/compute_threads.h"
 #include "support/gradcheck.h"
 
 using namespace ssl;
@@ -95,8 +94,7 @@ TEST_CASE("conv_transpose2d gradients") {
 
 TEST_CASE("conv_transpose2d gradients with several images per product (chunks, the last one short)") {
   // Two threads, so that seven images of a few pixels make chunks of 4 and 3 on any machine.
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(2);
+  const kernels::ComputeThreads two(2);
   check_gradients("conv_transpose2d 4x4 stride 2 pad 1, 7 images",
                   [](const Ts& x) {
                     return conv_transpose2d(x[0], x[1], x[2], {2, 1});
@@ -113,13 +111,11 @@ TEST_CASE("conv_transpose2d gradients with several images per product (chunks, t
   check_gradients("conv_transpose2d from 1x1, 7 images",
                   [](const Ts& x) { return conv_transpose2d(x[0], x[1]); },
                   {rand64({7, 5, 1, 1}, 40), rand64({5, 3, 4, 4}, 41)});
-  omp_set_num_threads(saved);
 }
 
 TEST_CASE("conv2d gradients with several images per product (chunks, the last one short)") {
   // As above: two threads, so that seven images of a few pixels make chunks of 4 and 3 on any machine.
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(2);
+  const kernels::ComputeThreads two(2);
   check_gradients("conv2d 3x3 pad 1 with bias, 7 images",
                   [](const Ts& x) {
                     return conv2d(x[0], x[1], x[2], {1, 1, 1});
@@ -130,7 +126,6 @@ TEST_CASE("conv2d gradients with several images per product (chunks, the last on
                     return conv2d(x[0], x[1], Tensor(), {2, 1, 2});
                   },
                   {rand64({5, 4, 4, 3}, 45), rand64({6, 2, 3, 3}, 46)});
-  omp_set_num_threads(saved);
 }
 
 TEST_CASE("upsample_nearest2d forward and gradients") {
@@ -157,8 +152,7 @@ TEST_CASE("conv2d and conv_transpose2d in float agree with double, forward and b
     Shape x, w;
     int64_t stride, padding;
   };
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(2);
+  const kernels::ComputeThreads two(2);
   for (const Case& c :
        {Case{false, {4, 64, 16, 16}, {96, 64, 3, 3}, 1, 1},
         Case{false, {8, 128, 8, 8}, {256, 128, 3, 3}, 2, 1},
@@ -187,5 +181,4 @@ TEST_CASE("conv2d and conv_transpose2d in float agree with double, forward and b
       CHECK_MESSAGE(err <= 1e-5 * scale + 1e-6, "output ", i, ": max error ", err, " at scale ", scale);
     }
   }
-  omp_set_num_threads(saved);
 }

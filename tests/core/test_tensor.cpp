@@ -1,10 +1,9 @@
 // Tensor basics: creation, views sharing storage, strides, dtype conversion, RNG reproducibility, errors.
 #include <doctest/doctest.h>
-#include <omp.h>
-
 #include <cmath>
 
 #include "core/ops.h"
+#include "kernels/compute_threads.h"
 
 using namespace ssl;
 
@@ -48,13 +47,12 @@ TEST_CASE("alignment, fill, copy and dtype conversion") {
 
 TEST_CASE("random tensors depend on the seed only, not on the thread count") {
   auto draw = [](int threads) {
-    omp_set_num_threads(threads);
+    const kernels::ComputeThreads pinned(threads);
     Generator g(42);
     Tensor a = Tensor::normal({300, 700}, 0, 1, g);
     return a.to_vector<float>();
   };
   const auto one = draw(1), two = draw(2);
-  omp_set_num_threads(2);
   CHECK(one == two);
   Generator g1(1), g2(2);
   CHECK(Tensor::uniform({8}, 0, 1, g1).to_vector<float>() !=

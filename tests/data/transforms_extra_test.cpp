@@ -4,9 +4,8 @@
 
 #include <stb_image.h>
 
-#include <omp.h>
-
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -19,6 +18,7 @@
 #include "data/synthetic.h"
 #include "data/transforms_extra.h"
 #include "file_test_util.h"
+#include "kernels/compute_threads.h"
 
 using namespace ssl;
 using namespace ssl::data;
@@ -549,28 +549,34 @@ TEST_CASE("write_png: round trip, clear error for a bad path or extension") {
 }
 
 namespace {
-// Images 5 and 40 of 64 cannot be read; image 5 takes a while to say so, so that another thread meets image
-// 40 first.
+// Images 5 and 40 of 64 cannot be read, and image 5 says so only once image 40 has (or after 5 s, should
+// one thread read them all), so that with two threads the later image fails first.
 class TwoBadImages final : public Dataset {
  public:
   int64_t size() const override { return 64; }
   int64_t num_classes() const override { return 1; }
   std::vector<std::string> class_names() const override { return {"a"}; }
   Image image(int64_t i) const override {
-    if (i == 5) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (i == 5) {
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (!image_40_failed_ && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (i == 40) image_40_failed_ = true;
     SSL_CHECK(i != 5 && i != 40, "image ", i, " is unreadable");
     return Image(1, 1, 1, 7);
   }
   int64_t label(int64_t) const override { return 0; }
   std::string name() const override { return "two bad"; }
+
+ private:
+  mutable std::atomic<bool> image_40_failed_{false};
 };
 }  // namespace
 
 TEST_CASE("dataset_stats: of several unreadable images, the first is named, whichever thread meets it") {
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(2);
+  const kernels::ComputeThreads two(2);
   CHECK(test::error_of([] { dataset_stats(TwoBadImages()); }) == "image 5 is unreadable");
-  omp_set_num_threads(saved);
 }
 
 TEST_CASE("dataset_stats: counts per class, exact per-channel mean and std") {

@@ -2,8 +2,6 @@
 // in double, backward against central finite differences of L = sum(r * y), and float against double at the
 // sizes a training step uses.
 #include <doctest/doctest.h>
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/compute_threads.h"
 #include "kernels/conv.h"
 #include "support/kernel_check.h"
 
@@ -268,17 +267,19 @@ TEST_CASE("conv2d_backward gives the same gradients with 1 and 3 threads") {
   std::mt19937_64 rng(5);
   const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
   const auto gy = random_vector(y_count(s), rng);
-  const int saved = omp_get_max_threads();
   for (const ConvAlgorithm a : kAlgorithms) {
     CAPTURE(name_of(a));
     std::vector<double> gx1(x_count(s)), gw1(w_count(s)), gb1(s.c_out);
-    omp_set_num_threads(1);
-    cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx1.data(), gw1.data(), gb1.data(), a);
+    {
+      const ssl::kernels::ComputeThreads one(1);
+      cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx1.data(), gw1.data(), gb1.data(), a);
+    }
     auto gx3 = poisoned<double>(x_count(s)), gw3 = poisoned<double>(w_count(s)),
          gb3 = poisoned<double>(s.c_out);
-    omp_set_num_threads(3);
-    cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx3.data(), gw3.data(), gb3.data(), a);
-    omp_set_num_threads(saved);
+    {
+      const ssl::kernels::ComputeThreads three(3);
+      cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx3.data(), gw3.data(), gb3.data(), a);
+    }
     check_close(gx3, gx1, 0.0, 0.0, "gx");  // per image: no sum across threads, so bit-for-bit
     check_close(gw3, gw1, 1e-12, 1e-12, "gw");
     check_close(gb3, gb1, 1e-12, 1e-12, "gb");

@@ -1,11 +1,10 @@
 // conv_transpose2d kernels: the result does not depend on how many threads share the images. (Values and
 // gradients are checked at the op level, tests/core/test_gradients_nn.cpp, with chunks of several images.)
 #include <doctest/doctest.h>
-#include <omp.h>
-
 #include <random>
 #include <vector>
 
+#include "kernels/compute_threads.h"
 #include "kernels/conv_transpose.h"
 #include "support/kernel_check.h"
 
@@ -23,14 +22,12 @@ TEST_CASE("conv_transpose2d gives the same outputs and gradients with 1 and 3 th
   const auto x = random_vector(x_count, rng), w = random_vector(w_count, rng),
              b = random_vector(s.c_out, rng);
   const auto gy = random_vector(y_count, rng);
-  const int saved = omp_get_max_threads();
   const auto run = [&](int threads) {
-    omp_set_num_threads(threads);
+    const ssl::kernels::ComputeThreads pinned(threads);
     auto y = poisoned<double>(y_count), gx = poisoned<double>(x_count), gw = poisoned<double>(w_count),
          gb = poisoned<double>(s.c_out);
     cpu::conv_transpose2d_forward<double>(s, x.data(), w.data(), b.data(), y.data());
     cpu::conv_transpose2d_backward<double>(s, x.data(), w.data(), gy.data(), gx.data(), gw.data(), gb.data());
-    omp_set_num_threads(saved);
     return std::vector<std::vector<double>>{y, gx, gw, gb};
   };
   const auto one = run(1), three = run(3);

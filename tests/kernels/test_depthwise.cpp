@@ -2,8 +2,6 @@
 // against central finite differences of L = sum(r * y), float against double at training sizes, and the
 // weight gradient's independence of the thread count.
 #include <doctest/doctest.h>
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/compute_threads.h"
 #include "kernels/depthwise.h"
 #include "support/kernel_check.h"
 
@@ -221,7 +220,6 @@ TEST_CASE(
       {"128 ch 4x4 s1", dw(4, 128, 4, 4, 3, 3, 1, 1, 1, 1)},
   };
   std::mt19937_64 rng(4);
-  const int saved = omp_get_max_threads();
   for (const auto& c : cases) {
     CAPTURE(c.name);
     const Conv2dShape& s = c.s;
@@ -235,24 +233,27 @@ TEST_CASE(
     const auto xf = cast<float>(x), wf = cast<float>(w), bf = cast<float>(b), gyf = cast<float>(gy);
     auto yf = poisoned<float>(y_count(s)), gxf = poisoned<float>(x_count(s));
     auto gwf = poisoned<float>(w_count(s)), gbf = poisoned<float>(s.c_out);
-    omp_set_num_threads(1);
-    cpu::depthwise_conv2d_forward<float>(s, xf.data(), wf.data(), bf.data(), yf.data());
-    cpu::depthwise_conv2d_backward<float>(s, xf.data(), wf.data(), gyf.data(), gxf.data(), gwf.data(),
-                                          gbf.data());
+    {
+      const ssl::kernels::ComputeThreads one(1);
+      cpu::depthwise_conv2d_forward<float>(s, xf.data(), wf.data(), bf.data(), yf.data());
+      cpu::depthwise_conv2d_backward<float>(s, xf.data(), wf.data(), gyf.data(), gxf.data(), gwf.data(),
+                                            gbf.data());
+    }
     check_close(yf, y, 1e-5 * max_abs(y), 1e-4, "float forward");
     check_close(gxf, gx, 1e-5 * max_abs(gx), 1e-4, "float gx");
     check_close(gwf, gw, 1e-5 * max_abs(gw), 1e-4, "float gw");
     check_close(gbf, gb, 1e-5 * max_abs(gb), 1e-4, "float gb");
 
-    omp_set_num_threads(3);
     auto gx3 = poisoned<float>(x_count(s)), gw3 = poisoned<float>(w_count(s)), gb3 = poisoned<float>(s.c_out);
-    cpu::depthwise_conv2d_backward<float>(s, xf.data(), wf.data(), gyf.data(), gx3.data(), gw3.data(),
-                                          gb3.data());
+    {
+      const ssl::kernels::ComputeThreads three(3);
+      cpu::depthwise_conv2d_backward<float>(s, xf.data(), wf.data(), gyf.data(), gx3.data(), gw3.data(),
+                                            gb3.data());
+    }
     CHECK(gx3 == gxf);
     CHECK(gw3 == gwf);
     CHECK(gb3 == gbf);
   }
-  omp_set_num_threads(saved);
 }
 
 TEST_CASE("depthwise kernels reject shapes they do not handle") {

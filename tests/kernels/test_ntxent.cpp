@@ -3,8 +3,6 @@
 // a case small enough to write by hand, float against double at a training size, and the edge cases
 // (tiny temperature, zero and tiny rows, bad arguments, determinism).
 #include <doctest/doctest.h>
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/compute_threads.h"
 #include "kernels/ntxent.h"
 
 namespace {
@@ -312,13 +311,11 @@ TEST_CASE("ntxent: zero and tiny rows (norm clamped to eps)") {
 TEST_CASE("ntxent: deterministic for a given thread count; 1 and 2 threads agree") {
   const NtXentShape s{514, 40, false};
   const auto z = random_embeddings(s.two_n, s.d, 31);
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(2);
-  const Result<double> a = run_kernel<double>(s, z, 0.2, 1.0);
-  const Result<double> b = run_kernel<double>(s, z, 0.2, 1.0);
-  omp_set_num_threads(1);
-  const Result<double> one = run_kernel<double>(s, z, 0.2, 1.0);
-  omp_set_num_threads(threads);
+  const auto run_with = [&](int threads) {
+    const ssl::kernels::ComputeThreads pinned(threads);
+    return run_kernel<double>(s, z, 0.2, 1.0);
+  };
+  const Result<double> a = run_with(2), b = run_with(2), one = run_with(1);
   CHECK(a.loss == b.loss);
   CHECK(a.lse == b.lse);
   CHECK(a.gz == b.gz);

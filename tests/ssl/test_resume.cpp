@@ -11,6 +11,7 @@
 
 #include "data/image_grid.h"
 #include "data/synthetic.h"
+#include "kernels/compute_threads.h"
 #include "nn/checkpoint.h"
 #include "nn/train_state.h"
 #include "ssl/pretrain.h"
@@ -196,12 +197,16 @@ TEST_CASE("a fine-tuning run whose starting encoder has changed is trained again
   // And when the encoder is gone, the refusal says so.
   fs::remove(encoder_file);
   CHECK_THROWS_WITH_AS(pretrain(f), doctest::Contains("which is missing now"), ssl::Error);
+  // As does ssl compare's path, which keeps the run instead of removing it to train again.
+  f.resume = false;
+  CHECK_THROWS_WITH_AS(pretrain_or_continue(f), doctest::Contains("which is missing now"), ssl::Error);
+  CHECK(fs::exists(classifier));
 }
 
 TEST_CASE("a resumed run keeps the compute thread count it recorded, whatever the process's count") {
   const test::TempDir scratch(kScratch);
   const int process_threads = 2;
-  omp_set_num_threads(process_threads);
+  const kernels::ComputeThreads process(process_threads);
   PretrainOptions straight = tiny_run("one_thread_straight", 3);
   straight.method = "rotation";
   straight.threads = 1;
