@@ -265,7 +265,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
         read_state_to_resume("pretrain", checkpoint_path, nn::kTrainStateFormat, o.epochs);
     const PretrainOptions saved = saved_options(state, checkpoint_path);
     saved_config = nlohmann::json::parse(state.config_json);
-    check_init_unchanged(checkpoint_path, o.init, saved.init_fingerprint, o.init_fingerprint);
+    check_init_unchanged(checkpoint_path, {saved.init, saved.init_fingerprint}, {o.init, o.init_fingerprint});
     check_resume_options(saved, o, checkpoint_path);
     o.threads = threads_to_resume_with(o.threads, saved.threads, checkpoint_path, o.show_progress);
     // The schedule is a function of the step and the run's length: a longer run lays it out again.
@@ -323,8 +323,8 @@ void pretrain_or_continue(PretrainOptions p) {
   if (std::filesystem::exists(checkpoint)) {
     const nn::TrainState state = nn::read_train_state(checkpoint);
     const PretrainOptions saved = saved_options(state, checkpoint);
-    if (!discard_if_init_changed(p.method, p.out_dir, p.init, saved.init_fingerprint, p.init_fingerprint,
-                                 p.show_progress)) {
+    if (!discard_if_init_changed(p.method, p.out_dir, {saved.init, saved.init_fingerprint},
+                                 {p.init, p.init_fingerprint}, p.show_progress)) {
       check_resume_options(saved, p, checkpoint);
       check_same_plan(p.method, p.out_dir, saved.epochs, state.epoch, p.epochs);
       if (state.epoch >= p.epochs) {

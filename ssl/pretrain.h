@@ -56,7 +56,7 @@ struct PretrainOptions {
   uint64_t seed = 0;
   int workers = 1;  // loader threads
   // Compute threads for the CPU kernels (0 = the process's count); config.json records the count used, and a
-  // resumed run keeps it unless given another (kernels/compute_threads.h).
+  // resumed run keeps it unless given another (ssl/resume_check.h: threads_to_resume_with).
   int threads = 0;
   std::string device = "cpu";       // where the model trains: cpu, cuda or cuda:N
   bool skip_bad_images = false;     // image folders: leave out unreadable files, with a warning

@@ -90,31 +90,43 @@ void check_resume_agrees(const nlohmann::json& saved, const nlohmann::json& requ
   std::string conflicts;
   for (const auto& [key, value] : saved.items()) {
     if (may_change.count(key)) continue;
-    if (requested.at(key) != value)
-      conflicts += str_cat("\n  ", key, ": saved ", value.dump(), ", requested ", requested.at(key).dump());
+    // A key left out where it has no value (the fingerprint of a run without a starting encoder) is "none".
+    if (!requested.contains(key) || requested.at(key) != value)
+      conflicts += str_cat("\n  ", key, ": saved ", value.dump(), ", requested ",
+                           requested.contains(key) ? requested.at(key).dump() : "none");
   }
   SSL_CHECK(conflicts.empty(), source,
             ": cannot resume with options that differ from the saved run's:", conflicts);
 }
 
-void check_init_unchanged(const std::string& source, const std::string& init, const std::string& saved,
-                          const std::string& current) {
-  SSL_CHECK(saved.empty() || !current.empty(), source, ": the run started from the encoder in ", init,
+namespace {
+// Whether `now` is the encoder the run started from, at the same path, and the run recorded its fingerprint.
+// Another encoder, or none, is an option that differs, which check_resume_agrees names.
+bool same_recorded_encoder(const StartingEncoder& saved, const StartingEncoder& now) {
+  return !saved.fingerprint.empty() && saved.path == now.path;
+}
+}  // namespace
+
+void check_init_unchanged(const std::string& source, const StartingEncoder& saved,
+                          const StartingEncoder& now) {
+  if (!same_recorded_encoder(saved, now)) return;
+  SSL_CHECK(!now.fingerprint.empty(), source, ": the run started from the encoder in ", now.path,
             ", which is missing now; put it back to resume the run, or start a new run in another directory");
-  SSL_CHECK(saved.empty() || saved == current, source, ": the encoder in ", init,
-            " has changed since this run started from it (fingerprint ", saved, ", now ", current,
-            "); start a new run in another directory");
+  SSL_CHECK(saved.fingerprint == now.fingerprint, source, ": the encoder in ", now.path,
+            " has changed since this run started from it (fingerprint ", saved.fingerprint, ", now ",
+            now.fingerprint, "); start a new run in another directory");
 }
 
-bool discard_if_init_changed(const std::string& what, const std::string& out_dir, const std::string& init,
-                             const std::string& saved, const std::string& current, bool show) {
-  if (saved.empty() || saved == current) return false;
-  SSL_CHECK(!current.empty(), what, ": the run in ", out_dir, " started from the encoder in ", init,
+bool discard_if_init_changed(const std::string& what, const std::string& out_dir,
+                             const StartingEncoder& saved, const StartingEncoder& now, bool show) {
+  if (!same_recorded_encoder(saved, now) || saved.fingerprint == now.fingerprint) return false;
+  SSL_CHECK(!now.fingerprint.empty(), what, ": the run in ", out_dir, " started from the encoder in ",
+            now.path,
             ", which is missing now; put it back, or remove the run to train it again from another");
   if (show)
     std::printf(
         "\n== %s: the encoder in %s has changed since the run in %s started from it; training it again\n",
-        what.c_str(), init.c_str(), out_dir.c_str());
+        what.c_str(), now.path.c_str(), out_dir.c_str());
   std::filesystem::remove_all(out_dir);
   return true;
 }

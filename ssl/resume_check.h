@@ -62,17 +62,25 @@ int threads_to_resume_with(int requested, int saved, const std::string& source, 
 void check_same_plan(const std::string& what, const std::string& out_dir, int64_t saved_epochs, int64_t done,
                      int64_t requested);
 
-// Refuses (naming `source`) to resume a run that started from the encoder in `init` when that encoder's file
-// has changed since: the run would go on from other weights than it started with. Fingerprints as below.
-void check_init_unchanged(const std::string& source, const std::string& init, const std::string& saved,
-                          const std::string& current);
+// The encoder a run starts from (pretrain --init, sgan --init-discriminator): its spec and the fingerprint
+// of its file (ssl/evaluate.h: encoder_fingerprint; empty for none, or for a file that is missing).
+struct StartingEncoder {
+  std::string path, fingerprint;
+};
+
+// Refuses (naming `source`) to resume a run that started from the encoder at `now.path` when that encoder's
+// file is missing or has changed since (`saved`, as the run recorded it): the run would go on from other
+// weights than it started with. Nothing to check for a run that recorded no fingerprint (made before they
+// were recorded, or without an encoder), or that named another encoder (an option that differs, refused by
+// check_resume_agrees).
+void check_init_unchanged(const std::string& source, const StartingEncoder& saved,
+                          const StartingEncoder& now);
 
 // For runs that are kept when finished and continued when not (ssl compare): when the run in `out_dir`
-// (`what`) started from the encoder in `init` and that encoder's file has changed since (its fingerprint
-// then, `saved`, differs from `current`), removes the run so that it is made again, says so when `show`, and
-// returns true. A run saved before fingerprints were recorded has none and is left alone; an encoder whose
-// file is missing (`current` empty) is refused, and the run kept.
-bool discard_if_init_changed(const std::string& what, const std::string& out_dir, const std::string& init,
-                             const std::string& saved, const std::string& current, bool show);
+// (`what`) started from the encoder at `now.path` and that encoder's file has changed since, removes the run
+// so that it is made again, says so when `show`, and returns true. Refuses an encoder whose file is missing
+// (the run is kept); returns false where check_init_unchanged has nothing to check.
+bool discard_if_init_changed(const std::string& what, const std::string& out_dir,
+                             const StartingEncoder& saved, const StartingEncoder& now, bool show);
 
 }  // namespace ssl

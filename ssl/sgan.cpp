@@ -492,8 +492,9 @@ void sgan_or_continue(SganOptions o, const std::string& name) {
   if (std::filesystem::exists(checkpoint_path)) {
     const nn::TrainState state = nn::read_train_state(checkpoint_path, nn::kSganTrainStateFormat);
     const SganOptions saved = saved_sgan_options(state, checkpoint_path);
-    if (!discard_if_init_changed(name, o.out_dir, o.init_discriminator, saved.init_fingerprint,
-                                 encoder_fingerprint(o.init_discriminator), o.show_progress)) {
+    if (!discard_if_init_changed(name, o.out_dir, {saved.init_discriminator, saved.init_fingerprint},
+                                 {o.init_discriminator, encoder_fingerprint(o.init_discriminator)},
+                                 o.show_progress)) {
       o.init_fingerprint = saved.init_fingerprint;  // unchanged (or not recorded): not an option that differs
       check_sgan_resume_options(saved, o, checkpoint_path);
       check_same_plan(name, o.out_dir, saved.epochs, state.epoch, o.epochs);
@@ -531,7 +532,8 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
         read_state_to_resume("sgan", checkpoint_path, nn::kSganTrainStateFormat, o.epochs, unscored);
     const SganOptions saved = saved_sgan_options(state, checkpoint_path);
     saved_config = json::parse(state.config_json);
-    check_init_unchanged(checkpoint_path, o.init_discriminator, saved.init_fingerprint, o.init_fingerprint);
+    check_init_unchanged(checkpoint_path, {saved.init_discriminator, saved.init_fingerprint},
+                         {o.init_discriminator, o.init_fingerprint});
     check_sgan_resume_options(saved, o, checkpoint_path);
     o.threads = threads_to_resume_with(o.threads, saved.threads, checkpoint_path, o.show_progress);
   }

@@ -93,9 +93,6 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
   SSL_CHECK(logits_in.size(0) > 0, "cross_entropy: empty batch");
   const Tensor logits = logits_in.detach().contiguous(), targets = targets_in.contiguous();
   const int64_t rows = logits.size(0), cols = logits.size(1);
-  // The CUDA kernels keep each row's log-sum-exp for the backward; the CPU's recompute it.
-  const Tensor lse =
-      logits.device().is_cuda() ? Tensor::empty({rows}, logits.dtype(), logits.device()) : Tensor();
   Tensor loss = Tensor::empty({}, logits.dtype(), logits.device());
   dispatch_floating(logits.dtype(), "cross_entropy", [&]<class T>() {
     const int64_t* t = targets.data<int64_t>();
@@ -103,6 +100,8 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
         logits.device(),
         [&] { *loss.data<T>() = kernels::cpu::cross_entropy_forward<T>(rows, cols, logits.data<T>(), t); },
         [&] {
+          // The kernel also writes each row's log-sum-exp, which only NT-Xent's kernels keep.
+          const Tensor lse = Tensor::empty({rows}, logits.dtype(), logits.device());
           kernels::cuda::cross_entropy_forward<T>(rows, cols, logits.data<T>(), t, lse.data<T>(),
                                                   loss.data<T>());
         });
@@ -121,7 +120,7 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
                         [&] {
                           const Tensor gc = g.contiguous();
                           kernels::cuda::cross_entropy_backward<T>(rows, cols, logits.data<T>(), t,
-                                                                   lse.data<T>(), gc.data<T>(), gx.data<T>());
+                                                                   gc.data<T>(), gx.data<T>());
                         });
                   });
                   return std::vector{gx};

@@ -1,4 +1,4 @@
-// The online log-sum-exp that fused softmax-like kernels (NT-Xent, cross-entropy) keep per row: a running
+// Log-sum-exp per row. Running: the online form that fused softmax-like kernels (NT-Xent) keep: a running
 // maximum m and a running sum l = Σ exp(x - m). Values can arrive one tile at a time and partial states
 // can be merged in any grouping, so a row split across threads or blocks still gets
 //   lse = m + log(l) = log Σ exp(x),

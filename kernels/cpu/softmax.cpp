@@ -30,8 +30,8 @@ template <class T>
 void softmax_forward(int64_t rows, int64_t cols, const T* x, T* y) {
 #pragma omp parallel for if (parallel(rows, cols))
   for (int64_t r = 0; r < rows; ++r) {
-    const lse::Row<T> lse = row_lse(x + r * cols, cols);
-    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = std::exp(lse.log_prob(x[r * cols + j]));
+    const lse::Row<T> row = row_lse(x + r * cols, cols);
+    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = std::exp(row.log_prob(x[r * cols + j]));
   }
 }
 
@@ -50,8 +50,8 @@ template <class T>
 void log_softmax_forward(int64_t rows, int64_t cols, const T* x, T* y) {
 #pragma omp parallel for if (parallel(rows, cols))
   for (int64_t r = 0; r < rows; ++r) {
-    const lse::Row<T> lse = row_lse(x + r * cols, cols);
-    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = lse.log_prob(x[r * cols + j]);
+    const lse::Row<T> row = row_lse(x + r * cols, cols);
+    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = row.log_prob(x[r * cols + j]);
   }
 }
 

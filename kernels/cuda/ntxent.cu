@@ -415,7 +415,7 @@ void ntxent_backward_v1(const NtXentShape& s, T temperature, NtXentSaved<const T
   launch(similarity_matrix_kernel<T>, grid, block, 0, m_rows, d, s.cross_view_only, saved.zn,
          T(1) / temperature, sim.get());
   launch(positives_kernel, blocks_for(m_rows, 256), 256, 0, m_rows, targets.get());
-  cross_entropy_backward(m_rows, m_rows, sim.get(), targets.get(), saved.lse, grad_loss, grad_sim.get());
+  cross_entropy_backward(m_rows, m_rows, sim.get(), targets.get(), grad_loss, grad_sim.get());
   launch(symmetric_product_kernel<T>, blocks_for(m_rows * d, 256), 256, 0, m_rows, d, grad_sim.get(),
          saved.zn, T(1) / temperature, dzn.get());
   l2_normalize_backward(m_rows, d, saved.zn, saved.inv_norm, T(kNormEps), dzn.get(), gz);

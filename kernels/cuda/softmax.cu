@@ -137,17 +137,22 @@ __global__ void cross_entropy_forward_kernel(int64_t rows, int64_t cols, const T
   }
 }
 
-template <class T>
+// Each row's max and log-sum recomputed, as on the CPU: a saved log-sum-exp, rounded to T, would cost the
+// probabilities of large logits their accuracy.
+template <class T, bool kWarp>
 __global__ void cross_entropy_backward_kernel(int64_t rows, int64_t cols, const T* logits,
-                                              const int64_t* targets, const T* lse, const T* grad_loss,
-                                              T* gx) {
+                                              const int64_t* targets, const T* grad_loss, T* gx) {
+  const RowGroup<kWarp> g(rows);
+  if (!g.valid) return;
+  const T* xr = logits + g.row * cols;
+  const lse::Row<T> row = row_lse(g, xr, cols);
   const T scale = *grad_loss / T(rows);
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < rows * cols;
-       k += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t r = k / cols, j = k % cols;
-    T v = hd::exp(logits[k] - lse[r]) * scale;
-    if (j == targets[r]) v -= scale;
-    gx[k] = v;
+  const int64_t target = targets[g.row];
+  T* out = gx + g.row * cols;
+  for (int64_t j = g.rank; j < cols; j += g.size) {
+    T v = hd::exp(row.log_prob(xr[j])) * scale;
+    if (j == target) v -= scale;
+    out[j] = v;
   }
 }
 
@@ -232,11 +237,11 @@ void cross_entropy_forward(int64_t rows, int64_t cols, const T* logits, const in
 }
 
 template <class T>
-void cross_entropy_backward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, const T* lse,
+void cross_entropy_backward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets,
                             const T* grad_loss, T* gx) {
   if (rows == 0 || cols == 0) return;
-  launch(cross_entropy_backward_kernel<T>, blocks_for(rows * cols, kThreads), kThreads, 0, rows, cols, logits,
-         targets, lse, grad_loss, gx);
+  launch_rows(cross_entropy_backward_kernel<T, true>, cross_entropy_backward_kernel<T, false>, rows, cols,
+              rows, cols, logits, targets, grad_loss, gx);
 }
 
 template <class T>
@@ -254,15 +259,14 @@ void l2_normalize_backward(int64_t rows, int64_t cols, const T* y, const T* inv_
               cols, y, inv_norm, eps, g, gx);
 }
 
-#define SSL_INSTANTIATE(T)                                                                                \
-  template void softmax_forward<T>(int64_t, int64_t, const T*, T*);                                       \
-  template void softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                            \
-  template void log_softmax_forward<T>(int64_t, int64_t, const T*, T*);                                   \
-  template void log_softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                        \
-  template void cross_entropy_forward<T>(int64_t, int64_t, const T*, const int64_t*, T*, T*);             \
-  template void cross_entropy_backward<T>(int64_t, int64_t, const T*, const int64_t*, const T*, const T*, \
-                                          T*);                                                            \
-  template void l2_normalize_forward<T>(int64_t, int64_t, const T*, T, T*, T*);                           \
+#define SSL_INSTANTIATE(T)                                                                           \
+  template void softmax_forward<T>(int64_t, int64_t, const T*, T*);                                  \
+  template void softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                       \
+  template void log_softmax_forward<T>(int64_t, int64_t, const T*, T*);                              \
+  template void log_softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                   \
+  template void cross_entropy_forward<T>(int64_t, int64_t, const T*, const int64_t*, T*, T*);        \
+  template void cross_entropy_backward<T>(int64_t, int64_t, const T*, const int64_t*, const T*, T*); \
+  template void l2_normalize_forward<T>(int64_t, int64_t, const T*, T, T*, T*);                      \
   template void l2_normalize_backward<T>(int64_t, int64_t, const T*, const T*, T, const T*, T*);
 SSL_INSTANTIATE(float)
 SSL_INSTANTIATE(double)

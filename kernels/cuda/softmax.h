@@ -32,10 +32,10 @@ void log_softmax_backward(int64_t rows, int64_t cols, const T* y, const T* g, T*
 template <class T>
 void cross_entropy_forward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, T* lse,
                            T* out);
-// Requires: lse from cross_entropy_forward; grad_loss a device scalar.
-// Ensures: gx = (softmax(x) − onehot(target)) · grad_loss / rows.
+// Requires: grad_loss a device scalar. Ensures: gx = (softmax(x) − onehot(target)) · grad_loss / rows, each
+// row's max and log-sum recomputed as on the CPU (kernels/softmax.h).
 template <class T>
-void cross_entropy_backward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, const T* lse,
+void cross_entropy_backward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets,
                             const T* grad_loss, T* gx);
 
 // Ensures: y = x / max(‖x‖, eps) per row and inv_norm[r] = 1 / max(‖x_r‖, eps).

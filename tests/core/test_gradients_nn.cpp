@@ -1,6 +1,7 @@
 // The ops of core/ops_nn.h: finite-difference gradient checks in float64 (as in test_gradients.cpp), plus
 // forward checks against values worked by hand and against conv2d, whose input gradient conv_transpose2d is.
 #include <doctest/doctest.h>
+
 #include <algorithm>
 #include <cmath>
 

@@ -1,5 +1,6 @@
 // Tensor basics: creation, views sharing storage, strides, dtype conversion, RNG reproducibility, errors.
 #include <doctest/doctest.h>
+
 #include <cmath>
 
 #include "core/ops.h"

@@ -94,7 +94,7 @@ void check_cross_entropy() {
     dev::cross_entropy_forward<T>(rows, cols, dx.get(), dt.get(), dlse.get(), dloss.get());
     test::check_close(dloss.download(), {double(loss)}, rtol<T>(), rtol<T>(), "loss");
     test::check_close(dlse.download(), lse, rtol<T>(), rtol<T>(), "lse");
-    dev::cross_entropy_backward<T>(rows, cols, dx.get(), dt.get(), dlse.get(), dgrad.get(), dgx.get());
+    dev::cross_entropy_backward<T>(rows, cols, dx.get(), dt.get(), dgrad.get(), dgx.get());
     test::check_close(dgx.download(), test::cast<double>(gx), rtol<T>(), rtol<T>(), "gx");
   }
 }
@@ -142,6 +142,22 @@ TEST_CASE("softmax and log_softmax, forward and backward, match the CPU") {
 TEST_CASE("cross_entropy forward (loss, lse) and backward match the CPU") {
   check_cross_entropy<float>();
   check_cross_entropy<double>();
+}
+
+TEST_CASE("cross_entropy and log_softmax keep float's accuracy for logits near 1e4") {
+  // Three equal logits: every probability 1/3, every log-probability −log 3, loss log 3 and gradient
+  // (1/3, 1/3, −2/3) for target 2; rounding the row's log-sum-exp to float would be 2e-5 to 4e-4 off.
+  const test::DeviceBuffer<float> dx(std::vector<float>(3, 10000.f)), dgrad(std::vector<float>{1.f});
+  const test::DeviceBuffer<int64_t> dt(std::vector<int64_t>{2});
+  auto dlse = test::DeviceBuffer<float>::poisoned(1), dloss = test::DeviceBuffer<float>::poisoned(1);
+  auto dgx = test::DeviceBuffer<float>::poisoned(3), dlog = test::DeviceBuffer<float>::poisoned(3);
+  dev::cross_entropy_forward<float>(1, 3, dx.get(), dt.get(), dlse.get(), dloss.get());
+  dev::cross_entropy_backward<float>(1, 3, dx.get(), dt.get(), dgrad.get(), dgx.get());
+  dev::log_softmax_forward<float>(1, 3, dx.get(), dlog.get());
+  const double third = 1 / 3.0;
+  test::check_close(dloss.download(), {std::log(3.0)}, 0, 1e-6, "loss");
+  test::check_close(dgx.download(), {third, third, -2 * third}, 0, 1e-6, "gradient");
+  test::check_close(dlog.download(), std::vector<double>(3, -std::log(3.0)), 0, 1e-6, "log-probabilities");
 }
 
 TEST_CASE("cross_entropy: a target out of range makes the loss NaN") {

@@ -549,7 +549,7 @@ TEST_CASE("write_png: round trip, clear error for a bad path or extension") {
 }
 
 namespace {
-// Images 5 and 40 of 64 cannot be read, and image 5 says so only once image 40 has (or after 5 s, should
+// Images 5 and 40 of 64 cannot be read, and image 5 says so only once image 40 has (or after 2 s, should
 // one thread read them all), so that with two threads the later image fails first.
 class TwoBadImages final : public Dataset {
  public:
@@ -558,7 +558,7 @@ class TwoBadImages final : public Dataset {
   std::vector<std::string> class_names() const override { return {"a"}; }
   Image image(int64_t i) const override {
     if (i == 5) {
-      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
       while (!image_40_failed_ && std::chrono::steady_clock::now() < give_up)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }

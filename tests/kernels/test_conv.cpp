@@ -2,6 +2,7 @@
 // in double, backward against central finite differences of L = sum(r * y), and float against double at the
 // sizes a training step uses.
 #include <doctest/doctest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>

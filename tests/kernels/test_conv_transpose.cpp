@@ -1,6 +1,7 @@
 // conv_transpose2d kernels: the result does not depend on how many threads share the images. (Values and
 // gradients are checked at the op level, tests/core/test_gradients_nn.cpp, with chunks of several images.)
 #include <doctest/doctest.h>
+
 #include <random>
 #include <vector>
 

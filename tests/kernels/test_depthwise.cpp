@@ -2,6 +2,7 @@
 // against central finite differences of L = sum(r * y), float against double at training sizes, and the
 // weight gradient's independence of the thread count.
 #include <doctest/doctest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>

@@ -3,6 +3,7 @@
 // a case small enough to write by hand, float against double at a training size, and the edge cases
 // (tiny temperature, zero and tiny rows, bad arguments, determinism).
 #include <doctest/doctest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>

@@ -194,6 +194,12 @@ TEST_CASE("a fine-tuning run whose starting encoder has changed is trained again
   f.resume = true;
   CHECK_THROWS_WITH_AS(pretrain(f), doctest::Contains("has changed since this run started from it"),
                        ssl::Error);
+  // Another encoder altogether is an option that differs, named as such; the run is kept, not trained again.
+  PretrainOptions elsewhere = f;
+  elsewhere.resume = false;
+  elsewhere.init = init.out_dir + "_elsewhere";
+  CHECK_THROWS_WITH_AS(pretrain_or_continue(elsewhere), doctest::Contains("\n  init: saved \""), ssl::Error);
+  CHECK(fs::exists(classifier));
   // And when the encoder is gone, the refusal says so.
   fs::remove(encoder_file);
   CHECK_THROWS_WITH_AS(pretrain(f), doctest::Contains("which is missing now"), ssl::Error);
