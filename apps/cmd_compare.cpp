@@ -5,6 +5,7 @@
 
 #include "apps/commands.h"
 #include "apps/flags.h"
+#include "core/error.h"
 #include "ssl/compare.h"
 #include "ssl/report.h"
 
@@ -59,7 +60,7 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--crop-min-scale", o->crop_min_scale,
                   "SimCLR's random resized crop: smallest area, as a fraction of the image")
       ->capture_default_str()
-      ->check(CLI::Range(0.01, 1.0));
+      ->check(number_in(0.01, 1.0));
   cmd->add_option("--layer", o->layer,
                   "The encoder layer each linear probe reads: best (chosen per encoder on a held-out fifth "
                   "of the probe's images), a layer name, or empty for the encoder's output")
@@ -82,6 +83,14 @@ void add_compare_command(CLI::App& app) {
                   "settings is refused)")
       ->capture_default_str();
   cmd->callback([o, cmd]() {
+    // A flag of the other study would be ignored (and recorded in results.json as if used): refused.
+    for (const auto& [flag, study] : {std::pair{"--transfer", "a"},
+                                      {"--unlabeled", "a"},
+                                      {"--probe-data", "a"},
+                                      {"--labels-per-class", "b"},
+                                      {"--label-epochs", "b"}})
+      SSL_CHECK(cmd->count(flag) == 0 || o->study == study, flag, " is an option of --study ", study,
+                "; --study ", o->study, " does not read it");
     set_threads(o->threads);
     apply_defaults(*o, cmd->count("--data") > 0, cmd->count("--transfer") > 0);
     const nlohmann::json r = compare(*o);

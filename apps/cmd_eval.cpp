@@ -4,6 +4,7 @@
 
 #include "apps/commands.h"
 #include "apps/flags.h"
+#include "core/error.h"
 #include "ssl/evaluate.h"
 
 namespace ssl::apps {
@@ -77,6 +78,13 @@ void add_eval_command(CLI::App& app) {
                   "Where the encoder runs (and fine-tuning trains; the probe is fitted on the host)");
   add_threads_flag(*cmd, o->threads, /*resumable=*/true);
   cmd->callback([o, cmd]() {
+    // A flag the protocol does not read is refused, not ignored.
+    for (const char* flag : {"--knn-k", "--knn-temperature"})
+      SSL_CHECK(cmd->count(flag) == 0 || o->protocol == "knn", flag,
+                " is an option of --protocol knn; --protocol ", o->protocol, " does not read it");
+    for (const char* flag : {"--epochs", "--batch-size", "--lr", "--weight-decay"})
+      SSL_CHECK(cmd->count(flag) == 0 || o->protocol != "knn", flag,
+                " sets the training of the linear probe or of fine-tuning; --protocol knn trains nothing");
     set_threads(o->threads);
     if (o->protocol == "finetune") {  // the flags given apply to fine-tuning instead of the probe
       if (cmd->count("--epochs")) o->finetune.epochs = o->probe.epochs;

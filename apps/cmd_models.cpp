@@ -29,9 +29,10 @@ void add_models_command(CLI::App& app) {
   auto classes = std::make_shared<int64_t>(10);
   CLI::App* cmd =
       app.add_subcommand("models", "List the models with their parameter counts and forward FLOPs");
-  cmd->add_option("--image-size", *size, "Square input size in pixels")
+  // The FLOPs are counted from one forward pass of each model, whose activations at 2048 px take 5 GB.
+  cmd->add_option("--image-size", *size, "Square input size in pixels, up to 1024")
       ->capture_default_str()
-      ->check(image_side());
+      ->check(number_in(1, 1024));
   cmd->add_option("--classes", *classes, "Classes of the classifier heads and the SGAN discriminator")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));

@@ -143,12 +143,12 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--crop-min-scale", o->simclr.crop_min_scale,
                   "simclr: smallest area of the random resized crop, as a fraction of the image")
       ->capture_default_str()
-      ->check(CLI::Range(0.01, 1.0));
+      ->check(number_in(0.01, 1.0));
   cmd->add_option(
          "--colour-strength", o->simclr.colour_strength,
          "simclr: colour jitter strength s (brightness, contrast, saturation 0.8 s; hue 0.2 s; p = 0.8)")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 2.5));
+      ->check(number_in(0.0, 2.5));
   cmd->add_flag("--cross-view-only", o->simclr.cross_view_only,
                 "NT-Xent over the N×N cross-view similarities only (default: all 2N−1 others)");
   cmd->add_option_function<std::string>(

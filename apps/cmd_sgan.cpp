@@ -75,7 +75,7 @@ void add_sgan_command(CLI::App& app) {
                   "Evaluate and write a moving average of the discriminator's weights with this decay "
                   "(warmed up as min(D, (1 + t) / (10 + t)) at step t; 0 = the trained weights)")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.99999));
+      ->check(number_in(0.0, 0.99999));
   cmd->add_option("--init-discriminator", o->init_discriminator,
                   "A pretrain output directory: its encoder with a new linear head is the discriminator");
   cmd->add_option("--sample-every", o->sample_every,

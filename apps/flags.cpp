@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 
 #include "core/error.h"
 #include "data/image_decode.h"
@@ -47,7 +48,8 @@ void add_device_flag(CLI::App& cmd, std::string& device, const std::string& what
 
 namespace {
 // `help` is what --help shows after the type ("INT:POSITIVE").
-CLI::Validator number_check(const std::string& help, const std::string& expected, bool (*accepts)(double)) {
+CLI::Validator number_check(const std::string& help, const std::string& expected,
+                            std::function<bool(double)> accepts) {
   return CLI::Validator(
       [expected, accepts](std::string& input) -> std::string {
         double value = 0;
@@ -75,6 +77,11 @@ CLI::Validator image_side(bool zero_ok) {
   }
   return number_check("1" + range, "an image side of 1" + range,
                       [](double v) { return v >= 1 && v <= double(data::kMaxImageSide); });
+}
+
+CLI::Validator number_in(double lo, double hi) {
+  const std::string range = str_cat("[", lo, ", ", hi, "]");
+  return number_check(range, "a number in " + range, [lo, hi](double v) { return v >= lo && v <= hi; });
 }
 
 CLI::Validator fraction_below_one() {
@@ -155,13 +162,13 @@ void add_threads_flag(CLI::App& cmd, int& threads, bool resumable) {
                  resumable ? "Compute threads (0 = OpenMP default; a run continued keeps its own count)"
                            : "Compute threads (0 = OpenMP default)")
       ->capture_default_str()
-      ->check(non_negative_number());
+      ->check(number_in(0, kMaxThreads));
 }
 
 void add_workers_flag(CLI::App& cmd, int& workers) {
   cmd.add_option("--workers", workers, "Data-loading threads (0 = on the training thread)")
       ->capture_default_str()
-      ->check(non_negative_number());
+      ->check(number_in(0, kMaxThreads));
 }
 
 }  // namespace ssl::apps

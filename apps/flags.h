@@ -27,6 +27,9 @@ void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images);
 // runs, `resumable`, 0 also means that a run continued keeps the count it recorded) and --workers
 // (data-loading threads, 0 = batches built on the training thread), shared by every command that has them;
 // negative counts are refused.
+// The most --threads and --workers a run may ask for: far above any machine's cores, and low enough that
+// the threads can be started.
+constexpr int kMaxThreads = 1024;
 void add_threads_flag(CLI::App& cmd, int& threads, bool resumable = false);
 void add_workers_flag(CLI::App& cmd, int& workers);
 // --seed, described by `help`; a negative seed is refused (unsigned parsing would wrap -1 to 2^64 - 1).
@@ -38,6 +41,8 @@ void add_device_flag(CLI::App& cmd, std::string& device, const std::string& what
 // number above 0, found 0"); CLI11's PositiveNumber names a range up to 1.8e308 instead.
 CLI::Validator positive_number();
 CLI::Validator non_negative_number();
+// A number from lo to hi, both included (CLI11's Range lets NaN through).
+CLI::Validator number_in(double lo, double hi);
 // A momentum-like coefficient (Adam's beta1): at least 0 and below 1.
 CLI::Validator fraction_below_one();
 // An image side in pixels: 1 to data::kMaxImageSide (0 too when `zero_ok`, a flag's "unchanged").

@@ -29,7 +29,6 @@ Tensor record(const char* op, Tensor output, const std::vector<Tensor>& inputs,
   node->op = op;
   node->backward = std::move(backward);
   node->output_shape = output.shape();
-  node->output_dtype = output.dtype();
   for (const Tensor& t : saved)
     if (t.defined()) node->saved_versions.emplace_back(t.storage(), t.storage()->version());
   node->edges.reserve(inputs.size());
@@ -91,7 +90,9 @@ void accumulate_into_leaf(TensorImpl* leaf, const Tensor& g) {
   SSL_CHECK(g.shape() == leaf->shape, "backward: gradient of shape ", g.shape(), " for a leaf of shape ",
             leaf->shape);
   Tensor grad(leaf->grad);
-  // Gradients are summed out of place, so a gradient that aliases another tensor is never written to.
+  // Gradients are summed out of place, so a gradient that aliases another tensor is never written to. A
+  // gradient can be a broadcast view with stride 0 (sum's backward expands its input's gradient): a leaf
+  // keeps a dense copy, which optimizers and kernels read as a flat array.
   leaf->grad = (grad.defined() ? add(grad, g) : g.contiguous()).impl_ptr();
 }
 
@@ -110,6 +111,8 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
   }
   SSL_CHECK(grad.shape() == root.shape(), "backward: gradient of shape ", grad.shape(),
             " for a tensor of shape ", root.shape());
+  // Backward formulas are made of ordinary ops: with recording off they add nothing to the graph (there
+  // are no gradients of gradients).
   NoGradGuard no_grad;
   if (!root.grad_fn()) {
     accumulate_into_leaf(root.impl(), grad);

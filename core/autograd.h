@@ -32,8 +32,7 @@ struct Node {
   std::string op;           // the op's name, for error messages
   std::vector<Edge> edges;  // one per input, in the op's argument order
   BackwardFn backward;      // empty once freed
-  Shape output_shape;
-  DType output_dtype = DType::f32;
+  Shape output_shape;       // for the FLOP counter (nn/flops.cpp)
   // The storage of each tensor the closure reads values from, and its version when the op ran.
   std::vector<std::pair<std::shared_ptr<Storage>, uint64_t>> saved_versions;
 };
@@ -52,7 +51,10 @@ class NoGradGuard {
 };
 
 // Attaches a node for `op` to `output` when grad mode is on and any of `inputs` requires grad; returns
-// `output`. Ops call this after computing their forward result.
+// `output`. Ops call this after computing their forward result. A closure that needs the output holds it as
+// `y.detach()`: the output owns its node, which owns the closure, so holding the output itself would make a
+// cycle that is never freed. Ops also detach an input before `contiguous()`, so that the copy it may make
+// is not recorded as a node of its own.
 Tensor record(const char* op, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward);
 // The same for a backward that reads values: `saved` lists the tensors it reads (inputs or the output, as
 // the closure holds them; not those it takes only a shape from). Writing one of them in place before the

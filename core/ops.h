@@ -47,6 +47,9 @@ Tensor mean(const Tensor& x);
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
 Tensor max(const Tensor& x, int64_t dim, bool keepdim = false);     // values; gradient to the argmax
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // int64, not differentiable
+// The position (row-major) of the first NaN or infinity in x, or -1 when every element is finite (always,
+// for int64). Reads x on the host.
+int64_t first_non_finite(const Tensor& x);
 
 // ---- linear algebra (core/ops/matmul.cpp) -------------------------------------------------------------
 // a [..., M, K] @ b [K, N] or a [B, M, K] @ b [B, K, N].
@@ -92,9 +95,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
 Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean,
                        Tensor running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 // batch_norm_relu(conv2d(x, w, {}, args), gamma, beta, ...) in one call (no bias: batch norm would cancel
-// it). In training the convolution kernel records each output plane's mean and spread while the plane is
-// still in cache, and batch norm builds its statistics from those: one pass less over the convolution's
-// output. The graph is the same two nodes, the values agree to rounding.
+// it). In training on the CPU, for output planes of at least 256 pixels (1024 after a depthwise
+// convolution; smaller ones gain nothing), the convolution kernel records each output plane's mean and spread
+// while the plane is still in cache, and batch norm builds its statistics from those: one pass less over the
+// convolution's output. The graph is the same two nodes, the values agree to rounding.
 Tensor conv2d_batch_norm_relu(const Tensor& x, const Tensor& w, Conv2dArgs args, const Tensor& gamma,
                               const Tensor& beta, Tensor running_mean, Tensor running_var, bool training,
                               double momentum = 0.1, double eps = 1e-5);

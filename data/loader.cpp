@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <system_error>
 #include <utility>
 
 #include "core/error.h"
@@ -35,14 +36,15 @@ Loader::Loader(const Dataset& dataset, LoaderOptions options) : dataset_(dataset
   num_batches_ = opt_.drop_last ? n / opt_.batch_size : (n + opt_.batch_size - 1) / opt_.batch_size;
   try {
     for (int i = 0; i < opt_.workers; ++i) threads_.emplace_back([this] { worker_loop(); });
-  } catch (...) {  // could not start a thread: stop the ones that did start before giving up
+  } catch (const std::system_error& e) {  // could not start a thread: stop the ones that did start first
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
     }
     work_cv_.notify_all();
     for (auto& t : threads_) t.join();
-    throw;
+    throw Error(str_cat("Loader: could not start data-loading thread ", threads_.size() + 1, " of ",
+                        opt_.workers, " (", e.what(), "); ask for fewer workers"));
   }
 }
 

@@ -13,6 +13,8 @@
 namespace ssl::data {
 namespace {
 
+constexpr int64_t kMaxSyntheticImages = 100'000'000;
+
 std::vector<std::string> split_on_colons(const std::string& s) {
   std::vector<std::string> parts;
   size_t start = 0;
@@ -140,6 +142,10 @@ std::unique_ptr<Dataset> open_synthetic(const std::string& spec, const std::vect
     if (ec != std::errc() || end != text.data() + text.size() || count <= 0) {
       fail(spec, str_cat("the image count '", text, "' is not a positive integer"));
     }
+    // Images are drawn on demand, but a loader keeps an index per image: a count beyond this is a typo.
+    if (count > kMaxSyntheticImages)
+      fail(spec,
+           str_cat("the image count ", count, " is more than synthetic's limit of ", kMaxSyntheticImages));
   }
   return std::make_unique<SyntheticDataset>(split, count, 0, domain);
 }

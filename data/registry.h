@@ -5,7 +5,7 @@
 //   synthetic:train | synthetic:test
 //   synthetic:transfer            the same shapes shifted (64 px, stronger lighting, a diamond): study a's
 //                                 transfer set
-//   synthetic:SPLIT:COUNT         a split with COUNT images, e.g. synthetic:train:500
+//   synthetic:SPLIT:COUNT         a split with COUNT images (at most 100 million), e.g. synthetic:train:500
 //   cifar10:DIR[:train|test]      CIFAR-10 binary version (data/cifar10.h); train by default
 //   stl10:DIR[:train|test|unlabeled]   STL-10 binary version (data/stl10.h); train by default
 //   folder:DIR[:SIZE][:skip-bad]  an image folder (data/image_folder.h), SIZE x SIZE (default --image-size,

@@ -108,11 +108,11 @@ class Compose final : public Transform {
   std::vector<std::unique_ptr<Transform>> steps_;
 };
 
-// SimCLR's augmentation (see ALGORITHMS.md): RandomResizedCrop(size, scale min_scale-1, ratio 3/4-4/3),
-// horizontal flip p=0.5, colour jitter of strength s with p=0.8 (SimCLR's parametrisation: brightness,
-// contrast and saturation 0.8 s, hue 0.2 s; s = 0.5 gives (0.4, 0.4, 0.4, 0.1)), grayscale p=0.2, then from
-// size 96 up a Gaussian blur with p=0.5 (simclr_blur in data/transforms_extra.h). No blur below 96 px, where
-// it does not help.
+// SimCLR's augmentation (see ../shared/ALGORITHMS.md): RandomResizedCrop(size, scale min_scale-1, ratio
+// 3/4-4/3), horizontal flip p=0.5, colour jitter of strength s with p=0.8 (SimCLR's parametrisation:
+// brightness, contrast and saturation 0.8 s, hue 0.2 s; s = 0.5 gives (0.4, 0.4, 0.4, 0.1)), grayscale p=0.2,
+// then from size 96 up a Gaussian blur with p=0.5 (simclr_blur in data/transforms_extra.h). No blur below 96
+// px, where it does not help.
 std::unique_ptr<Transform> simclr_augment(int64_t size, double min_scale = 0.08,
                                           double colour_strength = 0.5);
 

@@ -12,7 +12,12 @@
 // The 2N x 2N similarity matrix is never stored: see kernels/cpu/ntxent.cpp for the tiling.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <initializer_list>
+
+#include "core/error.h"
+#include "kernels/common/host_device.h"
 
 namespace ssl::kernels {
 
@@ -35,6 +40,30 @@ struct NtXentSaved {
 
   NtXentSaved<const T> as_const() const { return {zn, inv_norm, lse}; }
 };
+
+// What the CPU and CUDA kernels share: the clamp of the norm, who is whose positive and candidate, and the
+// checks of the arguments.
+constexpr double kNtXentNormEps = 1e-12;  // zn = z / max(||z||, 1e-12)
+
+// The other view of the same image (n = N images, rows 0..N-1 the first view).
+SSL_HD int64_t ntxent_positive(int64_t i, int64_t n) { return i < n ? i + n : i - n; }
+
+// Whether row j is a candidate of anchor i: any other row, or (cross_view_only) any row of the other view.
+SSL_HD bool ntxent_is_candidate(int64_t i, int64_t j, int64_t n, bool cross_view_only) {
+  return cross_view_only ? (i < n) != (j < n) : i != j;
+}
+
+// Throws ssl::Error, naming `who`, unless two_n is even and >= 2, d >= 1, the temperature positive and
+// finite, and no pointer null.
+inline void check_ntxent_args(const NtXentShape& s, double temperature,
+                              std::initializer_list<const void*> pointers, const char* who) {
+  SSL_CHECK(s.two_n >= 2 && s.two_n % 2 == 0, who,
+            ": two_n must be even and >= 2 (two views of N images), got ", s.two_n);
+  SSL_CHECK(s.d >= 1, who, ": embedding width d must be >= 1, got ", s.d);
+  SSL_CHECK(temperature > 0 && std::isfinite(temperature), who, ": temperature must be > 0 and finite, got ",
+            temperature);
+  for (const void* p : pointers) SSL_CHECK(p != nullptr, who, ": null pointer among the arguments");
+}
 
 namespace cpu {
 

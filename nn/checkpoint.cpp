@@ -1,6 +1,7 @@
 #include "nn/checkpoint.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,10 +49,36 @@ bool digest_from(std::ifstream& in, uint64_t offset, uint64_t& hash) {
   return in.eof();
 }
 
-// save_safetensors records the digest of the data section under this metadata key; load_safetensors
-// checks it (so that a bit flipped on disk is an error, not a silently different model) and neither
-// reader hands it back. Files without it (other programs', older ones) load unchecked.
+// save_safetensors records two digests in the metadata, and the readers check them (so that a bit flipped
+// on disk is an error, not a silently different model or learning rate) and never hand them back:
+// - kDataDigestKey, of the data section: every byte after the header, checked by load_safetensors;
+// - kHeaderDigestKey, of everything before the data (the 8-byte length and the header, padding included)
+//   with this digest's own 16 hex digits read as zeros, checked whenever a header is read (the header is
+//   small). It covers the data digest's entry too, so a damaged name there cannot turn that check off.
+// A file without the header digest is read as files written before it existed were: its data is checked
+// when it has a data digest, its header is not. A file whose header digest *name* was damaged looks exactly
+// like one of those; it is let through, since a damage that hit the name left the rest of the header as it
+// was written (and the data is still checked). Files with neither digest (other programs') load unchecked.
 constexpr const char* kDataDigestKey = "ssl.data_fnv1a64";
+constexpr const char* kHeaderDigestKey = "ssl.header_fnv1a64";
+constexpr const char* kBlankDigest = "0000000000000000";  // the header digest's value while it is computed
+
+// The header digest's entry `"ssl.header_fnv1a64":"<value>"` as header.dump() writes it. In valid JSON this
+// text can be nothing else: a quote inside a string is escaped.
+std::string header_digest_entry(const std::string& value) {
+  return str_cat('"', kHeaderDigestKey, "\":\"", value, '"');
+}
+
+// The header digest of `head`, a file's bytes before its data, whose header digest entry holds `value`:
+// FNV-1a over `head` with `value` replaced by kBlankDigest. False when `head` has no such entry.
+bool header_digest(std::string head, const std::string& value, uint64_t& hash) {
+  const std::string entry = header_digest_entry(value);
+  const size_t at = head.find(entry);
+  if (at == std::string::npos) return false;
+  head.replace(at, entry.size(), header_digest_entry(kBlankDigest));
+  hash = fnv1a(head.data(), head.size(), kFnvOffset);
+  return true;
+}
 
 const char* st_dtype(DType t) {
   switch (t) {
@@ -115,6 +142,21 @@ struct Header {
   std::string data_digest;  // kDataDigestKey's value, taken out of the metadata; empty when absent
 };
 
+// Checks the header digest of `head` (a file's length and header, `header` parsed) when it has one. Done
+// before anything else is read from the header, so that a damaged header is called damaged, whatever the
+// byte it hit; a header too malformed to hold the digest is left to the checks that follow.
+void check_header_digest(const std::string& path, const json& header, const std::string& head) {
+  const auto meta = header.find("__metadata__");
+  if (meta == header.end() || !meta->is_object()) return;
+  const auto digest = meta->find(kHeaderDigestKey);
+  if (digest == meta->end() || !digest->is_string()) return;
+  const std::string& saved = digest->get_ref<const std::string&>();
+  uint64_t hash = 0;
+  SSL_CHECK(header_digest(head, saved, hash) && hex16(hash) == saved, path,
+            ": the header does not match the digest saved in it (", kHeaderDigestKey, " ", printable(saved),
+            "): the file was damaged or changed after it was written");
+}
+
 // Opens `path` into `in` and reads its header only; the tensors' bytes are read where they are needed (a
 // checkpoint is never held twice in memory, and reading the metadata costs the header's size).
 Header read_header(const std::string& path, std::ifstream& in) {
@@ -146,6 +188,7 @@ Header read_header(const std::string& path, std::ifstream& in) {
     throw Error(str_cat(path, ": the header is not valid JSON (", printable(e.what()), ")"));
   }
   SSL_CHECK(header.is_object(), path, ": the header is not a JSON object");
+  check_header_digest(path, header, std::string(reinterpret_cast<const char*>(length_bytes), 8) + text);
 
   Header out;
   out.data_start = 8 + header_len;
@@ -158,7 +201,7 @@ Header read_header(const std::string& path, std::ifstream& in) {
         SSL_CHECK(v.is_string(), path, ": metadata '", k, "' must be a string, found ", v.dump());
         if (k == kDataDigestKey)
           out.data_digest = v.get<std::string>();
-        else
+        else if (k != kHeaderDigestKey)
           out.metadata[k] = v.get<std::string>();
       }
       continue;
@@ -204,7 +247,35 @@ std::string file_fingerprint(const std::string& path) {
   return hex16(hash);
 }
 
+namespace {
+
+// Removes the temporary files that writes of `path` left when their process was killed (`<name>.tmp.<pid>`
+// beside it, a checkpoint's size each), where that process no longer exists. A live process's file (this
+// one's included), and any name write_file_atomically would not have made, are left alone; so is anything
+// that cannot be read or removed, since the write itself does not depend on it. The pids are this
+// machine's: a directory that several machines write to at once is not supported.
+void remove_stale_temporary_files(const std::string& path) {
+  const std::filesystem::path file(path);
+  const std::string prefix = file.filename().string() + ".tmp.";
+  const std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";
+  std::error_code error;
+  for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    const std::string digits = name.substr(prefix.size());
+    int pid = 0;
+    // Exactly the digits std::to_string(pid) writes: no sign, no leading zero, nothing after them.
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), pid).ec != std::errc() || pid <= 0 ||
+        std::to_string(pid) != digits)
+      continue;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) ::unlink(it->path().c_str());
+  }
+}
+
+}  // namespace
+
 void write_file_atomically(const std::string& path, const std::string& bytes) {
+  remove_stale_temporary_files(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   SSL_CHECK(fd >= 0, "cannot write '", path, "': ", std::strerror(errno), " (creating its temporary file '",
@@ -238,8 +309,8 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const Metadata& metadata) {
-  SSL_CHECK(metadata.count(kDataDigestKey) == 0, "save_safetensors: the metadata key '", kDataDigestKey,
-            "' is reserved");
+  for (const char* key : {kDataDigestKey, kHeaderDigestKey})
+    SSL_CHECK(metadata.count(key) == 0, "save_safetensors: the metadata key '", key, "' is reserved");
   json header = json::object();
   std::string data;
   std::vector<Tensor> host;
@@ -253,6 +324,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   }
   json meta = metadata;
   meta[kDataDigestKey] = hex16(fnv1a(data.data(), data.size(), kFnvOffset));
+  meta[kHeaderDigestKey] = kBlankDigest;  // its place, filled in once the header is complete
   header["__metadata__"] = meta;
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');  // pad so that the data starts 8-byte aligned
@@ -260,6 +332,10 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   const uint64_t n = h.size();
   for (int i = 0; i < 8; ++i) bytes[i] = char((n >> (8 * i)) & 0xFF);  // little-endian
   bytes += h;
+  // The header digest is that of these bytes as they are, its own place holding zeros; it then fills it.
+  const std::string blank = header_digest_entry(kBlankDigest);
+  const uint64_t hash = fnv1a(bytes.data(), bytes.size(), kFnvOffset);
+  bytes.replace(bytes.find(blank), blank.size(), header_digest_entry(hex16(hash)));
   bytes += data;
   write_file_atomically(path, bytes);
 }

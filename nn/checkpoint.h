@@ -3,7 +3,9 @@
 // PyTorch's state_dict, so `safetensors.torch.load_file` reads our files directly.
 //
 // Writes are atomic (temporary file, fsync, rename): a crash never leaves a half-written checkpoint.
-// Loading validates everything against the module and names the file and the tensor in any error.
+// Loading validates everything against the module and names the file and the tensor in any error. Two
+// digests in the metadata, one of the data and one of the header (checkpoint.cpp says what each covers),
+// make a byte damaged on disk an error; files written before the header digest existed still load.
 #pragma once
 
 #include <map>
@@ -35,7 +37,8 @@ void load_module(const std::string& path, Module& module, Metadata* metadata = n
 // naming the file when it cannot be read.
 std::string file_fingerprint(const std::string& path);
 
-// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename.
+// Writes `bytes` to `path` atomically: a temporary file beside it (`<path>.tmp.<pid>`), fsync, rename. First
+// removes the temporary files of `path` that killed writers left, those whose process no longer exists.
 void write_file_atomically(const std::string& path, const std::string& bytes);
 
 // Creates directory `path` and its parents (nothing when they exist); throws ssl::Error naming the path and

@@ -44,6 +44,13 @@ void Optimizer::zero_grad() {
   for (Tensor& p : params_) p.zero_grad();
 }
 
+std::string Optimizer::non_finite_state() const {
+  for (size_t i = 0; i < params_.size(); ++i)
+    for (const auto& [name, t] : state_slots(i))
+      if (slot_present(i, name) && first_non_finite(t) >= 0) return str_cat("state.", i, ".", name);
+  return "";
+}
+
 OptimizerState Optimizer::export_state() const {
   OptimizerState s;
   s.kind = kind();

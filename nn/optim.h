@@ -38,6 +38,9 @@ class Optimizer {
   virtual std::string kind() const = 0;
   // A snapshot of the state (tensors copied).
   OptimizerState export_state() const;
+  // The name ("state.<param_index>.<name>") of the first state tensor holding a NaN or an infinity, or ""
+  // when all are finite: Adam's second moments can overflow while the weights it updates stay finite.
+  std::string non_finite_state() const;
   // Restores a snapshot taken from an optimizer of the same kind over parameters of the same shapes:
   // hyper-parameters, step counter and every state tensor. Requires every expected tensor with its shape
   // and dtype and nothing left over; otherwise throws ssl::Error naming `source` (e.g. the file) and the

@@ -117,6 +117,11 @@ TrainState load_train_state(const std::string& path, Module& model,
   Metadata meta;
   const std::map<std::string, Tensor> stored = load_safetensors(path, &meta);
   const TrainState s = parse_state(meta, path, format);
+  // A run saved after it had diverged (before each epoch's state was checked) would train on from there.
+  for (const auto& [name, t] : stored)
+    SSL_CHECK(first_non_finite(t) < 0, path, ": tensor '", name,
+              "' holds a NaN or an infinity: the run had diverged when this checkpoint was saved; start it "
+              "again, with a lower --lr");
   std::vector<OptimizerState> states;
   for (const NamedOptimizer& o : optimizers)
     states.push_back(parse_optimizer_state(meta, stored, path, optimizer_key(o)));

@@ -12,6 +12,7 @@
 #include "nn/models.h"
 #include "nn/train_state.h"
 #include "ssl/evaluate.h"
+#include "ssl/json_file.h"
 #include "ssl/method.h"
 #include "ssl/pretrain.h"
 #include "ssl/relative_patch.h"
@@ -51,13 +52,7 @@ PretrainOptions pretrain_options(const CompareOptions& c, const std::string& met
 }
 
 // The per-epoch records of a run (metrics.jsonl).
-nlohmann::json metrics_of(const std::string& dir) {
-  nlohmann::json out = nlohmann::json::array();
-  std::ifstream in(dir + "/metrics.jsonl");
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
+nlohmann::json metrics_of(const std::string& dir) { return read_json_lines(dir + "/metrics.jsonl"); }
 
 // Linear probe of an encoder ("DIR" or "random:MODEL") at layer c.layer, trained on `train`, tested on
 // c.test (and c.transfer): evaluate()'s result.
@@ -221,9 +216,13 @@ nlohmann::json study_b(const CompareOptions& c) {
     g.show_progress = c.show_progress;
     sgan_or_continue(g, name);
     // The run's results.json scores the final discriminator on the labelled and on the test images.
-    std::ifstream results_file(g.out_dir + "/results.json");
-    SSL_CHECK(results_file, "compare: cannot read ", g.out_dir, "/results.json");
-    nlohmann::json splits = nlohmann::json::parse(results_file).at("splits");
+    const std::string results_path = g.out_dir + "/results.json";
+    const nlohmann::json results = read_json_object(results_path);
+    SSL_CHECK(results.contains("variant") && results.contains("splits") && results["splits"].is_object(),
+              "compare: ", results_path,
+              " is not an SGAN run's results (no \"variant\" and \"splits\"); "
+              "remove it and run the study again to score that run");
+    nlohmann::json splits = results["splits"];
     // A run written before the final discriminator was scored on the labelled images: its last epoch's
     // running accuracy.
     if (!splits.contains("train")) {

@@ -38,11 +38,13 @@ struct CompareOptions {
   int64_t epochs = 10;
   int64_t batch_size = 128;
   int64_t probe_epochs = 60;
-  // SimCLR's random resized crop, smallest area (both studies; PretrainOptions' default, ALGORITHMS.md's
-  // 0.08). On synthetic, where one object fills half the picture, most crops that small miss it.
+  // SimCLR's random resized crop, smallest area (both studies; PretrainOptions' default,
+  // ../shared/ALGORITHMS.md's 0.08). On synthetic, where one object fills half the picture, most crops that
+  // small miss it.
   double crop_min_scale = 0.08;
   // The encoder layer every linear probe reads (EvalOptions::layer): by default each encoder's best on a
-  // held-out fifth of the probe's training images, as ALGORITHMS.md advises for comparing pretext tasks.
+  // held-out fifth of the probe's training images, as ../shared/ALGORITHMS.md advises for comparing pretext
+  // tasks.
   std::string layer = "best";
   int64_t max_steps_per_epoch = 0;  // 0 = whole epochs (smaller for quick runs and tests)
   uint64_t seed = 0;

@@ -21,8 +21,7 @@ data::MaskOptions::Mode parse_mask_mode(const std::string& name) {
 
 data::MaskedImage context_mask(const ContextOptions& options, int64_t h, int64_t w,
                                const StepContext& context, int64_t index) {
-  rng::Stream stream(context.seed,
-                     rng::mix64(rng::mix64(uint64_t(context.epoch), uint64_t(index)), kContextMaskTag));
+  rng::Stream stream = context.stream(index, kContextMaskTag);
   // Only the geometry is wanted: a blank one-channel image gives it without copying the real pixels.
   return data::mask_region(data::Image(h, w, 1), options.mask, stream);
 }

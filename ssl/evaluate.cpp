@@ -15,6 +15,7 @@
 #include "kernels/common/philox.h"
 #include "nn/checkpoint.h"
 #include "ssl/features.h"
+#include "ssl/json_file.h"
 #include "ssl/knn.h"
 #include "ssl/pretrain.h"
 #include "ssl/supervised.h"
@@ -44,6 +45,15 @@ nn::Metadata encoder_metadata(const std::string& dir) {
   return meta;
 }
 
+nn::EncoderPtr encoder_named_in(const std::string& path, const std::string& model, int64_t image_size) {
+  try {
+    return nn::make_encoder(model, image_size);
+  } catch (const Error& e) {
+    throw Error(str_cat(path, ": cannot build the encoder it holds (", model, " at ", image_size,
+                        " px): ", e.what()));
+  }
+}
+
 std::string encoder_fingerprint(const std::string& spec) {
   if (spec.empty() || is_random(spec)) return "";
   const std::string path = spec + "/encoder.safetensors";
@@ -65,7 +75,7 @@ nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t imag
               " px has a ", then, "; at ", input_size, " px it has a ", now,
               ", another network for the same weights");
   }
-  nn::EncoderPtr encoder = nn::make_encoder(meta["model"], input_size > 0 ? input_size : trained_size);
+  nn::EncoderPtr encoder = encoder_named_in(path, meta["model"], input_size > 0 ? input_size : trained_size);
   try {
     nn::load_module(path, *encoder);
   } catch (const Error& e) {
@@ -250,6 +260,29 @@ std::shared_ptr<SupervisedClassifier> finetune(const EvalOptions& o, const std::
 
 }  // namespace
 
+namespace {
+
+// Refuses, before any work, an --out that is a file or that holds a results.json which is not an
+// evaluation's: a training run's (ssl compare reads it back) or a study's would be replaced.
+void check_eval_output(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  SSL_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), "eval --out ", dir,
+            ": expected a directory, found a file");
+  const std::string results = dir + "/results.json";
+  if (!fs::exists(results, ec)) return;
+  bool evaluation = false;
+  try {
+    evaluation = read_json_object(results).contains("protocol");
+  } catch (const Error&) {
+  }
+  SSL_CHECK(evaluation, "eval --out ", dir, ": ", results,
+            " is not an evaluation's results (a training run's or a study's?) and would be replaced; choose "
+            "another --out");
+}
+
+}  // namespace
+
 nlohmann::json evaluate(const EvalOptions& o) {
   SSL_CHECK(o.protocol == "linear" || o.protocol == "knn" || o.protocol == "finetune",
             "eval: unknown protocol '", o.protocol, "'; available: linear, knn, finetune");
@@ -261,6 +294,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
             "eval: --layer applies to a frozen encoder (linear, knn); the finetune protocol trains the "
             "whole encoder, and got --layer ",
             o.layer);
+  if (!o.out_dir.empty()) check_eval_output(o.out_dir);
   const Device device = Device::parse_present(o.device);
   // finetune builds its encoder by training, after the training split is known to be usable.
   std::string model = is_random(o.encoder) ? o.encoder.substr(7) : "";

@@ -25,6 +25,10 @@ namespace ssl {
 // model and input size; refused, saying what a pretrain output directory holds, when the file is not there.
 nn::Metadata encoder_metadata(const std::string& dir);
 
+// The network a weights file at `path` holds, as its metadata names it (`model` at `image_size` px), built
+// untrained; an error that names the file when the metadata names none that can be built.
+nn::EncoderPtr encoder_named_in(const std::string& path, const std::string& model, int64_t image_size);
+
 // The fingerprint (nn::file_fingerprint) of DIR/encoder.safetensors for a pretrain output directory; empty
 // for "" and "random:MODEL", and when the file is missing (loading it then says so). A run that starts from
 // an encoder records it, so that a kept run is not passed off as starting from an encoder that has changed.

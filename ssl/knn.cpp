@@ -5,6 +5,29 @@
 #include <numeric>
 
 namespace ssl {
+namespace {
+
+// The rows of x [N, F] scaled to unit length, in float32. Each row is divided by its largest magnitude
+// first, in double, so that features of any scale are normalised alike: a random encoder's can be 1e-16
+// long, which l2_normalize's guard of 1e-12 would leave as they are. A row of zeros stays zeros.
+Tensor unit_rows(const Tensor& x) {
+  const int64_t n = x.size(0), f = x.size(1);
+  const std::vector<double> v = x.to(DType::f64).contiguous().to_vector<double>();
+  std::vector<float> out(v.size(), 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    const double* row = v.data() + i * f;
+    double largest = 0;
+    for (int64_t j = 0; j < f; ++j) largest = std::max(largest, std::abs(row[j]));
+    if (largest == 0) continue;
+    double squares = 0;
+    for (int64_t j = 0; j < f; ++j) squares += (row[j] / largest) * (row[j] / largest);
+    const double scale = 1 / (largest * std::sqrt(squares));
+    for (int64_t j = 0; j < f; ++j) out[size_t(i * f + j)] = float(row[j] * scale);
+  }
+  return Tensor::from_vector(out, {n, f});
+}
+
+}  // namespace
 
 KnnClassifier::KnnClassifier(const Tensor& x, const Tensor& labels, int64_t classes, const KnnOptions& o)
     : classes_(classes), options_(o) {
@@ -13,7 +36,7 @@ KnnClassifier::KnnClassifier(const Tensor& x, const Tensor& labels, int64_t clas
   SSL_CHECK(o.k >= 1 && o.temperature > 0, "knn: k must be >= 1 and the temperature > 0, got k=", o.k,
             " temperature=", o.temperature);
   NoGradGuard no_grad;
-  x_ = l2_normalize(x.to(DType::f32), 1).contiguous();
+  x_ = unit_rows(x);
   labels_ = labels.to_vector<int64_t>();
   for (size_t i = 0; i < labels_.size(); ++i) {
     SSL_CHECK(labels_[i] >= 0 && labels_[i] < classes, "knn: label ", labels_[i], " of training sample ", i,
@@ -27,7 +50,7 @@ Tensor KnnClassifier::scores(const Tensor& queries, bool exclude_self) const {
   SSL_CHECK(!exclude_self || queries.size(0) == x_.size(0),
             "knn: leave-one-out scores need the training set itself as the queries");
   NoGradGuard no_grad;
-  const Tensor q = l2_normalize(queries.to(DType::f32), 1);
+  const Tensor q = unit_rows(queries);
   const int64_t m = q.size(0), n = x_.size(0), k = std::min<int64_t>(options_.k, n - (exclude_self ? 1 : 0));
   SSL_CHECK(k >= 1, "knn: no neighbours to vote (", n, " training samples",
             exclude_self ? "; the training split's leave-one-out score needs at least 2" : "", ")");
@@ -46,10 +69,13 @@ Tensor KnnClassifier::scores(const Tensor& queries, bool exclude_self) const {
       // The k most similar, ties broken by index so the result is deterministic.
       std::partial_sort(order.begin(), order.begin() + k, order.end(),
                         [s](int64_t a, int64_t b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
+      // Weights relative to the nearest neighbour's, exp((s - s_nearest) / T): in (0, 1], so no temperature
+      // overflows float (exp(s / T) would past s / T = 88), and the ranking of the classes is the same.
       float* votes = out.data() + (r0 + r) * classes_;
+      const double nearest = s[order[0]];
       for (int64_t j = 0; j < k; ++j) {
         const int64_t i = order[size_t(j)];
-        votes[labels_[size_t(i)]] += float(std::exp(double(s[i]) / options_.temperature));
+        votes[labels_[size_t(i)]] += float(std::exp((double(s[i]) - nearest) / options_.temperature));
       }
     }
   }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/rng.h"
 #include "data/loader.h"
 #include "data/transforms.h"
 #include "nn/models.h"
@@ -24,6 +25,11 @@ struct StepContext {
   uint64_t seed = 0;
   int64_t epoch = 0;                      // 0-based
   const data::Batch* labelled = nullptr;  // a batch of labelled images, for methods trained with one
+
+  // The random stream of sample `index` in this epoch, for the draws a method tags `tag`.
+  rng::Stream stream(int64_t index, uint64_t tag) const {
+    return rng::Stream(seed, rng::mix64(rng::mix64(uint64_t(epoch), uint64_t(index)), tag));
+  }
 };
 
 class PretextMethod : public nn::Module {

@@ -263,7 +263,9 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
   if (o.resume) {
     const nn::TrainState state =
         read_state_to_resume("pretrain", checkpoint_path, nn::kTrainStateFormat, o.epochs);
-    const PretrainOptions saved = saved_options(state, checkpoint_path);
+    PretrainOptions saved = saved_options(state, checkpoint_path);
+    if (same_starting_encoder({saved.init, saved.init_fingerprint}, {o.init, o.init_fingerprint}))
+      saved.init = o.init;
     saved_config = nlohmann::json::parse(state.config_json);
     check_init_unchanged(checkpoint_path, {saved.init, saved.init_fingerprint}, {o.init, o.init_fingerprint});
     check_resume_options(saved, o, checkpoint_path);
@@ -306,7 +308,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
 
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     metrics.push_back(train_epoch(o, setup, *optimizer, schedule, epoch, step, device));
-    check_weights_finite("pretrain", model, epoch + 1);
+    check_state_finite("pretrain", model, {optimizer.get()}, epoch + 1);
     write_metrics(o.out_dir, metrics);
     write_epoch_outputs(o, model, epoch + 1);
     // Last, so that a crash before it resumes from the previous epoch and redoes this one.
@@ -322,7 +324,9 @@ void pretrain_or_continue(PretrainOptions p) {
   p.init_fingerprint = encoder_fingerprint(p.init);
   if (std::filesystem::exists(checkpoint)) {
     const nn::TrainState state = nn::read_train_state(checkpoint);
-    const PretrainOptions saved = saved_options(state, checkpoint);
+    PretrainOptions saved = saved_options(state, checkpoint);
+    if (same_starting_encoder({saved.init, saved.init_fingerprint}, {p.init, p.init_fingerprint}))
+      saved.init = p.init;
     if (!discard_if_init_changed(p.method, p.out_dir, {saved.init, saved.init_fingerprint},
                                  {p.init, p.init_fingerprint}, p.show_progress)) {
       check_resume_options(saved, p, checkpoint);

@@ -71,8 +71,7 @@ patch::GridParams patch_grid_params(const PatchOptions& o, int64_t image_size) {
 }
 
 rng::Stream relative_patch_stream(const StepContext& context, int64_t index) {
-  return rng::Stream(context.seed,
-                     rng::mix64(rng::mix64(uint64_t(context.epoch), uint64_t(index)), kStreamTag));
+  return context.stream(index, kStreamTag);
 }
 
 RelativePatch::RelativePatch(nn::EncoderPtr enc, patch::GridParams grid, std::string colour)

@@ -13,9 +13,10 @@ namespace ssl {
 
 namespace {
 
-// Colours that stay apart for the colour-blind (Okabe and Ito's palette).
+// Colours that stay apart for the colour-blind (Okabe and Ito's palette), the yellow last: a thin line of it
+// is hard to see on white.
 const char* const kPalette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7",
-                                "#56B4E9", "#D55E00", "#F0E442", "#000000"};
+                                "#56B4E9", "#D55E00", "#000000", "#F0E442"};
 const char* colour(size_t i) { return kPalette[i % (sizeof kPalette / sizeof kPalette[0])]; }
 
 std::string escape(const std::string& s) {
@@ -118,8 +119,10 @@ std::string svg_grouped_bars(const std::string& title, const std::vector<std::st
 }
 
 std::string svg_line_chart(const std::string& title, const std::string& y_label,
-                           const std::vector<Curve>& curves) {
-  const double width = 440, height = 290, left = 58, right = 12, top = 34, bottom = 70;
+                           const std::vector<Curve>& curves, double y_max) {
+  // The legend takes three curves a row under the plot; rows beyond two make the chart taller.
+  const double extra = 13 * std::max(0.0, std::ceil(double(curves.size()) / 3) - 2);
+  const double width = 440, height = 290 + extra, left = 58, right = 12, top = 34, bottom = 70 + extra;
   const double plot_w = width - left - right, plot_h = height - top - bottom;
   double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_lo = x_lo, y_hi = -x_lo;
   for (const Curve& c : curves)
@@ -133,15 +136,20 @@ std::string svg_line_chart(const std::string& title, const std::string& y_label,
   svg += text(width / 2, 18, title, "text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\"");
   if (!std::isfinite(x_lo))
     return svg + text(width / 2, height / 2, "no data", "text-anchor=\"middle\"") + "</svg>\n";
-  if (x_hi == x_lo) x_hi = x_lo + 1;
-  const double pad = std::max((y_hi - y_lo) * 0.08, 1e-6);
-  const double step = tick_step(y_lo - pad, y_hi + pad, 4);
+  if (x_hi == x_lo) x_lo -= 0.5, x_hi += 0.5;  // one epoch: its point in the middle
+  // A flat curve (or a single point) gets a margin of 5 % of its value, so that its ticks still differ.
+  const double range = y_hi - y_lo;
+  const double pad =
+      range > 1e-9 * std::max(1.0, std::abs(y_hi)) ? range * 0.08 : std::max(std::abs(y_hi) * 0.05, 0.05);
+  const double step = tick_step(y_lo - pad, std::min(y_hi + pad, y_max), 4);
   const bool non_negative = y_lo >= 0;
-  y_lo = std::floor((y_lo - pad) / step) * step, y_hi = std::ceil((y_hi + pad) / step) * step;
+  y_lo = std::floor((y_lo - pad) / step) * step;
+  y_hi = std::min(std::ceil((y_hi + pad) / step) * step, y_max);
   if (non_negative) y_lo = std::max(y_lo, 0.0);  // accuracies and losses: no axis below zero
   int decimals = 0;                              // enough to tell the ticks apart
-  while (decimals < 6 &&
-         std::abs(step * std::pow(10.0, decimals) - std::round(step * std::pow(10.0, decimals))) > 1e-6)
+  auto step_in_digits = [&] { return step * std::pow(10.0, decimals); };
+  while (decimals < 6 && (std::round(step_in_digits()) == 0 ||
+                          std::abs(step_in_digits() - std::round(step_in_digits())) > 1e-6))
     ++decimals;
   auto px = [&](double x) { return left + plot_w * (x - x_lo) / (x_hi - x_lo); };
   auto py = [&](double y) { return top + plot_h * (1 - (y - y_lo) / (y_hi - y_lo)); };
@@ -157,16 +165,21 @@ std::string svg_line_chart(const std::string& title, const std::string& y_label,
   svg += text(14, top + plot_h / 2, y_label,
               str_cat("text-anchor=\"middle\" transform=\"rotate(-90 14 ", fmt(top + plot_h / 2), ")\""));
   for (size_t k = 0; k < curves.size(); ++k) {
+    const Curve& c = curves[k];
+    std::vector<std::pair<double, double>> at;  // the finite points, in pixels
+    for (size_t i = 0; i < c.x.size() && i < c.y.size(); ++i)
+      if (std::isfinite(c.y[i])) at.push_back({px(c.x[i]), py(c.y[i])});
     std::string points;
-    for (size_t i = 0; i < curves[k].x.size() && i < curves[k].y.size(); ++i)
-      if (std::isfinite(curves[k].y[i]))
-        points += fmt(px(curves[k].x[i]), 2) + "," + fmt(py(curves[k].y[i]), 2) + " ";
-    svg += str_cat("<polyline fill=\"none\" stroke-width=\"2\" stroke=\"", colour(k), "\" points=\"", points,
-                   "\"/>\n");
-    const double lx = left + double(k % 3) * (plot_w / 3), ly = height - 22 + 13 * double(k / 3);
+    for (const auto& [x, y] : at) points += fmt(x, 2) + "," + fmt(y, 2) + " ";
+    svg += str_cat("<polyline fill=\"none\" stroke-width=\"2\" stroke=\"", colour(c.colour), "\" points=\"",
+                   points, "\"/>\n");
+    if (at.size() == 1)  // a line through one point draws nothing: a dot instead
+      svg += str_cat("<circle cx=\"", fmt(at[0].first, 2), "\" cy=\"", fmt(at[0].second, 2),
+                     "\" r=\"3\" fill=\"", colour(c.colour), "\"/>\n");
+    const double lx = left + double(k % 3) * (plot_w / 3), ly = top + plot_h + 48 + 13 * double(k / 3);
     svg += str_cat("<rect x=\"", fmt(lx), "\" y=\"", fmt(ly - 9), "\" width=\"10\" height=\"10\" fill=\"",
-                   colour(k), "\"/>\n");
-    svg += text(lx + 14, ly, curves[k].label);
+                   colour(c.colour), "\"/>\n");
+    svg += text(lx + 14, ly, c.label);
   }
   return svg + "</svg>\n";
 }
@@ -179,9 +192,10 @@ double split_value(const nlohmann::json& method, const std::string& split, const
   return s.contains(key) && s[key].is_number() ? s[key].get<double>() : std::nan("");
 }
 
-// The per-epoch metric `key` of one method as a curve, or an empty one when the method does not log it.
-Curve curve_of(const nlohmann::json& method, const std::string& key) {
-  Curve c{method.value("name", "?"), {}, {}};
+// The per-epoch metric `key` of one method as a curve in palette colour `colour`, or an empty one when the
+// method does not log it.
+Curve curve_of(const nlohmann::json& method, const std::string& key, size_t colour) {
+  Curve c{method.value("name", "?"), {}, {}, colour};
   for (const nlohmann::json& m : method.value("metrics", nlohmann::json::array())) {
     if (!m.contains(key) || !m.contains("epoch") || !m[key].is_number()) continue;
     c.x.push_back(m["epoch"].get<double>());
@@ -292,27 +306,30 @@ std::string report_html(const nlohmann::json& r) {
       html += str_cat("<p><b>", escape(m.value("name", "")), "</b>: ", escape(m["note"]), "</p>\n");
   html += transfer_note(methods);
 
-  // Curves: each method's loss on its own axes (the losses are not on one scale), then any accuracy logged.
+  // Curves: each method's loss on its own axes (the losses are not on one scale), then any accuracy logged,
+  // in percent. A method keeps one colour (from its place in the table) on every chart.
   std::string curves_html;
-  for (const nlohmann::json& m : methods) {
+  for (size_t i = 0; i < methods.size(); ++i) {
     for (const char* key : {"loss", "d_loss", "g_loss"}) {
-      Curve c = curve_of(m, key);
+      const Curve c = curve_of(methods[i], key, i);
       // A loss that stays exactly 0 is a part that was not trained (the supervised-only SGAN's generator).
       const bool all_zero = std::all_of(c.y.begin(), c.y.end(), [](double v) { return v == 0; });
       if (!c.x.empty() && !all_zero)
-        curves_html += svg_line_chart(str_cat(m.value("name", "?"), ": ", key), key, {c});
+        curves_html += svg_line_chart(str_cat(methods[i].value("name", "?"), ": ", key), key, {c});
     }
   }
   for (const char* key : {"train_top1", "test_top1"}) {
     std::vector<Curve> curves;
-    for (const nlohmann::json& m : methods) {
-      Curve c = curve_of(m, key);
+    for (size_t i = 0; i < methods.size(); ++i) {
+      Curve c = curve_of(methods[i], key, i);
       // The SGAN runner logs its running accuracy on the epoch's labelled batches, which the pre-training
       // runner calls train_top1, as train_accuracy.
-      if (c.x.empty() && key == std::string("train_top1")) c = curve_of(m, "train_accuracy");
+      if (c.x.empty() && key == std::string("train_top1")) c = curve_of(methods[i], "train_accuracy", i);
+      for (double& y : c.y) y *= 100;
       if (!c.x.empty()) curves.push_back(c);
     }
-    if (!curves.empty()) curves_html += svg_line_chart(str_cat("accuracy (", key, ")"), key, curves);
+    if (!curves.empty())
+      curves_html += svg_line_chart(str_cat("accuracy (", key, ")"), str_cat(key, " (%)"), curves, 100);
   }
   if (!curves_html.empty())
     html += "<h2>Training curves</h2>\n<div class=\"curves\">\n" + curves_html + "</div>\n";

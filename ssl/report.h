@@ -13,6 +13,7 @@
 // deviations, drawn as whiskers; the curves and samples are in each seed's own report, which it links to).
 #pragma once
 
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -33,11 +34,15 @@ std::string svg_grouped_bars(const std::string& title, const std::vector<std::st
 struct Curve {
   std::string label;
   std::vector<double> x, y;
+  size_t colour = 0;  // index into the palette, so that a method has one colour on every chart
 };
 
-// Lines over a shared x axis (epochs), each curve in its own colour with a legend.
+// Lines over a shared x axis (epochs), with a legend; a curve of one point is drawn as a dot. The y axis
+// covers the values with a margin, stops at y_max (100 for accuracies in percent) and, for values that are
+// never negative, at zero.
 std::string svg_line_chart(const std::string& title, const std::string& y_label,
-                           const std::vector<Curve>& curves);
+                           const std::vector<Curve>& curves,
+                           double y_max = std::numeric_limits<double>::infinity());
 
 // A method's protocol as tables show it: "linear @ pool2" when it names the layer its probe read.
 std::string protocol_label(const nlohmann::json& method);

@@ -58,12 +58,19 @@ void check_no_run_to_overwrite(const std::string& command, const std::string& ch
             "remove the old one)");
 }
 
-void check_weights_finite(const std::string& command, const nn::Module& model, int64_t epoch) {
+void check_state_finite(const std::string& command, const nn::Module& model,
+                        const std::vector<const nn::Optimizer*>& optimizers, int64_t epoch) {
+  const char* diverged =
+      "; the training diverged (try a lower --lr), and the last good checkpoint is left as it was";
   for (const auto& [name, p] : model.named_parameters()) {
-    const std::vector<double> values = p.detach().to(DType::f64).to_vector<double>();
-    for (const double v : values)
-      SSL_CHECK(std::isfinite(v), command, ": after epoch ", epoch, " parameter '", name, "' holds ", v,
-                "; the training diverged (try a lower --lr), and the last good checkpoint is left as it was");
+    const int64_t at = first_non_finite(p);
+    SSL_CHECK(at < 0, command, ": after epoch ", epoch, " parameter '", name, "' holds ",
+              p.detach().to(DType::f64).to_vector<double>()[size_t(at)], diverged);
+  }
+  for (const nn::Optimizer* optimizer : optimizers) {
+    const std::string state = optimizer->non_finite_state();
+    SSL_CHECK(state.empty(), command, ": after epoch ", epoch, " the optimizer's ", state,
+              " holds a NaN or an infinity", diverged);
   }
 }
 
@@ -97,6 +104,13 @@ void check_resume_agrees(const nlohmann::json& saved, const nlohmann::json& requ
   }
   SSL_CHECK(conflicts.empty(), source,
             ": cannot resume with options that differ from the saved run's:", conflicts);
+}
+
+bool same_starting_encoder(const StartingEncoder& saved, const StartingEncoder& now) {
+  if (saved.path.empty() || now.path.empty()) return saved.path == now.path;
+  if (!saved.fingerprint.empty() && saved.fingerprint == now.fingerprint) return true;
+  std::error_code ec;  // a path that does not exist (or "random:MODEL") is equivalent to nothing
+  return saved.path == now.path || std::filesystem::equivalent(saved.path, now.path, ec);
 }
 
 namespace {

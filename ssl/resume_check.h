@@ -23,9 +23,12 @@ nn::TrainState read_state_to_resume(const std::string& command, const std::strin
 void check_no_run_to_overwrite(const std::string& command, const std::string& checkpoint_path);
 
 // Before an epoch's outputs are saved: throws ssl::Error, naming `command`, the epoch and the first parameter
-// of `model` that holds a NaN or an infinity. The loss is checked before every step, but the last step of an
-// epoch can still blow the weights up; this keeps them out of the checkpoint, so the previous epoch's stays.
-void check_weights_finite(const std::string& command, const nn::Module& model, int64_t epoch);
+// of `model` or state tensor of `optimizers` that holds a NaN or an infinity. The loss is checked before
+// every step, but the last step of an epoch can still blow the weights up, and Adam's second moments can
+// overflow while the weights stay finite (the run then no longer learns); this keeps them out of the
+// checkpoint, so the previous epoch's stays.
+void check_state_finite(const std::string& command, const nn::Module& model,
+                        const std::vector<const nn::Optimizer*>& optimizers, int64_t epoch);
 
 // The training state to save after `epoch` completed epochs and `step` optimizer steps: the run's config and
 // metrics, and where the default generator stands.
@@ -67,6 +70,12 @@ void check_same_plan(const std::string& what, const std::string& out_dir, int64_
 struct StartingEncoder {
   std::string path, fingerprint;
 };
+
+// Whether `now` is the encoder the run started from (`saved`) under another name: the same directory reached
+// by another path ("out/simclr", "out//simclr", "./out/simclr"), or a copy with the same fingerprint (a
+// study's directory moved or copied). A resume then takes now's path for the saved one, so that a spelling is
+// not refused as another starting encoder.
+bool same_starting_encoder(const StartingEncoder& saved, const StartingEncoder& now);
 
 // Refuses (naming `source`) to resume a run that started from the encoder at `now.path` when that encoder's
 // file is missing or has changed since (`saved`, as the run recorded it): the run would go on from other

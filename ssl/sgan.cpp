@@ -433,10 +433,11 @@ SganEpochMetrics epoch_metrics(int64_t epoch, const EpochSums& s, const TopK& te
 }
 
 // After an epoch: the sample grid when one is due, and both networks (and a pretrained discriminator's
-// encoder) as they stand.
+// encoder) as they stand. A supervised-only run's generator never trains, so it draws no samples.
 void write_epoch_outputs(const SganOptions& o, const SganModels& models, const Tensor& fixed_z, int64_t epoch,
                          int64_t classes) {
-  if (epoch == 1 || epoch % o.sample_every == 0 || epoch == o.epochs) {
+  const bool generator_trains = !o.unlabelled.empty();
+  if (generator_trains && (epoch == 1 || epoch % o.sample_every == 0 || epoch == o.epochs)) {
     char name[64];
     std::snprintf(name, sizeof name, "/samples_epoch_%03lld.png", (long long)epoch);
     write_samples(*models.generator, fixed_z, o.out_dir + name);
@@ -491,9 +492,11 @@ void sgan_or_continue(SganOptions o, const std::string& name) {
   o.resume = false;
   if (std::filesystem::exists(checkpoint_path)) {
     const nn::TrainState state = nn::read_train_state(checkpoint_path, nn::kSganTrainStateFormat);
-    const SganOptions saved = saved_sgan_options(state, checkpoint_path);
-    if (!discard_if_init_changed(name, o.out_dir, {saved.init_discriminator, saved.init_fingerprint},
-                                 {o.init_discriminator, encoder_fingerprint(o.init_discriminator)},
+    SganOptions saved = saved_sgan_options(state, checkpoint_path);
+    const StartingEncoder now{o.init_discriminator, encoder_fingerprint(o.init_discriminator)};
+    if (same_starting_encoder({saved.init_discriminator, saved.init_fingerprint}, now))
+      saved.init_discriminator = o.init_discriminator;
+    if (!discard_if_init_changed(name, o.out_dir, {saved.init_discriminator, saved.init_fingerprint}, now,
                                  o.show_progress)) {
       o.init_fingerprint = saved.init_fingerprint;  // unchanged (or not recorded): not an option that differs
       check_sgan_resume_options(saved, o, checkpoint_path);
@@ -518,6 +521,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
             " and ", o.batch_size);
   SSL_CHECK(o.latent >= 1 && o.sample_every >= 1, "sgan: need latent size >= 1 and sample_every >= 1, got ",
             o.latent, " and ", o.sample_every);
+  SSL_CHECK(o.ema_decay >= 0 && o.ema_decay < 1, "sgan: the EMA decay must be in [0, 1), got ", o.ema_decay);
   nn::check_sgan_image_size(o.image_size, "sgan: --image-size");
   const FakeLogit form = parse_fake_logit(o.fake_logit);
   const Device device = Device::parse_present(o.device);
@@ -530,7 +534,10 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
     const bool unscored = !std::filesystem::exists(o.out_dir + "/results.json");
     const nn::TrainState state =
         read_state_to_resume("sgan", checkpoint_path, nn::kSganTrainStateFormat, o.epochs, unscored);
-    const SganOptions saved = saved_sgan_options(state, checkpoint_path);
+    SganOptions saved = saved_sgan_options(state, checkpoint_path);
+    if (same_starting_encoder({saved.init_discriminator, saved.init_fingerprint},
+                              {o.init_discriminator, o.init_fingerprint}))
+      saved.init_discriminator = o.init_discriminator;
     saved_config = json::parse(state.config_json);
     check_init_unchanged(checkpoint_path, {saved.init_discriminator, saved.init_fingerprint},
                          {o.init_discriminator, o.init_fingerprint});
@@ -616,7 +623,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
       progress.update(sums.steps, sums.d / double(sums.steps), semi ? unl.size() : lab.size());
     }
     progress.finish();
-    check_weights_finite("sgan", models, epoch + 1);
+    check_state_finite("sgan", models, {&opt_d, &opt_g}, epoch + 1);
     const TopK top = score_discriminator(models.evaluated(), *d.test_loader);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics.push_back(epoch_metrics(epoch + 1, sums, top, seconds));

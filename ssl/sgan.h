@@ -33,7 +33,8 @@
 //                               test_top1, test_top5 (the discriminator's K-class prediction in eval mode;
 //                               with ema_decay, the averaged discriminator's), seconds
 //   samples_epoch_NNN.png       8×8 generated images from a fixed z (generator in eval mode), after epoch 1,
-//                               every sample_every epochs and the last
+//                               every sample_every epochs and the last (none in a supervised-only run:
+//                               its generator never trains)
 //   generator.safetensors, discriminator.safetensors   the two networks (state_dict names); with
 //                               ema_decay, the discriminator's averaged weights, the ones evaluated
 //   encoder.safetensors         init_discriminator only: the evaluated discriminator's encoder (ssl eval)

@@ -11,10 +11,12 @@ namespace ssl {
 struct SimCLROptions {
   int64_t head_hidden = 512;
   int64_t head_out = 128;
-  double temperature = 0.2;      // ALGORITHMS.md: 0.2–0.5 on small images; 0.2 learnt faster on synthetic
+  // The values ../shared/ALGORITHMS.md gives: temperature 0.2–0.5 on small images (0.2 learnt faster on
+  // synthetic), the random resized crop's smallest area 0.08 (or 0.2), colour jitter strength 0.5.
+  double temperature = 0.2;
   bool cross_view_only = false;  // NT-Xent over the N×N cross-view block only (see ALGORITHMS.md)
-  double crop_min_scale = 0.08;  // the random resized crop's smallest area (ALGORITHMS.md: 0.08, or 0.2)
-  double colour_strength = 0.5;  // colour jitter strength s (data::simclr_augment; ALGORITHMS.md: 0.5)
+  double crop_min_scale = 0.08;  // the random resized crop's smallest area
+  double colour_strength = 0.5;  // colour jitter strength s (data::simclr_augment)
   // > 0: a linear probe with this many classes is trained jointly on the labelled batch of each step
   // (StepContext::labelled), on the encoder's eval-mode features without a graph, so it never shapes the
   // encoder (set by the runner from --joint-probe).

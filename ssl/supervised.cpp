@@ -35,7 +35,7 @@ std::shared_ptr<SupervisedClassifier> load_classifier(const std::string& run_dir
   SSL_CHECK(meta.count("model") && meta.count("image_size") && meta.count("classes"), path,
             ": metadata lacks model, image_size or classes; expected a supervised or finetune run");
   auto model = std::make_shared<SupervisedClassifier>(
-      nn::make_encoder(meta.at("model"), nn::metadata_integer(meta, "image_size", path)),
+      encoder_named_in(path, meta.at("model"), nn::metadata_integer(meta, "image_size", path)),
       nn::metadata_integer(meta, "classes", path));
   nn::load_module(path, *model);
   model->eval();

@@ -36,11 +36,9 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits_in, const Tensor& t
   });
   return record("binary_cross_entropy_with_logits", loss, {logits_in, targets_in}, {x, t},
                 [x, t, n](const Tensor& g, const std::vector<bool>& needs) {
-                  Tensor gx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
-                  Tensor gt = needs[1] ? Tensor::empty(t.shape(), t.dtype(), t.device()) : Tensor();
+                  std::vector<Tensor> grads = detail::gradient_buffers(x, {x.shape(), t.shape()}, needs);
                   dispatch_floating(x.dtype(), "binary_cross_entropy_with_logits_backward", [&]<class T>() {
-                    T* gxp = needs[0] ? gx.data<T>() : nullptr;
-                    T* gtp = needs[1] ? gt.data<T>() : nullptr;
+                    T *gxp = detail::ptr_or_null<T>(grads[0]), *gtp = detail::ptr_or_null<T>(grads[1]);
                     detail::on_device(
                         x.device(),
                         [&] {
@@ -53,7 +51,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits_in, const Tensor& t
                                                                      gc.data<T>(), gxp, gtp);
                         });
                   });
-                  return std::vector{gx, gt};
+                  return grads;
                 });
 }
 

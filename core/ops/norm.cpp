@@ -16,9 +16,6 @@ using detail::ptr_or_null;
 std::vector<Tensor> gradient_buffers(const Tensor& x, int64_t c, const std::vector<bool>& needs) {
   return detail::gradient_buffers(x, {x.shape(), {c}, {c}}, needs);
 }
-}  // namespace
-
-namespace {
 
 struct BatchNormSizes {
   int64_t n, c, hw;

@@ -6,6 +6,10 @@
 
 namespace ssl {
 
+// d ntxent, with P_i anchor i's softmax over its candidates: G = g (P − onehot(positive)) / 2N,
+// dzn = (G + Gᵀ) zn / τ, dz_i = (dzn_i − zn_i (zn_i · dzn_i)) / max(‖z_i‖, ε) (kernels/cpu/ntxent.cpp's top
+// comment derives it and the tiling that computes it). The CPU kernel takes g by value; the CUDA kernel reads
+// it where it lies, on the device, so that a step never waits for the GPU.
 Tensor ntxent(const Tensor& z_in, double temperature, bool cross_view_only) {
   detail::check_inputs("ntxent", {z_in}, /*cuda_ok=*/true);
   SSL_CHECK(z_in.dim() == 2 && z_in.size(0) >= 2 && z_in.size(0) % 2 == 0,

@@ -1,6 +1,7 @@
 // Reductions. Every one becomes a reduction over the middle axis of a contiguous [outer, r, inner] view
 // (kernels/reduce.h); dims that are not adjacent are first moved to the end.
 #include <algorithm>
+#include <cmath>
 
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
@@ -149,5 +150,13 @@ Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
 }
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) { return max_forward(x, dim, keepdim).indices; }
+
+int64_t first_non_finite(const Tensor& x) {
+  if (x.dtype() == DType::i64) return -1;
+  const std::vector<double> values = x.detach().to(DType::f64).to_vector<double>();
+  for (size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i])) return int64_t(i);
+  return -1;
+}
 
 }  // namespace ssl

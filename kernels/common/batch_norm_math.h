@@ -1,6 +1,7 @@
 // Per-channel formulas of batch normalisation (kernels/batchnorm.h) as SSL_HD functions, so the CUDA kernels
-// compute exactly what the CPU twin (kernels/cpu/batchnorm.cpp, which has them inline) computes from the same
-// sums. Sums are in double; the per-channel results are rounded to T once, as on the CPU.
+// compute exactly what the CPU twin (kernels/cpu/batchnorm.cpp, which calls `affine` and writes the others
+// inline beside its plane-moment path) computes from the same sums. Sums are in double; the per-channel
+// results are rounded to T once, as on the CPU.
 #pragma once
 
 #include <cmath>

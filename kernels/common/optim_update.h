@@ -1,5 +1,5 @@
-// Per-element updates of the optimizers (kernels/optim.h), as the GPU runs them, written in the same order
-// of operations as the CPU loops in kernels/cpu/optim.cpp so that both round alike.
+// Per-element updates of the optimizers (kernels/optim.h): the CPU loops (kernels/cpu/optim.cpp) and the
+// CUDA kernels (kernels/cuda/optim.cu) both call these, so both round alike.
 #pragma once
 
 #include <math.h>

@@ -1,7 +1,8 @@
-// Geometry of the relative-patch-position pretext task (Doersch et al., ALGORITHMS.md): a 3x3 grid of square
-// patches with a gap between neighbours, the whole grid placed at a random spot, and every patch moved by
-// its own random jitter. The functions take random words that were already drawn, so the CPU transform
-// (data/transforms_extra.cpp) and a CUDA kernel compute the same offsets from the same Philox stream.
+// Geometry of the relative-patch-position pretext task (Doersch et al., ../shared/ALGORITHMS.md): a 3x3 grid
+// of square patches with a gap between neighbours, the whole grid placed at a random spot, and every patch
+// moved by its own random jitter. The functions take random words that were already drawn, so the CPU
+// transform (data/transforms_extra.cpp) and a CUDA kernel compute the same offsets from the same Philox
+// stream.
 //
 // Draw order for one grid (kDrawsPerGrid 32-bit words, as rng::Stream::next_u32 gives them):
 //   word 0, 1          the grid's origin: y, then x, each uniform in [0, slack]

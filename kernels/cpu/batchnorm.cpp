@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "kernels/common/batch_norm_math.h"
 
 namespace ssl::kernels::cpu {
 namespace {
@@ -98,14 +99,6 @@ std::pair<F1, F2> terms_of(F1 f1, F2 f2) {
 
 namespace {
 
-// The affine map the forward pass applies to one element: (x - mean) * scale + shift, then the ReLU when
-// fused. Forward and the fused backward (which recomputes the ReLU's mask from x) both call this, so they
-// agree on every element's sign.
-template <class T>
-inline T bn_affine(T x, T mean, T scale, T shift) {
-  return (x - mean) * scale + shift;
-}
-
 template <bool Relu, class T>
 void forward_train(int64_t n, int64_t c, int64_t hw, const double* plane_mean, const double* plane_m2,
                    const T* x, const T* gamma, const T* beta, T eps, T* y, T* save_mean, T* save_invstd,
@@ -179,7 +172,7 @@ void forward_train(int64_t n, int64_t c, int64_t hw, const double* plane_mean, c
     }
     channel_map(n, c, hw, c0, nb, [&](int64_t b) {
       return [x, y, mu = mean_t[b], sc = scale[b], sh = shift[b]](int64_t k) {
-        const T v = bn_affine(x[k], mu, sc, sh);
+        const T v = batch_norm::affine(x[k], mu, sc, sh);
         y[k] = Relu ? std::max(v, T(0)) : v;
       };
     });
@@ -214,7 +207,7 @@ void backward_train(int64_t n, int64_t c, int64_t hw, const T* x, const T* gamma
     auto grad_of = [=](T mu, T sc, T sh) {  // [=]: x is read only when Relu
       return [=](int64_t k) {
         const T g = gy[k];
-        if constexpr (Relu) return bn_affine(x[k], mu, sc, sh) > T(0) ? g : T(0);
+        if constexpr (Relu) return batch_norm::affine(x[k], mu, sc, sh) > T(0) ? g : T(0);
         return g;
       };
     };
@@ -314,7 +307,7 @@ void batch_norm_forward_eval(int64_t n, int64_t c, int64_t hw, const T* x, const
     }
     channel_map(n, c, hw, c0, nb, [&](int64_t b) {
       return [x, y, mu = mean_t[b], sc = scale[b], sh = shift[b]](int64_t k) {
-        y[k] = bn_affine(x[k], mu, sc, sh);
+        y[k] = batch_norm::affine(x[k], mu, sc, sh);
       };
     });
   }

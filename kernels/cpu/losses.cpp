@@ -1,9 +1,8 @@
-// Element-wise losses: binary cross-entropy with logits.
+// Element-wise losses: binary cross-entropy with logits (its formulas in kernels/common/bce.h, as on the
+// GPU).
 #include "kernels/losses.h"
 
-#include <algorithm>
-#include <cmath>
-
+#include "kernels/common/bce.h"
 #include "kernels/cpu/thread_partials.h"
 
 namespace ssl::kernels::cpu {
@@ -12,25 +11,19 @@ template <class T>
 T bce_with_logits_forward(int64_t n, const T* x, const T* t) {
   // Per-element terms in T, the sum in double: one rounding per term, not one per partial sum.
   const double sum = ordered_sums<1>(n, true, [x, t](int64_t i, std::array<double, 1>& s) {
-    const T xi = x[i];
-    s[0] += double(std::max(xi, T(0)) - xi * t[i] + std::log1p(std::exp(-std::abs(xi))));
+    s[0] += double(bce::with_logits(x[i], t[i]));
   })[0];
   return T(sum / double(n));
 }
 
-// d/dx = sigmoid(x) − t; d/dt = −x. sigmoid(x) from e^{−|x|}, which never overflows.
+// d/dx = sigmoid(x) − t; d/dt = −x.
 template <class T>
 void bce_with_logits_backward(int64_t n, const T* x, const T* t, T grad_loss, T* gx, T* gt) {
   const T scale = grad_loss / T(n);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const T xi = x[i];
-    if (gx) {
-      const T e = std::exp(-std::abs(xi));
-      const T sig = xi >= 0 ? T(1) / (T(1) + e) : e / (T(1) + e);
-      gx[i] = (sig - t[i]) * scale;
-    }
-    if (gt) gt[i] = -xi * scale;
+    if (gx) gx[i] = (bce::sigmoid(x[i]) - t[i]) * scale;
+    if (gt) gt[i] = -x[i] * scale;
   }
 }
 

@@ -6,7 +6,8 @@
 // Forward.   loss = 1/M * sum_i [ lse_i - s_{i,p(i)} ],   lse_i = log sum_{j in C(i)} exp(s_ij).
 //   lse is computed like a flash-attention softmax. The similarities come in tiles of rows x columns
 //   (one gemm_serial each, kernels/gemm.h), and every anchor keeps a running maximum m_i and a running sum
-//   l_i = sum_j exp(s_ij - m_i) (the "online log-sum-exp"). When a tile raises the maximum to m',
+//   l_i = sum_j exp(s_ij - m_i) (the "online log-sum-exp", kernels/common/logsumexp.h). When a tile raises
+//   the maximum to m',
 //     l_i <- l_i * exp(m_i - m') + sum_{j in tile} exp(s_ij - m'),   m_i <- m',
 //   and at the end lse_i = m_i + log l_i. Every exponent is <= 0, so nothing overflows at any temperature.
 //   The excluded self-similarity is set to -inf in the diagonal tiles: it neither wins the maximum nor
@@ -33,16 +34,11 @@
 //
 // Cost.  Forward: half of S, M^2 d FLOPs (2 M^2 d for the whole matrix, halved by symmetry). Backward:
 //   half of S again (M^2 d) plus (G + G^T) zn (2 M^2 d: symmetry gives no discount there). In all
-//   4 M^2 d FLOPs and 2 M^2 exps, on O(M d) data that stays in L2: compute-bound. With d = 128 at
-//   ~250 GFLOP/s (Eigen's GEMM on the 2 cores) the floor of forward+backward is 0.54 ms for N = 256
-//   (M = 512), 2.15 ms for N = 512 and 8.6 ms for N = 1024. Measured on a 2-core Xeon with Eigen's products
-//   (float, OMP_NUM_THREADS=2, median of 50 after warm-up): 0.65 ms, 2.35 ms and 9.1 ms, i.e. 205, 228 and
-//   236 GFLOP/s (PyTorch's composed loss: 12, 10.4 and 59 ms). One thread reaches ~120 GFLOP/s, against
-//   ~160 for Eigen's bare 128 x 128 x 128 GEMM; the difference is mostly the exps (~15%) and the diagonal
-//   tiles, computed whole for half their use. Tiles of 192 or 256 rows gain ~4% at N = 1024 and lose
-//   at N = 256 (too few tile pairs to balance two threads), so 128 it is. On a 2-core AMD EPYC, whose
-//   two-thread GEMM ceiling is ~120 GFLOP/s, with the products through gemm_serial (`ssl bench --threads 2
-//   --only ntxent`): 1.30, 4.6 and 17.5 ms (103, 116 and 123 GFLOP/s), level with Eigen's products there.
+//   4 M^2 d FLOPs and 2 M^2 exps, on O(M d) data that stays in L2: compute-bound, so the floor is the
+//   GEMM's rate; the exps (~15%) and the diagonal tiles, computed whole for half their use, keep it below.
+//   `ssl bench --only ntxent` times it (README's "Speed" gives the figures).
+//   Tiles of 192 or 256 rows gain a few % at N = 1024 and lose at N = 256 (too few tile pairs to balance
+//   two threads), so 128 it is.
 #include "kernels/ntxent.h"
 
 #include <omp.h>
@@ -55,6 +51,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/common/logsumexp.h"
 #include "kernels/gemm.h"
 
 namespace ssl::kernels::cpu {
@@ -71,7 +68,6 @@ using RowArray = Eigen::Array<T, 1, Eigen::Dynamic>;
 template <class T>
 using ConstRowArrayMap = Eigen::Map<const RowArray<T>>;
 
-constexpr double kNormEps = 1e-12;
 // Rows per tile. A 128 x 128 tile of S (64 KiB in float) and its two 128 x d blocks of zn stay in L2.
 constexpr int64_t kTile = 128;
 
@@ -105,31 +101,11 @@ std::vector<TilePair> tile_pairs(const NtXentShape& s) {
   return pairs;
 }
 
-// The other view of the same image.
-inline int64_t positive_of(int64_t i, int64_t n) { return i < n ? i + n : i - n; }
-
-// A running (max, sum) moved to a larger max: sum * exp(old_max - new_max). Written so that an empty
-// state (max = -inf, sum = 0) stays exact instead of producing exp(-inf - -inf) = NaN.
-template <class T>
-T rescaled(T sum, T old_max, T new_max) {
-  return old_max == new_max ? sum : sum * std::exp(old_max - new_max);
-}
-
-void check_args(const NtXentShape& s, double temperature, const void* a, const void* b, const void* c,
-                const void* d, const char* who) {
-  SSL_CHECK(s.two_n >= 2 && s.two_n % 2 == 0, who,
-            ": two_n must be even and >= 2 (two views of N images), got ", s.two_n);
-  SSL_CHECK(s.d >= 1, who, ": embedding width d must be >= 1, got ", s.d);
-  SSL_CHECK(temperature > 0 && std::isfinite(temperature), who, ": temperature must be > 0 and finite, got ",
-            temperature);
-  SSL_CHECK(a && b && c && d, who, ": null pointer among the arguments");
-}
-
 }  // namespace
 
 template <class T>
 T ntxent_forward(const NtXentShape& s, const T* z, T temperature, NtXentSaved<T> saved) {
-  check_args(s, temperature, z, saved.zn, saved.inv_norm, saved.lse, "ntxent_forward");
+  check_ntxent_args(s, temperature, {z, saved.zn, saved.inv_norm, saved.lse}, "ntxent_forward");
   const int64_t m_rows = s.two_n, d = s.d, n = s.two_n / 2;
   const T inv_tau = T(1) / temperature;
   const std::vector<TilePair> pairs = tile_pairs(s);
@@ -148,7 +124,7 @@ T ntxent_forward(const NtXentShape& s, const T* z, T temperature, NtXentSaved<T>
     // 1. Normalise the rows.
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < m_rows; ++i) {
-      const T inv = T(1) / std::max(zm.row(i).norm(), T(kNormEps));
+      const T inv = T(1) / std::max(zm.row(i).norm(), T(kNtXentNormEps));
       saved.inv_norm[i] = inv;
       zn.row(i) = zm.row(i) * inv;
     }
@@ -182,14 +158,14 @@ T ntxent_forward(const NtXentShape& s, const T* z, T temperature, NtXentSaved<T>
         const T row_new = std::max(mx[i], st.row(r).maxCoeff());
         if (row_new == kMinusInf<T>) continue;  // nothing but the masked diagonal seen so far
         // (Eigen's vectorised exp returns ~1e-38, not 0, for the masked -inf: nothing next to a sum >= 1.)
-        sum[i] = rescaled(sum[i], mx[i], row_new) + (st.row(r).array() - row_new).exp().sum();
+        sum[i] = lse::rescaled(sum[i], mx[i], row_new) + (st.row(r).array() - row_new).exp().sum();
         mx[i] = row_new;
         if (!p.diagonal) col_sum.head(nc) += (st.row(r).array() - col_new).exp();
       }
       if (!p.diagonal) {  // the diagonal tile's columns are its rows, counted above
         for (int64_t c = 0; c < nc; ++c) {
           const int64_t j = p.c0 + c;
-          sum[j] = rescaled(sum[j], mx[j], col_new[c]) + col_sum[c];
+          sum[j] = lse::rescaled(sum[j], mx[j], col_new[c]) + col_sum[c];
           mx[j] = col_new[c];
         }
       }
@@ -198,16 +174,11 @@ T ntxent_forward(const NtXentShape& s, const T* z, T temperature, NtXentSaved<T>
     // 3. Merge the threads' (max, sum) in thread order; lse and each anchor's term of the loss.
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < m_rows; ++i) {
-      T m = kMinusInf<T>, l = 0;
-      for (int u = 0; u < team; ++u) {
-        const T mu = run_max[size_t(u) * m_rows + i], lu = run_sum[size_t(u) * m_rows + i];
-        const T m_new = std::max(m, mu);
-        if (m_new == kMinusInf<T>) continue;
-        l = rescaled(l, m, m_new) + rescaled(lu, mu, m_new);
-        m = m_new;
-      }
-      saved.lse[i] = m + std::log(l);
-      const T s_pos = zn.row(i).dot(zn.row(positive_of(i, n))) * inv_tau;
+      lse::Running<T> all = lse::empty<T>();
+      for (int u = 0; u < team; ++u)
+        all = lse::merge(all, {run_max[size_t(u) * m_rows + i], run_sum[size_t(u) * m_rows + i]});
+      saved.lse[i] = lse::value(all);
+      const T s_pos = zn.row(i).dot(zn.row(ntxent_positive(i, n))) * inv_tau;
       term[i] = double(saved.lse[i]) - double(s_pos);
     }
   }
@@ -219,10 +190,10 @@ T ntxent_forward(const NtXentShape& s, const T* z, T temperature, NtXentSaved<T>
 
 template <class T>
 void ntxent_backward(const NtXentShape& s, T temperature, NtXentSaved<const T> saved, T grad_loss, T* gz) {
-  check_args(s, temperature, saved.zn, saved.inv_norm, saved.lse, gz, "ntxent_backward");
+  check_ntxent_args(s, temperature, {saved.zn, saved.inv_norm, saved.lse, gz}, "ntxent_backward");
   const int64_t m_rows = s.two_n, d = s.d, n = s.two_n / 2;
   const T inv_tau = T(1) / temperature;
-  // g = dL/ds scale; the 1/tau of ds_ij/dzn is folded in, so dzn = H zn with H as in the top comment.
+  // g carries the 1/tau of ds_ij/dzn as well, so the tile h below is H / tau and dzn += h zn.
   const T g = grad_loss / (T(m_rows) * temperature);
   const std::vector<TilePair> pairs = tile_pairs(s);
   const int max_threads = omp_get_max_threads();
@@ -252,7 +223,7 @@ void ntxent_backward(const NtXentShape& s, T temperature, NtXentSaved<const T> s
         const T lse_r = saved.lse[p.r0 + r];
         // P of the anchor in row r, plus P of each column's anchor (the mirror tile, transposed).
         h.row(r).array() = g * ((h.row(r).array() - lse_r).exp() + (h.row(r).array() - lse_c).exp());
-        const int64_t j = positive_of(p.r0 + r, n);
+        const int64_t j = ntxent_positive(p.r0 + r, n);
         if (j >= p.c0 && j < p.c1) h(r, j - p.c0) -= 2 * g;  // [j == p(i)] from both directions
       }
       if (p.diagonal) h.diagonal().setZero();  // the excluded self-similarity has no gradient
@@ -269,7 +240,7 @@ void ntxent_backward(const NtXentShape& s, T temperature, NtXentSaved<const T> s
         gi += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(
             scratch.get() + (size_t(u - 1) * m_rows + i) * d, d);
       const T inv = saved.inv_norm[i];
-      if (inv >= T(1) / T(kNormEps)) {
+      if (inv >= T(1) / T(kNtXentNormEps)) {
         gi *= inv;  // the norm was clamped to eps: zn = z / eps is linear in z
       } else {
         gi = inv * (gi - zn.row(i) * zn.row(i).dot(gi));

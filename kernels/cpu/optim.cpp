@@ -1,8 +1,10 @@
+// The optimizers' steps on the CPU: each element's update is the formula of kernels/common/optim_update.h,
+// which the CUDA kernels run too.
 #include "kernels/optim.h"
 
-#include <algorithm>
 #include <cmath>
 
+#include "kernels/common/optim_update.h"
 #include "kernels/cpu/thread_partials.h"
 
 namespace ssl::kernels::cpu {
@@ -11,14 +13,8 @@ template <class T>
 void sgd_step(int64_t n, T* p, const T* g, T* buf, T lr, T momentum, T weight_decay, bool nesterov,
               bool first_step) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    T d = g[i] + weight_decay * p[i];
-    if (momentum != T(0)) {
-      buf[i] = first_step ? d : momentum * buf[i] + d;
-      d = nesterov ? d + momentum * buf[i] : buf[i];
-    }
-    p[i] -= lr * d;
-  }
+  for (int64_t i = 0; i < n; ++i)
+    optim::sgd_update(p[i], g[i], buf[i], lr, momentum, weight_decay, nesterov, first_step);
 }
 
 template <class T>
@@ -26,12 +22,8 @@ void adam_step(int64_t n, T* p, const T* g, T* m, T* v, T lr, T beta1, T beta2, 
                int64_t t) {
   const T c1 = T(1) - std::pow(beta1, T(t)), c2 = T(1) - std::pow(beta2, T(t));
 #pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    const T d = g[i] + weight_decay * p[i];
-    m[i] = beta1 * m[i] + (T(1) - beta1) * d;
-    v[i] = beta2 * v[i] + (T(1) - beta2) * d * d;
-    p[i] -= lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + eps);
-  }
+  for (int64_t i = 0; i < n; ++i)
+    optim::adam_update(p[i], g[i], m[i], v[i], lr, beta1, beta2, eps, weight_decay, c1, c2);
 }
 
 template <class T>
@@ -60,17 +52,11 @@ void lars_step(int64_t n, T* p, const T* g, T* buf, T lr, T momentum, T weight_d
       s[1] += double(g[i]) * g[i];
       s[2] += double(g[i]) * p[i];
     });
-    const double p_norm = std::sqrt(pp),
-                 g_norm = std::sqrt(std::max(0.0, gg + 2 * wd * gp + double(wd) * wd * pp));
-    if (p_norm > 0 && g_norm > 0) trust = T(eta * p_norm / g_norm);
+    trust = optim::lars_trust(pp, gg, gp, wd, eta);
   }
   const T scaled = lr * trust;
 #pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    const T d = scaled * (g[i] + wd * p[i]);
-    buf[i] = momentum * buf[i] + d;
-    p[i] -= nesterov ? momentum * buf[i] + d : buf[i];
-  }
+  for (int64_t i = 0; i < n; ++i) optim::lars_update(p[i], g[i], buf[i], scaled, momentum, wd, nesterov);
 }
 
 template void sgd_step<float>(int64_t, float*, const float*, float*, float, float, float, bool, bool);

@@ -40,7 +40,6 @@
 // What would close the rest of the gap (a v3): 128 x 128 tiles with 8 x 8 per thread (4 FMAs per shared
 // load), vector loads and double-buffered shared memory; tensor cores (TF32) would go below this FP32 floor.
 #include <cmath>
-#include <initializer_list>
 
 #include "core/error.h"
 #include "kernels/common/logsumexp.h"
@@ -54,32 +53,12 @@
 namespace ssl::kernels::SSL_CUDA_NS {
 namespace {
 
-constexpr double kNormEps = 1e-12;  // as on the CPU: zn = z / max(||z||, 1e-12)
-
-// The other view of the same image.
-__device__ __forceinline__ int64_t positive_of(int64_t i, int64_t n) { return i < n ? i + n : i - n; }
-
-// Whether j is a candidate of anchor i: any other row, or (cross_view_only) any row of the other view.
-__device__ __forceinline__ bool is_candidate(int64_t i, int64_t j, int64_t n, bool cross_view_only) {
-  return cross_view_only ? (i < n) != (j < n) : i != j;
-}
-
-void check_args(const NtXentShape& s, double temperature, std::initializer_list<const void*> pointers,
-                const char* who) {
-  SSL_CHECK(s.two_n >= 2 && s.two_n % 2 == 0, who,
-            ": two_n must be even and >= 2 (two views of N images), got ", s.two_n);
-  SSL_CHECK(s.d >= 1, who, ": embedding width d must be >= 1, got ", s.d);
-  SSL_CHECK(temperature > 0 && std::isfinite(temperature), who, ": temperature must be > 0 and finite, got ",
-            temperature);
-  for (const void* p : pointers) SSL_CHECK(p != nullptr, who, ": null pointer among the arguments");
-}
-
 // ---- _v1: the similarity matrix in global memory ------------------------------------------------------
 
 __global__ void positives_kernel(int64_t m_rows, int64_t* targets) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m_rows;
        i += int64_t(gridDim.x) * blockDim.x)
-    targets[i] = positive_of(i, m_rows / 2);
+    targets[i] = ntxent_positive(i, m_rows / 2);
 }
 
 // S[i, j] = zn_i . zn_j / tau for candidates, -inf elsewhere (the diagonal, and in the cross-view variant
@@ -91,7 +70,7 @@ __global__ void similarity_matrix_kernel(int64_t m_rows, int64_t d, bool cross_v
   const int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= m_rows || j >= m_rows) return;
   T v = hd::minus_infinity<T>();
-  if (is_candidate(i, j, m_rows / 2, cross_view_only)) {
+  if (ntxent_is_candidate(i, j, m_rows / 2, cross_view_only)) {
     T dot = 0;
     for (int64_t k = 0; k < d; ++k) dot += zn[i * d + k] * zn[j * d + k];
     v = dot * inv_tau;
@@ -234,9 +213,9 @@ __global__ void forward_tiles_kernel(int64_t m_rows, int64_t d, bool cross, cons
 #pragma unroll
       for (int b = 0; b < C::TM; ++b) {
         const int64_t j = c0 + tx + C::kSide * b;
-        if (i >= m_rows || j >= cols.end || !is_candidate(i, j, n, cross)) {
+        if (i >= m_rows || j >= cols.end || !ntxent_is_candidate(i, j, n, cross)) {
           s[a][b] = hd::minus_infinity<T>();  // excluded: neither the max nor the sum sees it
-        } else if (j == positive_of(i, n)) {
+        } else if (j == ntxent_positive(i, n)) {
           pos_sim[i] = s[a][b];
         }
         tile_max = hd::max(tile_max, s[a][b]);
@@ -324,9 +303,9 @@ __global__ void __launch_bounds__(256, 2)
       for (int a = 0; a < C::TM; ++a) {
         const int64_t i = r0 + ty + C::kSide * a;
         T h = 0;
-        if (i < m_rows && j < cols.end && is_candidate(i, j, n, cross)) {
+        if (i < m_rows && j < cols.end && ntxent_is_candidate(i, j, n, cross)) {
           h = g * (hd::exp(s[a][b] - lse_row[a]) + hd::exp(s[a][b] - lse_col));
-          if (j == positive_of(i, n)) h -= 2 * g;
+          if (j == ntxent_positive(i, n)) h -= 2 * g;
         }
         h_sh[ty + C::kSide * a][tx + C::kSide * b] = h;
       }
@@ -390,9 +369,10 @@ void launch_backward_tiles(const NtXentShape& s, const ColumnSplit& split, const
 
 template <class T>
 void ntxent_forward_v1(const NtXentShape& s, const T* z, T temperature, NtXentSaved<T> saved, T* loss) {
-  check_args(s, temperature, {z, saved.zn, saved.inv_norm, saved.lse, loss}, "ntxent_forward_v1 (cuda)");
+  check_ntxent_args(s, temperature, {z, saved.zn, saved.inv_norm, saved.lse, loss},
+                    "ntxent_forward_v1 (cuda)");
   const int64_t m_rows = s.two_n;
-  l2_normalize_forward(m_rows, s.d, z, T(kNormEps), saved.zn, saved.inv_norm);
+  l2_normalize_forward(m_rows, s.d, z, T(kNtXentNormEps), saved.zn, saved.inv_norm);
   DeviceScratch<T> sim(m_rows * m_rows);
   DeviceScratch<int64_t> targets(m_rows);
   const dim3 block(16, 16), grid(unsigned((m_rows + 15) / 16), unsigned((m_rows + 15) / 16));
@@ -406,8 +386,8 @@ void ntxent_forward_v1(const NtXentShape& s, const T* z, T temperature, NtXentSa
 template <class T>
 void ntxent_backward_v1(const NtXentShape& s, T temperature, NtXentSaved<const T> saved, const T* grad_loss,
                         T* gz) {
-  check_args(s, temperature, {saved.zn, saved.inv_norm, saved.lse, grad_loss, gz},
-             "ntxent_backward_v1 (cuda)");
+  check_ntxent_args(s, temperature, {saved.zn, saved.inv_norm, saved.lse, grad_loss, gz},
+                    "ntxent_backward_v1 (cuda)");
   const int64_t m_rows = s.two_n, d = s.d;
   DeviceScratch<T> sim(m_rows * m_rows), grad_sim(m_rows * m_rows), dzn(m_rows * d);
   DeviceScratch<int64_t> targets(m_rows);
@@ -418,14 +398,15 @@ void ntxent_backward_v1(const NtXentShape& s, T temperature, NtXentSaved<const T
   cross_entropy_backward(m_rows, m_rows, sim.get(), targets.get(), grad_loss, grad_sim.get());
   launch(symmetric_product_kernel<T>, blocks_for(m_rows * d, 256), 256, 0, m_rows, d, grad_sim.get(),
          saved.zn, T(1) / temperature, dzn.get());
-  l2_normalize_backward(m_rows, d, saved.zn, saved.inv_norm, T(kNormEps), dzn.get(), gz);
+  l2_normalize_backward(m_rows, d, saved.zn, saved.inv_norm, T(kNtXentNormEps), dzn.get(), gz);
 }
 
 template <class T>
 void ntxent_forward_v2(const NtXentShape& s, const T* z, T temperature, NtXentSaved<T> saved, T* loss) {
-  check_args(s, temperature, {z, saved.zn, saved.inv_norm, saved.lse, loss}, "ntxent_forward_v2 (cuda)");
+  check_ntxent_args(s, temperature, {z, saved.zn, saved.inv_norm, saved.lse, loss},
+                    "ntxent_forward_v2 (cuda)");
   const int64_t m_rows = s.two_n;
-  l2_normalize_forward(m_rows, s.d, z, T(kNormEps), saved.zn, saved.inv_norm);
+  l2_normalize_forward(m_rows, s.d, z, T(kNtXentNormEps), saved.zn, saved.inv_norm);
   const ColumnSplit split = column_split<T>(s);
   DeviceScratch<T> part_max(split.splits * m_rows), part_sum(split.splits * m_rows), pos_sim(m_rows);
   launch(forward_tiles_kernel<T>, dim3(unsigned(split.row_tiles), unsigned(split.splits)),
@@ -442,8 +423,8 @@ void ntxent_forward_v2(const NtXentShape& s, const T* z, T temperature, NtXentSa
 template <class T>
 void ntxent_backward_v2(const NtXentShape& s, T temperature, NtXentSaved<const T> saved, const T* grad_loss,
                         T* gz) {
-  check_args(s, temperature, {saved.zn, saved.inv_norm, saved.lse, grad_loss, gz},
-             "ntxent_backward_v2 (cuda)");
+  check_ntxent_args(s, temperature, {saved.zn, saved.inv_norm, saved.lse, grad_loss, gz},
+                    "ntxent_backward_v2 (cuda)");
   const int64_t m_rows = s.two_n, d = s.d;
   const ColumnSplit split = column_split<T>(s);
   // One split writes dzn straight into gz; several write partial dzn that are then added in split order.
@@ -459,7 +440,7 @@ void ntxent_backward_v2(const NtXentShape& s, T temperature, NtXentSaved<const T
   if (split.splits > 1)
     launch(sum_splits_kernel<T>, blocks_for(m_rows * d, 256), 256, 0, m_rows * d, split.splits, parts.get(),
            gz);
-  l2_normalize_backward(m_rows, d, saved.zn, saved.inv_norm, T(kNormEps), gz, gz);  // in place
+  l2_normalize_backward(m_rows, d, saved.zn, saved.inv_norm, T(kNtXentNormEps), gz, gz);  // in place
 }
 
 template <class T>

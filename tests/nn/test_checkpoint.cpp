@@ -1,5 +1,8 @@
 // safetensors checkpoints: round trip, atomic writes, and a clear error for every kind of damage.
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -177,6 +180,115 @@ TEST_CASE("a byte changed in the tensors' data is caught by the digest saved wit
   CHECK_THROWS_WITH_AS(nn::load_safetensors(flipped), doctest::Contains("do not match the digest"),
                        ssl::Error);
   CHECK_NOTHROW(nn::load_module(path, *model));
+}
+
+TEST_CASE("a byte changed in the header is caught by the digest saved in it") {
+  auto model = nn::convnet2();
+  const std::string path = temp_path("header.safetensors");
+  nn::save_module(path, *model, {{"lr", "0.001"}, {"global_step", "4"}});
+  const std::string good = read_all(path);
+  CHECK(nn::read_safetensors_metadata(path) == nn::Metadata{{"lr", "0.001"}, {"global_step", "4"}});
+  CHECK_THROWS_WITH_AS(
+      nn::save_module(temp_path("reserved.safetensors"), *model, {{"ssl.header_fnv1a64", "0"}}),
+      doctest::Contains("reserved"), ssl::Error);
+
+  // `good` with its first `from` replaced by `to`, of the same length: every size and offset still matches.
+  const auto changed = [&](const std::string& name, const std::string& from, const std::string& to) {
+    std::string bytes = good;
+    const size_t at = bytes.find(from);
+    REQUIRE(at != std::string::npos);
+    REQUIRE(from.size() == to.size());
+    bytes.replace(at, from.size(), to);
+    write_all(temp_path(name), bytes);
+    return temp_path(name);
+  };
+  // A learning rate or a step count that a resumed run would otherwise take as it reads.
+  const std::string lr = changed("changed_lr.safetensors", "\"lr\":\"0.001\"", "\"lr\":\"0.009\"");
+  CHECK_THROWS_WITH_AS(nn::load_module(lr, *model), doctest::Contains("changed_lr.safetensors"), ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::load_module(lr, *model), doctest::Contains("damaged"), ssl::Error);
+  // The metadata alone is checked as well: it is read from the same header.
+  CHECK_THROWS_WITH_AS(nn::read_safetensors_metadata(lr), doctest::Contains("damaged"), ssl::Error);
+  const std::string step =
+      changed("changed_step.safetensors", "\"global_step\":\"4\"", "\"global_step\":\"9\"");
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(step), doctest::Contains("changed_step.safetensors: the header"),
+                       ssl::Error);
+  // A damaged name of the data's digest no longer turns its check off: the header digest covers the name.
+  const std::string data_key = changed("data_key.safetensors", "ssl.data_fnv1a64", "ssl.data_fnv1a65");
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(data_key), doctest::Contains("damaged"), ssl::Error);
+  // The header digest's own value, and a tensor's dtype.
+  const size_t entry = good.find("\"ssl.header_fnv1a64\":\"");
+  REQUIRE(entry != std::string::npos);
+  const std::string saved = good.substr(entry + 22, 16);  // after the key, the colon and the quote
+  const std::string digest = changed("digest.safetensors", saved, std::string(16, '0'));
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(digest), doctest::Contains("damaged"), ssl::Error);
+  const std::string dtype = changed("dtype.safetensors", "\"F32\"", "\"I32\"");
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(dtype), doctest::Contains("damaged"), ssl::Error);
+  CHECK_NOTHROW(nn::load_module(path, *model));
+}
+
+TEST_CASE("a checkpoint written before the header digest still loads, its data still checked") {
+  auto model = nn::convnet2();
+  const std::string path = temp_path("new_format.safetensors");
+  nn::save_module(path, *model, {{"model", "convnet2"}});
+  // The file an older version wrote: the same header without the header digest's entry (spaces instead, so
+  // that the offsets stay), and the data's digest.
+  std::string bytes = read_all(path);
+  const size_t at = bytes.find(",\"ssl.header_fnv1a64\":\"");
+  REQUIRE(at != std::string::npos);
+  bytes.replace(at, 40, std::string(40, ' '));
+  const std::string old_format = temp_path("old_format.safetensors");
+  write_all(old_format, bytes);
+  CHECK(nn::read_safetensors_metadata(old_format) == nn::Metadata{{"model", "convnet2"}});
+  CHECK_NOTHROW(nn::load_module(old_format, *model));
+  bytes[bytes.size() - 3] = char(bytes[bytes.size() - 3] ^ 0x10);
+  write_all(old_format, bytes);
+  CHECK_THROWS_WITH_AS(nn::load_module(old_format, *model), doctest::Contains("do not match the digest"),
+                       ssl::Error);
+
+  // A damaged name of the header digest makes a file like an older one: its data is still checked, and its
+  // header is otherwise as it was written (the one damaged byte is in that name), so it loads.
+  bytes = read_all(path);
+  const size_t name = bytes.find("ssl.header_fnv1a64");
+  REQUIRE(name != std::string::npos);
+  bytes[name + 17] = 'X';
+  const std::string damaged_name = temp_path("damaged_name.safetensors");
+  write_all(damaged_name, bytes);
+  CHECK_NOTHROW(nn::load_module(damaged_name, *model));
+}
+
+TEST_CASE("a write removes the temporary files of dead processes beside its file, never a live one's") {
+  const std::string dir = temp_path("stale");
+  fs::create_directories(dir);
+  const std::string path = dir + "/checkpoint.safetensors";
+  // A process that has exited and been reaped: its pid names no process now.
+  const pid_t dead = ::fork();
+  REQUIRE(dead >= 0);
+  if (dead == 0) ::_exit(0);
+  REQUIRE(::waitpid(dead, nullptr, 0) == dead);
+  // A process still running, as another run writing the same file would be.
+  const pid_t live = ::fork();
+  REQUIRE(live >= 0);
+  if (live == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  const std::string left_by_dead = path + ".tmp." + std::to_string(dead);
+  const std::string left_by_live = path + ".tmp." + std::to_string(live);
+  const std::vector<std::string> not_temporary = {path + ".tmp.", path + ".tmp.12x",
+                                                  path + ".tmp.0" + std::to_string(dead), path + ".tmp",
+                                                  dir + "/other.safetensors.tmp." + std::to_string(dead)};
+  for (const std::string& p : not_temporary) write_all(p, "x");
+  write_all(left_by_dead, "half a checkpoint");
+  write_all(left_by_live, "half a checkpoint");
+
+  nn::write_file_atomically(path, "the checkpoint");
+  CHECK(read_all(path) == "the checkpoint");
+  CHECK_FALSE(fs::exists(left_by_dead));
+  CHECK(fs::exists(left_by_live));
+  for (const std::string& p : not_temporary) CHECK(fs::exists(p));
+  CHECK_FALSE(fs::exists(path + ".tmp." + std::to_string(::getpid())));
+  ::kill(live, SIGKILL);
+  ::waitpid(live, nullptr, 0);
 }
 
 TEST_CASE("metadata integers: a positive whole number, or an error naming the file, the key and the text") {

@@ -211,6 +211,32 @@ TEST_CASE("a training checkpoint restores model, optimizer and metadata") {
   CHECK(nn::read_train_state(path).global_step == 17);
 }
 
+TEST_CASE("non-finite optimizer state is found by name, and a checkpoint holding any is refused on load") {
+  manual_seed(3);
+  nn::Linear model(3, 2);
+  nn::Adam adam(model.parameters(), 0.01);
+  for (Tensor& p : model.parameters()) p.set_grad(Tensor::full(p.shape(), 0.5, p.dtype()));
+  adam.step();
+  CHECK(adam.non_finite_state().empty());
+  // Second moments that overflowed: the weights stay finite (the update is 0), the run no longer learns.
+  nn::OptimizerState state = adam.export_state();
+  for (auto& [name, t] : state.tensors)
+    if (name == "state.1.exp_avg_sq") t = Tensor::full(t.shape(), INFINITY, t.dtype());
+  adam.import_state(state);
+  CHECK(adam.non_finite_state() == "state.1.exp_avg_sq");
+
+  nn::TrainState meta;
+  meta.config_json = "{}";
+  meta.metrics_json = "[]";
+  const std::string path = temp_path("diverged.safetensors");
+  nn::save_train_state(path, model, adam, meta);
+  nn::Linear other(3, 2);
+  nn::Adam other_adam(other.parameters(), 0.01);
+  CHECK_THROWS_WITH_AS(nn::load_train_state(path, other, other_adam),
+                       doctest::Contains("tensor 'optimizer.state.1.exp_avg_sq' holds a NaN or an infinity"),
+                       ssl::Error);
+}
+
 TEST_CASE("a truncated or mismatched training checkpoint names the file and the tensor") {
   manual_seed(5);
   nn::Linear model(3, 2);

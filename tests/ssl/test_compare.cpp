@@ -50,6 +50,29 @@ TEST_CASE("report: the grouped bar chart has one bar per value, as tall as the v
   CHECK(count(lines, "<polyline") == 1);
 }
 
+TEST_CASE(
+    "report: a line chart shows one epoch as a dot, tells a flat curve's ticks apart, and caps its axis") {
+  // One point: no line can be drawn through it, so a dot marks it.
+  const std::string one = svg_line_chart("loss", "loss", {{"a", {1}, {1.386}}});
+  CHECK(count(one, "<circle") == 1);
+  // A flat curve at ln 4: every tick label differs (they read "1" six times when the margin was 1e-6).
+  const std::string flat = svg_line_chart("loss", "loss", {{"a", {1, 2, 3}, {1.386, 1.386, 1.386}}});
+  CHECK(count(flat, "<circle") == 0);
+  std::vector<std::string> ticks;
+  for (size_t at = flat.find("text-anchor=\"end\">"); at != std::string::npos;
+       at = flat.find("text-anchor=\"end\">", at + 1)) {
+    const size_t from = at + std::string("text-anchor=\"end\">").size();
+    ticks.push_back(flat.substr(from, flat.find('<', from) - from));
+  }
+  REQUIRE(ticks.size() >= 3);
+  for (size_t i = 1; i < ticks.size(); ++i) CHECK(ticks[i] != ticks[i - 1]);
+  // Accuracies near 100 % stop at 100, and each curve takes the palette colour it is given.
+  const std::string acc = svg_line_chart("acc", "top1 (%)", {{"a", {1, 2}, {60, 99}, 2}}, 100);
+  CHECK(acc.find(">100<") != std::string::npos);
+  CHECK(acc.find(">120<") == std::string::npos);  // where 8 % of margin would round it up to
+  CHECK(acc.find("stroke=\"#009E73\"") != std::string::npos);
+}
+
 TEST_CASE("report: a whisker spans the mean plus and minus its error") {
   // One bar of 0.5 +- 0.1 on the 260 px plot that starts 56 px from the top: from y = 212 up to y = 160.
   const std::string svg = svg_grouped_bars("t", {"a", "b"}, {{"m", {0.5, 0.7}, {0.1, std::nan("")}}});

@@ -106,6 +106,16 @@ TEST_CASE("load_encoder: another input size is refused where the model is built 
       ssl::Error);
   // ConvNet2 is the same network at every size.
   CHECK(load_encoder(save("convnet2", 32), 0, 32, 96)->image_size == 96);
+  // Metadata naming a network that cannot be built: the error names the file, not only the model.
+  const std::string odd = temp.path() + "/odd";
+  std::filesystem::create_directories(odd);
+  nn::save_module(odd + "/encoder.safetensors", *nn::make_encoder("convnet2", 32),
+                  {{"model", "convnet2"}, {"image_size", "99"}});
+  CHECK_THROWS_WITH_AS(
+      load_encoder(odd),
+      doctest::Contains("odd/encoder.safetensors: cannot build the encoder it holds (convnet2 at "
+                        "99 px): convnet2: image size must be a multiple of 4"),
+      ssl::Error);
 }
 
 TEST_CASE("eval: an unlabelled split is refused by name") {
@@ -136,6 +146,30 @@ TEST_CASE("eval: an unlabelled split is refused by name") {
   e.test = "synthetic:test:20";
   e.transfer = "folder:" + dir + "/zoo";
   CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("no class of --transfer"), ssl::Error);
+}
+
+TEST_CASE("eval --out: a file, or a directory whose results.json is not an evaluation's, is refused first") {
+  const test::TempDir temp("ssl_test_eval_out");
+  const std::string& dir = temp.path();
+  EvalOptions e;
+  e.encoder = "random:convnet2";
+  e.train = "synthetic:train:20";
+  e.test = "synthetic:test:20";
+  e.probe.epochs = 1;
+  e.show_progress = false;
+  // An SGAN run's results.json, which ssl compare reads back: left as it was.
+  const std::string sgan_results = "{\"variant\": \"semi-supervised\", \"splits\": {}}\n";
+  std::ofstream(dir + "/results.json") << sgan_results;
+  e.out_dir = dir;
+  CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("is not an evaluation's results"), ssl::Error);
+  CHECK(read_text(dir + "/results.json") == sgan_results);
+  std::ofstream(dir + "/a_file") << "x";
+  e.out_dir = dir + "/a_file";
+  CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("expected a directory, found a file"), ssl::Error);
+  // An evaluation's own directory is written again.
+  e.out_dir = dir + "/eval";
+  evaluate(e);
+  CHECK(evaluate(e)["protocol"] == "linear");
 }
 
 TEST_CASE("features: images of another size are resized to the encoder's input") {

@@ -170,6 +170,15 @@ TEST_CASE("a fine-tuning run whose starting encoder has changed is trained again
   const std::string first = nn::file_fingerprint(classifier);
   pretrain_or_continue(f);  // nothing changed: the finished run is kept
   CHECK(nn::file_fingerprint(classifier) == first);
+  // The same encoder under another spelling of its path, or a copy of it (a study's directory moved or
+  // copied): the same run, kept, not refused as another starting encoder.
+  for (const std::string& same : {init.out_dir + "/", init.out_dir + "_copy"}) {
+    if (same.ends_with("_copy")) fs::copy(init.out_dir, same, fs::copy_options::recursive);
+    PretrainOptions respelled = f;
+    respelled.init = same;
+    pretrain_or_continue(respelled);
+    CHECK(nn::file_fingerprint(classifier) == first);
+  }
   // A run planned for another number of epochs is neither kept nor stretched: refused, left as it was.
   for (const int64_t epochs : {2, 3}) {
     PretrainOptions other = f;

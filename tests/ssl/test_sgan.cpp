@@ -259,6 +259,7 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   CHECK(m[0].g_loss == 0);
   CHECK(m[0].d_loss == doctest::Approx(m[0].d_supervised));
   CHECK(nlohmann::json::parse(read_file(sup.out_dir + "/results.json")).at("variant") == "supervised-only");
+  CHECK_FALSE(fs::exists(sup.out_dir + "/samples_epoch_001.png"));  // an untrained generator's: none
 
   SganOptions odena = tiny_run("explicit", 1);
   odena.fake_logit = "explicit";
