@@ -13,6 +13,25 @@
 #include "apps/flags.h"
 #include "core/error.h"
 
+namespace {
+// CLI11 answers a mistyped command ("ssl pretrian", "ssl data stat") with "A subcommand is required": this
+// names the word and the commands it could have been instead. Only commands that require a subcommand are
+// checked; the first word that is a flag ends the walk.
+void check_command_words(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* at = &app;
+  for (int i = 1; i < argc && argv[i][0] != '-' && at->get_require_subcommand_min() > 0; ++i) {
+    const CLI::App* next = nullptr;
+    std::string names;
+    for (const CLI::App* sub : at->get_subcommands({})) {
+      if (sub->check_name(argv[i])) next = sub;
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    SSL_CHECK(next != nullptr, "unknown command '", argv[i], "'; expected one of: ", names);
+    at = next;
+  }
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"ssl: self-supervised and semi-supervised image representation learning"};
   app.require_subcommand(1);
@@ -26,6 +45,7 @@ int main(int argc, char** argv) {
   ssl::apps::add_sgan_command(app);
   ssl::apps::require_decimal_integers(app);
   try {
+    check_command_words(app, argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -22,9 +24,35 @@ namespace {
       str_cat(source_name, ": cannot decode the image (", why, "); the file is corrupt or truncated"));
 }
 
-[[noreturn]] void throw_undecodable(const std::string& source_name) {
+// The format a file's first bytes announce, or nullptr for none that is decoded here.
+const char* announced_format(const uint8_t* bytes, size_t size) {
+  auto starts_with = [&](std::initializer_list<uint8_t> magic) {
+    return size >= magic.size() && std::equal(magic.begin(), magic.end(), bytes);
+  };
+  if (starts_with({0xFF, 0xD8})) return "JPEG";
+  if (starts_with({0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'})) return "PNG";
+  if (starts_with({'B', 'M'})) return "BMP";
+  return nullptr;
+}
+
+// stb_image tries one format after another, so its failure reason is the last format's ("Not a PNG" for a
+// truncated JPEG): for a file that announces its format, the format is named instead.
+[[noreturn]] void throw_undecodable(const std::string& source_name, const uint8_t* bytes, size_t size) {
+  if (const char* format = announced_format(bytes, size))
+    throw_undecodable(source_name, str_cat("its ", format, " data does not decode"));
   const char* why = stbi_failure_reason();
-  throw_undecodable(source_name, why ? why : "unknown reason");
+  throw_undecodable(source_name, str_cat(why ? why : "unknown reason", "; expected a JPEG, PNG or BMP file"));
+}
+
+// The width and height a PNG's header (IHDR, the first chunk) declares; false when `bytes` has none.
+bool png_declared_size(const uint8_t* bytes, size_t size, uint64_t& width, uint64_t& height) {
+  if (size < 24 || std::string_view(reinterpret_cast<const char*>(bytes) + 12, 4) != "IHDR") return false;
+  auto be32 = [&](size_t at) {
+    return uint64_t(bytes[at]) << 24 | uint64_t(bytes[at + 1]) << 16 | uint64_t(bytes[at + 2]) << 8 |
+           bytes[at + 3];
+  };
+  width = be32(16), height = be32(20);
+  return true;
 }
 
 // How much of a file is read first to check a JPEG's tables up to its frame header; the whole file is read
@@ -42,8 +70,14 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& source_
   if (problem.empty()) problem = png_chunk_problem(bytes, size, max_pixels);
   if (problem.empty()) problem = bmp_size_problem(bytes, size, size);
   if (!problem.empty()) throw_undecodable(source_name, problem);
+  // A PNG larger than accepted is refused as such before stb_image, whose own size limit says "corrupt".
+  const char* format = announced_format(bytes, size);
+  uint64_t png_w = 0, png_h = 0;
+  if (format && std::string_view(format) == "PNG" && png_declared_size(bytes, size, png_w, png_h))
+    SSL_CHECK(png_w * png_h <= uint64_t(max_pixels), source_name, ": the header gives an image of ", png_w,
+              "x", png_h, " pixels, more than the ", max_pixels, " pixels accepted");
   int w = 0, h = 0, comp = 0;
-  if (!stbi_info_from_memory(bytes, len, &w, &h, &comp)) throw_undecodable(source_name);
+  if (!stbi_info_from_memory(bytes, len, &w, &h, &comp)) throw_undecodable(source_name, bytes, size);
   h = std::abs(
       h);  // stb_image's header read gives a top-down BMP's height as negative, as the file stores it
   SSL_CHECK(w > 0 && h > 0, source_name, ": the header gives an empty image of ", w, "x", h, " pixels");
@@ -52,7 +86,7 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& source_
 
   std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load_from_memory(bytes, len, &w, &h, &comp, 3),
                                                  stbi_image_free);
-  if (!data) throw_undecodable(source_name);
+  if (!data) throw_undecodable(source_name, bytes, size);
   SSL_CHECK(w > 0 && h > 0, source_name, ": decoded an empty image of ", w, "x", h, " pixels");
   SSL_CHECK(int64_t(w) * int64_t(h) <= max_pixels, source_name, ": decoded an image of ", w, "x", h,
             " pixels, more than the ", max_pixels, " pixels accepted");
@@ -62,10 +96,13 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& source_
 }
 
 std::string image_file_header_problem(const std::string& path) {
+  std::vector<uint8_t> head;
+  const char* format = nullptr;
   try {
     const FileReader file(path);
-    std::vector<uint8_t> head(size_t(std::min(file.size(), kHeaderPrefixBytes)));
+    head.resize(size_t(std::min(file.size(), kHeaderPrefixBytes)));
     file.read_at(0, head.data(), int64_t(head.size()));
+    format = announced_format(head.data(), head.size());
     bool needs_more = false;
     std::string problem = jpeg_table_problem(head.data(), head.size(), /*header_only=*/true, &needs_more);
     if (needs_more && file.size() > int64_t(head.size())) {
@@ -85,6 +122,12 @@ std::string image_file_header_problem(const std::string& path) {
   }
   int w = 0, h = 0, comp = 0;
   if (!stbi_info(path.c_str(), &w, &h, &comp)) {
+    uint64_t png_w = 0, png_h = 0;
+    if (format && std::string_view(format) == "PNG" &&
+        png_declared_size(head.data(), head.size(), png_w, png_h))
+      return str_cat("cannot read the image header (a PNG of ", png_w, "x", png_h,
+                     " pixels, which the decoder refuses)");
+    if (format) return str_cat("cannot read the image header (its ", format, " header does not decode)");
     const char* why = stbi_failure_reason();
     return str_cat("cannot read the image header (", why ? why : "unknown reason",
                    "); expected a JPEG, PNG or BMP file");

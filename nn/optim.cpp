@@ -28,6 +28,20 @@ T* state_beside(Tensor& state, const Tensor& param) {
   if (state.device() != param.device()) state.to_(param.device());
   return state.data<T>();
 }
+// The loop every step() runs: update(i, p, g) for each parameter p (index i) that has a gradient g, with
+// recording off; then p is marked as written in place, so that a graph that saved it can no longer go
+// backward.
+template <class Update>
+void update_each(std::vector<Tensor>& params, Update update) {
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < params.size(); ++i) {
+    Tensor& p = params[i];
+    if (!p.grad().defined()) continue;
+    update(i, p, gradient_of(p));
+    p.storage()->bump_version();
+  }
+}
+
 }  // namespace
 
 Optimizer::Optimizer(std::vector<Tensor> params) : params_(std::move(params)) {
@@ -130,11 +144,7 @@ SGD::SGD(std::vector<Tensor> params, double lr_, double momentum_, double wd, bo
 }
 
 void SGD::step() {
-  NoGradGuard no_grad;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    Tensor& p = params_[i];
-    if (!p.grad().defined()) continue;
-    const Tensor g = gradient_of(p);
+  update_each(params_, [&](size_t i, Tensor& p, const Tensor& g) {
     dispatch_floating(p.dtype(), "SGD", [&]<class T>() {
       T* buf = state_beside<T>(momentum_buffers_[i], p);
       const bool first = !buffer_started_[i];
@@ -149,9 +159,8 @@ void SGD::step() {
                                        T(weight_decay), nesterov, first);
           });
     });
-    p.storage()->bump_version();  // written in place: a graph that saved it can no longer go backward
     buffer_started_[i] = true;
-  }
+  });
   ++steps_;
 }
 
@@ -187,12 +196,7 @@ Adam::Adam(std::vector<Tensor> params, double lr_, double b1, double b2, double 
 }
 
 void Adam::step() {
-  NoGradGuard no_grad;
-  ++steps_;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    Tensor& p = params_[i];
-    if (!p.grad().defined()) continue;
-    const Tensor g = gradient_of(p);
+  update_each(params_, [&](size_t i, Tensor& p, const Tensor& g) {
     // Bias correction counts this parameter's own updates: one that first gets a gradient at step 5 takes
     // its first step as a first step (1 - beta^1), as PyTorch's per-parameter state['step'] does.
     const int64_t t = ++param_steps_[i].data<int64_t>()[0];
@@ -208,8 +212,8 @@ void Adam::step() {
             update(decoupled_weight_decay_ ? kernels::cuda::adamw_step<T> : kernels::cuda::adam_step<T>);
           });
     });
-    p.storage()->bump_version();
-  }
+  });
+  ++steps_;
 }
 
 std::map<std::string, double> Adam::export_hyper_parameters() const {
@@ -245,11 +249,7 @@ LARS::LARS(std::vector<Tensor> params, double lr_, double momentum_, double wd, 
 }
 
 void LARS::step() {
-  NoGradGuard no_grad;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    Tensor& p = params_[i];
-    if (!p.grad().defined()) continue;
-    const Tensor g = gradient_of(p);
+  update_each(params_, [&](size_t i, Tensor& p, const Tensor& g) {
     const bool adapt = p.dim() > 1;  // biases and BatchNorm parameters are 1-D
     dispatch_floating(p.dtype(), "LARS", [&]<class T>() {
       T* buf = state_beside<T>(momentum_buffers_[i], p);
@@ -264,8 +264,7 @@ void LARS::step() {
                                         T(weight_decay), T(eta), adapt, nesterov);
           });
     });
-    p.storage()->bump_version();
-  }
+  });
   ++steps_;
 }
 

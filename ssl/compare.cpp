@@ -116,6 +116,18 @@ void check_patch_encoder_fits_images(const CompareOptions& c) {
             " px images, where it has a ", on_images, "; choose another --model or --image-size");
 }
 
+// --layer best chooses each probe's layer on a held-out fifth of every class of the probes' images: refused
+// before anything trains when no class of `set` has two images to hold one out.
+void check_layer_can_be_chosen(const CompareOptions& c, const data::Dataset& set, const std::string& spec) {
+  if (c.layer != "best") return;
+  std::vector<int64_t> per_class(size_t(set.num_classes()), 0);
+  for (int64_t i = 0; i < set.size(); ++i)
+    if (set.label(i) >= 0 && ++per_class[size_t(set.label(i))] >= 2) return;
+  throw Error(
+      str_cat("compare: --layer best chooses each probe's layer on a held-out fifth of every class of ", spec,
+              ", which has no class with two images; give it more images, or name a --layer"));
+}
+
 nlohmann::json study_a(const CompareOptions& c) {
   if (method_available("patch")) check_patch_encoder_fits_images(c);
   const std::string probe = c.probe_data.empty() ? c.data : c.probe_data;
@@ -148,8 +160,12 @@ nlohmann::json study_b(const CompareOptions& c) {
     // refuse a test set whose classes differ before anything trains.
     data::OpenOptions open;
     open.image_size = c.image_size;
-    data::check_same_classes(*data::open_dataset(labelled, open), *data::open_dataset(c.test, open),
-                             "compare --study b --test");
+    const auto labelled_set = data::open_dataset(labelled, open);
+    data::check_same_classes(*labelled_set, *data::open_dataset(c.test, open), "compare --study b --test");
+    check_layer_can_be_chosen(c, *labelled_set, labelled);
+    SSL_CHECK(data::open_dataset(c.data + budget + ",rest", open)->size() > 0,
+              "compare --study b: ", c.labels_per_class, " labels per class take every image of ", c.data,
+              "; the semi-supervised runs need unlabelled images besides them");
   }
   nlohmann::json methods = nlohmann::json::array();
 
@@ -257,6 +273,7 @@ void check_inputs(const CompareOptions& c) {
   const std::string probe = c.probe_data.empty() || c.study == "b" ? c.data : c.probe_data;
   const auto probe_set = data::open_dataset(probe, open);
   check_evaluation_split(*probe_set, probe, "the probes' training split");
+  if (c.study == "a") check_layer_can_be_chosen(c, *probe_set, probe);
   check_evaluation_split(*data::open_dataset(c.test, open), c.test, "--test", probe_set.get());
   if (!c.transfer.empty())
     check_evaluation_split(*data::open_dataset(c.transfer, open), c.transfer, "--transfer", probe_set.get());

@@ -321,6 +321,20 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     CHECK(contains(msg, dir / "cat/a.png"));
     CHECK(contains(msg, "10000x10000"));
     CHECK(contains(msg, "more than the 67108864 pixels accepted"));
+    // 30000 x 30000, more than stb_image's own limit, whose refusal named no size ("not of any known type").
+    for (size_t at : {size_t(16), size_t(20)}) png[at + 2] = 0x75, png[at + 3] = 0x30;
+    rewrite_png_crcs(png.data(), png.size());
+    ssl::test::write_bytes(dir / "cat/a.png", png);
+    CHECK(contains(error_of([&] { ds.image(0); }),
+                   "30000x30000 pixels, more than the 67108864 pixels accepted"));
+    CHECK(contains(error_of([&] { ImageFolderDataset(dir.path()); }), "a PNG of 30000x30000 pixels"));
+  }
+  SUBCASE("a JPEG cut short is named as one, not by the last format the decoder tried") {
+    std::vector<uint8_t> jpg = ssl::test::read_bytes(dir / "dog/c.jpg");
+    jpg.resize(jpg.size() * 2 / 3);
+    const std::string msg = error_of([&] { decode_image(jpg.data(), jpg.size(), "c.jpg"); });
+    CHECK(contains(msg, "c.jpg: cannot decode the image (its JPEG data does not decode)"));
+    CHECK_FALSE(contains(msg, "PNG"));
   }
   SUBCASE("a PNG chunk longer than the file: refused before its buffer is allocated") {
     std::vector<uint8_t> png = ssl::test::read_bytes(dir / "cat/a.png");
