@@ -36,15 +36,19 @@ Loader::Loader(const Dataset& dataset, LoaderOptions options) : dataset_(dataset
   num_batches_ = opt_.drop_last ? n / opt_.batch_size : (n + opt_.batch_size - 1) / opt_.batch_size;
   try {
     for (int i = 0; i < opt_.workers; ++i) threads_.emplace_back([this] { worker_loop(); });
-  } catch (const std::system_error& e) {  // could not start a thread: stop the ones that did start first
+  } catch (...) {  // a thread (or the memory for one) could not be had: stop those that started first
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
     }
     work_cv_.notify_all();
     for (auto& t : threads_) t.join();
-    throw Error(str_cat("Loader: could not start data-loading thread ", threads_.size() + 1, " of ",
-                        opt_.workers, " (", e.what(), "); ask for fewer workers"));
+    try {
+      throw;
+    } catch (const std::system_error& e) {  // the system's refusal, said with the flag that asked for it
+      throw Error(str_cat("Loader: could not start data-loading thread ", threads_.size() + 1, " of ",
+                          opt_.workers, " (", e.what(), "); ask for fewer workers"));
+    }
   }
 }
 

@@ -281,9 +281,8 @@ void check_eval_output(const std::string& dir) {
             "another --out");
 }
 
-}  // namespace
-
-nlohmann::json evaluate(const EvalOptions& o) {
+// The options that cannot work together, and an --out that would replace what it should not.
+void check_eval_options(const EvalOptions& o) {
   SSL_CHECK(o.protocol == "linear" || o.protocol == "knn" || o.protocol == "finetune",
             "eval: unknown protocol '", o.protocol, "'; available: linear, knn, finetune");
   SSL_CHECK(o.protocol != "finetune" || o.input_size == 0,
@@ -295,6 +294,35 @@ nlohmann::json evaluate(const EvalOptions& o) {
             "whole encoder, and got --layer ",
             o.layer);
   if (!o.out_dir.empty()) check_eval_output(o.out_dir);
+}
+
+// The splits an evaluation reads, every one opened and checked before any training or feature pass, so
+// that a mistyped path, an unlabelled split or one without a class in common fails at once.
+struct EvalSplits {
+  std::shared_ptr<const data::Dataset> train, test, transfer;  // transfer: null without --transfer
+};
+
+EvalSplits open_eval_splits(const EvalOptions& o, int64_t image_size) {
+  data::OpenOptions open;
+  open.image_size = image_size;
+  open.skip_bad_images = o.skip_bad_images;
+  data::OpenOptions open_train = open;
+  open_train.labels_per_class = o.labels_per_class;
+  open_train.label_seed = o.seed;
+  EvalSplits s;
+  s.train = data::open_dataset(o.train, open_train);
+  s.test = data::open_dataset(o.test, open);
+  if (!o.transfer.empty()) s.transfer = data::open_dataset(o.transfer, open);
+  check_evaluation_split(*s.train, o.train, "the training split");
+  check_evaluation_split(*s.test, o.test, "--test", s.train.get());
+  if (s.transfer) check_evaluation_split(*s.transfer, o.transfer, "--transfer", s.train.get());
+  return s;
+}
+
+}  // namespace
+
+nlohmann::json evaluate(const EvalOptions& o) {
+  check_eval_options(o);
   const Device device = Device::parse_present(o.device);
   // finetune builds its encoder by training, after the training split is known to be usable.
   std::string model = is_random(o.encoder) ? o.encoder.substr(7) : "";
@@ -310,22 +338,9 @@ nlohmann::json evaluate(const EvalOptions& o) {
     encoder = load_encoder(o.encoder, o.seed, o.image_size, o.input_size);
     image_size = encoder->image_size;
   }
-  data::OpenOptions open;
-  open.image_size = image_size;
-  open.skip_bad_images = o.skip_bad_images;
-  data::OpenOptions open_train = open;
-  open_train.labels_per_class = o.labels_per_class;
-  open_train.label_seed = o.seed;
-  const std::shared_ptr<const data::Dataset> train_set = data::open_dataset(o.train, open_train);
-  const int64_t classes = train_set->num_classes();
-  // Every split is opened and checked before any training or feature pass, so a mistyped path, an
-  // unlabelled split or one without a class in common fails at once.
-  const std::shared_ptr<const data::Dataset> test_set = data::open_dataset(o.test, open);
-  const std::shared_ptr<const data::Dataset> transfer_set =
-      o.transfer.empty() ? nullptr : data::open_dataset(o.transfer, open);
-  check_evaluation_split(*train_set, o.train, "the training split");
-  check_evaluation_split(*test_set, o.test, "--test", train_set.get());
-  if (transfer_set) check_evaluation_split(*transfer_set, o.transfer, "--transfer", train_set.get());
+  const EvalSplits sets = open_eval_splits(o, image_size);
+  const data::Dataset& train_set = *sets.train;
+  const int64_t classes = train_set.num_classes();
 
   std::shared_ptr<SupervisedClassifier> classifier;
   ScratchDir scratch;
@@ -348,10 +363,10 @@ nlohmann::json evaluate(const EvalOptions& o) {
   nlohmann::json layer_selection;
   Features train;
   if (o.layer == "best") {
-    train = features_at_best_layer(*encoder, *train_set, o, &layer, &layer_selection);
+    train = features_at_best_layer(*encoder, train_set, o, &layer, &layer_selection);
   } else {
     if (!o.layer.empty()) layer = encoder->layer_index(o.layer);
-    train = compute_features(*encoder, *train_set, 512, o.workers, o.show_progress, nullptr, int64_t(layer));
+    train = compute_features(*encoder, train_set, 512, o.workers, o.show_progress, nullptr, int64_t(layer));
   }
 
   Scorer scores_of;
@@ -373,10 +388,10 @@ nlohmann::json evaluate(const EvalOptions& o) {
 
   nlohmann::json splits;
   splits["train"] = {
-      {"top1", tr.top1}, {"top5", tr.top5}, {"data", labelled_train_spec(o)}, {"images", train_set->size()}};
-  splits["test"] = evaluate_split(*encoder, layer, scores_of, *train_set, test_set, o.test, o);
-  if (transfer_set)
-    splits["transfer"] = evaluate_split(*encoder, layer, scores_of, *train_set, transfer_set, o.transfer, o);
+      {"top1", tr.top1}, {"top5", tr.top5}, {"data", labelled_train_spec(o)}, {"images", train_set.size()}};
+  splits["test"] = evaluate_split(*encoder, layer, scores_of, train_set, sets.test, o.test, o);
+  if (sets.transfer)
+    splits["transfer"] = evaluate_split(*encoder, layer, scores_of, train_set, sets.transfer, o.transfer, o);
   nlohmann::json result = {
       {"protocol", o.protocol}, {"encoder", o.encoder}, {"feature_dim", train.x.size(1)}, {"splits", splits}};
   if (o.protocol != "finetune") result["layer"] = encoder->layer_names()[layer];
