@@ -213,4 +213,10 @@ Batch Loader::make_batch(int64_t epoch, const std::vector<int64_t>& order, int64
   return batch;
 }
 
+bool next_cycled(Loader& loader, Batch& batch, int64_t& pass) {
+  if (loader.next(batch)) return true;
+  loader.start_epoch(++pass);
+  return loader.next(batch);
+}
+
 }  // namespace ssl::data

@@ -105,4 +105,9 @@ class Loader {
   std::vector<std::thread> threads_;  // last: started once everything above exists
 };
 
+// For a loader cycled pass after pass within a longer epoch (a labelled set beside more unlabelled images):
+// stores the next batch of pass `pass` in `batch`, or, when that pass is over, starts pass + 1 (counted in
+// `pass`) and stores its first batch. Returns false only when a fresh pass has no batch.
+bool next_cycled(Loader& loader, Batch& batch, int64_t& pass);
+
 }  // namespace ssl::data

@@ -28,8 +28,6 @@ namespace ssl {
 
 namespace {
 
-const char* const kCheckpoint = "checkpoint.safetensors";
-
 // One epoch's record in metrics.jsonl and in the checkpoint's metadata.
 nlohmann::json record_json(const EpochMetrics& m) {
   nlohmann::json r = {{"epoch", m.epoch},
@@ -61,24 +59,13 @@ std::vector<EpochMetrics> metrics_from_json(const nlohmann::json& a, const std::
   return out;
 }
 
-// The options a checkpoint's state was saved with (`path` names the file in errors).
-PretrainOptions saved_options(const nn::TrainState& state, const std::string& path) {
-  try {
-    return pretrain_options_from_json(nlohmann::json::parse(state.config_json));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(str_cat(path, ": malformed config in the metadata (", e.what(), ")"));
-  }
-}
-
-void write_metrics(const std::string& dir, const std::vector<EpochMetrics>& metrics) {
-  std::string jsonl, csv = "epoch,loss,images_per_s,seconds,lr,train_top1\n";
-  for (const EpochMetrics& m : metrics) {
-    jsonl += record_json(m).dump() + "\n";
+// The records as metrics.csv holds them.
+std::string metrics_csv(const std::vector<EpochMetrics>& metrics) {
+  std::string csv = "epoch,loss,images_per_s,seconds,lr,train_top1\n";
+  for (const EpochMetrics& m : metrics)
     csv += str_cat(m.epoch, ",", m.loss, ",", m.images_per_s, ",", m.seconds, ",", m.lr, ",",
                    std::isfinite(m.train_top1) ? str_cat(m.train_top1) : "", "\n");
-  }
-  nn::write_file_atomically(dir + "/metrics.jsonl", jsonl);
-  nn::write_file_atomically(dir + "/metrics.csv", csv);
+  return csv;
 }
 
 std::unique_ptr<nn::Optimizer> make_optimizer(const PretrainOptions& o, std::vector<Tensor> params) {
@@ -185,11 +172,8 @@ EpochMetrics train_epoch(const PretrainOptions& o, PretrainSetup& s, nn::Optimiz
     optimizer.lr = schedule.at(step);
     StepContext context{o.seed, epoch};
     if (s.labelled_loader) {
-      if (!s.labelled_loader->next(labelled_batch)) {
-        s.labelled_loader->start_epoch(++labelled_epoch);
-        SSL_CHECK(s.labelled_loader->next(labelled_batch), "pretrain: no labelled batch in ",
-                  s.labelled->name());
-      }
+      SSL_CHECK(data::next_cycled(*s.labelled_loader, labelled_batch, labelled_epoch),
+                "pretrain: no labelled batch in ", s.labelled->name());
       context.labelled = &labelled_batch;
     }
     model.last_accuracy = std::numeric_limits<double>::quiet_NaN();
@@ -244,26 +228,18 @@ void write_epoch_outputs(const PretrainOptions& o, const PretextMethod& model, i
 
 }  // namespace
 
-PretrainOptions resume_options(const std::string& dir) {
-  const std::string path = dir + "/" + kCheckpoint;
-  PretrainOptions o = saved_options(nn::read_train_state(path), path);
-  o.out_dir = dir;
-  o.resume = true;
-  return o;
-}
-
 std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
   PretrainOptions o = given;
   o.init_fingerprint = encoder_fingerprint(o.init);
   SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "pretrain: need epochs >= 1 and batch size >= 2, got ",
             o.epochs, " and ", o.batch_size);
   const Device device = Device::parse_present(o.device);  // before anything is written
-  const std::string checkpoint_path = o.out_dir + "/" + kCheckpoint;
+  const std::string checkpoint_path = o.out_dir + "/" + kCheckpointFile;
   nlohmann::json saved_config;  // on resume, for the data check once the data is open
   if (o.resume) {
     const nn::TrainState state =
         read_state_to_resume("pretrain", checkpoint_path, nn::kTrainStateFormat, o.epochs);
-    PretrainOptions saved = saved_options(state, checkpoint_path);
+    PretrainOptions saved = saved_options(state, checkpoint_path, pretrain_options_from_json);
     if (same_starting_encoder({saved.init, saved.init_fingerprint}, {o.init, o.init_fingerprint}))
       saved.init = o.init;
     saved_config = nlohmann::json::parse(state.config_json);
@@ -309,7 +285,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     metrics.push_back(train_epoch(o, setup, *optimizer, schedule, epoch, step, device));
     check_state_finite("pretrain", model, {optimizer.get()}, epoch + 1);
-    write_metrics(o.out_dir, metrics);
+    write_metrics_files(o.out_dir, metrics_json(metrics), metrics_csv(metrics));
     write_epoch_outputs(o, model, epoch + 1);
     // Last, so that a crash before it resumes from the previous epoch and redoes this one.
     nn::save_train_state(checkpoint_path, model, *optimizer,
@@ -320,11 +296,11 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
 }
 
 void pretrain_or_continue(PretrainOptions p) {
-  const std::string checkpoint = p.out_dir + "/" + kCheckpoint;
+  const std::string checkpoint = p.out_dir + "/" + kCheckpointFile;
   p.init_fingerprint = encoder_fingerprint(p.init);
   if (std::filesystem::exists(checkpoint)) {
     const nn::TrainState state = nn::read_train_state(checkpoint);
-    PretrainOptions saved = saved_options(state, checkpoint);
+    PretrainOptions saved = saved_options(state, checkpoint, pretrain_options_from_json);
     if (same_starting_encoder({saved.init, saved.init_fingerprint}, {p.init, p.init_fingerprint}))
       saved.init = p.init;
     if (!discard_if_init_changed(p.method, p.out_dir, {saved.init, saved.init_fingerprint},

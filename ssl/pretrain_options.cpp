@@ -1,5 +1,5 @@
-// The pre-training runner's options as config.json holds them, and the check of a resumed run's
-// (ssl/pretrain.h).
+// The pre-training runner's options as config.json holds them, those a resumed run starts from, and the check
+// of a resumed run's (ssl/pretrain.h).
 #include "ssl/pretrain.h"
 
 #include <type_traits>
@@ -96,6 +96,10 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
   get("patch_colour", o.patch.colour);
   get("max_steps_per_epoch", o.max_steps_per_epoch);
   return o;
+}
+
+PretrainOptions resume_options(const std::string& dir) {
+  return options_to_resume(dir, nn::kTrainStateFormat, pretrain_options_from_json);
 }
 
 void check_resume_options(const PretrainOptions& saved, const PretrainOptions& o, const std::string& source) {

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "nn/checkpoint.h"
 
 namespace ssl {
 
@@ -84,6 +85,13 @@ nn::TrainState state_after_epoch(int64_t epoch, int64_t step, const nlohmann::js
   state.config_json = config.dump();
   state.metrics_json = metrics.dump();
   return state;
+}
+
+void write_metrics_files(const std::string& dir, const nlohmann::json& records, const std::string& csv) {
+  std::string jsonl;
+  for (const nlohmann::json& r : records) jsonl += r.dump() + "\n";
+  nn::write_file_atomically(dir + "/metrics.jsonl", jsonl);
+  nn::write_file_atomically(dir + "/metrics.csv", csv);
 }
 
 void continue_after(const nn::TrainState& saved, size_t metrics_records, const std::string& source) {

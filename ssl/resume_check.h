@@ -1,15 +1,20 @@
 // What every training command (ssl pretrain, ssl sgan) does the same way around its checkpoint: the state it
-// saves after each epoch and, on --resume, reading that state back and checking the options against it.
+// saves after each epoch, the metrics files written beside it and, on --resume, reading that state back and
+// checking the options against it.
 #pragma once
 
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 
+#include "core/error.h"
 #include "nn/module.h"
 #include "nn/train_state.h"
 
 namespace ssl {
+
+// The file in a run's directory that holds its training state, rewritten after every epoch.
+inline constexpr const char* kCheckpointFile = "checkpoint.safetensors";
 
 // The training state saved in `checkpoint_path` (format `format`), read from the file's header, for a run
 // about to resume: refused, naming `command`, when there is no checkpoint or when the saved run has already
@@ -17,6 +22,31 @@ namespace ssl {
 // Called before anything is built or config.json is overwritten.
 nn::TrainState read_state_to_resume(const std::string& command, const std::string& checkpoint_path,
                                     const std::string& format, int64_t epochs, bool complete_ok = false);
+
+// The options a checkpoint's `state` (read from `path`) was saved with: its config, read back by `from_json`
+// (pretrain_options_from_json, sgan_options_from_json). A malformed config is an ssl::Error naming `path`.
+template <class Options>
+Options saved_options(const nn::TrainState& state, const std::string& path,
+                      Options (*from_json)(const nlohmann::json&)) {
+  try {
+    return from_json(nlohmann::json::parse(state.config_json));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(str_cat(path, ": malformed config in the metadata (", e.what(), ")"));
+  }
+}
+
+// The options saved in DIR/checkpoint.safetensors (training state format `format`), with out_dir = DIR and
+// resume = true: what --resume DIR starts from (ssl/pretrain.h: resume_options, ssl/sgan.h:
+// sgan_resume_options).
+template <class Options>
+Options options_to_resume(const std::string& dir, const std::string& format,
+                          Options (*from_json)(const nlohmann::json&)) {
+  const std::string path = dir + "/" + kCheckpointFile;
+  Options o = saved_options(nn::read_train_state(path, format), path, from_json);
+  o.out_dir = dir;
+  o.resume = true;
+  return o;
+}
 
 // A new run (no --resume) is refused, naming `command`, when `checkpoint_path` exists: the directory holds a
 // run, which the new one would overwrite epoch by epoch.
@@ -34,6 +64,11 @@ void check_state_finite(const std::string& command, const nn::Module& model,
 // metrics, and where the default generator stands.
 nn::TrainState state_after_epoch(int64_t epoch, int64_t step, const nlohmann::json& config,
                                  const nlohmann::json& metrics);
+
+// After each epoch, the metrics of every epoch so far, each file written whole (atomically) to `dir`:
+// metrics.jsonl, one object of the array `records` a line, and metrics.csv, `csv` (a header line, then a row
+// an epoch).
+void write_metrics_files(const std::string& dir, const nlohmann::json& records, const std::string& csv);
 
 // After a restore from `saved` (read from `source`): checks that its metrics hold one record per completed
 // epoch, then puts the default generator back where the run left it (the models were built with it).

@@ -1,4 +1,5 @@
-// The SGAN runner's options as config.json holds them, and the check of a resumed run's (ssl/sgan.h).
+// The SGAN runner's options as config.json holds them, those a resumed run starts from, and the check of a
+// resumed run's (ssl/sgan.h).
 #include "ssl/sgan.h"
 
 #include <type_traits>
@@ -62,6 +63,10 @@ SganOptions sgan_options_from_json(const json& j) {
   get("sample_every", o.sample_every);
   get("max_steps_per_epoch", o.max_steps_per_epoch);  // runs saved before it existed took whole epochs
   return o;
+}
+
+SganOptions sgan_resume_options(const std::string& dir) {
+  return options_to_resume(dir, nn::kSganTrainStateFormat, sgan_options_from_json);
 }
 
 void check_sgan_resume_options(const SganOptions& saved, const SganOptions& o, const std::string& source) {
