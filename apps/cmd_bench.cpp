@@ -270,7 +270,7 @@ void bench_generator_layers(BenchOptions& o) {
       return median_ms(
           [&] {
             kernels::cpu::conv2d_forward<float>(last, x.data<float>(), w.data<float>(), nullptr,
-                                                y.data<float>(), a);
+                                                y.data<float>(), nullptr, a);
             kernels::cpu::conv2d_backward<float>(last, x.data<float>(), w.data<float>(), gy.data<float>(),
                                                  gx.data<float>(), gw.data<float>(), nullptr, a);
           },

@@ -6,7 +6,7 @@
 //
 // Groups split the channels into `groups` independent convolutions: output channels
 // [g*c_out/groups, (g+1)*c_out/groups) see only input channels [g*c_in/groups, (g+1)*c_in/groups).
-// groups == c_in is a depthwise convolution.
+// groups == c_in == c_out is a depthwise convolution, which has kernels of its own (kernels/depthwise.h).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +22,9 @@ struct Conv2dShape {
 
   int64_t out_h() const { return window_count(h + 2 * pad_h, kh, stride_h); }
   int64_t out_w() const { return window_count(w + 2 * pad_w, kw, stride_w); }
+  // Every output plane is one input plane correlated with its own filter: where the depthwise kernels apply
+  // (CPU and CUDA), and where the ops take them.
+  bool is_depthwise() const { return groups == c_in && c_out == c_in; }
 };
 
 namespace cpu {
@@ -44,16 +47,12 @@ constexpr int64_t kDirectMaxOutputs = 4;
 //           out_h() >= 1 and out_w() >= 1), otherwise throws ssl::Error;
 //           x [n, c_in, h, w], w [c_out, c_in/groups, kh, kw], bias [c_out] or nullptr (no bias).
 // Ensures:  y [n, c_out, out_h, out_w] is fully written.
-template <class T>
-void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
-                    ConvAlgorithm algorithm = ConvAlgorithm::automatic);
-
-// conv2d_forward that also records each output plane's moments while the plane is in cache, for the batch
+// moments, unless nullptr: each output plane's moments, recorded while the plane is in cache, for the batch
 // norm that follows (kernels/batchnorm.h, batch_norm_relu_forward_train_moments): moments [2, n, c_out]
 // receives the planes' means, then their Σ (y - mean)², plane (image i, channel co) at i*c_out + co.
 template <class T>
-void conv2d_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
-                            double* moments, ConvAlgorithm algorithm = ConvAlgorithm::automatic);
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                    double* moments = nullptr, ConvAlgorithm algorithm = ConvAlgorithm::automatic);
 
 // Gradients of L with respect to x, w and bias, given gy = dL/dy [n, c_out, out_h, out_w].
 // Each of gx [n, c_in, h, w], gw [c_out, c_in/groups, kh, kw] and gb [c_out] may be nullptr (not wanted);

@@ -25,26 +25,20 @@
 
 namespace ssl::kernels::cpu {
 
-// True where the depthwise kernels apply: groups == c_in == c_out.
-inline bool is_depthwise(const Conv2dShape& s) { return s.groups == s.c_in && s.c_out == s.c_in; }
-
-// Requires: a valid shape (as conv2d_forward) with is_depthwise(s), otherwise throws ssl::Error;
+// Requires: a valid shape (as conv2d_forward) with s.is_depthwise(), otherwise throws ssl::Error;
 //           x [n, c, h, w], w [c, 1, kh, kw], bias [c] or nullptr.
 // Ensures:  y [n, c, out_h, out_w] is fully written.
+// moments, unless nullptr: each output plane's moments, as conv2d_forward records them (kernels/conv.h),
+// [2, n, c]: the means, then the Σ (y - mean)². The versions below record none.
 template <class T>
-void depthwise_conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
+void depthwise_conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                              double* moments = nullptr);
 template <class T>
 void depthwise_conv2d_forward_v1(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
 template <class T>
 void depthwise_conv2d_forward_v2(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
 template <class T>
 void depthwise_conv2d_forward_v3(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
-
-// depthwise_conv2d_forward that also records each output plane's moments while the plane is in cache, as
-// conv2d_forward_moments does (kernels/conv.h): moments [2, n, c], the means then the Σ (y - mean)².
-template <class T>
-void depthwise_conv2d_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
-                                      double* moments);
 
 // Whether _v3 is the faster version for s. Measured fwd+bwd at batch 128 on MobileNetV1's shapes (2 threads):
 // v3 wins on 4x4 and 2x2 planes (2.8 vs 3.5 ms at 512 ch 4x4; 1.7 vs 4.4 ms at 1024 ch 2x2) and for stride 2

@@ -2,7 +2,7 @@
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
 #include "kernels/batchnorm.h"
-#include "kernels/common/window_count.h"
+#include "kernels/conv.h"
 #include "kernels/cuda/batchnorm.h"
 
 #include <algorithm>
@@ -221,15 +221,9 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
 }
 
 namespace {
+// The smallest output plane whose convolution records the moments; the second where conv2d runs the depthwise
+// kernel (Conv2dShape::is_depthwise, a 1-channel to 1-channel convolution included).
 constexpr int64_t kMinMomentsPlane = 256, kMinMomentsPlaneDepthwise = 1024;
-
-// out_h * out_w of conv2d(x [N, C, H, W], w [O, C/groups, kH, kW], args) (0 where the kernel does not fit:
-// conv2d then reports the error).
-int64_t conv2d_output_plane(const Tensor& x, const Tensor& w, Conv2dArgs a) {
-  const int64_t stride = std::max<int64_t>(a.stride, 1);
-  return kernels::window_count(x.size(2) + 2 * a.padding, w.size(2), stride) *
-         kernels::window_count(x.size(3) + 2 * a.padding, w.size(3), stride);
-}
 }  // namespace
 
 Tensor conv2d_batch_norm_relu(const Tensor& x, const Tensor& w, Conv2dArgs args, const Tensor& gamma,
@@ -240,11 +234,9 @@ Tensor conv2d_batch_norm_relu(const Tensor& x, const Tensor& w, Conv2dArgs args,
   // 3-6 ms per layer on planes of 32x32 and, after a GEMM, on 16x16, for 0.4-1.3 ms in the convolution; on
   // 8x8 and smaller planes, and after a depthwise convolution on 16x16, the per-plane reductions cost more
   // than batch norm's own statistics pass, which reads whole blocks of channels at once.
-  const bool four_d = x.dim() == 4 && w.dim() == 4;
-  const bool depthwise = four_d && args.groups > 1 && args.groups == x.size(1) && w.size(0) == x.size(1);
-  const int64_t min_plane = depthwise ? kMinMomentsPlaneDepthwise : kMinMomentsPlane;
-  const bool use_moments =
-      training && four_d && x.device().is_cpu() && conv2d_output_plane(x, w, args) >= min_plane;
+  const kernels::Conv2dShape s = detail::conv2d_shape(x, w, Tensor(), args);  // conv2d's checks, first
+  const int64_t min_plane = s.is_depthwise() ? kMinMomentsPlaneDepthwise : kMinMomentsPlane;
+  const bool use_moments = training && x.device().is_cpu() && s.out_h() * s.out_w() >= min_plane;
   std::vector<double> moments;
   const Tensor y = detail::conv2d(x, w, Tensor(), args, use_moments ? &moments : nullptr);
   return batch_norm_relu(y, gamma, beta, std::move(running_mean), std::move(running_var), training, momentum,

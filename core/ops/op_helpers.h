@@ -7,6 +7,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/tensor.h"
+#include "kernels/conv.h"
 #include "kernels/device_memory.h"
 #include "kernels/elementwise.h"
 
@@ -89,8 +90,12 @@ kernels::Strided<T> out(const Tensor& t) {
   return {t.data<T>(), t.strides().data()};
 }
 
+// The kernels' description of conv2d(x, w, bias, a) (core/ops/conv.cpp), once the arguments pass conv2d's
+// checks; otherwise throws conv2d's error.
+kernels::Conv2dShape conv2d_shape(const Tensor& x, const Tensor& w, const Tensor& bias, Conv2dArgs a);
+
 // conv2d (core/ops/conv.cpp); with `moments`, also each output plane's moments, [2, n, c_out] in double
-// (kernels/conv.h, conv2d_forward_moments), for batch norm (core/ops/norm.cpp, conv2d_batch_norm_relu).
+// (kernels/conv.h, conv2d_forward), for batch norm (core/ops/norm.cpp, conv2d_batch_norm_relu).
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv2dArgs a,
               std::vector<double>* moments);
 

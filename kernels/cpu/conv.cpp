@@ -113,37 +113,85 @@ void col2im(const Conv2dShape& s, const ConvGeometry& g, const T* col, int64_t l
         }
 }
 
-// Fills col [k, nb*p] with the windows of group gi of images [b0, b0 + nb) (xpad: the thread's padded copy).
+// The col matrix [k, nb*p] of group gi of images [b0, b0 + nb): x itself where col_in_place (the input is
+// col and the chunk one image), otherwise `col`, filled with the windows (xpad: the thread's padded copy).
 template <class T>
-void fill_col(const Conv2dShape& s, const ConvGeometry& g, const T* x, int64_t b0, int64_t nb, int64_t gi,
-              T* xpad, T* col) {
+const T* chunk_col(const Conv2dShape& s, const ConvGeometry& g, const T* x, int64_t b0, int64_t nb,
+                   int64_t gi, bool col_in_place, T* xpad, T* col) {
   const int64_t x_image = s.c_in * g.plane;
   const T* x0 = x + b0 * x_image + gi * g.cg_in * g.plane;
-  if (g.input_is_col) return gather_planes(x0, x_image, nb, g.cg_in, g.p, col);
+  if (col_in_place) return x0;
+  if (g.input_is_col) {
+    gather_planes(x0, x_image, nb, g.cg_in, g.p, col);
+    return col;
+  }
   for (int64_t b = 0; b < nb; ++b) {
     const T* xg = x0 + b * x_image;
     if (g.padded) pad_input(s, g, xg, xpad);
     im2col(s, g, g.padded ? xpad : xg, col + b * g.p, nb * g.p);
   }
+  return col;
 }
+
+// gb [cg_out] += the row sums of gyg [cg_out, p] of each of cb images (gy's planes of one group). Summed from
+// gy itself, image by image: Eigen's vectorised sum depends on the data's alignment, which in scratch would
+// vary with the other buffers.
+template <class T>
+void add_bias_grad_chunk(const Conv2dShape& s, const ConvGeometry& g, const T* gyg, int64_t cb, T* gb) {
+  VecMap<T> GB(gb, g.cg_out);
+  for (int64_t b = 0; b < cb; ++b)
+    GB += ConstMatMap<T>(gyg + b * s.c_out * g.p, g.cg_out, g.p).rowwise().sum();
+}
+
+// gw [cg_out, k] += GY [cg_out, cols] · col^T
+template <class T>
+void add_weight_grad_chunk(const ConvGeometry& g, const T* GY, const T* col, int64_t cols, T* gw) {
+  gemm_serial<T>(false, true, g.cg_out, g.k, cols, T(1), GY, cols, col, cols, T(1), gw, g.k);
+}
+
+// The input gradient of one group of a chunk of cb images (gx0: the first image's group, wg: the group's
+// weights): gcol [k, cols] = W^T · GY, then each image's windows added back onto its pixels. Where the input
+// is col, gcol is the gradient itself: written straight into gx when col_in_place, else scattered to the
+// planes.
+template <class T>
+void input_grad_chunk(const Conv2dShape& s, const ConvGeometry& g, const T* wg, const T* GY, int64_t cb,
+                      bool col_in_place, T* col, T* gxpad, T* gx0) {
+  const int64_t x_image = s.c_in * g.plane, cols = cb * g.p;
+  gemm_serial<T>(true, false, g.k, cols, g.cg_out, T(1), wg, g.k, GY, cols, T(0), col_in_place ? gx0 : col,
+                 cols);
+  if (col_in_place) return;
+  if (g.input_is_col) {
+    scatter_planes(col, cb, g.cg_in, g.p, gx0, x_image);
+    return;
+  }
+  for (int64_t b = 0; b < cb; ++b) {
+    T* gxg = gx0 + b * x_image;
+    T* acc = g.padded ? gxpad : gxg;
+    std::fill(acc, acc + g.cg_in * (g.padded ? g.pplane : g.plane), T(0));
+    col2im(s, g, col + b * g.p, cols, acc);
+    if (g.padded) unpad_gradient(s, g, gxpad, gxg);
+  }
+}
+
+}  // namespace
 
 // With `moments` (mean [n*c_out] then M2 [n*c_out]), each image's output planes are reduced right after its
 // GEMM, from the GEMM's output block, which is still in cache.
 template <class T>
-void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, double* moments,
-             ConvAlgorithm algorithm) {
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, double* moments,
+                    ConvAlgorithm algorithm) {
   check_conv2d_shape(s, "conv2d_forward");
   SSL_CHECK(x && w && y, "conv2d_forward: x, w and y must not be null");
   if (uses_direct_loops(s, algorithm)) return conv2d_forward_direct(s, x, w, bias, y, moments);
   const ConvGeometry g(s);
-  const int64_t x_image = s.c_in * g.plane, y_image = s.c_out * g.p;
+  const int64_t y_image = s.c_out * g.p;
   const int nt = threads_for_items(s.n);
   const int64_t nb = images_per_chunk(g.p, s.n, nt), chunks = (s.n + nb - 1) / nb;
   // With one image per chunk a convolution whose input is col reads x and writes y in place; otherwise col
   // and the gathered output live in per-thread scratch: [padded input | col | output].
-  const bool in_place = nb == 1;
+  const bool in_place = nb == 1, col_in_place = g.input_is_col && in_place;
   const int64_t pad_size = g.padded ? g.cg_in * g.pplane : 0;
-  const int64_t col_size = g.input_is_col && in_place ? 0 : g.k * nb * g.p;
+  const int64_t col_size = col_in_place ? 0 : g.k * nb * g.p;
   const int64_t out_size = in_place ? 0 : g.cg_out * nb * g.p;
   const int64_t per_thread = pad_size + col_size + out_size;
   T* scratch = reusable_scratch<T>(nt * per_thread);
@@ -158,13 +206,12 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
     for (int64_t chunk = 0; chunk < chunks; ++chunk) {
       const int64_t b0 = chunk * nb, cb = std::min(nb, s.n - b0), cols = cb * g.p;
       for (int64_t gi = 0; gi < s.groups; ++gi) {
-        const T* xg = x + b0 * x_image + gi * g.cg_in * g.plane;
         T* yg = y + b0 * y_image + gi * g.cg_out * g.p;
-        if (!(g.input_is_col && in_place)) fill_col(s, g, x, b0, cb, gi, xpad, col);
+        const T* colp = chunk_col(s, g, x, b0, cb, gi, col_in_place, xpad, col);
         // Y [cg_out, cols] = W [cg_out, k] · col [k, cols]
         MatMap<T> Y(in_place ? yg : out, g.cg_out, cols);
-        gemm_serial<T>(false, false, g.cg_out, cols, g.k, T(1), w + gi * g.cg_out * g.k, g.k,
-                       g.input_is_col && in_place ? xg : col, cols, T(0), Y.data(), cols);
+        gemm_serial<T>(false, false, g.cg_out, cols, g.k, T(1), w + gi * g.cg_out * g.k, g.k, colp, cols,
+                       T(0), Y.data(), cols);
         if (bias) Y.colwise() += ConstVecMap<T>(bias + gi * g.cg_out, g.cg_out);
         if (moments)
           for (int64_t b = 0; b < cb; ++b)
@@ -177,21 +224,6 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
       }
     }
   }
-}
-
-}  // namespace
-
-template <class T>
-void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
-                    ConvAlgorithm algorithm) {
-  forward(s, x, w, bias, y, nullptr, algorithm);
-}
-
-template <class T>
-void conv2d_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
-                            double* moments, ConvAlgorithm algorithm) {
-  SSL_CHECK(moments, "conv2d_forward_moments: moments must not be null");
-  forward(s, x, w, bias, y, moments, algorithm);
 }
 
 template <class T>
@@ -208,12 +240,12 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, 
   const int64_t x_image = s.c_in * g.plane, y_image = s.c_out * g.p, w_size = s.c_out * g.k;
   const int nt = threads_for_items(s.n);
   const int64_t nb = images_per_chunk(g.p, s.n, nt), chunks = (s.n + nb - 1) / nb;
-  const bool in_place = nb == 1;
+  const bool in_place = nb == 1, col_in_place = g.input_is_col && in_place;
   // Per-thread scratch: [padded input | padded input gradient | col | gathered gy]. One col buffer serves
   // both directions: col for the weight gradient, then gcol for the input gradient.
   const int64_t xpad_size = gw && g.padded ? g.cg_in * g.pplane : 0;
   const int64_t gxpad_size = gx && g.padded ? g.cg_in * g.pplane : 0;
-  const int64_t col_size = (gw || gx) && !(g.input_is_col && in_place) ? g.k * nb * g.p : 0;
+  const int64_t col_size = (gw || gx) && !col_in_place ? g.k * nb * g.p : 0;
   const int64_t gy_size = in_place ? 0 : g.cg_out * nb * g.p;
   const int64_t per_thread = xpad_size + gxpad_size + col_size + gy_size;
   T* scratch = reusable_scratch<T>(nt * per_thread);
@@ -234,41 +266,14 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, 
       for (int64_t gi = 0; gi < s.groups; ++gi) {
         const T* gyg = gy + b0 * y_image + gi * g.cg_out * g.p;
         if (!in_place) gather_planes(gyg, y_image, cb, g.cg_out, g.p, gyc);
-        ConstMatMap<T> GY(in_place ? gyg : gyc, g.cg_out, cols);
-        if (gb) {
-          // Summed from gy itself, image by image: Eigen's vectorised sum depends on the data's alignment,
-          // which in scratch would vary with the other buffers.
-          VecMap<T> GB(gb_part.data() + t * s.c_out + gi * g.cg_out, g.cg_out);
-          for (int64_t b = 0; b < cb; ++b)
-            GB += ConstMatMap<T>(gyg + b * y_image, g.cg_out, g.p).rowwise().sum();
-        }
-        if (gw) {
-          const T* xg = x + b0 * x_image + gi * g.cg_in * g.plane;
-          if (!(g.input_is_col && in_place)) fill_col(s, g, x, b0, cb, gi, xpad, col);
-          // GW [cg_out, k] += GY [cg_out, cols] · col^T
-          gemm_serial<T>(false, true, g.cg_out, g.k, cols, T(1), GY.data(), cols,
-                         g.input_is_col && in_place ? xg : col, cols, T(1),
-                         gw_part.data() + t * w_size + gi * g.cg_out * g.k, g.k);
-        }
-        if (gx) {
-          // gcol [k, cols] = W^T · GY (straight into gx when the input itself is col)
-          T* gx0 = gx + b0 * x_image + gi * g.cg_in * g.plane;
-          T* gcol = g.input_is_col && in_place ? gx0 : col;
-          gemm_serial<T>(true, false, g.k, cols, g.cg_out, T(1), w + gi * g.cg_out * g.k, g.k, GY.data(),
-                         cols, T(0), gcol, cols);
-          if (g.input_is_col && in_place) continue;
-          if (g.input_is_col) {
-            scatter_planes(col, cb, g.cg_in, g.p, gx0, x_image);
-            continue;
-          }
-          for (int64_t b = 0; b < cb; ++b) {
-            T* gxg = gx0 + b * x_image;
-            T* acc = g.padded ? gxpad : gxg;
-            std::fill(acc, acc + g.cg_in * (g.padded ? g.pplane : g.plane), T(0));
-            col2im(s, g, col + b * g.p, cols, acc);
-            if (g.padded) unpad_gradient(s, g, gxpad, gxg);
-          }
-        }
+        const T* GY = in_place ? gyg : gyc;  // [cg_out, cols]
+        if (gb) add_bias_grad_chunk(s, g, gyg, cb, gb_part.data() + t * s.c_out + gi * g.cg_out);
+        if (gw)
+          add_weight_grad_chunk(g, GY, chunk_col(s, g, x, b0, cb, gi, col_in_place, xpad, col), cols,
+                                gw_part.data() + t * w_size + gi * g.cg_out * g.k);
+        if (gx)
+          input_grad_chunk(s, g, w + gi * g.cg_out * g.k, GY, cb, col_in_place, col, gxpad,
+                           gx + b0 * x_image + gi * g.cg_in * g.plane);
       }
     }
     // The implicit barrier above guarantees every partial sum is complete. Add them in thread order.
@@ -278,13 +283,9 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* gy, 
 }
 
 template void conv2d_forward<float>(const Conv2dShape&, const float*, const float*, const float*, float*,
-                                    ConvAlgorithm);
+                                    double*, ConvAlgorithm);
 template void conv2d_forward<double>(const Conv2dShape&, const double*, const double*, const double*, double*,
-                                     ConvAlgorithm);
-template void conv2d_forward_moments<float>(const Conv2dShape&, const float*, const float*, const float*,
-                                            float*, double*, ConvAlgorithm);
-template void conv2d_forward_moments<double>(const Conv2dShape&, const double*, const double*, const double*,
-                                             double*, double*, ConvAlgorithm);
+                                     double*, ConvAlgorithm);
 template void conv2d_backward<float>(const Conv2dShape&, const float*, const float*, const float*, float*,
                                      float*, float*, ConvAlgorithm);
 template void conv2d_backward<double>(const Conv2dShape&, const double*, const double*, const double*,

@@ -6,7 +6,7 @@
 
 namespace ssl::kernels::cpu {
 
-// moments: as conv2d_forward_moments, or nullptr.
+// moments: as conv2d_forward's, or nullptr.
 template <class T>
 void conv2d_forward_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
                            double* moments);

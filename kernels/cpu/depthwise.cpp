@@ -32,7 +32,7 @@ namespace {
 // The shape checks every convolution makes, then the depthwise condition.
 void check_shape(const Conv2dShape& s, const char* fn) {
   check_conv2d_shape(s, fn);
-  SSL_CHECK(is_depthwise(s), fn, ": needs groups == c_in == c_out, got c_in=", s.c_in, " c_out=", s.c_out,
+  SSL_CHECK(s.is_depthwise(), fn, ": needs groups == c_in == c_out, got c_in=", s.c_in, " c_out=", s.c_out,
             " groups=", s.groups);
 }
 
@@ -46,8 +46,8 @@ struct Plane {
 
   Plane(int64_t h_, int64_t w_, int64_t kh_, int64_t kw_, int64_t sh_, int64_t sw_, int64_t ph_, int64_t pw_)
       : h(h_), w(w_), kh(kh_), kw(kw_), sh(sh_), sw(sw_), ph(ph_), pw(pw_) {
-    oh = (h + 2 * ph - kh) / sh + 1;
-    ow = (w + 2 * pw - kw) / sw + 1;
+    oh = window_count(h + 2 * ph, kh, sh);
+    ow = window_count(w + 2 * pw, kw, sw);
     // 0 <= o*stride - pad + tap < size  <=>  ceil((pad - tap)/stride) <= o <= floor((size - 1 + pad -
     // tap)/stride)
     for (int64_t i = 0; i < kh; ++i) {
@@ -370,23 +370,18 @@ void depthwise_conv2d_forward_v2(const Conv2dShape& s, const T* x, const T* w, c
   forward_v2(s, x, w, bias, y);
 }
 
+// _v3's forward without the checks, moments or nullptr (kernels/cpu/depthwise_v3.cpp), for the dispatch
+// below.
 template <class T>
-void depthwise_conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
-  if (uses_channel_tiles(s)) return depthwise_conv2d_forward_v3(s, x, w, bias, y);
-  depthwise_conv2d_forward_v2(s, x, w, bias, y);
-}
-
-// _v3's forward with moments (kernels/cpu/depthwise_v3.cpp), for the dispatch below.
-template <class T>
-void depthwise_v3_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
-                                  double* moments);
+void depthwise_v3_forward_unchecked(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                                    double* moments);
 
 template <class T>
-void depthwise_conv2d_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
-                                      double* moments) {
-  check_shape(s, "depthwise_conv2d_forward_moments");
-  SSL_CHECK(x && w && y && moments, "depthwise_conv2d_forward_moments: x, w, y and moments must not be null");
-  if (uses_channel_tiles(s)) return depthwise_v3_forward_moments(s, x, w, bias, y, moments);
+void depthwise_conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                              double* moments) {
+  check_shape(s, "depthwise_conv2d_forward");
+  SSL_CHECK(x && w && y, "depthwise_conv2d_forward: x, w and y must not be null");
+  if (uses_channel_tiles(s)) return depthwise_v3_forward_unchecked(s, x, w, bias, y, moments);
   forward_v2(s, x, w, bias, y, moments);
 }
 
@@ -422,11 +417,9 @@ void depthwise_conv2d_backward(const Conv2dShape& s, const T* x, const T* w, con
 }
 
 #define SSL_DEPTHWISE_INSTANTIATE(T)                                                                        \
-  template void depthwise_conv2d_forward<T>(const Conv2dShape&, const T*, const T*, const T*, T*);          \
+  template void depthwise_conv2d_forward<T>(const Conv2dShape&, const T*, const T*, const T*, T*, double*); \
   template void depthwise_conv2d_forward_v1<T>(const Conv2dShape&, const T*, const T*, const T*, T*);       \
   template void depthwise_conv2d_forward_v2<T>(const Conv2dShape&, const T*, const T*, const T*, T*);       \
-  template void depthwise_conv2d_forward_moments<T>(const Conv2dShape&, const T*, const T*, const T*, T*,   \
-                                                    double*);                                               \
   template void depthwise_conv2d_backward<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*, T*); \
   template void depthwise_conv2d_backward_v1<T>(const Conv2dShape&, const T*, const T*, const T*, T*, T*,   \
                                                 T*);                                                        \

@@ -175,14 +175,14 @@ void backward_v3(const Conv2dShape& s, const T* x, const T* w, const T* gy, T* g
 template <class T>
 void depthwise_conv2d_forward_v3(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   check_conv2d_shape(s, "depthwise_conv2d_forward_v3");
-  SSL_CHECK(is_depthwise(s), "depthwise_conv2d_forward_v3: needs groups == c_in == c_out");
+  SSL_CHECK(s.is_depthwise(), "depthwise_conv2d_forward_v3: needs groups == c_in == c_out");
   SSL_CHECK(x && w && y, "depthwise_conv2d_forward_v3: x, w and y must not be null");
   forward_v3(s, x, w, bias, y, nullptr);
 }
 
 template <class T>
-void depthwise_v3_forward_moments(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
-                                  double* moments) {
+void depthwise_v3_forward_unchecked(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y,
+                                    double* moments) {
   forward_v3(s, x, w, bias, y, moments);
 }
 
@@ -190,7 +190,7 @@ template <class T>
 void depthwise_conv2d_backward_v3(const Conv2dShape& s, const T* x, const T* w, const T* gy, T* gx, T* gw,
                                   T* gb) {
   check_conv2d_shape(s, "depthwise_conv2d_backward_v3");
-  SSL_CHECK(is_depthwise(s), "depthwise_conv2d_backward_v3: needs groups == c_in == c_out");
+  SSL_CHECK(s.is_depthwise(), "depthwise_conv2d_backward_v3: needs groups == c_in == c_out");
   SSL_CHECK(gy, "depthwise_conv2d_backward_v3: gy must not be null");
   SSL_CHECK(!gw || x, "depthwise_conv2d_backward_v3: x is needed for the weight gradient");
   SSL_CHECK(!gx || w, "depthwise_conv2d_backward_v3: w is needed for the input gradient");
@@ -201,10 +201,10 @@ template void depthwise_conv2d_forward_v3<float>(const Conv2dShape&, const float
                                                  float*);
 template void depthwise_conv2d_forward_v3<double>(const Conv2dShape&, const double*, const double*,
                                                   const double*, double*);
-template void depthwise_v3_forward_moments<float>(const Conv2dShape&, const float*, const float*,
-                                                  const float*, float*, double*);
-template void depthwise_v3_forward_moments<double>(const Conv2dShape&, const double*, const double*,
-                                                   const double*, double*, double*);
+template void depthwise_v3_forward_unchecked<float>(const Conv2dShape&, const float*, const float*,
+                                                    const float*, float*, double*);
+template void depthwise_v3_forward_unchecked<double>(const Conv2dShape&, const double*, const double*,
+                                                     const double*, double*, double*);
 template void depthwise_conv2d_backward_v3<float>(const Conv2dShape&, const float*, const float*,
                                                   const float*, float*, float*, float*);
 template void depthwise_conv2d_backward_v3<double>(const Conv2dShape&, const double*, const double*,

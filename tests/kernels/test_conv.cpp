@@ -96,7 +96,7 @@ void check_forward_case(const ConvCase& c, bool with_bias, ConvAlgorithm a, std:
   const auto ref = conv_reference(s, x, w, b);
   const auto xt = cast<T>(x), wt = cast<T>(w), bt = cast<T>(b);
   auto y = poisoned<T>(y_count(s));
-  cpu::conv2d_forward<T>(s, xt.data(), wt.data(), with_bias ? bt.data() : nullptr, y.data(), a);
+  cpu::conv2d_forward<T>(s, xt.data(), wt.data(), with_bias ? bt.data() : nullptr, y.data(), nullptr, a);
   check_close(y, ref, atol, rtol, std::string(c.name) + (with_bias ? " with bias" : " no bias"));
 }
 
@@ -120,7 +120,7 @@ TEST_CASE("conv2d_forward matches the loop-by-loop reference") {
 
 namespace {
 
-// Each plane's mean, then each plane's Σ (y - mean)², in long double: what the *_moments kernels record.
+// Each plane's mean, then each plane's Σ (y - mean)², in long double: what the kernels record given moments.
 template <class T>
 std::vector<double> moments_reference(const std::vector<T>& y, int64_t planes, int64_t hw) {
   std::vector<double> m(2 * planes);
@@ -143,7 +143,7 @@ void check_moments_case(const ConvCase& c, double offset, ConvAlgorithm a, std::
   const auto xt = cast<T>(x), wt = cast<T>(w), bt = cast<T>(b);
   auto y = poisoned<T>(y_count(s));
   auto moments = poisoned<double>(2 * s.n * s.c_out);
-  cpu::conv2d_forward_moments<T>(s, xt.data(), wt.data(), bt.data(), y.data(), moments.data(), a);
+  cpu::conv2d_forward<T>(s, xt.data(), wt.data(), bt.data(), y.data(), moments.data(), a);
   const std::string name = std::string(c.name) + " offset " + std::to_string(offset);
   check_close(y, conv_reference(s, x, w, b), tol * (1 + offset), tol, name + " y");
   // The moments of the y the kernel wrote (rounding in y is the convolution's, not the moments').
@@ -153,7 +153,7 @@ void check_moments_case(const ConvCase& c, double offset, ConvAlgorithm a, std::
 
 }  // namespace
 
-TEST_CASE("conv2d_forward_moments writes y and every output plane's mean and spread") {
+TEST_CASE("conv2d_forward with moments writes y and every output plane's mean and spread") {
   std::mt19937_64 rng(7);
   std::vector<ConvCase> cases = kSmallCases;
   cases.push_back({"1x1 on 2x2 planes, 19 images in chunks", {19, 6, 2, 2, 5, 1, 1, 1, 1, 0, 0, 1}});
@@ -239,7 +239,7 @@ TEST_CASE("conv2d float agrees with double at training sizes; weight gradients a
       const auto b = random_vector(s.c_out, rng), gy = random_vector(y_count(s), rng);
 
       std::vector<double> y(y_count(s)), gx(x_count(s)), gw(w_count(s)), gb(s.c_out);
-      cpu::conv2d_forward<double>(s, x.data(), w.data(), b.data(), y.data(), a);
+      cpu::conv2d_forward<double>(s, x.data(), w.data(), b.data(), y.data(), nullptr, a);
       cpu::conv2d_backward<double>(s, x.data(), w.data(), gy.data(), gx.data(), gw.data(), gb.data(), a);
       // The double kernel itself is checked against the reference at this size too.
       check_close(y, conv_reference(s, x, w, b), 1e-12, 1e-12, "double forward vs reference");
@@ -247,7 +247,7 @@ TEST_CASE("conv2d float agrees with double at training sizes; weight gradients a
       const auto xf = cast<float>(x), wf = cast<float>(w), bf = cast<float>(b), gyf = cast<float>(gy);
       auto yf = poisoned<float>(y_count(s)), gxf = poisoned<float>(x_count(s));
       auto gwf = poisoned<float>(w_count(s)), gbf = poisoned<float>(s.c_out);
-      cpu::conv2d_forward<float>(s, xf.data(), wf.data(), bf.data(), yf.data(), a);
+      cpu::conv2d_forward<float>(s, xf.data(), wf.data(), bf.data(), yf.data(), nullptr, a);
       cpu::conv2d_backward<float>(s, xf.data(), wf.data(), gyf.data(), gxf.data(), gwf.data(), gbf.data(), a);
       // Sums of hundreds to thousands of float products: scale the absolute tolerance to the output's size.
       check_close(yf, y, 1e-5 * max_abs(y), 1e-4, "float forward");

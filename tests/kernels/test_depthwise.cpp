@@ -99,7 +99,11 @@ std::vector<Version<T>> versions() {
   return {{"v1", cpu::depthwise_conv2d_forward_v1<T>, cpu::depthwise_conv2d_backward_v1<T>},
           {"v2", cpu::depthwise_conv2d_forward_v2<T>, cpu::depthwise_conv2d_backward_v2<T>},
           {"v3", cpu::depthwise_conv2d_forward_v3<T>, cpu::depthwise_conv2d_backward_v3<T>},
-          {"default", cpu::depthwise_conv2d_forward<T>, cpu::depthwise_conv2d_backward<T>}};
+          {"default",
+           [](const Conv2dShape& s, const T* x, const T* w, const T* b, T* y) {
+             cpu::depthwise_conv2d_forward<T>(s, x, w, b, y);  // no moments
+           },
+           cpu::depthwise_conv2d_backward<T>}};
 }
 
 template <class T>
@@ -127,7 +131,7 @@ TEST_CASE("depthwise_conv2d_forward (every version) matches the direct-loop refe
 
 namespace {
 
-// Each plane's mean, then each plane's Σ (y - mean)², in long double: what the *_moments kernels record.
+// Each plane's mean, then each plane's Σ (y - mean)², in long double: what the kernels record given moments.
 template <class T>
 std::vector<double> moments_reference(const std::vector<T>& y, int64_t planes, int64_t hw) {
   std::vector<double> m(2 * planes);
@@ -150,7 +154,7 @@ void check_moments(const Case& c, double offset, std::mt19937_64& rng, double to
   const auto xt = cast<T>(x), wt = cast<T>(w), bt = cast<T>(b);
   auto y = poisoned<T>(y_count(s));
   auto moments = poisoned<double>(2 * s.n * s.c_out);
-  cpu::depthwise_conv2d_forward_moments<T>(s, xt.data(), wt.data(), bt.data(), y.data(), moments.data());
+  cpu::depthwise_conv2d_forward<T>(s, xt.data(), wt.data(), bt.data(), y.data(), moments.data());
   const std::string name = std::string(c.name) + " offset " + std::to_string(offset);
   check_close(y, reference(s, x, w, b), tol * (1 + offset), tol, name + " y");
   check_close(moments, moments_reference(y, s.n * s.c_out, s.out_h() * s.out_w()), tol, tol,
@@ -159,7 +163,7 @@ void check_moments(const Case& c, double offset, std::mt19937_64& rng, double to
 
 }  // namespace
 
-TEST_CASE("depthwise_conv2d_forward_moments (v2 and v3 planes) writes y and every plane's mean and spread") {
+TEST_CASE("depthwise_conv2d_forward with moments (v2 and v3 planes) writes y and each plane's moments") {
   std::mt19937_64 rng(5);
   for (const auto& c : kCases)
     for (double offset : {0.0, 1000.0}) {
