@@ -23,13 +23,13 @@ nlohmann::json merge_resume_options(const CLI::App& cmd, const char* command, nl
 
 // --skip-bad-images, shared by every command that opens datasets.
 void add_skip_bad_images_flag(CLI::App& cmd, bool& skip_bad_images);
-// --threads (compute threads for the kernels, 0 = the OpenMP default; for a command that continues training
-// runs, `resumable`, 0 also means that a run continued keeps the count it recorded) and --workers
-// (data-loading threads, 0 = batches built on the training thread), shared by every command that has them;
-// negative counts are refused.
 // The most --threads and --workers a run may ask for: far above any machine's cores, and low enough that
 // the threads can be started.
 constexpr int kMaxThreads = 1024;
+// --threads (compute threads for the kernels, 0 = the OpenMP default; for a command that continues training
+// runs, `resumable`, 0 also means that a run continued keeps the count it recorded) and --workers
+// (data-loading threads, 0 = batches built on the training thread), shared by every command that has them;
+// counts below 0 or above kMaxThreads are refused.
 void add_threads_flag(CLI::App& cmd, int& threads, bool resumable = false);
 void add_workers_flag(CLI::App& cmd, int& workers);
 // --seed, described by `help`; a negative seed is refused (unsigned parsing would wrap -1 to 2^64 - 1).

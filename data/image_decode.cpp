@@ -35,8 +35,9 @@ const char* announced_format(const uint8_t* bytes, size_t size) {
   return nullptr;
 }
 
-// stb_image tries one format after another, so its failure reason is the last format's ("Not a PNG" for a
-// truncated JPEG): for a file that announces its format, the format is named instead.
+// stb_image tries one format after another, and its failure reason is the last one's ("Not a PNG" for a
+// truncated JPEG, from its header read and from its decoder alike): for a file that announces its format, the
+// format is named instead.
 [[noreturn]] void throw_undecodable(const std::string& source_name, const uint8_t* bytes, size_t size) {
   if (const char* format = announced_format(bytes, size))
     throw_undecodable(source_name, str_cat("its ", format, " data does not decode"));
@@ -123,10 +124,11 @@ std::string image_file_header_problem(const std::string& path) {
   int w = 0, h = 0, comp = 0;
   if (!stbi_info(path.c_str(), &w, &h, &comp)) {
     uint64_t png_w = 0, png_h = 0;
+    // stb_image refuses a PNG of more than 2^30 bytes of pixels: 2^28 of them at four channels.
     if (format && std::string_view(format) == "PNG" &&
-        png_declared_size(head.data(), head.size(), png_w, png_h))
+        png_declared_size(head.data(), head.size(), png_w, png_h) && png_w * png_h > (uint64_t(1) << 28))
       return str_cat("cannot read the image header (a PNG of ", png_w, "x", png_h,
-                     " pixels, which the decoder refuses)");
+                     " pixels, more than the decoder takes)");
     if (format) return str_cat("cannot read the image header (its ", format, " header does not decode)");
     const char* why = stbi_failure_reason();
     return str_cat("cannot read the image header (", why ? why : "unknown reason",

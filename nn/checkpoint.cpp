@@ -59,6 +59,9 @@ bool digest_from(std::ifstream& in, uint64_t offset, uint64_t& hash) {
 // when it has a data digest, its header is not. A file whose header digest *name* was damaged looks exactly
 // like one of those; it is let through, since a damage that hit the name left the rest of the header as it
 // was written (and the data is still checked). Files with neither digest (other programs') load unchecked.
+// Metadata keys that begin with "ssl." are the format's own: callers may not write them, and the readers
+// hand none back (not even a digest whose name was damaged).
+constexpr const char* kReservedPrefix = "ssl.";
 constexpr const char* kDataDigestKey = "ssl.data_fnv1a64";
 constexpr const char* kHeaderDigestKey = "ssl.header_fnv1a64";
 constexpr const char* kBlankDigest = "0000000000000000";  // the header digest's value while it is computed
@@ -201,7 +204,7 @@ Header read_header(const std::string& path, std::ifstream& in) {
         SSL_CHECK(v.is_string(), path, ": metadata '", k, "' must be a string, found ", v.dump());
         if (k == kDataDigestKey)
           out.data_digest = v.get<std::string>();
-        else if (k != kHeaderDigestKey)
+        else if (!k.starts_with(kReservedPrefix))
           out.metadata[k] = v.get<std::string>();
       }
       continue;
@@ -252,8 +255,9 @@ namespace {
 // Removes the temporary files that writes of `path` left when their process was killed (`<name>.tmp.<pid>`
 // beside it, a checkpoint's size each), where that process no longer exists. A live process's file (this
 // one's included), and any name write_file_atomically would not have made, are left alone; so is anything
-// that cannot be read or removed, since the write itself does not depend on it. The pids are this
-// machine's: a directory that several machines write to at once is not supported.
+// that cannot be read or removed, since the write itself does not depend on it. The pids are those
+// of this machine's process namespace: a directory that several machines or containers write to at once
+// is not supported (a live writer elsewhere would lose its temporary file, and its write would fail).
 void remove_stale_temporary_files(const std::string& path) {
   const std::filesystem::path file(path);
   const std::string prefix = file.filename().string() + ".tmp.";
@@ -309,8 +313,9 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const Metadata& metadata) {
-  for (const char* key : {kDataDigestKey, kHeaderDigestKey})
-    SSL_CHECK(metadata.count(key) == 0, "save_safetensors: the metadata key '", key, "' is reserved");
+  for (const auto& [key, value] : metadata)
+    SSL_CHECK(!key.starts_with(kReservedPrefix), "save_safetensors: the metadata key '", key,
+              "' is reserved (keys beginning with ", kReservedPrefix, " are the format's own)");
   json header = json::object();
   std::string data;
   std::vector<Tensor> host;

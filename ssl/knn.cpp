@@ -7,9 +7,10 @@
 namespace ssl {
 namespace {
 
-// The rows of x [N, F] scaled to unit length, in float32. Each row is divided by its largest magnitude
-// first, in double, so that features of any scale are normalised alike: a random encoder's can be 1e-16
-// long, which l2_normalize's guard of 1e-12 would leave as they are. A row of zeros stays zeros.
+// The rows of x [N, F] scaled to unit length, in float32, with no floor on the norm: a random encoder's
+// features can be 1e-16 long, which l2_normalize's guard of 1e-12 would leave as they are. The norm is taken
+// in double of the row divided by its largest magnitude, so that no square underflows or overflows. A row of
+// zeros stays zeros.
 Tensor unit_rows(const Tensor& x) {
   const int64_t n = x.size(0), f = x.size(1);
   const std::vector<double> v = x.to(DType::f64).contiguous().to_vector<double>();

@@ -284,7 +284,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
 
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
     metrics.push_back(train_epoch(o, setup, *optimizer, schedule, epoch, step, device));
-    check_state_finite("pretrain", model, {optimizer.get()}, epoch + 1);
+    check_state_finite("pretrain", model, {{"", optimizer.get()}}, epoch + 1);
     write_metrics_files(o.out_dir, metrics_json(metrics), metrics_csv(metrics));
     write_epoch_outputs(o, model, epoch + 1);
     // Last, so that a crash before it resumes from the previous epoch and redoes this one.

@@ -60,18 +60,18 @@ void check_no_run_to_overwrite(const std::string& command, const std::string& ch
 }
 
 void check_state_finite(const std::string& command, const nn::Module& model,
-                        const std::vector<const nn::Optimizer*>& optimizers, int64_t epoch) {
+                        const std::vector<nn::NamedOptimizer>& optimizers, int64_t epoch) {
   const char* diverged =
       "; the training diverged (try a lower --lr), and the last good checkpoint is left as it was";
-  for (const auto& [name, p] : model.named_parameters()) {
-    const int64_t at = first_non_finite(p);
-    SSL_CHECK(at < 0, command, ": after epoch ", epoch, " parameter '", name, "' holds ",
-              p.detach().to(DType::f64).to_vector<double>()[size_t(at)], diverged);
+  for (const auto& [name, t] : model.state()) {  // parameters and buffers (BatchNorm's running statistics)
+    const int64_t at = first_non_finite(t);
+    SSL_CHECK(at < 0, command, ": after epoch ", epoch, " '", name, "' holds ",
+              t.detach().to(DType::f64).to_vector<double>()[size_t(at)], diverged);
   }
-  for (const nn::Optimizer* optimizer : optimizers) {
-    const std::string state = optimizer->non_finite_state();
-    SSL_CHECK(state.empty(), command, ": after epoch ", epoch, " the optimizer's ", state,
-              " holds a NaN or an infinity", diverged);
+  for (const nn::NamedOptimizer& o : optimizers) {
+    const std::string state = o.optimizer->non_finite_state();
+    SSL_CHECK(state.empty(), command, ": after epoch ", epoch, " the ", o.name.empty() ? "" : o.name + " ",
+              "optimizer's ", state, " holds a NaN or an infinity", diverged);
   }
 }
 

@@ -52,13 +52,13 @@ Options options_to_resume(const std::string& dir, const std::string& format,
 // run, which the new one would overwrite epoch by epoch.
 void check_no_run_to_overwrite(const std::string& command, const std::string& checkpoint_path);
 
-// Before an epoch's outputs are saved: throws ssl::Error, naming `command`, the epoch and the first parameter
-// of `model` or state tensor of `optimizers` that holds a NaN or an infinity. The loss is checked before
-// every step, but the last step of an epoch can still blow the weights up, and Adam's second moments can
-// overflow while the weights stay finite (the run then no longer learns); this keeps them out of the
-// checkpoint, so the previous epoch's stays.
+// Before an epoch's outputs are saved: throws ssl::Error, naming `command`, the epoch and the first tensor of
+// `model` (parameter or buffer) or state tensor of `optimizers` that holds a NaN or an infinity. The loss is
+// checked before every step, but the last step of an epoch can still blow the weights up, and Adam's second
+// moments can overflow while the weights stay finite (the run then no longer learns); this keeps them out of
+// the checkpoint, so the previous epoch's stays (a resume refuses a checkpoint that holds any).
 void check_state_finite(const std::string& command, const nn::Module& model,
-                        const std::vector<const nn::Optimizer*>& optimizers, int64_t epoch);
+                        const std::vector<nn::NamedOptimizer>& optimizers, int64_t epoch);
 
 // The training state to save after `epoch` completed epochs and `step` optimizer steps: the run's config and
 // metrics, and where the default generator stands.

@@ -162,7 +162,7 @@ SganEpochMetrics run_sgan_epoch(const SganOptions& o, FakeLogit form, SganData& 
     progress.update(sums.steps, sums.d / double(sums.steps), semi ? unl.size() : lab.size());
   }
   progress.finish();
-  check_state_finite("sgan", models, {&opt_d, &opt_g}, epoch + 1);
+  check_state_finite("sgan", models, {{"discriminator", &opt_d}, {"generator", &opt_g}}, epoch + 1);
   const TopK top = score_discriminator(models.evaluated(), *d.test_loader);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return epoch_metrics(epoch + 1, sums, top, seconds);

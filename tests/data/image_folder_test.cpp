@@ -327,7 +327,8 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     ssl::test::write_bytes(dir / "cat/a.png", png);
     CHECK(contains(error_of([&] { ds.image(0); }),
                    "30000x30000 pixels, more than the 67108864 pixels accepted"));
-    CHECK(contains(error_of([&] { ImageFolderDataset(dir.path()); }), "a PNG of 30000x30000 pixels"));
+    CHECK(contains(error_of([&] { ImageFolderDataset(dir.path()); }),
+                   "a PNG of 30000x30000 pixels, more than the decoder takes"));
   }
   SUBCASE("a JPEG cut short is named as one, not by the last format the decoder tried") {
     std::vector<uint8_t> jpg = ssl::test::read_bytes(dir / "dog/c.jpg");

@@ -13,8 +13,11 @@
 #include "data/synthetic.h"
 #include "kernels/compute_threads.h"
 #include "nn/checkpoint.h"
+#include "nn/layers.h"
+#include "nn/optim.h"
 #include "nn/train_state.h"
 #include "ssl/pretrain.h"
+#include "ssl/resume_check.h"
 #include "support/temp_dir.h"
 
 using namespace ssl;
@@ -203,6 +206,11 @@ TEST_CASE("a fine-tuning run whose starting encoder has changed is trained again
   f.resume = true;
   CHECK_THROWS_WITH_AS(pretrain(f), doctest::Contains("has changed since this run started from it"),
                        ssl::Error);
+  // The same directory under another spelling is that encoder, changed: not "another encoder".
+  PretrainOptions respelled = f;
+  respelled.init = init.out_dir + "/.";
+  CHECK_THROWS_WITH_AS(pretrain(respelled), doctest::Contains("has changed since this run started from it"),
+                       ssl::Error);
   // Another encoder altogether is an option that differs, named as such; the run is kept, not trained again.
   PretrainOptions elsewhere = f;
   elsewhere.resume = false;
@@ -367,9 +375,26 @@ TEST_CASE("a run whose weights blow up is stopped before they are saved") {
   p.max_steps_per_epoch = 1;
   p.warmup_epochs = 0;
   p.lr = 1e39;
-  CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("after epoch 1 parameter '"), ssl::Error);
+  CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("after epoch 1 '"), ssl::Error);
   CHECK_FALSE(fs::exists(p.out_dir + "/checkpoint.safetensors"));
   CHECK_FALSE(fs::exists(p.out_dir + "/encoder.safetensors"));
+}
+
+TEST_CASE("an epoch's end finds a non-finite buffer or optimizer state, naming it and the optimizer") {
+  nn::BatchNorm bn(3);
+  nn::Adam adam(bn.parameters(), 0.01);
+  CHECK_NOTHROW(check_state_finite("sgan", bn, {{"generator", &adam}}, 1));
+  // The weights finite, a running statistic not: a checkpoint of it could never be resumed.
+  bn.running_var.fill_(INFINITY);
+  CHECK_THROWS_WITH_AS(check_state_finite("sgan", bn, {{"generator", &adam}}, 2),
+                       doctest::Contains("after epoch 2 'running_var' holds inf"), ssl::Error);
+  bn.running_var.fill_(1);
+  for (Tensor& p : bn.parameters()) p.set_grad(Tensor::full(p.shape(), 1e30f, p.dtype()));
+  adam.step();  // (1e30)² overflows the second moments; the weights move by lr and stay finite
+  CHECK_THROWS_WITH_AS(
+      check_state_finite("sgan", bn, {{"generator", &adam}}, 3),
+      doctest::Contains("the generator optimizer's state.0.exp_avg_sq holds a NaN or an infinity"),
+      ssl::Error);
 }
 
 TEST_CASE("resuming from a truncated checkpoint names the file and the tensor") {
