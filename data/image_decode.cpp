@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <initializer_list>
 #include <memory>
-#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -45,17 +44,6 @@ const char* announced_format(const uint8_t* bytes, size_t size) {
   throw_undecodable(source_name, str_cat(why ? why : "unknown reason", "; expected a JPEG, PNG or BMP file"));
 }
 
-// The width and height a PNG's header (IHDR, the first chunk) declares; false when `bytes` has none.
-bool png_declared_size(const uint8_t* bytes, size_t size, uint64_t& width, uint64_t& height) {
-  if (size < 24 || std::string_view(reinterpret_cast<const char*>(bytes) + 12, 4) != "IHDR") return false;
-  auto be32 = [&](size_t at) {
-    return uint64_t(bytes[at]) << 24 | uint64_t(bytes[at + 1]) << 16 | uint64_t(bytes[at + 2]) << 8 |
-           bytes[at + 3];
-  };
-  width = be32(16), height = be32(20);
-  return true;
-}
-
 // How much of a file is read first to check a JPEG's tables up to its frame header; the whole file is read
 // only when the header lies further in.
 constexpr int64_t kHeaderPrefixBytes = int64_t(1) << 20;
@@ -72,9 +60,8 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& source_
   if (problem.empty()) problem = bmp_size_problem(bytes, size, size);
   if (!problem.empty()) throw_undecodable(source_name, problem);
   // A PNG larger than accepted is refused as such before stb_image, whose own size limit says "corrupt".
-  const char* format = announced_format(bytes, size);
   uint64_t png_w = 0, png_h = 0;
-  if (format && std::string_view(format) == "PNG" && png_declared_size(bytes, size, png_w, png_h))
+  if (png_declared_size(bytes, size, png_w, png_h))
     SSL_CHECK(png_w * png_h <= uint64_t(max_pixels), source_name, ": the header gives an image of ", png_w,
               "x", png_h, " pixels, more than the ", max_pixels, " pixels accepted");
   int w = 0, h = 0, comp = 0;
@@ -125,8 +112,7 @@ std::string image_file_header_problem(const std::string& path) {
   if (!stbi_info(path.c_str(), &w, &h, &comp)) {
     uint64_t png_w = 0, png_h = 0;
     // stb_image refuses a PNG of more than 2^30 bytes of pixels: 2^28 of them at four channels.
-    if (format && std::string_view(format) == "PNG" &&
-        png_declared_size(head.data(), head.size(), png_w, png_h) && png_w * png_h > (uint64_t(1) << 28))
+    if (png_declared_size(head.data(), head.size(), png_w, png_h) && png_w * png_h > (uint64_t(1) << 28))
       return str_cat("cannot read the image header (a PNG of ", png_w, "x", png_h,
                      " pixels, more than the decoder takes)");
     if (format) return str_cat("cannot read the image header (its ", format, " header does not decode)");

@@ -199,6 +199,15 @@ std::string image_data_problem(const PngParts& png, int64_t max_pixels) {
 
 }  // namespace
 
+bool png_declared_size(const uint8_t* bytes, size_t size, uint64_t& width, uint64_t& height) {
+  if (size < 24 || !std::equal(kPngSignature, kPngSignature + 8, bytes) ||
+      std::memcmp(bytes + 12, "IHDR", 4) != 0)
+    return false;
+  width = be32(bytes + 16);
+  height = be32(bytes + 20);
+  return true;
+}
+
 uint32_t png_crc32(const uint8_t* bytes, size_t size) {
   // Table k holds what a byte value contributes k bytes before the end of an 8-byte step (table 0: the
   // reflected remainder after its own eight division steps), so that eight bytes take eight lookups and no

@@ -23,6 +23,10 @@ namespace ssl::data {
 // declares more than `max_pixels` pixels (the caller refuses those).
 std::string png_chunk_problem(const uint8_t* bytes, size_t size, int64_t max_pixels);
 
+// The width and height a PNG's header (IHDR, its first chunk) declares; false when `bytes` does not begin
+// with a PNG signature and a header.
+bool png_declared_size(const uint8_t* bytes, size_t size, uint64_t& width, uint64_t& height);
+
 // The CRC-32 of `size` bytes as PNG computes it (ISO 3309, as zlib's crc32), over a chunk's type and data.
 uint32_t png_crc32(const uint8_t* bytes, size_t size);
 

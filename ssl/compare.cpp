@@ -119,13 +119,9 @@ void check_patch_encoder_fits_images(const CompareOptions& c) {
 // --layer best chooses each probe's layer on a held-out fifth of every class of the probes' images: refused
 // before anything trains when no class of `set` has two images to hold one out.
 void check_layer_can_be_chosen(const CompareOptions& c, const data::Dataset& set, const std::string& spec) {
-  if (c.layer != "best") return;
-  std::vector<int64_t> per_class(size_t(set.num_classes()), 0);
-  for (int64_t i = 0; i < set.size(); ++i)
-    if (set.label(i) >= 0 && ++per_class[size_t(set.label(i))] >= 2) return;
-  throw Error(
-      str_cat("compare: --layer best chooses each probe's layer on a held-out fifth of every class of ", spec,
-              ", which has no class with two images; give it more images, or name a --layer"));
+  SSL_CHECK(c.layer != "best" || has_a_class_of_two(set),
+            "compare: --layer best chooses each probe's layer on a held-out fifth of every class of ", spec,
+            ", which has no class with two images; give it more images, or name a --layer");
 }
 
 nlohmann::json study_a(const CompareOptions& c) {

@@ -181,17 +181,28 @@ void split_off_a_fifth_per_class(const data::Dataset& set, uint64_t seed, std::v
   std::sort(held_rows.begin(), held_rows.end());
 }
 
+}  // namespace
+
+bool has_a_class_of_two(const data::Dataset& set) {
+  std::vector<int64_t> per_class(size_t(set.num_classes()), 0);
+  for (int64_t i = 0; i < set.size(); ++i)
+    if (set.label(i) >= 0 && ++per_class[size_t(set.label(i))] >= 2) return true;
+  return false;
+}
+
+namespace {
+
 // Layer "best": each layer's training features, a classifier fitted on four fifths of them and scored on
 // the other fifth (split_off_a_fifth_per_class, so that every class with two images or more is in both
 // parts). Returns the training features of the layer that scores best (the shallower on a tie) and sets
 // *layer to it.
 Features features_at_best_layer(nn::Encoder& encoder, const data::Dataset& train_set, const EvalOptions& o,
                                 size_t* layer, nlohmann::json* selection) {
+  SSL_CHECK(has_a_class_of_two(train_set), "eval --layer best: the training split ", train_set.name(),
+            " has ", train_set.size(), " images, no class with two to hold one out");
   const std::vector<std::string> names = encoder.layer_names();
   std::vector<int64_t> fit_rows, held_rows;
   split_off_a_fifth_per_class(train_set, o.seed, fit_rows, held_rows);
-  SSL_CHECK(!held_rows.empty(), "eval --layer best: the training split ", train_set.name(), " has ",
-            train_set.size(), " images, no class with two to hold one out");
   const Tensor fit_index = Tensor::from_vector(fit_rows, {int64_t(fit_rows.size())});
   const Tensor held_index = Tensor::from_vector(held_rows, {int64_t(held_rows.size())});
   Features best;

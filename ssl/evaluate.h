@@ -92,6 +92,10 @@ struct EvalOptions {
 // Top-1, ...}}.
 nlohmann::json evaluate(const EvalOptions& options);
 
+// Whether some class of `set` has two labelled images: what --layer best needs to hold a fifth of a class out
+// (every class of two or more gives one image to the held-out part).
+bool has_a_class_of_two(const data::Dataset& set);
+
 // Refuses, naming `role` ("the training split", "--test") and `spec`, a split an evaluation cannot use: one
 // with an unlabelled image (a SPEC@N,rest part, STL-10's unlabeled split) or, given the training split
 // `train`, one that shares no class name with it. evaluate() (and compare) call it on every split before any
