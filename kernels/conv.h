@@ -27,13 +27,13 @@ struct Conv2dShape {
   bool is_depthwise() const { return groups == c_in && c_out == c_in; }
 };
 
+// Throws ssl::Error naming `fn` unless the shape is valid: positive sizes, stride >= 1, padding >= 0,
+// channels divisible by groups, and a kernel that fits the padded input. Every device's kernels ask it.
+void check_conv2d_shape(const Conv2dShape& s, const char* fn);
+
 namespace cpu {
 
 using ssl::kernels::Conv2dShape;
-
-// Throws ssl::Error naming `fn` unless the shape is valid: positive sizes, stride >= 1, padding >= 0,
-// channels divisible by groups, and a kernel that fits the padded input.
-void check_conv2d_shape(const Conv2dShape& s, const char* fn);
 
 // How the CPU kernels compute a convolution. im2col + GEMM (kernels/cpu/conv.cpp) suits most layers; direct
 // loops (kernels/cpu/conv_direct.cpp) suit layers with few output channels per group, at most

@@ -262,7 +262,12 @@ std::shared_ptr<SupervisedClassifier> finetune(const EvalOptions& o, const std::
   p.device = o.device;
   p.skip_bad_images = o.skip_bad_images;
   p.show_progress = o.show_progress;
-  pretrain_or_continue(p);  // which checks that a run already there agrees with these options
+  try {
+    pretrain_or_continue(p);  // which checks that a run already there agrees with these options
+  } catch (const Error& e) {
+    // The runner speaks as `pretrain`; say which command's training it was.
+    throw Error(str_cat("eval --protocol finetune, training in ", run_dir, ": ", e.what()));
+  }
   *info = {{"run", run_dir},     {"method", p.method},
            {"epochs", p.epochs}, {"batch_size", p.batch_size},
            {"lr", p.lr},         {"weight_decay", p.weight_decay}};

@@ -35,7 +35,7 @@
 
 #include "core/error.h"
 
-namespace ssl::kernels::cpu {
+namespace ssl::kernels {
 
 void check_conv2d_shape(const Conv2dShape& s, const char* fn) {
   SSL_CHECK(s.n >= 1 && s.c_in >= 1 && s.h >= 1 && s.w >= 1 && s.c_out >= 1 && s.kh >= 1 && s.kw >= 1, fn,
@@ -50,6 +50,10 @@ void check_conv2d_shape(const Conv2dShape& s, const char* fn) {
   SSL_CHECK(s.out_h() >= 1 && s.out_w() >= 1, fn, ": kernel ", s.kh, "x", s.kw,
             " does not fit the padded input ", s.h + 2 * s.pad_h, "x", s.w + 2 * s.pad_w);
 }
+
+}  // namespace ssl::kernels
+
+namespace ssl::kernels::cpu {
 
 namespace {
 

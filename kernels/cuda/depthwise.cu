@@ -354,7 +354,7 @@ __global__ void input_grad_v3_kernel(Geom g, Tiling tl, const T* w, const T* gy,
 // ---- host side ------------------------------------------------------------------------------------------
 
 void check_shape(const Conv2dShape& s, const char* fn) {
-  cpu::check_conv2d_shape(s, fn);
+  check_conv2d_shape(s, fn);
   SSL_CHECK(s.is_depthwise(), fn, ": needs groups == c_in == c_out, got c_in=", s.c_in, " c_out=", s.c_out,
             " groups=", s.groups);
   SSL_CHECK(s.n * s.c_in <= (int64_t(1) << 31) - 1 && s.h * s.w <= (int64_t(1) << 30), fn,

@@ -326,6 +326,10 @@ TEST_CASE("eval --protocol finetune: encoder and head trained on --train, every 
   e.finetune.epochs = 6;  // a finished run trained with other options is not taken for the one asked for
   e.finetune.lr = 1e-3;
   CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("lr: saved 0.003, requested 0.001"), ssl::Error);
+  // The runner's refusal says which command's training it was.
+  CHECK_THROWS_WITH_AS(evaluate(e),
+                       doctest::Contains(("eval --protocol finetune, training in " + run + ": ").c_str()),
+                       ssl::Error);
 
   // From random:MODEL it is the supervised baseline; without --out it trains in a directory removed after.
   e.encoder = "random:convnet2";
