@@ -65,8 +65,12 @@ TEST_CASE("each method's loss and gradients on CUDA equal the CPU's for the same
     loss_cpu.backward();
     loss_gpu.backward();
     const auto p_cpu = m.cpu.model->named_parameters(), p_gpu = m.gpu.model->named_parameters();
+    REQUIRE(p_gpu.size() == p_cpu.size());
     for (size_t i = 0; i < p_cpu.size(); ++i) {
-      if (!p_cpu[i].second.grad().defined()) continue;  // e.g. a discriminator the loss did not use
+      // A parameter the loss did not use (a discriminator) has a gradient on neither device.
+      CHECK_MESSAGE(p_gpu[i].second.grad().defined() == p_cpu[i].second.grad().defined(),
+                    (method + ": gradient of " + p_cpu[i].first + " defined on one device only"));
+      if (!p_cpu[i].second.grad().defined() || !p_gpu[i].second.grad().defined()) continue;
       test::check_close(p_gpu[i].second.grad().to_vector<float>(), p_cpu[i].second.grad().to_vector<double>(),
                         2e-3, 2e-3, method + " gradient of " + p_cpu[i].first);
     }

@@ -3,6 +3,8 @@
 // cached. The workspace comes from the caching allocator, so it costs no cudaMalloc after the first step.
 #include <cudnn.h>
 
+#include <algorithm>
+#include <climits>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -34,8 +36,16 @@ cudnnHandle_t handle(int device) {
   std::lock_guard<std::mutex> lock(mu);
   cudnnHandle_t& h = handles[device];
   if (!h) {
-    SSL_CUDNN_CHECK(cudnnCreate(&h));
-    SSL_CUDNN_CHECK(cudnnSetStream(h, stream()));
+    // Kept only once bound to the stream: a handle left on the default stream would race this one's work.
+    cudnnHandle_t created = nullptr;
+    SSL_CUDNN_CHECK(cudnnCreate(&created));
+    try {
+      SSL_CUDNN_CHECK(cudnnSetStream(created, stream()));
+    } catch (...) {
+      cudnnDestroy(created);
+      throw;
+    }
+    h = created;
   }
   return h;
 }
@@ -45,26 +55,47 @@ cudnnDataType_t data_type() {
   return sizeof(T) == 4 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
 }
 
+// One cuDNN descriptor, created with the object and destroyed with it, so that a call that throws in between
+// leaks nothing. Converts to the descriptor for the cuDNN calls.
+template <class D, cudnnStatus_t (*Create)(D*), cudnnStatus_t (*Destroy)(D)>
+struct Descriptor {
+  D d = nullptr;
+  Descriptor() { SSL_CUDNN_CHECK(Create(&d)); }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  ~Descriptor() { Destroy(d); }
+  operator D() const { return d; }
+};
+using TensorDescriptor =
+    Descriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>;
+using FilterDescriptor =
+    Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, cudnnDestroyFilterDescriptor>;
+using ConvolutionDescriptor = Descriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor,
+                                         cudnnDestroyConvolutionDescriptor>;
+
 // The descriptors of one convolution: input x [n, c_in, h, w], filter [c_out, c_in/groups, kh, kw], output
-// y [n, c_out, out_h, out_w], bias [1, c_out, 1, 1]. Destroyed with the object.
+// y [n, c_out, out_h, out_w], a bias of each of them [1, c_out, 1, 1] and (for the transposed convolution,
+// whose output is x) bias_x [1, c_in, 1, 1].
 struct ConvDescriptors {
-  cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
-  cudnnFilterDescriptor_t w = nullptr;
-  cudnnConvolutionDescriptor_t conv = nullptr;
+  TensorDescriptor x, y, bias, bias_x;
+  FilterDescriptor w;
+  ConvolutionDescriptor conv;
 
   template <class T>
   ConvDescriptors(const Conv2dShape& s, T*) {
+    // The descriptors take int sizes, and cuDNN limits a tensor to 2 giga-elements: a larger one would be
+    // cut short or refused with a status that does not say why.
+    const int64_t largest = std::max({s.n * s.c_in * s.h * s.w, s.n * s.c_out * s.out_h() * s.out_w(),
+                                      s.c_out * (s.c_in / s.groups) * s.kh * s.kw});
+    SSL_CHECK(largest <= int64_t(INT_MAX), "convolution on CUDA: a tensor of ", largest,
+              " elements is more than cuDNN addresses (", INT_MAX, ")");
     const cudnnDataType_t t = data_type<T>();
-    SSL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
-    SSL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
-    SSL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&bias));
-    SSL_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
-    SSL_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
     SSL_CUDNN_CHECK(
         cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, t, int(s.n), int(s.c_in), int(s.h), int(s.w)));
     SSL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, t, int(s.n), int(s.c_out),
                                                int(s.out_h()), int(s.out_w())));
     SSL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(bias, CUDNN_TENSOR_NCHW, t, 1, int(s.c_out), 1, 1));
+    SSL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(bias_x, CUDNN_TENSOR_NCHW, t, 1, int(s.c_in), 1, 1));
     SSL_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, t, CUDNN_TENSOR_NCHW, int(s.c_out), int(s.c_in / s.groups),
                                                int(s.kh), int(s.kw)));
     SSL_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, int(s.pad_h), int(s.pad_w), int(s.stride_h),
@@ -72,15 +103,6 @@ struct ConvDescriptors {
     SSL_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv, int(s.groups)));
     // FP32 stays FP32 unless TF32 is allowed, as for the GEMM.
     SSL_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, allow_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
-  }
-  ConvDescriptors(const ConvDescriptors&) = delete;
-  ConvDescriptors& operator=(const ConvDescriptors&) = delete;
-  ~ConvDescriptors() {
-    cudnnDestroyTensorDescriptor(x);
-    cudnnDestroyTensorDescriptor(y);
-    cudnnDestroyTensorDescriptor(bias);
-    cudnnDestroyFilterDescriptor(w);
-    cudnnDestroyConvolutionDescriptor(conv);
   }
 };
 
@@ -241,16 +263,8 @@ void conv_transpose2d_forward(const ConvTranspose2dShape& t, const T* x, const T
   const T one = 1, zero = 0;
   SSL_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, desc.w, w, desc.y, x, desc.conv, algo, ws.ptr,
                                                ws.bytes, &zero, desc.x, y));
-  if (bias) {
-    // The bias is per channel of the transposed convolution's output, i.e. of the convolution's input.
-    cudnnTensorDescriptor_t bias_desc = nullptr;
-    SSL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&bias_desc));
-    SSL_CUDNN_CHECK(
-        cudnnSetTensor4dDescriptor(bias_desc, CUDNN_TENSOR_NCHW, data_type<T>(), 1, int(t.c_out), 1, 1));
-    const cudnnStatus_t status = cudnnAddTensor(h, &one, bias_desc, bias, &one, desc.x, y);
-    cudnnDestroyTensorDescriptor(bias_desc);
-    SSL_CUDNN_CHECK(status);
-  }
+  // The bias is per channel of the transposed convolution's output, i.e. of the convolution's input.
+  if (bias) SSL_CUDNN_CHECK(cudnnAddTensor(h, &one, desc.bias_x, bias, &one, desc.x, y));
 }
 
 template <class T>
@@ -274,15 +288,7 @@ void conv_transpose2d_backward(const ConvTranspose2dShape& t, const T* x, const 
     SSL_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, desc.x, gy, desc.y, x, desc.conv, algo, ws.ptr,
                                                    ws.bytes, &zero, desc.w, gw));
   }
-  if (gb) {
-    cudnnTensorDescriptor_t bias_desc = nullptr;
-    SSL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&bias_desc));
-    SSL_CUDNN_CHECK(
-        cudnnSetTensor4dDescriptor(bias_desc, CUDNN_TENSOR_NCHW, data_type<T>(), 1, int(t.c_out), 1, 1));
-    const cudnnStatus_t status = cudnnConvolutionBackwardBias(h, &one, desc.x, gy, &zero, bias_desc, gb);
-    cudnnDestroyTensorDescriptor(bias_desc);
-    SSL_CUDNN_CHECK(status);
-  }
+  if (gb) SSL_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, desc.x, gy, &zero, desc.bias_x, gb));
 }
 
 #define SSL_INSTANTIATE(T)                                                                                  \

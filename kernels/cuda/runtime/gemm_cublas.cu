@@ -34,8 +34,16 @@ cublasHandle_t handle() {
   std::lock_guard<std::mutex> lock(mu);
   if (int(handles.size()) <= device) handles.resize(device + 1, nullptr);
   if (!handles[device]) {
-    SSL_CUBLAS_CHECK(cublasCreate(&handles[device]));
-    SSL_CUBLAS_CHECK(cublasSetStream(handles[device], stream()));
+    // Kept only once bound to the stream: a handle left on the default stream would race this one's work.
+    cublasHandle_t created = nullptr;
+    SSL_CUBLAS_CHECK(cublasCreate(&created));
+    try {
+      SSL_CUBLAS_CHECK(cublasSetStream(created, stream()));
+    } catch (...) {
+      cublasDestroy(created);
+      throw;
+    }
+    handles[device] = created;
   }
   SSL_CUBLAS_CHECK(
       cublasSetMathMode(handles[device], tf32_allowed ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));

@@ -10,11 +10,21 @@
 
 namespace ssl::kernels::cuda {
 
+namespace {
+// A CUDA event destroyed with the object, so that a timed function that throws leaks none.
+struct Event {
+  cudaEvent_t event = nullptr;
+  Event() { SSL_CUDA_CHECK(cudaEventCreate(&event)); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  ~Event() { cudaEventDestroy(event); }
+  operator cudaEvent_t() const { return event; }
+};
+}  // namespace
+
 double median_ms(const std::function<void()>& fn, int repeats, int warmup) {
   for (int i = 0; i < warmup; ++i) fn();
-  cudaEvent_t start = nullptr, stop = nullptr;
-  SSL_CUDA_CHECK(cudaEventCreate(&start));
-  SSL_CUDA_CHECK(cudaEventCreate(&stop));
+  const Event start, stop;
   std::vector<double> ms;
   for (int i = 0; i < repeats; ++i) {
     SSL_CUDA_CHECK(cudaEventRecord(start, stream()));
@@ -25,8 +35,6 @@ double median_ms(const std::function<void()>& fn, int repeats, int warmup) {
     SSL_CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
     ms.push_back(t);
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
   return median(ms);
 }
 
