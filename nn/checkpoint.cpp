@@ -14,6 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 #include <vector>
 
 namespace ssl::nn {
@@ -34,19 +35,6 @@ std::string hex16(uint64_t v) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)v);
   return hex;
-}
-
-// The digest of `in`'s bytes from `offset` to the end, read in chunks; false when the stream fails first.
-bool digest_from(std::ifstream& in, uint64_t offset, uint64_t& hash) {
-  in.clear();
-  in.seekg(std::streamoff(offset));
-  hash = kFnvOffset;
-  std::vector<char> chunk(1 << 16);
-  while (in) {
-    in.read(chunk.data(), std::streamsize(chunk.size()));
-    hash = fnv1a(chunk.data(), size_t(in.gcount()), hash);
-  }
-  return in.eof();
 }
 
 // save_safetensors records two digests in the metadata, and the readers check them (so that a bit flipped
@@ -130,8 +118,8 @@ Shape parse_st_shape(const json& value, const std::string& path, const std::stri
   return shape;
 }
 
-// A file's header, checked against the file's size: every tensor's bytes lie inside the data section and
-// match its dtype and shape, so what remains to read cannot be malformed, only cut short by the disk.
+// A file's header, checked against the file's size: the tensors' bytes fill the data section, each matching
+// its dtype and shape, so what remains to read cannot be malformed, only cut short by the disk.
 struct Entry {
   std::string name;
   DType dtype;
@@ -158,6 +146,24 @@ void check_header_digest(const std::string& path, const json& header, const std:
   SSL_CHECK(header_digest(head, saved, hash) && hex16(hash) == saved, path,
             ": the header does not match the digest saved in it (", kHeaderDigestKey, " ", printable(saved),
             "): the file was damaged or changed after it was written");
+}
+
+// As the format requires, the tensors fill the data section: in offset order (which `entries` is sorted
+// into), each begins where the one before ends and the last ends with the file. No two tensors share a byte,
+// and the data digest is the digest of the tensors' bytes taken in that order.
+void check_tensors_fill_data(std::vector<Entry>& entries, uint64_t data_size, const std::string& path) {
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
+  });
+  uint64_t filled = 0;
+  for (const Entry& e : entries) {
+    SSL_CHECK(e.begin == filled, path, ": tensor '", e.name, "' begins at data byte ", e.begin,
+              " where the tensor before it ends at ", filled,
+              "; the tensors must fill the data section in order, without gaps or overlaps");
+    filled = e.end;
+  }
+  SSL_CHECK(filled == data_size, path, ": the tensors end at data byte ", filled,
+            " but the data section has ", data_size, " bytes; the tensors must fill it");
 }
 
 // Opens `path` into `in` and reads its header only; the tensors' bytes are read where they are needed (a
@@ -226,6 +232,7 @@ Header read_header(const std::string& path, std::ifstream& in) {
       throw Error(str_cat(path, ": malformed header entry for tensor '", name, "' (", e.what(), ")"));
     }
   }
+  check_tensors_fill_data(out.entries, data_size, path);
   return out;
 }
 
@@ -245,8 +252,13 @@ void make_parent_directories(const std::string& file_path) {
 std::string file_fingerprint(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   SSL_CHECK(in, "cannot read '", path, "' to fingerprint it: ", std::strerror(errno));
-  uint64_t hash = 0;
-  SSL_CHECK(digest_from(in, 0, hash), "error while reading '", path, "' to fingerprint it");
+  uint64_t hash = kFnvOffset;
+  std::vector<char> chunk(1 << 16);
+  while (in) {
+    in.read(chunk.data(), std::streamsize(chunk.size()));
+    hash = fnv1a(chunk.data(), size_t(in.gcount()), hash);
+  }
+  SSL_CHECK(in.eof(), "error while reading '", path, "' to fingerprint it");
   return hex16(hash);
 }
 
@@ -354,19 +366,20 @@ std::map<std::string, Tensor> load_safetensors(const std::string& path, Metadata
   const Header header = read_header(path, in);
   if (metadata) *metadata = header.metadata;
   std::map<std::string, Tensor> out;
+  // The entries are in offset order and fill the data section (read_header), so the data is read once, in
+  // order, and digested as it is read.
+  uint64_t hash = kFnvOffset;
+  in.seekg(std::streamoff(header.data_start));
   for (const Entry& e : header.entries) {
     Tensor t = Tensor::empty(e.shape, e.dtype);
     const uint64_t nbytes = e.end - e.begin;
-    in.seekg(std::streamoff(header.data_start + e.begin));
     in.read(static_cast<char*>(t.raw_data()), std::streamsize(nbytes));
     SSL_CHECK(in && uint64_t(in.gcount()) == nbytes, "cannot read checkpoint '", path, "': tensor '", e.name,
               "' gave ", in.gcount(), " of its ", nbytes, " bytes");
+    hash = fnv1a(static_cast<const char*>(t.raw_data()), size_t(nbytes), hash);
     out.emplace(e.name, t);
   }
   if (!header.data_digest.empty()) {
-    uint64_t hash = 0;
-    SSL_CHECK(digest_from(in, header.data_start, hash), "cannot read checkpoint '", path,
-              "' to check its data");
     SSL_CHECK(hex16(hash) == header.data_digest, path,
               ": the tensors' bytes do not match the digest saved with", " them (", kDataDigestKey, " ",
               header.data_digest, ", the bytes give ", hex16(hash),

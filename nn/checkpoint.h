@@ -21,7 +21,8 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
                       const Metadata& metadata = {});
 void save_module(const std::string& path, const Module& module, const Metadata& metadata = {});
 
-// Reads every tensor of a file (validated: header, offsets, dtypes, sizes).
+// Reads every tensor of a file (validated: header, offsets, dtypes, sizes; the tensors must fill the data
+// section without gaps or overlaps, as the format requires).
 std::map<std::string, Tensor> load_safetensors(const std::string& path, Metadata* metadata = nullptr);
 // A file's metadata, from its header alone (validated as load_safetensors does, against the file's size).
 Metadata read_safetensors_metadata(const std::string& path);

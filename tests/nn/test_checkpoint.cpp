@@ -343,6 +343,36 @@ TEST_CASE("each tensor is read at its own offsets, whatever their order in the d
   CHECK(tensors.at("b").to_vector<float>() == std::vector<float>{1.5f, -2.0f});
 }
 
+TEST_CASE("the tensors must fill the data section: a gap, an overlap or trailing bytes are refused") {
+  // A file of two float32 tensors "a" and "b" at `a` and `b` (data offsets), then `data_bytes` bytes.
+  const auto write_two = [](const std::string& name, const std::string& a, const std::string& b,
+                            size_t data_bytes) {
+    std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":)" + a +
+                         R"(},"b":{"dtype":"F32","shape":[2],"data_offsets":)" + b + "}}";
+    header.append((8 - header.size() % 8) % 8, ' ');
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[size_t(i)] = char((header.size() >> (8 * i)) & 0xFF);
+    write_all(temp_path(name), bytes + header + std::string(data_bytes, 'x'));
+    return temp_path(name);
+  };
+  CHECK(nn::load_safetensors(write_two("filled.safetensors", "[0,8]", "[8,16]", 16)).size() == 2);
+  const std::string gap = write_two("gap.safetensors", "[0,8]", "[12,20]", 20);
+  CHECK_THROWS_WITH_AS(
+      nn::load_safetensors(gap),
+      doctest::Contains("tensor 'b' begins at data byte 12 where the tensor before it ends at 8"),
+      ssl::Error);
+  const std::string overlap = write_two("overlap.safetensors", "[0,8]", "[4,12]", 12);
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(overlap), doctest::Contains("without gaps or overlaps"),
+                       ssl::Error);
+  // The same bytes for both tensors: refused too (two tensors may not share storage in a file).
+  const std::string shared = write_two("shared.safetensors", "[0,8]", "[0,8]", 8);
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(shared), doctest::Contains("begins at data byte 0"), ssl::Error);
+  const std::string trailing = write_two("trailing.safetensors", "[0,8]", "[8,16]", 17);
+  CHECK_THROWS_WITH_AS(nn::read_safetensors_metadata(trailing),
+                       doctest::Contains("the tensors end at data byte 16 but the data section has 17 bytes"),
+                       ssl::Error);
+}
+
 TEST_CASE("a file's fingerprint follows its bytes") {
   nn::write_file_atomically(temp_path("f1"), "encoder weights");
   nn::write_file_atomically(temp_path("f2"), "encoder weights");
