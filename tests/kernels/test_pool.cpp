@@ -187,6 +187,34 @@ TEST_CASE("max_pool2d_forward edge cases: ties, -inf, NaN") {
   }
 }
 
+TEST_CASE("max_pool2d_forward on unclipped 2x2 windows (ConvNet2's): ties, -inf and NaN") {
+  const Pool2dShape s = {1, 1, 4, 4, 2, 2, 2, 2, 0, 0};  // four windows, none clipped
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> y(4, std::numeric_limits<double>::quiet_NaN());
+  std::vector<int64_t> argmax(4, -7);
+  const std::vector<int64_t> firsts = {0, 2, 8, 10};  // each window's first cell in row-major order
+
+  cpu::max_pool2d_forward<double>(s, std::vector<double>(16, 0.5).data(), y.data(), argmax.data());
+  CHECK(y == std::vector<double>(4, 0.5));
+  CHECK(argmax == firsts);
+  cpu::max_pool2d_forward<double>(s, std::vector<double>(16, -inf).data(), y.data(), argmax.data());
+  CHECK(y == std::vector<double>(4, -inf));
+  CHECK(argmax == firsts);
+  // A NaN wins its window, and of two NaNs the later cell does.
+  std::vector<double> x(16);
+  std::iota(x.begin(), x.end(), 1.0);
+  x[5] = std::nan("");   // window (0, 0), its last cell
+  x[11] = std::nan("");  // window (1, 1): cells 10, 11, 14, 15
+  x[14] = std::nan("");
+  cpu::max_pool2d_forward<double>(s, x.data(), y.data(), argmax.data());
+  CHECK(std::isnan(y[0]));
+  CHECK(argmax[0] == 5);
+  CHECK(y[1] == 8.0);  // cells 2, 3, 6, 7 hold 3, 4, 7, 8
+  CHECK(argmax[1] == 7);
+  CHECK(std::isnan(y[3]));
+  CHECK(argmax[3] == 14);
+}
+
 TEST_CASE("avg_pool2d_forward and adaptive_avg_pool2d_forward match the references") {
   std::mt19937_64 rng(12);
   for (const auto& c : kPoolCases) {
