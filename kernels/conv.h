@@ -28,7 +28,8 @@ struct Conv2dShape {
 };
 
 // Throws ssl::Error naming `fn` unless the shape is valid: positive sizes, stride >= 1, padding >= 0,
-// channels divisible by groups, and a kernel that fits the padded input. Every device's kernels ask it.
+// channels divisible by groups, and a kernel that fits the padded input. The CPU kernels and the CUDA
+// depthwise kernels ask it (cuDNN checks its own).
 void check_conv2d_shape(const Conv2dShape& s, const char* fn);
 
 namespace cpu {

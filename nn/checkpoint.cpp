@@ -156,11 +156,14 @@ void check_tensors_fill_data(std::vector<Entry>& entries, uint64_t data_size, co
     return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
   });
   uint64_t filled = 0;
+  const Entry* before = nullptr;
   for (const Entry& e : entries) {
-    SSL_CHECK(e.begin == filled, path, ": tensor '", e.name, "' begins at data byte ", e.begin,
-              " where the tensor before it ends at ", filled,
+    SSL_CHECK(e.begin == filled, path, ": tensor '", e.name, "' begins at data byte ", e.begin, " where ",
+              before ? str_cat("tensor '", before->name, "' ends, at ", filled)
+                     : std::string("the data section begins, at 0"),
               "; the tensors must fill the data section in order, without gaps or overlaps");
     filled = e.end;
+    before = &e;
   }
   SSL_CHECK(filled == data_size, path, ": the tensors end at data byte ", filled,
             " but the data section has ", data_size, " bytes; the tensors must fill it");

@@ -262,12 +262,7 @@ std::shared_ptr<SupervisedClassifier> finetune(const EvalOptions& o, const std::
   p.device = o.device;
   p.skip_bad_images = o.skip_bad_images;
   p.show_progress = o.show_progress;
-  try {
-    pretrain_or_continue(p);  // which checks that a run already there agrees with these options
-  } catch (const Error& e) {
-    // The runner speaks as `pretrain`; say which command's training it was.
-    throw Error(str_cat("eval --protocol finetune, training in ", run_dir, ": ", e.what()));
-  }
+  pretrain_or_continue(p);  // which checks that a run already there agrees with these options
   *info = {{"run", run_dir},     {"method", p.method},
            {"epochs", p.epochs}, {"batch_size", p.batch_size},
            {"lr", p.lr},         {"weight_decay", p.weight_decay}};
@@ -370,7 +365,14 @@ nlohmann::json evaluate(const EvalOptions& o) {
               .string();
       std::filesystem::remove_all(run_dir);
     }
-    classifier = finetune(o, model, image_size, run_dir, &finetune_info);
+    try {
+      classifier = finetune(o, model, image_size, run_dir, &finetune_info);
+    } catch (const Error& e) {
+      // The runner speaks as `pretrain`; say which command's training it was, and where.
+      throw Error(str_cat("eval --protocol finetune, training in ",
+                          scratch.path.empty() ? run_dir : "a temporary directory (removed)", ": ",
+                          e.what()));
+    }
     encoder = classifier->encoder;
   }
   encoder->to(device);

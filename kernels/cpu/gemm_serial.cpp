@@ -1,8 +1,8 @@
 // Single-threaded GEMM for the convolutions' per-thread products. With AVX-512, float runs our own blocked
 // kernel; otherwise, and for double, Eigen (kernels/cpu/gemm.cpp) on the calling thread. How the two compare
 // depends on the machine, and `ssl bench --only gemm_serial` prints both on the convolution shapes: on the
-// 2-core Intel Xeon the studies were timed on, ours is 1.4x Eigen's at k = 64, level at k = 1024 and
-// 0.92-0.98x at k = 576 and 4608.
+// 2-core Intel Xeon the studies were timed on, ours is 1.4 times as fast as Eigen's at k = 64, as fast at
+// k = 1024, and 0.92-0.98 times as fast at k = 576 and 4608.
 //
 // The blocking is the classic one (Goto and van de Geijn): op(B) is packed in blocks of kKc x kNc, which
 // stay in L2, as panels kNr columns wide; op(A) in blocks of kMc x kKc as panels kMr rows high. The
@@ -96,7 +96,8 @@ void pack_b(const float* b, int64_t ldb, bool trans, int64_t p0, int64_t j0, int
       // Written in order, p by p: each line read serves 16 consecutive p while the kNr lines in use stay in
       // L1. (Written column by column, each column touches kc lines 256 bytes apart, which map to a quarter
       // of L1's sets and do not fit there.) Rows a multiple of 1 KB apart (ldb a multiple of 256, as in some
-      // convolutions' columns) defeat this too: their kNr lines share 4 of L1's 64 sets and are evicted.
+      // convolutions' columns) defeat this too: their kNr lines share at most 4 of L1's 64 sets and are
+      // evicted.
       const float* src = b + (j0 + q) * ldb + p0;
       for (int64_t p = 0; p < kc; ++p) {
         float* dst = out + p * kNr;

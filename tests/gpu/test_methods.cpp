@@ -67,6 +67,7 @@ TEST_CASE("each method's loss and gradients on CUDA equal the CPU's for the same
     const auto p_cpu = m.cpu.model->named_parameters(), p_gpu = m.gpu.model->named_parameters();
     REQUIRE(p_gpu.size() == p_cpu.size());
     for (size_t i = 0; i < p_cpu.size(); ++i) {
+      REQUIRE(p_gpu[i].first == p_cpu[i].first);
       // A parameter the loss did not use (a discriminator) has a gradient on neither device.
       CHECK_MESSAGE(p_gpu[i].second.grad().defined() == p_cpu[i].second.grad().defined(),
                     (method + ": gradient of " + p_cpu[i].first + " defined on one device only"));

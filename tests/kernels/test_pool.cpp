@@ -211,6 +211,8 @@ TEST_CASE("max_pool2d_forward on unclipped 2x2 windows (ConvNet2's): ties, -inf 
   CHECK(argmax[0] == 5);
   CHECK(y[1] == 8.0);  // cells 2, 3, 6, 7 hold 3, 4, 7, 8
   CHECK(argmax[1] == 7);
+  CHECK(y[2] == 14.0);  // cells 8, 9, 12, 13 hold 9, 10, 13, 14
+  CHECK(argmax[2] == 13);
   CHECK(std::isnan(y[3]));
   CHECK(argmax[3] == 14);
 }

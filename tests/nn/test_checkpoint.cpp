@@ -357,10 +357,13 @@ TEST_CASE("the tensors must fill the data section: a gap, an overlap or trailing
   };
   CHECK(nn::load_safetensors(write_two("filled.safetensors", "[0,8]", "[8,16]", 16)).size() == 2);
   const std::string gap = write_two("gap.safetensors", "[0,8]", "[12,20]", 20);
+  CHECK_THROWS_WITH_AS(nn::load_safetensors(gap),
+                       doctest::Contains("tensor 'b' begins at data byte 12 where tensor 'a' ends, at 8"),
+                       ssl::Error);
+  const std::string late = write_two("late.safetensors", "[4,12]", "[12,20]", 20);
   CHECK_THROWS_WITH_AS(
-      nn::load_safetensors(gap),
-      doctest::Contains("tensor 'b' begins at data byte 12 where the tensor before it ends at 8"),
-      ssl::Error);
+      nn::load_safetensors(late),
+      doctest::Contains("tensor 'a' begins at data byte 4 where the data section begins, at 0"), ssl::Error);
   const std::string overlap = write_two("overlap.safetensors", "[0,8]", "[4,12]", 12);
   CHECK_THROWS_WITH_AS(nn::load_safetensors(overlap), doctest::Contains("without gaps or overlaps"),
                        ssl::Error);

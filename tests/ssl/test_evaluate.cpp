@@ -339,6 +339,11 @@ TEST_CASE("eval --protocol finetune: encoder and head trained on --train, every 
   const nlohmann::json s = evaluate(e);
   CHECK(s["finetune"]["method"] == "supervised");
   CHECK_FALSE(std::filesystem::exists(s["finetune"]["run"].get<std::string>()));
+  // Its training's refusal says the directory is gone rather than naming it.
+  e.finetune.lr = 1e30;
+  CHECK_THROWS_WITH_AS(
+      evaluate(e), doctest::Contains("training in a temporary directory (removed): pretrain: "), ssl::Error);
+  e.finetune.lr = 3e-3;
   e.input_size = 16;
   CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("--input-size"), ssl::Error);
 }
