@@ -74,8 +74,8 @@ using ConvolutionDescriptor = Descriptor<cudnnConvolutionDescriptor_t, cudnnCrea
                                          cudnnDestroyConvolutionDescriptor>;
 
 // The descriptors of one convolution: input x [n, c_in, h, w], filter [c_out, c_in/groups, kh, kw], output
-// y [n, c_out, out_h, out_w], a bias of each of them [1, c_out, 1, 1] and (for the transposed convolution,
-// whose output is x) bias_x [1, c_in, 1, 1].
+// y [n, c_out, out_h, out_w], its bias [1, c_out, 1, 1], and bias_x [1, c_in, 1, 1], the bias of the
+// transposed convolution (whose output is x).
 struct ConvDescriptors {
   TensorDescriptor x, y, bias, bias_x;
   FilterDescriptor w;
