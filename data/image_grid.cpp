@@ -87,7 +87,7 @@ Image make_image_grid(const std::vector<Image>& images, const std::vector<int64_
     tile_h = std::max(tile_h, img.h);
     tile_w = std::max(tile_w, img.w);
   }
-  const int64_t s = o.scale, pad = o.padding, strip = label_strip_height(s);
+  const int64_t s = o.scale, pad = o.padding, strip = o.label_strips ? label_strip_height(s) : 0;
   int64_t cols = o.columns > 0 ? std::min(o.columns, n) : int64_t(std::ceil(std::sqrt(double(n))));
   while (cols * cols < n && o.columns == 0) ++cols;  // guard against sqrt rounding
   const int64_t rows = (n + cols - 1) / cols;
@@ -110,6 +110,7 @@ Image make_image_grid(const std::vector<Image>& images, const std::vector<int64_
         for (int64_t ch = 0; ch < 3; ++ch) out(y0 + y, x0 + x, ch) = img(y / s, x / s, img.c == 3 ? ch : 0);
       }
     }
+    if (!o.label_strips) continue;
     const int64_t label = labels.empty() ? -1 : labels[size_t(i)];
     const auto colour = label_colour(label);
     const int64_t sy = y0 + tile_h * s;
@@ -137,10 +138,12 @@ void write_png(const std::string& path, const Image& image) {
   SSL_CHECK(ok != 0, "write_png: cannot write '", path, "' (does its directory exist and is it writable?)");
 }
 
-DatasetStats dataset_stats(const Dataset& dataset, int64_t limit) {
+DatasetStats dataset_stats(const Dataset& dataset, int64_t limit, bool spread) {
   SSL_CHECK(limit >= 0, "dataset_stats: limit must be >= 0, got ", limit);
   DatasetStats st;
   st.count = limit > 0 ? std::min(limit, dataset.size()) : dataset.size();
+  // The dataset index of the i-th image looked at.
+  const auto image_index = [&](int64_t i) { return spread ? i * dataset.size() / st.count : i; };
   st.class_counts.assign(size_t(std::max<int64_t>(0, dataset.num_classes())), 0);
   if (st.count == 0) return st;
   st.channels = dataset.image(0).c;
@@ -160,8 +163,9 @@ DatasetStats dataset_stats(const Dataset& dataset, int64_t limit) {
 #pragma omp for schedule(dynamic, 16)
     for (int64_t i = 0; i < st.count; ++i) {
       try {
-        const Image img = dataset.image(i);
-        SSL_CHECK(img.c == c, dataset.name(), ": image ", i, " has ", img.c, " channels, image 0 has ", c);
+        const Image img = dataset.image(image_index(i));
+        SSL_CHECK(img.c == c, dataset.name(), ": image ", image_index(i), " has ", img.c,
+                  " channels, image 0 has ", c);
         for (int64_t p = 0; p < img.h * img.w; ++p) {
           for (int64_t ch = 0; ch < c; ++ch) {
             const uint64_t v = img.pixels[size_t(p * c + ch)];
@@ -185,10 +189,10 @@ DatasetStats dataset_stats(const Dataset& dataset, int64_t limit) {
   if (error) std::rethrow_exception(error);
 
   for (int64_t i = 0; i < st.count; ++i) {
-    const int64_t label = dataset.label(i);
+    const int64_t label = dataset.label(image_index(i));
     if (label < 0 || label >= int64_t(st.class_counts.size())) {
-      SSL_CHECK(label == -1, dataset.name(), ": image ", i, " has label ", label, " outside [0, ",
-                st.class_counts.size(), ")");
+      SSL_CHECK(label == -1, dataset.name(), ": image ", image_index(i), " has label ", label,
+                " outside [0, ", st.class_counts.size(), ")");
       ++st.unlabelled;
     } else {
       ++st.class_counts[size_t(label)];

@@ -16,6 +16,7 @@ struct ImageGridOptions {
   int64_t columns = 0;  // tiles per row; 0 = ceil(sqrt(count))
   int64_t scale = 1;    // each image pixel becomes scale x scale pixels (nearest neighbour); the digits too
   int64_t padding = 2;  // background pixels around and between the cells
+  bool label_strips = true;  // false: no strip under the tiles (for images without labels: generated ones)
 };
 
 // Height in pixels of the label strip under each tile: a 5-pixel-high digit font at `scale`, plus 1 pixel
@@ -30,7 +31,8 @@ std::array<uint8_t, 3> label_colour(int64_t label);
 // built-in 3x5 digit font ('-' for unlabelled). 1-channel images are shown grey; others need 3 channels.
 // `labels` is empty (every strip then shows '-') or has one entry per image. Dimensions:
 //   width  = columns * cell_w + (columns + 1) * padding                  cell_w = scale * (max w)
-//   height = rows * (cell_h + label_strip_height(scale)) + (rows + 1) * padding   cell_h = scale * (max h)
+//   height = rows * (cell_h + strip) + (rows + 1) * padding             cell_h = scale * (max h)
+// where strip = label_strip_height(scale), or 0 without label_strips.
 Image make_image_grid(const std::vector<Image>& images, const std::vector<int64_t>& labels,
                       const ImageGridOptions& options = {});
 
@@ -45,8 +47,10 @@ struct DatasetStats {
   std::vector<double> mean, stddev;   // per channel, of pixels scaled to [0, 1] (population std)
 };
 
-// Statistics over the first `limit` images (0 = all), computed exactly from integer sums, so the result is
-// the same whatever the number of threads. Throws ssl::Error when images differ in channel count.
-DatasetStats dataset_stats(const Dataset& dataset, int64_t limit = 0);
+// Statistics over the first `limit` images (0 = all), or with `spread` over `limit` images spread evenly
+// through the dataset (image i * size / limit: every part of a dataset sorted by class is seen), computed
+// exactly from integer sums, so the result is the same whatever the number of threads. Throws ssl::Error
+// when images differ in channel count.
+DatasetStats dataset_stats(const Dataset& dataset, int64_t limit = 0, bool spread = false);
 
 }  // namespace ssl::data

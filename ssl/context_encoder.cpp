@@ -44,19 +44,22 @@ ContextMasks context_masks(const ContextOptions& options, const std::vector<int6
           Tensor::from_vector(region, {n, 1, h, w}, device)};
 }
 
-Tensor masked_l2_loss(const Tensor& reconstruction, const Tensor& target, const Tensor& weights) {
+Tensor masked_l2_loss(const Tensor& reconstruction, const Tensor& target, const ContextMasks& masks) {
   SSL_CHECK(reconstruction.shape() == target.shape(), "context: reconstruction ", reconstruction.shape(),
             " and target ", target.shape(), " differ in shape");
-  SSL_CHECK(weights.dim() == target.dim() && target.numel() % std::max<int64_t>(1, weights.numel()) == 0,
-            "context: weights ", weights.shape(), " do not broadcast to ", target.shape());
+  const Tensor& weights = masks.weights;
+  SSL_CHECK(weights.dim() == target.dim() && masks.region.shape() == weights.shape() &&
+                target.numel() % std::max<int64_t>(1, weights.numel()) == 0,
+            "context: weights ", weights.shape(), " and region ", masks.region.shape(),
+            " do not both broadcast to ", target.shape());
   const Tensor diff = reconstruction - target.detach();
-  double total = 0;
+  double elements = 0;
   {
     NoGradGuard no_grad;
-    total = sum(weights).item() * double(target.numel() / weights.numel());
+    elements = sum(masks.region).item() * double(target.numel() / weights.numel());
   }
-  SSL_CHECK(total > 0, "context: the loss region is empty");
-  return sum(diff * diff * weights.detach()) * (1.0 / total);
+  SSL_CHECK(elements > 0, "context: the loss region is empty");
+  return sum(diff * diff * weights.detach()) * (1.0 / elements);
 }
 
 // ---- decoder ---------------------------------------------------------------------------------------------
@@ -114,7 +117,9 @@ Tensor ContextDiscriminator::forward(const Tensor& images, bool frozen) {
 
 // ---- the method ------------------------------------------------------------------------------------------
 
-ContextEncoder::ContextEncoder(nn::EncoderPtr enc, ContextOptions o) : options(std::move(o)) {
+ContextEncoder::ContextEncoder(nn::EncoderPtr enc, ContextOptions o, std::vector<float> fill_value)
+    : options(std::move(o)), fill(std::move(fill_value)) {
+  SSL_CHECK(fill.size() == 3, "context: expected a fill value for each of 3 channels, got ", fill.size());
   SSL_CHECK(options.overlap_weight >= 0, "context: overlap weight must be >= 0, got ",
             options.overlap_weight);
   SSL_CHECK(options.adversarial_weight >= 0 && options.adversarial_weight < 1,
@@ -143,7 +148,9 @@ ContextEncoder::Step ContextEncoder::prepare(const data::Batch& batch, const Ste
   step.masks =
       context_masks(options, batch.indices, images.size(2), images.size(3), context, images.device());
   NoGradGuard no_grad;
-  step.input = mul(images, add(neg(step.masks.hidden), 1.0));  // hidden pixels -> 0, the others unchanged
+  const Tensor& hidden = step.masks.hidden;
+  step.input = add(mul(images, add(neg(hidden), 1.0)),  // hidden pixels -> 0, the others unchanged
+                   mul(hidden, Tensor::from_vector(fill, {1, 3, 1, 1}, images.device())));  // then the fill
   return step;
 }
 
@@ -151,7 +158,7 @@ Tensor ContextEncoder::loss(const data::Batch& batch, const StepContext& context
   const Step step = prepare(batch, context);
   const Tensor& real = batch.images;
   const Tensor reconstruction = forward(step.input);
-  const Tensor l2 = masked_l2_loss(reconstruction, real, step.masks.weights);
+  const Tensor l2 = masked_l2_loss(reconstruction, real, step.masks);
   if (!discriminator) return l2;
   const double w = options.adversarial_weight;
   const Tensor real_region = mul(real.detach(), step.masks.region);

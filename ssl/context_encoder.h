@@ -8,13 +8,14 @@
 // rng::Stream(seed, mix64(mix64(epoch, index), kContextMaskTag)), so it is a pure function of
 // (seed, epoch, dataset index): reproducible, resumable and independent of the batch it lands in.
 //
-// The hidden pixels of the input are set to 0 after the loader's normalisation, which is the normalisation
-// mean (0.5 grey for image_loader_options): the stand-in for the dataset mean the original fills with.
+// The hidden pixels of the input are filled with the dataset's mean colour, as in the original
+// (make_method measures it on the training images and passes it normalised as the loader normalises).
 //
-// Loss: sum over the loss region of w * (reconstruction - image)^2, w = overlap_weight in the overlap band
-// and 1 in the hidden part, divided by the sum of the weights (per element, so over all channels). With
-// adversarial_weight w_adv > 0, a small discriminator (the image with everything outside the loss region
-// zeroed, so it judges only the region) is trained in the same scalar:
+// Loss: w * (reconstruction - image)^2 averaged over the loss region's elements (every channel), with
+// w = overlap_weight in the overlap band and 1 in the hidden part: the original's weighting, so that
+// (1 - w_adv) * L2 + w_adv * adversarial balances the terms as there. With adversarial_weight w_adv > 0, a
+// small discriminator (the image with everything outside the loss region zeroed, so it judges only the
+// region) is trained in the same scalar:
 //   loss = (1 - w_adv) * L2 + w_adv * BCE(D'(fake), real) + BCE(D(real), real) + BCE(D(fake.detach()), fake)
 // where D' is D run on detached copies of its parameters. The encoder and decoder get the gradient of the
 // first two terms only (the last two do not depend on them), and the discriminator that of the last two
@@ -32,9 +33,10 @@
 namespace ssl {
 
 struct ContextOptions {
-  // Centre (the default) or random_blocks, hole/block size, overlap; fill unused. Random blocks are often
+  // Centre (the default) or random_blocks, hole/block size, overlap (its byte fill is unused: the encoder
+  // fills the normalised batch with the dataset mean, see ContextEncoder). Random blocks are often
   // preferred for feature learning, but not here: in study A (seed 0, convnet2, 32 px) the linear probe at
-  // pool2 reads 57.6 % Top-1 after the centre hole and 39.2 % after blocks at their defaults (quarter-side
+  // pool2 reads 57.3 % Top-1 after the centre hole and 39.2 % after blocks at their defaults (quarter-side
   // blocks to 25 % coverage), below the random encoder's 51.0 %.
   data::MaskOptions mask;
   double overlap_weight = 10;     // weight of the overlap band in the L2 loss (the original's x10)
@@ -61,9 +63,9 @@ struct ContextMasks {
 ContextMasks context_masks(const ContextOptions& options, const std::vector<int64_t>& indices, int64_t h,
                            int64_t w, const StepContext& context, Device device = Device::cpu());
 
-// sum(weights * (reconstruction - target)^2) / sum(weights expanded to the target's shape); weights [N, 1,
-// H, W] or the target's shape.
-Tensor masked_l2_loss(const Tensor& reconstruction, const Tensor& target, const Tensor& weights);
+// sum(masks.weights * (reconstruction - target)^2) / (elements of the loss region over all channels); the
+// masks are [N, 1, H, W] or the target's shape.
+Tensor masked_l2_loss(const Tensor& reconstruction, const Tensor& target, const ContextMasks& masks);
 
 // Encoder features [N, F] -> image [N, 3, S, S]: Linear(F -> 512) and ReLU (a bottleneck that keeps the
 // next layer small even for convnet2's 65,536 features at 128 px), Linear(512 -> 64 (S/8)^2) reshaped to
@@ -98,11 +100,12 @@ class ContextDiscriminator : public nn::Module {
 
 class ContextEncoder : public PretextMethod {
  public:
-  ContextEncoder(nn::EncoderPtr encoder, ContextOptions options = {});
+  // fill: the value of the hidden pixels per channel, in the loader's normalised units (0 = its mean).
+  ContextEncoder(nn::EncoderPtr encoder, ContextOptions options = {}, std::vector<float> fill = {0, 0, 0});
 
   // The encoder's input and the masks of a batch, as loss() uses them.
   struct Step {
-    Tensor input;  // the batch's images with the hidden pixels set to 0
+    Tensor input;  // the batch's images with the hidden pixels set to the fill
     ContextMasks masks;
   };
   Step prepare(const data::Batch& batch, const StepContext& context) const;
@@ -112,6 +115,7 @@ class ContextEncoder : public PretextMethod {
   Tensor loss(const data::Batch& batch, const StepContext& context) override;
 
   ContextOptions options;
+  std::vector<float> fill;  // one value per channel
   std::shared_ptr<ContextDecoder> decoder;
   std::shared_ptr<ContextDiscriminator> discriminator;  // only when options.adversarial_weight > 0
 };

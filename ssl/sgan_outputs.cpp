@@ -94,6 +94,7 @@ void write_samples(nn::SganGenerator& g, const Tensor& z, const std::string& pat
   data::ImageGridOptions grid;
   grid.columns = 8;
   grid.scale = std::max<int64_t>(1, 64 / h);  // small images enlarged to be seen
+  grid.label_strips = false;                  // generated images have no class to show
   data::write_png(path, data::make_image_grid(images, {}, grid));
 }
 

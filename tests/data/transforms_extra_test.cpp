@@ -522,6 +522,14 @@ TEST_CASE("make_image_grid: dimensions, tiles at their places, label strips with
   const Image g2 = make_image_grid(imgs, {}, o);
   CHECK(g2.w == 2 * 12 + 3 * 2);
   CHECK(g2.h == 3 * 30 + 4 * 2);
+  // Without strips the rows are only the tiles, and the pixels below a tile are background.
+  o.label_strips = false;
+  const Image g3 = make_image_grid(imgs, labels, o);
+  CHECK(g3.w == g2.w);
+  CHECK(g3.h == 3 * 16 + 4 * 2);
+  CHECK(g3(2 + 16, 2 + 3, 0) == g3(0, 0, 0));
+  for (int64_t x = 0; x < 12; ++x)  // tile 2 (row 1, column 0) right after the padding
+    for (int64_t ch = 0; ch < 3; ++ch) CHECK(g3(2 + 16 + 2, 2 + x, ch) == imgs[2](0, x / 2, ch));
   CHECK_THROWS_AS(make_image_grid(imgs, {1, 2}, o), Error);
   CHECK_THROWS_AS(make_image_grid({}, {}, o), Error);
   // A grid larger than one PNG holds is refused before it is allocated (here 65,5xx px square).
@@ -593,6 +601,10 @@ TEST_CASE("dataset_stats: counts per class, exact per-channel mean and std") {
   CHECK(two.count == 2);
   CHECK(two.class_counts == std::vector<int64_t>{2, 0, 0});
   CHECK(two.mean[0] == doctest::Approx(0.5 / 255).epsilon(1e-12));
+  const DatasetStats spread = dataset_stats(fake, 2, /*spread=*/true);  // images 0 and 2
+  CHECK(spread.count == 2);
+  CHECK(spread.class_counts == std::vector<int64_t>{1, 1, 0});
+  CHECK(spread.mean[0] == doctest::Approx(1.0 / 255).epsilon(1e-12));
 
   const SyntheticDataset syn(Split::train, 40, 1);
   const DatasetStats s = dataset_stats(syn);

@@ -67,37 +67,38 @@ TEST_CASE("context: the loss covers the loss region only, the overlap band weigh
   }
 
   // Error 1 on hidden pixels, 2 on the band, 5 outside the region, in both channels: per channel the
-  // weighted sum is 4 * 1 + 12 * 10 * 4 = 484 over weights 4 + 12 * 10 = 124.
+  // weighted sum is 4 * 1 + 12 * 10 * 4 = 484, averaged over the region's 16 pixels (not the weights' 124).
   const Tensor target = Tensor::normal({1, 2, 8, 8}, 0, 1);
   std::vector<float> err(128);
   for (int64_t c = 0; c < 2; ++c)
     for (int64_t p = 0; p < 64; ++p)
       err[size_t(c * 64 + p)] = hidden[size_t(p)] ? 1.f : region[size_t(p)] ? 2.f : 5.f;
   const Tensor recon = target + Tensor::from_vector(err, {1, 2, 8, 8});
-  const double base = masked_l2_loss(recon, target, m.weights).item();
-  CHECK(base == doctest::Approx(484.0 / 124.0).epsilon(1e-5));
+  const double base = masked_l2_loss(recon, target, m).item();
+  CHECK(base == doctest::Approx(484.0 / 16.0).epsilon(1e-6));
 
   // Changes outside the region leave the loss alone; inside, the same rise of the squared error (+8) counts
   // 10x more on a band pixel than on a hidden one.
   const auto loss_with = [&](int64_t c, int64_t y, int64_t x, float e) {
     std::vector<float> e2 = err;
     e2[size_t(c * 64 + y * 8 + x)] = e;
-    return masked_l2_loss(target + Tensor::from_vector(e2, {1, 2, 8, 8}), target, m.weights).item();
+    return masked_l2_loss(target + Tensor::from_vector(e2, {1, 2, 8, 8}), target, m).item();
   };
   CHECK(loss_with(0, 0, 0, -40.f) == doctest::Approx(base).epsilon(1e-6));
   CHECK(loss_with(1, 7, 6, 13.f) == doctest::Approx(base).epsilon(1e-6));
   CHECK(loss_with(1, 2, 1, 0.f) == doctest::Approx(base).epsilon(1e-6));  // just left of the region
   const double hidden_change = loss_with(0, 3, 3, 3.f) - base;
-  CHECK(hidden_change == doctest::Approx(8.0 / 248.0).epsilon(1e-4));
-  // On the band, the same squared-error increase (4 -> 12) weighs 10x: 10 * 8 / 248.
-  CHECK(loss_with(0, 2, 2, std::sqrt(12.f)) - base == doctest::Approx(80.0 / 248.0).epsilon(1e-4));
+  CHECK(hidden_change == doctest::Approx(8.0 / 32.0).epsilon(1e-4));
+  // On the band, the same squared-error increase (4 -> 12) weighs 10x: 10 * 8 / 32.
+  CHECK(loss_with(0, 2, 2, std::sqrt(12.f)) - base == doctest::Approx(80.0 / 32.0).epsilon(1e-4));
 }
 
-TEST_CASE("context: the encoder's input holds the fill value (0, the normalisation mean) on hidden pixels") {
+TEST_CASE("context: the encoder's input holds the fill value of each channel on hidden pixels") {
   manual_seed(1);
   ContextOptions o;
   o.mask.mode = data::MaskOptions::Mode::random_blocks;
-  ContextEncoder method(nn::make_encoder("convnet2", 32), o);
+  const std::vector<float> fill = {0.75f, -1.5f, 0.25f};
+  ContextEncoder method(nn::make_encoder("convnet2", 32), o, fill);
   const Tensor images = synthetic_batch(4);
   const StepContext ctx{3, 1};
   const ContextEncoder::Step step = method.prepare(make_batch(images, {10, 11, 12, 13}), ctx);
@@ -111,7 +112,7 @@ TEST_CASE("context: the encoder's input holds the fill value (0, the normalisati
         const size_t k = size_t((n * 3 + c) * 1024 + p);
         const bool h = hidden[size_t(n * 1024 + p)] == 1.f;
         hidden_count += h;
-        wrong += in[k] != (h ? 0.f : img[k]);
+        wrong += in[k] != (h ? fill[size_t(c)] : img[k]);
       }
   CHECK(wrong == 0);
   CHECK(hidden_count > 3 * 4 * 100);
@@ -121,6 +122,38 @@ TEST_CASE("context: the encoder's input holds the fill value (0, the normalisati
   const ContextEncoder::Step step2 = method.prepare(make_batch(noisy, {10, 11, 12, 13}), ctx);
   CHECK(step2.input.to_vector<float>() == in);
   CHECK(noisy.to_vector<float>() != img);
+}
+
+namespace {
+// Images of one colour each, (51, 102, 204) for the even ones and black for the odd: the mean colour is
+// (0.1, 0.2, 0.4) of 255 over any even count, however the images are picked.
+class TwoColours final : public data::Dataset {
+ public:
+  int64_t size() const override { return 6; }
+  int64_t num_classes() const override { return 1; }
+  std::vector<std::string> class_names() const override { return {"a"}; }
+  data::Image image(int64_t i) const override {
+    data::Image img(4, 4, 3);
+    for (int64_t p = 0; p < 16 && i % 2 == 0; ++p)
+      for (int64_t c = 0; c < 3; ++c) img.pixels[size_t(p * 3 + c)] = uint8_t(51 << c);
+    return img;
+  }
+  int64_t label(int64_t) const override { return 0; }
+  std::string name() const override { return "two colours"; }
+};
+}  // namespace
+
+TEST_CASE(
+    "context: the hole is filled with the training images' mean colour, normalised as the loader does") {
+  PretrainOptions p;
+  p.method = "context";
+  const MethodSetup setup = make_method(p, TwoColours());
+  const auto& method = dynamic_cast<const ContextEncoder&>(*setup.model);
+  // (mean - 0.5) / 0.25 per channel.
+  REQUIRE(method.fill.size() == 3);
+  CHECK(method.fill[0] == doctest::Approx(-1.6).epsilon(1e-6));
+  CHECK(method.fill[1] == doctest::Approx(-1.2).epsilon(1e-6));
+  CHECK(method.fill[2] == doctest::Approx(-0.4).epsilon(1e-6));
 }
 
 TEST_CASE("context: masks are a pure function of (seed, epoch, index)") {
@@ -196,7 +229,7 @@ TEST_CASE("context: the adversarial term trains the discriminator and the encode
   const Tensor recon = method.forward(step.input);
   const Tensor ones = Tensor::ones({4, 1}), zeros = Tensor::zeros({4, 1});
   const Tensor fake = recon * step.masks.region, real = batch.images * step.masks.region;
-  const Tensor generator = masked_l2_loss(recon, batch.images, step.masks.weights) * 0.75 +
+  const Tensor generator = masked_l2_loss(recon, batch.images, step.masks) * 0.75 +
                            binary_cross_entropy_with_logits(method.discriminator->forward(fake), ones) * 0.25;
   const Tensor critic = binary_cross_entropy_with_logits(method.discriminator->forward(real), ones) +
                         binary_cross_entropy_with_logits(method.discriminator->forward(fake.detach()), zeros);

@@ -181,6 +181,7 @@ TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; 
            (uint32_t(uint8_t(png[at + 2])) << 8) | uint32_t(uint8_t(png[at + 3]));
   };
   CHECK(be32(16) == 8 * 64 + 9 * 2);  // width: 8 cells and 9 paddings of 2
+  CHECK(be32(20) == 8 * 64 + 9 * 2);  // height the same: no label strips under generated images
   // The networks' state_dict names; the discriminator's K+1 = 11 logits.
   const auto disc = nn::load_safetensors(dir + "/discriminator.safetensors");
   REQUIRE(disc.count("main.10.weight"));
