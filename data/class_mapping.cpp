@@ -36,11 +36,12 @@ std::map<std::string, int64_t> index_names(const Dataset& d, const std::vector<s
 std::string canonical_class_name(const std::string& name) {
   std::string s;
   for (const char ch : name) {
-    const char c = (ch == '_' || ch == '-') ? ' ' : char(std::tolower(static_cast<unsigned char>(ch)));
+    const unsigned char u = static_cast<unsigned char>(ch);
+    const char c = (ch == '_' || ch == '-' || std::isspace(u)) ? ' ' : char(std::tolower(u));
     if (c == ' ' && (s.empty() || s.back() == ' ')) continue;  // trims the front, folds runs of blanks
     s.push_back(c);
   }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.pop_back();
+  if (!s.empty() && s.back() == ' ') s.pop_back();  // a blank at the end (runs are already one)
   for (const auto& row : kSynonyms) {
     for (const char* word : row) {
       if (s == word) return row[0];

@@ -1,8 +1,8 @@
 // Matching the classes of two datasets by name, for cross-dataset evaluation (train a probe on CIFAR-10,
-// test it on STL-10). Names are compared after canonicalisation: lower case, '_' and '-' read as spaces,
-// surrounding blanks dropped, and a few synonyms folded together ("automobile" ~ "car",
-// "aeroplane" ~ "airplane" ~ "plane", "lorry" ~ "truck"). Classes with no counterpart are reported, e.g.
-// CIFAR-10's frog and STL-10's monkey.
+// test it on STL-10). Names are compared after canonicalisation: lower case, '_', '-' and blanks (tabs too)
+// read as spaces, runs of them as one, surrounding ones dropped, and a few synonyms folded together
+// ("automobile" ~ "car", "aeroplane" ~ "airplane" ~ "plane", "lorry" ~ "truck"). Classes with no counterpart
+// are reported, e.g. CIFAR-10's frog and STL-10's monkey.
 #pragma once
 
 #include <cstdint>

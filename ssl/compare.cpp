@@ -8,6 +8,7 @@
 
 #include "data/class_mapping.h"
 #include "data/registry.h"
+#include "kernels/compute_threads.h"
 #include "nn/checkpoint.h"
 #include "nn/models.h"
 #include "nn/train_state.h"
@@ -159,9 +160,18 @@ nlohmann::json study_b(const CompareOptions& c) {
     const auto labelled_set = data::open_dataset(labelled, open);
     data::check_same_classes(*labelled_set, *data::open_dataset(c.test, open), "compare --study b --test");
     check_layer_can_be_chosen(c, *labelled_set, labelled);
-    SSL_CHECK(data::open_dataset(c.data + budget + ",rest", open)->size() > 0,
-              "compare --study b: ", c.labels_per_class, " labels per class take every image of ", c.data,
-              "; the semi-supervised runs need unlabelled images besides them");
+    const int64_t rest = data::open_dataset(c.data + budget + ",rest", open)->size();
+    SSL_CHECK(rest > 0, "compare --study b: ", c.labels_per_class, " labels per class take every image of ",
+              c.data, "; the semi-supervised runs need unlabelled images besides them");
+    // The runs that take only whole batches: SimCLR on every image, the SGANs on the unlabelled ones.
+    const int64_t images = data::open_dataset(c.data, open)->size(),
+                  gan_batch = std::min<int64_t>(c.batch_size, 64);
+    SSL_CHECK(images >= c.batch_size, "compare --study b: SimCLR trains on whole batches of ", c.batch_size,
+              " images, and ", c.data, " has ", images, "; give more images or a smaller --batch-size");
+    SSL_CHECK(rest >= gan_batch, "compare --study b: the SGANs train on whole batches of ", gan_batch,
+              " unlabelled images, and ", c.data, " has ", rest,
+              " besides the labelled ones; give more "
+              "images, fewer --labels-per-class or a smaller --batch-size");
   }
   nlohmann::json methods = nlohmann::json::array();
 
@@ -325,24 +335,30 @@ nlohmann::json compare(const CompareOptions& c) {
   if (c.repeats > 1) return compare_over_seeds(c);
   Device::parse_present(c.device);  // before anything is written
   check_inputs(c);
+  // The settings the study reads (the other study's are left out), and the compute thread count of the runs
+  // it starts, on which their last bits depend (a run continued keeps the count in its config.json).
   nlohmann::json config = {{"study", c.study},
                            {"data", c.data},
                            {"test", c.test},
-                           {"transfer", c.transfer},
-                           {"unlabeled", c.unlabeled},
-                           {"probe_data", c.probe_data},
-                           {"labels_per_class", c.labels_per_class},
                            {"model", c.model},
                            {"image_size", c.image_size},
                            {"epochs", c.epochs},
                            {"batch_size", c.batch_size},
                            {"probe_epochs", c.probe_epochs},
-                           {"label_epochs", c.label_epochs},
                            {"crop_min_scale", c.crop_min_scale},
                            {"layer", c.layer},
                            {"max_steps_per_epoch", c.max_steps_per_epoch},
                            {"seed", c.seed},
-                           {"device", c.device}};
+                           {"device", c.device},
+                           {"threads", kernels::ComputeThreads(c.threads).count()}};
+  if (c.study == "a") {
+    config["transfer"] = c.transfer;
+    config["unlabeled"] = c.unlabeled.empty() ? c.data : c.unlabeled;
+    config["probe_data"] = c.probe_data.empty() ? c.data : c.probe_data;
+  } else {
+    config["labels_per_class"] = c.labels_per_class;
+    config["label_epochs"] = c.label_epochs;
+  }
   nlohmann::json results = {{"study", c.study},
                             {"title", c.study == "a" ? "which pretext task learns the best features?"
                                                      : str_cat("semi-supervised learning with ",

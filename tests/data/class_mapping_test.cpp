@@ -65,6 +65,8 @@ TEST_CASE("class mapping: canonical names") {
   CHECK(canonical_class_name("Lorry") == "truck");
   CHECK(canonical_class_name("Tench_Fish") == "tench fish");
   CHECK(canonical_class_name("golden--retriever") == "golden retriever");
+  CHECK(canonical_class_name("\tcat\r\n") == "cat");  // blanks of every kind, at either end
+  CHECK(canonical_class_name("motor\t car") == "motor car");
   CHECK(canonical_class_name("frog") == "frog");
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "kernels/compute_threads.h"
 #include "ssl/compare.h"
 #include "ssl/report.h"
 #include "ssl/seed_summary.h"
@@ -167,6 +168,12 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   CHECK(page.str().find("linear @ pool") != std::string::npos);  // the layer beside the protocol
   CHECK(page.str().find("among the probe's: [diamond];") !=
         std::string::npos);  // the transfer's left-out class
+  // Rotation's training accuracy is over its 4 rotations, which the page says beside the chart.
+  CHECK(page.str().find("rotation predicts one of 4 rotations") != std::string::npos);
+  // The settings the results depend on, the thread count among them, and not study B's.
+  CHECK(r["config"]["threads"] == kernels::ComputeThreads(0).count());
+  CHECK(r["config"]["probe_data"] == r["config"]["data"]);
+  CHECK(!r["config"].contains("label_epochs"));
   CHECK(std::filesystem::exists(dir + "/results.json"));
   // A second run finds every run finished and only evaluates again.
   const nlohmann::json again = compare(a);
@@ -273,7 +280,8 @@ TEST_CASE("compare --study b at toy size: supervised, simclr with its joint prob
   CHECK(r["methods"][1]["protocol"] == "joint probe");
   CHECK(r["methods"][1]["metrics"][0].contains("train_top1"));  // the joint probe's accuracy per epoch
   CHECK(r["methods"][0]["splits"]["train"]["data"] == "synthetic:train:64@2,seed=0");
-  CHECK(r["config"]["label_epochs"] == 2);  // the epochs of the runs on the labels alone, in the report too
+  CHECK(r["config"]["label_epochs"] == 2);   // the epochs of the runs on the labels alone, in the report too
+  CHECK(!r["config"].contains("transfer"));  // study A's settings are not study B's
   // Each SGAN's train split scores its final discriminator on the labelled images, as its test split does.
   for (size_t k = 4; k <= 6; ++k) {
     const nlohmann::json& train = r["methods"][k]["splits"]["train"];
@@ -284,7 +292,7 @@ TEST_CASE("compare --study b at toy size: supervised, simclr with its joint prob
   }
   // The report's training-accuracy chart has the SGANs' curves (logged as train_accuracy) beside the others.
   const std::string html = report_html(r);
-  const size_t chart = html.find("accuracy (train_top1)");
+  const size_t chart = html.find("accuracy on the training batches");
   REQUIRE(chart != std::string::npos);
   const std::string train_chart = html.substr(chart, html.find("</svg>", chart) - chart);
   CHECK(train_chart.find(">sgan pretrained</text>") != std::string::npos);
