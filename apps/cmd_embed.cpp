@@ -42,14 +42,13 @@ void run_embed(const EmbedOptions& o) {
               "embed: --inputs-out ", o.inputs_out, " is the features file or its labels file (", o.out, ", ",
               labels_path(o.out), "); give it a name of its own");
   }
-  // Directories first, so that an output directory that cannot be made (or an output that is one) fails
-  // before any work.
+  // Tried first, so that an output that cannot be written (or that is a directory) fails before any work.
   for (const std::string& file : {o.out, labels_path(o.out), o.inputs_out}) {
     if (file.empty()) continue;
-    nn::make_parent_directories(file);
     std::error_code ec;
     SSL_CHECK(!std::filesystem::is_directory(file, ec), "embed: ", file,
               " is a directory; expected a file name to write");
+    nn::check_can_write(file);
   }
   const Device device = Device::parse_present(o.device);
   nn::EncoderPtr encoder = load_encoder(o.encoder, o.seed, o.image_size);

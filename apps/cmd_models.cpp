@@ -1,5 +1,6 @@
 // `ssl models`: every model the project can build, with its parameter count and forward FLOPs at a size.
 #include <cstdio>
+#include <functional>
 
 #include "apps/commands.h"
 #include "apps/flags.h"
@@ -38,17 +39,32 @@ void add_models_command(CLI::App& app) {
       ->check(CLI::Range(1, 100000));
   cmd->callback([size, classes]() {
     const int64_t s = *size, k = *classes;
-    // Every row is made before anything is printed: a size some model cannot take prints only the error.
-    std::string rows;
+    // Every row is made before anything is printed; a model that cannot take the size is listed below the
+    // table with the reason.
+    std::string rows, not_listed;
+    const auto add_row = [&](const std::string& name, const std::function<std::string()>& row) {
+      try {
+        rows += row();
+      } catch (const Error& e) {
+        std::string why = e.what();
+        if (why.starts_with(name + ": ")) why.erase(0, name.size() + 2);  // the model is named already
+        not_listed += str_cat("(", name, " not listed: ", why, ")\n");
+      }
+    };
     const Shape image{1, 3, s, s};
     for (const std::string& name : nn::encoder_names()) {
-      nn::EncoderPtr e = nn::make_encoder(name, s);
-      rows += table_row(name, "encoder, " + std::to_string(e->feature_dim) + " features", *e, image);
+      add_row(name, [&] {
+        nn::EncoderPtr e = nn::make_encoder(name, s);
+        return table_row(name, "encoder, " + std::to_string(e->feature_dim) + " features", *e, image);
+      });
     }
-    auto mobilenet = nn::mobilenet_v1_classifier(k, s);
-    rows += table_row("mobilenet_v1+fc", "classifier", *mobilenet, image);
-    auto resnet = nn::resnet18_classifier(k, s <= 64 ? nn::ResNetStem::cifar : nn::ResNetStem::imagenet);
-    rows += table_row("resnet18+fc", "classifier", *resnet, image);
+    add_row("mobilenet_v1+fc", [&] {
+      return table_row("mobilenet_v1+fc", "classifier", *nn::mobilenet_v1_classifier(k, s), image);
+    });
+    add_row("resnet18+fc", [&] {
+      auto resnet = nn::resnet18_classifier(k, s <= 64 ? nn::ResNetStem::cifar : nn::ResNetStem::imagenet);
+      return table_row("resnet18+fc", "classifier", *resnet, image);
+    });
     const bool sgan_size = s >= 16 && s <= 256 && (s & (s - 1)) == 0;  // what the SGAN networks take
     if (sgan_size) {
       auto generator = nn::sgan_generator(100, s);
@@ -59,6 +75,7 @@ void add_models_command(CLI::App& app) {
     }
     std::printf("%-20s %14s %12s   (input %lldx%lld, %lld classes; FLOPs = 2 x multiply-adds, one image)\n%s",
                 "model", "parameters", "GFLOP fwd", (long long)s, (long long)s, (long long)k, rows.c_str());
+    std::printf("%s", not_listed.c_str());
     if (!sgan_size)
       std::printf("(the SGAN networks take powers of two from 16 to 256 px: not listed at %lld px)\n",
                   (long long)s);

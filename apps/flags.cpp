@@ -22,8 +22,10 @@ nlohmann::json merge_resume_options(const CLI::App& cmd, const char* command, nl
                                     const nlohmann::json& given,
                                     const std::map<std::string, std::string>& config_key_of_flag,
                                     const std::string& resume_dir, const std::string& out_dir) {
-  SSL_CHECK(cmd.count("--out") == 0 || out_dir == resume_dir, command, ": --out ", out_dir,
-            " differs from --resume ", resume_dir, "; a resumed run continues in its own directory");
+  std::error_code ec;  // the same directory however written (runs/x, ./runs/x/, a link to it)
+  SSL_CHECK(cmd.count("--out") == 0 || std::filesystem::equivalent(out_dir, resume_dir, ec), command,
+            ": --out ", out_dir, " differs from --resume ", resume_dir,
+            "; a resumed run continues in its own directory");
   for (const CLI::Option* opt : cmd.get_options()) {
     if (opt->count() == 0) continue;
     const std::string flag = opt->get_name();
@@ -130,8 +132,10 @@ void require_decimal_integers(CLI::App& app) {
       return type.compare(0, name.size(), name) == 0 &&
              (type.size() == name.size() || type[name.size()] == ':');
     };
-    if (is("INT")) opt->check(decimal_integer(false));
-    if (is("UINT")) opt->check(decimal_integer(true));
+    // First of the option's checks (transform puts it there), so that "abc" or "1.5" is called what it is
+    // rather than a number out of the range a later check names.
+    if (is("INT")) opt->transform(decimal_integer(false));
+    if (is("UINT")) opt->transform(decimal_integer(true));
   }
   for (CLI::App* sub : app.get_subcommands({})) require_decimal_integers(*sub);
 }

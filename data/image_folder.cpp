@@ -60,6 +60,11 @@ std::string unreadable_reason(const std::string& path, bool decode_all) {
   return "";
 }
 
+// How to go on past a damaged file, said after its error.
+constexpr const char* kSkipBadHint =
+    " (the spec suffix ':skip-bad' or the flag --skip-bad-images leaves such files out, decoding every file "
+    "when the folder is opened)";
+
 }  // namespace
 
 bool ImageFolderDataset::is_image_file_name(const std::string& file_name) {
@@ -89,8 +94,7 @@ ImageFolderDataset::ImageFolderDataset(std::string dir, ImageFolderOptions optio
       const std::string path = join_path(folder, file_name);
       const std::string problem = unreadable_reason(path, options_.skip_bad_images);
       if (!problem.empty()) {
-        SSL_CHECK(options_.skip_bad_images, problem,
-                  " (open with skip_bad_images, e.g. the spec suffix ':skip-bad', to leave such files out)");
+        SSL_CHECK(options_.skip_bad_images, problem, kSkipBadHint);
         skipped_.push_back(problem);
         continue;
       }
@@ -144,7 +148,13 @@ const std::string& ImageFolderDataset::path(int64_t i) const {
 Image ImageFolderDataset::image(int64_t i) const {
   const std::string& file = path(i);
   const std::vector<uint8_t> bytes = FileReader(file).read_all();
-  Image full = decode_image(bytes.data(), bytes.size(), file);
+  Image full;
+  try {
+    full = decode_image(bytes.data(), bytes.size(), file);
+  } catch (const Error& e) {
+    if (options_.skip_bad_images) throw;  // decoded when the folder was opened: the file changed since
+    throw Error(str_cat(e.what(), kSkipBadHint));
+  }
   const int64_t s = options_.size;
   if (full.h == s && full.w == s) return full;
   const int64_t side = std::min(full.h, full.w);  // the centred square keeps the aspect ratio

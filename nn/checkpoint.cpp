@@ -265,6 +265,15 @@ std::string file_fingerprint(const std::string& path) {
   return hex16(hash);
 }
 
+bool names_a_gone_process(const std::string& digits) {
+  int pid = 0;
+  // Exactly the digits std::to_string(pid) writes: no sign, no leading zero, nothing after them.
+  if (std::from_chars(digits.data(), digits.data() + digits.size(), pid).ec != std::errc() || pid <= 0 ||
+      std::to_string(pid) != digits)
+    return false;
+  return ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 namespace {
 
 // Removes the temporary files that writes of `path` left when their process was killed (`<name>.tmp.<pid>`
@@ -281,24 +290,30 @@ void remove_stale_temporary_files(const std::string& path) {
   for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
     const std::string name = it->path().filename().string();
     if (!name.starts_with(prefix)) continue;
-    const std::string digits = name.substr(prefix.size());
-    int pid = 0;
-    // Exactly the digits std::to_string(pid) writes: no sign, no leading zero, nothing after them.
-    if (std::from_chars(digits.data(), digits.data() + digits.size(), pid).ec != std::errc() || pid <= 0 ||
-        std::to_string(pid) != digits)
-      continue;
-    if (::kill(pid, 0) != 0 && errno == ESRCH) ::unlink(it->path().c_str());
+    if (names_a_gone_process(name.substr(prefix.size()))) ::unlink(it->path().c_str());
   }
 }
 
+// Creates write_file_atomically's temporary file for `path`, or throws naming both.
+int create_temporary_file(const std::string& path, const std::string& tmp) {
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  SSL_CHECK(fd >= 0, "cannot write '", path, "': ", std::strerror(errno), " (creating its temporary file '",
+            tmp, "')");
+  return fd;
+}
 }  // namespace
+
+void check_can_write(const std::string& path) {
+  make_parent_directories(path);
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  ::close(create_temporary_file(path, tmp));
+  ::unlink(tmp.c_str());
+}
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
   remove_stale_temporary_files(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  SSL_CHECK(fd >= 0, "cannot write '", path, "': ", std::strerror(errno), " (creating its temporary file '",
-            tmp, "')");
+  const int fd = create_temporary_file(path, tmp);
   // Any failure removes the temporary file and leaves `path` as it was; `step` says which one failed.
   const auto fail = [&](const char* step, int err) {
     ::unlink(tmp.c_str());
@@ -419,6 +434,11 @@ void load_module(const std::string& path, Module& module, Metadata* metadata) {
     SSL_CHECK(it->second.shape() == target.shape() && it->second.dtype() == target.dtype(), path,
               ": tensor '", name, "' is ", dtype_name(it->second.dtype()), " ", it->second.shape(),
               " in the file but the model expects ", dtype_name(target.dtype()), " ", target.shape());
+    // Its digests only say the file is as written; a file without them, or written from weights that had
+    // diverged, would make every output NaN and every score a guess.
+    const int64_t bad = first_non_finite(it->second);
+    SSL_CHECK(bad < 0, path, ": tensor '", name, "' holds a NaN or an infinity (element ", bad,
+              "); a model cannot run on it (were the weights saved after a training diverged?)");
     copies.emplace_back(target, it->second);
     used.insert(name);
   }

@@ -38,9 +38,16 @@ void load_module(const std::string& path, Module& module, Metadata* metadata = n
 // naming the file when it cannot be read.
 std::string file_fingerprint(const std::string& path);
 
+// Whether `digits` is a process id as std::to_string writes it, of a process that no longer exists (in this
+// machine's process namespace): the owner of a file or directory named after it was killed.
+bool names_a_gone_process(const std::string& digits);
+
 // Writes `bytes` to `path` atomically: a temporary file beside it (`<path>.tmp.<pid>`), fsync, rename. First
 // removes the temporary files of `path` that killed writers left, those whose process no longer exists.
 void write_file_atomically(const std::string& path, const std::string& bytes);
+// Whether write_file_atomically(path, ...) could write now: makes the file's directory, creates its temporary
+// file and removes it, throwing the error the write would. For commands that write only after their work.
+void check_can_write(const std::string& path);
 
 // Creates directory `path` and its parents (nothing when they exist); throws ssl::Error naming the path and
 // the reason when it cannot.

@@ -239,6 +239,23 @@ struct ScratchDir {
   }
 };
 
+// Fine-tuning without --out trains in the system's temporary directory, in ssl_eval_finetune_<pid>_<k>,
+// removed when the evaluation ends; one whose process was killed is left there, and removed by the next.
+constexpr const char* kScratchPrefix = "ssl_eval_finetune_";
+
+void remove_scratch_dirs_of_gone_processes() {
+  std::error_code error;
+  for (std::filesystem::directory_iterator it(std::filesystem::temp_directory_path(error), error), end;
+       !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (!name.starts_with(kScratchPrefix)) continue;
+    const std::string rest = name.substr(std::string(kScratchPrefix).size());
+    std::error_code ignored;  // another user's, or in use: left alone
+    if (rest.find('_') != std::string::npos && nn::names_a_gone_process(rest.substr(0, rest.find('_'))))
+      std::filesystem::remove_all(it->path(), ignored);
+  }
+}
+
 // Protocol "finetune": trains encoder + linear head on o.train in run_dir with the runner of ssl/pretrain.h
 // (method finetune from the encoder's weights; supervised, from a seeded initialisation, for random:MODEL),
 // continuing or keeping a run already there. Returns the trained classifier; *info describes the run.
@@ -281,6 +298,8 @@ void check_eval_output(const std::string& dir) {
   SSL_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), "eval --out ", dir,
             ": expected a directory, found a file");
   const std::string results = dir + "/results.json";
+  // Made and tried now, not after the features and the probe's training.
+  nn::check_can_write(results);
   if (!fs::exists(results, ec)) return;
   bool evaluation = false;
   try {
@@ -359,9 +378,10 @@ nlohmann::json evaluate(const EvalOptions& o) {
   if (o.protocol == "finetune") {
     std::string run_dir = o.out_dir + "/finetune";
     if (o.out_dir.empty()) {
+      remove_scratch_dirs_of_gone_processes();
       static int runs = 0;
       scratch.path = run_dir =
-          (std::filesystem::temp_directory_path() / str_cat("ssl_eval_finetune_", ::getpid(), "_", runs++))
+          (std::filesystem::temp_directory_path() / str_cat(kScratchPrefix, ::getpid(), "_", runs++))
               .string();
       std::filesystem::remove_all(run_dir);
     }

@@ -45,11 +45,17 @@ LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t class
             labels.shape());
   {
     NoGradGuard no_grad;
-    mean_ = mean(x_in, {0}, true);
-    const Tensor centred = sub(x_in, mean_);
-    // The floor under each feature's variance is relative to the features' mean variance, so the probe does
-    // not depend on their overall scale: a randomly initialised deep encoder in eval mode (batch norm
-    // with fresh statistics) can give features of order 1e-13 that still separate the classes.
+    // The probe must not depend on the features' overall scale: a randomly initialised deep encoder in eval
+    // mode (batch norm with fresh statistics) gives features that still separate the classes at 1e-13
+    // (ResNet-18) or 1e-17 (MobileNetV1), whose float variances would sink under any fixed floor. Features
+    // whose largest magnitude is far from 1 are first scaled by a power of two, which is exact, so they are
+    // standardised as they would be at unit scale; the floor under each variance is relative to their mean.
+    const Tensor all = x_in.reshape({-1});
+    const double largest = std::max(max(all, 0).item(), max(neg(all), 0).item());
+    const int exponent = largest > 0 && std::isfinite(largest) ? std::ilogb(largest) : 0;
+    scale_ = std::abs(exponent) > 20 ? std::ldexp(1.0, -exponent) : 1.0;
+    mean_ = mean(scaled(x_in), {0}, true);
+    const Tensor centred = sub(scaled(x_in), mean_);
     const Tensor var = mean(mul(centred, centred), {0}, true);
     const double floor = 1e-6 * mean(var).item() + 1e-30;
     inv_std_ = div(Tensor::ones({1}), sqrt(add(var, floor)));
@@ -92,9 +98,11 @@ LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t class
   bias_ = bias_.detach();
 }
 
+Tensor LinearProbe::scaled(const Tensor& x) const { return scale_ == 1.0 ? x : mul(x, scale_); }
+
 Tensor LinearProbe::standardise(const Tensor& x) const {
   NoGradGuard no_grad;
-  return mul(sub(x, mean_), inv_std_);
+  return mul(sub(scaled(x), mean_), inv_std_);
 }
 
 Tensor LinearProbe::scores(const Tensor& x) const {

@@ -33,7 +33,9 @@ class LinearProbe {
   TopK evaluate(const Tensor& x, const Tensor& labels) const;
 
  private:
+  Tensor scaled(const Tensor& x) const;  // x times scale_
   Tensor standardise(const Tensor& x) const;
+  double scale_ = 1;  // a power of two (see the constructor)
   Tensor mean_, inv_std_, weight_, bias_;
 };
 

@@ -269,17 +269,21 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
   const nn::LrSchedule schedule = make_schedule(o, setup.steps_per_epoch);
   std::vector<EpochMetrics> metrics;
   int64_t step = 0, first_epoch = 0;
-  if (o.resume) {
+  // Made and locked once the data, the model and the optimizer are known good: a mistyped path or a bad
+  // option leaves no run directory behind. Under the lock, a resume reads the state no other process moves
+  // on.
+  nn::make_directories(o.out_dir);
+  const RunDirectoryLock lock("pretrain", o.out_dir);
+  if (!o.resume) {
+    check_no_run_to_overwrite("pretrain", checkpoint_path);
+  } else {
     const nn::TrainState saved = nn::load_train_state(checkpoint_path, model, *optimizer);
     first_epoch = saved.epoch;
     step = saved.global_step;
     metrics = metrics_from_json(nlohmann::json::parse(saved.metrics_json), checkpoint_path);
     continue_after(saved, metrics.size(), checkpoint_path);
   }
-  // Written once the data, the model, the optimizer and any saved state are known good: a mistyped path or
-  // a bad option leaves no run directory behind, and a resume that fails leaves the run's files as they were.
-  if (!o.resume) check_no_run_to_overwrite("pretrain", checkpoint_path);
-  nn::make_directories(o.out_dir);
+  // Nothing was written before this line: a resume that failed left the run's files as they were.
   nn::write_file_atomically(o.out_dir + "/config.json", config.dump(2) + "\n");
 
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {

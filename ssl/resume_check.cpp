@@ -1,5 +1,10 @@
 #include "ssl/resume_check.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -57,6 +62,22 @@ void check_no_run_to_overwrite(const std::string& command, const std::string& ch
   SSL_CHECK(!std::filesystem::exists(checkpoint_path), command, ": '", checkpoint_path,
             "' holds a run already; continue it with --resume, or write the new run to another --out (or "
             "remove the old one)");
+}
+
+RunDirectoryLock::RunDirectoryLock(const std::string& command, const std::string& dir) {
+  // A directory that cannot be opened or locked (a file system without locks) leaves the run unprotected
+  // rather than stopped: the lock guards against a mistake, it is not needed to train.
+  fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd_ < 0 || ::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
+  const bool held_elsewhere = errno == EWOULDBLOCK;
+  ::close(fd_);
+  fd_ = -1;
+  SSL_CHECK(!held_elsewhere, command, ": another process is training in ", dir,
+            " (it holds the directory's lock); wait for it to finish, or choose another --out");
+}
+
+RunDirectoryLock::~RunDirectoryLock() {
+  if (fd_ >= 0) ::close(fd_);  // which releases the lock
 }
 
 void check_state_finite(const std::string& command, const nn::Module& model,

@@ -52,6 +52,22 @@ Options options_to_resume(const std::string& dir, const std::string& format,
 // run, which the new one would overwrite epoch by epoch.
 void check_no_run_to_overwrite(const std::string& command, const std::string& checkpoint_path);
 
+// Held by a training command while it reads and writes its run directory, so that a second process (a run
+// started with the same --out while the first is in its first epoch, or a resume of a run still training) is
+// refused rather than mixing its files with the first's. An flock(2) on the directory itself: nothing is left
+// behind, and a process that dies releases it.
+class RunDirectoryLock {
+ public:
+  // Locks the existing directory `dir`; throws ssl::Error naming `command` when another process holds it.
+  RunDirectoryLock(const std::string& command, const std::string& dir);
+  ~RunDirectoryLock();
+  RunDirectoryLock(const RunDirectoryLock&) = delete;
+  RunDirectoryLock& operator=(const RunDirectoryLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 // Before an epoch's outputs are saved: throws ssl::Error, naming `command`, the epoch and the first tensor of
 // `model` (parameter or buffer) or state tensor of `optimizers` that holds a NaN or an infinity. The loss is
 // checked before every step, but the last step of an epoch can still blow the weights up, and Adam's second

@@ -251,7 +251,13 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
 
   std::vector<SganEpochMetrics> metrics;
   int64_t step = 0, first_epoch = 0;
-  if (o.resume) {
+  // Made and locked once the data and both networks are known good: a mistyped path leaves no run directory
+  // behind. Under the lock, a resume reads the state no other process moves on.
+  nn::make_directories(o.out_dir);
+  const RunDirectoryLock lock("sgan", o.out_dir);
+  if (!o.resume) {
+    check_no_run_to_overwrite("sgan", checkpoint_path);
+  } else {
     const nn::TrainState saved =
         nn::load_train_state(checkpoint_path, models, optimizers, nn::kSganTrainStateFormat);
     first_epoch = saved.epoch;
@@ -259,10 +265,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
     metrics = metrics_from_json(json::parse(saved.metrics_json), checkpoint_path);
     continue_after(saved, metrics.size(), checkpoint_path);
   }
-  // Written once the data, both networks and any saved state are known good: a mistyped path leaves no run
-  // directory behind, and a resume that fails leaves the run's files as they were.
-  if (!o.resume) check_no_run_to_overwrite("sgan", checkpoint_path);
-  nn::make_directories(o.out_dir);
+  // Nothing was written before this line: a resume that failed left the run's files as they were.
   nn::write_file_atomically(o.out_dir + "/config.json", config.dump(2) + "\n");
 
   for (int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {

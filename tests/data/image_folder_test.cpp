@@ -216,7 +216,7 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     const std::string msg = error_of([&] { ImageFolderDataset(dir.path()); });
     CHECK(contains(msg, dir / "cat/broken.png"));
     CHECK(contains(msg, "cannot read the image header"));
-    CHECK(contains(msg, "skip_bad_images"));
+    CHECK(contains(msg, "the flag --skip-bad-images leaves such files out"));
 
     const ImageFolderDataset ds(dir.path(), {.size = 8, .skip_bad_images = true});
     CHECK(ds.size() == 4);
@@ -227,6 +227,22 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     CHECK(ds.image(1) == pattern(8, 8, 3, 5));
     CHECK(contains(ds.name(), "1 skipped"));
     CHECK(open_dataset("folder:" + dir.path() + ":8:skip-bad")->size() == 4);
+  }
+  SUBCASE(
+      "a file whose header reads but whose pixels do not: the error when it is loaded says how to go on") {
+    write_png(dir / "cat/damaged.png", pattern(8, 8, 3, 2));
+    std::vector<uint8_t> bytes = ssl::test::read_bytes(dir / "cat/damaged.png");
+    bytes[bytes.size() - 20] ^= 0xFF;  // in the image data, before IEND: its chunk's CRC no longer matches
+    ssl::test::write_bytes(dir / "cat/damaged.png", bytes);
+    const ImageFolderDataset ds(dir.path(), {.size = 8});
+    int64_t damaged = -1;
+    for (int64_t i = 0; i < ds.size(); ++i)
+      if (ds.path(i) == dir / "cat/damaged.png") damaged = i;
+    REQUIRE(damaged >= 0);
+    const std::string msg = error_of([&] { ds.image(damaged); });
+    CHECK(contains(msg, dir / "cat/damaged.png"));
+    CHECK(contains(msg, "cannot decode the image"));
+    CHECK(contains(msg, "the flag --skip-bad-images leaves such files out"));
   }
   SUBCASE("an empty file") {
     ssl::test::write_bytes(dir / "dog/empty.jpg", {});

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "nn/checkpoint.h"
 #include "nn/models.h"
@@ -95,6 +96,18 @@ TEST_CASE("damaged or mismatched checkpoints give errors naming the file and the
   const std::vector<float> before = model->state()[0].second.to_vector<float>();
   CHECK_THROWS_WITH_AS(nn::load_module(temp_path("partial.safetensors"), *model),
                        doctest::Contains("but the file does not have it"), ssl::Error);
+  CHECK(model->state()[0].second.to_vector<float>() == before);
+  // Weights that are not numbers are refused, naming the tensor and the element, and nothing is copied.
+  std::vector<std::pair<std::string, Tensor>> with_nan;
+  for (const auto& [name, t] : model->state()) with_nan.emplace_back(name, Tensor::full(t.shape(), 7.0));
+  std::vector<float> last = with_nan.back().second.to_vector<float>();
+  last[1] = std::numeric_limits<float>::quiet_NaN();
+  with_nan.back().second = Tensor::from_vector(last, with_nan.back().second.shape());
+  nn::save_safetensors(temp_path("nan.safetensors"), with_nan);
+  const std::string expected =
+      "tensor '" + with_nan.back().first + "' holds a NaN or an infinity (element 1)";
+  CHECK_THROWS_WITH_AS(nn::load_module(temp_path("nan.safetensors"), *model),
+                       doctest::Contains(expected.c_str()), ssl::Error);
   CHECK(model->state()[0].second.to_vector<float>() == before);
   CHECK_THROWS_WITH_AS(nn::load_module(temp_path("missing.safetensors"), *model),
                        doctest::Contains("missing.safetensors': no such file"), ssl::Error);

@@ -1,6 +1,8 @@
 // The evaluation runner's data handling: transfer to a dataset with other class names, label budgets, and
 // images of another size than the encoder's; the finetune protocol.
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -336,7 +338,19 @@ TEST_CASE("eval --protocol finetune: encoder and head trained on --train, every 
   e.out_dir.clear();
   e.transfer.clear();
   e.finetune.epochs = 1;
+  // A scratch directory that a killed evaluation left is removed by the next; a live process's is not.
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  const auto tmp = std::filesystem::temp_directory_path();
+  const auto left = tmp / str_cat("ssl_eval_finetune_", child, "_0"),
+             live = tmp / str_cat("ssl_eval_finetune_", ::getppid(), "_7");
+  std::filesystem::create_directories(left / "inner");
+  std::filesystem::create_directories(live);
   const nlohmann::json s = evaluate(e);
+  CHECK_FALSE(std::filesystem::exists(left));
+  CHECK(std::filesystem::exists(live));
+  std::filesystem::remove_all(live);
   CHECK(s["finetune"]["method"] == "supervised");
   CHECK_FALSE(std::filesystem::exists(s["finetune"]["run"].get<std::string>()));
   // Its training's refusal says the directory is gone rather than naming it.

@@ -34,15 +34,26 @@ TEST_CASE("linear probe: separable clusters are classified, and Top-5 of 3 class
   CHECK(t.top5 == 1.0);
 }
 
-TEST_CASE("linear probe: features scaled by 1e-13 give the same predictions") {
-  // A randomly initialised deep encoder in eval mode can give features this small; a fixed variance floor
-  // would flatten them to zero and the probe would predict one class.
+TEST_CASE("linear probe: features of any overall scale give the same predictions") {
+  // A randomly initialised deep encoder in eval mode can give features as small as 1e-17 (MobileNetV1); a
+  // fixed variance floor would flatten them to zero and the probe would predict one class.
+  const LinearProbeOptions options{.epochs = 100, .lr = 0.05, .show_progress = false};
   const auto [x, y] = clusters(60, 1.0);
-  const auto [tiny, y_tiny] = clusters(60, 1e-13);
-  const LinearProbe probe(x, y, 3, {.epochs = 100, .lr = 0.05, .show_progress = false});
-  const LinearProbe tiny_probe(tiny, y_tiny, 3, {.epochs = 100, .lr = 0.05, .show_progress = false});
-  CHECK(tiny_probe.evaluate(tiny, y_tiny).top1 == doctest::Approx(probe.evaluate(x, y).top1));
-  CHECK(tiny_probe.evaluate(tiny, y_tiny).top1 > 0.97);
+  const LinearProbe probe(x, y, 3, options);
+  const std::vector<float> expected = probe.scores(x).to_vector<float>();
+  for (const double scale : {1e-13, 1e-17, 1e12}) {
+    CAPTURE(scale);
+    const auto [scaled, y_scaled] = clusters(60, scale);
+    const LinearProbe scaled_probe(scaled, y_scaled, 3, options);
+    CHECK(scaled_probe.evaluate(scaled, y_scaled).top1 == doctest::Approx(probe.evaluate(x, y).top1));
+    CHECK(scaled_probe.evaluate(scaled, y_scaled).top1 > 0.97);
+  }
+  // Scaled by a power of two, the features are standardised exactly as at unit scale: the same scores.
+  for (const double scale : {0x1p-60, 0x1p-21, 0x1p30}) {
+    CAPTURE(scale);
+    const auto [scaled, y_scaled] = clusters(60, scale);
+    CHECK(LinearProbe(scaled, y_scaled, 3, options).scores(scaled).to_vector<float>() == expected);
+  }
 }
 
 TEST_CASE("topk accuracy: the rank of the true class decides") {

@@ -368,6 +368,30 @@ TEST_CASE("a run is never overwritten by accident, by a new run or by a resume t
   CHECK(nn::file_fingerprint(resume.out_dir + "/config.json") == config_fingerprint);
 }
 
+TEST_CASE("a run directory another process is training in is refused, by a new run and by a resume") {
+  const test::TempDir scratch(kScratch);
+  PretrainOptions p = tiny_run("locked", 1);
+  fs::create_directories(p.out_dir);
+  {
+    // Another process's lock, as far as flock(2) can tell: a lock through another open of the directory.
+    const RunDirectoryLock other("pretrain", p.out_dir);
+    const std::string refused = "another process is training in " + p.out_dir;
+    CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains(refused.c_str()), ssl::Error);
+    CHECK(fs::is_empty(p.out_dir));  // nothing written
+  }
+  pretrain(p);  // the lock was released with its holder
+  PretrainOptions resume = p;
+  resume.epochs = 2;
+  resume.resume = true;
+  const std::string fingerprint = nn::file_fingerprint(p.out_dir + "/checkpoint.safetensors");
+  {
+    const RunDirectoryLock other("pretrain", p.out_dir);
+    CHECK_THROWS_WITH_AS(pretrain(resume), doctest::Contains("it holds the directory's lock"), ssl::Error);
+  }
+  CHECK(nn::file_fingerprint(p.out_dir + "/checkpoint.safetensors") == fingerprint);
+  CHECK(pretrain(resume).size() == 2);
+}
+
 TEST_CASE("a run whose weights blow up is stopped before they are saved") {
   const test::TempDir scratch(kScratch);
   // One step at an absurd rate: the loss before the step is finite, the weights after it are not.
