@@ -48,7 +48,8 @@ PretrainOptions pretrain_options(const CompareOptions& c, const std::string& met
   p.device = c.device;
   p.max_steps_per_epoch = c.max_steps_per_epoch;
   p.show_progress = c.show_progress;
-  p.simclr.crop_min_scale = c.crop_min_scale;  // read by simclr only
+  // Given to simclr only, which alone reads it: the other runs' options, and so their runs, stay the same.
+  if (method == "simclr") p.simclr.crop_min_scale = c.crop_min_scale;
   return p;
 }
 

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "kernels/compute_threads.h"
 #include "ssl/compare.h"
+#include "ssl/pretrain.h"
 #include "ssl/report.h"
 #include "ssl/seed_summary.h"
 #include "support/temp_dir.h"
@@ -159,6 +160,8 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   // SimCLR's crop setting reached its run and is recorded with the study's.
   std::ifstream simclr_config(dir + "/simclr/config.json");
   CHECK(nlohmann::json::parse(simclr_config)["crop_min_scale"] == 0.5);
+  std::ifstream rotation_config(dir + "/rotation/config.json");  // not the others', which do not read it
+  CHECK(nlohmann::json::parse(rotation_config)["crop_min_scale"] == PretrainOptions().simclr.crop_min_scale);
   CHECK(r["config"]["crop_min_scale"] == 0.5);
   std::ifstream html(dir + "/report.html");
   std::stringstream page;
