@@ -62,8 +62,8 @@ std::string unreadable_reason(const std::string& path, bool decode_all) {
 
 // How to go on past a damaged file, said after its error.
 constexpr const char* kSkipBadHint =
-    " (the spec suffix ':skip-bad' or the flag --skip-bad-images leaves such files out, decoding every file "
-    "when the folder is opened)";
+    " (the spec suffix ':skip-bad', or the flag --skip-bad-images of the commands that have it, leaves such "
+    "files out, decoding every file when the folder is opened)";
 
 }  // namespace
 

@@ -32,6 +32,11 @@
 
 namespace ssl {
 
+// The objective this version trains (its hole's fill and its L2's average), recorded in a run's options so
+// that a run of the earlier one is neither resumed nor kept as one of this one's.
+inline constexpr const char* kContextObjective = "fill the dataset mean, L2 averaged over the hole";
+inline constexpr const char* kEarlierContextObjective = "fill grey, L2 divided by the weights' sum";
+
 struct ContextOptions {
   // Centre (the default) or random_blocks, hole/block size, overlap (its byte fill is unused: the encoder
   // fills the normalised batch with the dataset mean, see ContextEncoder). Random blocks are often
@@ -41,6 +46,7 @@ struct ContextOptions {
   data::MaskOptions mask;
   double overlap_weight = 10;     // weight of the overlap band in the L2 loss (the original's x10)
   double adversarial_weight = 0;  // 0 = L2 only (the usual choice for feature learning); in [0, 1)
+  std::string objective = kContextObjective;  // not an option: which version of the method made a run
 };
 
 // "centre" / "blocks" and back ("center" and "random_blocks" are accepted too); ssl::Error otherwise.

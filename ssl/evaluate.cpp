@@ -298,8 +298,6 @@ void check_eval_output(const std::string& dir) {
   SSL_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), "eval --out ", dir,
             ": expected a directory, found a file");
   const std::string results = dir + "/results.json";
-  // Made and tried now, not after the features and the probe's training.
-  nn::check_can_write(results);
   if (!fs::exists(results, ec)) return;
   bool evaluation = false;
   try {
@@ -369,6 +367,8 @@ nlohmann::json evaluate(const EvalOptions& o) {
     image_size = encoder->image_size;
   }
   const EvalSplits sets = open_eval_splits(o, image_size);
+  // Made and tried once the encoder and the data are known good, not after the features and the probe.
+  if (!o.out_dir.empty()) nn::check_can_write(o.out_dir + "/results.json");
   const data::Dataset& train_set = *sets.train;
   const int64_t classes = train_set.num_classes();
 

@@ -53,7 +53,8 @@ LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t class
     const Tensor all = x_in.reshape({-1});
     const double largest = std::max(max(all, 0).item(), max(neg(all), 0).item());
     const int exponent = largest > 0 && std::isfinite(largest) ? std::ilogb(largest) : 0;
-    scale_ = std::abs(exponent) > 20 ? std::ldexp(1.0, -exponent) : 1.0;
+    // Within float's range: features all below 2^-126 (subnormal) are scaled up as far as float allows.
+    scale_ = std::abs(exponent) > 20 ? std::ldexp(1.0, std::clamp(-exponent, -126, 126)) : 1.0;
     mean_ = mean(scaled(x_in), {0}, true);
     const Tensor centred = sub(scaled(x_in), mean_);
     const Tensor var = mean(mul(centred, centred), {0}, true);

@@ -87,6 +87,10 @@ MethodSetup make_method(const PretrainOptions& o, const data::Dataset& data) {
     return m;
   }
   if (o.method == "context") {
+    SSL_CHECK(o.context.objective == kContextObjective,
+              "context: the run was made with an earlier objective (", o.context.objective,
+              "), which this version no longer trains (", kContextObjective,
+              "); start it again in another directory");
     m.model = std::make_shared<ContextEncoder>(nn::make_encoder(o.model, o.image_size), o.context,
                                                context_fill(data));
     m.augmentation = data::crop_flip_augment(o.image_size);

@@ -41,6 +41,7 @@ nlohmann::json pretrain_options_json(const PretrainOptions& o) {
                       {"context_overlap", o.context.mask.overlap},
                       {"context_overlap_weight", o.context.overlap_weight},
                       {"context_adv_weight", o.context.adversarial_weight},
+                      {"context_objective", o.context.objective},
                       {"patch_size", o.patch.patch},
                       {"patch_gap", o.patch.gap},
                       {"patch_jitter", o.patch.jitter},
@@ -90,6 +91,9 @@ PretrainOptions pretrain_options_from_json(const nlohmann::json& j) {
   get("context_overlap", o.context.mask.overlap);
   get("context_overlap_weight", o.context.overlap_weight);
   get("context_adv_weight", o.context.adversarial_weight);
+  // A context run saved before the objective was recorded trained the earlier one.
+  if (o.method == "context") o.context.objective = kEarlierContextObjective;
+  get("context_objective", o.context.objective);
   get("patch_size", o.patch.patch);
   get("patch_gap", o.patch.gap);
   get("patch_jitter", o.patch.jitter);
@@ -105,8 +109,10 @@ PretrainOptions resume_options(const std::string& dir) {
 void check_resume_options(const PretrainOptions& saved, const PretrainOptions& o, const std::string& source) {
   // None of these alters the results so far (a run may move between the CPU and a GPU; another thread count
   // changes the last bits from here on, which the run says).
-  check_resume_agrees(pretrain_options_json(saved), pretrain_options_json(o),
-                      {"epochs", "workers", "device", "threads"}, source);
+  std::set<std::string> may_change = {"epochs", "workers", "device", "threads"};
+  // SimCLR alone reads its crops; compare gave its value to every run before it gave it to SimCLR's only.
+  if (o.method != "simclr") may_change.insert("crop_min_scale");
+  check_resume_agrees(pretrain_options_json(saved), pretrain_options_json(o), may_change, source);
 }
 
 }  // namespace ssl

@@ -170,7 +170,10 @@ bool discard_if_init_changed(const std::string& what, const std::string& out_dir
     std::printf(
         "\n== %s: the encoder in %s has changed since the run in %s started from it; training it again\n",
         what.c_str(), now.path.c_str(), out_dir.c_str());
-  std::filesystem::remove_all(out_dir);
+  {
+    const RunDirectoryLock lock(what, out_dir);  // not while another process trains there
+    std::filesystem::remove_all(out_dir);
+  }
   return true;
 }
 

@@ -221,7 +221,7 @@ TEST_CASE("folder: a BMP cut short is refused when the folder is opened, or left
   const std::string msg = error_of([&] { ImageFolderDataset(dir.path()); });
   CHECK(contains(msg, dir / "cat/b.bmp"));
   CHECK(contains(msg, "expected 4800 bytes of pixel data at offset 54, found 300"));
-  CHECK(contains(msg, "--skip-bad-images leaves such files out"));
+  CHECK(contains(msg, "or the flag --skip-bad-images of the commands that have it, leaves such files out"));
 
   const ImageFolderDataset kept(dir.path(), {.size = 40, .skip_bad_images = true});
   CHECK(kept.size() == 1);

@@ -216,7 +216,7 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     const std::string msg = error_of([&] { ImageFolderDataset(dir.path()); });
     CHECK(contains(msg, dir / "cat/broken.png"));
     CHECK(contains(msg, "cannot read the image header"));
-    CHECK(contains(msg, "the flag --skip-bad-images leaves such files out"));
+    CHECK(contains(msg, "the spec suffix ':skip-bad', or the flag --skip-bad-images"));
 
     const ImageFolderDataset ds(dir.path(), {.size = 8, .skip_bad_images = true});
     CHECK(ds.size() == 4);
@@ -242,7 +242,7 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     const std::string msg = error_of([&] { ds.image(damaged); });
     CHECK(contains(msg, dir / "cat/damaged.png"));
     CHECK(contains(msg, "cannot decode the image"));
-    CHECK(contains(msg, "the flag --skip-bad-images leaves such files out"));
+    CHECK(contains(msg, "the spec suffix ':skip-bad', or the flag --skip-bad-images"));
   }
   SUBCASE("an empty file") {
     ssl::test::write_bytes(dir / "dog/empty.jpg", {});

@@ -162,6 +162,15 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   CHECK(nlohmann::json::parse(simclr_config)["crop_min_scale"] == 0.5);
   std::ifstream rotation_config(dir + "/rotation/config.json");  // not the others', which do not read it
   CHECK(nlohmann::json::parse(rotation_config)["crop_min_scale"] == PretrainOptions().simclr.crop_min_scale);
+  // A run of another method that recorded the study's crops (as compare gave them to every run before) is
+  // the same run: kept, not refused.
+  PretrainOptions earlier =
+      pretrain_options_from_json(nlohmann::json::parse(std::ifstream(dir + "/rotation/config.json")));
+  PretrainOptions asked = earlier;
+  earlier.simclr.crop_min_scale = 0.5;
+  check_resume_options(earlier, asked, "saved");
+  earlier.method = asked.method = "simclr";
+  CHECK_THROWS_AS(check_resume_options(earlier, asked, "saved"), Error);
   CHECK(r["config"]["crop_min_scale"] == 0.5);
   std::ifstream html(dir + "/report.html");
   std::stringstream page;

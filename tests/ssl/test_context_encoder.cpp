@@ -297,4 +297,22 @@ TEST_CASE("context: the pre-training runner trains it and writes the encoder") {
   const PretrainOptions back = pretrain_options_from_json(pretrain_options_json(p));
   CHECK(back.context.mask.mode == data::MaskOptions::Mode::random_blocks);
   CHECK(back.context.overlap_weight == 10);
+  CHECK(back.context.objective == std::string(kContextObjective));
+
+  // A run saved before the objective was recorded trained the earlier one (grey fill, L2 over the weights'
+  // sum): it is neither resumed nor kept as this version's, and a resume of it builds nothing.
+  nlohmann::json earlier = pretrain_options_json(p);
+  earlier.erase("context_objective");
+  const PretrainOptions old = pretrain_options_from_json(earlier);
+  CHECK(old.context.objective == std::string(kEarlierContextObjective));
+  CHECK_THROWS_WITH_AS(check_resume_options(old, p, "saved"), doctest::Contains("context_objective: saved"),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(make_method(old, data::SyntheticDataset(data::Split::train, 8)),
+                       doctest::Contains("made with an earlier objective"), ssl::Error);
+  // Other methods' runs saved before it was recorded compare equal to this version's.
+  PretrainOptions rotation = p;
+  rotation.method = "rotation";
+  nlohmann::json rotation_earlier = pretrain_options_json(rotation);
+  rotation_earlier.erase("context_objective");
+  check_resume_options(pretrain_options_from_json(rotation_earlier), rotation, "saved");
 }

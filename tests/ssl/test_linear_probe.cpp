@@ -41,7 +41,7 @@ TEST_CASE("linear probe: features of any overall scale give the same predictions
   const auto [x, y] = clusters(60, 1.0);
   const LinearProbe probe(x, y, 3, options);
   const std::vector<float> expected = probe.scores(x).to_vector<float>();
-  for (const double scale : {1e-13, 1e-17, 1e12}) {
+  for (const double scale : {1e-13, 1e-17, 1e-40, 1e12}) {  // 1e-40: every feature subnormal
     CAPTURE(scale);
     const auto [scaled, y_scaled] = clusters(60, scale);
     const LinearProbe scaled_probe(scaled, y_scaled, 3, options);
