@@ -43,6 +43,7 @@ LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t class
   SSL_CHECK(x_in.dim() == 2 && labels.dim() == 1 && x_in.size(0) == labels.size(0) && x_in.size(0) > 0,
             "LinearProbe: features [N, F] and labels [N] expected, got ", x_in.shape(), " and ",
             labels.shape());
+  Tensor x;  // the features standardised
   {
     NoGradGuard no_grad;
     // The probe must not depend on the features' overall scale: a randomly initialised deep encoder in eval
@@ -55,13 +56,14 @@ LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t class
     const int exponent = largest > 0 && std::isfinite(largest) ? std::ilogb(largest) : 0;
     // Within float's range: features all below 2^-126 (subnormal) are scaled up as far as float allows.
     scale_ = std::abs(exponent) > 20 ? std::ldexp(1.0, std::clamp(-exponent, -126, 126)) : 1.0;
-    mean_ = mean(scaled(x_in), {0}, true);
-    const Tensor centred = sub(scaled(x_in), mean_);
+    const Tensor x_scaled = scaled(x_in);
+    mean_ = mean(x_scaled, {0}, true);
+    const Tensor centred = sub(x_scaled, mean_);
     const Tensor var = mean(mul(centred, centred), {0}, true);
     const double floor = 1e-6 * mean(var).item() + 1e-30;
     inv_std_ = div(Tensor::ones({1}), sqrt(add(var, floor)));
+    x = mul(centred, inv_std_);  // standardise(x_in), from the centred features already at hand
   }
-  const Tensor x = standardise(x_in);
   const int64_t n = x.size(0), f = x.size(1);
   weight_ = Tensor::zeros({classes, f}).set_requires_grad();
   bias_ = Tensor::zeros({classes}).set_requires_grad();
