@@ -7,6 +7,7 @@
 
 using namespace ssl;
 using ssl::test::check_gradients;
+using ssl::test::leaf64;
 using ssl::test::rand64;
 using Ts = std::vector<Tensor>;
 
@@ -37,6 +38,8 @@ TEST_CASE("elementwise unary ops") {
   check_gradients("pow", [](const Ts& x) { return pow(x[0], 2.5); }, {positive({4}, 4)});
   check_gradients("pow 3 of any sign", [](const Ts& x) { return pow(x[0], 3); }, {rand64({5}, 8)});
   check_gradients("pow -1.5", [](const Ts& x) { return pow(x[0], -1.5); }, {positive({4}, 9)});
+  check_gradients("pow 0 (zero gradient, also at 0)", [](const Ts& x) { return pow(x[0], 0); },
+                  {leaf64({-0.7, 0.0, 0.4, 1.3}, {4})});
   check_gradients("sqrt", [](const Ts& x) { return sqrt(x[0]); }, {positive({4}, 5)});
   check_gradients("relu", [](const Ts& x) { return relu(x[0]); }, {rand64({4, 5}, 6)});
   check_gradients("leaky_relu", [](const Ts& x) { return leaky_relu(x[0], 0.2); }, {rand64({4, 5}, 7)});
@@ -125,12 +128,24 @@ TEST_CASE("joining and indexing") {
                     return gather(x[0], 1, Tensor::from_vector<int64_t>({0, 2, 1, 1, 0, 0}, {3, 2}));
                   },
                   {rand64({3, 3}, 6)});
+  check_gradients("gather dim 0",
+                  [](const Ts& x) {
+                    return gather(x[0], 0, Tensor::from_vector<int64_t>({2, 0, 1, 2, 2, 0}, {2, 3}));
+                  },
+                  {rand64({3, 3}, 7)});
+  check_gradients("gather middle dim with repeats",
+                  [](const Ts& x) {
+                    return gather(x[0], 1, Tensor::from_vector<int64_t>({1, 1, 0, 2, 2, 2, 0, 1}, {2, 2, 2}));
+                  },
+                  {rand64({2, 3, 2}, 8)});
 }
 
 TEST_CASE("softmax family and losses") {
   check_gradients("softmax", [](const Ts& x) { return softmax(x[0]); }, {rand64({3, 5}, 1, -3, 3)});
   check_gradients("softmax dim 0", [](const Ts& x) { return softmax(x[0], 0); }, {rand64({4, 3}, 2, -3, 3)});
   check_gradients("log_softmax", [](const Ts& x) { return log_softmax(x[0]); }, {rand64({3, 5}, 3, -3, 3)});
+  check_gradients("log_softmax dim 0", [](const Ts& x) { return log_softmax(x[0], 0); },
+                  {rand64({4, 3}, 6, -3, 3)});
   check_gradients("cross_entropy",
                   [](const Ts& x) {
                     return cross_entropy(x[0], labels({1, 0, 4}));
@@ -139,6 +154,10 @@ TEST_CASE("softmax family and losses") {
   check_gradients("l2_normalize", [](const Ts& x) { return l2_normalize(x[0]); }, {rand64({4, 3}, 5)});
   check_gradients("l2_normalize dim 0", [](const Ts& x) { return l2_normalize(x[0], 0); },
                   {rand64({4, 3}, 6)});
+  // Rows whose norm is below eps are divided by eps instead: rows 0 and 2 here, well inside that branch.
+  check_gradients("l2_normalize, rows below eps and above",
+                  [](const Ts& x) { return l2_normalize(x[0], -1, 1.0); },
+                  {leaf64({0.1, -0.2, 0.3, 2.0, -1.5, 1.0, -0.05, 0.02, 0.1, 1.2, 0.7, -2.2}, {4, 3})});
 }
 
 TEST_CASE("convolution") {

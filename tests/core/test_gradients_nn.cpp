@@ -7,6 +7,7 @@
 
 #include "core/ops_nn.h"
 #include "kernels/compute_threads.h"
+#include "kernels/conv.h"
 #include "support/gradcheck.h"
 
 using namespace ssl;
@@ -115,18 +116,20 @@ TEST_CASE("conv_transpose2d gradients with several images per product (chunks, t
 }
 
 TEST_CASE("conv2d gradients with several images per product (chunks, the last one short)") {
-  // As above: two threads, so that seven images of a few pixels make chunks of 4 and 3 on any machine.
+  // As above: two threads, so that seven images of a few pixels make chunks of 4 and 3 on any machine. More
+  // than kernels::cpu::kDirectMaxOutputs outputs per group, so that the layer takes im2col + GEMM.
+  static_assert(kernels::cpu::kDirectMaxOutputs < 5);
   const kernels::ComputeThreads two(2);
   check_gradients("conv2d 3x3 pad 1 with bias, 7 images",
                   [](const Ts& x) {
                     return conv2d(x[0], x[1], x[2], {1, 1, 1});
                   },
-                  {rand64({7, 3, 3, 2}, 42), rand64({4, 3, 3, 3}, 43), rand64({4}, 44)});
-  check_gradients("conv2d stride 2 groups 2, 5 images",
+                  {rand64({7, 3, 3, 2}, 42), rand64({5, 3, 3, 3}, 43), rand64({5}, 44)});
+  check_gradients("conv2d stride 2 groups 2 with bias, 5 images",
                   [](const Ts& x) {
-                    return conv2d(x[0], x[1], Tensor(), {2, 1, 2});
+                    return conv2d(x[0], x[1], x[2], {2, 1, 2});
                   },
-                  {rand64({5, 4, 4, 3}, 45), rand64({6, 2, 3, 3}, 46)});
+                  {rand64({5, 4, 4, 3}, 45), rand64({10, 2, 3, 3}, 46), rand64({10}, 47)});
 }
 
 TEST_CASE("upsample_nearest2d forward and gradients") {

@@ -48,7 +48,8 @@ const std::vector<ConvCase> kSmallCases = {
     {"3x2 s(2,1) p(1,0)", {2, 2, 7, 5, 3, 3, 2, 2, 1, 1, 0, 1}},
     {"3x3 s1 p2 (whole rows of padding)", {1, 2, 4, 4, 3, 3, 3, 1, 1, 2, 2, 1}},
     {"5x5 p2 on 3x3 s2", {2, 2, 3, 3, 2, 5, 5, 2, 2, 2, 2, 1}},
-    // Small planes and more images than threads: several images share one GEMM, the last chunk short.
+    // Small planes and more images than threads: several images share one GEMM, the last chunk short (the
+    // tests that reach the chunks pin two threads: with seven or more, each image would be a chunk alone).
     {"3x3 s1 p1, 7 images in chunks", {7, 3, 4, 4, 5, 3, 3, 1, 1, 1, 1, 1}},
     {"1x1 s1 p0, 7 images in chunks", {7, 4, 3, 3, 5, 1, 1, 1, 1, 0, 0, 1}},
     {"3x3 s1 p1, 9 outputs, rows longer than a tile", {2, 3, 5, 37, 9, 3, 3, 1, 1, 1, 1, 1}},
@@ -103,6 +104,7 @@ void check_forward_case(const ConvCase& c, bool with_bias, ConvAlgorithm a, std:
 }  // namespace
 
 TEST_CASE("conv2d_forward matches the loop-by-loop reference") {
+  const ssl::kernels::ComputeThreads two(2);  // chunks of 4 and 3 images (kSmallCases)
   std::mt19937_64 rng(1);
   // Larger than a cache-line or two, with groups, so that the GEMM blocking and thread split are exercised.
   std::vector<ConvCase> cases = kSmallCases;
@@ -170,6 +172,7 @@ TEST_CASE("conv2d_forward with moments writes y and every output plane's mean an
 }
 
 TEST_CASE("conv2d_backward matches central finite differences") {
+  const ssl::kernels::ComputeThreads two(2);  // chunks of 4 and 3 images (kSmallCases)
   std::mt19937_64 rng(2);
   for (const ConvAlgorithm a : kAlgorithms)
     for (const auto& c : kSmallCases) {

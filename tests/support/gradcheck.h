@@ -26,6 +26,13 @@ inline Tensor rand64(const Shape& shape, uint64_t seed, double lo = -1, double h
   return t;
 }
 
+// Given float64 values (points a test picks, such as both sides of a branch) as a leaf requiring grad.
+inline Tensor leaf64(const std::vector<double>& values, const Shape& shape) {
+  Tensor t = Tensor::from_vector<double>(values, shape);
+  t.set_requires_grad(true);
+  return t;
+}
+
 inline double projected_loss(const Fn& f, const std::vector<Tensor>& inputs, const Tensor& r) {
   NoGradGuard no_grad;
   return sum(mul(f(inputs), r)).item();
