@@ -357,8 +357,12 @@ void check_shape(const Conv2dShape& s, const char* fn) {
   check_conv2d_shape(s, fn);
   SSL_CHECK(s.is_depthwise(), fn, ": needs groups == c_in == c_out, got c_in=", s.c_in, " c_out=", s.c_out,
             " groups=", s.groups);
-  SSL_CHECK(s.n * s.c_in <= (int64_t(1) << 31) - 1 && s.h * s.w <= (int64_t(1) << 30), fn,
-            ": too many planes or too large a plane for the CUDA kernels");
+  // The kernels count planes, index within a plane, and index the weights and their gradients' per-channel
+  // partials ([c, taps + 1]) with int.
+  const int64_t int_max = (int64_t(1) << 31) - 1;
+  SSL_CHECK(s.n * s.c_in <= int_max && s.h * s.w <= (int64_t(1) << 30) &&
+                s.out_h() * s.out_w() <= (int64_t(1) << 30) && s.c_in * (s.kh * s.kw + 1) <= int_max,
+            fn, ": too many planes, too large a plane or too many weights for the CUDA kernels");
 }
 
 void check_backward(const Conv2dShape& s, const void* x, const void* w, const void* gy, const void* gx,

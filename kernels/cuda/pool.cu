@@ -173,8 +173,10 @@ Geom checked_geom(const Pool2dShape& s, const char* fn) {
             " kernel=", s.kh, "x", s.kw);
   SSL_CHECK(s.out_h() >= 1 && s.out_w() >= 1, fn, ": kernel ", s.kh, "x", s.kw,
             " does not fit the padded input ", s.h + 2 * s.pad_h, "x", s.w + 2 * s.pad_w);
-  SSL_CHECK(s.h * s.w <= (int64_t(1) << 30) && s.kh * s.kw <= (int64_t(1) << 30), fn,
-            ": plane too large for the CUDA kernels");
+  // The kernels index within an input or output plane with int.
+  SSL_CHECK(s.h * s.w <= (int64_t(1) << 30) && s.out_h() * s.out_w() <= (int64_t(1) << 30) &&
+                s.kh * s.kw <= (int64_t(1) << 30),
+            fn, ": plane too large for the CUDA kernels (at most 2^30 elements in and out)");
   return Geom{s.n * s.c, int(s.h),        int(s.w),        int(s.out_h()), int(s.out_w()), int(s.kh),
               int(s.kw), int(s.stride_h), int(s.stride_w), int(s.pad_h),   int(s.pad_w)};
 }

@@ -33,6 +33,8 @@ std::vector<Conv2dShape> shapes() {
       depthwise(2, 2, 6, 7, 3, 3, 1, 1, 0, 0),    // no padding
       depthwise(2, 2, 9, 7, 5, 5, 1, 1, 2, 2),    // generic 5x5
       depthwise(1, 3, 10, 11, 4, 3, 3, 2, 2, 0),  // generic: rectangular kernel, stride 3 and 2, uneven pad
+      // Generic, strides 4 and 16: v3's forward window, 37 x 389 values, exceeds shared memory and falls back
+      depthwise(1, 2, 40, 400, 5, 5, 4, 16, 0, 0),
   };
 }
 
@@ -148,4 +150,9 @@ TEST_CASE("depthwise CUDA: shapes that are not depthwise are refused before laun
   CHECK_THROWS_AS(dev::depthwise_conv2d_forward<float>(s, nullptr, nullptr, nullptr, nullptr), Error);
   CHECK_THROWS_AS(
       dev::depthwise_conv2d_backward<float>(s, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr), Error);
+  // 2^28 channels of 3x3: their weights and bias partials, c (taps + 1), would overflow the kernels' int.
+  const int64_t many = int64_t(1) << 28;
+  CHECK_THROWS_WITH_AS(dev::depthwise_conv2d_forward<float>(depthwise(1, many, 1, 1, 3, 3, 1, 1, 1, 1),
+                                                            nullptr, nullptr, nullptr, nullptr),
+                       doctest::Contains("too many weights"), Error);
 }

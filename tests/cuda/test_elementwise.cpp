@@ -1,5 +1,5 @@
 // The elementwise kernels (_v1 strided, _v2 contiguous, and the unsuffixed choice) against the CPU kernels,
-// on contiguous, broadcast, transposed, scalar, empty, 0-dim and misaligned operands.
+// on contiguous, broadcast, transposed, scalar (either input), empty, 0-dim and misaligned operands.
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -66,6 +66,9 @@ std::vector<Layout> layouts() {
        {strides_of(s2), strides_of(s2, {true, false, true}), strides_of(s2, {false, false, true})},
        false},
       {"broadcast scalar", s3, {strides_of(s3), strides_of(s3), Dims{0, 0}}, true},
+      // The one input of unary and convert, and binary's first, a scalar: in packs, and element by element.
+      {"broadcast scalar first", s3, {strides_of(s3), Dims{0, 0}, strides_of(s3)}, true},
+      {"broadcast scalar first, misaligned", s3, {strides_of(s3), Dims{0, 0}, strides_of(s3)}, true, 1},
       {"transposed input", s4, {strides_of(s4), transposed(s4), strides_of(s4)}, false},
       {"0-dim", {}, {{}, {}, {}}, true},
       {"8 dims", s6, {strides_of(s6), strides_of(s6), strides_of(s6)}, true},

@@ -141,4 +141,8 @@ TEST_CASE("pool CUDA: bad shapes are refused before launching") {
       dev::max_pool2d_forward<float>(Pool2dShape{1, 1, 4, 4, 3, 3, 1, 1, 2, 0}, nullptr, nullptr, nullptr),
       Error);
   CHECK_THROWS_AS(dev::adaptive_avg_pool2d_forward<float>(1, 1, 4, 4, 0, 1, nullptr, nullptr), Error);
+  // A 1 x 2^30 plane padded by one: its 2 x (2^30 + 1) output would overflow the kernels' int index.
+  CHECK_THROWS_WITH_AS(dev::avg_pool2d_backward<float>(
+                           Pool2dShape{1, 1, 1, int64_t(1) << 30, 2, 2, 1, 1, 1, 1}, nullptr, nullptr),
+                       doctest::Contains("2^30 elements in and out"), Error);
 }
