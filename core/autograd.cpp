@@ -86,14 +86,24 @@ std::vector<Node*> topological_order(Node* root) {
 
 void accumulate(Tensor& slot, const Tensor& g) { slot = slot.defined() ? add(slot, g) : g; }
 
+// Whether a gradient is referenced from anywhere but the backward pass's own list: the caller's tensor
+// (backward(g)), one handed through unchanged to two inputs (add's), a view of a leaf's values
+// (x.backward(x.detach())).
+bool held_elsewhere(const Tensor& g) { return g.impl_ptr().use_count() > 1 || g.storage().use_count() > 1; }
+
 void accumulate_into_leaf(TensorImpl* leaf, const Tensor& g) {
   SSL_CHECK(g.shape() == leaf->shape, "backward: gradient of shape ", g.shape(), " for a leaf of shape ",
             leaf->shape);
   Tensor grad(leaf->grad);
-  // Gradients are summed out of place, so a gradient that aliases another tensor is never written to. A
-  // gradient can be a broadcast view with stride 0 (sum's backward expands its input's gradient): a leaf
-  // keeps a dense copy, which optimizers and kernels read as a flat array.
-  leaf->grad = (grad.defined() ? add(grad, g) : g.contiguous()).impl_ptr();
+  if (grad.defined()) {
+    leaf->grad = add(grad, g).impl_ptr();  // out of place: a gradient the caller holds is never written to
+    return;
+  }
+  // A leaf's gradient is its own: an optimizer step writes the parameter and a user may write the gradient
+  // (grad().fill_), neither of which may show through another tensor. A fresh result nothing else holds is
+  // kept as it is; anything else, or a broadcast view with stride 0 (sum's backward expands its input's
+  // gradient; optimizers and kernels read a leaf's gradient as a flat array), is copied.
+  leaf->grad = (g.is_contiguous() && !held_elsewhere(g) ? g : g.clone()).impl_ptr();
 }
 
 }  // namespace
@@ -109,8 +119,9 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
               " without a gradient; pass d(loss)/d(tensor) of the same shape, or call it on a scalar loss");
     grad = Tensor::ones(root.shape(), root.dtype(), root.device());
   }
-  SSL_CHECK(grad.shape() == root.shape(), "backward: gradient of shape ", grad.shape(),
-            " for a tensor of shape ", root.shape());
+  SSL_CHECK(grad.shape() == root.shape() && grad.dtype() == root.dtype() && grad.device() == root.device(),
+            "backward: gradient of shape ", grad.shape(), ", ", grad.dtype(), " on ", grad.device(),
+            " for a tensor of shape ", root.shape(), ", ", root.dtype(), " on ", root.device());
   // Backward formulas are made of ordinary ops: with recording off they add nothing to the graph (there
   // are no gradients of gradients).
   NoGradGuard no_grad;

@@ -218,7 +218,13 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
   check_defined(src_in, "copy_ (source)");
   SSL_CHECK(!(requires_grad() && grad_enabled()), "copy_: in-place write to a tensor that requires grad; ",
             "wrap it in NoGradGuard");
+  for (int64_t d = 0; d < dim(); ++d)
+    SSL_CHECK(stride(d) != 0 || size(d) == 1, "copy_: the destination ", shape(), " has stride 0 along dim ",
+              d, " (an expanded view: its elements overlap); copy into a tensor of its own");
   Tensor src = src_in.to(device());
+  // The kernel reads and writes element by element: a source in the destination's storage (x.copy_(x.t()))
+  // is read from a copy of it.
+  if (src.storage() == storage()) src = src.detach().clone();
   src = src.expand(shape());  // broadcasting (a no-op view when the shapes match)
   dispatch_all(src.dtype(), [&]<class S>() {
     dispatch_all(dtype(), [&]<class D>() {

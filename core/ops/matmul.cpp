@@ -82,15 +82,15 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_same_dtype("matmul", a, b);
   SSL_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: expected matrices, got shapes ", a.shape(), " and ",
             b.shape());
+  SSL_CHECK(a.size(-1) == b.size(-2), "matmul: inner dimensions differ: ", a.shape(), " @ ", b.shape());
   if (a.dim() > 2 && b.dim() == 2) {  // [..., M, K] @ [K, N]: fold the leading dims into M
     Shape out = a.shape();
     out.back() = b.size(1);
-    return matmul(a.reshape({-1, a.size(-1)}), b).reshape(out);
+    return matmul(a.flatten(0, -2), b).reshape(out);
   }
   SSL_CHECK((a.dim() == 2 && b.dim() == 2) || (a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0)),
             "matmul: expected [M,K]@[K,N], [...,M,K]@[K,N] or [B,M,K]@[B,K,N], got ", a.shape(), " and ",
             b.shape());
-  SSL_CHECK(a.size(-1) == b.size(-2), "matmul: inner dimensions differ: ", a.shape(), " @ ", b.shape());
   Tensor y = matmul_forward(a, b);
   return record("matmul", y, {a, b}, {a, b}, [a, b](const Tensor& g, const std::vector<bool>& needs) {
     return std::vector{needs[0] ? matmul(g, b.transpose(-1, -2)) : Tensor(),

@@ -62,7 +62,6 @@ Tensor sum_forward(const Tensor& x_in, const std::vector<int64_t>& dims, bool ke
 // d sum(x) = g broadcast back over the reduced dims
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   detail::check_inputs("sum", {x}, /*cuda_ok=*/true);
-  if (x.dim() == 0) return x.clone();
   const std::vector<int64_t> dims = normalise_dims("sum", dims_in, x.dim());
   if (dims.empty()) return x.clone();
   Tensor y;

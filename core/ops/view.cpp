@@ -107,14 +107,13 @@ Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   return permute(dims);
 }
 
-Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
+Tensor Tensor::slice(int64_t d, int64_t start_in, int64_t end_in, int64_t step) const {
   d = wrap_dim(d, dim(), "slice");
   const int64_t n = shape()[d];
-  if (start < 0) start += n;
-  if (end < 0) end += n;
-  end = std::min(end, n);
-  SSL_CHECK(step >= 1 && start >= 0 && start <= end, "slice: bad range [", start, ", ", end, ") step ", step,
-            " for dim ", d, " of size ", n);
+  const int64_t start = start_in < 0 ? start_in + n : start_in;
+  const int64_t end = std::min(end_in < 0 ? end_in + n : end_in, n);
+  SSL_CHECK(step >= 1 && start >= 0 && start <= end, "slice: bad range [", start_in, ", ", end_in, ") step ",
+            step, " for dim ", d, " of size ", n);
   Shape shape = this->shape(), strides = this->strides();
   shape[d] = (end - start + step - 1) / step;
   strides[d] *= step;

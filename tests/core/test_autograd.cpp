@@ -44,6 +44,8 @@ TEST_CASE("backward on a non-scalar needs a gradient argument") {
   Tensor x = Tensor::from_vector<double>({1.0, 2.0}, {2}).set_requires_grad();
   Tensor y = mul(x, 3.0);
   CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("without a gradient"), ssl::Error);
+  CHECK_THROWS_WITH_AS(y.backward(Tensor::ones({2})),
+                       doctest::Contains("float32 on cpu for a tensor of shape [2], float64"), ssl::Error);
   y.backward(Tensor::from_vector<double>({1.0, 10.0}, {2}));
   CHECK(x.grad().to_vector<double>() == std::vector<double>{3, 30});
 }
@@ -75,6 +77,27 @@ TEST_CASE("a gradient is never written through an alias") {
   sum(mul(a, 5.0)).backward();
   CHECK(a.grad().to_vector<double>() == std::vector<double>{6, 6});
   CHECK(b.grad().to_vector<double>() == std::vector<double>{1, 1});
+}
+
+TEST_CASE("a leaf's gradient is its own: neither the caller's tensor nor a view of the leaf's values") {
+  // An optimizer step writes the parameter, and a user may write the gradient (grad().fill_): neither may
+  // show through the other.
+  Tensor x = Tensor::from_vector<double>({1.0, 2.0}, {2}).set_requires_grad();
+  x.backward(x.detach());  // the gradient of |x|² / 2 at x
+  {
+    NoGradGuard step;
+    x.fill_(0);
+  }
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{1, 2});
+
+  Tensor a = Tensor::zeros({2}, DType::f64).set_requires_grad(),
+         b = Tensor::zeros({2}, DType::f64).set_requires_grad();
+  Tensor g = Tensor::ones({2}, DType::f64);
+  add(a, b).backward(g);  // add hands g through to both
+  g.fill_(5);
+  CHECK(a.grad().to_vector<double>() == std::vector<double>{1, 1});
+  CHECK(b.grad().to_vector<double>() == std::vector<double>{1, 1});
+  CHECK(a.grad().storage() != b.grad().storage());
 }
 
 TEST_CASE("a tensor written in place after an op saved it stops the backward, naming the op") {

@@ -44,6 +44,17 @@ TEST_CASE("alignment, fill, copy and dtype conversion") {
   y.copy_(Tensor::arange(35, DType::f32).reshape({5, 7}).t());
   CHECK(y.to_vector<float>()[1] == 7.0f);
   CHECK(Tensor::arange(4).to(DType::f32).to_vector<float>() == std::vector<float>{0, 1, 2, 3});
+  // A source in the destination's own storage is read whole before anything is written; a destination whose
+  // elements overlap (an expanded view) is refused.
+  Tensor m = Tensor::arange(4, DType::f32).reshape({2, 2});
+  m.copy_(m.t());
+  CHECK(m.to_vector<float>() == std::vector<float>{0, 2, 1, 3});
+  Tensor v = Tensor::arange(4, DType::f32);
+  v.slice(0, 1, 4).copy_(v.slice(0, 0, 3));
+  CHECK(v.to_vector<float>() == std::vector<float>{0, 0, 1, 2});
+  CHECK_THROWS_WITH_AS(Tensor::zeros({1, 3}).expand({2, 3}).copy_(Tensor::ones({2, 3})),
+                       doctest::Contains("copy_: the destination [2, 3] has stride 0 along dim 0"),
+                       ssl::Error);
 }
 
 TEST_CASE("random tensors depend on the seed only, not on the thread count") {
@@ -74,6 +85,14 @@ TEST_CASE("bad shapes and dtypes give errors naming the op and the shapes") {
   CHECK_THROWS_WITH_AS(add(a, b), doctest::Contains("add: shapes [2, 3] and [4, 5] cannot be broadcast"),
                        ssl::Error);
   CHECK_THROWS_WITH_AS(matmul(a, b), doctest::Contains("matmul: inner dimensions differ"), ssl::Error);
+  CHECK_THROWS_WITH_AS(matmul(Tensor::zeros({2, 3, 4}), Tensor::zeros({5, 6})),
+                       doctest::Contains("inner dimensions differ: [2, 3, 4] @ [5, 6]"), ssl::Error);
+  const Tensor no_inner = matmul(Tensor::ones({2, 3, 0}), Tensor::ones({0, 4}));  // a sum of nothing
+  CHECK(no_inner.shape() == Shape{2, 3, 4});
+  CHECK(no_inner.to_vector<float>() == std::vector<float>(24, 0.0f));
+  CHECK_THROWS_WITH_AS(sum(Tensor::ones({}), {5}), doctest::Contains("sum: dim 5 out of range"), ssl::Error);
+  CHECK_THROWS_WITH_AS(Tensor::zeros({3}).slice(0, 5, 10), doctest::Contains("slice: bad range [5, 10)"),
+                       ssl::Error);
   CHECK_THROWS_WITH_AS(a.reshape({7}), doctest::Contains("reshape"), ssl::Error);
   CHECK_THROWS_WITH_AS(add(a, Tensor::zeros({2, 3}, DType::f64)), doctest::Contains("dtypes differ"),
                        ssl::Error);
