@@ -14,8 +14,8 @@
 //   features.K.3.weight                  pointwise conv [c_out, c, 1, 1], no bias
 //   features.K.4.*                       BN after it
 //   fc.weight, fc.bias                   the classifier only
-// Initialisation as torchvision's MobileNets: convolutions kaiming_normal (fan_out, ReLU gain), BN weight 1
-// and bias 0; the linear layer keeps PyTorch's default.
+// Initialisation: convolutions kaiming_normal (fan_out, ReLU gain), as torchvision initialises its
+// MobileNets' convolutions, BN weight 1 and bias 0; the linear layer keeps PyTorch's default.
 #pragma once
 
 #include "nn/layers_extra.h"
@@ -58,7 +58,8 @@ class MobileNetV1 : public Encoder {
   // forward gives logits [N, classes]. feature_dim is the width of forward's output in both cases.
   explicit MobileNetV1(int64_t image_size = 224, double width = 1.0, int64_t classes = 0);
   Tensor forward(const Tensor& x) override;
-  // block1 … block13, the outputs of the depthwise-separable blocks; the last is forward's (pooled).
+  // block1 … block13, the outputs of the depthwise-separable blocks; the last is forward's (an encoder's
+  // pooled features, a classifier's logits).
   std::vector<std::string> layer_names() const override;
   Tensor forward_to(const Tensor& x, size_t layer) override;
 

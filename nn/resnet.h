@@ -38,7 +38,8 @@ class ResNet18 : public Encoder {
   // gives logits [N, classes]. feature_dim is the width of forward's output in both cases.
   explicit ResNet18(ResNetStem stem = ResNetStem::imagenet, int64_t classes = 0);
   Tensor forward(const Tensor& x) override;
-  // layer1 … layer4, the outputs of the four stages; the last is forward's (layer4's, pooled globally).
+  // layer1 … layer4, the outputs of the four stages; the last is forward's (an encoder's: layer4's, pooled
+  // globally; a classifier's: its logits).
   std::vector<std::string> layer_names() const override;
   Tensor forward_to(const Tensor& x, size_t layer) override;
 
