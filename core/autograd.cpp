@@ -86,9 +86,9 @@ std::vector<Node*> topological_order(Node* root) {
 
 void accumulate(Tensor& slot, const Tensor& g) { slot = slot.defined() ? add(slot, g) : g; }
 
-// Whether a gradient is referenced from anywhere but the backward pass's own list: the caller's tensor
-// (backward(g)), one handed through unchanged to two inputs (add's), a view of a leaf's values
-// (x.backward(x.detach())).
+// Whether another handle than the one passed holds the gradient, or another tensor its storage: the caller's
+// (backward(g)), the node's incoming gradient handed through unchanged (add's, to both inputs), a view of a
+// leaf's values.
 bool held_elsewhere(const Tensor& g) { return g.impl_ptr().use_count() > 1 || g.storage().use_count() > 1; }
 
 void accumulate_into_leaf(TensorImpl* leaf, const Tensor& g) {

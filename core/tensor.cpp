@@ -218,7 +218,7 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
   check_defined(src_in, "copy_ (source)");
   SSL_CHECK(!(requires_grad() && grad_enabled()), "copy_: in-place write to a tensor that requires grad; ",
             "wrap it in NoGradGuard");
-  for (int64_t d = 0; d < dim(); ++d)
+  for (int64_t d = 0; d < dim() && numel() > 0; ++d)  // (an empty tensor's strides may be 0 anywhere)
     SSL_CHECK(stride(d) != 0 || size(d) == 1, "copy_: the destination ", shape(), " has stride 0 along dim ",
               d, " (an expanded view: its elements overlap); copy into a tensor of its own");
   Tensor src = src_in.to(device());

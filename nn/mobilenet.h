@@ -14,8 +14,8 @@
 //   features.K.3.weight                  pointwise conv [c_out, c, 1, 1], no bias
 //   features.K.4.*                       BN after it
 //   fc.weight, fc.bias                   the classifier only
-// Initialisation: convolutions kaiming_normal (fan_out, ReLU gain), as torchvision initialises its
-// MobileNets' convolutions, BN weight 1 and bias 0; the linear layer keeps PyTorch's default.
+// Initialisation: convolutions kaiming_normal (fan_out, ReLU gain), BN weight 1 and bias 0, as torchvision
+// initialises its MobileNets; the linear layer keeps PyTorch's default (torchvision's draws from N(0, 0.01)).
 #pragma once
 
 #include "nn/layers_extra.h"

@@ -188,8 +188,10 @@ __global__ void eval_grad_input_kernel(int64_t total, int c, int64_t hw, const T
 
 void check_sizes(int64_t n, int64_t c, int64_t hw, const char* fn) {
   SSL_CHECK(n >= 1 && c >= 1 && hw >= 1, fn, ": sizes must be positive, got n=", n, " c=", c, " hw=", hw);
-  // The kernels index the [3, c] coefficients with int: 3c must fit.
-  SSL_CHECK(c <= (int64_t(1) << 29), fn, ": too many channels for the CUDA kernels (", c, ", at most 2^29)");
+  // The kernels index the [3, c] coefficients with int.
+  const int64_t max_channels = ((int64_t(1) << 31) - 1) / 3;
+  SSL_CHECK(c <= max_channels, fn, ": too many channels for the CUDA kernels (", c, ", at most ",
+            max_channels, ")");
 }
 
 // Chunks per channel, from the shape only: about 4096 values per block, at most 256 blocks per channel.

@@ -229,9 +229,10 @@ __global__ void param_grad_partial_kernel(Geom g, int chunks, const T* x, const 
 // gw[c][tap] (and gb[c], tap == taps) = the channel's partials summed in chunk order: one thread each.
 template <class T>
 __global__ void param_grad_finish_kernel(int channels, int taps, int chunks, const T* partial, T* gw, T* gb) {
-  const int e = int(blockIdx.x * blockDim.x + threadIdx.x);
-  if (e >= channels * (taps + 1)) return;
-  const int c = e / (taps + 1), t = e % (taps + 1);
+  const int64_t e =
+      blockIdx.x * int64_t(blockDim.x) + threadIdx.x;  // the last block's threads pass c (taps + 1)
+  if (e >= int64_t(channels) * (taps + 1)) return;
+  const int c = int(e / (taps + 1)), t = int(e % (taps + 1));
   if (t == taps ? !gb : !gw) return;
   T sum = T(0);
   for (int q = 0; q < chunks; ++q) sum += partial[(int64_t(c) * chunks + q) * (taps + 1) + t];

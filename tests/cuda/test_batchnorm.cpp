@@ -26,10 +26,10 @@ struct Shape {
   double offset;  // added to x: a mean far from 0 tests the shifted one-pass variance
 };
 
-// The fourth and fifth split each channel into chunks (kernels/cuda/batchnorm.cu: n*hw / 4096 of them): 4x1x2500 into
-// 2 with one channel; 3x3x2750 into 2 with 3 channels (chunks != c, so the partial sums' [channel][chunk]
-// layout is exercised), the chunk boundary (4125) inside the second image, hw not a multiple of the block.
-// Then 300 channels: the per-channel kernels need two blocks.
+// The fourth and fifth split each channel into chunks (kernels/cuda/batchnorm.cu: n*hw / 4096 of them):
+// 4x1x2500 into 2 with one channel; 3x3x2750 into 2 with 3 channels (chunks != c, so the partial sums'
+// [channel][chunk] layout is exercised), the chunk boundary (4125) inside the second image, hw not a multiple
+// of the block. Then 300 channels: the per-channel kernels need two blocks.
 std::vector<Shape> shapes() {
   return {{3, 5, 7, 0.0},    {2, 3, 1, 0.5},     {5, 4, 9, 50.0},
           {4, 1, 2500, 3.0}, {3, 3, 2750, -2.0}, {2, 300, 3, 1.0}};
@@ -231,8 +231,9 @@ TEST_CASE("batchnorm CUDA: bad sizes are refused before launching") {
                   Error);
   CHECK_THROWS_AS(dev::batch_norm_forward_eval<float>(0, 2, 1, &v, nullptr, nullptr, &v, &v, 1e-5f, &v),
                   Error);
-  // 2^29 + 1 channels: the coefficients' last index, 3c - 1, would not fit an int (refused before any read).
-  CHECK_THROWS_WITH_AS(dev::batch_norm_forward_train<float>(1, (int64_t(1) << 29) + 1, 1, &v, nullptr,
-                                                            nullptr, 1e-5f, &v, &v, &v, &v),
-                       doctest::Contains("at most 2^29"), Error);
+  // One channel too many: the coefficients' last index, 3c - 1, would not fit an int (refused before any
+  // read).
+  CHECK_THROWS_WITH_AS(
+      dev::batch_norm_forward_train<float>(1, 715827883, 1, &v, nullptr, nullptr, 1e-5f, &v, &v, &v, &v),
+      doctest::Contains("(715827883, at most 715827882)"), Error);
 }

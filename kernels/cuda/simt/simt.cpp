@@ -245,6 +245,8 @@ void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const std::funct
   SSL_CHECK(block.z <= 64 && grid.y <= 65535 && grid.z <= 65535,
             "simt launch: grid or block dimension over CUDA's limits (grid ", grid.x, "x", grid.y, "x",
             grid.z, ", block ", block.x, "x", block.y, "x", block.z, ")");
+  SSL_CHECK(dynamic_shared_bytes <= 48 * 1024, "simt launch: ", dynamic_shared_bytes,
+            " bytes of dynamic shared memory, over the 48 KB a kernel gets without opting in to more");
   if (blocks == 0) return;
   std::lock_guard<std::mutex> serial(launch_mutex());
 
