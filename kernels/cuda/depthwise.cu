@@ -229,8 +229,8 @@ __global__ void param_grad_partial_kernel(Geom g, int chunks, const T* x, const 
 // gw[c][tap] (and gb[c], tap == taps) = the channel's partials summed in chunk order: one thread each.
 template <class T>
 __global__ void param_grad_finish_kernel(int channels, int taps, int chunks, const T* partial, T* gw, T* gb) {
-  const int64_t e =
-      blockIdx.x * int64_t(blockDim.x) + threadIdx.x;  // the last block's threads pass c (taps + 1)
+  // In int64: the last block's threads run past c (taps + 1), which may be close to int's limit.
+  const int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (e >= int64_t(channels) * (taps + 1)) return;
   const int c = int(e / (taps + 1)), t = int(e % (taps + 1));
   if (t == taps ? !gb : !gw) return;

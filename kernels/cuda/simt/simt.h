@@ -55,7 +55,8 @@ namespace ssl::simt {
 
 // Runs `body` (the kernel applied to its arguments) over the grid as described above; returns when every
 // block has finished. Launches are serialised (a process-wide lock), as function-static shared memory
-// requires. Throws ssl::Error for an empty or oversized block.
+// requires. Throws ssl::Error for an empty or oversized block, or for more dynamic shared memory than the
+// 48 KB a GPU gives a kernel that has not opted in to more.
 void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const std::function<void()>& body);
 
 void sync_block();  // __syncthreads
