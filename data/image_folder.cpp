@@ -157,8 +157,10 @@ Image ImageFolderDataset::image(int64_t i) const {
   }
   const int64_t s = options_.size;
   if (full.h == s && full.w == s) return full;
-  const int64_t side = std::min(full.h, full.w);  // the centred square keeps the aspect ratio
-  return resample(full, double(full.w - side) / 2.0, double(full.h - side) / 2.0, double(side), double(side),
+  // The centred square keeps the aspect ratio. Its corner is a whole pixel, as CenterCrop's: a half-pixel
+  // offset would blend neighbouring columns even where the square is already the output's size.
+  const int64_t side = std::min(full.h, full.w);
+  return resample(full, double((full.w - side) / 2), double((full.h - side) / 2), double(side), double(side),
                   s, s);
 }
 

@@ -307,7 +307,8 @@ patch::GridParams PatchGrid::params(int64_t h, int64_t w) const {
   constexpr int64_t kMax = std::numeric_limits<int>::max() / 8;
   SSL_CHECK(
       h <= kMax && w <= kMax && options_.patch <= kMax && options_.gap <= kMax && options_.jitter <= kMax,
-      "PatchGrid: sizes too large");
+      "PatchGrid: sizes must be at most ", kMax, ", got image ", h, "x", w, ", patch ", options_.patch,
+      ", gap ", options_.gap, ", jitter ", options_.jitter);
   const patch::GridParams p =
       options_.patch == 0 ? patch::scaled_params(int(std::min(h, w)))
                           : patch::GridParams{int(options_.patch), int(options_.gap), int(options_.jitter)};

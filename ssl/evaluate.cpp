@@ -317,6 +317,9 @@ void check_eval_options(const EvalOptions& o) {
             "eval: --input-size applies to a frozen encoder; the finetune protocol trains the encoder at "
             "its own size, and got --input-size ",
             o.input_size);
+  SSL_CHECK(!is_random(o.encoder) || o.input_size == 0,
+            "eval: --input-size runs a trained encoder at another size; ", o.encoder,
+            " is built at --image-size (", o.image_size, " px), and got --input-size ", o.input_size);
   SSL_CHECK(o.protocol != "finetune" || o.layer.empty(),
             "eval: --layer applies to a frozen encoder (linear, knn); the finetune protocol trains the "
             "whole encoder, and got --layer ",

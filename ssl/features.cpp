@@ -61,6 +61,13 @@ Features compute_features(nn::Encoder& encoder, const data::Dataset& dataset, in
   while (loader.next(batch)) {
     if (inputs) images.push_back(batch.images);
     xs.push_back(layer_features(encoder, batch.images.to(device), at).to(Device::cpu()));
+    // Refused here, once for every protocol: a NaN would reach the probe as a diverging loss and kNN's
+    // sort as an ordering that is not one.
+    const int64_t bad = first_non_finite(xs.back());
+    SSL_CHECK(bad < 0, "compute_features: the encoder's features of image ",
+              done * opt.batch_size + bad / xs.back().size(1), " of ", dataset.name(), " at layer ",
+              encoder.layer_names()[at], " are not finite (", xs.back().to_vector<float>()[size_t(bad)],
+              "); its weights overflow on these images");
     ys.push_back(batch.labels);
     progress.update(++done, std::nan(""), batch.size());
   }

@@ -20,6 +20,7 @@
 #include "kernels/cuda/batchnorm.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "kernels/common/batch_norm_math.h"
 #include "kernels/cuda/kernel.cuh"
@@ -189,7 +190,7 @@ __global__ void eval_grad_input_kernel(int64_t total, int c, int64_t hw, const T
 void check_sizes(int64_t n, int64_t c, int64_t hw, const char* fn) {
   SSL_CHECK(n >= 1 && c >= 1 && hw >= 1, fn, ": sizes must be positive, got n=", n, " c=", c, " hw=", hw);
   // The kernels index the [3, c] coefficients with int.
-  const int64_t max_channels = ((int64_t(1) << 31) - 1) / 3;
+  const int64_t max_channels = std::numeric_limits<int>::max() / 3;
   SSL_CHECK(c <= max_channels, fn, ": too many channels for the CUDA kernels (", c, ", at most ",
             max_channels, ")");
 }

@@ -34,6 +34,7 @@
 #include "kernels/cuda/depthwise.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "kernels/cuda/kernel.cuh"
 #include "kernels/cuda/reduce_block.cuh"
@@ -360,7 +361,7 @@ void check_shape(const Conv2dShape& s, const char* fn) {
             " groups=", s.groups);
   // The kernels count planes, index within a plane, and index the weights and their gradients' per-channel
   // partials ([c, taps + 1]) with int.
-  const int64_t int_max = (int64_t(1) << 31) - 1;
+  const int64_t int_max = std::numeric_limits<int>::max();
   SSL_CHECK(s.n * s.c_in <= int_max && s.h * s.w <= (int64_t(1) << 30) &&
                 s.out_h() * s.out_w() <= (int64_t(1) << 30) && s.c_in * (s.kh * s.kw + 1) <= int_max,
             fn, ": too many planes, too large a plane or too many weights for the CUDA kernels");

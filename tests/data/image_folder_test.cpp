@@ -155,6 +155,19 @@ TEST_CASE("folder: resizing crops the centred square and antialiases") {
   CHECK(not_green == 0);
 }
 
+TEST_CASE(
+    "folder: an odd width difference crops at a whole pixel, so a square of the output's size is copied") {
+  TempDir dir;
+  // 8 high, 9 wide, column x holding 20 x: the centred 8 x 8 square starts at column 0 (as CenterCrop's).
+  Image ramp(8, 9, 3);
+  for (int64_t y = 0; y < 8; ++y) {
+    for (int64_t x = 0; x < 9; ++x) ramp(y, x, 0) = uint8_t(20 * x);
+  }
+  write_png(dir / "ramp.png", ramp);
+  const Image out = ImageFolderDataset(dir.path(), {.size = 8}).image(0);
+  for (int64_t x = 0; x < 8; ++x) CHECK(out(3, x, 0) == 20 * x);
+}
+
 TEST_CASE("folder: open_dataset specs") {
   TempDir dir;
   write_classes(dir);

@@ -475,6 +475,8 @@ TEST_CASE("PatchGrid: patches cut at their offsets, labels point at the right ne
   CHECK_THROWS_AS(PatchGrid({10, 5, 3}).params(45, 46), Error);  // one pixel short
   CHECK_THROWS_AS(PatchGrid().params(3, 3), Error);
   CHECK_THROWS_AS(PatchGrid({10, -1, 3}), Error);
+  CHECK_THROWS_WITH_AS(PatchGrid({300000000, 0, 0}).params(32, 32),
+                       doctest::Contains("at most 268435455, got image 32x32, patch 300000000"), Error);
 }
 
 // ---- contact sheet, PNG, statistics ----------------------------------------------------------------------

@@ -182,6 +182,20 @@ TEST_CASE("features: images of another size are resized to the encoder's input")
   CHECK(f.labels.shape() == Shape{5});
 }
 
+TEST_CASE("features: an encoder whose activations overflow is refused, naming the image and the layer") {
+  nn::EncoderPtr encoder = nn::make_encoder("convnet2", 32);
+  {
+    NoGradGuard no_grad;
+    for (Tensor& p : encoder->parameters()) p.copy_(mul(p, 1e20));
+  }
+  const data::SyntheticDataset images(data::Split::test, 5);
+  CHECK_THROWS_WITH_AS(
+      compute_features(*encoder, images, 4, 1, false),
+      doctest::Contains(
+          "features of image 0 of synthetic:test (5 images, seed 0) at layer pool2 are not finite"),
+      ssl::Error);
+}
+
 TEST_CASE("features at an intermediate layer: whole when they fit, else average-pooled to the bound") {
   NoGradGuard no_grad;
   const Tensor x = Tensor::normal({2, 3, 32, 32}, 0, 1);
@@ -360,4 +374,20 @@ TEST_CASE("eval --protocol finetune: encoder and head trained on --train, every 
   e.finetune.lr = 3e-3;
   e.input_size = 16;
   CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("--input-size"), ssl::Error);
+}
+
+TEST_CASE("eval --input-size: refused for a random encoder, which --image-size sizes") {
+  EvalOptions e;
+  e.encoder = "random:convnet2";
+  e.protocol = "knn";
+  e.train = "synthetic:train:20";
+  e.test = "synthetic:test:10";
+  e.show_progress = false;
+  e.input_size = 64;
+  CHECK_THROWS_WITH_AS(evaluate(e),
+                       doctest::Contains("is built at --image-size (32 px), and got --input-size 64"),
+                       ssl::Error);
+  e.input_size = 0;
+  e.image_size = 64;
+  CHECK(evaluate(e)["feature_dim"] == 16384);
 }
