@@ -358,7 +358,9 @@ void add_bench_command(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("bench", "Time the project's reference workloads (medians over repeats)");
   cmd->add_flag("--json", o->json, "One JSON object per workload");
-  cmd->add_option("--repeats", o->repeats, "Timed repetitions per workload")
+  cmd->add_option(
+         "--repeats", o->repeats,
+         "Timed repetitions per workload (the SimCLR steps and the loader, the slowest: max(3, repeats / 2))")
       ->capture_default_str()
       ->check(positive_number());
   add_threads_flag(*cmd, o->threads);

@@ -336,12 +336,18 @@ void run_kernel_bench(const KernelBenchOptions& o) {
   SSL_CHECK(!cases.empty(), "bench kernels: no kernel name contains '", o.kernel, "'; the kernels: ", names);
 
   const Ceilings ceil = measure_ceilings(d, o.repeats);
-  std::printf("device %s: measured ceilings %.0f GB/s (copy), %.0f GFLOP/s (FP32 GEMM)%s\n", d.str().c_str(),
-              ceil.gb_per_s, ceil.gflop_per_s,
-              d.is_cpu() ? str_cat(", ", omp_get_max_threads(), " threads").c_str() : "");
-  if (!o.json)
+  if (o.json) {
+    nlohmann::json c = {
+        {"device", d.str()}, {"ceiling_gb_per_s", ceil.gb_per_s}, {"ceiling_gflop_per_s", ceil.gflop_per_s}};
+    if (d.is_cpu()) c["threads"] = omp_get_max_threads();
+    std::printf("%s\n", c.dump().c_str());
+  } else {
+    std::printf("device %s: measured ceilings %.0f GB/s (copy), %.0f GFLOP/s (FP32 GEMM)%s\n",
+                d.str().c_str(), ceil.gb_per_s, ceil.gflop_per_s,
+                d.is_cpu() ? str_cat(", ", omp_get_max_threads(), " threads").c_str() : "");
     std::printf("%-18s %-5s %-24s %10s %9s %9s %7s  %s\n", "kernel", "ver", "shape", "ms", "GB/s", "GFLOP/s",
                 "floor%", "check");
+  }
   int failed = 0;
   for (const KernelCase& c : cases) {
     for (const Tensor& out : c.outputs) Tensor(out).fill_(std::numeric_limits<double>::quiet_NaN());
@@ -385,7 +391,12 @@ void add_bench_kernels_command(CLI::App& bench) {
       ->check(positive_number());
   add_threads_flag(*cmd, o->threads);
   cmd->add_flag("--json", o->json, "One JSON object per case");
-  cmd->callback([o]() {
+  cmd->callback([o, &bench]() {
+    // `ssl bench --device cuda kernels` would otherwise take the workloads' --device and run on the CPU.
+    for (const char* flag : {"--device", "--repeats", "--threads", "--json", "--only"})
+      SSL_CHECK(bench.count(flag) == 0, "bench kernels: ", flag,
+                " was given before 'kernels', where it is the ",
+                "workloads' option; put it after: ssl bench kernels ", flag, " ...");
     set_threads(o->threads);
     run_kernel_bench(*o);
   });

@@ -65,8 +65,10 @@ void add_compare_command(CLI::App& app) {
                   "The encoder layer each linear probe reads: best (chosen per encoder on a held-out fifth "
                   "of the probe's images), a layer name, or empty for the encoder's output")
       ->capture_default_str();
-  cmd->add_option("--max-steps", o->max_steps_per_epoch,
-                  "Stop each epoch of the self-supervised and SGAN runs after this many steps (0 = all)")
+  cmd->add_option(
+         "--max-steps", o->max_steps_per_epoch,
+         "Stop each epoch of the pretext, SGAN, supervised and fine-tuning runs after this many steps "
+         "(0 = all)")
       ->check(non_negative_number());
   add_seed_flag(*cmd, o->seed, "Random seed (also draws the labelled subset)");
   cmd->add_option("--repeats", o->repeats,

@@ -151,8 +151,9 @@ void add_data_command(CLI::App& app) {
   add_skip_bad_images_flag(*show, wo->skip_bad_images);
   show->callback([wo, show]() {
     for (const char* flag : {"--size", "--seed"}) {
-      SSL_CHECK(wo->augment == "simclr" || show->count(flag) == 0, "data show: ", flag,
-                " applies to the augmented views (--augment simclr); the decoded images have their own size");
+      SSL_CHECK(
+          wo->augment == "simclr" || show->count(flag) == 0, "data show: ", flag,
+          " applies to the augmented views (--augment simclr); without it the images are shown as decoded");
     }
     run_show(*wo);
   });

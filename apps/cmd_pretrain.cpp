@@ -158,15 +158,18 @@ void add_pretrain_command(CLI::App& app) {
       ->check(CLI::IsMember({"centre", "center", "blocks"}));
   cmd->add_option("--hole-fraction", o->context.mask.hole_fraction,
                   "context, centre mask: the hole's side as a fraction of the image's")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(fraction_above_zero());
   cmd->add_option("--block-fraction", o->context.mask.block_fraction,
                   "context, blocks mask: each block's side as a fraction of the image's")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(fraction_above_zero());
   cmd->add_option(
          "--mask-coverage", o->context.mask.coverage,
          "context, blocks mask: add blocks (at most 64) until this fraction of the image is covered; "
          "a fraction 64 blocks do not reach on average is refused")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(fraction_above_zero());
   cmd->add_option("--mask-overlap", o->context.mask.overlap,
                   "context: pixels of the region the encoder still sees on each side (-1 = side / 16)")
       ->capture_default_str();
@@ -177,7 +180,8 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--adversarial-weight", o->context.adversarial_weight,
                   "context: weight w in [0, 1) of the adversarial term, (1 - w) L2 + w adversarial (0 = L2 "
                   "only; the original used 0.001)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(fraction_below_one());
   cmd->add_option("--patch-size", o->patch.patch,
                   "patch: side of each grid patch and of the encoder's input (0 = scaled from --image-size "
                   "and rounded down to a multiple of 4, with gap and jitter derived too)")

@@ -90,6 +90,10 @@ CLI::Validator fraction_below_one() {
   return number_check("[0, 1)", "a number in [0, 1)", [](double v) { return v >= 0 && v < 1; });
 }
 
+CLI::Validator fraction_above_zero() {
+  return number_check("(0, 1]", "a number in (0, 1]", [](double v) { return v > 0 && v <= 1; });
+}
+
 namespace {
 // Plain decimal within [INT64_MIN, INT64_MAX] (`is_unsigned`: [0, UINT64_MAX]): digits after an optional
 // sign, no leading zero.

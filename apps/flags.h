@@ -45,6 +45,8 @@ CLI::Validator non_negative_number();
 CLI::Validator number_in(double lo, double hi);
 // A momentum-like coefficient (Adam's beta1): at least 0 and below 1.
 CLI::Validator fraction_below_one();
+// A share of a whole (a side or an area as a fraction of the image's): above 0 and at most 1.
+CLI::Validator fraction_above_zero();
 // An image side in pixels: 1 to data::kMaxImageSide (0 too when `zero_ok`, a flag's "unchanged").
 CLI::Validator image_side(bool zero_ok = false);
 // Checks that a file flag's value ends in `extension` (".npy"): "expected a file name ending in .npy, found

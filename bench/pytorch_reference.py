@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The workloads of `ssl bench`, timed in PyTorch on the CPU, for side-by-side ratios.
 
-Usage: python3 bench/pytorch_reference.py [--threads 2] [--repeats 10] [--json] [--only TEXT] [--check-params]
+Usage: python3 bench/pytorch_reference.py [--threads N] [--repeats 10] [--json] [--only TEXT] [--check-params]
                                          [--device cuda]
 (Debian's python3-torch will do: /usr/bin/python3 bench/pytorch_reference.py. Debian builds it against the
 generic BLAS interface: install libopenblas0-openmp too, or its GEMM runs the reference BLAS at ~6 GFLOP/s
@@ -52,7 +52,11 @@ def median_ms(fn, repeats, warmup=2):
     return median_times(fn, repeats, warmup)[0]
 
 
+REPORTED = []  # the workloads reported, so that an --only matching none can say so
+
+
 def report(args, record):
+    REPORTED.append(record["workload"])
     record["threads"] = torch.get_num_threads()
     record["framework"] = f"pytorch {torch.__version__}"
     if args.json:
@@ -178,7 +182,8 @@ def bench_depthwise(args, batch=128, image_size=32):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0,
+                   help="compute threads (0 = the library's default, as ssl bench's --threads 0)")
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.add_argument("--only", default="")
@@ -190,8 +195,12 @@ def main():
     if args.check_params:
         torch_models.check_parameter_counts()
         return
-    torch.set_num_threads(args.threads)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     on_gpu = args.device != "cpu"
+    # ssl's cuDNN convolutions and cuBLAS GEMMs run in plain FP32; PyTorch's convolutions default to TF32.
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     if not on_gpu:
         with torch.no_grad():
             bench_gemm(args)
@@ -202,6 +211,8 @@ def main():
     bench_simclr_step(args, "mobilenet_v1", 32, 128)
     if not on_gpu:
         bench_depthwise(args)
+    if not REPORTED:
+        sys.exit(f"no workload name contains '{args.only}' on {args.device}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,11 @@ fi
 build/bin/ssl pretrain --method simclr --data "$train" --model convnet2 --epochs "$epochs" --out "$run/simclr"
 build/bin/ssl eval --encoder "$run/simclr" --protocol linear --train "$train" --test "$test" --out "$run/eval_simclr"
 build/bin/ssl eval --encoder random:convnet2 --protocol linear --train "$train" --test "$test" --out "$run/eval_random"
-python3 - "$run" <<'PY' 2>/dev/null || true
+if ! command -v python3 >/dev/null; then
+  echo "(python3 is not installed, so no summary: each evaluation's table above has the figures)"
+  exit 0
+fi
+python3 - "$run" <<'PY'
 import json, sys
 run = sys.argv[1]
 print("\nlinear probe, test split        top1     top5")
