@@ -35,6 +35,18 @@ void check_defined(const Tensor& t, const char* op) {
   if (!t.defined()) throw_undefined_in(op);
 }
 
+// An in-place write's destination: defined, not a tensor autograd needs, and no two elements in one place (an
+// expanded view, whose elements the kernels' threads would write at once).
+void check_writable(const Tensor& t, const char* op) {
+  check_defined(t, op);
+  SSL_CHECK(!(t.requires_grad() && grad_enabled()), op, ": in-place write to a tensor that requires grad; ",
+            "wrap it in NoGradGuard");
+  for (int64_t d = 0; d < t.dim() && t.numel() > 0; ++d)  // (an empty tensor's strides may be 0 anywhere)
+    SSL_CHECK(t.stride(d) != 0 || t.size(d) == 1, op, ": the destination ", t.shape(),
+              " has stride 0 along dim ", d,
+              " (an expanded view: its elements overlap); write into a tensor of its own");
+}
+
 }  // namespace
 
 void Tensor::throw_undefined() { throw_undefined_in("reading a tensor's shape, dtype, device or gradient"); }
@@ -200,9 +212,7 @@ Tensor Tensor::to(DType dtype) const {
 }
 
 Tensor& Tensor::fill_(double value) {
-  check_defined(*this, "fill_");
-  SSL_CHECK(!(requires_grad() && grad_enabled()), "fill_: in-place write to a tensor that requires grad; ",
-            "wrap it in NoGradGuard");
+  check_writable(*this, "fill_");
   dispatch_all(dtype(), [&]<class T>() {
     const kernels::Strided<T> out{data<T>(), strides().data()};
     detail::on_device(
@@ -214,13 +224,8 @@ Tensor& Tensor::fill_(double value) {
 }
 
 Tensor& Tensor::copy_(const Tensor& src_in) {
-  check_defined(*this, "copy_");
+  check_writable(*this, "copy_");
   check_defined(src_in, "copy_ (source)");
-  SSL_CHECK(!(requires_grad() && grad_enabled()), "copy_: in-place write to a tensor that requires grad; ",
-            "wrap it in NoGradGuard");
-  for (int64_t d = 0; d < dim() && numel() > 0; ++d)  // (an empty tensor's strides may be 0 anywhere)
-    SSL_CHECK(stride(d) != 0 || size(d) == 1, "copy_: the destination ", shape(), " has stride 0 along dim ",
-              d, " (an expanded view: its elements overlap); copy into a tensor of its own");
   Tensor src = src_in.to(device());
   // The kernel reads and writes element by element: a source in the destination's storage (x.copy_(x.t()))
   // is read from a copy of it.

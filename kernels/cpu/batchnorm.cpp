@@ -133,8 +133,9 @@ void forward_train(int64_t n, int64_t c, int64_t hw, const double* plane_mean, c
       }
     } else {
       // One pass over x for both moments, of x - K with K the channel's first value: shifting by a value of
-      // the data keeps E[d²] - E[d]² accurate in double even when |mean| >> std (without the shift that
-      // difference would lose every digit).
+      // the data keeps E[d²] - E[d]² accurate even when |mean| >> std (without the shift that difference
+      // would lose every digit). Each plane's sums are in T, so a K many std from the mean costs precision
+      // as plane_moments says.
       T shift_k[kMaxBlock];
       double s1[kMaxBlock] = {}, s2[kMaxBlock] = {};
       for (int64_t b = 0; b < nb; ++b) shift_k[b] = x[(c0 + b) * hw];

@@ -45,7 +45,7 @@ TEST_CASE("alignment, fill, copy and dtype conversion") {
   CHECK(y.to_vector<float>()[1] == 7.0f);
   CHECK(Tensor::arange(4).to(DType::f32).to_vector<float>() == std::vector<float>{0, 1, 2, 3});
   // A source in the destination's own storage is read whole before anything is written; a destination whose
-  // elements overlap (an expanded view) is refused.
+  // elements overlap (an expanded view) is refused, by fill_ too.
   Tensor m = Tensor::arange(4, DType::f32).reshape({2, 2});
   m.copy_(m.t());
   CHECK(m.to_vector<float>() == std::vector<float>{0, 2, 1, 3});
@@ -55,6 +55,11 @@ TEST_CASE("alignment, fill, copy and dtype conversion") {
   CHECK_THROWS_WITH_AS(Tensor::zeros({1, 3}).expand({2, 3}).copy_(Tensor::ones({2, 3})),
                        doctest::Contains("copy_: the destination [2, 3] has stride 0 along dim 0"),
                        ssl::Error);
+  CHECK_THROWS_WITH_AS(Tensor::zeros({1}).expand({100000}).fill_(1),
+                       doctest::Contains("fill_: the destination [100000] has stride 0 along dim 0"),
+                       ssl::Error);
+  Tensor empty_expanded = Tensor::zeros({0, 1}).expand({0, 4});
+  CHECK(empty_expanded.fill_(1).numel() == 0);
   CHECK(Tensor::zeros({3, 0}).clone().shape() == Shape{3, 0});  // empty: its strides may be 0
 }
 
