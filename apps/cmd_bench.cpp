@@ -102,7 +102,7 @@ double max_rss_mb() {
 }
 
 void report(const BenchOptions& o, nlohmann::json record) {
-  record["threads"] = omp_get_max_threads();
+  if (!record.contains("threads")) record["threads"] = omp_get_max_threads();
   if (o.json) {
     std::printf("%s\n", record.dump().c_str());
   } else {
@@ -162,7 +162,8 @@ void bench_gemm_serial(BenchOptions& o) {
     report(o, {{"workload", name},
                {"median_ms", ours},
                {"gflops", flop / (ours * 1e6)},
-               {"eigen_gflops", flop / (eigen * 1e6)}});
+               {"eigen_gflops", flop / (eigen * 1e6)},
+               {"threads", 1}});
   }
 }
 

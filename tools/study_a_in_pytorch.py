@@ -15,9 +15,9 @@ The recipe is the study's: ConvNet2 and SimCLR's projection head from bench/torc
 weight decay 1e-6), one warm-up epoch then a cosine schedule, batch 128, 10 epochs; SimCLR's views take a random
 resized crop (area --crop-min-scale to 1), a flip, colour jitter (0.4, 0.4, 0.4, 0.1 with p = 0.8, in a random
 order per batch) and grayscale (p = 0.2); rotation sees all four quarter turns of each crop (area 0.5 to 1) and
-flip. The probe is the linear protocol's: standardised frozen features of pool1 or pool2 (whichever does better
-on the last fifth of the training images), Adam (lr 1e-3, weight decay 1e-4), batch 256, 60 epochs. It prints
-the test Top-1.
+flip; both drop the last partial batch. The probe is the linear protocol's: standardised frozen features of pool1
+or pool2 (whichever does better on a fifth of each class's training images when fitted on the rest), Adam (lr
+1e-3, weight decay 1e-4), batch 256, 60 epochs. It prints the test Top-1.
 """
 import argparse
 import math
@@ -104,7 +104,7 @@ def pretrain(encoder, images, a):
     head = torch_models.projection_head(encoder.feature_dim) if simclr else nn.Linear(encoder.feature_dim, 4)
     params = list(encoder.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=a.lr, weight_decay=1e-6)
-    steps = len(images) // a.batch_size if simclr else math.ceil(len(images) / a.batch_size)  # SimCLR drops the last
+    steps = len(images) // a.batch_size  # the last partial batch is dropped, as ssl's SimCLR and rotation drop it
     total, step, start = steps * a.epochs, 0, time.time()
     for epoch in range(a.epochs):
         order, losses = torch.randperm(len(images)), []
@@ -162,6 +162,20 @@ def probe_top1(train_x, train_y, test_x, test_y, classes):
         return 100.0 * (linear(test_x).argmax(1) == test_y).float().mean().item()
 
 
+def split_off_a_fifth_per_class(labels, seed):
+    """Rows to fit on and rows held out: a fifth of each class (one of a class with two or more), in an order
+    shuffled by the seed, as `ssl eval --layer best` holds them out."""
+    g = torch.Generator().manual_seed(seed)
+    fit, held = [], []
+    for c in labels.unique().tolist():
+        rows = (labels == c).nonzero().flatten()
+        rows = rows[torch.randperm(len(rows), generator=g)]
+        k = 0 if len(rows) < 2 else max(1, len(rows) // 5)
+        held += rows[:k].tolist()
+        fit += rows[k:].tolist()
+    return sorted(fit), sorted(held)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", required=True, help="holds train_inputs.npy, train_labels.npy, test_inputs.npy, "
@@ -185,8 +199,8 @@ def main():
         pretrain(encoder, train_x, a)
     train_f, test_f = pooled_features(encoder, train_x), pooled_features(encoder, test_x)
     classes = int(train_y.max()) + 1
-    fit = len(train_x) * 4 // 5
-    held_out = {layer: probe_top1(f[:fit], train_y[:fit], f[fit:], train_y[fit:], classes)
+    fit, held = split_off_a_fifth_per_class(train_y, a.seed)
+    held_out = {layer: probe_top1(f[fit], train_y[fit], f[held], train_y[held], classes)
                 for layer, f in train_f.items()}
     layer = max(held_out, key=held_out.get)
     top1 = probe_top1(train_f[layer], train_y, test_f[layer], test_y, classes)
