@@ -393,10 +393,10 @@ void add_bench_kernels_command(CLI::App& bench) {
   cmd->add_flag("--json", o->json, "One JSON object per case");
   cmd->callback([o, &bench]() {
     // `ssl bench --device cuda kernels` would otherwise take the workloads' --device and run on the CPU.
-    for (const char* flag : {"--device", "--repeats", "--threads", "--json", "--only"})
-      SSL_CHECK(bench.count(flag) == 0, "bench kernels: ", flag,
-                " was given before 'kernels', where it is the ",
-                "workloads' option; put it after: ssl bench kernels ", flag, " ...");
+    for (const CLI::Option* flag : bench.get_options())
+      SSL_CHECK(flag->count() == 0, "bench kernels: ", flag->get_name(),
+                " was given before 'kernels', where it is an option of the workloads (ssl bench); "
+                "ssl bench kernels --help lists the kernel study's own");
     set_threads(o->threads);
     run_kernel_bench(*o);
   });

@@ -43,7 +43,7 @@ CLI::Validator positive_number();
 CLI::Validator non_negative_number();
 // A number from lo to hi, both included (CLI11's Range lets NaN through).
 CLI::Validator number_in(double lo, double hi);
-// A momentum-like coefficient (Adam's beta1): at least 0 and below 1.
+// A coefficient at least 0 and below 1 (Adam's beta1, a loss's share of a weighted sum).
 CLI::Validator fraction_below_one();
 // A share of a whole (a side or an area as a fraction of the image's): above 0 and at most 1.
 CLI::Validator fraction_above_zero();

@@ -28,7 +28,8 @@ constexpr int64_t kMaxLayerFeatures = 9216;
 Tensor layer_features(nn::Encoder& encoder, const Tensor& images, size_t layer);
 
 // With `inputs`, also returns the normalised images the encoder saw, [N, 3, S, S]. `layer` indexes
-// encoder.layer_names(); -1 is the last (forward's output).
+// encoder.layer_names(); -1 is the last (forward's output). Features that are not finite (an encoder whose
+// activations overflow) are refused, naming the image and the layer.
 Features compute_features(nn::Encoder& encoder, const data::Dataset& dataset, int64_t batch_size = 512,
                           int workers = 1, bool show_progress = true, Tensor* inputs = nullptr,
                           int64_t layer = -1);
