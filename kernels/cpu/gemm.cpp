@@ -4,7 +4,39 @@
 
 #include <Eigen/Core>
 
+#if defined(SSL_GEMM_CHECK_OPERANDS)
+#include <sanitizer/asan_interface.h>
+
+#include <cstdio>
+#include <cstdlib>
+#endif
+
 namespace ssl::kernels::cpu {
+
+namespace {
+
+// The sanitizer build compiles this file without instrumentation (CMakeLists.txt), so that Eigen's kernels
+// run at full speed; what AddressSanitizer would catch here, an operand reaching past its buffer, is checked
+// on the operand's whole extent instead: `rows` rows of `cols` elements, `ld` apart. Elsewhere, a no-op.
+template <class T>
+void check_addressable([[maybe_unused]] const char* name, [[maybe_unused]] const T* p,
+                       [[maybe_unused]] int64_t rows, [[maybe_unused]] int64_t cols,
+                       [[maybe_unused]] int64_t ld) {
+#if defined(SSL_GEMM_CHECK_OPERANDS)
+  if (rows == 0 || cols == 0) return;
+  const size_t bytes = size_t((rows - 1) * ld + cols) * sizeof(T);
+  if (void* bad = __asan_region_is_poisoned(const_cast<T*>(p), bytes)) {
+    std::fprintf(stderr,
+                 "gemm: operand %s [%lld x %lld, rows %lld apart] reaches unaddressable memory at %p\n", name,
+                 (long long)rows, (long long)cols, (long long)ld, bad);
+    __asan_describe_address(bad);
+    __sanitizer_print_stack_trace();
+    std::abort();
+  }
+#endif
+}
+
+}  // namespace
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
@@ -12,6 +44,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using ConstMap = Eigen::Map<const Mat, 0, Eigen::OuterStride<>>;
   using Map = Eigen::Map<Mat, 0, Eigen::OuterStride<>>;
+  check_addressable("C", c, m, n, ldc);
   Map C(c, m, n, Eigen::OuterStride<>(ldc));
   if (k == 0) {
     if (beta == T(0))
@@ -21,6 +54,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
     return;
   }
   // The stored shapes: A is [m, k] or, transposed, [k, m]; likewise B.
+  check_addressable("A", a, trans_a ? k : m, trans_a ? m : k, lda);
+  check_addressable("B", b, trans_b ? n : k, trans_b ? k : n, ldb);
   const ConstMap A(a, trans_a ? k : m, trans_a ? m : k, Eigen::OuterStride<>(lda));
   const ConstMap B(b, trans_b ? n : k, trans_b ? k : n, Eigen::OuterStride<>(ldb));
   auto product = [&](const auto& opA, const auto& opB) {

@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <cstdint>
 #include <string>
@@ -35,6 +36,10 @@ TEST_CASE("FileReader: reads at any offset, refuses what is not there") {
   CHECK(contains(missing, dir / "nope.bin"));
   CHECK(contains(missing, "cannot open"));
   CHECK(contains(error_of([&] { FileReader(dir.path()); }), "expected a regular file, found a directory"));
+  // A named pipe is refused at once rather than waiting for a writer that never comes.
+  REQUIRE(::mkfifo((dir / "pipe").c_str(), 0600) == 0);
+  CHECK(
+      contains(error_of([&] { FileReader(dir / "pipe"); }), "expected a regular file, found something else"));
 }
 
 TEST_CASE("class-name files: CRLF, blanks around names, trailing blank lines") {
