@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Configures and builds one configuration. Usage: scripts/build.sh [release|asan] (default release).
 #   release → build/       (-O3, native CPU flags; pass SSL_NATIVE=OFF in the environment for portable binaries)
-#   asan    → build-asan/  (AddressSanitizer + UndefinedBehaviorSanitizer at -O1; the kernels at -O2 and Eigen's
-#                           GEMM uninstrumented, so that the training tests stay quick (CMakeLists.txt); the test
-#                           suites only)
+#   asan    → build-asan/  (AddressSanitizer + UndefinedBehaviorSanitizer at -O1, the kernels at -O2 and Eigen's
+#                           GEMM left uninstrumented so that the training tests stay quick (CMakeLists.txt); the
+#                           test suites only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
@@ -18,7 +18,7 @@ case "$kind" in
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
       -DSSL_SANITIZE=ON -DSSL_CUDA=OFF
     # Only the suites scripts/test.sh runs under the sanitizers (not the CLI, the end-to-end or GPU suites):
-    # on two cores this build is most of CI's time.
+    # on two cores this build is a third of CI's time.
     cmake --build build-asan -j"$jobs" --target test_kernels test_core test_data test_nn test_ssl \
       test_cuda_emulated
     ;;

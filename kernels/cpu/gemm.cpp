@@ -18,11 +18,9 @@ namespace {
 // The sanitizer build compiles this file without instrumentation (CMakeLists.txt), so that Eigen's kernels
 // run at full speed; what AddressSanitizer would catch here, an operand reaching past its buffer, is checked
 // on the operand's whole extent instead: `rows` rows of `cols` elements, `ld` apart. Elsewhere, a no-op.
-template <class T>
-void check_addressable([[maybe_unused]] const char* name, [[maybe_unused]] const T* p,
-                       [[maybe_unused]] int64_t rows, [[maybe_unused]] int64_t cols,
-                       [[maybe_unused]] int64_t ld) {
 #if defined(SSL_GEMM_CHECK_OPERANDS)
+template <class T>
+void check_addressable(const char* name, const T* p, int64_t rows, int64_t cols, int64_t ld) {
   if (rows == 0 || cols == 0) return;
   const size_t bytes = size_t((rows - 1) * ld + cols) * sizeof(T);
   if (void* bad = __asan_region_is_poisoned(const_cast<T*>(p), bytes)) {
@@ -33,8 +31,11 @@ void check_addressable([[maybe_unused]] const char* name, [[maybe_unused]] const
     __sanitizer_print_stack_trace();
     std::abort();
   }
-#endif
 }
+#else
+template <class T>
+void check_addressable(const char*, const T*, int64_t, int64_t, int64_t) {}
+#endif
 
 }  // namespace
 
