@@ -1,5 +1,5 @@
 #include <doctest/doctest.h>
-#include <sys/stat.h>
+#include <sys/stat.h>  // mkfifo
 
 #include <cstdint>
 #include <string>
