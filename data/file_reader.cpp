@@ -13,23 +13,20 @@
 namespace ssl::data {
 
 FileReader::FileReader(std::string path) : path_(std::move(path)) {
-  // The checks look at the opened descriptor, so they and the reads concern the same file even if the path is
-  // replaced meanwhile. O_NONBLOCK lets a FIFO open at once, to be refused below, instead of waiting for a
-  // writer; it changes nothing for a regular file.
+  // Refused before opening: opening a device can have effects of its own, and opening a FIFO waits for a
+  // writer.
+  struct stat st {};
+  SSL_CHECK(::stat(path_.c_str(), &st) == 0, path_, ": cannot open: ", std::strerror(errno));
+  SSL_CHECK(S_ISREG(st.st_mode), path_, ": expected a regular file, found ",
+            S_ISDIR(st.st_mode) ? "a directory" : "something else");
+  // Checked again on the descriptor the reads use, in case the path was replaced in between (O_NONBLOCK: a
+  // FIFO swapped in is refused rather than waited on; it changes nothing for a regular file).
   fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   SSL_CHECK(fd_ >= 0, path_, ": cannot open: ", std::strerror(errno));
-  struct stat st {};
-  std::string problem;
-  if (::fstat(fd_, &st) != 0) {
-    problem = std::string("cannot stat: ") + std::strerror(errno);
-  } else if (!S_ISREG(st.st_mode)) {
-    problem = std::string("expected a regular file, found ") +
-              (S_ISDIR(st.st_mode) ? "a directory" : "something else");
-  }
-  if (!problem.empty()) {
-    ::close(std::exchange(fd_, -1));  // the destructor does not run when the constructor throws
-    throw Error(str_cat(path_, ": ", problem));
-  }
+  const bool still_regular = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+  if (!still_regular) ::close(std::exchange(fd_, -1));  // no destructor runs when the constructor throws
+  SSL_CHECK(still_regular, path_,
+            ": expected a regular file, found something else once opened (was the path replaced meanwhile?)");
   size_ = int64_t(st.st_size);
 }
 

@@ -1,7 +1,8 @@
 // SimCLR end to end at small scale: pre-training must give features that a linear probe classifies better
 // than those of a randomly initialised encoder of the same architecture, evaluated the same way.
-// About 40 s in the release build; scripts/test.sh leaves this suite out of the sanitizer build, where
-// the same training takes over 15 minutes (the training code it runs is covered there by the other suites).
+// About a minute in the release build on 2 cores; scripts/test.sh leaves this suite out of the sanitizer
+// build, where the same training takes several times as long (the training code it runs is covered there by
+// the other suites).
 #include <doctest/doctest.h>
 
 #include <filesystem>
