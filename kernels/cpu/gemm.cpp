@@ -55,10 +55,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
     return;
   }
   // The stored shapes: A is [m, k] or, transposed, [k, m]; likewise B.
-  check_addressable("A", a, trans_a ? k : m, trans_a ? m : k, lda);
-  check_addressable("B", b, trans_b ? n : k, trans_b ? k : n, ldb);
-  const ConstMap A(a, trans_a ? k : m, trans_a ? m : k, Eigen::OuterStride<>(lda));
-  const ConstMap B(b, trans_b ? n : k, trans_b ? k : n, Eigen::OuterStride<>(ldb));
+  const int64_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
+  const int64_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
+  check_addressable("A", a, a_rows, a_cols, lda);
+  check_addressable("B", b, b_rows, b_cols, ldb);
+  const ConstMap A(a, a_rows, a_cols, Eigen::OuterStride<>(lda));
+  const ConstMap B(b, b_rows, b_cols, Eigen::OuterStride<>(ldb));
   auto product = [&](const auto& opA, const auto& opB) {
     if (beta == T(0)) {
       C.noalias() = alpha * opA * opB;
