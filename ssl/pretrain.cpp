@@ -117,7 +117,9 @@ PretrainSetup open_pretrain_setup(const PretrainOptions& o, Device device) {
   s.method = make_method(with_probe, *s.images);
   data::LoaderOptions lo = image_loader_options(o.batch_size, o.seed, o.workers);
   lo.views = s.method.views;
-  lo.drop_last = s.method.drop_last;
+  // A last batch of one image would leave batch norm a single value per channel wherever an encoder's maps
+  // are 1 x 1 (an error, as in PyTorch); it is dropped instead. Shuffled, it is another image each epoch.
+  lo.drop_last = s.method.drop_last || s.images->size() % o.batch_size == 1;
   lo.transform = s.method.augmentation.get();
   lo.pin_memory = device.is_cuda();
   s.loader = std::make_unique<data::Loader>(*s.images, lo);

@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "nn/checkpoint.h"
 #include "ssl/pretrain.h"
@@ -75,4 +78,22 @@ TEST_CASE("supervised and finetune from the runner; finetune starts from the --i
   p.method = "supervised";
   p.data = "synthetic:train:300@5,rest";  // the unlabelled pool
   CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("unlabelled"), ssl::Error);
+}
+
+TEST_CASE("a last batch of one image is dropped: batch norm on 1 x 1 maps could not train on it") {
+  // MobileNet at 16 px ends in 1 x 1 maps; 17 images in batches of 16 would leave one image for a second
+  // step, and batch norm a single value per channel.
+  const test::TempDir temp("ssl_test_supervised_last_batch");
+  PretrainOptions p;
+  p.method = "supervised";
+  p.model = "mobilenet_v1:0.25";
+  p.image_size = 16;
+  p.data = "synthetic:train:17";
+  p.out_dir = temp.path() + "/run";
+  p.epochs = 1;
+  p.batch_size = 16;
+  p.show_progress = false;
+  CHECK(pretrain(p).size() == 1);
+  std::ifstream config(p.out_dir + "/config.json");
+  CHECK(nlohmann::json::parse(config).at("data_counts").at("steps_per_epoch") == 1);
 }
