@@ -23,6 +23,7 @@ const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--labelled", "lab
                                                              {"--beta1", "beta1"},
                                                              {"--feature-matching", "feature_matching"},
                                                              {"--fake-logit", "fake_logit"},
+                                                             {"--unsupervised-weight", "unsupervised_weight"},
                                                              {"--ema-decay", "ema_decay"},
                                                              {"--init-discriminator", "init_discriminator"},
                                                              {"--seed", "seed"},
@@ -71,6 +72,11 @@ void add_sgan_command(CLI::App& app) {
                   "fixed (K logits, the fake one fixed at 0; Salimans) or explicit (K+1 logits; Odena)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fixed", "explicit"}));
+  cmd->add_option("--unsupervised-weight", o->unsupervised_weight,
+                  "Weight of the unlabelled and generated terms in the discriminator's loss, beside the "
+                  "labelled one (Salimans et al.'s code uses 0.5)")
+      ->capture_default_str()
+      ->check(non_negative_number());
   cmd->add_option("--ema-decay", o->ema_decay,
                   "Evaluate and write a moving average of the discriminator's weights with this decay "
                   "(warmed up as min(D, (1 + t) / (10 + t)) at step t; 0 = the trained weights)")

@@ -65,7 +65,7 @@ Tensor discriminator_step(Discriminator& disc, nn::SganGenerator& gen, nn::Adam&
     const std::vector<Tensor> running = copy_buffers(disc);
     const Tensor l_fake = sgan_fake_loss(disc.forward(fake.detach()), form);
     restore_buffers(disc, running);
-    d_loss = sup + l_unl + l_fake;
+    d_loss = sup + l_unl * o.unsupervised_weight + l_fake * o.unsupervised_weight;
     sums.unlabelled += l_unl.item();
     sums.fake += l_fake.item();
   }

@@ -14,7 +14,8 @@
 //   labelled     cross-entropy of the label over the K real-class logits (p(y | x, real))
 //   unlabelled   −log D(x):        fixed −lse + softplus(lse);  explicit −log(1 − p_fake)
 //   generated    −log(1 − D(G(z))): fixed softplus(lse);        explicit −log p_fake
-// Discriminator step: labelled + unlabelled + generated (the generated images detached). Generator step,
+// Discriminator step: labelled + w · (unlabelled + generated), the generated images detached, w the
+// unsupervised weight (1 by default; Salimans et al.'s code halves the two terms). Generator step,
 // after it: feature matching (the squared difference of the mean penultimate features of the unlabelled
 // real batch and of the generated batch, averaged over features; the real ones without gradient) or the
 // non-saturating −log D(G(z)) (the unlabelled term on generated images). The discriminator's BatchNorm
@@ -28,10 +29,11 @@
 //
 // Output directory:
 //   config.json                 the options
-//   metrics.jsonl / .csv        per epoch: epoch, d_loss (and its three terms d_supervised, d_unlabelled,
-//                               d_fake), g_loss, train_accuracy (on the labelled batches, training mode),
-//                               test_top1, test_top5 (the discriminator's K-class prediction in eval mode;
-//                               with ema_decay, the averaged discriminator's), seconds
+//   metrics.jsonl / .csv        per epoch: epoch, d_loss (= d_supervised + w · (d_unlabelled + d_fake),
+//                               its three terms recorded too), g_loss, train_accuracy (on the labelled
+//                               batches, training mode), test_top1, test_top5 (the discriminator's
+//                               K-class prediction in eval mode; with ema_decay, the averaged
+//                               discriminator's), seconds
 //   samples_epoch_NNN.png       8×8 generated images from a fixed z (generator in eval mode), after epoch 1,
 //                               every sample_every epochs and the last (none in a supervised-only run:
 //                               its generator never trains)
@@ -43,7 +45,8 @@
 //                               model.discriminator_ema.*), the two Adam states under
 //                               optimizer.generator.* / optimizer.discriminator.*, epoch, step, the default
 //                               generator's state, config and metrics (format "ssl.sgan_train_state.v1")
-//   results.json                {"method": "sgan", "variant", "feature_matching", "fake_logit", "ema_decay",
+//   results.json                {"method": "sgan", "variant", "feature_matching", "fake_logit",
+//                               "unsupervised_weight", "ema_decay",
 //                               "epochs", "train_accuracy" (the last epoch's running accuracy on labelled
 //                               batches), "splits": {"train" (the final discriminator on the labelled
 //                               images), "test": {"top1", "top5", "data", "images"}}}
@@ -102,6 +105,7 @@ struct SganOptions {
   double beta1 = 0.5;
   bool feature_matching = true;
   std::string fake_logit = "fixed";  // fixed or explicit
+  double unsupervised_weight = 1;  // w of the discriminator's loss: labelled + w · (unlabelled + generated)
   // > 0: evaluate (and write) an exponential moving average of the discriminator's weights and running
   // statistics, updated after every discriminator step with decay min(ema_decay, (1 + t) / (10 + t)) at
   // update t (short runs average over their recent steps, long ones over ~1 / (1 − ema_decay)). 0: the

@@ -23,6 +23,7 @@ json sgan_options_json(const SganOptions& o) {
             {"beta1", o.beta1},
             {"feature_matching", o.feature_matching},
             {"fake_logit", o.fake_logit},
+            {"unsupervised_weight", o.unsupervised_weight},
             {"ema_decay", o.ema_decay},
             {"init_discriminator", o.init_discriminator},
             {"seed", o.seed},
@@ -52,6 +53,7 @@ SganOptions sgan_options_from_json(const json& j) {
   get("beta1", o.beta1);
   get("feature_matching", o.feature_matching);
   get("fake_logit", o.fake_logit);
+  o.unsupervised_weight = j.value("unsupervised_weight", 1.0);  // runs saved before it existed weighed 1
   o.ema_decay = j.value("ema_decay", 0.0);  // runs saved before averaging existed had none
   get("init_discriminator", o.init_discriminator);
   get("init_fingerprint", o.init_fingerprint);

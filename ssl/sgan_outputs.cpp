@@ -151,6 +151,7 @@ void write_results(const SganOptions& o, const SganEpochMetrics& last, const Top
       {"variant", variant_name(o)},
       {"feature_matching", o.feature_matching},
       {"fake_logit", o.fake_logit},
+      {"unsupervised_weight", o.unsupervised_weight},
       {"ema_decay", o.ema_decay},
       {"epochs", last.epoch},
       {"train_accuracy", last.train_accuracy},

@@ -247,6 +247,9 @@ TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; 
   conflict.resume = true;
   conflict.fake_logit = "explicit";
   CHECK_THROWS_WITH_AS(train_sgan(conflict), doctest::Contains("fake_logit: saved \"fixed\""), ssl::Error);
+  conflict.fake_logit = "fixed";
+  conflict.unsupervised_weight = 0.5;
+  CHECK_THROWS_WITH_AS(train_sgan(conflict), doctest::Contains("unsupervised_weight: saved 1"), ssl::Error);
 }
 
 TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature matching, pretrained") {
@@ -269,6 +272,15 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   REQUIRE(e.size() == 1);
   CHECK(std::isfinite(e[0].g_loss));
   CHECK(e[0].g_loss > 0);
+
+  // Salimans et al.'s weighting: the unlabelled and generated terms count half in the discriminator's loss.
+  SganOptions halved = tiny_run("halved", 1);
+  halved.unsupervised_weight = 0.5;
+  const auto h = train_sgan(halved);
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].d_unlabelled > 0);
+  CHECK(h[0].d_loss == doctest::Approx(h[0].d_supervised + 0.5 * (h[0].d_unlabelled + h[0].d_fake)));
+  CHECK(nlohmann::json::parse(read_file(halved.out_dir + "/results.json")).at("unsupervised_weight") == 0.5);
 
   // An encoder as the discriminator, with a new 11-logit head; its encoder is exported for `ssl eval`.
   SganOptions pre = tiny_run("pretrained", 1);
