@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/compute_threads.h"
 #include "kernels/elementwise.h"
 #include "support/kernel_check.h"
 #include "support/strided_layouts.h"
@@ -166,6 +167,7 @@ void check_binary(const Layout& l, BinaryOp op, double param, std::mt19937_64& r
 
 TEST_CASE("cpu::unary: every op on every layout, float and double, against its definition") {
   std::mt19937_64 rng(21);
+  const ssl::kernels::ComputeThreads two(2);  // the long layouts are shared among threads
   for (const Layout& l : cpu_layouts())
     for (UnaryOp op : kUnaryOps) {
       CAPTURE(int(op));
@@ -176,6 +178,7 @@ TEST_CASE("cpu::unary: every op on every layout, float and double, against its d
 
 TEST_CASE("cpu::binary: every op on every layout, float and double, against its definition") {
   std::mt19937_64 rng(22);
+  const ssl::kernels::ComputeThreads two(2);  // the long layouts are shared among threads
   for (const Layout& l : cpu_layouts())
     for (BinaryOp op : kBinaryOps) {
       CAPTURE(int(op));
@@ -186,6 +189,7 @@ TEST_CASE("cpu::binary: every op on every layout, float and double, against its 
 
 TEST_CASE("cpu::convert and cpu::fill on every layout: truncation toward zero, exact copies") {
   std::mt19937_64 rng(23);
+  const ssl::kernels::ComputeThreads two(2);  // the long layouts are shared among threads
   for (const Layout& l : cpu_layouts()) {
     CAPTURE(l.name);
     const int64_t nd = int64_t(l.shape.size());

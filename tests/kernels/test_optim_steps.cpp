@@ -108,8 +108,8 @@ void check_sgd(const SgdCase& c, int64_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<double> p_ref = random_vector(n, rng), buf_ref(size_t(n), 0.0);
   const auto g = gradients(n, rng);
-  std::vector<T> p = cast<T>(p_ref), buf = poisoned<T>(n);  // the first step must not read buf
-  if (c.h.momentum == 0) buf.assign(size_t(n), T(0));       // unused then, but read for its address
+  // Poisoned: the first step must not read the buffer, nor any step without momentum.
+  std::vector<T> p = cast<T>(p_ref), buf = poisoned<T>(n);
   for (int s = 0; s < kSteps; ++s) {
     const std::vector<T> gs = cast<T>(g[s]);
     cpu::sgd_step<T>(n, p.data(), gs.data(), buf.data(), T(c.h.lr), T(c.h.momentum), T(c.h.weight_decay),
