@@ -89,7 +89,8 @@ struct PretrainSetup {
 };
 
 // Opens the data, then builds the method (its model draws from the seeded default generator).
-PretrainSetup open_pretrain_setup(const PretrainOptions& o, Device device) {
+// `saved_steps_per_epoch`: on resume, the steps per epoch the run recorded (0 when it recorded none).
+PretrainSetup open_pretrain_setup(const PretrainOptions& o, Device device, int64_t saved_steps_per_epoch) {
   PretrainSetup s;
   data::OpenOptions open;
   open.image_size = o.image_size;
@@ -119,7 +120,10 @@ PretrainSetup open_pretrain_setup(const PretrainOptions& o, Device device) {
   lo.views = s.method.views;
   // A last batch of one image would leave batch norm a single value per channel wherever an encoder's maps
   // are 1 x 1 (an error, as in PyTorch); it is dropped instead. Shuffled, it is another image each epoch.
-  lo.drop_last = s.method.drop_last || s.images->size() % o.batch_size == 1;
+  // A run started before this rule counted that batch in its steps, and resumes as it started.
+  const int64_t images = s.images->size(), all_batches = (images + o.batch_size - 1) / o.batch_size;
+  const bool lone_last_image = images % o.batch_size == 1 && saved_steps_per_epoch != all_batches;
+  lo.drop_last = s.method.drop_last || lone_last_image;
   lo.transform = s.method.augmentation.get();
   lo.pin_memory = device.is_cuda();
   s.loader = std::make_unique<data::Loader>(*s.images, lo);
@@ -259,7 +263,10 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
   const kernels::ComputeThreads threads(o.threads);
   o.threads = threads.count();
   manual_seed(o.seed);
-  PretrainSetup setup = open_pretrain_setup(o, device);
+  const int64_t saved_steps_per_epoch = saved_config.contains("data_counts")
+                                            ? saved_config["data_counts"].value("steps_per_epoch", int64_t(0))
+                                            : 0;
+  PretrainSetup setup = open_pretrain_setup(o, device, saved_steps_per_epoch);
   const nlohmann::json data_counts = counts_of(setup);
   if (o.resume) check_same_data(saved_config, data_counts, checkpoint_path);
   nlohmann::json config = pretrain_options_json(o);

@@ -279,6 +279,32 @@ TEST_CASE("a run whose data has changed since it started is refused on resume, n
   CHECK(nn::file_fingerprint(checkpoint) == saved);
 }
 
+TEST_CASE("a run started when a last batch of one image was still trained on resumes with that batch") {
+  // 17 images in batches of 16: a run starts with one step an epoch (the lone image is dropped). Its
+  // checkpoint is then made to read as one saved before that rule, with two steps an epoch.
+  const test::TempDir scratch(kScratch);
+  PretrainOptions o = tiny_run("lone_image", 2);
+  o.method = "supervised";
+  o.data = "synthetic:train:17";
+  o.max_steps_per_epoch = 0;
+  o.stop_after_epochs = 1;
+  pretrain(o);
+  const std::string checkpoint = o.out_dir + "/checkpoint.safetensors";
+  nn::Metadata meta;
+  const auto tensors = nn::load_safetensors(checkpoint, &meta);
+  auto config = nlohmann::json::parse(meta.at("config"));
+  CHECK(config.at("data_counts").at("steps_per_epoch") == 1);
+  config["data_counts"]["steps_per_epoch"] = 2;
+  meta["config"] = config.dump();
+  nn::save_safetensors(checkpoint, {tensors.begin(), tensors.end()}, meta);
+
+  o.stop_after_epochs = 0;
+  o.resume = true;
+  REQUIRE(pretrain(o).size() == 2);
+  std::ifstream saved(o.out_dir + "/config.json");
+  CHECK(nlohmann::json::parse(saved).at("data_counts").at("steps_per_epoch") == 2);
+}
+
 TEST_CASE("a run that cannot start writes nothing: no run directory for a mistyped path, model or option") {
   const test::TempDir scratch(kScratch);
   PretrainOptions missing = tiny_run("missing_data", 1);
