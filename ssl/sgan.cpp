@@ -65,6 +65,7 @@ Tensor discriminator_step(Discriminator& disc, nn::SganGenerator& gen, nn::Adam&
     const std::vector<Tensor> running = copy_buffers(disc);
     const Tensor l_fake = sgan_fake_loss(disc.forward(fake.detach()), form);
     restore_buffers(disc, running);
+    // Weighted term by term (not their sum): at weight 1 the loss is added up as it always was, to the bit.
     d_loss = sup + l_unl * o.unsupervised_weight + l_fake * o.unsupervised_weight;
     sums.unlabelled += l_unl.item();
     sums.fake += l_fake.item();
@@ -205,6 +206,8 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
   SSL_CHECK(o.latent >= 1 && o.sample_every >= 1, "sgan: need latent size >= 1 and sample_every >= 1, got ",
             o.latent, " and ", o.sample_every);
   SSL_CHECK(o.ema_decay >= 0 && o.ema_decay < 1, "sgan: the EMA decay must be in [0, 1), got ", o.ema_decay);
+  SSL_CHECK(std::isfinite(o.unsupervised_weight) && o.unsupervised_weight >= 0,
+            "sgan: the unsupervised weight must be a finite number >= 0, got ", o.unsupervised_weight);
   nn::check_sgan_image_size(o.image_size, "sgan: --image-size");
   const FakeLogit form = parse_fake_logit(o.fake_logit);
   const Device device = Device::parse_present(o.device);

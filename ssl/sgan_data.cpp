@@ -60,7 +60,10 @@ SganData open_sgan_data(const SganOptions& o, Device device) {
   d.test_resize = resize_for(*d.test, o.image_size);
   if (semi) d.unlabelled_resize = resize_for(*d.unlabelled, o.image_size);
 
-  // Labelled batches are at most the labelled set; both loaders drop a last partial batch (BatchNorm).
+  // Labelled batches are at most the labelled set, which must hold 2 images at least; both loaders drop a
+  // last partial batch (BatchNorm).
+  SSL_CHECK(d.labelled->size() >= 2, "sgan: batch norm needs 2 labelled images at least, and ",
+            d.labelled->name(), " has ", d.labelled->size());
   data::LoaderOptions lab_opt = gan_loader_options(std::min(o.batch_size, d.labelled->size()),
                                                    rng::mix64(o.seed, 1), o.workers, device);
   lab_opt.drop_last = true;
@@ -84,7 +87,6 @@ SganData open_sgan_data(const SganOptions& o, Device device) {
   d.test_loader = scoring_loader(*d.test, d.test_resize.get());
   d.labelled_scoring_loader = scoring_loader(*d.labelled, d.labelled_resize.get());
   const int64_t lab_batches = d.lab_loader->batches_per_epoch();
-  SSL_CHECK(lab_batches > 0, "sgan: the labelled data ", d.labelled->name(), " has fewer than 2 images");
   d.steps_per_epoch = semi ? d.unl_loader->batches_per_epoch() : lab_batches;
   if (o.max_steps_per_epoch > 0) d.steps_per_epoch = std::min(d.steps_per_epoch, o.max_steps_per_epoch);
   d.cycles = (d.steps_per_epoch + lab_batches - 1) / lab_batches;  // labelled passes per epoch

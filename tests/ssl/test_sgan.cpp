@@ -281,6 +281,13 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   CHECK(h[0].d_unlabelled > 0);
   CHECK(h[0].d_loss == doctest::Approx(h[0].d_supervised + 0.5 * (h[0].d_unlabelled + h[0].d_fake)));
   CHECK(nlohmann::json::parse(read_file(halved.out_dir + "/results.json")).at("unsupervised_weight") == 0.5);
+  SganOptions lone = tiny_run("lone_label", 1);
+  lone.labelled = "synthetic:train:1";
+  CHECK_THROWS_WITH_AS(train_sgan(lone), doctest::Contains("batch norm needs 2 labelled images at least"),
+                       ssl::Error);
+  halved.unsupervised_weight = -0.5;
+  CHECK_THROWS_WITH_AS(train_sgan(halved),
+                       doctest::Contains("unsupervised weight must be a finite number >= 0"), ssl::Error);
 
   // An encoder as the discriminator, with a new 11-logit head; its encoder is exported for `ssl eval`.
   SganOptions pre = tiny_run("pretrained", 1);
