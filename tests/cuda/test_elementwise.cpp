@@ -36,11 +36,6 @@ std::vector<int> versions(const Layout& l) {
 }
 const char* version_name(int v) { return v == 0 ? "best" : (v == 1 ? "v1" : "v2"); }
 
-// The range of inputs each op is defined on.
-double lower_bound(UnaryOp op) {
-  return op == UnaryOp::log || op == UnaryOp::sqrt || op == UnaryOp::pow ? 0.1 : -2.0;
-}
-
 // Where the CPU kernel writes its result: the marker everywhere, which the elements it does not write keep.
 template <class T>
 std::vector<T> cpu_out(const Layout& l) {
@@ -52,7 +47,7 @@ void check_unary(const Layout& l, UnaryOp op, double param, std::mt19937_64& rng
                  const std::vector<int>& which) {
   CAPTURE(l.name);
   const int64_t ndim = int64_t(l.shape.size());
-  const std::vector<T> x = random_operand<T>(l, 1, rng, lower_bound(op), 2.0);
+  const std::vector<T> x = random_operand<T>(l, 1, rng, lowest_input(op), 2.0);
   std::vector<T> want = cpu_out<T>(l);
   kernels::cpu::unary<T>(op, ndim, l.shape.data(), {x.data() + l.skew, l.strides[1].data()},
                          {want.data() + l.skew, l.strides[0].data()}, param);

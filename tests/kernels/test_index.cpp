@@ -24,7 +24,7 @@ std::vector<int64_t> random_indices(int64_t count, int64_t size, std::mt19937_64
   return v;
 }
 
-// [outer, size, inner] views; k indices, more than size so that some repeat.
+// [outer, size, inner] views and k indices, drawn at random: where k > size some must repeat.
 struct SelectCase {
   int64_t outer, size, inner, k;
 };

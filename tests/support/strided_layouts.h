@@ -1,6 +1,6 @@
 // Layouts of elementwise operands for the kernel tests: contiguous, broadcast, transposed, scalar, 0-dim,
 // empty, many-dimensional and misaligned, each with its shape and every operand's strides; random operands
-// and poisoned outputs that fit them.
+// (from the lowest input each unary op takes) and poisoned outputs that fit them.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/elementwise.h"
 #include "support/kernel_check.h"
 
 namespace ssl::test {
@@ -78,6 +79,13 @@ std::vector<T> random_operand(const Layout& l, int k, std::mt19937_64& rng, doub
   for (T& e : v)
     if (e == T(0)) e = T(hi);  // integers round small values to 0
   return v;
+}
+
+// The lowest input a unary op's test draws: above 0 where the op is defined only there, else negative, so
+// that both signs are seen (sigmoid's two branches, relu's mask).
+inline double lowest_input(kernels::UnaryOp op) {
+  using kernels::UnaryOp;
+  return op == UnaryOp::log || op == UnaryOp::sqrt || op == UnaryOp::pow ? 0.1 : -2.0;
 }
 
 inline int64_t elements(const Dims& shape) {
