@@ -109,9 +109,10 @@ void add_pretrain_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "Epochs")->capture_default_str()->check(CLI::Range(1, 1000000));
   cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size,
-                  "Images per batch (simclr: two views of each; rotation: each in its four rotations). simclr "
-                  "and rotation drop a short last batch, the other methods only a last batch of one image")
+  cmd->add_option(
+         "--batch-size", o->batch_size,
+         "Images per batch (simclr: two views of each; rotation: each in its four rotations). simclr "
+         "and rotation drop a short last batch, the other methods only a last batch of one image")
       ->capture_default_str()
       ->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--image-size", o->image_size, "Input size in pixels")
