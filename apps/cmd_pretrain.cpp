@@ -12,42 +12,43 @@ namespace ssl::apps {
 namespace {
 // The pretrain options stored in config.json, by flag: on --resume, those given override the saved values
 // (and pretrain refuses any that differ, except epochs, workers, device and threads).
-const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--method", "method"},
-                                                             {"--data", "data"},
-                                                             {"--model", "model"},
-                                                             {"--epochs", "epochs"},
-                                                             {"--batch-size", "batch_size"},
-                                                             {"--image-size", "image_size"},
-                                                             {"--optimizer", "optimizer"},
-                                                             {"--lr", "lr"},
-                                                             {"--schedule", "schedule"},
-                                                             {"--weight-decay", "weight_decay"},
-                                                             {"--warmup-epochs", "warmup_epochs"},
-                                                             {"--temperature", "temperature"},
-                                                             {"--head-hidden", "head_hidden"},
-                                                             {"--head-out", "head_out"},
-                                                             {"--cross-view-only", "cross_view_only"},
-                                                             {"--crop-min-scale", "crop_min_scale"},
-                                                             {"--colour-strength", "colour_strength"},
-                                                             {"--mask", "context_mask"},
-                                                             {"--hole-fraction", "context_hole_fraction"},
-                                                             {"--block-fraction", "context_block_fraction"},
-                                                             {"--mask-coverage", "context_coverage"},
-                                                             {"--mask-overlap", "context_overlap"},
-                                                             {"--overlap-weight", "context_overlap_weight"},
-                                                             {"--adversarial-weight", "context_adv_weight"},
-                                                             {"--patch-size", "patch_size"},
-                                                             {"--patch-gap", "patch_gap"},
-                                                             {"--patch-jitter", "patch_jitter"},
-                                                             {"--patch-colour", "patch_colour"},
-                                                             {"--seed", "seed"},
-                                                             {"--skip-bad-images", "skip_bad_images"},
-                                                             {"--init", "init"},
-                                                             {"--joint-probe", "joint_probe"},
-                                                             {"--workers", "workers"},
-                                                             {"--threads", "threads"},
-                                                             {"--device", "device"},
-                                                             {"--max-steps", "max_steps_per_epoch"}};
+const std::map<std::string, std::string> kPretrainConfigKeyOfFlag = {
+    {"--method", "method"},
+    {"--data", "data"},
+    {"--model", "model"},
+    {"--epochs", "epochs"},
+    {"--batch-size", "batch_size"},
+    {"--image-size", "image_size"},
+    {"--optimizer", "optimizer"},
+    {"--lr", "lr"},
+    {"--schedule", "schedule"},
+    {"--weight-decay", "weight_decay"},
+    {"--warmup-epochs", "warmup_epochs"},
+    {"--temperature", "temperature"},
+    {"--head-hidden", "head_hidden"},
+    {"--head-out", "head_out"},
+    {"--cross-view-only", "cross_view_only"},
+    {"--crop-min-scale", "crop_min_scale"},
+    {"--colour-strength", "colour_strength"},
+    {"--mask", "context_mask"},
+    {"--hole-fraction", "context_hole_fraction"},
+    {"--block-fraction", "context_block_fraction"},
+    {"--mask-coverage", "context_coverage"},
+    {"--mask-overlap", "context_overlap"},
+    {"--overlap-weight", "context_overlap_weight"},
+    {"--adversarial-weight", "context_adv_weight"},
+    {"--patch-size", "patch_size"},
+    {"--patch-gap", "patch_gap"},
+    {"--patch-jitter", "patch_jitter"},
+    {"--patch-colour", "patch_colour"},
+    {"--seed", "seed"},
+    {"--skip-bad-images", "skip_bad_images"},
+    {"--init", "init"},
+    {"--joint-probe", "joint_probe"},
+    {"--workers", "workers"},
+    {"--threads", "threads"},
+    {"--device", "device"},
+    {"--max-steps", "max_steps_per_epoch"}};
 // Options only one method reads (the context mask's, only one mask mode): given for another they would be
 // recorded in config.json, hold back a later --resume that differs, and do nothing.
 struct MethodFlag {
@@ -223,7 +224,7 @@ void add_pretrain_command(CLI::App& app) {
       // pretrain), so only --epochs, --workers, --device and --threads can change on resume.
       const nlohmann::json merged =
           merge_resume_options(*cmd, "pretrain", pretrain_options_json(resume_options(*resume)),
-                               pretrain_options_json(*o), kConfigKeyOfFlag, *resume, o->out_dir);
+                               pretrain_options_json(*o), kPretrainConfigKeyOfFlag, *resume, o->out_dir);
       const bool show_progress = o->show_progress;
       *o = pretrain_options_from_json(merged);
       o->out_dir = *resume;

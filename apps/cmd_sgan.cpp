@@ -12,27 +12,28 @@ namespace ssl::apps {
 namespace {
 // The options stored in config.json, by flag: on --resume, those given override the saved values (and the
 // runner refuses any that differ, except epochs, workers, device, sample_every and threads).
-const std::map<std::string, std::string> kConfigKeyOfFlag = {{"--labelled", "labelled"},
-                                                             {"--unlabelled", "unlabelled"},
-                                                             {"--test", "test"},
-                                                             {"--image-size", "image_size"},
-                                                             {"--epochs", "epochs"},
-                                                             {"--batch-size", "batch_size"},
-                                                             {"--latent", "latent"},
-                                                             {"--lr", "lr"},
-                                                             {"--beta1", "beta1"},
-                                                             {"--feature-matching", "feature_matching"},
-                                                             {"--fake-logit", "fake_logit"},
-                                                             {"--unsupervised-weight", "unsupervised_weight"},
-                                                             {"--ema-decay", "ema_decay"},
-                                                             {"--init-discriminator", "init_discriminator"},
-                                                             {"--seed", "seed"},
-                                                             {"--workers", "workers"},
-                                                             {"--threads", "threads"},
-                                                             {"--device", "device"},
-                                                             {"--skip-bad-images", "skip_bad_images"},
-                                                             {"--sample-every", "sample_every"},
-                                                             {"--max-steps", "max_steps_per_epoch"}};
+const std::map<std::string, std::string> kSganConfigKeyOfFlag = {
+    {"--labelled", "labelled"},
+    {"--unlabelled", "unlabelled"},
+    {"--test", "test"},
+    {"--image-size", "image_size"},
+    {"--epochs", "epochs"},
+    {"--batch-size", "batch_size"},
+    {"--latent", "latent"},
+    {"--lr", "lr"},
+    {"--beta1", "beta1"},
+    {"--feature-matching", "feature_matching"},
+    {"--fake-logit", "fake_logit"},
+    {"--unsupervised-weight", "unsupervised_weight"},
+    {"--ema-decay", "ema_decay"},
+    {"--init-discriminator", "init_discriminator"},
+    {"--seed", "seed"},
+    {"--workers", "workers"},
+    {"--threads", "threads"},
+    {"--device", "device"},
+    {"--skip-bad-images", "skip_bad_images"},
+    {"--sample-every", "sample_every"},
+    {"--max-steps", "max_steps_per_epoch"}};
 }  // namespace
 
 void add_sgan_command(CLI::App& app) {
@@ -108,7 +109,7 @@ void add_sgan_command(CLI::App& app) {
     if (!resume->empty()) {
       const nlohmann::json merged =
           merge_resume_options(*cmd, "sgan", sgan_options_json(sgan_resume_options(*resume)),
-                               sgan_options_json(*o), kConfigKeyOfFlag, *resume, o->out_dir);
+                               sgan_options_json(*o), kSganConfigKeyOfFlag, *resume, o->out_dir);
       const bool show_progress = o->show_progress;
       *o = sgan_options_from_json(merged);
       o->out_dir = *resume;

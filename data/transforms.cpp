@@ -10,13 +10,10 @@
 #include "kernels/common/color.h"
 
 namespace ssl::data {
-namespace {
 
 void check_probability(double p, const char* who) {
   SSL_CHECK(p >= 0.0 && p <= 1.0, who, ": probability must be in [0, 1], got ", p);
 }
-
-}  // namespace
 
 // ---- Resize ----------------------------------------------------------------------------------------------
 

@@ -18,6 +18,10 @@
 
 namespace ssl::data {
 
+// Throws unless p is a probability (in [0, 1]); `who` names the transform in the message. For the random
+// transforms' constructors, here and in data/transforms_extra.h.
+void check_probability(double p, const char* who);
+
 class Transform {
  public:
   virtual ~Transform() = default;

@@ -10,10 +10,6 @@
 namespace ssl::data {
 namespace {
 
-void check_probability(double p, const char* who) {
-  SSL_CHECK(p >= 0.0 && p <= 1.0, who, ": probability must be in [0, 1], got ", p);
-}
-
 uint8_t round_to_byte(float v) { return uint8_t(std::clamp(v, 0.f, 255.f) + 0.5f); }
 
 // Reflects an index into [0, n) without repeating the edge (-1 -> 1, n -> n - 2), as torch's "reflect"

@@ -12,9 +12,9 @@ if ! command -v clang++ >/dev/null 2>&1 || ! command -v clang >/dev/null 2>&1; t
   exit 0
 fi
 
-# -g1: line tables, all a crash report needs.
+# -g1: line tables, all a crash report needs. A unity build, as the sanitizer build (scripts/build.sh).
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DSSL_FUZZ=ON -DSSL_CUDA=OFF -DSSL_BUILD_TESTS=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1"
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_UNITY_BUILD=ON
 cmake --build build-fuzz -j2 --target ssl_fuzz
 
 # LeakSanitizer needs ptrace, which some containers forbid; leaks are then not checked, the rest is.

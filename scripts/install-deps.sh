@@ -3,7 +3,7 @@
 # Runs apt-get as root, or through sudo otherwise. The CUDA toolkit is optional and not installed here.
 set -euo pipefail
 
-packages=(build-essential cmake libeigen3-dev doctest-dev libstb-dev libcli11-dev nlohmann-json3-dev)
+packages=(build-essential cmake ninja-build libeigen3-dev doctest-dev libstb-dev libcli11-dev nlohmann-json3-dev)
 
 missing=()
 for p in "${packages[@]}"; do

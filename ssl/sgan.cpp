@@ -265,7 +265,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
         nn::load_train_state(checkpoint_path, models, optimizers, nn::kSganTrainStateFormat);
     first_epoch = saved.epoch;
     step = saved.global_step;
-    metrics = metrics_from_json(json::parse(saved.metrics_json), checkpoint_path);
+    metrics = sgan_metrics_from_json(json::parse(saved.metrics_json), checkpoint_path);
     continue_after(saved, metrics.size(), checkpoint_path);
   }
   // Nothing was written before this line: a resume that failed left the run's files as they were.

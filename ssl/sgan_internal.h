@@ -83,7 +83,7 @@ SganData open_sgan_data(const SganOptions& o, Device device);
 // The epochs' records, as metrics.jsonl and the checkpoint's metadata hold them (one object each), and
 // back (`source` names the checkpoint in errors); and as metrics.csv holds them.
 nlohmann::json metrics_json(const std::vector<SganEpochMetrics>& metrics);
-std::vector<SganEpochMetrics> metrics_from_json(const nlohmann::json& a, const std::string& source);
+std::vector<SganEpochMetrics> sgan_metrics_from_json(const nlohmann::json& a, const std::string& source);
 std::string metrics_csv(const std::vector<SganEpochMetrics>& metrics);
 
 // After an epoch: the sample grid when one is due (drawn from `fixed_z`; none in a supervised-only run, whose

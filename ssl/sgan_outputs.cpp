@@ -32,7 +32,7 @@ json metrics_json(const std::vector<SganEpochMetrics>& metrics) {
   return a;
 }
 
-std::vector<SganEpochMetrics> metrics_from_json(const json& a, const std::string& source) {
+std::vector<SganEpochMetrics> sgan_metrics_from_json(const json& a, const std::string& source) {
   std::vector<SganEpochMetrics> out;
   try {
     for (const auto& m : a) {

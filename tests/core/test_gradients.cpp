@@ -7,13 +7,13 @@
 
 using namespace ssl;
 using ssl::test::check_gradients;
+using ssl::test::labels;
 using ssl::test::leaf64;
 using ssl::test::rand64;
 using Ts = std::vector<Tensor>;
 
 namespace {
 Tensor positive(const Shape& s, uint64_t seed) { return rand64(s, seed, 0.5, 2.0); }
-Tensor labels(std::vector<int64_t> v) { return Tensor::from_vector(v, {int64_t(v.size())}); }
 }  // namespace
 
 TEST_CASE("elementwise binary ops with broadcasting") {

@@ -12,12 +12,11 @@
 
 using namespace ssl;
 using ssl::test::check_gradients;
+using ssl::test::labels;
 using ssl::test::rand64;
 using Ts = std::vector<Tensor>;
 
 namespace {
-Tensor labels(std::vector<int64_t> v) { return Tensor::from_vector(v, {int64_t(v.size())}); }
-
 // PyTorch's definition, row by row: (1 − ε)(−log p[target]) + ε · mean_c(−log p_c), averaged over rows.
 double smoothed_ce_reference(const Tensor& logits, const std::vector<int64_t>& targets, double eps) {
   const auto x = logits.to_vector<double>();

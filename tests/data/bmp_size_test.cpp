@@ -65,7 +65,7 @@ std::vector<uint8_t> bmp_headers(int32_t width, int32_t height, uint32_t bpp, ui
   return b;
 }
 
-std::string decode_error(const std::vector<uint8_t>& bytes) {
+std::string bmp_decode_error(const std::vector<uint8_t>& bytes) {
   return error_of([&] { decode_image(bytes.data(), bytes.size(), "x.bmp"); });
 }
 
@@ -79,26 +79,26 @@ TEST_CASE("BMP: a whole file decodes; one cut short is refused, naming the file 
 
   std::vector<uint8_t> cut(whole.begin(), whole.end() - 4);  // the last row's last pixel and a bit
   CHECK(
-      decode_error(cut) ==
+      bmp_decode_error(cut) ==
       "x.bmp: cannot decode the image (expected 4800 bytes of pixel data at offset 54, found 4796); the file "
       "is corrupt or truncated");
   cut.resize(354);  // most of the pixels gone
-  CHECK(contains(decode_error(cut), "expected 4800 bytes of pixel data at offset 54, found 300"));
+  CHECK(contains(bmp_decode_error(cut), "expected 4800 bytes of pixel data at offset 54, found 300"));
   cut.resize(54);  // the headers alone
-  CHECK(contains(decode_error(cut), "expected 4800 bytes of pixel data at offset 54, found 0"));
+  CHECK(contains(bmp_decode_error(cut), "expected 4800 bytes of pixel data at offset 54, found 0"));
 
   // Rows are padded to 4 bytes: 5 pixels of 3 bytes take 16.
   const std::vector<uint8_t> odd = bmp_of(pattern(3, 5));
   REQUIRE(odd.size() == 54 + 3 * 16);
   CHECK(decode_image(odd.data(), odd.size(), "odd.bmp") == pattern(3, 5));
-  CHECK(contains(decode_error(std::vector<uint8_t>(odd.begin(), odd.end() - 1)),
+  CHECK(contains(bmp_decode_error(std::vector<uint8_t>(odd.begin(), odd.end() - 1)),
                  "expected 48 bytes of pixel data at offset 54, found 47"));
 }
 
 TEST_CASE("BMP: a few bytes whose header declares 8000 x 8000 pixels are refused") {
   std::vector<uint8_t> tiny = bmp_headers(8000, 8000, 24);
   tiny.resize(64, 0x80);
-  CHECK(contains(decode_error(tiny), "expected 192000000 bytes of pixel data at offset 54, found 10"));
+  CHECK(contains(bmp_decode_error(tiny), "expected 192000000 bytes of pixel data at offset 54, found 10"));
 }
 
 TEST_CASE("BMP: rows stored top-down and 32-bit bit fields are checked too; RLE is left to stb_image") {
@@ -118,7 +118,7 @@ TEST_CASE("BMP: rows stored top-down and 32-bit bit fields are checked too; RLE 
     CHECK(image_file_header_problem(dir / "top_down.bmp").empty());
   }
   top_down.pop_back();
-  CHECK(contains(decode_error(top_down), "expected 80 bytes of pixel data at offset 54, found 79"));
+  CHECK(contains(bmp_decode_error(top_down), "expected 80 bytes of pixel data at offset 54, found 79"));
 
   // BI_BITFIELDS, 32 bits per pixel: the three colour masks follow the 40-byte header, the pixels the masks.
   std::vector<uint8_t> fields = bmp_headers(3, 2, 32, 3, 66);
@@ -131,12 +131,12 @@ TEST_CASE("BMP: rows stored top-down and 32-bit bit fields are checked too; RLE 
   CHECK(decoded(1, 2, 0) == 0x10);  // the last pixel of the bottom row, stored third
   CHECK(decoded(1, 2, 2) == 0x32);
   fields.resize(fields.size() - 4);
-  CHECK(contains(decode_error(fields), "expected 24 bytes of pixel data at offset 66, found 20"));
+  CHECK(contains(bmp_decode_error(fields), "expected 24 bytes of pixel data at offset 66, found 20"));
 
   // RLE8 pixel data has no length the header gives: not checked here (stb_image refuses RLE).
   std::vector<uint8_t> rle = bmp_headers(8000, 8000, 8, 1, 58);
   rle.resize(60);
-  const std::string msg = decode_error(rle);
+  const std::string msg = bmp_decode_error(rle);
   CHECK(contains(msg, "x.bmp: cannot decode the image"));
   CHECK_FALSE(contains(msg, "pixel data"));
 }
@@ -158,14 +158,14 @@ TEST_CASE("BMP: paletted pixels decode through their palette; an index beyond it
   CHECK(img(0, 2, 2) == 10);  // index 0, blue 10
   eight[54 + 8 + 4 + 2] = 2;  // the top row's last pixel: index 2 of a two-colour palette
   CHECK(
-      contains(decode_error(eight),
+      contains(bmp_decode_error(eight),
                "expected palette indices below the 2 colours of the BMP's palette, found 2 in stored row 1, "
                "column 2"));
   // 4 bits: two pixels a byte, the first in the high half; the low half of a row's last byte is not a pixel.
   std::vector<uint8_t> four = paletted(4, {0x10, 0x0F, 0, 0, 0x01, 0x1F, 0, 0});
   CHECK(decode_image(four.data(), four.size(), "x.bmp")(0, 1, 0) == 60);
   four[54 + 8 + 1] = 0x3F;  // the bottom row's third pixel: index 3
-  CHECK(contains(decode_error(four), "found 3 in stored row 0, column 2"));
+  CHECK(contains(bmp_decode_error(four), "found 3 in stored row 0, column 2"));
 
   // An OS/2 BMP (12-byte header) of 8 x 2 pixels at 1 bit, its two colours (3 bytes each) before the pixels
   // at offset 32: stb_image 2.27 counts (32 - 38) / 3 of them, none, and would read every pixel from nothing.
@@ -174,15 +174,15 @@ TEST_CASE("BMP: paletted pixels decode through their palette; an index beyond it
   put32(os2, 10, 32);
   put32(os2, 14, 12);
   put16(os2, 18, 8), put16(os2, 20, 2), put16(os2, 22, 1), put16(os2, 24, 1);
-  CHECK(contains(decode_error(os2),
+  CHECK(contains(bmp_decode_error(os2),
                  "below the 0 colours of the OS/2 BMP's palette as stb_image 2.27 counts it"));
 }
 
 TEST_CASE("BMP: headers cut short or out of range are refused with what was expected") {
   const std::vector<uint8_t> ok = bmp_headers(2, 2, 24);
-  CHECK(contains(decode_error(std::vector<uint8_t>(ok.begin(), ok.begin() + 10)),
+  CHECK(contains(bmp_decode_error(std::vector<uint8_t>(ok.begin(), ok.begin() + 10)),
                  "expected a BMP file header and info header, found only 10 bytes"));
-  CHECK(contains(decode_error(std::vector<uint8_t>(ok.begin(), ok.begin() + 30)),
+  CHECK(contains(bmp_decode_error(std::vector<uint8_t>(ok.begin(), ok.begin() + 30)),
                  "expected 54 bytes of BMP headers, found 30"));
 
   struct Case {
@@ -207,7 +207,7 @@ TEST_CASE("BMP: headers cut short or out of range are refused with what was expe
     std::vector<uint8_t> bytes = c.bytes;
     bytes.resize(bytes.size() + 64);  // enough pixel data for a 2 x 2 image
     CAPTURE(c.expected);
-    const std::string msg = decode_error(bytes);
+    const std::string msg = bmp_decode_error(bytes);
     CHECK(contains(msg, "x.bmp: cannot decode the image ("));
     CHECK(contains(msg, c.expected));
   }

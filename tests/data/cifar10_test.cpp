@@ -16,11 +16,11 @@ using ssl::test::TempDir;
 
 namespace {
 
-const char* const kNames[] = {"airplane", "automobile", "bird",  "cat",  "deer",
-                              "dog",      "frog",       "horse", "ship", "truck"};
+const char* const kCifarNames[] = {"airplane", "automobile", "bird",  "cat",  "deer",
+                                   "dog",      "frog",       "horse", "ship", "truck"};
 
 // The pixel of record `id` at (row y, column x, channel ch): distinct for transposed or swapped planes.
-uint8_t pixel(int64_t id, int64_t y, int64_t x, int64_t ch) {
+uint8_t cifar_pixel(int64_t id, int64_t y, int64_t x, int64_t ch) {
   return uint8_t(id * 37 + ch * 85 + y * 32 + x);
 }
 
@@ -29,7 +29,7 @@ std::vector<uint8_t> record(int64_t id, uint8_t label) {
   std::vector<uint8_t> r{label};
   for (int64_t ch = 0; ch < 3; ++ch) {
     for (int64_t y = 0; y < 32; ++y) {
-      for (int64_t x = 0; x < 32; ++x) r.push_back(pixel(id, y, x, ch));
+      for (int64_t x = 0; x < 32; ++x) r.push_back(cifar_pixel(id, y, x, ch));
     }
   }
   return r;
@@ -53,7 +53,7 @@ void write_cifar(const TempDir& dir) {
   }
   ssl::test::write_bytes(dir / "test_batch.bin", test);
   std::string meta;
-  for (const char* n : kNames) meta += std::string(n) + "\n";
+  for (const char* n : kCifarNames) meta += std::string(n) + "\n";
   ssl::test::write_text(dir / "batches.meta.txt", meta + "\n\n");
 }
 
@@ -64,7 +64,7 @@ void check_image(const Image& img, int64_t id) {
   int64_t wrong = 0;
   for (int64_t y = 0; y < 32; ++y) {
     for (int64_t x = 0; x < 32; ++x) {
-      for (int64_t ch = 0; ch < 3; ++ch) wrong += img(y, x, ch) != pixel(id, y, x, ch);
+      for (int64_t ch = 0; ch < 3; ++ch) wrong += img(y, x, ch) != cifar_pixel(id, y, x, ch);
     }
   }
   CHECK(wrong == 0);
@@ -78,7 +78,7 @@ TEST_CASE("cifar10: train and test splits decode exactly") {
   const Cifar10Dataset train(dir.path(), Split::train);
   CHECK(train.size() == 1 + 2 + 3 + 4 + 5);
   CHECK(train.num_classes() == 10);
-  CHECK(train.class_names() == std::vector<std::string>(std::begin(kNames), std::end(kNames)));
+  CHECK(train.class_names() == std::vector<std::string>(std::begin(kCifarNames), std::end(kCifarNames)));
   CHECK(contains(train.name(), "cifar10:"));
   CHECK(contains(train.name(), ":train (15 images)"));
   int64_t i = 0;

@@ -37,7 +37,7 @@ void make_parent(const std::string& path) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
 }
 
-void write_png(const std::string& path, const Image& img) {
+void write_png_with_stb(const std::string& path, const Image& img) {
   make_parent(path);
   REQUIRE(stbi_write_png(path.c_str(), int(img.w), int(img.h), int(img.c), img.pixels.data(),
                          int(img.w * img.c)));
@@ -53,7 +53,7 @@ void write_jpg(const std::string& path, const Image& img) {
 
 // A labelled folder of 8x8 images: cat/{a.png, b.bmp}, dog/{c.jpg, d.PNG (grey)}, plus files to ignore.
 void write_classes(const TempDir& dir) {
-  write_png(dir / "cat/a.png", pattern(8, 8, 3, 0));
+  write_png_with_stb(dir / "cat/a.png", pattern(8, 8, 3, 0));
   write_bmp(dir / "cat/b.bmp", pattern(8, 8, 3, 5));
   Image flat(8, 8, 3);
   for (int64_t p = 0; p < 64; ++p) {
@@ -62,7 +62,7 @@ void write_classes(const TempDir& dir) {
     flat.pixels[size_t(3 * p + 2)] = 30;
   }
   write_jpg(dir / "dog/c.jpg", flat);
-  write_png(dir / "dog/d.PNG", pattern(8, 8, 1, 9));
+  write_png_with_stb(dir / "dog/d.PNG", pattern(8, 8, 1, 9));
   ssl::test::write_text(dir / "dog/notes.txt", "not an image");
   ssl::test::write_text(dir / "dog/.hidden.png", "not an image either");
   std::filesystem::create_directories(dir / "dog/nested");
@@ -119,7 +119,7 @@ TEST_CASE("folder: resizing crops the centred square and antialiases") {
   for (int64_t y = 0; y < 8; ++y) {
     for (int64_t x = 0; x < 16; ++x) wide(y, x, x < 4 ? 0 : x < 12 ? 1 : 2) = 255;
   }
-  write_png(dir / "wide.png", wide);
+  write_png_with_stb(dir / "wide.png", wide);
   // A 16x16 one-pixel checkerboard of 0 and 255: shrunk to 4x4 it must average to grey, not alias.
   Image checker(16, 16, 3);
   for (int64_t y = 0; y < 16; ++y) {
@@ -127,7 +127,7 @@ TEST_CASE("folder: resizing crops the centred square and antialiases") {
       for (int64_t ch = 0; ch < 3; ++ch) checker(y, x, ch) = (x + y) % 2 ? 255 : 0;
     }
   }
-  write_png(dir / "x_checker.png", checker);
+  write_png_with_stb(dir / "x_checker.png", checker);
 
   const ImageFolderDataset ds8(dir.path(), {.size = 8});
   REQUIRE(ds8.size() == 2);
@@ -163,7 +163,7 @@ TEST_CASE(
   for (int64_t y = 0; y < 8; ++y) {
     for (int64_t x = 0; x < 9; ++x) ramp(y, x, 0) = uint8_t(20 * x);
   }
-  write_png(dir / "ramp.png", ramp);
+  write_png_with_stb(dir / "ramp.png", ramp);
   const Image out = ImageFolderDataset(dir.path(), {.size = 8}).image(0);
   for (int64_t x = 0; x < 8; ++x) CHECK(out(3, x, 0) == 20 * x);
 }
@@ -204,7 +204,7 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
   }
   SUBCASE("a class folder holding only a sub-folder") {
     std::filesystem::create_directories(dir / "emu/deeper");
-    write_png(dir / "emu/deeper/a.png", pattern(8, 8, 3, 1));
+    write_png_with_stb(dir / "emu/deeper/a.png", pattern(8, 8, 3, 1));
     CHECK(contains(error_of([&] { ImageFolderDataset(dir.path()); }),
                    "has no image file, only sub-folders ('deeper'...), which are not read"));
   }
@@ -213,7 +213,7 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     CHECK(contains(error_of([&] { ImageFolderDataset(empty.path()); }), "no image files"));
   }
   SUBCASE("class folders and loose images together") {
-    write_png(dir / "loose.png", pattern(8, 8, 3, 1));
+    write_png_with_stb(dir / "loose.png", pattern(8, 8, 3, 1));
     const std::string msg = error_of([&] { ImageFolderDataset(dir.path()); });
     CHECK(contains(msg, "found both class sub-folders"));
     CHECK(contains(msg, "loose.png"));
@@ -243,7 +243,7 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
   }
   SUBCASE(
       "a file whose header reads but whose pixels do not: the error when it is loaded says how to go on") {
-    write_png(dir / "cat/damaged.png", pattern(8, 8, 3, 2));
+    write_png_with_stb(dir / "cat/damaged.png", pattern(8, 8, 3, 2));
     std::vector<uint8_t> bytes = ssl::test::read_bytes(dir / "cat/damaged.png");
     bytes[bytes.size() - 20] ^= 0xFF;  // in the image data, before IEND: its chunk's CRC no longer matches
     ssl::test::write_bytes(dir / "cat/damaged.png", bytes);

@@ -135,7 +135,7 @@ std::vector<uint8_t> png_of(const std::vector<uint8_t>& pixels, int w, int h, in
   return out;
 }
 
-std::string decode_error(const std::vector<uint8_t>& bytes) {
+std::string png_decode_error(const std::vector<uint8_t>& bytes) {
   return error_of([&] { decode_image(bytes.data(), bytes.size(), "x.png"); });
 }
 
@@ -177,7 +177,7 @@ TEST_CASE(
         indices[size_t(w + 1)] = colours;
         const std::string where =
             interlaced ? "in row 0, column 1 of interlaced pass 7" : "in row 1, column 1";
-        CHECK(contains(decode_error(palette_png(indices, w, h, depth, interlaced, palette)),
+        CHECK(contains(png_decode_error(palette_png(indices, w, h, depth, interlaced, palette)),
                        "expected palette indices below the " + std::to_string(colours) +
                            " colours of the PNG's palette, found " + std::to_string(colours) + " " + where));
       }
@@ -195,7 +195,7 @@ TEST_CASE(
   CHECK(bomb.size() < 200000);
   declare_size(bomb, 1, 1);
   CHECK(
-      contains(decode_error(bomb),
+      contains(png_decode_error(bomb),
                "the PNG's image data cannot be inflated within 16777218 bytes, the 2 its header declares and "
                "16777216 more"));
   // 128 x 128 pixels of noise: too much data to skip the inflating (data short enough that it cannot pass the
@@ -209,12 +209,12 @@ TEST_CASE(
   CHECK(decode_image(short_data.data(), short_data.size(), "x.png").h == 100);
   // Too little data for the header's pixels: declared 128 x 200.
   declare_size(short_data, 128, 200);
-  CHECK(contains(decode_error(short_data),
+  CHECK(contains(png_decode_error(short_data),
                  "the PNG's image data inflates to 49280 bytes; its header declares 77000"));
   // Far too little for the header's pixels, declared 8192 x 8192: refused before the decoder reserves the
   // 201 MB they need.
   declare_size(short_data, 8192, 8192);
-  const std::string truncated = decode_error(short_data);
+  const std::string truncated = png_decode_error(short_data);
   CHECK(contains(truncated,
                  " bytes of image data, too few to inflate to the 201334784 its header declares (at "
                  "least 194903 are needed)"));
@@ -238,12 +238,12 @@ TEST_CASE("PNG: a chunk whose CRC differs from its bytes is refused, as is a CRC
   // at byte 33.
   std::vector<uint8_t> flipped = good;
   flipped[100] ^= 0x10;
-  CHECK(contains(decode_error(flipped), "the PNG chunk at byte 33 (IDAT, "));
-  CHECK(contains(decode_error(flipped), " has the CRC 0x"));
+  CHECK(contains(png_decode_error(flipped), "the PNG chunk at byte 33 (IDAT, "));
+  CHECK(contains(png_decode_error(flipped), " has the CRC 0x"));
   rewrite_png_crcs(flipped.data(), flipped.size());
   CHECK(decode_image(flipped.data(), flipped.size(), "x.png").h == 16);  // the same bytes, a CRC to match
   // Cut inside the last chunk's CRC.
   const std::vector<uint8_t> cut(good.begin(), good.end() - 2);
-  CHECK(contains(decode_error(cut), "the PNG ends inside the CRC of its chunk at byte " +
-                                        std::to_string(good.size() - 12) + " (IEND)"));
+  CHECK(contains(png_decode_error(cut), "the PNG ends inside the CRC of its chunk at byte " +
+                                            std::to_string(good.size() - 12) + " (IEND)"));
 }

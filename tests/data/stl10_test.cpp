@@ -22,7 +22,7 @@ constexpr int64_t S = 96;
 
 // The pixel of image n at (row y, column x, channel ch). Image 0 holds its row, image 1 its column and
 // image 2 its channel, so each coordinate is read back exactly; later images mix all three.
-uint8_t pixel(int64_t n, int64_t y, int64_t x, int64_t ch) {
+uint8_t stl_pixel(int64_t n, int64_t y, int64_t x, int64_t ch) {
   switch (n) {
     case 0:
       return uint8_t(y);
@@ -43,15 +43,15 @@ std::vector<uint8_t> x_file(int64_t count) {
     for (int64_t ch = 0; ch < 3; ++ch) {
       for (int64_t y = 0; y < S; ++y) {
         for (int64_t x = 0; x < S; ++x)
-          bytes[size_t(n * 3 * S * S + ch * S * S + x * S + y)] = pixel(n, y, x, ch);
+          bytes[size_t(n * 3 * S * S + ch * S * S + x * S + y)] = stl_pixel(n, y, x, ch);
       }
     }
   }
   return bytes;
 }
 
-const std::vector<std::string> kNames = {"airplane", "bird",  "car",    "cat",  "deer",
-                                         "dog",      "horse", "monkey", "ship", "truck"};
+const std::vector<std::string> kStlNames = {"airplane", "bird",  "car",    "cat",  "deer",
+                                            "dog",      "horse", "monkey", "ship", "truck"};
 
 // train: 5 images with labels 1, 10, 5, 2, 7 on file; test: 4 images, labels 3, 3, 8, 1; unlabeled: 6.
 void write_stl(const TempDir& dir) {
@@ -61,7 +61,7 @@ void write_stl(const TempDir& dir) {
   ssl::test::write_bytes(dir / "test_y.bin", {3, 3, 8, 1});
   ssl::test::write_bytes(dir / "unlabeled_X.bin", x_file(6));
   std::string names;
-  for (const std::string& n : kNames) names += n + "\n";
+  for (const std::string& n : kStlNames) names += n + "\n";
   ssl::test::write_text(dir / "class_names.txt", names);
 }
 
@@ -70,7 +70,7 @@ int64_t wrong_pixels(const Image& img, int64_t n) {
   int64_t wrong = 0;
   for (int64_t y = 0; y < S; ++y) {
     for (int64_t x = 0; x < S; ++x) {
-      for (int64_t ch = 0; ch < 3; ++ch) wrong += img(y, x, ch) != pixel(n, y, x, ch);
+      for (int64_t ch = 0; ch < 3; ++ch) wrong += img(y, x, ch) != stl_pixel(n, y, x, ch);
     }
   }
   return wrong;
@@ -84,7 +84,7 @@ TEST_CASE("stl10: column-major images and 1-based labels decode exactly") {
   const Stl10Dataset train(dir.path(), Split::train);
   REQUIRE(train.size() == 5);
   CHECK(train.num_classes() == 10);
-  CHECK(train.class_names() == kNames);
+  CHECK(train.class_names() == kStlNames);
   CHECK(contains(train.name(), ":train (5 images)"));
   const std::vector<int64_t> labels = {0, 9, 4, 1, 6};
   for (int64_t n = 0; n < 5; ++n) {

@@ -21,9 +21,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // This process's scratch files, removed when the test program exits.
-const test::TempDir kScratch("ssl_train_state_test");
+const test::TempDir kStateScratch("ssl_train_state_test");
 
-std::string temp_path(const std::string& name) { return kScratch.path() + "/" + name; }
+std::string state_path(const std::string& name) { return kStateScratch.path() + "/" + name; }
 
 // A 2-D weight, a 1-D bias and a parameter that never receives a gradient (SGD leaves its buffer unstarted).
 std::vector<Tensor> make_params() {
@@ -185,7 +185,7 @@ TEST_CASE("a training checkpoint restores model, optimizer and metadata") {
   state.rng_streams_used = 12345678901234ULL;
   state.config_json = R"({"lr":0.001,"model":"x"})";
   state.metrics_json = R"([{"epoch":1,"loss":0.1}])";
-  const std::string path = temp_path("checkpoint.safetensors");
+  const std::string path = state_path("checkpoint.safetensors");
   nn::save_train_state(path, model_a, opt_a, state);
   CHECK_FALSE(fs::exists(path + ".tmp." + std::to_string(::getpid())));
 
@@ -228,7 +228,7 @@ TEST_CASE("non-finite optimizer state is found by name, and a checkpoint holding
   nn::TrainState meta;
   meta.config_json = "{}";
   meta.metrics_json = "[]";
-  const std::string path = temp_path("diverged.safetensors");
+  const std::string path = state_path("diverged.safetensors");
   nn::save_train_state(path, model, adam, meta);
   nn::Linear other(3, 2);
   nn::Adam other_adam(other.parameters(), 0.01);
@@ -243,12 +243,12 @@ TEST_CASE("a truncated or mismatched training checkpoint names the file and the 
   nn::SGD opt(model.parameters(), 0.1, 0.9);
   for (Tensor p : model.parameters()) p.set_grad(Tensor::ones(p.shape()));
   opt.step();
-  const std::string path = temp_path("ckpt.safetensors");
+  const std::string path = state_path("ckpt.safetensors");
   nn::save_train_state(path, model, opt, {});
   std::ifstream in(path, std::ios::binary);
   const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 
-  const std::string cut = temp_path("cut.safetensors");
+  const std::string cut = state_path("cut.safetensors");
   std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() - 4);
   nn::Linear fresh(3, 2);
   nn::SGD fresh_opt(fresh.parameters(), 0.1, 0.9);
@@ -269,8 +269,8 @@ TEST_CASE("a truncated or mismatched training checkpoint names the file and the 
   CHECK(fresh.state()[0].second.to_vector<float>() == before);  // nothing was copied on failure
 
   // An encoder-style file (no training metadata) is not a training checkpoint.
-  nn::save_safetensors(temp_path("plain.safetensors"), model.state());
-  CHECK_THROWS_WITH_AS(nn::read_train_state(temp_path("plain.safetensors")),
+  nn::save_safetensors(state_path("plain.safetensors"), model.state());
+  CHECK_THROWS_WITH_AS(nn::read_train_state(state_path("plain.safetensors")),
                        doctest::Contains("not a training checkpoint"), ssl::Error);
 }
 
@@ -284,7 +284,7 @@ TEST_CASE("a checkpoint with several named optimizers restores each, or none whe
   opt_first.step();
   opt_second.step();
   opt_second.step();
-  const std::string path = temp_path("two_optimizers.safetensors");
+  const std::string path = state_path("two_optimizers.safetensors");
   nn::TrainState state;
   state.epoch = 2;
   nn::save_train_state(path, first, {{"first", &opt_first}, {"second", &opt_second}}, state,

@@ -17,20 +17,13 @@
 #include "ssl/evaluate.h"
 #include "ssl/pretrain.h"
 #include "ssl/relative_patch.h"
+#include "support/image_tensor.h"
 #include "support/temp_dir.h"
 
 using namespace ssl;
+using ssl::test::as_tensor;
 
 namespace {
-// An image as a float tensor [1, C, H, W] with the pixel values themselves.
-Tensor as_tensor(const data::Image& img) {
-  std::vector<float> v(size_t(img.numel()));
-  for (int64_t c = 0; c < img.c; ++c)
-    for (int64_t y = 0; y < img.h; ++y)
-      for (int64_t x = 0; x < img.w; ++x) v[size_t((c * img.h + y) * img.w + x)] = img(y, x, c);
-  return Tensor::from_vector(v, {1, img.c, img.h, img.w});
-}
-
 std::vector<int64_t> iota(int64_t n, int64_t first = 0) {
   std::vector<int64_t> v(static_cast<size_t>(n));
   std::iota(v.begin(), v.end(), first);

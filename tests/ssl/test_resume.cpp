@@ -18,10 +18,12 @@
 #include "nn/train_state.h"
 #include "ssl/pretrain.h"
 #include "ssl/resume_check.h"
+#include "support/same_tensors.h"
 #include "support/temp_dir.h"
 
 using namespace ssl;
 namespace fs = std::filesystem;
+using ssl::test::check_same_tensors;
 
 namespace {
 
@@ -43,20 +45,6 @@ PretrainOptions tiny_run(const std::string& name, int64_t epochs) {
   // to stand in for a 3-epoch run killed after epoch 2.
   p.schedule = "constant";
   return p;
-}
-
-// Every tensor of two safetensors files, compared exactly.
-void check_same_tensors(const std::string& a, const std::string& b, const std::string& prefix = "") {
-  const auto ta = nn::load_safetensors(a), tb = nn::load_safetensors(b);
-  REQUIRE(ta.size() == tb.size());
-  int compared = 0;
-  for (const auto& [name, t] : ta) {
-    if (name.rfind(prefix, 0) != 0) continue;
-    REQUIRE_MESSAGE(tb.count(name), name);
-    CHECK_MESSAGE(t.to_vector<float>() == tb.at(name).to_vector<float>(), name);
-    ++compared;
-  }
-  CHECK(compared > 0);
 }
 
 }  // namespace

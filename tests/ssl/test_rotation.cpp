@@ -10,20 +10,11 @@
 #include "nn/optim.h"
 #include "ssl/pretrain.h"
 #include "ssl/rotation.h"
+#include "support/image_tensor.h"
 #include "support/temp_dir.h"
 
 using namespace ssl;
-
-namespace {
-// An image as a float tensor [1, C, H, W] with the pixel values themselves.
-Tensor as_tensor(const data::Image& img) {
-  std::vector<float> v(size_t(img.numel()));
-  for (int64_t c = 0; c < img.c; ++c)
-    for (int64_t y = 0; y < img.h; ++y)
-      for (int64_t x = 0; x < img.w; ++x) v[size_t((c * img.h + y) * img.w + x)] = img(y, x, c);
-  return Tensor::from_vector(v, {1, img.c, img.h, img.w});
-}
-}  // namespace
+using ssl::test::as_tensor;
 
 TEST_CASE("rotate90 on tensors equals the exact image rotation, for every k") {
   data::Image img(5, 5, 3);

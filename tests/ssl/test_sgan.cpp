@@ -12,16 +12,18 @@
 #include "nn/checkpoint.h"
 #include "nn/sgan.h"
 #include "ssl/sgan.h"
+#include "support/same_tensors.h"
 #include "support/temp_dir.h"
 
 using namespace ssl;
 namespace fs = std::filesystem;
+using ssl::test::check_same_tensors;
 
 namespace {
 
 // Each test case's runs go under this process's scratch directory, removed when the test case ends.
-const char* const kScratch = "ssl_test_sgan";
-const fs::path kRoot = test::TempDir::path_for(kScratch);
+const char* const kSganScratch = "ssl_test_sgan";
+const fs::path kSganRoot = test::TempDir::path_for(kSganScratch);
 
 // K = 3 real classes and the fake logit last.
 Tensor hand_logits(float fake0 = 7, float fake1 = -2) {
@@ -31,7 +33,7 @@ Tensor hand_labels() { return Tensor::from_vector<int64_t>({1, 2}, {2}); }
 
 double lse3(double a, double b, double c) { return std::log(std::exp(a) + std::exp(b) + std::exp(c)); }
 
-SganOptions tiny_run(const std::string& name, int64_t epochs) {
+SganOptions tiny_sgan_run(const std::string& name, int64_t epochs) {
   SganOptions o;
   o.labelled = "synthetic:train:40@2";         // 2 per class: 20 labelled images
   o.unlabelled = "synthetic:train:40@2,rest";  // the other 20: two steps an epoch of 8
@@ -43,22 +45,13 @@ SganOptions tiny_run(const std::string& name, int64_t epochs) {
   o.sample_every = 5;
   o.workers = 1;
   o.show_progress = false;
-  o.out_dir = (kRoot / name).string();
+  o.out_dir = (kSganRoot / name).string();
   return o;
 }
 
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-void check_same_tensors(const std::string& a, const std::string& b) {
-  const auto ta = nn::load_safetensors(a), tb = nn::load_safetensors(b);
-  REQUIRE(ta.size() == tb.size());
-  for (const auto& [name, t] : ta) {
-    REQUIRE_MESSAGE(tb.count(name), name);
-    CHECK_MESSAGE(t.to_vector<float>() == tb.at(name).to_vector<float>(), name);
-  }
 }
 
 }  // namespace
@@ -154,8 +147,8 @@ TEST_CASE("nn::SganDiscriminator: the logits are the last layer applied to the p
 }
 
 TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; resume is exact") {
-  const test::TempDir scratch(kScratch);
-  const SganOptions straight_opts = tiny_run("straight", 2);
+  const test::TempDir scratch(kSganScratch);
+  const SganOptions straight_opts = tiny_sgan_run("straight", 2);
   const std::vector<SganEpochMetrics> straight = train_sgan(straight_opts);
   REQUIRE(straight.size() == 2);
   const std::string dir = straight_opts.out_dir;
@@ -214,10 +207,10 @@ TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; 
   CHECK(nn::file_fingerprint(dir + "/checkpoint.safetensors") == fingerprint);
 
   // Killed after epoch 1, then resumed for epoch 2: the same losses, weights and samples, exactly.
-  SganOptions killed = tiny_run("resumed", 2);
+  SganOptions killed = tiny_sgan_run("resumed", 2);
   killed.stop_after_epochs = 1;
   REQUIRE(train_sgan(killed).size() == 1);
-  SganOptions resumed_opts = tiny_run("resumed", 2);
+  SganOptions resumed_opts = tiny_sgan_run("resumed", 2);
   resumed_opts.resume = true;
   resumed_opts.workers = 2;  // batches do not depend on the loader's thread count
   const std::vector<SganEpochMetrics> resumed = train_sgan(resumed_opts);
@@ -243,7 +236,7 @@ TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; 
   CHECK(back.batch_size == 8);
   CHECK(back.image_size == 16);
   CHECK_THROWS_WITH_AS(train_sgan(resumed_opts), doctest::Contains("already completed 2 epochs"), ssl::Error);
-  SganOptions conflict = tiny_run("resumed", 3);
+  SganOptions conflict = tiny_sgan_run("resumed", 3);
   conflict.resume = true;
   conflict.fake_logit = "explicit";
   CHECK_THROWS_WITH_AS(train_sgan(conflict), doctest::Contains("fake_logit: saved \"fixed\""), ssl::Error);
@@ -253,8 +246,8 @@ TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; 
 }
 
 TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature matching, pretrained") {
-  const test::TempDir scratch(kScratch);
-  SganOptions sup = tiny_run("supervised_only", 1);
+  const test::TempDir scratch(kSganScratch);
+  SganOptions sup = tiny_sgan_run("supervised_only", 1);
   sup.unlabelled = "";
   const auto m = train_sgan(sup);
   REQUIRE(m.size() == 1);
@@ -265,7 +258,7 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   CHECK(nlohmann::json::parse(read_file(sup.out_dir + "/results.json")).at("variant") == "supervised-only");
   CHECK_FALSE(fs::exists(sup.out_dir + "/samples_epoch_001.png"));  // an untrained generator's: none
 
-  SganOptions odena = tiny_run("explicit", 1);
+  SganOptions odena = tiny_sgan_run("explicit", 1);
   odena.fake_logit = "explicit";
   odena.feature_matching = false;
   const auto e = train_sgan(odena);
@@ -274,14 +267,14 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   CHECK(e[0].g_loss > 0);
 
   // Salimans et al.'s weighting: the unlabelled and generated terms count half in the discriminator's loss.
-  SganOptions halved = tiny_run("halved", 1);
+  SganOptions halved = tiny_sgan_run("halved", 1);
   halved.unsupervised_weight = 0.5;
   const auto h = train_sgan(halved);
   REQUIRE(h.size() == 1);
   CHECK(h[0].d_unlabelled > 0);
   CHECK(h[0].d_loss == doctest::Approx(h[0].d_supervised + 0.5 * (h[0].d_unlabelled + h[0].d_fake)));
   CHECK(nlohmann::json::parse(read_file(halved.out_dir + "/results.json")).at("unsupervised_weight") == 0.5);
-  SganOptions lone = tiny_run("lone_label", 1);
+  SganOptions lone = tiny_sgan_run("lone_label", 1);
   lone.labelled = "synthetic:train:1";
   CHECK_THROWS_WITH_AS(train_sgan(lone), doctest::Contains("batch norm needs 2 labelled images at least"),
                        ssl::Error);
@@ -290,7 +283,7 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
                        doctest::Contains("unsupervised weight must be a finite number >= 0"), ssl::Error);
 
   // An encoder as the discriminator, with a new 11-logit head; its encoder is exported for `ssl eval`.
-  SganOptions pre = tiny_run("pretrained", 1);
+  SganOptions pre = tiny_sgan_run("pretrained", 1);
   pre.init_discriminator = "random:convnet2";
   REQUIRE(train_sgan(pre).size() == 1);
   const auto disc = nn::load_safetensors(pre.out_dir + "/discriminator.safetensors");
@@ -302,27 +295,27 @@ TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature m
   CHECK(meta.at("image_size") == "16");
 
   // Unlabelled --labelled or --test data: refused when opened, nothing written.
-  SganOptions bad = tiny_run("bad", 1);
+  SganOptions bad = tiny_sgan_run("bad", 1);
   bad.labelled = "synthetic:train:40@2,rest";
   CHECK_THROWS_WITH_AS(train_sgan(bad), doctest::Contains("of --labelled"), ssl::Error);
   CHECK_FALSE(fs::exists(bad.out_dir));
-  SganOptions bad_test = tiny_run("bad_test", 1);
+  SganOptions bad_test = tiny_sgan_run("bad_test", 1);
   bad_test.test = "synthetic:test:40@2,rest";
   CHECK_THROWS_WITH_AS(train_sgan(bad_test), doctest::Contains("of --test"), ssl::Error);
   CHECK_FALSE(fs::exists(bad_test.out_dir));
-  SganOptions bad_encoder = tiny_run("bad_encoder", 1);
-  bad_encoder.init_discriminator = (kRoot / "no_such_run").string();
+  SganOptions bad_encoder = tiny_sgan_run("bad_encoder", 1);
+  bad_encoder.init_discriminator = (kSganRoot / "no_such_run").string();
   CHECK_THROWS_AS(train_sgan(bad_encoder), ssl::Error);
   CHECK_FALSE(fs::exists(bad_encoder.out_dir));  // nothing written for a run that could not start
 }
 
 TEST_CASE("sgan --max-steps: each epoch stops after that many steps; a larger limit leaves it whole") {
-  const test::TempDir scratch(kScratch);
+  const test::TempDir scratch(kSganScratch);
   // tiny_run's epoch is two steps of 8 of its 20 unlabelled images.
   const auto steps_taken = [](const SganOptions& o) {
     return nn::read_safetensors_metadata(o.out_dir + "/checkpoint.safetensors").at("global_step");
   };
-  SganOptions capped = tiny_run("capped", 2);
+  SganOptions capped = tiny_sgan_run("capped", 2);
   capped.max_steps_per_epoch = 1;
   REQUIRE(train_sgan(capped).size() == 2);
   CHECK(steps_taken(capped) == "2");
@@ -335,7 +328,7 @@ TEST_CASE("sgan --max-steps: each epoch stops after that many steps; a larger li
   CHECK_THROWS_WITH_AS(sgan_or_continue(longer, "capped"),
                        doctest::Contains("planned for epochs = 2 (2 done) but this one asks for epochs = 3"),
                        ssl::Error);
-  SganOptions loose = tiny_run("loose", 1);
+  SganOptions loose = tiny_sgan_run("loose", 1);
   loose.max_steps_per_epoch = 5;
   REQUIRE(train_sgan(loose).size() == 1);
   CHECK(steps_taken(loose) == "2");
@@ -362,9 +355,9 @@ TEST_CASE("sgan moving average: the decay's warm-up and one update on hand-made 
 }
 
 TEST_CASE("sgan --ema-decay: the average is evaluated and written, training is unchanged, resume is exact") {
-  const test::TempDir scratch(kScratch);
-  const std::vector<SganEpochMetrics> plain = train_sgan(tiny_run("plain", 2));
-  SganOptions averaged = tiny_run("averaged", 2);
+  const test::TempDir scratch(kSganScratch);
+  const std::vector<SganEpochMetrics> plain = train_sgan(tiny_sgan_run("plain", 2));
+  SganOptions averaged = tiny_sgan_run("averaged", 2);
   averaged.ema_decay = 0.99;
   const std::vector<SganEpochMetrics> with_average = train_sgan(averaged);
   REQUIRE(with_average.size() == 2);
@@ -373,7 +366,8 @@ TEST_CASE("sgan --ema-decay: the average is evaluated and written, training is u
     CHECK(with_average[i].d_loss == plain[i].d_loss);
     CHECK(with_average[i].g_loss == plain[i].g_loss);
   }
-  const auto plain_state = nn::load_safetensors(tiny_run("plain", 2).out_dir + "/checkpoint.safetensors");
+  const auto plain_state =
+      nn::load_safetensors(tiny_sgan_run("plain", 2).out_dir + "/checkpoint.safetensors");
   const auto state = nn::load_safetensors(averaged.out_dir + "/checkpoint.safetensors");
   const auto written = nn::load_safetensors(averaged.out_dir + "/discriminator.safetensors");
   int differ = 0;
@@ -387,7 +381,7 @@ TEST_CASE("sgan --ema-decay: the average is evaluated and written, training is u
   }
   CHECK(differ > 0);
 
-  SganOptions killed = tiny_run("averaged_resumed", 2);
+  SganOptions killed = tiny_sgan_run("averaged_resumed", 2);
   killed.ema_decay = 0.99;
   killed.stop_after_epochs = 1;
   train_sgan(killed);

@@ -18,6 +18,9 @@ namespace ssl::test {
 
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 
+// Class labels as an int64 tensor [n], for the losses and the index ops.
+inline Tensor labels(std::vector<int64_t> v) { return Tensor::from_vector(v, {int64_t(v.size())}); }
+
 // Random float64 leaf tensors in [lo, hi), requiring grad.
 inline Tensor rand64(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1) {
   Generator gen(seed);
