@@ -1,5 +1,5 @@
-// Helpers for the file-format tests: a temporary directory removed at the end of a test, byte and text
-// writers, a tiny in-memory dataset, and a check that an ssl::Error message contains given words.
+// Helpers for the file-format tests: byte and text writers, a tiny in-memory dataset, and a check that an
+// ssl::Error message contains given words; with the temporary directory of support/temp_dir.h.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -13,29 +13,9 @@
 
 #include "core/error.h"
 #include "data/dataset.h"
+#include "support/temp_dir.h"
 
 namespace ssl::test {
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/ssl_data_test_XXXXXX";
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

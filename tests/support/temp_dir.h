@@ -1,10 +1,13 @@
-// A test's scratch directory: created empty under the system's temporary directory, named after the test
-// and the process (two test programs running at once never share one), and removed with everything in it
-// when the object goes out of scope, whether the test passed, failed or threw.
+// A test's scratch directory: created empty under the system's temporary directory, and removed with
+// everything in it when the object goes out of scope, whether the test passed, failed or threw. Named after
+// the test and the process (two test programs running at once never share one), or, made without a name, a
+// fresh directory of its own.
 #pragma once
 
+#include <stdlib.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -22,6 +25,10 @@ class TempDir {
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
+  TempDir() : path_((std::filesystem::temp_directory_path() / "ssl_test_XXXXXX").string()) {
+    if (::mkdtemp(path_.data()) == nullptr)
+      throw std::system_error(errno, std::generic_category(), "cannot create a directory like " + path_);
+  }
   ~TempDir() {
     std::error_code ignored;  // a destructor must not throw; a leftover directory is harmless
     std::filesystem::remove_all(path_, ignored);
@@ -30,6 +37,7 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
 
  private:
   std::string path_;
