@@ -15,15 +15,15 @@ case "$kind" in
     ;;
   asan)
     # -g1: line tables, all a sanitizer report needs, for a fraction of full debug information's build time.
-    # Unity: a few files per translation unit, the shared headers parsed once for them (CMakeLists.txt). Ninja,
-    # when there is one, for a new build directory: it schedules the compilations of all targets together,
-    # where make finishes one target before the next: a quarter off this build on two cores.
+    # Unity: the libraries too, a few files per translation unit (CMakeLists.txt). Ninja, when there is one, for
+    # a new build directory: it schedules the compilations of all targets together, where make finishes one
+    # target before the next: a quarter off this build on two cores.
     generator=()
     if [[ ! -f build-asan/CMakeCache.txt ]] && command -v ninja >/dev/null; then generator=(-G Ninja); fi
     cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DSSL_SANITIZE=ON -DSSL_CUDA=OFF -DCMAKE_UNITY_BUILD=ON
     # Only the suites scripts/test.sh runs under the sanitizers (not the CLI, the end-to-end or GPU suites):
-    # on two cores this build is a third of CI's time.
+    # on two cores this build is a quarter of CI's time.
     cmake --build build-asan -j"$jobs" --target test_kernels test_core test_data test_nn test_ssl \
       test_cuda_emulated
     ;;
