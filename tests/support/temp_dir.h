@@ -25,6 +25,7 @@ class TempDir {
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
+  // mkdtemp replaces the template's six X's with a name no other directory has, and creates it.
   TempDir() : path_((std::filesystem::temp_directory_path() / "ssl_test_XXXXXX").string()) {
     if (::mkdtemp(path_.data()) == nullptr)
       throw std::system_error(errno, std::generic_category(), "cannot create a directory like " + path_);
