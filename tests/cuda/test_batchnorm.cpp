@@ -42,11 +42,6 @@ std::string label(const char* mode, const Shape& sh, bool affine) {
 }
 
 template <class T>
-std::vector<double> as_double(const std::vector<T>& v) {
-  return std::vector<double>(v.begin(), v.end());
-}
-
-template <class T>
 void check_train(const Shape& sh, bool affine, double atol, double rtol, bool optional_arguments = false) {
   const int64_t n = sh.n, c = sh.c, hw = sh.hw, total = n * c * hw;
   const std::string what = label("", sh, affine);
@@ -82,13 +77,13 @@ void check_train(const Shape& sh, bool affine, double atol, double rtol, bool op
     else
       dev::batch_norm_forward_train<T>(n, c, hw, dx.get(), dg, db, eps, dy.get(), dmean.get(), dinvstd.get(),
                                        dvar.get());
-    test::check_close(dy.download(), as_double(y), atol, rtol, w + " y");
-    test::check_close(dmean.download(), as_double(mean), atol, rtol, w + " save_mean");
-    test::check_close(dinvstd.download(), as_double(invstd), atol, rtol, w + " save_invstd");
-    test::check_close(dvar.download(), as_double(var), atol, rtol, w + " batch_var");
+    test::check_close(dy.download(), test::cast<double>(y), atol, rtol, w + " y");
+    test::check_close(dmean.download(), test::cast<double>(mean), atol, rtol, w + " save_mean");
+    test::check_close(dinvstd.download(), test::cast<double>(invstd), atol, rtol, w + " save_invstd");
+    test::check_close(dvar.download(), test::cast<double>(var), atol, rtol, w + " batch_var");
     if (relu) {
-      test::check_close(dscale.download(), as_double(scale), atol, rtol, w + " save_scale");
-      test::check_close(dshift.download(), as_double(shift), atol, rtol, w + " save_shift");
+      test::check_close(dscale.download(), test::cast<double>(scale), atol, rtol, w + " save_scale");
+      test::check_close(dshift.download(), test::cast<double>(shift), atol, rtol, w + " save_shift");
     }
     if (optional_arguments) {  // batch_var may be nullptr
       auto dy2 = test::DeviceBuffer<T>::poisoned(total);
@@ -121,9 +116,9 @@ void check_train(const Shape& sh, bool affine, double atol, double rtol, bool op
     auto dgx = test::DeviceBuffer<T>::poisoned(total);
     auto dgg = test::DeviceBuffer<T>::poisoned(c), dgb = test::DeviceBuffer<T>::poisoned(c);
     backward(dgx.get(), dgg.get(), dgb.get());
-    test::check_close(dgx.download(), as_double(gx), atol, rtol, w + " gx");
-    test::check_close(dgg.download(), as_double(ggamma), atol, rtol, w + " ggamma");
-    test::check_close(dgb.download(), as_double(gbeta), atol, rtol, w + " gbeta");
+    test::check_close(dgx.download(), test::cast<double>(gx), atol, rtol, w + " gx");
+    test::check_close(dgg.download(), test::cast<double>(ggamma), atol, rtol, w + " ggamma");
+    test::check_close(dgb.download(), test::cast<double>(gbeta), atol, rtol, w + " gbeta");
     if (!optional_arguments) continue;
     auto dgx1 = test::DeviceBuffer<T>::poisoned(total);
     backward(dgx1.get(), nullptr, nullptr);
@@ -156,7 +151,7 @@ void check_eval(const Shape& sh, bool affine, double atol, double rtol, bool opt
   cpu::batch_norm_forward_eval<T>(n, c, hw, x.data(), g, b, rmean.data(), rvar.data(), eps, y.data());
   auto dy = test::DeviceBuffer<T>::poisoned(total);
   dev::batch_norm_forward_eval<T>(n, c, hw, dx.get(), dg, db, drm.get(), drv.get(), eps, dy.get());
-  test::check_close(dy.download(), as_double(y), atol, rtol, what + " y");
+  test::check_close(dy.download(), test::cast<double>(y), atol, rtol, what + " y");
 
   std::vector<T> gx(total), ggamma(c), gbeta(c);
   cpu::batch_norm_backward_eval<T>(n, c, hw, x.data(), g, rmean.data(), rvar.data(), eps, gy.data(),
@@ -165,9 +160,9 @@ void check_eval(const Shape& sh, bool affine, double atol, double rtol, bool opt
   auto dgg = test::DeviceBuffer<T>::poisoned(c), dgb = test::DeviceBuffer<T>::poisoned(c);
   dev::batch_norm_backward_eval<T>(n, c, hw, dx.get(), dg, drm.get(), drv.get(), eps, dgy.get(), dgx.get(),
                                    dgg.get(), dgb.get());
-  test::check_close(dgx.download(), as_double(gx), atol, rtol, what + " gx");
-  test::check_close(dgg.download(), as_double(ggamma), atol, rtol, what + " ggamma");
-  test::check_close(dgb.download(), as_double(gbeta), atol, rtol, what + " gbeta");
+  test::check_close(dgx.download(), test::cast<double>(gx), atol, rtol, what + " gx");
+  test::check_close(dgg.download(), test::cast<double>(ggamma), atol, rtol, what + " ggamma");
+  test::check_close(dgb.download(), test::cast<double>(gbeta), atol, rtol, what + " gbeta");
   if (!optional_arguments) return;
   // gbeta alone (x and running_mean unread), and the gx-only overload.
   auto dgb1 = test::DeviceBuffer<T>::poisoned(c);

@@ -24,13 +24,6 @@ std::vector<T> random_of(int64_t n, std::mt19937_64& rng) {
   return v;
 }
 
-std::vector<int64_t> random_indices(int64_t n, int64_t size, std::mt19937_64& rng) {
-  std::uniform_int_distribution<int64_t> u(0, size - 1);
-  std::vector<int64_t> v(n);
-  for (auto& e : v) e = u(rng);
-  return v;
-}
-
 template <class T>
 double tol() {
   return sizeof(T) == 4 ? 1e-5 : 1e-12;
@@ -48,7 +41,7 @@ void check_rows(const RowCase& c, std::mt19937_64& rng) {
   CAPTURE(c.k);
   const std::vector<T> x = random_of<T>(c.outer * c.size * c.inner, rng);
   const std::vector<T> gy = random_of<T>(c.outer * c.k * c.inner, rng);
-  const std::vector<int64_t> index = random_indices(c.k, c.size, rng);  // k > size repeats indices
+  const std::vector<int64_t> index = test::random_indices(c.k, c.size, rng);  // k > size repeats indices
   test::DeviceBuffer<T> dx(x), dgy(gy);
   test::DeviceBuffer<int64_t> didx(index);
 
@@ -83,7 +76,7 @@ void check_dims(const std::vector<int64_t>& shape, int64_t dim, int64_t x_dim_si
   const int64_t n = std::accumulate(shape.begin(), shape.end(), int64_t(1), std::multiplies<>());
   const int64_t nx = n / shape[dim] * x_dim_size;
   const std::vector<T> x = random_of<T>(nx, rng), gy = random_of<T>(n, rng);
-  const std::vector<int64_t> index = random_indices(n, x_dim_size, rng);
+  const std::vector<int64_t> index = test::random_indices(n, x_dim_size, rng);
   test::DeviceBuffer<T> dx(x), dgy(gy);
   test::DeviceBuffer<int64_t> didx(index);
 

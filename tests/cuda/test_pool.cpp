@@ -50,11 +50,6 @@ std::vector<T> nonzero_input(int64_t n, std::mt19937_64& rng) {
 }
 
 template <class T>
-std::vector<double> as_double(const std::vector<T>& v) {
-  return std::vector<double>(v.begin(), v.end());
-}
-
-template <class T>
 bool same_with_nan(const std::vector<T>& a, const std::vector<T>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
@@ -91,11 +86,11 @@ void check_pool(const Pool2dShape& s, bool with_nan) {
   cpu::avg_pool2d_forward<T>(s, xa.data(), y.data());
   auto day = test::DeviceBuffer<T>::poisoned(ny);
   dev::avg_pool2d_forward<T>(s, dxa.get(), day.get());
-  test::check_close(day.download(), as_double(y), 1e-6, 1e-6, "avg forward");
+  test::check_close(day.download(), test::cast<double>(y), 1e-6, 1e-6, "avg forward");
   cpu::avg_pool2d_backward<T>(s, gy.data(), gx.data());
   auto dagx = test::DeviceBuffer<T>::poisoned(nx);
   dev::avg_pool2d_backward<T>(s, dgy.get(), dagx.get());
-  test::check_close(dagx.download(), as_double(gx), 1e-6, 1e-6, "avg backward");
+  test::check_close(dagx.download(), test::cast<double>(gx), 1e-6, 1e-6, "avg backward");
 }
 
 template <class T>

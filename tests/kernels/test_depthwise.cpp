@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "kernels/compute_threads.h"
 #include "kernels/depthwise.h"
+#include "support/conv_reference.h"
 #include "support/kernel_check.h"
 
 namespace {
@@ -58,31 +59,6 @@ const std::vector<Case> kCases = {
     {"3x3 s1 p1 2x2, 33 channels", dw(3, 33, 2, 2, 3, 3, 1, 1, 1, 1)},
 };
 
-int64_t x_count(const Conv2dShape& s) { return s.n * s.c_in * s.h * s.w; }
-int64_t w_count(const Conv2dShape& s) { return s.c_out * s.kh * s.kw; }
-int64_t y_count(const Conv2dShape& s) { return s.n * s.c_out * s.out_h() * s.out_w(); }
-
-// The definition, loop by loop; b may be empty (no bias).
-std::vector<double> reference(const Conv2dShape& s, const std::vector<double>& x,
-                              const std::vector<double>& w, const std::vector<double>& b) {
-  const int64_t oh = s.out_h(), ow = s.out_w();
-  std::vector<double> y(y_count(s));
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t c = 0; c < s.c_in; ++c)
-      for (int64_t oy = 0; oy < oh; ++oy)
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          double acc = b.empty() ? 0.0 : b[c];
-          for (int64_t i = 0; i < s.kh; ++i)
-            for (int64_t j = 0; j < s.kw; ++j) {
-              const int64_t iy = oy * s.stride_h - s.pad_h + i, ix = ox * s.stride_w - s.pad_w + j;
-              if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
-              acc += x[((n * s.c_in + c) * s.h + iy) * s.w + ix] * w[(c * s.kh + i) * s.kw + j];
-            }
-          y[((n * s.c_in + c) * oh + oy) * ow + ox] = acc;
-        }
-  return y;
-}
-
 template <class T>
 using Forward = void (*)(const Conv2dShape&, const T*, const T*, const T*, T*);
 template <class T>
@@ -114,7 +90,7 @@ void check_forward(const Version<T>& v, const Case& c, bool with_bias, std::mt19
   const auto xt = cast<T>(x), wt = cast<T>(w), bt = cast<T>(b);
   auto y = poisoned<T>(y_count(s));
   v.forward(s, xt.data(), wt.data(), with_bias ? bt.data() : nullptr, y.data());
-  check_close(y, reference(s, x, w, b), tol, tol,
+  check_close(y, conv_reference(s, x, w, b), tol, tol,
               std::string(v.name) + " " + c.name + (with_bias ? " with bias" : " no bias"));
 }
 
@@ -131,21 +107,6 @@ TEST_CASE("depthwise_conv2d_forward (every version) matches the direct-loop refe
 
 namespace {
 
-// Each plane's mean, then each plane's Σ (y - mean)², in long double: what the kernels record given moments.
-template <class T>
-std::vector<double> moments_reference(const std::vector<T>& y, int64_t planes, int64_t hw) {
-  std::vector<double> m(2 * planes);
-  for (int64_t p = 0; p < planes; ++p) {
-    long double sum = 0, sq = 0;
-    for (int64_t q = 0; q < hw; ++q) sum += y[p * hw + q];
-    const long double mean = sum / hw;
-    for (int64_t q = 0; q < hw; ++q) sq += (y[p * hw + q] - mean) * (y[p * hw + q] - mean);
-    m[p] = double(mean);
-    m[planes + p] = double(sq);
-  }
-  return m;
-}
-
 template <class T>
 void check_moments(const Case& c, double offset, std::mt19937_64& rng, double tol) {
   const Conv2dShape& s = c.s;
@@ -156,7 +117,7 @@ void check_moments(const Case& c, double offset, std::mt19937_64& rng, double to
   auto moments = poisoned<double>(2 * s.n * s.c_out);
   cpu::depthwise_conv2d_forward<T>(s, xt.data(), wt.data(), bt.data(), y.data(), moments.data());
   const std::string name = std::string(c.name) + " offset " + std::to_string(offset);
-  check_close(y, reference(s, x, w, b), tol * (1 + offset), tol, name + " y");
+  check_close(y, conv_reference(s, x, w, b), tol * (1 + offset), tol, name + " y");
   check_close(moments, moments_reference(y, s.n * s.c_out, s.out_h() * s.out_w()), tol, tol,
               name + " moments");
 }
@@ -181,7 +142,7 @@ TEST_CASE("depthwise_conv2d_backward (every version) matches central finite diff
       auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
       auto b = random_vector(s.c_out, rng);
       const auto r = random_vector(y_count(s), rng);  // L = sum(r * y), so dL/dy = r
-      auto loss = [&] { return dot(r, reference(s, x, w, b)); };
+      auto loss = [&] { return dot(r, conv_reference(s, x, w, b)); };
       auto gx = poisoned<double>(x_count(s)), gw = poisoned<double>(w_count(s)),
            gb = poisoned<double>(s.c_out);
       v.backward(s, x.data(), w.data(), r.data(), gx.data(), gw.data(), gb.data());
@@ -230,8 +191,9 @@ TEST_CASE(
     const Conv2dShape& s = c.s;
     const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng);
     const auto b = random_vector(s.c_out, rng), gy = random_vector(y_count(s), rng);
-    // Double reference via v1 (itself checked against the definition above).
-    std::vector<double> y = reference(s, x, w, b), gx(x_count(s)), gw(w_count(s)), gb(s.c_out);
+    // The references in double: the definition for y, v1 for the gradients (checked against finite
+    // differences above).
+    std::vector<double> y = conv_reference(s, x, w, b), gx(x_count(s)), gw(w_count(s)), gb(s.c_out);
     cpu::depthwise_conv2d_backward_v1<double>(s, x.data(), w.data(), gy.data(), gx.data(), gw.data(),
                                               gb.data());
 

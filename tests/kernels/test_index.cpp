@@ -17,13 +17,6 @@ namespace {
 using namespace ssl::test;
 namespace cpu = ssl::kernels::cpu;
 
-std::vector<int64_t> random_indices(int64_t count, int64_t size, std::mt19937_64& rng) {
-  std::uniform_int_distribution<int64_t> pick(0, size - 1);
-  std::vector<int64_t> v(static_cast<size_t>(count));
-  for (auto& e : v) e = pick(rng);
-  return v;
-}
-
 // [outer, size, inner] views and k indices, drawn at random: where k > size some must repeat.
 struct SelectCase {
   int64_t outer, size, inner, k;

@@ -22,6 +22,14 @@ inline std::vector<double> random_vector(int64_t n, std::mt19937_64& rng, double
   return v;
 }
 
+// count indices drawn uniformly from [0, size): with count > size some must repeat.
+inline std::vector<int64_t> random_indices(int64_t count, int64_t size, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int64_t> pick(0, size - 1);
+  std::vector<int64_t> v(static_cast<size_t>(count));
+  for (auto& e : v) e = pick(rng);
+  return v;
+}
+
 template <class T, class U>
 std::vector<T> cast(const std::vector<U>& v) {
   return std::vector<T>(v.begin(), v.end());
