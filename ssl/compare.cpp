@@ -95,13 +95,18 @@ nlohmann::json linear_entry(const std::string& name, const std::string& dir, con
   return m;
 }
 
-nlohmann::json classifier_splits(const CompareOptions& c, const std::string& dir, const std::string& train) {
+// The train and test splits' Top-1/Top-5 of the run in `dir` as `accuracy` scores it: classifier_accuracy
+// (the run's classifier) or joint_probe_accuracy (the probe trained alongside SimCLR).
+using RunAccuracy = TopK (*)(const std::string& run_dir, const data::Dataset& data, int workers,
+                             bool show_progress, Device device);
+nlohmann::json scored_splits(const CompareOptions& c, const std::string& dir, const std::string& train,
+                             RunAccuracy accuracy) {
   nlohmann::json splits;
   for (const auto& [split, spec] : {std::pair{"train", train}, std::pair{"test", c.test}}) {
     data::OpenOptions open;
     open.image_size = c.image_size;
-    const TopK t = classifier_accuracy(dir, *data::open_dataset(spec, open), c.workers, c.show_progress,
-                                       Device::parse(c.device));
+    const TopK t =
+        accuracy(dir, *data::open_dataset(spec, open), c.workers, c.show_progress, Device::parse(c.device));
     splits[split] = {{"top1", t.top1}, {"top5", t.top5}, {"data", spec}};
   }
   return splits;
@@ -186,7 +191,7 @@ nlohmann::json study_b(const CompareOptions& c) {
   const std::string supervised = c.out_dir + "/supervised";
   pretrain_or_continue(on_labels("supervised", supervised));
   methods.push_back(method_entry("supervised", supervised, "classifier",
-                                 classifier_splits(c, supervised, labelled), c.out_dir));
+                                 scored_splits(c, supervised, labelled, classifier_accuracy), c.out_dir));
 
   // SimCLR on every image with a linear probe trained jointly on the labelled ones (the study's setting); the
   // probe itself is evaluated, and a linear probe fitted afterwards on the frozen features is shown beside
@@ -195,15 +200,8 @@ nlohmann::json study_b(const CompareOptions& c) {
   PretrainOptions s = pretrain_options(c, "simclr", c.data, simclr);
   s.joint_probe = labelled;
   pretrain_or_continue(s);
-  nlohmann::json joint;
-  for (const auto& [split, spec] : {std::pair{"train", labelled}, std::pair{"test", c.test}}) {
-    data::OpenOptions open;
-    open.image_size = c.image_size;
-    const TopK t = joint_probe_accuracy(simclr, *data::open_dataset(spec, open), c.workers, c.show_progress,
-                                        Device::parse(c.device));
-    joint[split] = {{"top1", t.top1}, {"top5", t.top5}, {"data", spec}};
-  }
-  nlohmann::json m = method_entry("simclr", simclr, "joint probe", joint, c.out_dir);
+  nlohmann::json m = method_entry("simclr", simclr, "joint probe",
+                                  scored_splits(c, simclr, labelled, joint_probe_accuracy), c.out_dir);
   m["note"] =
       "SimCLR on all images with a linear probe trained jointly on the labelled ones (detached features)";
   methods.push_back(m);
@@ -213,8 +211,8 @@ nlohmann::json study_b(const CompareOptions& c) {
   PretrainOptions f = on_labels("finetune", finetune);
   f.init = simclr;
   pretrain_or_continue(f);
-  methods.push_back(
-      method_entry("finetune", finetune, "classifier", classifier_splits(c, finetune, labelled), c.out_dir));
+  methods.push_back(method_entry("finetune", finetune, "classifier",
+                                 scored_splits(c, finetune, labelled, classifier_accuracy), c.out_dir));
 
   // The SGAN variants: supervised-only, semi-supervised, and with the SimCLR encoder as the discriminator.
   const std::string unlabelled = c.data + budget + ",rest";
