@@ -1,5 +1,6 @@
-// Helpers for the file-format tests: byte and text writers, a tiny in-memory dataset, and a check that an
-// ssl::Error message contains given words; with the temporary directory of support/temp_dir.h.
+// Helpers for the file-format tests: byte and text writers, a tiny in-memory dataset, a check that an
+// ssl::Error message contains given words and one that open_dataset refuses bad specs; with the temporary
+// directory of support/temp_dir.h.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -12,6 +13,7 @@
 
 #include "core/error.h"
 #include "data/dataset.h"
+#include "data/registry.h"
 #include "support/temp_dir.h"
 
 namespace ssl::test {
@@ -45,6 +47,17 @@ std::string error_of(F&& f) {
 
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// open_dataset refuses every spec of `specs` with a message that quotes it and lists the accepted forms,
+// among them `form` (e.g. "cifar10:DIR").
+inline void check_specs_refused(const std::vector<std::string>& specs, const std::string& form) {
+  for (const std::string& spec : specs) {
+    CAPTURE(spec);
+    const std::string msg = error_of([&] { ssl::data::open_dataset(spec); });
+    CHECK(contains(msg, "'" + spec + "'"));
+    CHECK(contains(msg, form));
+  }
 }
 
 // A dataset of 1x1 images whose only pixel is the index, with the given labels and class names.

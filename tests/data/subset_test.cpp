@@ -14,6 +14,7 @@
 
 using namespace ssl;
 using namespace ssl::data;
+using ssl::test::check_specs_refused;
 using ssl::test::contains;
 using ssl::test::error_of;
 using ssl::test::FakeDataset;
@@ -112,14 +113,9 @@ TEST_CASE("LabelSubset: open_dataset budget suffix") {
   CHECK(rest->label(0) == -1);
   CHECK(open_dataset("synthetic:test:100@1,seed=5,rest")->size() == 90);
 
-  for (const std::string& spec : std::vector<std::string>{
-           "synthetic@0", "synthetic@x", "synthetic@", "synthetic@3,foo", "synthetic@3,rest,rest",
-           "synthetic@3,seed=1,seed=2", "synthetic@3,seed=-1", "synthetic@-3"}) {
-    CAPTURE(spec);
-    const std::string msg = error_of([&] { open_dataset(spec); });
-    CHECK(contains(msg, "'" + spec + "'"));
-    CHECK(contains(msg, "SPEC@N"));
-  }
+  check_specs_refused({"synthetic@0", "synthetic@x", "synthetic@", "synthetic@3,foo", "synthetic@3,rest,rest",
+                       "synthetic@3,seed=1,seed=2", "synthetic@3,seed=-1", "synthetic@-3"},
+                      "SPEC@N");
   // A budget larger than a class is the subset's error.
   CHECK(contains(error_of([&] { open_dataset("synthetic:test:20@3"); }), "expected 3 images of class 0"));
   // Even one beyond any memory: the same error, not a failed allocation.
