@@ -89,10 +89,12 @@ void check_method_flags(const CLI::App& cmd, const PretrainOptions& o) {
 void add_pretrain_command(CLI::App& app) {
   auto o = std::make_shared<PretrainOptions>();
   CLI::App* cmd = app.add_subcommand("pretrain", "Pre-train an encoder with a self-supervised method");
-  cmd->add_option("--method", o->method,
-                  "simclr (two views, NT-Xent), rotation (4-way rotation prediction), supervised (encoder + "
-                  "linear head on the labels of --data), finetune (the same from the encoder of --init), "
-                  "context (inpaint a masked region) or patch (relative patch position, 8 classes)")
+  cmd->add_option(
+         "--method", o->method,
+         "simclr (two views, NT-Xent), rotation (4-way rotation prediction), supervised (encoder + "
+         "linear head on the labels of --data), finetune (the same from the encoder of --init), "
+         "context (inpaint a masked region), patch (relative patch position, 8 classes) or sgan (the "
+         "semi-supervised GAN: this is then `ssl sgan`, with its flags; see ssl sgan --help)")
       ->capture_default_str();
   cmd->add_option("--init", o->init, "finetune: a pretrain output directory whose encoder is the start");
   cmd->add_option(

@@ -1,7 +1,9 @@
 // `ssl sgan`: the semi-supervised GAN (ssl/sgan.h).
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "apps/commands.h"
 #include "apps/flags.h"
@@ -34,7 +36,38 @@ const std::map<std::string, std::string> kSganConfigKeyOfFlag = {
     {"--skip-bad-images", "skip_bad_images"},
     {"--sample-every", "sample_every"},
     {"--max-steps", "max_steps_per_epoch"}};
+
+// The method a run directory's config.json names, or "" when there is none to read (the command the line goes
+// to then says what is missing).
+std::string saved_method(const std::string& dir) {
+  std::ifstream in(dir + "/config.json");
+  const nlohmann::json config = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object()) return "";
+  const auto method = config.find("method");
+  return method != config.end() && method->is_string() ? method->get<std::string>() : "";
+}
 }  // namespace
+
+std::vector<std::string> route_pretrain_sgan(const std::vector<std::string>& args) {
+  if (args.size() < 2 || args[1] != "pretrain") return args;
+  std::string method, resume;
+  std::vector<std::string> as_sgan = {args[0], "sgan"};
+  for (size_t i = 2; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    const bool valued = i + 1 < args.size();
+    if (arg.starts_with("--method=")) {
+      method = arg.substr(9);
+    } else if (arg == "--method" && valued) {
+      method = args[++i];
+    } else {
+      if (arg.starts_with("--resume=")) resume = arg.substr(9);
+      if (arg == "--resume" && valued) resume = args[i + 1];
+      as_sgan.push_back(arg);
+    }
+  }
+  const bool sgan = method == "sgan" || (method.empty() && !resume.empty() && saved_method(resume) == "sgan");
+  return sgan ? as_sgan : args;
+}
 
 void add_sgan_command(CLI::App& app) {
   auto o = std::make_shared<SganOptions>();

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
 
 namespace ssl::apps {
 
@@ -15,5 +17,10 @@ void add_models_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_sgan_command(CLI::App& app);
+// The SGAN is one of the pretraining methods, with flags of its own (its labelled, unlabelled and test sets):
+// `ssl pretrain --method sgan ...` is `ssl sgan ...`, and so is `ssl pretrain --resume DIR ...` where DIR's
+// config.json names the SGAN. `args` is the whole command line, the program's name first; any other line is
+// returned as it is.
+std::vector<std::string> route_pretrain_sgan(const std::vector<std::string>& args);
 
 }  // namespace ssl::apps

@@ -6,8 +6,11 @@
 //   ssl embed --encoder DIR --data SPEC --out FEATS.npy
 //   ssl compare --study a|b [--data SPEC --test SPEC --epochs N] --out DIR
 //   ssl sgan --labelled SPEC@N --unlabelled SPEC@N,rest --test SPEC --epochs N --out DIR
+//     (or ssl pretrain --method sgan with the same flags)
 //   ssl models [--image-size S] [--classes K]
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "apps/commands.h"
 #include "apps/flags.h"
@@ -17,7 +20,7 @@ namespace {
 // CLI11 answers a mistyped command ("ssl pretrian", "ssl data stat") with "A subcommand is required": this
 // names the word and the commands it could have been instead. Only commands that require a subcommand are
 // checked; the first word that is a flag ends the walk.
-void check_command_words(const CLI::App& app, int argc, char** argv) {
+void check_command_words(const CLI::App& app, int argc, const char* const* argv) {
   const CLI::App* at = &app;
   for (int i = 1; i < argc && argv[i][0] != '-' && at->get_require_subcommand_min() > 0; ++i) {
     const CLI::App* next = nullptr;
@@ -44,9 +47,12 @@ int main(int argc, char** argv) {
   ssl::apps::add_models_command(app);
   ssl::apps::add_sgan_command(app);
   ssl::apps::require_decimal_integers(app);
+  const std::vector<std::string> args = ssl::apps::route_pretrain_sgan({argv, argv + argc});
+  std::vector<const char*> arg_pointers;
+  for (const std::string& arg : args) arg_pointers.push_back(arg.c_str());
   try {
-    check_command_words(app, argc, argv);
-    app.parse(argc, argv);
+    check_command_words(app, (int)args.size(), arg_pointers.data());
+    app.parse((int)args.size(), arg_pointers.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const ssl::Error& e) {

@@ -120,6 +120,9 @@ MethodSetup make_method(const PretrainOptions& o, const data::Dataset& data) {
     m.drop_last = false;
     return m;
   }
+  SSL_CHECK(o.method != "sgan",
+            "pretrain: the SGAN trains with train_sgan (ssl/sgan.h), which takes its labelled, ",
+            "unlabelled and test sets");
   std::string known;
   for (const std::string& name : method_names()) known += (known.empty() ? "" : ", ") + name;
   throw Error(str_cat("pretrain: unknown method '", o.method, "'; available: ", known));

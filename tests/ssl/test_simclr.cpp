@@ -32,6 +32,8 @@ TEST_CASE("bad options give clear errors") {
   PretrainOptions p;
   p.method = "byol";
   CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("unknown method 'byol'"), ssl::Error);
+  p.method = "sgan";  // a method of the command line's, with a runner of its own
+  CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("the SGAN trains with train_sgan"), ssl::Error);
   EvalOptions e;
   e.encoder = "/nonexistent/run";
   CHECK_THROWS_WITH_AS(evaluate(e), doctest::Contains("encoder.safetensors"), ssl::Error);
