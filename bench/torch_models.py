@@ -1,7 +1,8 @@
-"""The encoders of `ssl` (ConvNet2, MobileNetV1, ResNet-18) and SimCLR's projection head in plain torch.nn.
+"""The encoders of `ssl` (ConvNet2, MobileNetV1, ResNet-18, the SGAN discriminator's trunk) and SimCLR's
+projection head in plain torch.nn.
 
 Module names are chosen so that `state_dict()` keys equal the names the C++ modules register (nn/models.cpp,
-nn/mobilenet.cpp, nn/resnet.cpp), so an `encoder.safetensors` written by `ssl pretrain` loads with
+nn/mobilenet.cpp, nn/resnet.cpp, nn/sgan.cpp), so an `encoder.safetensors` written by `ssl pretrain` loads with
 `load_state_dict(strict=True)`. Initialisation follows the C++ side too (kaiming_normal fan_out for the
 MobileNet and ResNet convolutions, PyTorch's defaults elsewhere).
 
@@ -140,6 +141,21 @@ class ResNet18(nn.Module):
 
 # ------------------------------------------------------------------------------------------ by name, head
 
+# ------------------------------------------------------------------------------ the SGAN discriminator's trunk
+
+def sgan_trunk(image_size=32):
+    """conv3x3 stride 2 3->32 (bias), LeakyReLU 0.2, then twice conv3x3 stride 2 (no bias, 64 then 128 channels),
+    BN, LeakyReLU 0.2; flatten. Keys: 0.*, 2.*, 3.*, 5.*, 6.* (the discriminator's main.0 to main.7)"""
+    assert image_size >= 8 and image_size % 8 == 0, f"sgan_trunk: image size must be a multiple of 8, got {image_size}"
+    model = nn.Sequential(
+        nn.Conv2d(3, 32, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+        nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+        nn.Flatten())
+    model.feature_dim = 128 * (image_size // 8) ** 2
+    return model
+
+
 def make_encoder(name, image_size=32):
     """The encoder `ssl --model NAME --image-size S` builds; `.feature_dim` is its output width."""
     if name == "convnet2":
@@ -151,7 +167,9 @@ def make_encoder(name, image_size=32):
     if name == "resnet18":
         assert image_size >= 8, f"resnet18: image size must be at least 8, got {image_size}"
         return ResNet18("cifar" if image_size <= 64 else "imagenet")
-    raise ValueError(f"unknown model '{name}'; known models: convnet2, mobilenet_v1, resnet18")
+    if name == "sgan_trunk":
+        return sgan_trunk(image_size)
+    raise ValueError(f"unknown model '{name}'; known models: convnet2, mobilenet_v1, resnet18, sgan_trunk")
 
 
 def projection_head(features, hidden=HEAD_HIDDEN, out=HEAD_OUT):

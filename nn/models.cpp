@@ -5,6 +5,7 @@
 
 #include "nn/mobilenet.h"
 #include "nn/resnet.h"
+#include "nn/sgan.h"
 
 namespace ssl::nn {
 
@@ -46,7 +47,7 @@ size_t Encoder::layer_index(const std::string& name) const {
   throw Error(str_cat("encoder: no layer '", name, "'; its layers, shallowest first: ", known));
 }
 
-std::vector<std::string> encoder_names() { return {"convnet2", "mobilenet_v1", "resnet18"}; }
+std::vector<std::string> encoder_names() { return {"convnet2", "mobilenet_v1", "resnet18", "sgan_trunk"}; }
 
 namespace {
 // "mobilenet_v1" is α = 1; "mobilenet_v1:ALPHA" another width multiplier, e.g. mobilenet_v1:0.5.
@@ -67,6 +68,7 @@ EncoderPtr build_encoder(const std::string& name, int64_t image_size) {
   if (EncoderPtr m = build_mobilenet(name, image_size)) return m;
   // The CIFAR stem (3×3, stride 1, no max-pool) when image_size <= 64, the ImageNet stem above.
   if (name == "resnet18") return resnet18(image_size);
+  if (name == "sgan_trunk") return sgan_trunk(image_size);  // the SGAN discriminator's (nn/sgan.h)
   return nullptr;
 }
 }  // namespace

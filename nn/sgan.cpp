@@ -69,25 +69,53 @@ Tensor SganGenerator::forward(const Tensor& z) {
   return main->forward(z.dim() == 2 ? z.reshape({z.size(0), latent, 1, 1}) : z);
 }
 
+namespace {
+void check_trunk_size(int64_t image_size, const char* who) {
+  SSL_CHECK(image_size >= 8 && image_size % 8 == 0, who, ": image size must be a multiple of 8, got ",
+            image_size);
+}
+
+// main.0 to main.7 of the discriminator, drawn from the default generator in this order (a braced list is
+// evaluated left to right).
+std::vector<ModulePtr> discriminator_trunk_layers(int64_t channels) {
+  return {dcgan_conv(channels, 32, 2, /*bias=*/true),
+          std::make_shared<LeakyReLU>(0.2),
+          dcgan_conv(32, 64, 2, /*bias=*/false),
+          dcgan_bn(64),
+          std::make_shared<LeakyReLU>(0.2),
+          dcgan_conv(64, 128, 2, /*bias=*/false),
+          dcgan_bn(128),
+          std::make_shared<LeakyReLU>(0.2)};
+}
+
+// The trunk's layers, then a flatten, as an encoder with a cut after each LeakyReLU.
+EncoderPtr trunk_encoder(const std::vector<ModulePtr>& layers, int64_t image_size) {
+  auto e = std::make_shared<Encoder>();
+  for (const ModulePtr& layer : layers) e->append(layer);
+  e->append(std::make_shared<Flatten>());
+  const int64_t s = image_size / 8;
+  e->feature_dim = 128 * s * s;
+  e->cut_points = {{"conv1", 2}, {"conv2", 5}, {"conv3", e->size()}};
+  return e;
+}
+}  // namespace
+
+EncoderPtr sgan_trunk(int64_t image_size, int64_t channels) {
+  check_trunk_size(image_size, "sgan_trunk");
+  return trunk_encoder(discriminator_trunk_layers(channels), image_size);
+}
+
 SganDiscriminator::SganDiscriminator(int64_t classes_, int64_t image_size_, int64_t channels_)
     : classes(classes_), image_size(image_size_), channels(channels_) {
   SSL_CHECK(classes >= 1 && channels >= 1, "sgan_discriminator: classes and channels must be positive, got ",
             classes, " and ", channels);
-  SSL_CHECK(image_size >= 8 && image_size % 8 == 0,
-            "sgan_discriminator: image size must be a multiple of 8, got ", image_size);
+  check_trunk_size(image_size, "sgan_discriminator");
   main = register_module("main", std::make_shared<Sequential>());
   const auto add = [&](ModulePtr m) {
     main->append(m);
     layers_.push_back(std::move(m));
   };
-  add(dcgan_conv(channels, 32, 2, /*bias=*/true));
-  add(std::make_shared<LeakyReLU>(0.2));
-  add(dcgan_conv(32, 64, 2, /*bias=*/false));
-  add(dcgan_bn(64));
-  add(std::make_shared<LeakyReLU>(0.2));
-  add(dcgan_conv(64, 128, 2, /*bias=*/false));
-  add(dcgan_bn(128));
-  add(std::make_shared<LeakyReLU>(0.2));
+  for (ModulePtr& layer : discriminator_trunk_layers(channels)) add(std::move(layer));
   add(std::make_shared<Dropout>(0.5));
   add(std::make_shared<Flatten>());
   const int64_t s = image_size / 8;
@@ -111,6 +139,10 @@ Tensor SganDiscriminator::features(const Tensor& x) {
 }
 
 Tensor SganDiscriminator::classify(const Tensor& features) { return layers_.back()->forward(features); }
+
+EncoderPtr SganDiscriminator::trunk() const {
+  return trunk_encoder({layers_.begin(), layers_.begin() + 8}, image_size);
+}
 
 std::shared_ptr<SganGenerator> sgan_generator(int64_t latent, int64_t image_size) {
   return std::make_shared<SganGenerator>(latent, image_size);

@@ -19,9 +19,13 @@
 //   main.5 Conv2d(64 → 128, 3×3, stride 2, padding 1), main.6 BN, main.7 LeakyReLU(0.2)
 //   main.8 Dropout(0.5), main.9 Flatten, main.10 Linear(128·(S/8)² → K+1)
 // At 128×128 with 18 classes: 716,051 parameters.
+//
+// The discriminator's trunk, main.0 to main.7 and a flatten, is also an encoder (`--model sgan_trunk`):
+// 128·(S/8)² features, read at conv1, conv2 or conv3 (after each LeakyReLU; conv3 is the output).
 #pragma once
 
 #include "nn/layers_extra.h"
+#include "nn/models.h"
 
 namespace ssl::nn {
 
@@ -45,6 +49,9 @@ class SganDiscriminator : public Module {
   // from them: forward(x) == classify(features(x)). The SGAN's feature matching compares their means.
   Tensor features(const Tensor& x);
   Tensor classify(const Tensor& features);
+  // The trunk as an encoder made of the same layers (shared, not copied): in evaluation mode, where dropout
+  // passes its input through, trunk()->forward(x) is features(x).
+  EncoderPtr trunk() const;
   std::shared_ptr<Sequential> main;
   int64_t classes, image_size, channels;
 
@@ -54,5 +61,7 @@ class SganDiscriminator : public Module {
 
 std::shared_ptr<SganGenerator> sgan_generator(int64_t latent = 100, int64_t image_size = 32);
 std::shared_ptr<SganDiscriminator> sgan_discriminator(int64_t classes, int64_t image_size = 32);
+// A new trunk (image_size a multiple of 8), initialised as the discriminator's is.
+EncoderPtr sgan_trunk(int64_t image_size = 32, int64_t channels = 3);
 
 }  // namespace ssl::nn

@@ -39,7 +39,8 @@
 //                               its generator never trains)
 //   generator.safetensors, discriminator.safetensors   the two networks (state_dict names); with
 //                               ema_decay, the discriminator's averaged weights, the ones evaluated
-//   encoder.safetensors         init_discriminator only: the evaluated discriminator's encoder (ssl eval)
+//   encoder.safetensors         the evaluated discriminator's features as an encoder (ssl eval, ssl embed):
+//                               its trunk (nn::sgan_trunk), or with init_discriminator the pretrained encoder
 //   checkpoint.safetensors      the training state after the last completed epoch: both networks under
 //                               model.generator.* / model.discriminator.* (and the average under
 //                               model.discriminator_ema.*), the two Adam states under

@@ -32,6 +32,10 @@ class Discriminator : public nn::Module {
   virtual Tensor features(const Tensor& x) = 0;
   virtual Tensor classify(const Tensor& features) = 0;
   Tensor forward(const Tensor& x) override { return classify(features(x)); }
+  // What computes features(x), written as an encoder for `ssl eval` and `ssl embed`: its tensors, named as
+  // that encoder's are. An encoder takes images normalised as ssl/features.h does, twice this network's
+  // [−1, 1] input, so these are weights for inputs twice as large.
+  virtual std::vector<std::pair<std::string, Tensor>> encoder_state() const = 0;
 };
 
 // The networks as one module, so the checkpoint holds them under generator.*, discriminator.* and, when
@@ -54,9 +58,6 @@ class SganModels final : public nn::Module {
 // The networks the options ask for, for `classes` real classes, drawn from the default generator (which the
 // run has seeded); the average, with ema_decay, starts as a copy of the discriminator.
 SganModels make_sgan_models(const SganOptions& o, int64_t classes);
-
-// The pretrained encoder inside `d` (a run with init_discriminator), or null for nn::SganDiscriminator.
-const nn::Encoder* pretrained_encoder(const Discriminator& d);
 
 // Top-1/Top-5 of the discriminator's K-class prediction (logit K left out) on every batch of `loader`, in
 // eval mode.

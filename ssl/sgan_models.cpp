@@ -36,6 +36,15 @@ class DcganDiscriminator final : public Discriminator {
   }
   Tensor features(const Tensor& x) override { return net_->features(x); }
   Tensor classify(const Tensor& features) override { return net_->classify(features); }
+  // The trunk (nn::sgan_trunk) with its first convolution's weights halved (a copy), which takes back the
+  // doubling of its input: (W / 2) * 2x = W * x.
+  std::vector<std::pair<std::string, Tensor>> encoder_state() const override {
+    std::vector<std::pair<std::string, Tensor>> state = net_->trunk()->state();
+    NoGradGuard no_grad;
+    for (auto& [name, tensor] : state)
+      if (name == "0.weight") tensor = tensor * 0.5;
+    return state;
+  }
 
  private:
   std::shared_ptr<nn::SganDiscriminator> net_;
@@ -50,6 +59,7 @@ class EncoderDiscriminator final : public Discriminator {
   // Doubling [−1, 1] gives (x/255 − 0.5) / 0.25, the normalisation the encoder was trained with.
   Tensor features(const Tensor& x) override { return encoder->forward(x * 2.0).flatten(1); }
   Tensor classify(const Tensor& features) override { return head->forward(features); }
+  std::vector<std::pair<std::string, Tensor>> encoder_state() const override { return encoder->state(); }
   nn::EncoderPtr encoder;
   std::shared_ptr<nn::Linear> head;
 };
@@ -67,11 +77,6 @@ std::shared_ptr<Discriminator> make_discriminator(const SganOptions& o, int64_t 
 }
 
 }  // namespace
-
-const nn::Encoder* pretrained_encoder(const Discriminator& d) {
-  const auto* e = dynamic_cast<const EncoderDiscriminator*>(&d);
-  return e ? e->encoder.get() : nullptr;
-}
 
 // ---- the run's networks ----------------------------------------------------------------------------------
 

@@ -135,13 +135,12 @@ void write_epoch_outputs(const SganOptions& o, const SganModels& models, const T
                    {"ema_decay", str_cat(o.ema_decay)},  // > 0: these are the averaged weights
                    {"image_size", size_str},
                    {"epoch", epoch_str}});
-  if (const nn::Encoder* encoder = pretrained_encoder(models.evaluated())) {
-    nn::save_module(o.out_dir + "/encoder.safetensors", *encoder,
-                    {{"model", encoder_model_name(o.init_discriminator)},
-                     {"image_size", size_str},
-                     {"method", "sgan"},
-                     {"epoch", epoch_str}});
-  }
+  nn::save_safetensors(o.out_dir + "/encoder.safetensors", models.evaluated().encoder_state(),
+                       {{"model", o.init_discriminator.empty() ? std::string("sgan_trunk")
+                                                               : encoder_model_name(o.init_discriminator)},
+                        {"image_size", size_str},
+                        {"method", "sgan"},
+                        {"epoch", epoch_str}});
 }
 
 void write_results(const SganOptions& o, const SganEpochMetrics& last, const TopK& train,

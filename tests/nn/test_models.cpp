@@ -223,10 +223,44 @@ TEST_CASE("SGAN generator and discriminator: shapes at 32, 64, 128 and the param
   CHECK_THROWS_AS(g->forward(Tensor::zeros({2, 99})), ssl::Error);
 }
 
+TEST_CASE("the SGAN discriminator's trunk as an encoder: its layers, its initialisation, its features") {
+  manual_seed(5);
+  auto d = nn::sgan_discriminator(10, 32);
+  manual_seed(5);
+  nn::EncoderPtr fresh = nn::make_encoder("sgan_trunk", 32);
+  CHECK(fresh->feature_dim == 128 * 4 * 4);
+  CHECK(fresh->image_size == 32);
+  CHECK(fresh->layer_names() == std::vector<std::string>{"conv1", "conv2", "conv3"});
+  // Drawn as the discriminator's first eight layers are, under the same names less "main.".
+  const auto trunk_state = fresh->state();
+  CHECK(trunk_state.size() == d->state().size() - 2);  // all but the last Linear's weight and bias
+  for (const auto& [name, t] : trunk_state) {
+    CAPTURE(name);
+    CHECK(same_values(t, tensor_of(*d, "main." + name)));
+  }
+  // The discriminator's own trunk shares its layers: its output is the penultimate features, and a change to
+  // the discriminator's weights shows in it.
+  nn::EncoderPtr shared = d->trunk();
+  d->eval();
+  shared->eval();
+  NoGradGuard no_grad;
+  const Tensor x = images(2, 32);
+  CHECK(same_values(shared->forward(x), d->features(x)));
+  CHECK(shared->forward_to(x, 0).shape() == Shape{2, 32, 16, 16});
+  CHECK(shared->forward_to(x, 1).shape() == Shape{2, 64, 8, 8});
+  tensor_of(*d, "main.0.bias").fill_(0.25f);
+  CHECK(same_values(shared->forward(x), d->features(x)));
+  CHECK(same_values(tensor_of(*shared, "0.bias"), tensor_of(*d, "main.0.bias")));
+  CHECK_THROWS_WITH_AS(nn::make_encoder("sgan_trunk", 20),
+                       doctest::Contains("image size must be a multiple of 8"), ssl::Error);
+}
+
 TEST_CASE("make_encoder knows every model and lists them when the name is unknown") {
-  CHECK(nn::encoder_names() == std::vector<std::string>{"convnet2", "mobilenet_v1", "resnet18"});
+  CHECK(nn::encoder_names() ==
+        std::vector<std::string>{"convnet2", "mobilenet_v1", "resnet18", "sgan_trunk"});
   CHECK_THROWS_WITH_AS(nn::make_encoder("vgg"),
-                       doctest::Contains("known models: convnet2, mobilenet_v1, resnet18"), ssl::Error);
+                       doctest::Contains("known models: convnet2, mobilenet_v1, resnet18, sgan_trunk"),
+                       ssl::Error);
   // A width multiplier by name, as --model takes it.
   auto half = nn::make_encoder("mobilenet_v1:0.5", 32);
   CHECK(half->feature_dim == 512);

@@ -1,5 +1,5 @@
 // The semi-supervised GAN: its three loss terms on hand-made logits (both forms of the fake class), a tiny
-// run's outputs, its variants, and exact resume.
+// run's outputs (its discriminator's trunk as an encoder among them), its variants, and exact resume.
 #include <doctest/doctest.h>
 #include <omp.h>
 
@@ -11,6 +11,7 @@
 
 #include "nn/checkpoint.h"
 #include "nn/sgan.h"
+#include "ssl/evaluate.h"
 #include "ssl/sgan.h"
 #include "support/same_tensors.h"
 #include "support/temp_dir.h"
@@ -180,6 +181,28 @@ TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; 
   REQUIRE(disc.count("main.10.weight"));
   CHECK(disc.at("main.10.weight").size(0) == 11);
   CHECK(nn::load_safetensors(dir + "/generator.safetensors").count("main.0.weight"));
+  // encoder.safetensors: the discriminator's trunk (nn::sgan_trunk), for `ssl eval` and `ssl embed`. It takes
+  // images normalised as every encoder's are, twice the discriminator's [−1, 1] input, and gives the
+  // discriminator's features.
+  CHECK(nn::read_safetensors_metadata(dir + "/encoder.safetensors").at("model") == "sgan_trunk");
+  nn::SganDiscriminator trained(10, 16);
+  nn::load_module(dir + "/discriminator.safetensors", trained);
+  trained.eval();
+  const nn::EncoderPtr encoder = load_encoder(dir);
+  CHECK(encoder->image_size == 16);
+  encoder->eval();
+  {
+    NoGradGuard no_grad;
+    const Tensor x = Tensor::normal({3, 3, 16, 16}, 0, 0.5);
+    CHECK(encoder->forward(x * 2.0).to_vector<float>() == trained.features(x).to_vector<float>());
+  }
+  EvalOptions knn;
+  knn.encoder = dir;
+  knn.protocol = "knn";
+  knn.train = "synthetic:train:40";
+  knn.test = "synthetic:test:20";
+  knn.show_progress = false;
+  CHECK(evaluate(knn)["splits"]["test"]["images"] == 20);
   // metrics.jsonl: one record per epoch; results.json: the last epoch's test accuracy.
   std::ifstream jsonl(dir + "/metrics.jsonl");
   int lines = 0;
