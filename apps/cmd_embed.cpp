@@ -77,7 +77,8 @@ void run_embed(const EmbedOptions& o) {
 void add_embed_command(CLI::App& app) {
   auto o = std::make_shared<EmbedOptions>();
   CLI::App* cmd = app.add_subcommand("embed", "Write the frozen features of a dataset as .npy files");
-  cmd->add_option("--encoder", o->encoder, "A pretrain output directory, or random:MODEL")->required();
+  cmd->add_option("--encoder", o->encoder, "A pretrain or sgan output directory, or random:MODEL")
+      ->required();
   cmd->add_option("--data", o->data, "Dataset spec (a bad spec lists them all)")->capture_default_str();
   cmd->add_option("--out", o->out, "Features file (.npy); labels go to <name>_labels.npy")
       ->required()

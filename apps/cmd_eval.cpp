@@ -14,7 +14,7 @@ void add_eval_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "eval", "Evaluate an encoder: linear probe or kNN on frozen features, or fine-tuning");
   cmd->add_option("--encoder", o->encoder,
-                  "A pretrain output directory, or random:MODEL for an untrained encoder")
+                  "A pretrain or sgan output directory, or random:MODEL for an untrained encoder")
       ->required();
   cmd->add_option("--protocol", o->protocol,
                   "linear (logistic regression on frozen features), knn (cosine, temperature-weighted votes) "

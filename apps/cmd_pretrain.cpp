@@ -88,7 +88,9 @@ void check_method_flags(const CLI::App& cmd, const PretrainOptions& o) {
 
 void add_pretrain_command(CLI::App& app) {
   auto o = std::make_shared<PretrainOptions>();
-  CLI::App* cmd = app.add_subcommand("pretrain", "Pre-train an encoder with a self-supervised method");
+  CLI::App* cmd = app.add_subcommand(
+      "pretrain",
+      "Pre-train an encoder with a self-supervised method (--method sgan: the semi-supervised GAN, as sgan)");
   cmd->add_option(
          "--method", o->method,
          "simclr (two views, NT-Xent), rotation (4-way rotation prediction), supervised (encoder + "

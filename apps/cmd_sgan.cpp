@@ -52,15 +52,16 @@ std::vector<std::string> route_pretrain_sgan(const std::vector<std::string>& arg
   if (args.size() < 2 || args[1] != "pretrain") return args;
   std::string method, resume;
   std::vector<std::string> as_sgan = {args[0], "sgan"};
+  const std::string method_eq = "--method=", resume_eq = "--resume=";
   for (size_t i = 2; i < args.size(); ++i) {
     const std::string& arg = args[i];
     const bool valued = i + 1 < args.size();
-    if (arg.starts_with("--method=")) {
-      method = arg.substr(9);
+    if (arg.starts_with(method_eq)) {
+      method = arg.substr(method_eq.size());
     } else if (arg == "--method" && valued) {
       method = args[++i];
     } else {
-      if (arg.starts_with("--resume=")) resume = arg.substr(9);
+      if (arg.starts_with(resume_eq)) resume = arg.substr(resume_eq.size());
       if (arg == "--resume" && valued) resume = args[i + 1];
       as_sgan.push_back(arg);
     }

@@ -77,6 +77,7 @@ void check_trunk_size(int64_t image_size, const char* who) {
 
 // main.0 to main.7 of the discriminator, drawn from the default generator in this order (a braced list is
 // evaluated left to right).
+constexpr size_t kTrunkLayers = 8;
 std::vector<ModulePtr> discriminator_trunk_layers(int64_t channels) {
   return {dcgan_conv(channels, 32, 2, /*bias=*/true),
           std::make_shared<LeakyReLU>(0.2),
@@ -141,7 +142,7 @@ Tensor SganDiscriminator::features(const Tensor& x) {
 Tensor SganDiscriminator::classify(const Tensor& features) { return layers_.back()->forward(features); }
 
 EncoderPtr SganDiscriminator::trunk() const {
-  return trunk_encoder({layers_.begin(), layers_.begin() + 8}, image_size);
+  return trunk_encoder({layers_.begin(), layers_.begin() + kTrunkLayers}, image_size);
 }
 
 std::shared_ptr<SganGenerator> sgan_generator(int64_t latent, int64_t image_size) {

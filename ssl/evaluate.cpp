@@ -37,7 +37,7 @@ std::string labelled_train_spec(const EvalOptions& o) {
 nn::Metadata encoder_metadata(const std::string& dir) {
   const std::string path = dir + "/encoder.safetensors";
   SSL_CHECK(std::filesystem::exists(path), "encoder '", dir,
-            "': expected a pretrain output directory holding encoder.safetensors; '", path,
+            "': expected a pretrain or sgan output directory holding encoder.safetensors; '", path,
             "' does not exist");
   nn::Metadata meta = nn::read_safetensors_metadata(path);
   SSL_CHECK(meta.count("model") && meta.count("image_size"), path,

@@ -72,7 +72,8 @@ TEST_CASE("supervised and finetune from the runner; finetune starts from the --i
   p.init.clear();
   CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("finetune needs --init"), ssl::Error);
   p.init = base;  // a directory without an encoder
-  CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("expected a pretrain output directory holding encoder"),
+  CHECK_THROWS_WITH_AS(pretrain(p),
+                       doctest::Contains("expected a pretrain or sgan output directory holding encoder"),
                        ssl::Error);
   p.init.clear();
   p.method = "supervised";
