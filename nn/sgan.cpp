@@ -75,9 +75,10 @@ void check_trunk_size(int64_t image_size, const char* who) {
             image_size);
 }
 
-// main.0 to main.7 of the discriminator, drawn from the default generator in this order (a braced list is
-// evaluated left to right).
-constexpr size_t kTrunkLayers = 8;
+constexpr size_t kTrunkLayers = 8;  // the discriminator's main.0 to main.7
+
+// The trunk's layers, drawn from the default generator in this order (a braced list is evaluated left to
+// right).
 std::vector<ModulePtr> discriminator_trunk_layers(int64_t channels) {
   return {dcgan_conv(channels, 32, 2, /*bias=*/true),
           std::make_shared<LeakyReLU>(0.2),
