@@ -98,7 +98,8 @@ void add_pretrain_command(CLI::App& app) {
          "context (inpaint a masked region), patch (relative patch position, 8 classes) or sgan (the "
          "semi-supervised GAN: this is then `ssl sgan`, with its flags; see ssl sgan --help)")
       ->capture_default_str();
-  cmd->add_option("--init", o->init, "finetune: a pretrain output directory whose encoder is the start");
+  cmd->add_option("--init", o->init,
+                  "finetune: a pretrain or sgan output directory whose encoder is the start");
   cmd->add_option(
       "--joint-probe", o->joint_probe,
       "simclr: labelled data (e.g. synthetic:train@20) for a linear probe trained jointly on detached "

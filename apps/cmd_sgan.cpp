@@ -117,8 +117,9 @@ void add_sgan_command(CLI::App& app) {
                   "(warmed up as min(D, (1 + t) / (10 + t)) at step t; 0 = the trained weights)")
       ->capture_default_str()
       ->check(number_in(0.0, 0.99999));
-  cmd->add_option("--init-discriminator", o->init_discriminator,
-                  "A pretrain output directory: its encoder with a new linear head is the discriminator");
+  cmd->add_option(
+      "--init-discriminator", o->init_discriminator,
+      "A pretrain or sgan output directory: its encoder with a new linear head is the discriminator");
   cmd->add_option("--sample-every", o->sample_every,
                   "Write an 8x8 grid of generated images every N epochs (and after the first and the last)")
       ->capture_default_str()

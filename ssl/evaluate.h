@@ -22,22 +22,24 @@
 namespace ssl {
 
 // The metadata of DIR/encoder.safetensors (the header validated against the file), which names the encoder's
-// model and input size; refused, saying what a pretrain output directory holds, when the file is not there.
+// model and input size; refused, saying what a pretrain or sgan output directory holds, when the file is not
+// there.
 nn::Metadata encoder_metadata(const std::string& dir);
 
 // The network a weights file at `path` holds, as its metadata names it (`model` at `image_size` px), built
 // untrained; an error that names the file when the metadata names none that can be built.
 nn::EncoderPtr encoder_named_in(const std::string& path, const std::string& model, int64_t image_size);
 
-// The fingerprint (nn::file_fingerprint) of DIR/encoder.safetensors for a pretrain output directory; empty
-// for "" and "random:MODEL", and when the file is missing (loading it then says so). A run that starts from
-// an encoder records it, so that a kept run is not passed off as starting from an encoder that has changed.
+// The fingerprint (nn::file_fingerprint) of DIR/encoder.safetensors for a pretrain or sgan output directory;
+// empty for "" and "random:MODEL", and when the file is missing (loading it then says so). A run that starts
+// from an encoder records it, so that a kept run is not passed off as starting from an encoder that has
+// changed.
 std::string encoder_fingerprint(const std::string& spec);
 
-// "DIR" (a pretrain output directory with encoder.safetensors) or "random:MODEL" (seeded initialisation).
-// input_size > 0 builds a trained encoder for that input size instead of the one it was trained at, with
-// the same weights (e.g. the patch task's encoder, trained on patches, applied to whole images); throws when
-// its weights depend on the size.
+// "DIR" (a pretrain or sgan output directory with encoder.safetensors) or "random:MODEL" (seeded
+// initialisation). input_size > 0 builds a trained encoder for that input size instead of the one it was
+// trained at, with the same weights (e.g. the patch task's encoder, trained on patches, applied to whole
+// images); throws when its weights depend on the size.
 nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed = 0, int64_t image_size = 32,
                             int64_t input_size = 0);
 

@@ -34,7 +34,7 @@ namespace ssl {
 struct PretrainOptions {
   std::string method = "simclr";  // simclr, rotation, supervised, finetune, context, patch (ssl/methods.cpp)
   std::string model = "convnet2";
-  std::string init;  // finetune: the pretrain output directory whose encoder.safetensors is the start
+  std::string init;  // finetune: the pretrain or sgan output directory whose encoder.safetensors is the start
   // Not an option: the runner sets it to init's encoder_fingerprint (ssl/evaluate.h) and config.json keeps
   // it, so a run whose starting encoder has changed since is not resumed or kept as if it had not.
   std::string init_fingerprint;

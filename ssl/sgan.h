@@ -54,8 +54,8 @@
 //
 // Variants (Study B): semi-supervised (the default); supervised-only (unlabelled empty: the same
 // discriminator trained as a plain classifier on the labelled images, no generated images, generator left
-// untrained and g_loss 0); pretrained discriminator (init_discriminator: a pretrain output directory whose
-// encoder, with a new Linear(F → K+1) head, replaces nn::SganDiscriminator).
+// untrained and g_loss 0); pretrained discriminator (init_discriminator: a pretrain or sgan output directory
+// whose encoder, with a new Linear(F → K+1) head, replaces nn::SganDiscriminator).
 //
 // An epoch is one pass over the unlabelled images (supervised-only: over the labelled ones), or its first
 // max_steps_per_epoch batches; the labelled images are cycled as often as needed, the c-th pass of epoch e
@@ -112,8 +112,8 @@ struct SganOptions {
   // update t (short runs average over their recent steps, long ones over ~1 / (1 − ema_decay)). 0: the
   // trained weights themselves.
   double ema_decay = 0;
-  std::string
-      init_discriminator;  // a pretrain output directory (or random:MODEL); empty = nn::SganDiscriminator
+  std::string init_discriminator;  // a pretrain or sgan output directory (or random:MODEL); empty =
+                                   // nn::SganDiscriminator
   std::string init_fingerprint;  // not an option: as PretrainOptions::init_fingerprint, of init_discriminator
   uint64_t seed = 0;
   int workers = 1;
