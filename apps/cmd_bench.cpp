@@ -13,6 +13,7 @@
 #include "apps/commands.h"
 #include "apps/flags.h"
 #include "core/host_arena.h"
+#include "core/ops_nn.h"
 #include "data/loader.h"
 #include "data/registry.h"
 #include "data/transforms.h"
@@ -111,6 +112,8 @@ void report(const BenchOptions& o, nlohmann::json record) {
     if (record.contains("gflops")) std::printf("  %8.1f GFLOP/s", record["gflops"].get<double>());
     if (record.contains("eigen_gflops")) std::printf("  (Eigen %.1f)", record["eigen_gflops"].get<double>());
     if (record.contains("gemm_ms")) std::printf("  (im2col + GEMM %.3f ms)", record["gemm_ms"].get<double>());
+    if (record.contains("composed_ms"))
+      std::printf("  (upsample + conv2d %.3f ms)", record["composed_ms"].get<double>());
     if (record.contains("gb_per_s")) std::printf("  %8.1f GB/s", record["gb_per_s"].get<double>());
     if (record.contains("images_per_s"))
       std::printf("  %8.1f images/s", record["images_per_s"].get<double>());
@@ -254,13 +257,41 @@ void bench_depthwise(BenchOptions& o) {
   }
 }
 
-// The SGAN generator's heaviest layers at 32 px, batch 64, forward and backward (gx, gw) each: its two
-// transposed convolutions, and its last convolution (128 -> 3 channels), whose direct loops are timed beside
-// im2col + GEMM on the same shape in the same run. GFLOP/s: 3 × the forward's multiply-adds × 2 per second.
+// The SGAN generator's layers at 32 px, batch 64, forward and backward (gx, gw) each. Its two resize-
+// convolutions (upsample_conv2d, bias on the last) are timed beside upsampling then conv2d on the same inputs
+// in the same run, both through autograd as a model runs them; GFLOP/s counts the transposed convolution's
+// multiply-adds, 4/9 of the composed form's. Its two transposed convolutions are timed as kernels. A 3×3
+// convolution from 128 channels to 3 at 32 px, the shape of a layer that outputs an image, times the direct
+// loops (kernels/cpu/conv_direct.cpp, for convolutions to few channels such as the context encoder's
+// output) beside im2col + GEMM. GFLOP/s: 3 × the forward's multiply-adds × 2 per second.
 void bench_generator_layers(BenchOptions& o) {
   const int64_t batch = 64;
   Generator gen(7);
   const auto tensor = [&](const Shape& shape) { return Tensor::normal(shape, 0, 1, gen); };
+  // (c_in, input side, c_out) of the two resize-convolutions.
+  const int64_t resize[][3] = {{256, 8, 128}, {128, 16, 3}};
+  for (const auto& [c_in, side, c_out] : resize) {
+    const std::string name = str_cat("upsample_conv_fwd_bwd_c", c_in, "_to", c_out, "_s", side, "_b", batch);
+    if (!o.filter.wants(name)) continue;
+    Tensor x = tensor({batch, c_in, side, side}).set_requires_grad(),
+           w = tensor({c_out, c_in, 3, 3}).set_requires_grad();
+    Tensor b = c_out == 3 ? tensor({c_out}).set_requires_grad() : Tensor();
+    const Tensor gy = tensor({batch, c_out, 2 * side, 2 * side});
+    const auto fwd_bwd = [&](const std::function<Tensor()>& forward) {
+      return median_ms(
+          [&] {
+            forward().backward(gy);
+            for (Tensor* t : {&x, &w, &b})
+              if (t->defined()) t->zero_grad();
+          },
+          o.repeats);
+    };
+    const double ms = fwd_bwd([&] { return upsample_conv2d(x, w, b); });
+    const double composed = fwd_bwd([&] { return conv2d(upsample_nearest2d(x, 2), w, b, {1, 1}); });
+    const double flop = 6.0 * double(batch * c_in * side * side * c_out * 16);
+    report(o,
+           {{"workload", name}, {"median_ms", ms}, {"gflops", flop / (ms * 1e6)}, {"composed_ms", composed}});
+  }
   const kernels::Conv2dShape last{batch, 128, 32, 32, 3, 3, 3, 1, 1, 1, 1, 1};
   const std::string last_name = "conv_fwd_bwd_c128_to3_s32_b64";
   if (o.filter.wants(last_name)) {

@@ -23,6 +23,11 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias = T
 // Nearest-neighbour upsampling of x [N, C, H, W] by an integer factor: [N, C, H·scale, W·scale], each pixel
 // repeated in a scale × scale block (PyTorch's F.interpolate(x, scale_factor=scale, mode="nearest")).
 Tensor upsample_nearest2d(const Tensor& x, int64_t scale);
+// conv2d(upsample_nearest2d(x, 2), w, bias, {1, 1}) for a 3×3 kernel w [C_out, C_in, 3, 3], computed as one
+// transposed convolution (stride 2, padding 1) whose 4×4 kernel is made from w: each output then sums 2×2
+// inputs per channel instead of 3×3 upsampled ones. Equal up to rounding; w's gradient comes back through the
+// kernel's construction.
+Tensor upsample_conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor());
 
 }  // namespace ssl
 

@@ -20,6 +20,11 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t kernel, ConvTr
 
 Tensor ConvTranspose2d::forward(const Tensor& x) { return conv_transpose2d(x, weight, bias, args); }
 
+UpsampleConv2d::UpsampleConv2d(int64_t in, int64_t out, bool with_bias)
+    : Conv2d(in, out, 3, Conv2dArgs{1, 1, 1}, with_bias) {}
+
+Tensor UpsampleConv2d::forward(const Tensor& x) { return upsample_conv2d(x, weight, bias); }
+
 Dropout::Dropout(double p_) : p(p_) { SSL_CHECK(p >= 0 && p < 1, "Dropout: p must be in [0, 1), got ", p); }
 
 Upsample::Upsample(int64_t s) : scale(s) {

@@ -63,6 +63,16 @@ class AdaptiveAvgPool2d : public Module {
   int64_t out_h, out_w;
 };
 
+// torch.nn.Upsample(scale_factor=2, mode="nearest") followed by torch.nn.Conv2d(in, out, 3, padding=1): the
+// resize-convolution of GAN generators. Its weight and bias are that Conv2d's (names, shapes,
+// initialisation), so they load into it. Computed by upsample_conv2d (core/ops_nn.h) as one transposed
+// convolution: 4/9 of the multiply-adds, and the upsampled image is never made.
+class UpsampleConv2d : public Conv2d {
+ public:
+  UpsampleConv2d(int64_t in_channels, int64_t out_channels, bool bias = true);
+  Tensor forward(const Tensor& x) override;
+};
+
 // torch.nn.Upsample(scale_factor=scale, mode="nearest") for an integer scale.
 class Upsample : public Module {
  public:

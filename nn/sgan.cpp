@@ -21,6 +21,11 @@ std::shared_ptr<Conv2d> dcgan_conv(int64_t in, int64_t out, int64_t stride, bool
   dcgan_init(c->weight);
   return c;
 }
+std::shared_ptr<UpsampleConv2d> dcgan_upsample_conv(int64_t in, int64_t out, bool bias) {
+  auto c = std::make_shared<UpsampleConv2d>(in, out, bias);
+  dcgan_init(c->weight);
+  return c;
+}
 std::shared_ptr<ConvTranspose2d> dcgan_deconv(int64_t in, int64_t out, ConvTranspose2dArgs a) {
   auto c = std::make_shared<ConvTranspose2d>(in, out, 4, a, /*bias=*/false);
   dcgan_init(c->weight);
@@ -50,8 +55,7 @@ SganGenerator::SganGenerator(int64_t latent_, int64_t image_size_, int64_t chann
   for (int64_t size = 8; size < image_size; size *= 2) {
     const bool last = size * 2 == image_size;
     const int64_t out = last ? channels : c / 2;
-    main->append(std::make_shared<Upsample>(2));
-    main->append(dcgan_conv(c, out, 1, /*bias=*/last));
+    main->append(dcgan_upsample_conv(c, out, /*bias=*/last));  // size → 2·size
     if (last) {
       main->append(std::make_shared<Tanh>());
     } else {

@@ -9,6 +9,7 @@ using namespace ssl;
 using ssl::test::check_gradients;
 using ssl::test::labels;
 using ssl::test::leaf64;
+using ssl::test::max_abs_diff;
 using ssl::test::rand64;
 using Ts = std::vector<Tensor>;
 
@@ -264,20 +265,6 @@ TEST_CASE("batch norm and dropout") {
                   },
                   {rand64({6, 5}, 8)});
 }
-
-namespace {
-// In float64, and infinite where either side is NaN.
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  const std::vector<double> u = a.to_vector<double>(), v = b.to_vector<double>();
-  double m = 0;
-  for (size_t i = 0; i < u.size(); ++i) {
-    const double d = std::abs(u[i] - v[i]);
-    m = std::isnan(d) ? INFINITY : std::max(m, d);
-  }
-  return m;
-}
-}  // namespace
 
 TEST_CASE("batch_norm_relu equals relu(batch_norm) in float32, values and gradients") {
   // The sizes of a MobileNet layer in miniature: many values per channel, half of them cut by the ReLU.

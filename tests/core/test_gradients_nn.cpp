@@ -12,6 +12,7 @@
 
 using namespace ssl;
 using ssl::test::check_gradients;
+using ssl::test::max_abs_diff;
 using ssl::test::rand64;
 using Ts = std::vector<Tensor>;
 
@@ -145,6 +146,34 @@ TEST_CASE("upsample_nearest2d forward and gradients") {
   check_gradients("upsample_nearest2d x3 of a strided view",
                   [](const Ts& x) { return upsample_nearest2d(x[0].slice(3, 0, 5, 2), 3); },
                   {rand64({1, 2, 3, 5}, 2)});
+}
+
+TEST_CASE("upsample_conv2d equals upsample_nearest2d by 2 then a 3x3 conv2d, values and gradients") {
+  // Each side's output and the gradients of its three inputs, for the same inputs (non-square, with bias).
+  const auto run = [](const ssl::test::Fn& f) {
+    const Ts in = {rand64({2, 3, 4, 5}, 60), rand64({4, 3, 3, 3}, 61), rand64({4}, 62)};
+    const Tensor y = f(in);
+    Generator gen(63);
+    sum(mul(y, Tensor::uniform(y.shape(), 0.5, 1.5, gen, DType::f64))).backward();
+    return Ts{y.detach(), in[0].grad(), in[1].grad(), in[2].grad()};
+  };
+  const Ts fused = run([](const Ts& t) { return upsample_conv2d(t[0], t[1], t[2]); });
+  const Ts composed = run([](const Ts& t) {
+    return conv2d(upsample_nearest2d(t[0], 2), t[1], t[2], {1, 1});
+  });
+  CHECK(fused[0].shape() == Shape{2, 4, 8, 10});
+  for (size_t i = 0; i < fused.size(); ++i) {
+    INFO("output, then the gradients of x, w and bias: ", i);
+    CHECK(max_abs_diff(fused[i], composed[i]) < 1e-12);  // the same sums, added in another order
+  }
+  check_gradients("upsample_conv2d", [](const Ts& t) { return upsample_conv2d(t[0], t[1], t[2]); },
+                  {rand64({1, 2, 3, 4}, 64), rand64({3, 2, 3, 3}, 65), rand64({3}, 66)});
+  check_gradients("upsample_conv2d without bias", [](const Ts& t) { return upsample_conv2d(t[0], t[1]); },
+                  {rand64({2, 2, 2, 3}, 67), rand64({2, 2, 3, 3}, 68)});
+  CHECK_THROWS_WITH_AS(
+      upsample_conv2d(Tensor::zeros({1, 2, 4, 4}), Tensor::zeros({3, 2, 5, 5})),
+      doctest::Contains("3×3 kernel w [C_out, C, 3, 3], got x [1, 2, 4, 4] and w [3, 2, 5, 5]"), ssl::Error);
+  CHECK_THROWS_AS(upsample_conv2d(Tensor::zeros({1, 3, 4, 4}), Tensor::zeros({3, 2, 3, 3})), ssl::Error);
 }
 
 // float runs the convolutions' GEMMs through gemm_serial's AVX-512 kernel where the CPU has it, double

@@ -55,6 +55,25 @@ TEST_CASE("ConvTranspose2d: PyTorch's weight layout, names and default init boun
   CHECK_THROWS_AS(nn::ConvTranspose2d(3, 5, 4, {2, 1, 2}), ssl::Error);  // output_padding >= stride
 }
 
+TEST_CASE("UpsampleConv2d: Conv2d's parameters and draws, applied to the image upsampled by 2") {
+  manual_seed(21);
+  nn::UpsampleConv2d up(3, 5);
+  manual_seed(21);
+  nn::Conv2d conv(3, 5, 3, {1, 1});
+  const auto names = up.named_parameters();
+  REQUIRE(names.size() == 2);
+  CHECK(names[0].first == "weight");
+  CHECK(names[1].first == "bias");
+  CHECK(same_values(up.weight, conv.weight));
+  CHECK(same_values(up.bias, conv.bias));
+  const Tensor x = Tensor::normal({2, 3, 4, 6}, 0, 1);
+  const Tensor y = up.forward(x), reference = conv.forward(nn::Upsample(2).forward(x));
+  REQUIRE(y.shape() == Shape{2, 5, 8, 12});
+  const auto a = y.to_vector<float>(), b = reference.to_vector<float>();
+  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-5));
+  CHECK(nn::UpsampleConv2d(3, 5, /*bias=*/false).named_parameters().size() == 1);
+}
+
 TEST_CASE("the small extra layers") {
   Tensor x = Tensor::from_vector<float>({-2, -0.5, 0, 3}, {1, 1, 2, 2});
   CHECK(nn::LeakyReLU(0.1).forward(x).to_vector<float>() == std::vector<float>{-0.2f, -0.05f, 0, 3});
@@ -217,6 +236,7 @@ TEST_CASE("SGAN generator and discriminator: shapes at 32, 64, 128 and the param
   CHECK(d->parameter_count() == 716051);
   CHECK(std::abs(d->parameter_count() - 0.7e6) <= 0.05 * 0.7e6);
   CHECK(shape_of(*g, "main.0.weight") == Shape{100, 512, 4, 4});  // ConvTranspose2d layout [in, out, k, k]
+  CHECK(shape_of(*g, "main.6.weight") == Shape{128, 256, 3, 3});  // UpsampleConv2d: Conv2d's [out, in, k, k]
   CHECK(shape_of(*d, "main.10.weight") == Shape{19, 128 * 16 * 16});
   CHECK_THROWS_AS(nn::sgan_generator(100, 48), ssl::Error);
   CHECK_THROWS_AS(d->forward(images(1, 64)), ssl::Error);

@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -39,6 +40,18 @@ inline Tensor leaf64(const std::vector<double>& values, const Shape& shape) {
 inline double projected_loss(const Fn& f, const std::vector<Tensor>& inputs, const Tensor& r) {
   NoGradGuard no_grad;
   return sum(mul(f(inputs), r)).item();
+}
+
+// The largest |a − b| over the elements, in float64, and infinite where either side is NaN.
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  const std::vector<double> u = a.to_vector<double>(), v = b.to_vector<double>();
+  double m = 0;
+  for (size_t i = 0; i < u.size(); ++i) {
+    const double d = std::abs(u[i] - v[i]);
+    m = std::isnan(d) ? INFINITY : std::max(m, d);
+  }
+  return m;
 }
 
 // One element whose analytic gradient disagrees with the central difference.
