@@ -6,9 +6,12 @@ namespace {
 bool power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
 // DCGAN's initialisation: conv weights N(0, 0.02); BN weight N(1, 0.02), bias 0. Biases keep their default.
-void dcgan_init(Tensor& weight) {
+// Takes any layer with a `weight` and returns it, redrawn.
+template <class Layer>
+std::shared_ptr<Layer> dcgan_init(std::shared_ptr<Layer> layer) {
   NoGradGuard no_grad;
-  weight.copy_(Tensor::normal(weight.shape(), 0, 0.02));
+  layer->weight.copy_(Tensor::normal(layer->weight.shape(), 0, 0.02));
+  return layer;
 }
 std::shared_ptr<BatchNorm> dcgan_bn(int64_t c) {
   auto bn = std::make_shared<BatchNorm>(c);
@@ -17,19 +20,10 @@ std::shared_ptr<BatchNorm> dcgan_bn(int64_t c) {
   return bn;
 }
 std::shared_ptr<Conv2d> dcgan_conv(int64_t in, int64_t out, int64_t stride, bool bias) {
-  auto c = std::make_shared<Conv2d>(in, out, 3, Conv2dArgs{stride, 1, 1}, bias);
-  dcgan_init(c->weight);
-  return c;
-}
-std::shared_ptr<UpsampleConv2d> dcgan_upsample_conv(int64_t in, int64_t out, bool bias) {
-  auto c = std::make_shared<UpsampleConv2d>(in, out, bias);
-  dcgan_init(c->weight);
-  return c;
+  return dcgan_init(std::make_shared<Conv2d>(in, out, 3, Conv2dArgs{stride, 1, 1}, bias));
 }
 std::shared_ptr<ConvTranspose2d> dcgan_deconv(int64_t in, int64_t out, ConvTranspose2dArgs a) {
-  auto c = std::make_shared<ConvTranspose2d>(in, out, 4, a, /*bias=*/false);
-  dcgan_init(c->weight);
-  return c;
+  return dcgan_init(std::make_shared<ConvTranspose2d>(in, out, 4, a, /*bias=*/false));
 }
 }  // namespace
 
@@ -55,7 +49,7 @@ SganGenerator::SganGenerator(int64_t latent_, int64_t image_size_, int64_t chann
   for (int64_t size = 8; size < image_size; size *= 2) {
     const bool last = size * 2 == image_size;
     const int64_t out = last ? channels : c / 2;
-    main->append(dcgan_upsample_conv(c, out, /*bias=*/last));  // size → 2·size
+    main->append(dcgan_init(std::make_shared<UpsampleConv2d>(c, out, /*bias=*/last)));  // size → 2·size
     if (last) {
       main->append(std::make_shared<Tanh>());
     } else {

@@ -47,9 +47,9 @@ namespace {
 // the matrix `taps` along each axis.
 Tensor upsample_conv_kernel(const Tensor& w) {
   const int64_t c_out = w.size(0), c_in = w.size(1);
-  const Tensor taps = Tensor::from_vector<float>({0, 0, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0}, {4, 3}, w.device())
-                          .to(w.dtype())
-                          .t();  // [3, 4]: column k holds the kernel rows that tap k adds up
+  // [3, 4]: row r marks the taps that kernel row r feeds; column k, the kernel rows that tap k adds up.
+  const Tensor taps =
+      Tensor::from_vector<float>({0, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 0}, {3, 4}, w.device()).to(w.dtype());
   const Tensor along_x = matmul(w.reshape({c_out * c_in * 3, 3}), taps);  // [(o, i, y), x']
   const Tensor y_last = along_x.reshape({c_out * c_in, 3, 4}).transpose(1, 2).contiguous();
   const Tensor both = matmul(y_last.reshape({c_out * c_in * 4, 3}), taps);  // [(o, i, x'), y']
