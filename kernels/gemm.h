@@ -11,7 +11,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 
 // The same on the calling thread only, for products inside a parallel region (the convolutions' per-chunk
-// GEMMs). With AVX-512, float uses our own blocked kernel (kernels/cpu/gemm_serial.cpp); otherwise Eigen.
+// GEMMs). With AVX-512, or AVX2 and FMA, float uses our own blocked kernel (kernels/cpu/gemm_serial.cpp) when
+// C has 4 rows or more; otherwise Eigen.
 template <class T>
 void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                  int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);

@@ -176,9 +176,9 @@ TEST_CASE("upsample_conv2d equals upsample_nearest2d by 2 then a 3x3 conv2d, val
   CHECK_THROWS_AS(upsample_conv2d(Tensor::zeros({1, 3, 4, 4}), Tensor::zeros({3, 2, 3, 3})), ssl::Error);
 }
 
-// float runs the convolutions' GEMMs through gemm_serial's AVX-512 kernel where the CPU has it, double
-// through Eigen; at the sizes a model trains at (many tiles and blocks per product) both must agree. Two
-// threads, so that the transposed convolution of 7 images of 4x4 makes chunks of 4 and 3 on any machine.
+// float runs the convolutions' GEMMs through gemm_serial's own kernel where the CPU has AVX-512 or AVX2,
+// double through Eigen; at the sizes a model trains at (many tiles and blocks per product) both must agree.
+// Two threads, so that the transposed convolution of 7 images of 4x4 makes chunks of 4 and 3 on any machine.
 TEST_CASE("conv2d and conv_transpose2d in float agree with double, forward and backward, at training sizes") {
   struct Case {
     bool transpose;

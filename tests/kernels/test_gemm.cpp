@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "kernels/gemm.h"
@@ -17,10 +18,12 @@ namespace cpu = ssl::kernels::cpu;
 struct GemmCase {
   int64_t m, n, k;
 };
-// 1x1x1; sizes below, at and just past the micro-tile (6 x 64) and the blocks (120 rows, 512 columns,
-// depth 384); the convolution shapes of resnet18's first layer (64 x 1024 x 576) and of a late one.
-const std::vector<GemmCase> kCases = {{1, 1, 1},     {5, 63, 7},    {6, 64, 384},    {7, 65, 385},
-                                      {121, 513, 3}, {13, 70, 800}, {64, 1024, 576}, {512, 128, 600}};
+// 1x1x1; sizes below, at and just past the micro-tile (6 x 64 with AVX-512, 6 x 16 with AVX2) and the
+// blocks (120 rows, 512 or 256 columns, depth 384); the convolution shapes of resnet18's first layer
+// (64 x 1024 x 576) and of a late one.
+const std::vector<GemmCase> kCases = {{1, 1, 1},     {5, 63, 7},      {6, 64, 384},   {7, 65, 385},
+                                      {5, 15, 9},    {7, 17, 30},     {121, 513, 3},  {120, 257, 5},
+                                      {13, 70, 800}, {64, 1024, 576}, {512, 128, 600}};
 
 template <class T>
 void check_gemm(bool trans_a, bool trans_b, const GemmCase& g, T alpha, T beta) {
@@ -79,12 +82,16 @@ TEST_CASE("gemm_serial (double): the Eigen path agrees too") {
 }
 
 TEST_CASE("gemm_serial: an empty depth scales C by beta (and zeroes it at beta = 0)") {
-  std::vector<float> c = {1, 2, std::numeric_limits<float>::quiet_NaN(), 4};
-  cpu::gemm_serial<float>(false, false, 2, 2, 0, 1.f, nullptr, 1, nullptr, 2, 0.f, c.data(), 2);
-  CHECK(c == std::vector<float>{0, 0, 0, 0});
-  std::vector<float> d = {1, 2, 3, 4};
-  cpu::gemm_serial<float>(false, false, 2, 2, 0, 1.f, nullptr, 1, nullptr, 2, 0.5f, d.data(), 2);
-  CHECK(d == std::vector<float>{0.5f, 1, 1.5f, 2});
+  // C as 2 x 2 (few rows: Eigen's path) and as 4 x 1 (ours, where the CPU has it).
+  for (const auto& [m, n] : {std::pair<int64_t, int64_t>{2, 2}, {4, 1}}) {
+    CAPTURE(m);
+    std::vector<float> c = {1, 2, std::numeric_limits<float>::quiet_NaN(), 4};
+    cpu::gemm_serial<float>(false, false, m, n, 0, 1.f, nullptr, 1, nullptr, n, 0.f, c.data(), n);
+    CHECK(c == std::vector<float>{0, 0, 0, 0});
+    std::vector<float> d = {1, 2, 3, 4};
+    cpu::gemm_serial<float>(false, false, m, n, 0, 1.f, nullptr, 1, nullptr, n, 0.5f, d.data(), n);
+    CHECK(d == std::vector<float>{0.5f, 1, 1.5f, 2});
+  }
 }
 
 }  // namespace
