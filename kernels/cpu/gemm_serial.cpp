@@ -30,9 +30,9 @@ namespace ssl::kernels::cpu {
 #if defined(SSL_OWN_SGEMM)
 namespace {
 
-// The widest vectors the CPU has, and the operations the micro-kernel needs on them. The width of a block of
-// op(B), kNc, keeps it (kKc x kNc floats: 768 KB, 384 KB) within L2 (1 MB or more with AVX-512; 512 KB on
-// Zen 3).
+// The widest vectors the CPU has, and the operations the micro-kernel needs on them. kNc keeps a block of
+// op(B), kKc x kNc floats, within L2: 768 KB with AVX-512 (whose CPUs here have 1 MB or more), 384 KB with
+// AVX2 (Zen 3 has 512 KB).
 #if defined(__AVX512F__)
 using Vec = __m512;
 constexpr int64_t kWidth = 16, kVectors = 4, kNc = 512;
