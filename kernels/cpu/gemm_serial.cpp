@@ -192,16 +192,10 @@ void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T 
                  int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
 #if defined(SSL_OWN_SGEMM)
   // With fewer than 4 rows of C, each packed value of op(B) serves at most 3 rows and packing costs more than
-  // it saves: Eigen is faster there (Zen 3, 3 rows: 5-8 GFLOP/s against our 4-5).
+  // it saves: Eigen is faster there (Zen 3, 3 rows: 5-8 GFLOP/s against our 4-5). An empty product (k = 0,
+  // C = beta·C) is Eigen's too.
   if constexpr (std::is_same_v<T, float>) {
-    if (m >= 4) {
-      if (k == 0) {  // the product is empty: C = beta·C (and beta = 0 means zeros, whatever C held)
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
-        return;
-      }
-      return sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    }
+    if (m >= 4 && k > 0) return sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 #endif
   // Eigen runs a product on the calling thread when it is inside a parallel region; make sure of it
