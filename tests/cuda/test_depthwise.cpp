@@ -10,6 +10,7 @@
 
 #include "kernels/cuda/depthwise.h"
 #include "kernels/depthwise.h"
+#include "support/conv_reference.h"
 #include "support/device_buffer.h"
 #include "support/kernel_check.h"
 
@@ -67,8 +68,7 @@ std::vector<Versions<T>> versions() {
 template <class T>
 void check_shape(const Conv2dShape& s, double atol, double rtol, bool optional_arguments = false) {
   std::mt19937_64 rng(s.h * 1000 + s.w * 10 + s.kh);
-  const int64_t nx = s.n * s.c_in * s.h * s.w, ny = s.n * s.c_in * s.out_h() * s.out_w(),
-                nw = s.c_in * s.kh * s.kw;
+  const int64_t nx = test::x_count(s), ny = test::y_count(s), nw = test::w_count(s);
   const std::vector<double> x = test::random_vector(nx, rng), w = test::random_vector(nw, rng),
                             b = test::random_vector(s.c_in, rng), gy = test::random_vector(ny, rng);
   // The CPU references, in double from the data rounded to T.
@@ -129,8 +129,8 @@ TEST_CASE("depthwise CUDA: gw and gb over several chunks of partials, determinis
   // 16 x 24 x 24 outputs per channel: two chunks of partial sums per channel.
   const Conv2dShape s = depthwise(16, 2, 24, 24, 3, 3, 1, 1, 1, 1);
   std::mt19937_64 rng(5);
-  const int64_t nx = s.n * s.c_in * s.h * s.w, nw = s.c_in * 9;
-  const std::vector<double> x = test::random_vector(nx, rng), gy = test::random_vector(nx, rng);
+  const int64_t nx = test::x_count(s), nw = test::w_count(s);
+  const std::vector<double> x = test::random_vector(nx, rng), gy = test::random_vector(test::y_count(s), rng);
   std::vector<double> gw_ref(nw), gb_ref(s.c_in);
   kernels::cpu::depthwise_conv2d_backward_v1<double>(s, x.data(), nullptr, gy.data(), nullptr, gw_ref.data(),
                                                      gb_ref.data());

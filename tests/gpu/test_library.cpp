@@ -12,6 +12,7 @@
 #include "kernels/cuda/library.h"
 #include "kernels/device_memory.h"
 #include "kernels/gemm.h"
+#include "support/conv_reference.h"
 #include "support/device_buffer.h"
 #include "support/kernel_check.h"
 
@@ -50,9 +51,7 @@ template <class T, class S>
 void check_cudnn_against_cpu(const S& s, const std::string& what) {
   CAPTURE(what);
   std::mt19937_64 rng(uint64_t(s.n * 1000 + s.h * 10 + s.groups));
-  // Either weight layout holds c_in·c_out/groups filters of kh x kw.
-  const int64_t nx = s.n * s.c_in * s.h * s.w, ny = s.n * s.c_out * s.out_h() * s.out_w(),
-                nw = s.c_in * (s.c_out / s.groups) * s.kh * s.kw;
+  const int64_t nx = test::x_count(s), ny = test::y_count(s), nw = test::w_count(s);
   const auto x = random_data<T>(nx, rng), w = random_data<T>(nw, rng), b = random_data<T>(s.c_out, rng),
              gy = random_data<T>(ny, rng);
   std::vector<double> y(ny), y0(ny), gx(nx), gw(nw), gb(s.c_out);  // the reference; y0 without bias

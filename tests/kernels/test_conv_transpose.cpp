@@ -7,6 +7,7 @@
 
 #include "kernels/compute_threads.h"
 #include "kernels/conv_transpose.h"
+#include "support/conv_reference.h"
 #include "support/kernel_check.h"
 
 using namespace ssl::test;
@@ -17,16 +18,14 @@ TEST_CASE("conv_transpose2d gives the same outputs and gradients with 1 and 3 th
   // Planes of 4 pixels: one thread takes all 7 images in two chunks, three threads 3 chunks of 3, 3 and 1.
   // The per-thread partial sums of gw and gb must all reach the result; y and gx are per image.
   const ConvTranspose2dShape s = {7, 4, 2, 2, 6, 4, 4, 2, 2, 1, 1, 0, 0, 2};
-  const int64_t x_count = s.n * s.c_in * s.h * s.w, w_count = s.c_in * (s.c_out / s.groups) * s.kh * s.kw,
-                y_count = s.n * s.c_out * s.out_h() * s.out_w();
   std::mt19937_64 rng(6);
-  const auto x = random_vector(x_count, rng), w = random_vector(w_count, rng),
+  const auto x = random_vector(x_count(s), rng), w = random_vector(w_count(s), rng),
              b = random_vector(s.c_out, rng);
-  const auto gy = random_vector(y_count, rng);
+  const auto gy = random_vector(y_count(s), rng);
   const auto run = [&](int threads) {
     const ssl::kernels::ComputeThreads pinned(threads);
-    auto y = poisoned<double>(y_count), gx = poisoned<double>(x_count), gw = poisoned<double>(w_count),
-         gb = poisoned<double>(s.c_out);
+    auto y = poisoned<double>(y_count(s)), gx = poisoned<double>(x_count(s)),
+         gw = poisoned<double>(w_count(s)), gb = poisoned<double>(s.c_out);
     cpu::conv_transpose2d_forward<double>(s, x.data(), w.data(), b.data(), y.data());
     cpu::conv_transpose2d_backward<double>(s, x.data(), w.data(), gy.data(), gx.data(), gw.data(), gb.data());
     return std::vector<std::vector<double>>{y, gx, gw, gb};

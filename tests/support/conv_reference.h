@@ -1,5 +1,5 @@
 // References for the convolution kernels' tests, written loop by loop from the definitions: the element
-// counts of a Conv2dShape's tensors, the convolution itself (groups, and so depthwise, included) and the
+// counts of a convolution's tensors, the convolution itself (groups, and so depthwise, included) and the
 // per-plane moments a forward pass records for batch norm.
 #pragma once
 
@@ -10,9 +10,20 @@
 
 namespace ssl::test {
 
-inline int64_t x_count(const kernels::Conv2dShape& s) { return s.n * s.c_in * s.h * s.w; }
-inline int64_t w_count(const kernels::Conv2dShape& s) { return s.c_out * (s.c_in / s.groups) * s.kh * s.kw; }
-inline int64_t y_count(const kernels::Conv2dShape& s) { return s.n * s.c_out * s.out_h() * s.out_w(); }
+// For a Conv2dShape or a ConvTranspose2dShape. Either weight layout (c_out x c_in/groups, or c_in x
+// c_out/groups, filters of kh x kw) holds c_in·c_out/groups filters.
+template <class ConvShape>
+int64_t x_count(const ConvShape& s) {
+  return s.n * s.c_in * s.h * s.w;
+}
+template <class ConvShape>
+int64_t w_count(const ConvShape& s) {
+  return s.c_in * (s.c_out / s.groups) * s.kh * s.kw;
+}
+template <class ConvShape>
+int64_t y_count(const ConvShape& s) {
+  return s.n * s.c_out * s.out_h() * s.out_w();
+}
 
 // The definition, loop by loop. b may be empty (no bias).
 inline std::vector<double> conv_reference(const kernels::Conv2dShape& s, const std::vector<double>& x,
