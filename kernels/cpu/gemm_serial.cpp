@@ -1,9 +1,7 @@
 // Single-threaded GEMM for the convolutions' per-thread products. With AVX-512, or AVX2 and FMA, float runs
 // our own blocked kernel; otherwise, and for double, Eigen (kernels/cpu/gemm.cpp) on the calling thread. How
-// the two compare depends on the machine, and `ssl bench --only gemm_serial` prints both on the convolution
-// shapes: on a 2-core Intel Xeon (AVX-512), ours is 1.4 times as fast as Eigen's at k = 64, as fast at
-// k = 1024, and 0.92-0.98 times as fast at k = 576 and 4608; on a 2-core AMD EPYC (Zen 3, AVX2), 1.2 to 1.35
-// times as fast on all four (72-84 GFLOP/s, of an FMA peak of about 100).
+// the two compare depends on the machine, even between two models of one vendor, so `ssl bench --only
+// gemm_serial` prints both on the convolution shapes, and README's Speed section gives the CPUs measured.
 //
 // The blocking is the classic one (Goto and van de Geijn): op(B) is packed in blocks of kKc x kNc, which
 // stay in L2, as panels kNr columns wide; op(A) in blocks of kMc x kKc as panels kMr rows high. The
