@@ -1,6 +1,6 @@
 // Single-threaded GEMM for the convolutions' per-thread products. With AVX-512, or AVX2 and FMA, float runs
 // our own blocked kernel; otherwise, and for double, Eigen (kernels/cpu/gemm.cpp) on the calling thread. How
-// the two compare depends on the machine, even between two models of one vendor, so `ssl bench --only
+// the two compare depends on the machine (two 2-core Xeons gave different ratios), so `ssl bench --only
 // gemm_serial` prints both on the convolution shapes, and README's Speed section gives the CPUs measured.
 //
 // The blocking is the classic one (Goto and van de Geijn): op(B) is packed in blocks of kKc x kNc, which
