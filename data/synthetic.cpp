@@ -12,9 +12,9 @@ namespace {
 
 constexpr float kPi = 3.14159265358979f;
 
-// Label order. Several classes have an "up" (triangle, tee, dome, stripes) so that a rotation-prediction
-// pretext task has something to find; all are unchanged by a horizontal flip, so a flip never changes the
-// class.
+// Label order. Three classes point one way (triangle, tee, dome) and the stripes run one way, so that a
+// rotation-prediction pretext task has something to find (the other six are unchanged by a quarter turn);
+// all are unchanged by a horizontal flip, so a flip never changes the class.
 const std::array<const char*, SyntheticDataset::kClasses> kClassNames = {
     "disc", "ring", "square", "triangle", "plus", "cross", "tee", "dome", "stripes", "checker"};
 // The transfer domain has a diamond where the source has the checkerboard (shape 10 of `inside`), as STL-10
