@@ -10,22 +10,22 @@ README's reading of study A asks two questions of the images themselves, and thi
               the view).
   nuisances   How much of what varies within a class do the frozen features keep? Ridge regressions from an
               encoder's standardised features to each image's background colour, foreground colour, shape
-              area and shape centre, fitted on the training images (the ridge strength chosen on a held-out
-              fifth of them), scored by R^2 on the test images (the mean over a group's outputs).
+              area and shape centre, fitted on the training images (each group's ridge strength chosen on a
+              held-out fifth of them), scored by R^2 on the test images (the mean over a group's outputs).
 
 The shape is found in the input pixels: the background colour is the median of the two-pixel frame, and the
 shape's pixels those further from it (in RGB) than half the furthest one. The images and features come from
 `ssl embed`, exactly as the encoders see them, one pair of files per encoder and split:
 
     build/bin/ssl compare --study a --out runs/a
-    for m in simclr rotation context; do
-      for split in train:2000 test; do
-        build/bin/ssl embed --encoder runs/a/$m --data synthetic:$split --out D/${m}_${split%%:*}.npy \
-          --inputs-out D/${split%%:*}_inputs.npy
+    for split in train:2000 test; do
+      s=${split%%:*}
+      build/bin/ssl embed --encoder random:convnet2 --data synthetic:$split --out D/random_$s.npy \
+        --inputs-out D/${s}_inputs.npy
+      for m in simclr rotation context; do
+        build/bin/ssl embed --encoder runs/a/$m --data synthetic:$split --out D/${m}_$s.npy
       done
     done
-    build/bin/ssl embed --encoder random:convnet2 --data synthetic:train:2000 --out D/random_train.npy
-    build/bin/ssl embed --encoder random:convnet2 --data synthetic:test --out D/random_test.npy
     python3 tools/views_and_nuisances.py --data-dir D --encoders simclr rotation context random
 
 For seed K, the encoders under `ssl compare --study a --repeats 3`'s seed_K and `random:convnet2 --seed K`.
@@ -49,9 +49,8 @@ def shape_masks(images):
     return background, distance > 0.5 * furthest[:, None, None]
 
 
-def nuisances(images):
+def nuisances(images, background, mask):
     """What varies within a class, per image: {group name: [n, outputs]}."""
-    background, mask = shape_masks(images)
     n, h, w = mask.shape
     pixels = mask.reshape(n, -1).sum(1)
     foreground = (images * mask[:, None]).reshape(n, 3, -1).sum(2) / pixels[:, None]
@@ -72,8 +71,7 @@ def crop_box(rng, h, w, min_scale):
     return 0, 0, w, h  # the fallback for a square image: all of it
 
 
-def report_crops(images, min_scales, views_per_image=10):
-    _, mask = shape_masks(images)
+def report_crops(mask, min_scales, views_per_image=10):
     n, h, w = mask.shape
     rng = np.random.default_rng(0)
     for min_scale in min_scales:
@@ -88,22 +86,38 @@ def report_crops(images, min_scales, views_per_image=10):
               f"than half of the shape, {100 * np.mean(almost_none):.1f}% almost none of it")
 
 
-def ridge_r2(train_x, train_y, test_x, test_y):
+def ridge_fits(x, y, strengths):
+    """Ridge weights [features, outputs] for every strength, from one eigendecomposition of x^T x."""
+    values, vectors = np.linalg.eigh(x.T @ x)
+    projected = vectors.T @ (x.T @ y)
+    return [vectors @ (projected / (values + strength)[:, None]) for strength in strengths]
+
+
+def r2_per_output(x, y, weights):
+    return 1 - ((y - x @ weights) ** 2).sum(0) / ((y - y.mean(0)) ** 2).sum(0)
+
+
+def ridge_r2(train_x, train_targets, test_x, test_targets):
+    """Test R^2 of each group of targets, its ridge strength chosen on a held-out fifth of the training images."""
     mean, std = train_x.mean(0), train_x.std(0) + 1e-6
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
-    offset = train_y.mean(0)
+    groups = list(train_targets)
+    columns = np.cumsum([0] + [train_targets[g].shape[1] for g in groups])
+    offset = np.concatenate([train_targets[g] for g in groups], 1).mean(0)
+    train_y = np.concatenate([train_targets[g] for g in groups], 1) - offset
+    test_y = np.concatenate([test_targets[g] for g in groups], 1) - offset
 
-    def fit(x, y, strength):
-        return np.linalg.solve(x.T @ x + strength * np.eye(x.shape[1]), x.T @ (y - offset))
-
-    def r2(x, y, weights):
-        residual = y - (x @ weights + offset)
-        return np.mean(1 - (residual ** 2).sum(0) / ((y - y.mean(0)) ** 2).sum(0))
-
-    fifth = len(train_x) * 4 // 5
     strengths = [1e-2, 1e-1, 1, 10, 100, 1e3, 1e4]
-    held_out = [r2(train_x[fifth:], train_y[fifth:], fit(train_x[:fifth], train_y[:fifth], s)) for s in strengths]
-    return r2(test_x, test_y, fit(train_x, train_y, strengths[int(np.argmax(held_out))]))
+    fifth = len(train_x) * 4 // 5
+    held_out = np.array([r2_per_output(train_x[fifth:], train_y[fifth:], w)
+                         for w in ridge_fits(train_x[:fifth], train_y[:fifth], strengths)])
+    test = np.array([r2_per_output(test_x, test_y, w) for w in ridge_fits(train_x, train_y, strengths)])
+    scores = {}
+    for g, group in enumerate(groups):
+        lo, hi = columns[g], columns[g + 1]
+        best = int(np.argmax(held_out[:, lo:hi].mean(1)))
+        scores[group] = test[best, lo:hi].mean()
+    return scores
 
 
 def main():
@@ -117,13 +131,14 @@ def main():
         return np.load(os.path.join(args.data_dir, name + ".npy"))
 
     train_images, test_images = load("train_inputs"), load("test_inputs")
-    report_crops(test_images, args.crop_min_scale)
-    train_targets, test_targets = nuisances(train_images), nuisances(test_images)
+    test_background, test_mask = shape_masks(test_images)
+    report_crops(test_mask, args.crop_min_scale)
+    train_targets = nuisances(train_images, *shape_masks(train_images))
+    test_targets = nuisances(test_images, test_background, test_mask)
     for encoder in args.encoders:
         train_x, test_x = load(encoder + "_train"), load(encoder + "_test")
-        scores = [f"{group} {ridge_r2(train_x, train_targets[group], test_x, test_targets[group]):.3f}"
-                  for group in train_targets]
-        print(f"{encoder:<10} R^2: " + ", ".join(scores))
+        scores = ridge_r2(train_x, train_targets, test_x, test_targets)
+        print(f"{encoder:<10} R^2: " + ", ".join(f"{group} {r2:.3f}" for group, r2 in scores.items()))
 
 
 if __name__ == "__main__":
