@@ -10,9 +10,16 @@ namespace ssl {
 
 using Shape = std::vector<int64_t>;
 
+// The number of elements; a count past 2^63 - 1 is refused rather than wrapped around.
 inline int64_t numel_of(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  bool overflow = false;
+  for (int64_t d : s) overflow |= __builtin_mul_overflow(n, d, &n);
+  if (overflow) {
+    for (int64_t d : s)
+      if (d == 0) return 0;  // the product passed through a wrapped value on its way to 0
+    throw Error(str_cat("shape ", s, " has more than 2^63 - 1 elements"));
+  }
   return n;
 }
 
@@ -32,6 +39,15 @@ inline int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   SSL_CHECK(dim >= -ndim && dim < ndim && ndim > 0, op, ": dim ", dim, " out of range for a tensor with ",
             ndim, " dims");
   return dim < 0 ? dim + ndim : dim;
+}
+
+// Whether `from` reads as `to` by broadcasting: no more dims, each (aligned from the right) equal or 1.
+inline bool broadcasts_to(const Shape& from, const Shape& to) {
+  if (from.size() > to.size()) return false;
+  const size_t lead = to.size() - from.size();
+  for (size_t i = 0; i < from.size(); ++i)
+    if (from[i] != to[lead + i] && from[i] != 1) return false;
+  return true;
 }
 
 // NumPy broadcasting: dims aligned from the right, each pair equal or one of them 1.

@@ -14,10 +14,19 @@ namespace ssl {
 
 namespace {
 
-std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, Device device, bool pinned = false) {
+// The bytes a tensor of `shape` takes. A product past 2^63 is refused: wrapped around, it would allocate a
+// few bytes that the kernels then write far beyond.
+size_t storage_bytes(const Shape& shape, DType dtype) {
   for (int64_t d : shape) SSL_CHECK(d >= 0, "tensor: negative dimension in shape ", shape);
+  int64_t bytes = 0;
+  SSL_CHECK(!__builtin_mul_overflow(numel_of(shape), int64_t(dtype_size(dtype)), &bytes), "tensor: shape ",
+            shape, " of ", dtype, " would take more than 2^63 - 1 bytes");
+  return size_t(bytes);
+}
+
+std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, Device device, bool pinned = false) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(size_t(numel_of(shape)) * dtype_size(dtype), device, pinned);
+  impl->storage = std::make_shared<Storage>(storage_bytes(shape, dtype), device, pinned);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -230,6 +239,8 @@ Tensor& Tensor::copy_(const Tensor& src_in) {
   // The kernel reads and writes element by element: a source in the destination's storage (x.copy_(x.t()))
   // is read from a copy of it.
   if (src.storage() == storage()) src = src.detach().clone();
+  SSL_CHECK(broadcasts_to(src.shape(), shape()), "copy_: the source's shape ", src.shape(),
+            " does not broadcast to the destination's ", shape());
   src = src.expand(shape());  // broadcasting (a no-op view when the shapes match)
   dispatch_all(src.dtype(), [&]<class S>() {
     dispatch_all(dtype(), [&]<class D>() {

@@ -24,7 +24,7 @@ void log_softmax_backward(int64_t rows, int64_t cols, const T* y, const T* g, T*
 template <class T>
 T cross_entropy_forward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets);
 // gx = (softmax(x) − onehot(target)) · grad_loss / rows, each row's max and log-sum recomputed (a saved
-// log-sum-exp, rounded to T, would cost large logits the same accuracy).
+// log-sum-exp, rounded to T, would cost large logits the same accuracy). Checks the targets as forward does.
 template <class T>
 void cross_entropy_backward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, T grad_loss,
                             T* gx);

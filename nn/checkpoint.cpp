@@ -294,6 +294,18 @@ void remove_stale_temporary_files(const std::string& path) {
   }
 }
 
+// The rename lasts through a power cut only once the directory holding it is on disk too (without this the
+// previous file could come back). Best effort: the file is complete either way, and a directory that cannot
+// be opened or flushed (some file systems do not support it) is left as it is.
+void flush_directory_of(const std::string& path) {
+  const std::filesystem::path file(path);
+  const std::string dir = file.has_parent_path() ? file.parent_path().string() : ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
 // Creates write_file_atomically's temporary file for `path`, or throws naming both.
 int create_temporary_file(const std::string& path, const std::string& tmp) {
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -339,6 +351,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   }
   if (::close(fd) != 0) fail("closing", errno);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("renaming", errno);
+  flush_directory_of(path);
 }
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,

@@ -38,30 +38,26 @@ BatchNorm::BatchNorm(int64_t channels, double momentum_, double eps_) : momentum
   num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}, DType::i64));
 }
 
-Tensor BatchNorm::forward(const Tensor& x) {
+Tensor BatchNorm::counted(Tensor y) {
   if (is_training()) {
     NoGradGuard g;
     num_batches_tracked.fill_(num_batches_tracked.item() + 1);
   }
-  return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+  return y;
+}
+
+Tensor BatchNorm::forward(const Tensor& x) {
+  return counted(batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps));
 }
 
 Tensor BatchNorm::forward_relu(const Tensor& x) {
-  if (is_training()) {
-    NoGradGuard g;
-    num_batches_tracked.fill_(num_batches_tracked.item() + 1);
-  }
-  return batch_norm_relu(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+  return counted(batch_norm_relu(x, weight, bias, running_mean, running_var, is_training(), momentum, eps));
 }
 
 Tensor BatchNorm::forward_conv_relu(const Conv2d& conv, const Tensor& x) {
   SSL_CHECK(!conv.bias.defined(), "BatchNorm::forward_conv_relu: the convolution must have no bias");
-  if (is_training()) {
-    NoGradGuard g;
-    num_batches_tracked.fill_(num_batches_tracked.item() + 1);
-  }
-  return conv2d_batch_norm_relu(x, conv.weight, conv.args, weight, bias, running_mean, running_var,
-                                is_training(), momentum, eps);
+  return counted(conv2d_batch_norm_relu(x, conv.weight, conv.args, weight, bias, running_mean, running_var,
+                                        is_training(), momentum, eps));
 }
 
 Sequential::Sequential(std::initializer_list<ModulePtr> modules) {

@@ -36,6 +36,10 @@ class BatchNorm : public Module {
   Tensor forward_conv_relu(const Conv2d& conv, const Tensor& x);
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double momentum, eps;
+
+ private:
+  // Counts a training batch once the op has accepted it (a refused one updates no statistic).
+  Tensor counted(Tensor y);
 };
 
 class ReLU : public Module {

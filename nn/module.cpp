@@ -1,5 +1,7 @@
 #include "nn/module.h"
 
+#include <unordered_set>
+
 namespace ssl::nn {
 
 Tensor& Module::register_parameter(const std::string& name, Tensor t) {
@@ -40,9 +42,13 @@ std::vector<std::pair<std::string, Tensor>> Module::state() const {
   return out;
 }
 
+// Each tensor once: a module registered in two places (or a tied weight) is listed under both names, and an
+// optimizer given it twice would step it twice.
 std::vector<Tensor> Module::parameters() const {
   std::vector<Tensor> out;
-  for (auto& [n, t] : named_parameters()) out.push_back(t);
+  std::unordered_set<const TensorImpl*> seen;
+  for (auto& [n, t] : named_parameters())
+    if (seen.insert(t.impl_ptr().get()).second) out.push_back(t);
   return out;
 }
 

@@ -23,6 +23,7 @@ class Module {
   // Every parameter (trainable) and buffer (state such as running statistics), with its full name.
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  // The parameters for an optimizer: each tensor once, also where a shared module lists it under two names.
   std::vector<Tensor> parameters() const;
   // Parameters and buffers together, in registration order: what a checkpoint stores.
   std::vector<std::pair<std::string, Tensor>> state() const;

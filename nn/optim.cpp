@@ -51,6 +51,9 @@ Optimizer::Optimizer(std::vector<Tensor> params) : params_(std::move(params)) {
               " is not contiguous; give the optimizer the tensor itself, not a view of it");
     SSL_CHECK(p.device() == params_[0].device(), "optimizer: parameter ", i, " is on ", p.device().str(),
               " but parameter 0 is on ", params_[0].device().str(), "; move the model to one device first");
+    for (size_t j = 0; j < i; ++j)
+      SSL_CHECK(params_[j].impl_ptr() != p.impl_ptr(), "optimizer: parameters ", j, " and ", i,
+                " are the same tensor, which would be stepped twice; give each parameter once");
   }
 }
 

@@ -137,15 +137,10 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
 
 Tensor Tensor::expand(const Shape& shape) const {
   if (shape == this->shape()) return *this;
-  SSL_CHECK(shape.size() >= this->shape().size(), "expand: cannot expand ", this->shape(), " to ", shape);
-  const size_t lead = shape.size() - this->shape().size();
   for (const int64_t size : shape) {
     SSL_CHECK(size >= 0, "expand: sizes must be at least 0, got ", shape);
   }
-  for (size_t i = 0; i < this->shape().size(); ++i) {
-    SSL_CHECK(this->shape()[i] == shape[lead + i] || this->shape()[i] == 1, "expand: cannot expand ",
-              this->shape(), " to ", shape);
-  }
+  SSL_CHECK(broadcasts_to(this->shape(), shape), "expand: cannot expand ", this->shape(), " to ", shape);
   Tensor y = make_view(*this, shape, detail::broadcast_strides(*this, shape), offset());
   const Shape in_shape = this->shape();
   return record("expand", y, {*this}, [in_shape](const Tensor& g, const std::vector<bool>&) {

@@ -66,12 +66,20 @@ void log_softmax_backward(int64_t rows, int64_t cols, const T* y, const T* g, T*
   }
 }
 
-template <class T>
-T cross_entropy_forward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets) {
+namespace {
+// Both passes check: the backward reads the targets again, and a buffer changed in between must not
+// become a write outside gx.
+void check_targets(int64_t rows, int64_t cols, const int64_t* targets) {
   for (int64_t r = 0; r < rows; ++r) {
     SSL_CHECK(targets[r] >= 0 && targets[r] < cols, "cross_entropy: target ", targets[r], " of row ", r,
               " is outside [0, ", cols, ")");
   }
+}
+}  // namespace
+
+template <class T>
+T cross_entropy_forward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets) {
+  check_targets(rows, cols, targets);
   const double total = ordered_sums<1>(rows, parallel(rows, cols), [=](int64_t r, std::array<double, 1>& s) {
     s[0] -= double(row_lse(logits + r * cols, cols).log_prob(logits[r * cols + targets[r]]));
   })[0];
@@ -81,6 +89,7 @@ T cross_entropy_forward(int64_t rows, int64_t cols, const T* logits, const int64
 template <class T>
 void cross_entropy_backward(int64_t rows, int64_t cols, const T* logits, const int64_t* targets, T grad_loss,
                             T* gx) {
+  check_targets(rows, cols, targets);
   const T scale = grad_loss / T(rows);
 #pragma omp parallel for if (parallel(rows, cols))
   for (int64_t r = 0; r < rows; ++r) {

@@ -151,6 +151,25 @@ TEST_CASE("bad shapes and dtypes give errors naming the op and the shapes") {
                        ssl::Error);
   CHECK_THROWS_WITH_AS(Tensor::zeros({1}, DType::f32, Device::cuda(0)), doctest::Contains("CUDA"),
                        ssl::Error);
+  // A shape too large to count in 64 bits, as elements or as bytes, is refused, not wrapped to a small
+  // allocation; a dimension of 0 makes any shape empty.
+  const int64_t huge = int64_t(1) << 62;
+  CHECK_THROWS_WITH_AS(Tensor::empty({huge, 4}),
+                       doctest::Contains("shape [4611686018427387904, 4] has more than 2^63 - 1 elements"),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(
+      Tensor::empty({huge / 2}, DType::f32),
+      doctest::Contains("shape [2305843009213693952] of float32 would take more than 2^63 - 1 "
+                        "bytes"),
+      ssl::Error);
+  CHECK(Tensor::empty({huge, 4, 0}).numel() == 0);
+  // copy_ names itself and both shapes when they do not broadcast.
+  CHECK_THROWS_WITH_AS(Tensor::zeros({3, 4}).copy_(Tensor::ones({4, 3})),
+                       doctest::Contains("copy_: the source's shape [4, 3] does not broadcast to the "
+                                         "destination's [3, 4]"),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(Tensor::zeros({4}).copy_(Tensor::ones({2, 4})),
+                       doctest::Contains("copy_: the source's shape [2, 4]"), ssl::Error);
 }
 
 TEST_CASE("values of a few ops against hand computation") {

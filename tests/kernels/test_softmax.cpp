@@ -1,6 +1,7 @@
 // The row-wise kernels' forward values against their definitions in double, on random rows of logits wide
 // enough that the max must be subtracted, in float and double, and on enough rows for threads. (Their
-// backward passes are checked by finite differences in tests/core/test_gradients.cpp.)
+// backward passes are checked by finite differences in tests/core/test_gradients.cpp; cross_entropy's
+// backward's check of its targets is here.)
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/compute_threads.h"
 #include "kernels/softmax.h"
 #include "support/kernel_check.h"
@@ -95,4 +97,14 @@ TEST_CASE("softmax, log_softmax, l2_normalize and cross_entropy forward against 
     check_rows<float>(s, rng);
     check_rows<double>(s, rng);
   }
+}
+
+TEST_CASE("cross_entropy backward refuses a target outside the row, as forward does, before writing") {
+  const std::vector<float> logits = {0.5f, -1, 2, 1, 0.25f, -0.5f};
+  const std::vector<int64_t> targets = {0, 3};
+  std::vector<float> gx(6, 7.0f);
+  CHECK_THROWS_WITH_AS(
+      ssl::kernels::cpu::cross_entropy_backward<float>(2, 3, logits.data(), targets.data(), 1.0f, gx.data()),
+      doctest::Contains("cross_entropy: target 3 of row 1 is outside [0, 3)"), ssl::Error);
+  CHECK(gx == std::vector<float>(6, 7.0f));
 }

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "nn/models.h"
+#include "nn/optim.h"
 #include "support/gradcheck.h"
 
 using namespace ssl;
@@ -29,6 +30,10 @@ TEST_CASE("BatchNorm uses batch statistics in training and running ones in evalu
   CHECK(bn.running_mean.to_vector<float>() == std::vector<float>{0.2f, 2.0f});
   CHECK(bn.running_var.to_vector<float>()[1] == doctest::Approx(0.9 + 20.0));
   CHECK(bn.num_batches_tracked.item() == 1);
+  // A batch the op refuses (one value per channel; another channel count) is not counted.
+  CHECK_THROWS_AS(bn.forward(Tensor::ones({1, 2})), ssl::Error);
+  CHECK_THROWS_AS(bn.forward_relu(Tensor::ones({2, 3})), ssl::Error);
+  CHECK(bn.num_batches_tracked.item() == 1);
   bn.eval();
   const auto e = bn.forward(x).to_vector<float>();
   CHECK(e[0] == doctest::Approx((1 - 0.2) / std::sqrt(1.1 + 1e-5)));
@@ -43,4 +48,18 @@ TEST_CASE("Sequential names children 0, 1, 2 and train/eval reaches them") {
   CHECK(names[3].first == "2.bias");
   s.eval();
   CHECK_FALSE(s.is_training());
+}
+
+TEST_CASE(
+    "a module registered in two places gives its parameters once; an optimizer refuses one given twice") {
+  auto shared = std::make_shared<nn::Linear>(2, 2);
+  nn::Sequential tied{shared, std::make_shared<nn::ReLU>(), shared};
+  CHECK(tied.named_parameters().size() == 4);  // under both names, as a checkpoint stores them
+  const std::vector<Tensor> params = tied.parameters();
+  REQUIRE(params.size() == 2);
+  CHECK(params[0].impl_ptr() == shared->weight.impl_ptr());
+  CHECK(params[1].impl_ptr() == shared->bias.impl_ptr());
+  CHECK(tied.parameter_count() == 6);
+  CHECK_THROWS_WITH_AS(nn::SGD({shared->weight, shared->bias, shared->weight}, 0.1),
+                       doctest::Contains("optimizer: parameters 0 and 2 are the same tensor"), ssl::Error);
 }
