@@ -96,7 +96,10 @@ void add_embed_command(CLI::App& app) {
   add_workers_flag(*cmd, o->workers);
   add_device_flag(*cmd, o->device, "Where the encoder runs");
   add_threads_flag(*cmd, o->threads);
-  cmd->callback([o]() {
+  cmd->callback([o, cmd]() {
+    for (const char* flag : {"--image-size", "--seed"})
+      SSL_CHECK(cmd->count(flag) == 0 || is_random_encoder(o->encoder), flag,
+                " applies to random:MODEL; the trained encoder ", o->encoder, " keeps its own");
     set_threads(o->threads);
     run_embed(*o);
   });

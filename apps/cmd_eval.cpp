@@ -85,6 +85,9 @@ void add_eval_command(CLI::App& app) {
     for (const char* flag : {"--epochs", "--batch-size", "--lr", "--weight-decay"})
       SSL_CHECK(cmd->count(flag) == 0 || o->protocol != "knn", flag,
                 " sets the training of the linear probe or of fine-tuning; --protocol knn trains nothing");
+    SSL_CHECK(cmd->count("--image-size") == 0 || is_random_encoder(o->encoder),
+              "--image-size sets the input size of random:MODEL; the trained encoder ", o->encoder,
+              " keeps its own (--input-size runs it at another)");
     set_threads(o->threads);
     if (o->protocol == "finetune") {  // the flags given apply to fine-tuning instead of the probe
       if (cmd->count("--epochs")) o->finetune.epochs = o->probe.epochs;

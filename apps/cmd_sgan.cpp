@@ -46,6 +46,16 @@ std::string saved_method(const std::string& dir) {
   const auto method = config.find("method");
   return method != config.end() && method->is_string() ? method->get<std::string>() : "";
 }
+
+// The generator's options: without unlabelled images (--unlabelled "", the supervised-only variant) no
+// generator trains, so given there they would be recorded in config.json and do nothing.
+void check_generator_flags(const CLI::App& cmd, const SganOptions& o) {
+  if (!o.unlabelled.empty()) return;
+  for (const char* flag : {"--latent", "--feature-matching", "--unsupervised-weight", "--sample-every"})
+    SSL_CHECK(cmd.count(flag) == 0, flag,
+              " is an option of the generator; with --unlabelled \"\" (the supervised-only variant) no "
+              "generator trains");
+}
 }  // namespace
 
 std::vector<std::string> route_pretrain_sgan(const std::vector<std::string>& args) {
@@ -153,6 +163,7 @@ void add_sgan_command(CLI::App& app) {
       std::printf("resuming %s (%lld epochs in all)\n", resume->c_str(), (long long)o->epochs);
       std::fflush(stdout);
     }
+    check_generator_flags(*cmd, *o);
     const auto metrics = train_sgan(*o);
     const SganEpochMetrics& last = metrics.back();
     std::printf("sgan: %lld epochs; test top-1 %.2f%%, top-5 %.2f%%; outputs in %s\n", (long long)last.epoch,

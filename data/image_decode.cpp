@@ -122,6 +122,10 @@ std::string image_file_header_problem(const std::string& path) {
   }
   h = std::abs(h);  // a top-down BMP's height, negative in the file
   if (w <= 0 || h <= 0) return str_cat("the header gives an empty image of ", w, "x", h, " pixels");
+  // decode_image's limit, found from the header here rather than when a run first reaches the file.
+  if (int64_t(w) * int64_t(h) > kMaxDecodedPixels)
+    return str_cat("the header gives an image of ", w, "x", h, " pixels, more than the ", kMaxDecodedPixels,
+                   " pixels accepted");
   return {};
 }
 

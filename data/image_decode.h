@@ -28,7 +28,7 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& source_
 
 // Empty when the image header of the file at `path` can be read (as ImageFolderDataset checks each file when
 // it is opened), else why not, without the path. Reads the file's header, not its pixels; a BMP shorter than
-// its header declares is refused here too.
+// its header declares, and an image of more than kMaxDecodedPixels pixels, are refused here too.
 std::string image_file_header_problem(const std::string& path);
 
 }  // namespace ssl::data

@@ -14,8 +14,8 @@
 // keeps its error message per thread): the image is converted to RGB, cropped to its centred square (keeping
 // the aspect ratio) and resampled to size x size with data/resample.h's antialiased filter. A file whose
 // header is good but whose data the decoder finds corrupt (a PNG's CRCs are checked; JPEG and BMP have none,
-// so damaged pixels there decode as they are), or which declares more than kMaxDecodedPixels pixels, can only
-// be found then: image() throws ssl::Error naming it.
+// so damaged pixels there decode as they are) can only be found then: image() throws ssl::Error naming it.
+// (A header declaring more than kMaxDecodedPixels pixels is a bad header.)
 #pragma once
 
 #include <cstdint>

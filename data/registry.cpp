@@ -180,6 +180,9 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const OpenOptions
   const size_t slash = spec.rfind('/');
   const bool budgeted = at != std::string::npos && (slash == std::string::npos || at > slash);
   const std::string base_spec = budgeted ? spec.substr(0, at) : spec;
+  const size_t other_at = base_spec.rfind('@');
+  if (budgeted && other_at != std::string::npos && (slash == std::string::npos || other_at > slash))
+    fail(spec, str_cat("two label budgets ('", spec.substr(other_at), "'); expected one '@N' at the end"));
   const std::vector<std::string> parts = split_on_colons(base_spec);
   std::unique_ptr<Dataset> base;
   if (parts[0] == "synthetic") {

@@ -22,9 +22,9 @@
 
 namespace ssl {
 
-namespace {
+bool is_random_encoder(const std::string& spec) { return spec.rfind("random:", 0) == 0; }
 
-bool is_random(const std::string& spec) { return spec.rfind("random:", 0) == 0; }
+namespace {
 
 // The labelled images the classifier is fitted on: --train, with the --labels-per-class budget when one is
 // set.
@@ -55,13 +55,13 @@ nn::EncoderPtr encoder_named_in(const std::string& path, const std::string& mode
 }
 
 std::string encoder_fingerprint(const std::string& spec) {
-  if (spec.empty() || is_random(spec)) return "";
+  if (spec.empty() || is_random_encoder(spec)) return "";
   const std::string path = spec + "/encoder.safetensors";
   return std::filesystem::exists(path) ? nn::file_fingerprint(path) : "";
 }
 
 nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t image_size, int64_t input_size) {
-  if (is_random(spec)) {
+  if (is_random_encoder(spec)) {
     manual_seed(seed);
     return nn::make_encoder(spec.substr(7), image_size);
   }
@@ -263,8 +263,8 @@ std::shared_ptr<SupervisedClassifier> finetune(const EvalOptions& o, const std::
                                                int64_t image_size, const std::string& run_dir,
                                                nlohmann::json* info) {
   PretrainOptions p;
-  p.method = is_random(o.encoder) ? "supervised" : "finetune";
-  p.init = is_random(o.encoder) ? "" : o.encoder;
+  p.method = is_random_encoder(o.encoder) ? "supervised" : "finetune";
+  p.init = is_random_encoder(o.encoder) ? "" : o.encoder;
   p.model = model;
   p.image_size = image_size;
   p.data = labelled_train_spec(o);
@@ -317,7 +317,7 @@ void check_eval_options(const EvalOptions& o) {
             "eval: --input-size applies to a frozen encoder; the finetune protocol trains the encoder at "
             "its own size, and got --input-size ",
             o.input_size);
-  SSL_CHECK(!is_random(o.encoder) || o.input_size == 0,
+  SSL_CHECK(!is_random_encoder(o.encoder) || o.input_size == 0,
             "eval: --input-size runs a trained encoder at another size; ", o.encoder,
             " is built at --image-size (", o.image_size, " px), and got --input-size ", o.input_size);
   SSL_CHECK(o.protocol != "finetune" || o.layer.empty(),
@@ -356,11 +356,11 @@ nlohmann::json evaluate(const EvalOptions& o) {
   check_eval_options(o);
   const Device device = Device::parse_present(o.device);
   // finetune builds its encoder by training, after the training split is known to be usable.
-  std::string model = is_random(o.encoder) ? o.encoder.substr(7) : "";
+  std::string model = is_random_encoder(o.encoder) ? o.encoder.substr(7) : "";
   int64_t image_size = o.image_size;
   nn::EncoderPtr encoder;
   if (o.protocol == "finetune") {
-    if (!is_random(o.encoder)) {
+    if (!is_random_encoder(o.encoder)) {
       nn::Metadata meta = encoder_metadata(o.encoder);
       model = meta["model"];
       image_size = nn::metadata_integer(meta, "image_size", o.encoder + "/encoder.safetensors");

@@ -229,3 +229,22 @@ TEST_CASE("folder: a BMP cut short is refused when the folder is opened, or left
   CHECK(contains(kept.skipped()[0], dir / "cat/b.bmp"));
   CHECK(kept.image(0) == pattern(40, 40));
 }
+
+TEST_CASE("folder: an image of more pixels than decoded is refused when the folder is opened, not mid-run") {
+  TempDir dir;
+  ssl::test::write_bytes(dir / "cat/a.bmp", bmp_of(pattern(40, 40)));
+  // 8200 x 8200 at one bit per pixel: a whole file (a two-colour palette, rows of 1028 bytes), 8.4 MB.
+  std::vector<uint8_t> big = bmp_headers(8200, 8200, 1, 0, 62);
+  big.resize(62 + size_t(1028) * 8200, 0);
+  put32(big, 2, uint32_t(big.size()));
+  ssl::test::write_bytes(dir / "cat/b.bmp", big);
+  const std::string msg = error_of([&] { ImageFolderDataset(dir.path()); });
+  CHECK(contains(msg, dir / "cat/b.bmp"));
+  CHECK(
+      contains(msg, "the header gives an image of 8200x8200 pixels, more than the 67108864 pixels accepted"));
+
+  const ImageFolderDataset kept(dir.path(), {.size = 40, .skip_bad_images = true});
+  CHECK(kept.size() == 1);
+  REQUIRE(kept.skipped().size() == 1);
+  CHECK(contains(kept.skipped()[0], "8200x8200"));
+}

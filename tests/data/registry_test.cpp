@@ -35,7 +35,7 @@ TEST_CASE("open_dataset: synthetic specs") {
 TEST_CASE("open_dataset: bad specs name what is accepted") {
   for (const std::string spec :
        {"", "cifar100", "synthetic:val", "synthetic:transfer:x", "synthetic:train:abc", "synthetic:train:0",
-        "synthetic:train:5:x", "Synthetic"}) {
+        "synthetic:train:5:x", "Synthetic", "synthetic:train:200@4@2"}) {
     CAPTURE(spec);
     try {
       open_dataset(spec);
@@ -46,6 +46,9 @@ TEST_CASE("open_dataset: bad specs name what is accepted") {
       CHECK(msg.find("synthetic:test") != std::string::npos);  // the list of accepted forms
     }
   }
+  // Only the last '@' is a budget: an earlier one would be read as part of the split's name.
+  CHECK(contains(error_of([] { open_dataset("synthetic:train:200@4@2"); }),
+                 "two label budgets ('@4@2'); expected one '@N' at the end"));
 }
 
 TEST_CASE("open_dataset: options apply to every spec") {
