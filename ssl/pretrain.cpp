@@ -135,6 +135,11 @@ PretrainSetup open_pretrain_setup(const PretrainOptions& o, Device device, int64
   return s;
 }
 
+// The steps per epoch a run's config.json recorded, 0 where it recorded none.
+int64_t recorded_steps_per_epoch(const nlohmann::json& config) {
+  return config.contains("data_counts") ? config["data_counts"].value("steps_per_epoch", int64_t(0)) : 0;
+}
+
 // What the run's data holds, as config.json records it for check_same_data.
 nlohmann::json counts_of(const PretrainSetup& s) {
   nlohmann::json counts = {{"images", s.images->size()}, {"steps_per_epoch", s.steps_per_epoch}};
@@ -263,10 +268,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
   const kernels::ComputeThreads threads(o.threads);
   o.threads = threads.count();
   manual_seed(o.seed);
-  const int64_t saved_steps_per_epoch = saved_config.contains("data_counts")
-                                            ? saved_config["data_counts"].value("steps_per_epoch", int64_t(0))
-                                            : 0;
-  PretrainSetup setup = open_pretrain_setup(o, device, saved_steps_per_epoch);
+  PretrainSetup setup = open_pretrain_setup(o, device, recorded_steps_per_epoch(saved_config));
   const nlohmann::json data_counts = counts_of(setup);
   if (o.resume) check_same_data(saved_config, data_counts, checkpoint_path);
   nlohmann::json config = pretrain_options_json(o);
@@ -321,6 +323,12 @@ void pretrain_or_continue(PretrainOptions p) {
       check_resume_options(saved, p, checkpoint);
       check_same_plan(p.method, p.out_dir, saved.epochs, state.epoch, p.epochs);
       if (state.epoch >= p.epochs) {
+        // Kept only for the data it was trained on, as a resume is continued only on it.
+        const nlohmann::json saved_config = nlohmann::json::parse(state.config_json);
+        check_same_data(
+            saved_config,
+            counts_of(open_pretrain_setup(p, Device::cpu(), recorded_steps_per_epoch(saved_config))),
+            checkpoint);
         if (p.show_progress)
           std::printf("\n== %s: kept the finished run in %s (%lld epochs)\n", p.method.c_str(),
                       p.out_dir.c_str(), (long long)state.epoch);

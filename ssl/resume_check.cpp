@@ -45,7 +45,7 @@ void check_same_data(const nlohmann::json& saved_config, const nlohmann::json& n
           str_cat("\n  ", key, ": ", saved.at(key).dump(), " when the run started, ", value.dump(), " now");
   }
   SSL_CHECK(changes.empty(), source, ": the run's data has changed since it started:", changes,
-            "\nresume it on the data it started with, or start a new run in another directory");
+            "\ngive it the data it started with, or start a new run in another directory");
 }
 
 int threads_to_resume_with(int requested, int saved, const std::string& source, bool show) {

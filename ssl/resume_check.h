@@ -96,10 +96,12 @@ void check_resume_agrees(const nlohmann::json& saved, const nlohmann::json& requ
                          const std::set<std::string>& may_change, const std::string& source);
 
 // A resumed run needs the data it started with: its schedule was laid out over that data's steps per epoch,
-// and its loaders' orders over its images. Throws ssl::Error naming `source` and every count in `now`
-// (images, steps per epoch) that differs from the one saved in `saved_config`'s "data_counts" (written by the
-// run from the same counts); a run saved before counts were recorded has none, and nothing is compared. Only
-// counts: images replaced by as many others go unnoticed (reading them all again would cost an epoch).
+// and its loaders' orders over its images; and a finished run kept by `ssl compare` or `eval --protocol
+// finetune` stands for a run on the data given only if it was trained on it. Throws ssl::Error naming
+// `source` and every count in `now` (images, steps per epoch) that differs from the one saved in
+// `saved_config`'s "data_counts" (written by the run from the same counts); a run saved before counts were
+// recorded has none, and nothing is compared. Only counts: images replaced by as many others go unnoticed
+// (reading them all again would cost an epoch).
 void check_same_data(const nlohmann::json& saved_config, const nlohmann::json& now,
                      const std::string& source);
 

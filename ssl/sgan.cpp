@@ -24,6 +24,15 @@ using json = nlohmann::json;
 
 namespace {
 
+// What the run's data holds, as config.json records it for check_same_data.
+json counts_of(const SganData& d) {
+  json counts = {{"labelled_images", d.labelled->size()},
+                 {"test_images", d.test->size()},
+                 {"steps_per_epoch", d.steps_per_epoch}};
+  if (d.unlabelled) counts["unlabelled_images"] = d.unlabelled->size();
+  return counts;
+}
+
 // Copies of a module's buffers (BatchNorm running statistics), and putting them back: the discriminator's
 // passes over generated images would otherwise mix fake-batch statistics into the running ones that
 // evaluation normalises real images with.
@@ -186,6 +195,9 @@ void sgan_or_continue(SganOptions o, const std::string& name) {
       check_sgan_resume_options(saved, o, checkpoint_path);
       check_same_plan(name, o.out_dir, saved.epochs, state.epoch, o.epochs);
       if (state.epoch >= o.epochs && std::filesystem::exists(o.out_dir + "/results.json")) {
+        // Kept only for the data it was trained on, as a resume is continued only on it.
+        check_same_data(json::parse(state.config_json), counts_of(open_sgan_data(o, Device::cpu())),
+                        checkpoint_path);
         if (o.show_progress)
           std::printf("\n== %s: kept the finished run in %s (%lld epochs)\n", name.c_str(), o.out_dir.c_str(),
                       (long long)state.epoch);
@@ -233,10 +245,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
   o.threads = threads.count();
   manual_seed(o.seed);
   SganData d = open_sgan_data(o, device);
-  json data_counts = {{"labelled_images", d.labelled->size()},
-                      {"test_images", d.test->size()},
-                      {"steps_per_epoch", d.steps_per_epoch}};
-  if (d.unlabelled) data_counts["unlabelled_images"] = d.unlabelled->size();
+  const json data_counts = counts_of(d);
   if (o.resume) check_same_data(saved_config, data_counts, checkpoint_path);
   json config = sgan_options_json(o);
   config["data_counts"] = data_counts;

@@ -239,7 +239,7 @@ TEST_CASE("a resumed run keeps the compute thread count it recorded, whatever th
   check_same_tensors(straight.out_dir + "/encoder.safetensors", killed.out_dir + "/encoder.safetensors");
 }
 
-TEST_CASE("a run whose data has changed since it started is refused on resume, naming what changed") {
+TEST_CASE("a run whose data has changed since it started is refused on resume or kept, naming what changed") {
   const test::TempDir scratch(kScratch);
   const std::string folder = (kRoot / "images").string();
   const data::SyntheticDataset source(data::Split::train, 40);
@@ -262,9 +262,27 @@ TEST_CASE("a run whose data has changed since it started is refused on resume, n
   CHECK_THROWS_WITH_AS(
       pretrain(o),
       doctest::Contains("the run's data has changed since it started:\n  images: 40 when the "
-                        "run started, 32 now\nresume it on the data it started with"),
+                        "run started, 32 now\ngive it the data it started with"),
       ssl::Error);
   CHECK(nn::file_fingerprint(checkpoint) == saved);
+  // A finished run is not kept as a run on the data now (ssl compare run again in its directory).
+  o.resume = false;
+  o.epochs = 1;
+  PretrainOptions finished = o;
+  finished.out_dir = (kRoot / "finished_on_changed_data").string();
+  finished.stop_after_epochs = 0;
+  pretrain(finished);
+  const std::string finished_checkpoint = finished.out_dir + "/checkpoint.safetensors";
+  const std::string finished_saved = nn::file_fingerprint(finished_checkpoint);
+  pretrain_or_continue(finished);  // the same data: kept
+  CHECK(nn::file_fingerprint(finished_checkpoint) == finished_saved);
+  fs::remove(folder + "/" + std::to_string(source.label(8) % 2) + "/8.png");
+  CHECK_THROWS_WITH_AS(
+      pretrain_or_continue(finished),
+      doctest::Contains("the run's data has changed since it started:\n  images: 32 when the "
+                        "run started, 31 now"),
+      ssl::Error);
+  CHECK(nn::file_fingerprint(finished_checkpoint) == finished_saved);
 }
 
 TEST_CASE("a run started when a last batch of one image was still trained on resumes with that batch") {

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "data/image_grid.h"
+#include "data/synthetic.h"
 #include "nn/checkpoint.h"
 #include "nn/sgan.h"
 #include "ssl/evaluate.h"
@@ -266,6 +268,35 @@ TEST_CASE("sgan: a tiny run writes metrics, samples, both networks and results; 
   conflict.fake_logit = "fixed";
   conflict.unsupervised_weight = 0.5;
   CHECK_THROWS_WITH_AS(train_sgan(conflict), doctest::Contains("unsupervised_weight: saved 1"), ssl::Error);
+}
+
+TEST_CASE("sgan: a finished run is kept for the data it was trained on, and refused when that has changed") {
+  const test::TempDir scratch(kSganScratch);
+  const std::string folder = (kSganRoot / "images").string();
+  const data::SyntheticDataset source(data::Split::train, 40);
+  const auto file_of = [&](int64_t i) {
+    return folder + "/" + std::to_string(source.label(i) % 2) + "/" + std::to_string(i) + ".png";
+  };
+  for (int64_t i = 0; i < source.size(); ++i) {
+    fs::create_directories(fs::path(file_of(i)).parent_path());
+    data::write_png(file_of(i), source.image(i));
+  }
+  SganOptions o = tiny_sgan_run("kept", 1);
+  o.labelled = "folder:" + folder + "@2";
+  o.unlabelled = "folder:" + folder + "@2,rest";
+  o.test = "folder:" + folder;
+  sgan_or_continue(o, "sgan");
+  const std::string checkpoint = o.out_dir + "/checkpoint.safetensors";
+  const std::string saved = nn::file_fingerprint(checkpoint);
+  sgan_or_continue(o, "sgan");  // the same data: kept
+  CHECK(nn::file_fingerprint(checkpoint) == saved);
+  for (int64_t i = 0; i < 8; ++i) fs::remove(file_of(i));
+  CHECK_THROWS_WITH_AS(
+      sgan_or_continue(o, "sgan"),
+      doctest::Contains("test_images: 40 when the run started, 32 now\n  unlabelled_images: 36 "
+                        "when the run started, 28 now"),
+      ssl::Error);
+  CHECK(nn::file_fingerprint(checkpoint) == saved);
 }
 
 TEST_CASE("sgan variants: supervised-only, explicit fake logit without feature matching, pretrained") {
