@@ -29,6 +29,9 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--probe-data", o->probe_data,
                   "Study a: labelled images the linear probes are fitted on (default: --data), e.g. all "
                   "of synthetic:train while pretraining on a subset");
+  cmd->add_option("--patch-probe-data", o->patch_probe_data,
+                  "Study a: labelled images the patch encoder's probe is fitted on (default: the other "
+                  "probes'); the study fitted it on STL-10 train");
   cmd->add_option("--labels-per-class", o->labels_per_class, "Study b: labelled images per class of --data")
       ->capture_default_str()
       ->check(positive_number());
@@ -89,6 +92,7 @@ void add_compare_command(CLI::App& app) {
     for (const auto& [flag, study] : {std::pair{"--transfer", "a"},
                                       {"--unlabeled", "a"},
                                       {"--probe-data", "a"},
+                                      {"--patch-probe-data", "a"},
                                       {"--labels-per-class", "b"},
                                       {"--label-epochs", "b"}})
       SSL_CHECK(cmd->count(flag) == 0 || o->study == study, flag, " is an option of --study ", study,

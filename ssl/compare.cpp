@@ -145,8 +145,9 @@ nlohmann::json study_a(const CompareOptions& c) {
     const std::string dir = c.out_dir + "/patch";
     pretrain_or_continue(pretrain_options(c, "patch", c.unlabeled.empty() ? c.data : c.unlabeled, dir));
     // Trained on patches, its convolutions run on whole images for the probe (as the random floor's do).
+    const std::string patch_probe = c.patch_probe_data.empty() ? probe : c.patch_probe_data;
     nlohmann::json m =
-        linear_entry("patch", dir, linear_eval(c, dir, probe, c.transfer, c.image_size), c.out_dir);
+        linear_entry("patch", dir, linear_eval(c, dir, patch_probe, c.transfer, c.image_size), c.out_dir);
     m["note"] = "encoder trained on patches; its convolutions are applied to whole images for the probe";
     methods.push_back(m);
   }
@@ -275,13 +276,19 @@ nlohmann::json study_b(const CompareOptions& c) {
 void check_inputs(const CompareOptions& c) {
   data::OpenOptions open;
   open.image_size = c.image_size;
+  // A probe's training set, and the test and transfer sets it is scored on.
+  const auto check_probe_set = [&](const std::string& spec, const std::string& role) {
+    const auto set = data::open_dataset(spec, open);
+    check_evaluation_split(*set, spec, role);
+    if (c.study == "a") check_layer_can_be_chosen(c, *set, spec);
+    check_evaluation_split(*data::open_dataset(c.test, open), c.test, "--test", set.get());
+    if (!c.transfer.empty())
+      check_evaluation_split(*data::open_dataset(c.transfer, open), c.transfer, "--transfer", set.get());
+  };
   const std::string probe = c.probe_data.empty() || c.study == "b" ? c.data : c.probe_data;
-  const auto probe_set = data::open_dataset(probe, open);
-  check_evaluation_split(*probe_set, probe, "the probes' training split");
-  if (c.study == "a") check_layer_can_be_chosen(c, *probe_set, probe);
-  check_evaluation_split(*data::open_dataset(c.test, open), c.test, "--test", probe_set.get());
-  if (!c.transfer.empty())
-    check_evaluation_split(*data::open_dataset(c.transfer, open), c.transfer, "--transfer", probe_set.get());
+  check_probe_set(probe, "the probes' training split");
+  if (c.study == "a" && !c.patch_probe_data.empty())
+    check_probe_set(c.patch_probe_data, "--patch-probe-data");
   // The sets pre-training alone reads (unlabelled is fine) are only opened, each once.
   for (const std::string& spec : {c.data, c.unlabeled, c.probe_data})
     if (!spec.empty() && spec != probe) data::open_dataset(spec, open);
@@ -353,7 +360,9 @@ nlohmann::json compare(const CompareOptions& c) {
   if (c.study == "a") {
     config["transfer"] = c.transfer;
     config["unlabeled"] = c.unlabeled.empty() ? c.data : c.unlabeled;
-    config["probe_data"] = c.probe_data.empty() ? c.data : c.probe_data;
+    const std::string probe = c.probe_data.empty() ? c.data : c.probe_data;
+    config["probe_data"] = probe;
+    config["patch_probe_data"] = c.patch_probe_data.empty() ? probe : c.patch_probe_data;
   } else {
     config["labels_per_class"] = c.labels_per_class;
     config["label_epochs"] = c.label_epochs;

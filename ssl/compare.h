@@ -7,7 +7,7 @@
 // images of `data` (labels unused), each encoder frozen and probed linearly on the labels of `probe_data`
 // (default: `data`); Top-1/Top-5 on that set, test and, when given, a transfer set (classes matched by
 // name); then patch (relative patch position) pre-trained on `unlabeled` (default: `data`) and probed the
-// same way; a random encoder as the floor.
+// same way, on `patch_probe_data` when given; a random encoder as the floor.
 //
 // Study B (semi-supervised, `labels_per_class` labels per class of `data`, the rest of it unlabelled): the
 // supervised baseline on the labels only; SimCLR on all images with a linear probe trained jointly on the
@@ -25,9 +25,12 @@ struct CompareOptions {
   std::string study = "a";
   std::string data = "synthetic:train";  // labelled images (labels used only where the study says)
   std::string test = "synthetic:test";
-  std::string transfer;           // study A: another labelled test set (optional; see apply_defaults)
-  std::string unlabeled;          // study A: images for the patch task (default: data)
-  std::string probe_data;         // study A: labelled images the linear probes are fitted on (default: data)
+  std::string transfer;    // study A: another labelled test set (optional; see apply_defaults)
+  std::string unlabeled;   // study A: images for the patch task (default: data)
+  std::string probe_data;  // study A: labelled images the linear probes are fitted on (default: data)
+  // Study A: labelled images the patch encoder's probe is fitted on (default: probe_data); the study fitted
+  // it on STL-10 train, where the others' were fitted on CIFAR-10 train.
+  std::string patch_probe_data;
   int64_t labels_per_class = 20;  // study B
   // Study B's runs on the labelled images only (supervised, finetune, sgan supervised-only) see a few hundred
   // images: they get their own epoch count and a batch of at most 32 (64 for the SGAN), so that they take a

@@ -139,6 +139,7 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   CompareOptions a = tiny("a", dir);
   a.crop_min_scale = 0.5;
   a.transfer = "synthetic:transfer:30";
+  a.patch_probe_data = "synthetic:train:48";
   const nlohmann::json r = compare(a);
   std::vector<std::string> names;
   for (const auto& m : r["methods"]) {
@@ -152,6 +153,9 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
     // Every probe read the layer chosen on held-out training images, among convnet2's two.
     CHECK(m["layer_selection"]["top1"].size() == 2);
     CHECK(m["layer_selection"]["top1"].contains(m["layer"].get<std::string>()));
+    // The patch encoder's probe is fitted on its own labelled set; the others' on --data.
+    CHECK(m["splits"]["train"]["data"] ==
+          (m["name"] == "patch" ? "synthetic:train:48" : "synthetic:train:64"));
   }
   CHECK(names.front() == "simclr");
   CHECK(std::find(names.begin(), names.end(), "rotation") != names.end());
@@ -185,6 +189,7 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   // The settings the results depend on, the thread count among them, and not study B's.
   CHECK(r["config"]["threads"] == kernels::ComputeThreads(0).count());
   CHECK(r["config"]["probe_data"] == r["config"]["data"]);
+  CHECK(r["config"]["patch_probe_data"] == "synthetic:train:48");
   CHECK(!r["config"].contains("label_epochs"));
   CHECK(std::filesystem::exists(dir + "/results.json"));
   // A second run finds every run finished and only evaluates again.
