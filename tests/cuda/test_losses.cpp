@@ -76,10 +76,12 @@ TEST_CASE("bce_with_logits: the loss has the same bits on every run; n = 0 throw
   const int64_t n = 5000;
   const test::DeviceBuffer<float> x(test::cast<float>(test::random_vector(n, rng, -5, 5)));
   const test::DeviceBuffer<float> t(test::cast<float>(test::random_vector(n, rng, 0, 1)));
-  test::DeviceBuffer<float> a(1), b(1);
+  test::DeviceBuffer<float> a = test::DeviceBuffer<float>::poisoned(1),
+                            b = test::DeviceBuffer<float>::poisoned(1);
   dev::bce_with_logits_forward<float>(n, x.get(), t.get(), a.get());
   dev::bce_with_logits_forward<float>(n, x.get(), t.get(), b.get());
   const float va = a.download()[0], vb = b.download()[0];
+  CHECK(std::isfinite(va));  // written: the poison is NaN
   CHECK(std::memcmp(&va, &vb, sizeof(float)) == 0);
   CHECK_THROWS_AS(dev::bce_with_logits_forward<float>(0, x.get(), t.get(), a.get()), Error);
 }

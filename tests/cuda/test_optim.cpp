@@ -103,7 +103,8 @@ void sum_of_squares_suite() {
     CAPTURE(n);
     const std::vector<T> x = random_of<T>(n, rng);
     test::DeviceBuffer<T> dx(x);
-    test::DeviceBuffer<double> out = test::DeviceBuffer<double>::poisoned(1), again(1);
+    test::DeviceBuffer<double> out = test::DeviceBuffer<double>::poisoned(1),
+                               again = test::DeviceBuffer<double>::poisoned(1);
     dev::sum_of_squares<T>(n, dx.get(), out.get());
     dev::sum_of_squares<T>(n, dx.get(), again.get());
     const double want = kernels::cpu::sum_of_squares<T>(n, x.data());

@@ -61,12 +61,15 @@ TEST_CASE("elementwise ops with broadcasting, reductions and softmax run on CUDA
   const Tensor a = randn({7, 5}, 1), b = randn({5}, 2);
   check_op_on_cuda("add/mul broadcast", {a, b}, [](auto& v) { return mul(add(v[0], v[1]), v[1]); });
   check_op_on_cuda("relu/exp/div", {a, b}, [](auto& v) { return div(relu(v[0]), add(exp(v[1]), 1.0)); });
-  check_op_on_cuda("sum over dims", {randn({4, 6, 3}, 3)}, [](auto& v) { return sum(v[0], {0, 2}); });
+  check_op_on_cuda("sum over dims", {randn({4, 6, 3}, 3)}, [](auto& v) {
+    return weighted(sum(v[0], {0, 2}), 31);
+  });
   check_op_on_cuda("mean and max", {a}, [](auto& v) { return add(max(v[0], 1), mean(v[0], {1})); });
   check_op_on_cuda("softmax", {a}, [](auto& v) { return mul(softmax(v[0], 1), v[0]); });
   check_op_on_cuda("log_softmax on dim 0", {a}, [](auto& v) { return log_softmax(v[0], 0); });
   check_op_on_cuda("l2_normalize", {a}, [](auto& v) { return l2_normalize(v[0], 1); });
-  check_op_on_cuda("transpose + contiguous", {a}, [](auto& v) { return mul(v[0].t().contiguous(), 2.0); });
+  check_op_on_cuda("transpose + contiguous", {a},
+                   [](auto& v) { return weighted(v[0].t().contiguous(), 32); });
 }
 
 TEST_CASE("losses and NT-Xent run on CUDA as on the CPU, through autograd") {

@@ -205,14 +205,12 @@ TEST_CASE("ntxent: backward matches central finite differences of the forward (d
       };
       const int64_t total = c.two_n * c.d;
       const int64_t stride = c.coords >= total ? 1 : total / c.coords;
-      int checked = 0;
-      for (int64_t k = 0; k < total; k += stride, ++checked) {
+      for (int64_t k = 0; k < total; k += stride) {
         const double h = 1e-5 * std::max(1.0, std::abs(z[k]));
         const double fd = grad_loss * (loss_at(k, z[k] + h) - loss_at(k, z[k] - h)) / (2 * h);
         CAPTURE(k);
         CHECK(got.gz[k] == doctest::Approx(fd).epsilon(1e-6).scale(1e-2));
       }
-      CHECK(checked >= std::min<int64_t>(c.coords, total));
     }
 }
 

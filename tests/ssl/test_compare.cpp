@@ -192,7 +192,8 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   CHECK(r["config"]["patch_probe_data"] == "synthetic:train:48");
   CHECK(!r["config"].contains("label_epochs"));
   CHECK(std::filesystem::exists(dir + "/results.json"));
-  // A second run finds every run finished and only evaluates again.
+  // A second run finds every run finished and only evaluates again: the records, each epoch's seconds
+  // included, are the first run's, which an epoch trained again would not repeat.
   const nlohmann::json again = compare(a);
   CHECK(again["methods"][0]["metrics"] == r["methods"][0]["metrics"]);
   // ... but not one made with other settings.

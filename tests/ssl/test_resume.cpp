@@ -47,6 +47,14 @@ PretrainOptions tiny_run(const std::string& name, int64_t epochs) {
   return p;
 }
 
+// The epochs a resume restored are the checkpoint's records, not epochs trained again: a retrained epoch
+// would be timed anew, and its seconds would not be the killed run's to the bit (the losses would be).
+void check_restored(const std::vector<EpochMetrics>& resumed, const std::vector<EpochMetrics>& killed) {
+  REQUIRE(resumed.size() > killed.size());
+  for (size_t i = 0; i < killed.size(); ++i)
+    CHECK_MESSAGE(resumed[i].seconds == killed[i].seconds, "epoch ", i + 1, " was trained again");
+}
+
 }  // namespace
 
 TEST_CASE("the step schedule falls tenfold after a third and two thirds of the steps after warm-up") {
@@ -71,7 +79,7 @@ TEST_CASE("a run resumed after epoch 2 equals the uninterrupted run exactly") {
   REQUIRE(straight.size() == 3);
 
   PretrainOptions killed = tiny_run("resumed", 2);
-  pretrain(killed);
+  const std::vector<EpochMetrics> before_kill = pretrain(killed);
   const std::string ckpt = killed.out_dir + "/checkpoint.safetensors";
   const nn::TrainState after_two = nn::read_train_state(ckpt);
   CHECK(after_two.epoch == 2);
@@ -82,6 +90,7 @@ TEST_CASE("a run resumed after epoch 2 equals the uninterrupted run exactly") {
   resumed_opts.workers = 1;  // the loader's batches do not depend on the number of workers
   const std::vector<EpochMetrics> resumed = pretrain(resumed_opts);
   REQUIRE(resumed.size() == 3);
+  check_restored(resumed, before_kill);
   for (size_t i = 0; i < 3; ++i) {
     CHECK(resumed[i].epoch == int64_t(i + 1));
     CHECK_MESSAGE(resumed[i].loss == straight[i].loss, "epoch ", i + 1);  // exact, not approximate
@@ -128,12 +137,14 @@ TEST_CASE("a cosine run killed after epoch 2 and resumed equals the uninterrupte
   PretrainOptions killed = tiny_run("cosine_resumed", 3);
   killed.schedule = "cosine";
   killed.stop_after_epochs = 2;
-  REQUIRE(pretrain(killed).size() == 2);
+  const std::vector<EpochMetrics> before_kill = pretrain(killed);
+  REQUIRE(before_kill.size() == 2);
   killed.stop_after_epochs = 0;
   killed.resume = true;
   const std::vector<EpochMetrics> resumed = pretrain(killed);
   REQUIRE(resumed.size() == 3);
   REQUIRE(straight.size() == 3);
+  check_restored(resumed, before_kill);
   for (size_t i = 0; i < 3; ++i) {
     CHECK_MESSAGE(resumed[i].loss == straight[i].loss, "epoch ", i + 1);
     CHECK(resumed[i].lr == straight[i].lr);
@@ -227,7 +238,7 @@ TEST_CASE("a resumed run keeps the compute thread count it recorded, whatever th
   PretrainOptions killed = straight;
   killed.out_dir = (kRoot / "one_thread_resumed").string();
   killed.stop_after_epochs = 2;
-  pretrain(killed);
+  const std::vector<EpochMetrics> before_kill = pretrain(killed);
   std::ifstream config(killed.out_dir + "/config.json");
   CHECK(nlohmann::json::parse(config).at("threads") == 1);
   killed.stop_after_epochs = 0;
@@ -235,6 +246,7 @@ TEST_CASE("a resumed run keeps the compute thread count it recorded, whatever th
   killed.threads = 0;  // not given: the run's own count, not the process's 2
   const std::vector<EpochMetrics> resumed = pretrain(killed);
   REQUIRE(resumed.size() == 3);
+  check_restored(resumed, before_kill);
   for (size_t i = 0; i < 3; ++i) CHECK_MESSAGE(resumed[i].loss == expected[i].loss, "epoch ", i + 1);
   check_same_tensors(straight.out_dir + "/encoder.safetensors", killed.out_dir + "/encoder.safetensors");
 }
@@ -496,12 +508,14 @@ TEST_CASE(
     const std::vector<EpochMetrics> straight = pretrain(straight_opts);
     PretrainOptions killed = run("resumed");
     killed.stop_after_epochs = 2;
-    REQUIRE(pretrain(killed).size() == 2);
+    const std::vector<EpochMetrics> before_kill = pretrain(killed);
+    REQUIRE(before_kill.size() == 2);
     killed.stop_after_epochs = 0;
     killed.resume = true;
     const std::vector<EpochMetrics> resumed = pretrain(killed);
     REQUIRE(straight.size() == 3);
     REQUIRE(resumed.size() == 3);
+    check_restored(resumed, before_kill);
     for (size_t i = 0; i < 3; ++i) {
       CHECK_MESSAGE(resumed[i].loss == straight[i].loss, "epoch ", i + 1);
       CHECK(std::isfinite(resumed[i].loss));
