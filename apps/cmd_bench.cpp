@@ -356,7 +356,10 @@ void bench_input_pipeline(BenchOptions& o, int64_t size) {
           }
         },
         o.repeats);
-    report(o, {{"workload", augment_name}, {"median_ms", ms}, {"images_per_s", images.size() / (ms / 1e3)}});
+    report(o, {{"workload", augment_name},
+               {"median_ms", ms},
+               {"images_per_s", images.size() / (ms / 1e3)},
+               {"threads", 1}});  // the augmentation runs on the calling thread alone
   }
   const std::string loader_name = str_cat("loader_simclr_b256_", size, "px_2workers");
   if (size == 32 && o.filter.wants(loader_name)) {
@@ -377,9 +380,10 @@ void bench_input_pipeline(BenchOptions& o, int64_t size) {
           }
         },
         std::max(3, o.repeats / 2));
-    report(
-        o,
-        {{"workload", loader_name}, {"median_ms", ms}, {"images_per_s", 2.0 * dataset->size() / (ms / 1e3)}});
+    report(o, {{"workload", loader_name},
+               {"median_ms", ms},
+               {"images_per_s", 2.0 * dataset->size() / (ms / 1e3)},
+               {"threads", lo.workers}});  // its workers, not the compute threads
   }
 }
 

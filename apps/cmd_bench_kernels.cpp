@@ -84,7 +84,17 @@ Ceilings measure_ceilings(Device d, int repeats) {
 #endif
   const int64_t n = 1024, bytes = int64_t(1) << 28;
   std::vector<char> a(bytes, 1), b(bytes);
-  const double copy_ms = host_median_ms([&] { std::copy(a.begin(), a.end(), b.begin()); }, 5);
+  // Main memory's bandwidth: 256 MB copied by every compute thread, as the kernels run on all of them. A
+  // kernel whose data fit in the caches can beat it (a floor above 100%).
+  constexpr int64_t kChunks = 64;
+  const double copy_ms = host_median_ms(
+      [&] {
+#pragma omp parallel for schedule(static)
+        for (int64_t c = 0; c < kChunks; ++c)
+          std::copy(a.begin() + c * (bytes / kChunks), a.begin() + (c + 1) * (bytes / kChunks),
+                    b.begin() + c * (bytes / kChunks));
+      },
+      5);
   Generator gen(1);
   const Tensor x = Tensor::uniform({n, n}, -1, 1, gen), y = Tensor::uniform({n, n}, -1, 1, gen);
   Tensor z = Tensor::empty({n, n});

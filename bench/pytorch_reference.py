@@ -7,7 +7,8 @@ Usage: python3 bench/pytorch_reference.py [--threads N] [--repeats 10] [--json] 
 generic BLAS interface: install libopenblas0-openmp too, or its GEMM runs the reference BLAS at ~6 GFLOP/s
 and every ratio is meaningless. The script prints its GEMM figures first so this shows.)
 
-Each workload is defined exactly as in apps/cmd_bench.cpp: same shapes, same model, same optimizer, and
+Its workloads (gemm_n*, ntxent_*, simclr_step_* and depthwise_*; ssl bench has more, which it leaves out)
+are defined exactly as in apps/cmd_bench.cpp: same shapes, same model, same optimizer, and
 images/s counts images through the encoder (2 views x batch). Medians over repeats after warm-up. With
 --device cuda only the simclr_step workloads run, on the GPU, as `ssl bench --device cuda` runs them. The
 models are in bench/torch_models.py, with the C++ state_dict names; --check-params checks their parameter
@@ -93,7 +94,7 @@ def ntxent_composed(z, temperature):
     zn = F.normalize(z, dim=1)
     sim = zn @ zn.t() / temperature
     sim = sim.masked_fill(torch.eye(two_n, dtype=torch.bool, device=z.device), float("-inf"))
-    targets = torch.cat([torch.arange(n, two_n), torch.arange(0, n)]).to(z.device)
+    targets = torch.cat([torch.arange(n, two_n, device=z.device), torch.arange(0, n, device=z.device)])
     return F.cross_entropy(sim, targets)
 
 
@@ -135,7 +136,7 @@ def bench_simclr_step(args, model, batch, size):
         loss.backward()
         opt.step()
         if device.type == "cuda":
-            torch.cuda.synchronize()  # time the step's work, not its launch
+            torch.cuda.synchronize(device)  # time the step's work, not its launch
 
     ms, cpu_ms = median_times(step, max(3, args.repeats // 2))
     report(args, {"workload": name, "device": args.device, "median_ms": ms,
@@ -183,7 +184,8 @@ def bench_depthwise(args, batch=128, image_size=32):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=0,
-                   help="compute threads (0 = the library's default, as ssl bench's --threads 0)")
+                   help="compute threads (0 = OpenMP's default, as ssl bench's --threads 0: OMP_NUM_THREADS "
+                        "when set, else every CPU this process may run on)")
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.add_argument("--only", default="")
@@ -197,6 +199,8 @@ def main():
         return
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    elif "OMP_NUM_THREADS" not in os.environ:  # PyTorch's own default may be fewer (one per physical core)
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
     on_gpu = args.device != "cpu"
     # ssl's cuDNN convolutions and cuBLAS GEMMs run in plain FP32; PyTorch's convolutions default to TF32.
     torch.backends.cudnn.allow_tf32 = False
