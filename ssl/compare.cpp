@@ -276,22 +276,24 @@ nlohmann::json study_b(const CompareOptions& c) {
 void check_inputs(const CompareOptions& c) {
   data::OpenOptions open;
   open.image_size = c.image_size;
+  const auto test_set = data::open_dataset(c.test, open);
+  const auto transfer_set = c.transfer.empty() ? nullptr : data::open_dataset(c.transfer, open);
   // A probe's training set, and the test and transfer sets it is scored on.
   const auto check_probe_set = [&](const std::string& spec, const std::string& role) {
     const auto set = data::open_dataset(spec, open);
     check_evaluation_split(*set, spec, role);
     if (c.study == "a") check_layer_can_be_chosen(c, *set, spec);
-    check_evaluation_split(*data::open_dataset(c.test, open), c.test, "--test", set.get());
-    if (!c.transfer.empty())
-      check_evaluation_split(*data::open_dataset(c.transfer, open), c.transfer, "--transfer", set.get());
+    check_evaluation_split(*test_set, c.test, "--test", set.get());
+    if (transfer_set) check_evaluation_split(*transfer_set, c.transfer, "--transfer", set.get());
   };
   const std::string probe = c.probe_data.empty() || c.study == "b" ? c.data : c.probe_data;
   check_probe_set(probe, "the probes' training split");
-  if (c.study == "a" && !c.patch_probe_data.empty())
-    check_probe_set(c.patch_probe_data, "--patch-probe-data");
+  const bool patch_probe = c.study == "a" && !c.patch_probe_data.empty();
+  if (patch_probe) check_probe_set(c.patch_probe_data, "--patch-probe-data");
   // The sets pre-training alone reads (unlabelled is fine) are only opened, each once.
   for (const std::string& spec : {c.data, c.unlabeled, c.probe_data})
-    if (!spec.empty() && spec != probe) data::open_dataset(spec, open);
+    if (!spec.empty() && spec != probe && !(patch_probe && spec == c.patch_probe_data))
+      data::open_dataset(spec, open);
   // The probes read --layer only after each pre-training: a name the model lacks is refused now.
   if (!c.layer.empty() && c.layer != "best") nn::make_encoder(c.model, c.image_size)->layer_index(c.layer);
 }
