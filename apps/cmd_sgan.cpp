@@ -53,6 +53,7 @@ void check_generator_flags(const CLI::App& cmd, const SganOptions& o) {
   if (!o.unlabelled.empty()) return;
   for (const char* flag : {"--latent", "--feature-matching", "--unsupervised-weight", "--sample-every"})
     SSL_CHECK(cmd.count(flag) == 0, flag,
+              std::string_view(flag) == "--feature-matching" ? "/--no-feature-matching" : "",
               " is an option of the generator; with --unlabelled \"\" (the supervised-only variant) no "
               "generator trains");
 }

@@ -2,7 +2,8 @@
 # `cmake -DCOMMAND=program|a|b -DOUTCOME=refused|succeeded -DEXPECTED=regex -P cli_check.cmake`: the command
 # must end within a minute with the outcome asked for (refused: an error status, 1 to 127, not a signal or a
 # timeout; succeeded: status 0), and what it printed must match EXPECTED. COMMAND separates the program and
-# its arguments with '|' (a ';' would split the -D value); an empty argument stays one.
+# its arguments with '|' (a ';' would split the -D value); an empty argument stays one. What the command
+# printed is printed again, so that a test's FAIL_REGULAR_EXPRESSION can check it too.
 string(REPLACE "|" ";" command "${COMMAND}")
 # Each argument in a bracket argument: a plain list expansion would drop the empty ones.
 set(quoted "")
@@ -22,3 +23,5 @@ endif()
 if(NOT printed MATCHES "${EXPECTED}")
   message(FATAL_ERROR "expected output matching '${EXPECTED}', got (exit status ${status}):\n${printed}")
 endif()
+string(STRIP "${printed}" printed)
+message("${printed}")
