@@ -18,7 +18,7 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--study", o->study, "a or b")->required()->check(CLI::IsMember({"a", "b"}));
   cmd->add_option("--data", o->data,
                   "Labelled training images (a bad spec lists the accepted forms). Default: study a "
-                  "synthetic:train:2000 (about a minute on 2 cores; all 10,000 images: about 6), study b "
+                  "synthetic:train:2000 (about 1.5 minutes on 2 cores; all 10,000 images: about 7), study b "
                   "synthetic:train:2200, the study's scale: 20 labels per class and 2,000 unlabelled images "
                   "(about 5 minutes)");
   cmd->add_option("--test", o->test, "Test split")->capture_default_str();

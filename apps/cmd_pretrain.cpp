@@ -104,10 +104,11 @@ void add_pretrain_command(CLI::App& app) {
       "--joint-probe", o->joint_probe,
       "simclr: labelled data (e.g. synthetic:train@20) for a linear probe trained jointly on detached "
       "features; its accuracy is logged per epoch as train_top1");
-  cmd->add_option("--data", o->data,
-                  "Training images (labels used by supervised and finetune only): synthetic[:train|test], or "
-                  "a dataset spec; a bad spec "
-                  "lists them all")
+  cmd->add_option(
+         "--data", o->data,
+         "Training images (labels used by supervised and finetune only): synthetic[:train|test|transfer], or "
+         "a dataset spec; a bad spec "
+         "lists them all")
       ->capture_default_str();
   cmd->add_option("--model", o->model,
                   "Encoder architecture: convnet2, mobilenet_v1 (mobilenet_v1:ALPHA for a width multiplier), "

@@ -73,7 +73,8 @@ Tensor log_softmax(const Tensor& x, int64_t dim = -1);
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets);
 Tensor l2_normalize(const Tensor& x, int64_t dim = -1, double eps = 1e-12);
 // SimCLR's NT-Xent on projections z [2N, d] (rows i and i+N are the two views of one image), fused:
-// normalisation, cosine similarities / temperature, log-softmax over the 2N−1 others, mean over anchors.
+// normalisation, cosine similarities / temperature, log-softmax over the 2N−1 others (cross_view_only: over
+// the N rows of the other view, the positive among them), mean over anchors.
 Tensor ntxent(const Tensor& z, double temperature, bool cross_view_only = false);
 
 // ---- convolution, pooling, normalisation (core/ops/conv.cpp, pool.cpp, norm.cpp) ------------------------

@@ -118,8 +118,8 @@ Image RelabeledDataset::image(int64_t i) const { return base_->image(base_index(
 int64_t RelabeledDataset::label(int64_t i) const { return mapping_.map(base_->label(base_index(i))); }
 
 std::string RelabeledDataset::name() const {
-  return str_cat(base_->name(), " in the classes of the target (", size(), " images, ", num_classes(),
-                 " classes)");
+  return str_cat(base_->name(), " in the classes of the target (", size(), " images of the ",
+                 mapping_.matched_count(), " classes it shares with the target's ", num_classes(), ")");
 }
 
 }  // namespace ssl::data

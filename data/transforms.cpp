@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "data/dataset.h"
 #include "data/resample.h"
 #include "data/transforms_extra.h"
 #include "kernels/common/color.h"
@@ -26,6 +27,12 @@ Image Resize::apply(const Image& in, rng::Stream&) const {
 }
 
 std::string Resize::describe() const { return str_cat("Resize(", size_, ")"); }
+
+std::unique_ptr<Resize> resize_if_needed(const Dataset& dataset, int64_t size) {
+  if (dataset.size() == 0) return nullptr;
+  const Image first = dataset.image(0);
+  return first.h == size && first.w == size ? nullptr : std::make_unique<Resize>(size);
+}
 
 // ---- RandomResizedCrop -----------------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@
 
 namespace ssl::data {
 
+class Dataset;
+
 // Throws unless p is a probability (in [0, 1]); `who` names the transform in the message. For the random
 // transforms' constructors, here and in data/transforms_extra.h.
 void check_probability(double p, const char* who);
@@ -40,6 +42,10 @@ class Resize final : public Transform {
  private:
   int64_t size_;
 };
+
+// A Resize to size x size for a dataset whose images have another size (STL-10's 96 px for an encoder of
+// 32), judged by its first image; nullptr when they have that size already or the dataset is empty.
+std::unique_ptr<Resize> resize_if_needed(const Dataset& dataset, int64_t size);
 
 // Crops a random box covering `scale` of the area with aspect ratio (w/h) in `ratio` (drawn
 // log-uniformly) and resizes it to size x size. After 10 boxes that do not fit it falls back to the

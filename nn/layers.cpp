@@ -30,6 +30,13 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t kernel, Conv2dArgs a, bool with_
 
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, args); }
 
+std::shared_ptr<Conv2d> conv_kaiming_fan_out(int64_t in, int64_t out, int64_t kernel, Conv2dArgs args) {
+  auto c = std::make_shared<Conv2d>(in, out, kernel, args, /*bias=*/false);
+  NoGradGuard no_grad;
+  c->weight.copy_(Tensor::normal(c->weight.shape(), 0, std::sqrt(2.0 / double(out * kernel * kernel))));
+  return c;
+}
+
 BatchNorm::BatchNorm(int64_t channels, double momentum_, double eps_) : momentum(momentum_), eps(eps_) {
   weight = register_parameter("weight", Tensor::ones({channels}));
   bias = register_parameter("bias", Tensor::zeros({channels}));

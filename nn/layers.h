@@ -24,6 +24,11 @@ class Conv2d : public Module {
   Conv2dArgs args;
 };
 
+// A convolution without bias initialised as torchvision's ResNet and MobileNet are: kaiming_normal_(mode=
+// "fan_out", nonlinearity="relu"), N(0, std² = 2 / fan_out), where PyTorch's fan_out of a weight
+// [out, in/groups, k, k] is out·k·k (groups are not divided out).
+std::shared_ptr<Conv2d> conv_kaiming_fan_out(int64_t in, int64_t out, int64_t kernel, Conv2dArgs args);
+
 // Batch normalisation over [N, C] or [N, C, H, W] (one class serves BatchNorm1d and BatchNorm2d).
 class BatchNorm : public Module {
  public:
@@ -31,8 +36,9 @@ class BatchNorm : public Module {
   Tensor forward(const Tensor& x) override;
   // relu(forward(x)) through the fused op (core/ops.h batch_norm_relu): for the BN → ReLU pairs of models.
   Tensor forward_relu(const Tensor& x);
-  // relu(forward(conv.forward(x))) through conv2d_batch_norm_relu (core/ops.h), which takes the batch
-  // statistics from the convolution kernel instead of a pass over its output. conv must have no bias.
+  // relu(forward(conv.forward(x))) through conv2d_batch_norm_relu (core/ops.h), which, when training on the
+  // CPU on large enough planes, takes the batch statistics from the convolution kernel instead of a pass over
+  // its output. conv must have no bias.
   Tensor forward_conv_relu(const Conv2d& conv, const Tensor& x);
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double momentum, eps;

@@ -5,20 +5,6 @@
 namespace ssl::nn {
 
 namespace {
-// torchvision's nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu"): N(0, std² = 2 / fan_out),
-// where PyTorch's fan_out of a weight [out, in/groups, k, k] is out·k·k (groups are not divided out).
-void kaiming_normal_fan_out(Conv2d& conv) {
-  NoGradGuard no_grad;
-  const Shape& s = conv.weight.shape();
-  const double std = std::sqrt(2.0 / double(s[0] * s[2] * s[3]));
-  conv.weight.copy_(Tensor::normal(s, 0, std));
-}
-
-std::shared_ptr<Conv2d> conv_no_bias(int64_t in, int64_t out, int64_t k, Conv2dArgs a) {
-  auto c = std::make_shared<Conv2d>(in, out, k, a, /*bias=*/false);
-  kaiming_normal_fan_out(*c);
-  return c;
-}
 
 int64_t scaled(int64_t c, double width) {
   return std::max<int64_t>(1, static_cast<int64_t>(double(c) * width + 1e-9));
@@ -35,8 +21,8 @@ ConvBNReLU::ConvBNReLU(std::shared_ptr<Conv2d> conv, int64_t channels)
 Tensor ConvBNReLU::forward(const Tensor& x) { return bn_->forward_conv_relu(*conv_, x); }
 
 DepthwiseSeparableConv::DepthwiseSeparableConv(int64_t in, int64_t out, int64_t stride)
-    : depthwise_(conv_no_bias(in, in, 3, Conv2dArgs{stride, 1, in})),
-      pointwise_(conv_no_bias(in, out, 1, Conv2dArgs{1, 0, 1})),
+    : depthwise_(conv_kaiming_fan_out(in, in, 3, Conv2dArgs{stride, 1, in})),
+      pointwise_(conv_kaiming_fan_out(in, out, 1, Conv2dArgs{1, 0, 1})),
       bn_depthwise_(std::make_shared<BatchNorm>(in)),
       bn_pointwise_(std::make_shared<BatchNorm>(out)) {
   append(depthwise_);
@@ -47,8 +33,9 @@ DepthwiseSeparableConv::DepthwiseSeparableConv(int64_t in, int64_t out, int64_t 
   append(std::make_shared<ReLU>());
 }
 
-// Each BatchNorm takes its statistics from the convolution before it (the kernels record every output
-// plane's moments while it is in cache), so neither convolution's output is read twice.
+// Each convolution, BatchNorm and ReLU run as one op (conv2d_batch_norm_relu): when training on the CPU on
+// large enough planes, the convolution kernel records every output plane's moments while it is in cache, so
+// BatchNorm's statistics need no second pass over the convolution's output.
 Tensor DepthwiseSeparableConv::forward(const Tensor& x) {
   const Tensor h = bn_depthwise_->forward_conv_relu(*depthwise_, x);
   return bn_pointwise_->forward_conv_relu(*pointwise_, h);
@@ -67,7 +54,8 @@ MobileNetV1::MobileNetV1(int64_t image_size, double width, int64_t classes) {
   features = register_module("features", std::make_shared<Sequential>());
   int64_t c = scaled(32, width);
   const int64_t stem_stride = mobilenet_stem_stride(image_size);
-  features->append(std::make_shared<ConvBNReLU>(conv_no_bias(3, c, 3, Conv2dArgs{stem_stride, 1, 1}), c));
+  features->append(
+      std::make_shared<ConvBNReLU>(conv_kaiming_fan_out(3, c, 3, Conv2dArgs{stem_stride, 1, 1}), c));
   for (const auto& [out, stride] : blocks) {
     const int64_t o = scaled(out, width);
     features->append(std::make_shared<DepthwiseSeparableConv>(c, o, stride));

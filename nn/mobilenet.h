@@ -39,8 +39,8 @@ class ConvBNReLU : public Sequential {
 
 // depthwise 3×3 (groups = in, stride, padding 1, no bias) → BN → ReLU → pointwise 1×1 (no bias) → BN → ReLU,
 // as a Sequential with children 0..5 (0 and 3 are the convolutions, 1 and 4 the BNs, 2 and 5 the ReLUs).
-// forward fuses each BN with its ReLU (batch_norm_relu): one pass over the activation each way instead of
-// two, and the BN outputs are never stored. The depthwise convolution is a direct kernel
+// forward fuses each convolution with its BN and ReLU (conv2d_batch_norm_relu): one pass over the activation
+// each way instead of two, and the BN outputs are never stored. The depthwise convolution is a direct kernel
 // (kernels/cpu/depthwise.cpp), the pointwise one a GEMM over chunks of images (kernels/cpu/conv.cpp).
 class DepthwiseSeparableConv : public Sequential {
  public:

@@ -308,7 +308,8 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   }
   const double norm = std::sqrt(total);
   if (norm > max_norm) {
-    // A fresh tensor per parameter: two leaves may hold the same gradient tensor after backward.
+    // A fresh tensor per parameter rather than a scaling in place: backward gives each leaf a gradient of its
+    // own, but one installed with set_grad may be shared by two parameters or still be held by the caller.
     for (const Tensor& p : params)
       if (p.grad().defined()) Tensor(p).set_grad(mul(p.grad(), max_norm / (norm + 1e-6)));
   }

@@ -5,12 +5,8 @@
 namespace ssl::nn {
 
 namespace {
-// torchvision's nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu"): N(0, std² = 2 / (out·k·k)).
 std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding) {
-  auto c = std::make_shared<Conv2d>(in, out, k, Conv2dArgs{stride, padding, 1}, /*bias=*/false);
-  NoGradGuard no_grad;
-  c->weight.copy_(Tensor::normal(c->weight.shape(), 0, std::sqrt(2.0 / double(out * k * k))));
-  return c;
+  return conv_kaiming_fan_out(in, out, k, Conv2dArgs{stride, padding, 1});
 }
 
 std::shared_ptr<Sequential> make_layer(int64_t in, int64_t out, int64_t stride) {

@@ -13,8 +13,6 @@ using json = nlohmann::json;
 
 const std::string kModelPrefix = "model.";
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-
 // Where an optimizer's metadata is kept; its tensors are under the same name and a dot.
 std::string optimizer_key(const NamedOptimizer& o) {
   return o.name.empty() ? "optimizer" : "optimizer." + o.name;
@@ -78,7 +76,7 @@ OptimizerState parse_optimizer_state(const Metadata& meta, const std::map<std::s
   }
   const std::string prefix = key + ".";
   for (const auto& [name, t] : stored)
-    if (starts_with(name, prefix)) opt.tensors.emplace_back(name.substr(prefix.size()), t);
+    if (name.starts_with(prefix)) opt.tensors.emplace_back(name.substr(prefix.size()), t);
   return opt;
 }
 

@@ -119,8 +119,8 @@ void check_patch_encoder_fits_images(const CompareOptions& c) {
   const std::string on_patches = nn::size_dependent_design(c.model, patch);
   const std::string on_images = nn::size_dependent_design(c.model, c.image_size);
   SSL_CHECK(on_patches == on_images, "compare --study a: the patch task trains ", c.model, " on ", patch,
-            " px patches, where it has a ", on_patches, ", and the probe runs it on ", c.image_size,
-            " px images, where it has a ", on_images, "; choose another --model or --image-size");
+            " px patches (", on_patches, "), and the probe runs it on ", c.image_size, " px images (",
+            on_images, "); choose another --model or --image-size");
 }
 
 // --layer best chooses each probe's layer on a held-out fifth of every class of the probes' images: refused

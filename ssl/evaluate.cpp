@@ -22,7 +22,13 @@
 
 namespace ssl {
 
-bool is_random_encoder(const std::string& spec) { return spec.rfind("random:", 0) == 0; }
+constexpr std::string_view kRandomEncoderPrefix = "random:";
+
+bool is_random_encoder(const std::string& spec) { return spec.starts_with(kRandomEncoderPrefix); }
+
+std::string random_encoder_model(const std::string& spec) {
+  return is_random_encoder(spec) ? spec.substr(kRandomEncoderPrefix.size()) : "";
+}
 
 namespace {
 
@@ -63,7 +69,7 @@ std::string encoder_fingerprint(const std::string& spec) {
 nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t image_size, int64_t input_size) {
   if (is_random_encoder(spec)) {
     manual_seed(seed);
-    return nn::make_encoder(spec.substr(7), image_size);
+    return nn::make_encoder(random_encoder_model(spec), image_size);
   }
   const std::string path = spec + "/encoder.safetensors";
   nn::Metadata meta = encoder_metadata(spec);
@@ -72,8 +78,7 @@ nn::EncoderPtr load_encoder(const std::string& spec, uint64_t seed, int64_t imag
     const std::string then = nn::size_dependent_design(meta["model"], trained_size);
     const std::string now = nn::size_dependent_design(meta["model"], input_size);
     SSL_CHECK(then == now, "encoder '", spec, "': ", meta["model"], " trained at ", trained_size,
-              " px has a ", then, "; at ", input_size, " px it has a ", now,
-              ", another network for the same weights");
+              " px: ", then, "; at ", input_size, " px: ", now, ", another network for the same weights");
   }
   nn::EncoderPtr encoder = encoder_named_in(path, meta["model"], input_size > 0 ? input_size : trained_size);
   try {
@@ -356,7 +361,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
   check_eval_options(o);
   const Device device = Device::parse_present(o.device);
   // finetune builds its encoder by training, after the training split is known to be usable.
-  std::string model = is_random_encoder(o.encoder) ? o.encoder.substr(7) : "";
+  std::string model = random_encoder_model(o.encoder);
   int64_t image_size = o.image_size;
   nn::EncoderPtr encoder;
   if (o.protocol == "finetune") {

@@ -36,8 +36,9 @@ nn::EncoderPtr encoder_named_in(const std::string& path, const std::string& mode
 // changed.
 std::string encoder_fingerprint(const std::string& spec);
 
-// Whether an encoder spec names the untrained baseline, "random:MODEL".
+// Whether an encoder spec names the untrained baseline, "random:MODEL", and that MODEL ("" for a DIR).
 bool is_random_encoder(const std::string& spec);
+std::string random_encoder_model(const std::string& spec);
 
 // "DIR" (a pretrain or sgan output directory with encoder.safetensors) or "random:MODEL" (seeded
 // initialisation). input_size > 0 builds a trained encoder for that input size instead of the one it was

@@ -44,14 +44,9 @@ Features compute_features(nn::Encoder& encoder, const data::Dataset& dataset, in
   const Device device = encoder.device();
   opt.pin_memory = device.is_cuda();
   // Images of another size (STL-10's 96 px for an encoder trained at 32) are resized to the encoder's input.
-  std::unique_ptr<data::Resize> resize;
-  if (encoder.image_size > 0 && dataset.size() > 0) {
-    const data::Image first = dataset.image(0);
-    if (first.h != encoder.image_size || first.w != encoder.image_size) {
-      resize = std::make_unique<data::Resize>(encoder.image_size);
-      opt.transform = resize.get();
-    }
-  }
+  const std::unique_ptr<data::Resize> resize =
+      encoder.image_size > 0 ? data::resize_if_needed(dataset, encoder.image_size) : nullptr;
+  opt.transform = resize.get();
   data::Loader loader(dataset, opt);
   loader.start_epoch(0);
   std::vector<Tensor> xs, ys, images;

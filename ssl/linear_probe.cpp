@@ -43,6 +43,9 @@ LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t class
   SSL_CHECK(x_in.dim() == 2 && labels.dim() == 1 && x_in.size(0) == labels.size(0) && x_in.size(0) > 0,
             "LinearProbe: features [N, F] and labels [N] expected, got ", x_in.shape(), " and ",
             labels.shape());
+  SSL_CHECK(o.epochs >= 1 && o.batch_size >= 1 && o.lr > 0 && o.weight_decay >= 0,
+            "LinearProbe: expected epochs >= 1, batch size >= 1, lr > 0 and weight decay >= 0, got epochs ",
+            o.epochs, ", batch size ", o.batch_size, ", lr ", o.lr, ", weight decay ", o.weight_decay);
   Tensor x;  // the features standardised
   {
     NoGradGuard no_grad;

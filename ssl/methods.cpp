@@ -73,11 +73,7 @@ MethodSetup make_method(const PretrainOptions& o, const data::Dataset& data) {
           "; choose another --patch-size or --image-size)"));
     }
     m.model = std::make_shared<RelativePatch>(encoder, grid, o.patch.colour);
-    if (data.size() > 0) {
-      const data::Image first = data.image(0);
-      if (first.h != o.image_size || first.w != o.image_size)
-        m.augmentation = std::make_unique<data::Resize>(o.image_size);
-    }
+    m.augmentation = data::resize_if_needed(data, o.image_size);
     m.drop_last = false;
     return m;
   }
@@ -125,7 +121,7 @@ MethodSetup make_method(const PretrainOptions& o, const data::Dataset& data) {
             "unlabelled and test sets");
   std::string known;
   for (const std::string& name : method_names()) known += (known.empty() ? "" : ", ") + name;
-  throw Error(str_cat("pretrain: unknown method '", o.method, "'; available: ", known));
+  throw Error(str_cat("pretrain: unknown method '", o.method, "'; available: ", known, ", sgan"));
 }
 
 }  // namespace ssl

@@ -247,9 +247,9 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
   const Device device = Device::parse_present(o.device);  // before anything is written
   const std::string checkpoint_path = o.out_dir + "/" + kCheckpointFile;
   nlohmann::json saved_config;  // on resume, for the data check once the data is open
+  int64_t saved_epochs = 0;     // on resume, the epochs the run was planned for
   if (o.resume) {
-    const nn::TrainState state =
-        read_state_to_resume("pretrain", checkpoint_path, nn::kTrainStateFormat, o.epochs);
+    const nn::TrainState state = read_state_to_resume(checkpoint_path, nn::kTrainStateFormat, o.epochs);
     PretrainOptions saved = saved_options(state, checkpoint_path, pretrain_options_from_json);
     if (same_starting_encoder({saved.init, saved.init_fingerprint}, {o.init, o.init_fingerprint}))
       saved.init = o.init;
@@ -257,13 +257,7 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
     check_init_unchanged(checkpoint_path, {saved.init, saved.init_fingerprint}, {o.init, o.init_fingerprint});
     check_resume_options(saved, o, checkpoint_path);
     o.threads = threads_to_resume_with(o.threads, saved.threads, checkpoint_path, o.show_progress);
-    // The schedule is a function of the step and the run's length: a longer run lays it out again.
-    if (saved.epochs != o.epochs && o.schedule != "constant" && o.show_progress)
-      std::printf(
-          "pretrain: the run was planned for %lld epochs; its %s learning-rate schedule now spans %lld, "
-          "from the step it stopped at (the rate jumps there: this is not the run --epochs %lld from the "
-          "start would have made)\n",
-          (long long)saved.epochs, o.schedule.c_str(), (long long)o.epochs, (long long)o.epochs);
+    saved_epochs = saved.epochs;
   }
   const kernels::ComputeThreads threads(o.threads);
   o.threads = threads.count();
@@ -271,6 +265,13 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
   PretrainSetup setup = open_pretrain_setup(o, device, recorded_steps_per_epoch(saved_config));
   const nlohmann::json data_counts = counts_of(setup);
   if (o.resume) check_same_data(saved_config, data_counts, checkpoint_path);
+  // The schedule is a function of the step and the run's length: a longer run lays it out again.
+  if (o.resume && saved_epochs != o.epochs && o.schedule != "constant" && o.show_progress)
+    std::printf(
+        "pretrain: the run was planned for %lld epochs; its %s learning-rate schedule now spans %lld, "
+        "from the step it stopped at (the rate jumps there: this is not the run --epochs %lld from the "
+        "start would have made)\n",
+        (long long)saved_epochs, o.schedule.c_str(), (long long)o.epochs, (long long)o.epochs);
   nlohmann::json config = pretrain_options_json(o);
   config["data_counts"] = data_counts;
   PretextMethod& model = *setup.method.model;

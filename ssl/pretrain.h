@@ -15,7 +15,8 @@
 // Resume (`resume = true`): the run continues in out_dir from checkpoint.safetensors at the epoch after the
 // last completed one, with model, optimizer, schedule step, generator and metrics restored. Every option
 // must equal the saved config except `epochs` (may be raised: the schedule is then laid out over the new
-// total), `workers`, `device` and `show_progress` (none changes the results). The loader's order and
+// total), `workers`, `device`, `show_progress`, `threads` (another count changes the last bits from there
+// on) and, but for SimCLR, which alone reads it, `crop_min_scale`. The loader's order and
 // augmentation are pure functions of (seed, epoch, index), so on the CPU with the same thread count the
 // resumed losses and weights equal those of an uninterrupted run with the same `epochs`.
 #pragma once
@@ -50,7 +51,7 @@ struct PretrainOptions {
   // probe 80% with Adam against 66% with SGD at lr 0.06); SGD with momentum 0.9 remains available.
   std::string optimizer = "adam";   // adam, adamw, sgd (momentum 0.9) or lars (momentum 0.9, eta 0.001)
   double lr = 1e-3;                 // peak learning rate, reached after the warm-up
-  std::string schedule = "cosine";  // cosine (to 0 at the last step), step or constant
+  std::string schedule = "cosine";  // cosine (to 0 just after the last step), step or constant
   double weight_decay = 1e-6;
   int64_t warmup_epochs = 1;
   uint64_t seed = 0;
@@ -90,15 +91,15 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& options);
 // stopped.
 void pretrain_or_continue(PretrainOptions options);
 
-// config.json's content (every option that shapes the results, plus workers and device), and back; keys
-// absent from `j` keep their defaults. out_dir, resume and show_progress are not part of it.
+// config.json's content (every option that shapes the results, plus workers, device and threads), and back;
+// keys absent from `j` keep their defaults. out_dir, resume and show_progress are not part of it.
 nlohmann::json pretrain_options_json(const PretrainOptions& o);
 PretrainOptions pretrain_options_from_json(const nlohmann::json& j);
 
 // The options saved in DIR/checkpoint.safetensors, with out_dir = DIR and resume = true.
 PretrainOptions resume_options(const std::string& dir);
 // Throws ssl::Error naming `source` and every option of `o` that differs from `saved`, other than epochs,
-// workers and device.
+// workers, device, threads and (but for SimCLR) crop_min_scale.
 void check_resume_options(const PretrainOptions& saved, const PretrainOptions& o, const std::string& source);
 
 }  // namespace ssl

@@ -15,10 +15,15 @@
 
 namespace ssl {
 
-nn::TrainState read_state_to_resume(const std::string& command, const std::string& checkpoint_path,
-                                    const std::string& format, int64_t epochs, bool complete_ok) {
-  SSL_CHECK(std::filesystem::exists(checkpoint_path), command, ": cannot resume: no checkpoint '",
-            checkpoint_path, "'");
+void check_checkpoint_to_resume(const std::string& checkpoint_path) {
+  SSL_CHECK(std::filesystem::exists(checkpoint_path), "cannot resume: no checkpoint '", checkpoint_path,
+            "' (one is written as each epoch ends: a run stopped in its first epoch has none, and is started "
+            "again without --resume)");
+}
+
+nn::TrainState read_state_to_resume(const std::string& checkpoint_path, const std::string& format,
+                                    int64_t epochs, bool complete_ok) {
+  check_checkpoint_to_resume(checkpoint_path);
   nn::TrainState state = nn::read_train_state(checkpoint_path, format);
   SSL_CHECK(state.epoch < epochs || (complete_ok && state.epoch == epochs), checkpoint_path,
             ": the run has already completed ", state.epoch, " epochs; pass --epochs above ", state.epoch,

@@ -16,12 +16,15 @@ namespace ssl {
 // The file in a run's directory that holds its training state, rewritten after every epoch.
 inline constexpr const char* kCheckpointFile = "checkpoint.safetensors";
 
+// Refuses to resume from `checkpoint_path` when it does not exist, saying why a run may have none.
+void check_checkpoint_to_resume(const std::string& checkpoint_path);
+
 // The training state saved in `checkpoint_path` (format `format`), read from the file's header, for a run
-// about to resume: refused, naming `command`, when there is no checkpoint or when the saved run has already
-// completed `epochs` epochs (more than `epochs` when `complete_ok`: a run that only has its scoring left).
-// Called before anything is built or config.json is overwritten.
-nn::TrainState read_state_to_resume(const std::string& command, const std::string& checkpoint_path,
-                                    const std::string& format, int64_t epochs, bool complete_ok = false);
+// about to resume: refused when there is no checkpoint or when the saved run has already completed `epochs`
+// epochs (more than `epochs` when `complete_ok`: a run that only has its scoring left). Called before
+// anything is built or config.json is overwritten.
+nn::TrainState read_state_to_resume(const std::string& checkpoint_path, const std::string& format,
+                                    int64_t epochs, bool complete_ok = false);
 
 // The options a checkpoint's `state` (read from `path`) was saved with: its config, read back by `from_json`
 // (pretrain_options_from_json, sgan_options_from_json). A malformed config is an ssl::Error naming `path`.
@@ -42,6 +45,7 @@ template <class Options>
 Options options_to_resume(const std::string& dir, const std::string& format,
                           Options (*from_json)(const nlohmann::json&)) {
   const std::string path = dir + "/" + kCheckpointFile;
+  check_checkpoint_to_resume(path);
   Options o = saved_options(nn::read_train_state(path, format), path, from_json);
   o.out_dir = dir;
   o.resume = true;

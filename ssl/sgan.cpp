@@ -230,7 +230,7 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& given) {
     // resumes with no epoch to run.
     const bool unscored = !std::filesystem::exists(o.out_dir + "/results.json");
     const nn::TrainState state =
-        read_state_to_resume("sgan", checkpoint_path, nn::kSganTrainStateFormat, o.epochs, unscored);
+        read_state_to_resume(checkpoint_path, nn::kSganTrainStateFormat, o.epochs, unscored);
     SganOptions saved = saved_options(state, checkpoint_path, sgan_options_from_json);
     if (same_starting_encoder({saved.init_discriminator, saved.init_fingerprint},
                               {o.init_discriminator, o.init_fingerprint}))

@@ -146,14 +146,14 @@ std::vector<SganEpochMetrics> train_sgan(const SganOptions& options);
 // is the run's name in what is printed.
 void sgan_or_continue(SganOptions options, const std::string& name);
 
-// config.json's content (every option that shapes the results, plus workers, device and sample_every), and
-// back; keys absent from `j` keep their defaults.
+// config.json's content (every option that shapes the results, plus workers, device, threads and
+// sample_every), and back; keys absent from `j` keep their defaults.
 nlohmann::json sgan_options_json(const SganOptions& o);
 SganOptions sgan_options_from_json(const nlohmann::json& j);
 // The options saved in DIR/checkpoint.safetensors, with out_dir = DIR and resume = true.
 SganOptions sgan_resume_options(const std::string& dir);
 // Throws ssl::Error naming `source` and every option that differs from `saved`, other than epochs, workers,
-// device and sample_every.
+// device, threads and sample_every.
 void check_sgan_resume_options(const SganOptions& saved, const SganOptions& o, const std::string& source);
 
 }  // namespace ssl

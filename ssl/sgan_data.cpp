@@ -29,8 +29,7 @@ std::unique_ptr<data::Transform> resize_for(const data::Dataset& d, int64_t size
   const data::Image first = d.image(0);
   SSL_CHECK(first.c == 3, "sgan: ", d.name(), " has ", first.c,
             "-channel images; the networks take 3 channels");
-  if (first.h == size && first.w == size) return nullptr;
-  return std::make_unique<data::Resize>(size);
+  return data::resize_if_needed(d, size);
 }
 
 }  // namespace

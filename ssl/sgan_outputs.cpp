@@ -98,11 +98,9 @@ void write_samples(nn::SganGenerator& g, const Tensor& z, const std::string& pat
   data::write_png(path, data::make_image_grid(images, {}, grid));
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-
 // The model name of an encoder spec (DIR or random:MODEL), for the exported encoder's metadata.
 std::string encoder_model_name(const std::string& spec) {
-  if (starts_with(spec, "random:")) return spec.substr(7);
+  if (is_random_encoder(spec)) return random_encoder_model(spec);
   return encoder_metadata(spec).at("model");
 }
 

@@ -11,7 +11,7 @@ namespace ssl {
 namespace detail {
 
 kernels::Conv2dShape conv2d_shape(const Tensor& x, const Tensor& w, const Tensor& bias, Conv2dArgs a) {
-  check_inputs("conv2d", {x, w}, /*cuda_ok=*/true);
+  check_inputs("conv2d", {x, w});
   check_same_dtype("conv2d", x, w);
   SSL_CHECK(x.dim() == 4 && w.dim() == 4, "conv2d: expected x [N, C, H, W] and w [O, C/groups, kH, kW], got ",
             x.shape(), " and ", w.shape());
@@ -21,7 +21,7 @@ kernels::Conv2dShape conv2d_shape(const Tensor& x, const Tensor& w, const Tensor
   SSL_CHECK(a.stride >= 1 && a.padding >= 0, "conv2d: stride ", a.stride, " and padding ", a.padding,
             " must be >= 1 and >= 0");
   if (bias.defined()) {
-    check_inputs("conv2d", {x, bias}, /*cuda_ok=*/true);
+    check_inputs("conv2d", {x, bias});
     check_same_dtype("conv2d", x, bias);
     SSL_CHECK(bias.dim() == 1 && bias.size(0) == w.size(0), "conv2d: bias of shape ", bias.shape(), " for ",
               w.size(0), " output channels");

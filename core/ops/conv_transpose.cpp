@@ -9,7 +9,7 @@ namespace ssl {
 // d conv_transpose2d: gx = the ordinary convolution of g with w, gw = the correlation of x with g, gb = Σ g
 Tensor conv_transpose2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in,
                         ConvTranspose2dArgs a) {
-  detail::check_inputs("conv_transpose2d", {x_in, w_in}, /*cuda_ok=*/true);
+  detail::check_inputs("conv_transpose2d", {x_in, w_in});
   detail::check_same_dtype("conv_transpose2d", x_in, w_in);
   SSL_CHECK(x_in.dim() == 4 && w_in.dim() == 4,
             "conv_transpose2d: expected x [N, C_in, H, W] and w [C_in, C_out/groups, kH, kW], got ",
@@ -22,7 +22,7 @@ Tensor conv_transpose2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bi
             a.output_padding, " (need stride >= 1, padding >= 0, 0 <= output_padding < stride)");
   const int64_t c_out = w_in.size(1) * a.groups;
   if (bias_in.defined()) {
-    detail::check_inputs("conv_transpose2d", {x_in, bias_in}, /*cuda_ok=*/true);
+    detail::check_inputs("conv_transpose2d", {x_in, bias_in});
     detail::check_same_dtype("conv_transpose2d", x_in, bias_in);
     SSL_CHECK(bias_in.dim() == 1 && bias_in.size(0) == c_out, "conv_transpose2d: bias of shape ",
               bias_in.shape(), " for ", c_out, " output channels");

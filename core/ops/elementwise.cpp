@@ -12,7 +12,7 @@ using kernels::UnaryOp;
 namespace {
 
 Tensor run_binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& b, double param = 0) {
-  detail::check_inputs(name, {a, b}, /*cuda_ok=*/true);
+  detail::check_inputs(name, {a, b});
   detail::check_same_dtype(name, a, b);
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor y = Tensor::empty(shape, a.dtype(), a.device());
@@ -34,7 +34,7 @@ Tensor run_binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& 
 }
 
 Tensor run_unary(const char* name, UnaryOp op, const Tensor& x, double param = 0) {
-  detail::check_inputs(name, {x}, /*cuda_ok=*/true);
+  detail::check_inputs(name, {x});
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_floating(x.dtype(), name, [&]<class T>() {
     detail::on_device(

@@ -15,7 +15,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   Shape shape = first.shape();
   shape[dim] = 0;
   for (const Tensor& x : xs) {
-    detail::check_inputs("cat", {first, x}, /*cuda_ok=*/true);
+    detail::check_inputs("cat", {first, x});
     detail::check_same_dtype("cat", first, x);
     bool ok = x.dim() == first.dim();
     for (int64_t d = 0; ok && d < x.dim(); ++d) ok = d == dim || x.size(d) == first.size(d);
@@ -72,7 +72,7 @@ void check_index_tensor(const char* op, const Tensor& index) {
 
 // d index_select = g added back at the selected positions (index_add)
 Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
-  detail::check_inputs("index_select", {x_in, index_in}, /*cuda_ok=*/true);
+  detail::check_inputs("index_select", {x_in, index_in});
   check_index_tensor("index_select", index_in);
   SSL_CHECK(index_in.dim() == 1, "index_select: expected a 1-D index, got shape ", index_in.shape());
   dim = wrap_dim(dim, x_in.dim(), "index_select");
@@ -117,7 +117,7 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
 
 // d gather = g scattered back (scatter_add)
 Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
-  detail::check_inputs("gather", {x_in, index_in}, /*cuda_ok=*/true);
+  detail::check_inputs("gather", {x_in, index_in});
   check_index_tensor("gather", index_in);
   dim = wrap_dim(dim, x_in.dim(), "gather");
   bool ok = index_in.dim() == x_in.dim();

@@ -20,7 +20,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, double label_s
 
 // d bce: gx = (sigmoid(x) − t) · g / n, gt = −x · g / n
 Tensor binary_cross_entropy_with_logits(const Tensor& logits_in, const Tensor& targets_in) {
-  detail::check_inputs("binary_cross_entropy_with_logits", {logits_in, targets_in}, /*cuda_ok=*/true);
+  detail::check_inputs("binary_cross_entropy_with_logits", {logits_in, targets_in});
   detail::check_same_dtype("binary_cross_entropy_with_logits", logits_in, targets_in);
   SSL_CHECK(logits_in.shape() == targets_in.shape(), "binary_cross_entropy_with_logits: logits ",
             logits_in.shape(), " and targets ", targets_in.shape(), " differ in shape");

@@ -78,7 +78,7 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in, const Tensor& bias
 
 // d(a @ b) = (g @ bᵀ, aᵀ @ g)
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  detail::check_inputs("matmul", {a, b}, /*cuda_ok=*/true);
+  detail::check_inputs("matmul", {a, b});
   detail::check_same_dtype("matmul", a, b);
   SSL_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: expected matrices, got shapes ", a.shape(), " and ",
             b.shape());
@@ -100,12 +100,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
 // y = x wᵀ + bias: d = (g w, gᵀ x, Σ_rows g)
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
-  detail::check_inputs("linear", {x, w}, /*cuda_ok=*/true);
+  detail::check_inputs("linear", {x, w});
   detail::check_same_dtype("linear", x, w);
   SSL_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1),
             "linear: expected x [N, in] and w [out, in], got ", x.shape(), " and ", w.shape());
   if (bias.defined()) {
-    detail::check_inputs("linear", {x, bias}, /*cuda_ok=*/true);  // a bias on another device
+    detail::check_inputs("linear", {x, bias});  // a bias on another device
     detail::check_same_dtype("linear", x, bias);
     SSL_CHECK(bias.dim() == 1 && bias.size(0) == w.size(0), "linear: bias of shape ", bias.shape(), " for ",
               w.size(0), " outputs");

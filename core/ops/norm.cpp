@@ -24,14 +24,14 @@ struct BatchNormSizes {
 // Checks batch norm's arguments; returns x viewed as [n, c, hw].
 BatchNormSizes check_batch_norm(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                 const Tensor& running_mean, const Tensor& running_var, bool training) {
-  detail::check_inputs(op, {x}, /*cuda_ok=*/true);
+  detail::check_inputs(op, {x});
   SSL_CHECK(x.dim() == 2 || x.dim() == 4, op, ": expected x [N, C] or [N, C, H, W], got ", x.shape());
   const int64_t n = x.size(0), c = x.size(1), hw = x.numel() / std::max<int64_t>(1, n * c);
   for (const Tensor* p : std::initializer_list<const Tensor*>{&gamma, &beta, &running_mean, &running_var}) {
     if (p->defined()) {
       SSL_CHECK(p->dim() == 1 && p->size(0) == c, op, ": per-channel tensor of shape ", p->shape(), " for ",
                 c, " channels");
-      detail::check_inputs(op, {x, *p}, /*cuda_ok=*/true);  // parameters and statistics on x's device
+      detail::check_inputs(op, {x, *p});  // parameters and statistics on x's device
       detail::check_same_dtype(op, x, *p);
     }
   }
@@ -248,7 +248,7 @@ Tensor conv2d_batch_norm_relu(const Tensor& x, const Tensor& w, Conv2dArgs args,
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   SSL_CHECK(p >= 0 && p < 1, "dropout: probability ", p, " outside [0, 1)");
   if (!training || p == 0) return x;
-  detail::check_inputs("dropout", {x}, /*cuda_ok=*/true);
+  detail::check_inputs("dropout", {x});
   // The mask is drawn on the host (the same mask on every device), then moved to x's device.
   Tensor mask = Tensor::uniform(x.shape(), 0, 1, gen, x.dtype());
   dispatch_floating(x.dtype(), "dropout", [&]<class T>() {

@@ -11,7 +11,7 @@ namespace ssl {
 // comment derives it and the tiling that computes it). The CPU kernel takes g by value; the CUDA kernel reads
 // it where it lies, on the device, so that a step never waits for the GPU.
 Tensor ntxent(const Tensor& z_in, double temperature, bool cross_view_only) {
-  detail::check_inputs("ntxent", {z_in}, /*cuda_ok=*/true);
+  detail::check_inputs("ntxent", {z_in});
   SSL_CHECK(z_in.dim() == 2 && z_in.size(0) >= 2 && z_in.size(0) % 2 == 0,
             "ntxent: expected projections [2N, d] (two views of N images), got ", z_in.shape());
   SSL_CHECK(temperature > 0, "ntxent: temperature must be > 0, got ", temperature);

@@ -33,17 +33,14 @@ T* ptr_or_null(Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
-// Every input defined and all on one device. `cuda_ok`: whether the op has CUDA kernels (the ops that do not
-// yet say so instead of failing somewhere inside).
-inline void check_inputs(const char* op, std::initializer_list<Tensor> ts, bool cuda_ok = false) {
+// Every input defined and all on one device.
+inline void check_inputs(const char* op, std::initializer_list<Tensor> ts) {
   const Tensor* first = nullptr;
   for (const Tensor& t : ts) {
     SSL_CHECK(t.defined(), op, ": an input is undefined");
     if (!first) first = &t;
     SSL_CHECK(t.device() == first->device(), op, ": inputs are on different devices (", first->device().str(),
               " and ", t.device().str(), ")");
-    SSL_CHECK(cuda_ok || t.device().is_cpu(), op,
-              ": no CUDA kernel for this op yet; move the tensors to the CPU");
   }
 }
 

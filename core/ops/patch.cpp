@@ -7,7 +7,7 @@
 namespace ssl {
 
 Tensor patch_crop(const Tensor& images_in, const Tensor& offsets_in, int64_t patch) {
-  detail::check_inputs("patch_crop", {images_in, offsets_in}, /*cuda_ok=*/true);
+  detail::check_inputs("patch_crop", {images_in, offsets_in});
   SSL_CHECK(images_in.dim() == 4 && offsets_in.dim() == 3 && offsets_in.size(2) == 2 &&
                 offsets_in.size(0) == images_in.size(0),
             "patch_crop: expected images [N, C, H, W] and offsets [N, K, 2], got ", images_in.shape(),

@@ -23,7 +23,7 @@ kernels::Pool2dShape pool_shape(const char* op, const Tensor& x, int64_t kernel,
 
 // d max_pool2d: each output's gradient goes to the input it picked
 Tensor max_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t padding) {
-  detail::check_inputs("max_pool2d", {x_in}, /*cuda_ok=*/true);
+  detail::check_inputs("max_pool2d", {x_in});
   const kernels::Pool2dShape s = pool_shape("max_pool2d", x_in, kernel, stride, padding);
   const Tensor x = x_in.detach().contiguous();
   Tensor y = Tensor::empty({s.n, s.c, s.out_h(), s.out_w()}, x.dtype(), x.device());
@@ -51,7 +51,7 @@ Tensor max_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t pa
 
 // d avg_pool2d: each output's gradient is shared equally by its window
 Tensor avg_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t padding) {
-  detail::check_inputs("avg_pool2d", {x_in}, /*cuda_ok=*/true);
+  detail::check_inputs("avg_pool2d", {x_in});
   const kernels::Pool2dShape s = pool_shape("avg_pool2d", x_in, kernel, stride, padding);
   const Tensor x = x_in.detach().contiguous();
   Tensor y = Tensor::empty({s.n, s.c, s.out_h(), s.out_w()}, x.dtype(), x.device());
@@ -75,7 +75,7 @@ Tensor avg_pool2d(const Tensor& x_in, int64_t kernel, int64_t stride, int64_t pa
 
 // d adaptive_avg_pool2d: as avg_pool2d, with PyTorch's (possibly overlapping) bins
 Tensor adaptive_avg_pool2d(const Tensor& x_in, int64_t out_h, int64_t out_w) {
-  detail::check_inputs("adaptive_avg_pool2d", {x_in}, /*cuda_ok=*/true);
+  detail::check_inputs("adaptive_avg_pool2d", {x_in});
   SSL_CHECK(x_in.dim() == 4 && out_h >= 1 && out_w >= 1,
             "adaptive_avg_pool2d: expected x [N, C, H, W] and an output ", "size >= 1, got ", x_in.shape(),
             " and ", out_h, "x", out_w);

@@ -61,7 +61,7 @@ Tensor sum_forward(const Tensor& x_in, const std::vector<int64_t>& dims, bool ke
 
 // d sum(x) = g broadcast back over the reduced dims
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
-  detail::check_inputs("sum", {x}, /*cuda_ok=*/true);
+  detail::check_inputs("sum", {x});
   const std::vector<int64_t> dims = normalise_dims("sum", dims_in, x.dim());
   if (dims.empty()) return x.clone();
   Tensor y;
@@ -101,7 +101,7 @@ struct MaxResult {
   int64_t outer, r, inner;
 };
 MaxResult max_forward(const Tensor& x_in, int64_t dim, bool keepdim) {
-  detail::check_inputs("max", {x_in}, /*cuda_ok=*/true);
+  detail::check_inputs("max", {x_in});
   dim = wrap_dim(dim, x_in.dim(), "max");
   SSL_CHECK(x_in.size(dim) > 0, "max: dim ", dim, " of ", x_in.shape(), " is empty");
   Tensor x = x_in.detach().contiguous();

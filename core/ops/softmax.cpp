@@ -21,7 +21,7 @@ Tensor along_dim(const char* op_name, const Tensor& x, int64_t dim, Op op) {
 
 // d softmax: gx = y ⊙ (g − Σ g y)
 Tensor softmax(const Tensor& x_in, int64_t dim) {
-  detail::check_inputs("softmax", {x_in}, /*cuda_ok=*/true);
+  detail::check_inputs("softmax", {x_in});
   return along_dim("softmax", x_in, dim, [](const Tensor& x_view) {
     const Tensor x = x_view.contiguous();
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -52,7 +52,7 @@ Tensor softmax(const Tensor& x_in, int64_t dim) {
 
 // d log_softmax: gx = g − exp(y) Σ g
 Tensor log_softmax(const Tensor& x_in, int64_t dim) {
-  detail::check_inputs("log_softmax", {x_in}, /*cuda_ok=*/true);
+  detail::check_inputs("log_softmax", {x_in});
   return along_dim("log_softmax", x_in, dim, [](const Tensor& x_view) {
     const Tensor x = x_view.contiguous();
     Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -84,7 +84,7 @@ Tensor log_softmax(const Tensor& x_in, int64_t dim) {
 
 // d cross_entropy: (softmax − onehot) · g / N
 Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
-  detail::check_inputs("cross_entropy", {logits_in, targets_in}, /*cuda_ok=*/true);
+  detail::check_inputs("cross_entropy", {logits_in, targets_in});
   SSL_CHECK(logits_in.dim() == 2, "cross_entropy: expected logits [N, C], got ", logits_in.shape());
   SSL_CHECK(
       targets_in.dtype() == DType::i64 && targets_in.dim() == 1 && targets_in.size(0) == logits_in.size(0),
@@ -129,7 +129,7 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
 
 // d (x/‖x‖): gx = (g − y (y·g)) / ‖x‖
 Tensor l2_normalize(const Tensor& x_in, int64_t dim, double eps) {
-  detail::check_inputs("l2_normalize", {x_in}, /*cuda_ok=*/true);
+  detail::check_inputs("l2_normalize", {x_in});
   return along_dim("l2_normalize", x_in, dim, [eps](const Tensor& x_view) {
     const Tensor x = x_view.contiguous();
     const int64_t rows = rows_of(x), cols = x.size(-1);

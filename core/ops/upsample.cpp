@@ -9,7 +9,7 @@ namespace ssl {
 
 // d upsample_nearest2d: each input pixel receives the sum of its scale × scale block of g
 Tensor upsample_nearest2d(const Tensor& x_in, int64_t scale) {
-  detail::check_inputs("upsample_nearest2d", {x_in}, /*cuda_ok=*/true);
+  detail::check_inputs("upsample_nearest2d", {x_in});
   SSL_CHECK(x_in.dim() == 4 && scale >= 1,
             "upsample_nearest2d: expected x [N, C, H, W] and a scale >= 1, got ", x_in.shape(), " and ",
             scale);

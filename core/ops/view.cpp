@@ -46,7 +46,7 @@ Tensor Tensor::contiguous() const {
 }
 
 Tensor Tensor::clone() const {
-  detail::check_inputs("clone", {*this}, /*cuda_ok=*/true);
+  detail::check_inputs("clone", {*this});
   Tensor y = empty(shape(), dtype(), device());
   {
     NoGradGuard g;

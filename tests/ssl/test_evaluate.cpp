@@ -107,8 +107,8 @@ TEST_CASE("load_encoder: another input size is refused where the model is built 
   CHECK(load_encoder(mobilenet, 0, 32, 48)->image_size == 48);  // stride 1 at both sizes
   CHECK_THROWS_WITH_AS(
       load_encoder(mobilenet, 0, 32, 96),
-      doctest::Contains("mobilenet_v1:0.25 trained at 32 px has a stem stride 1; at 96 px it "
-                        "has a stem stride 2, another network for the same weights"),
+      doctest::Contains("mobilenet_v1:0.25 trained at 32 px: stem stride 1; at 96 px: stem stride 2, "
+                        "another network for the same weights"),
       ssl::Error);
   // ConvNet2 is the same network at every size.
   CHECK(load_encoder(save("convnet2", 32), 0, 32, 96)->image_size == 96);

@@ -34,6 +34,15 @@ TEST_CASE("linear probe: separable clusters are classified, and Top-5 of 3 class
   CHECK(t.top5 == 1.0);
 }
 
+TEST_CASE("linear probe: options out of range are refused, naming them") {
+  const auto [x, y] = clusters(6, 1.0);
+  for (const LinearProbeOptions bad : {LinearProbeOptions{.epochs = 0}, LinearProbeOptions{.batch_size = 0},
+                                       LinearProbeOptions{.batch_size = -4}, LinearProbeOptions{.lr = 0},
+                                       LinearProbeOptions{.weight_decay = -1}})
+    CHECK_THROWS_WITH_AS(LinearProbe(x, y, 3, bad), doctest::Contains("LinearProbe: expected epochs >= 1"),
+                         ssl::Error);
+}
+
 TEST_CASE("linear probe: features of any overall scale give the same predictions") {
   // A randomly initialised deep encoder in eval mode can give features as small as 1e-17 (MobileNetV1); a
   // fixed variance floor would flatten them to zero and the probe would predict one class.

@@ -31,7 +31,11 @@ TEST_CASE("top-k accuracy counts ranks") {
 TEST_CASE("bad options give clear errors") {
   PretrainOptions p;
   p.method = "byol";
-  CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("unknown method 'byol'"), ssl::Error);
+  CHECK_THROWS_WITH_AS(
+      pretrain(p),
+      doctest::Contains("unknown method 'byol'; available: simclr, rotation, supervised, finetune, "
+                        "context, patch, sgan"),
+      ssl::Error);
   p.method = "sgan";  // a method of the command line's, with a runner of its own
   CHECK_THROWS_WITH_AS(pretrain(p), doctest::Contains("the SGAN trains with train_sgan"), ssl::Error);
   EvalOptions e;
