@@ -140,15 +140,16 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--warmup-epochs", o->warmup_epochs, "Warm-up epochs (at most half of the run's steps)")
       ->capture_default_str()
       ->check(non_negative_number());
+  // Similarities over the temperature are float logits: bounded so that they stay far from overflow.
   cmd->add_option("--temperature", o->simclr.temperature, "NT-Xent temperature")
       ->capture_default_str()
-      ->check(positive_number());
+      ->check(number_in(1e-4, 1e4));
   cmd->add_option("--head-hidden", o->simclr.head_hidden, "Projection head hidden width")
       ->capture_default_str()
-      ->check(positive_number());
+      ->check(number_in(1, 1 << 16));
   cmd->add_option("--head-out", o->simclr.head_out, "Projection width")
       ->capture_default_str()
-      ->check(positive_number());
+      ->check(number_in(1, 1 << 16));
   cmd->add_option("--crop-min-scale", o->simclr.crop_min_scale,
                   "simclr: smallest area of the random resized crop, as a fraction of the image")
       ->capture_default_str()

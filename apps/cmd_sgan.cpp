@@ -1,5 +1,6 @@
 // `ssl sgan`: the semi-supervised GAN (ssl/sgan.h).
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -40,7 +41,9 @@ const std::map<std::string, std::string> kSganConfigKeyOfFlag = {
 // The method a run directory's config.json names, or "" when there is none to read (the command the line goes
 // to then says what is missing).
 std::string saved_method(const std::string& dir) {
-  std::ifstream in(dir + "/config.json");
+  const std::string path = dir + "/config.json";
+  if (!std::filesystem::is_regular_file(path)) return "";  // not waited on when it is a FIFO
+  std::ifstream in(path);
   const nlohmann::json config = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (!config.is_object()) return "";
   const auto method = config.find("method");

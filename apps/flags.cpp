@@ -57,6 +57,10 @@ CLI::Validator number_check(const std::string& help, const std::string& expected
         double value = 0;
         if (!CLI::detail::lexical_cast(input, value) || !std::isfinite(value) || !accepts(value))
           return str_cat("expected ", expected, ", found ", input);
+        // A value too small for a double reads as 0 (1e-400): refused rather than run as 0.
+        const std::string mantissa = input.substr(0, input.find_first_of("eE"));
+        if (value == 0 && mantissa.find_first_of("123456789") != std::string::npos)
+          return str_cat("expected ", expected, ", found ", input, ", which is too small to be told from 0");
         return "";
       },
       help);

@@ -15,6 +15,7 @@
 #include "apps/commands.h"
 #include "apps/flags.h"
 #include "core/error.h"
+#include "core/utf8.h"
 
 namespace {
 // CLI11 answers a mistyped command ("ssl pretrian", "ssl data stat") with "A subcommand is required": this
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   std::vector<const char*> arg_pointers;
   for (const std::string& arg : args) arg_pointers.push_back(arg.c_str());
   try {
+    for (size_t i = 1; i < args.size(); ++i) ssl::check_utf8(args[i], ssl::str_cat("argument ", i));
     check_command_words(app, (int)args.size(), arg_pointers.data());
     app.parse((int)args.size(), arg_pointers.data());
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "data/dataset_files.h"
 #include "data/file_reader.h"
 #include "data/image_decode.h"
@@ -112,6 +113,8 @@ ImageFolderDataset::ImageFolderDataset(std::string dir, ImageFolderOptions optio
     SSL_CHECK(kept > 0, "folder dataset '", dir_, "': none of its ", top.files.size(),
               " image files could be read (all skipped as bad)");
   } else {
+    for (const std::string& name : top.dirs)
+      check_utf8(name, str_cat("folder dataset '", dir_, "': a class folder's name"));
     class_names_ = top.dirs;
     // Images sit directly in the class folders: sub-folders inside them are left out, and said so below.
     std::string unread;

@@ -1,5 +1,6 @@
 #include "data/registry.h"
 
+#include <cctype>
 #include <charconv>
 #include <vector>
 
@@ -175,13 +176,20 @@ std::string dataset_spec_help() {
 }
 
 std::unique_ptr<Dataset> open_dataset(const std::string& spec, const OpenOptions& options) {
-  // A label budget is the text after the last '@' that is not inside the directory path.
-  const size_t at = spec.rfind('@');
+  // A label budget is the text after the last '@' that is not inside the directory path and begins with its
+  // count: a folder named "my@set" is a folder.
   const size_t slash = spec.rfind('/');
-  const bool budgeted = at != std::string::npos && (slash == std::string::npos || at > slash);
+  const auto budget_at = [&](const std::string& s) {
+    const size_t at = s.rfind('@');
+    const bool is_budget = at != std::string::npos && (slash == std::string::npos || at > slash) &&
+                           at + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[at + 1]));
+    return is_budget ? at : std::string::npos;
+  };
+  const size_t at = budget_at(spec);
+  const bool budgeted = at != std::string::npos;
   const std::string base_spec = budgeted ? spec.substr(0, at) : spec;
-  const size_t other_at = base_spec.rfind('@');
-  if (budgeted && other_at != std::string::npos && (slash == std::string::npos || other_at > slash))
+  const size_t other_at = budgeted ? budget_at(base_spec) : std::string::npos;
+  if (other_at != std::string::npos)
     fail(spec, str_cat("two label budgets ('", spec.substr(other_at), "'); expected one '@N' at the end"));
   const std::vector<std::string> parts = split_on_colons(base_spec);
   std::unique_ptr<Dataset> base;

@@ -253,6 +253,9 @@ void make_parent_directories(const std::string& file_path) {
 }
 
 std::string file_fingerprint(const std::string& path) {
+  // A FIFO or a device would be waited on or read without end.
+  SSL_CHECK(!std::filesystem::exists(path) || std::filesystem::is_regular_file(path), "cannot fingerprint '",
+            path, "': not a regular file");
   std::ifstream in(path, std::ios::binary);
   SSL_CHECK(in, "cannot read '", path, "' to fingerprint it: ", std::strerror(errno));
   uint64_t hash = kFnvOffset;

@@ -54,7 +54,28 @@ PretrainOptions pretrain_options(const CompareOptions& c, const std::string& met
 }
 
 // The per-epoch records of a run (metrics.jsonl).
-nlohmann::json metrics_of(const std::string& dir) { return read_json_lines(dir + "/metrics.jsonl"); }
+// A run's per-epoch records, every value a number (null: a NaN), as the report draws them.
+nlohmann::json metrics_of(const std::string& dir) {
+  const std::string path = dir + "/metrics.jsonl";
+  const nlohmann::json records = read_json_lines(path);
+  for (size_t i = 0; i < records.size(); ++i)
+    for (const auto& [key, value] : records[i].items())
+      SSL_CHECK(value.is_number() || value.is_null(), "compare: ", path, " record ", i + 1, ": '", key,
+                "' is ", value.dump(), "; expected a number");
+  return records;
+}
+
+// A kept run's score of `split` as its results.json (`path`) holds it: Top-1 and Top-5 fractions in [0, 1].
+void check_kept_scores(const nlohmann::json& splits, const char* split, const std::string& path) {
+  SSL_CHECK(splits.contains(split) && splits[split].is_object(), "compare: ", path, " has no '", split,
+            "' scores; remove it and run the study again to score that run");
+  for (const char* key : {"top1", "top5"}) {
+    const nlohmann::json value = splits[split].value(key, nlohmann::json());
+    SSL_CHECK(value.is_number() && value.get<double>() >= 0 && value.get<double>() <= 1, "compare: ", path,
+              ": splits.", split, ".", key, " is ", value.dump(),
+              "; expected a fraction in [0, 1] (remove the file and run the study again to score that run)");
+  }
+}
 
 // Linear probe of an encoder ("DIR" or "random:MODEL") at layer c.layer, trained on `train`, tested on
 // c.test (and c.transfer): evaluate()'s result.
@@ -245,6 +266,8 @@ nlohmann::json study_b(const CompareOptions& c) {
               " is not an SGAN run's results (no \"variant\" and \"splits\"); "
               "remove it and run the study again to score that run");
     nlohmann::json splits = results["splits"];
+    check_kept_scores(splits, "test", results_path);
+    if (splits.contains("train")) check_kept_scores(splits, "train", results_path);
     // A run written before the final discriminator was scored on the labelled images: its last epoch's
     // running accuracy.
     if (!splits.contains("train")) {

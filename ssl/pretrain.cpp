@@ -330,6 +330,7 @@ void pretrain_or_continue(PretrainOptions p) {
             saved_config,
             counts_of(open_pretrain_setup(p, Device::cpu(), recorded_steps_per_epoch(saved_config))),
             checkpoint);
+        check_kept_encoder(p.out_dir, p.method, state.epoch);
         if (p.show_progress)
           std::printf("\n== %s: kept the finished run in %s (%lld epochs)\n", p.method.c_str(),
                       p.out_dir.c_str(), (long long)state.epoch);

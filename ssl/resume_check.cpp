@@ -53,6 +53,17 @@ void check_same_data(const nlohmann::json& saved_config, const nlohmann::json& n
             "\ngive it the data it started with, or start a new run in another directory");
 }
 
+void check_kept_encoder(const std::string& out_dir, const std::string& method, int64_t epoch) {
+  const std::string path = out_dir + "/encoder.safetensors";
+  nn::Metadata meta;
+  nn::load_safetensors(path, &meta);
+  const std::string saved_method = meta.count("method") ? meta["method"] : "?";
+  const std::string saved_epoch = meta.count("epoch") ? meta["epoch"] : "?";
+  SSL_CHECK(saved_method == method && saved_epoch == std::to_string(epoch), path, " holds the encoder of ",
+            saved_method, " after epoch ", saved_epoch, ", not the one this ", method,
+            " run saved after epoch ", epoch, "; remove ", out_dir, " and run again");
+}
+
 int threads_to_resume_with(int requested, int saved, const std::string& source, bool show) {
   if (requested <= 0) return saved;
   if (show && saved > 0 && requested != saved)

@@ -109,6 +109,11 @@ void check_resume_agrees(const nlohmann::json& saved, const nlohmann::json& requ
 void check_same_data(const nlohmann::json& saved_config, const nlohmann::json& now,
                      const std::string& source);
 
+// A finished run is kept only with the encoder it saved last: out_dir/encoder.safetensors must read back
+// whole (its digest verified) and its metadata name `method` and `epoch`; a file damaged, or copied from
+// another run, is refused.
+void check_kept_encoder(const std::string& out_dir, const std::string& method, int64_t epoch);
+
 // The compute thread count (kernels/compute_threads.h) a run resuming from `source` asks for: `requested`
 // when given (> 0), else `saved`, the count the run recorded (0 when it recorded none). When both are given
 // and differ, says (when `show`) that the continuation adds in another order than the run would have, so its

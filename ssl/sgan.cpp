@@ -198,6 +198,7 @@ void sgan_or_continue(SganOptions o, const std::string& name) {
         // Kept only for the data it was trained on, as a resume is continued only on it.
         check_same_data(json::parse(state.config_json), counts_of(open_sgan_data(o, Device::cpu())),
                         checkpoint_path);
+        check_kept_encoder(o.out_dir, "sgan", state.epoch);
         if (o.show_progress)
           std::printf("\n== %s: kept the finished run in %s (%lld epochs)\n", name.c_str(), o.out_dir.c_str(),
                       (long long)state.epoch);

@@ -204,6 +204,12 @@ TEST_CASE("folder: bad input names the file and what was wrong") {
     CHECK(contains(error_of([&] { ImageFolderDataset(dir.path()); }),
                    "has no image file, only sub-folders ('deeper'...), which are not read"));
   }
+  SUBCASE("a class folder whose name is not UTF-8 (runs record class names in JSON)") {
+    std::filesystem::create_directories(dir / "emu\xFF");
+    write_png_with_stb(dir / "emu\xFF/a.png", pattern(8, 8, 3, 1));
+    CHECK(contains(error_of([&] { ImageFolderDataset(dir.path()); }),
+                   "a class folder's name is not UTF-8 text (byte 3 is 0xFF, after 'emu')"));
+  }
   SUBCASE("an empty directory") {
     TempDir empty;
     CHECK(contains(error_of([&] { ImageFolderDataset(empty.path()); }), "no image files"));

@@ -77,5 +77,11 @@ TEST_CASE("open_dataset: options apply to every spec") {
     CHECK(ds->size() == 1);
     CHECK(ds->image(0).h == 16);
     CHECK(open_dataset("folder:" + dir.path() + ":8", o)->image(0).h == 8);
+    // An '@' not followed by a count is part of the folder's name; one that is, is a label budget.
+    std::filesystem::create_directories(dir / "my@set/a");
+    write_png(dir / "my@set/a/one.png", img);
+    write_png(dir / "my@set/a/two.png", img);
+    CHECK(open_dataset("folder:" + dir / "my@set")->size() == 2);
+    CHECK(open_dataset("folder:" + dir / "my@set@1")->size() == 1);
   }
 }

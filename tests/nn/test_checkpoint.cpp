@@ -1,6 +1,7 @@
 // safetensors checkpoints: round trip, atomic writes, and a clear error for every kind of damage.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -400,6 +401,10 @@ TEST_CASE("a file's fingerprint follows its bytes") {
   nn::write_file_atomically(temp_path("empty"), "");
   CHECK(nn::file_fingerprint(temp_path("empty")) == "cbf29ce484222325");  // FNV-1a of nothing: its basis
   CHECK_THROWS_WITH_AS(nn::file_fingerprint(temp_path("missing")), doctest::Contains("cannot read"),
+                       ssl::Error);
+  // A FIFO is refused, not waited on for a writer that never comes.
+  REQUIRE(::mkfifo(temp_path("fifo").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH_AS(nn::file_fingerprint(temp_path("fifo")), doctest::Contains("not a regular file"),
                        ssl::Error);
 
   // A directory where the file should go: the rename fails, says so, and leaves no temporary file behind.

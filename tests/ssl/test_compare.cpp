@@ -5,11 +5,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "core/error.h"
 #include "kernels/compute_threads.h"
+#include "nn/checkpoint.h"
 #include "ssl/compare.h"
+#include "ssl/json_file.h"
 #include "ssl/pretrain.h"
 #include "ssl/report.h"
 #include "ssl/seed_summary.h"
@@ -18,6 +21,16 @@
 using namespace ssl;
 
 namespace {
+
+// Damages a file as a bad disk would: one byte of its last few changed.
+void flip_a_byte_near_the_end(const std::string& path) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(-3, std::ios::end);
+  const char byte = char(file.get());
+  file.seekp(-3, std::ios::end);
+  file.put(char(byte ^ 0x55));
+}
+
 size_t count(const std::string& text, const std::string& part) {
   size_t n = 0;
   for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
@@ -196,7 +209,23 @@ TEST_CASE("compare --study a at toy size: every method, the random floor, result
   // included, are the first run's, which an epoch trained again would not repeat.
   const nlohmann::json again = compare(a);
   CHECK(again["methods"][0]["metrics"] == r["methods"][0]["metrics"]);
-  // ... but not one made with other settings.
+  // ... but not one whose encoder is not the one it saved: copied from another run, or damaged.
+  const std::string rotation_encoder = dir + "/rotation/encoder.safetensors";
+  std::filesystem::copy_file(rotation_encoder, dir + "/rotation.safetensors");
+  std::filesystem::copy_file(dir + "/simclr/encoder.safetensors", rotation_encoder,
+                             std::filesystem::copy_options::overwrite_existing);
+  CHECK_THROWS_WITH_AS(
+      compare(a),
+      doctest::Contains("rotation/encoder.safetensors holds the encoder of simclr after epoch 1, "
+                        "not the one this rotation run saved after epoch 1"),
+      Error);
+  std::filesystem::copy_file(dir + "/rotation.safetensors", rotation_encoder,
+                             std::filesystem::copy_options::overwrite_existing);
+  flip_a_byte_near_the_end(rotation_encoder);
+  CHECK_THROWS_WITH_AS(compare(a), doctest::Contains("rotation/encoder.safetensors"), Error);
+  std::filesystem::copy_file(dir + "/rotation.safetensors", rotation_encoder,
+                             std::filesystem::copy_options::overwrite_existing);
+  // ... nor one made with other settings.
   a.crop_min_scale = 0.08;
   CHECK_THROWS_WITH_AS(compare(a), doctest::Contains("crop_min_scale: saved 0.5, requested 0.08"), Error);
 }
@@ -327,4 +356,35 @@ TEST_CASE("compare --study b at toy size: supervised, simclr with its joint prob
   const nlohmann::json again = compare(b);
   CHECK(again["methods"][5]["splits"] == r["methods"][5]["splits"]);
   CHECK(again["methods"][5]["metrics"] == r["methods"][5]["metrics"]);
+  // A kept run's scores and records that are not what a run writes are refused, naming the file and field.
+  const std::string results_path = dir + "/sgan/results.json";
+  const nlohmann::json good = read_json_object(results_path);
+  const auto keep_with = [&](const std::function<void(nlohmann::json&)>& change) {
+    nlohmann::json bad = good;
+    change(bad);
+    nn::write_file_atomically(results_path, bad.dump());
+  };
+  keep_with([](nlohmann::json& j) { j["splits"]["test"]["top1"] = 7.5; });
+  CHECK_THROWS_WITH_AS(
+      compare(b),
+      doctest::Contains("sgan/results.json: splits.test.top1 is 7.5; expected a fraction in [0, 1]"),
+      ssl::Error);
+  keep_with([](nlohmann::json& j) { j["splits"]["train"]["top5"] = "abc"; });
+  CHECK_THROWS_WITH_AS(compare(b), doctest::Contains("splits.train.top5 is \"abc\"; expected a fraction"),
+                       ssl::Error);
+  keep_with([](nlohmann::json& j) { j["splits"].erase("test"); });
+  CHECK_THROWS_WITH_AS(compare(b), doctest::Contains("sgan/results.json has no 'test' scores"), ssl::Error);
+  nn::write_file_atomically(results_path, good.dump());
+  // A kept SGAN's scores are read, not measured again: its encoder must be the one it saved, undamaged.
+  const std::string sgan_encoder = dir + "/sgan/encoder.safetensors";
+  std::filesystem::copy_file(sgan_encoder, dir + "/sgan.safetensors");
+  flip_a_byte_near_the_end(sgan_encoder);
+  CHECK_THROWS_WITH_AS(compare(b), doctest::Contains("sgan/encoder.safetensors"), ssl::Error);
+  std::filesystem::copy_file(dir + "/sgan.safetensors", sgan_encoder,
+                             std::filesystem::copy_options::overwrite_existing);
+  const size_t records = r["methods"][5]["metrics"].size();
+  std::ofstream(dir + "/sgan/metrics.jsonl", std::ios::app) << "{\"epoch\": 9, \"loss\": \"abc\"}\n";
+  const std::string expected =
+      str_cat("sgan/metrics.jsonl record ", records + 1, ": 'loss' is \"abc\"; expected a number");
+  CHECK_THROWS_WITH_AS(compare(b), doctest::Contains(expected.c_str()), ssl::Error);
 }
