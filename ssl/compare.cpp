@@ -53,8 +53,7 @@ PretrainOptions pretrain_options(const CompareOptions& c, const std::string& met
   return p;
 }
 
-// The per-epoch records of a run (metrics.jsonl).
-// A run's per-epoch records, every value a number (null: a NaN), as the report draws them.
+// A run's per-epoch records (metrics.jsonl), every value a number (null: a NaN), as the report draws them.
 nlohmann::json metrics_of(const std::string& dir) {
   const std::string path = dir + "/metrics.jsonl";
   const nlohmann::json records = read_json_lines(path);
