@@ -14,6 +14,23 @@ bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
+Node::~Node() {
+  // Each node's inputs are moved onto a worklist before its closure is freed, so that the tensors the closure
+  // held, whose own nodes are among those inputs, do not free them from inside this call.
+  std::vector<std::shared_ptr<Node>> worklist;
+  const auto release = [&](Node& n) {
+    for (Edge& e : n.edges)
+      if (e.node) worklist.push_back(std::move(e.node));
+    n.backward = nullptr;
+  };
+  release(*this);
+  while (!worklist.empty()) {
+    std::shared_ptr<Node> n = std::move(worklist.back());
+    worklist.pop_back();
+    if (n.use_count() == 1) release(*n);  // the last owner: its destructor below then has nothing to follow
+  }
+}
+
 Tensor record(const char* op, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward) {
   return record(op, std::move(output), inputs, {}, std::move(backward));
 }

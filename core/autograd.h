@@ -35,6 +35,10 @@ struct Node {
   Shape output_shape;       // for the FLOP counter (nn/flops.cpp)
   // The storage of each tensor the closure reads values from, and its version when the op ran.
   std::vector<std::pair<std::shared_ptr<Storage>, uint64_t>> saved_versions;
+
+  // Frees the nodes only this one holds without recursion: a chain of 100,000s of ops would otherwise
+  // free node after node in nested destructor calls until the stack overflowed.
+  ~Node();
 };
 
 // Grad mode: on by default, per thread.

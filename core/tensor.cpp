@@ -144,8 +144,23 @@ Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator&
 
 // ---- metadata -------------------------------------------------------------------------------------------
 
-int64_t Tensor::size(int64_t d) const { return impl_->shape[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return impl_->strides[wrap_dim(d, dim(), "stride")]; }
+void Tensor::set_grad(const Tensor& g) {
+  TensorImpl& impl = checked_impl();
+  if (g.defined())
+    SSL_CHECK(g.shape() == impl.shape && g.dtype() == impl.dtype && g.device() == device(),
+              "set_grad: a gradient of shape ", g.shape(), ", ", g.dtype(), " on ", g.device(),
+              " for a tensor of shape ", impl.shape, ", ", impl.dtype, " on ", device());
+  impl.grad = g.impl_;
+}
+
+int64_t Tensor::size(int64_t d) const {
+  const int64_t i = wrap_dim(d, dim(), "size");  // first: dim() refuses an undefined tensor
+  return impl_->shape[i];
+}
+int64_t Tensor::stride(int64_t d) const {
+  const int64_t i = wrap_dim(d, dim(), "stride");
+  return impl_->strides[i];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -222,6 +237,9 @@ Tensor Tensor::to(DType dtype) const {
 
 Tensor& Tensor::fill_(double value) {
   check_writable(*this, "fill_");
+  // 2^63 is exact in a double; NaN fails both comparisons.
+  SSL_CHECK(dtype() != DType::i64 || (value >= -0x1p63 && value < 0x1p63), "fill_: ", value,
+            " cannot be converted to int64 without overflow");
   dispatch_all(dtype(), [&]<class T>() {
     const kernels::Strided<T> out{data<T>(), strides().data()};
     detail::on_device(
@@ -271,6 +289,21 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
 }
 
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
+  SSL_CHECK(shape.size() == strides.size(), "make_view: shape ", shape, " and strides ", strides,
+            " differ in length");
+  if (numel_of(shape) > 0) {  // numel_of refuses a count past 2^63 - 1
+    // The last element's position, in 128 bits: sizes and strides of 2^62 must not wrap around to a small
+    // one.
+    __int128 last = offset;
+    bool in_range = offset >= 0;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      in_range &= strides[i] >= 0;
+      last += __int128(shape[i] - 1) * strides[i];
+    }
+    const __int128 elements = __int128(base.storage()->nbytes() / dtype_size(base.dtype()));
+    SSL_CHECK(in_range && last < elements, "make_view: shape ", shape, ", strides ", strides, " and offset ",
+              offset, " reach past the storage's ", int64_t(elements), " elements");
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = base.storage();
   impl->shape = shape;

@@ -100,7 +100,9 @@ class Tensor {
   bool requires_grad() const { return checked_impl().requires_grad; }
   Tensor& set_requires_grad(bool on = true);
   Tensor grad() const { return Tensor(checked_impl().grad); }
-  void set_grad(const Tensor& g) { checked_impl().grad = g.impl_; }
+  // Installs `g` (or clears the gradient when it is undefined); it must match this tensor's shape, dtype and
+  // device, as a gradient backward accumulates would.
+  void set_grad(const Tensor& g);
   void zero_grad() { checked_impl().grad.reset(); }  // drops the gradient; the next backward starts afresh
   const std::shared_ptr<Node>& grad_fn() const { return checked_impl().grad_fn; }
   bool is_leaf() const { return checked_impl().grad_fn == nullptr; }
@@ -134,7 +136,8 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
-// A view of `base`'s storage with the given geometry, sharing nothing else (no autograd history).
+// A view of `base`'s storage with the given geometry, sharing nothing else (no autograd history). Throws
+// ssl::Error unless every element it names lies inside the storage (strides >= 0, offset >= 0).
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);

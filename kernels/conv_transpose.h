@@ -12,14 +12,16 @@
 
 #include <cstdint>
 
+#include "kernels/common/window_count.h"
+
 namespace ssl::kernels {
 
 struct ConvTranspose2dShape {
   int64_t n, c_in, h, w, c_out, kh, kw;
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, out_pad_h = 0, out_pad_w = 0, groups = 1;
 
-  int64_t out_h() const { return (h - 1) * stride_h - 2 * pad_h + kh + out_pad_h; }
-  int64_t out_w() const { return (w - 1) * stride_w - 2 * pad_w + kw + out_pad_w; }
+  int64_t out_h() const { return saturated(__int128(h - 1) * stride_h - 2 * pad_h + kh + out_pad_h); }
+  int64_t out_w() const { return saturated(__int128(w - 1) * stride_w - 2 * pad_w + kw + out_pad_w); }
 };
 
 namespace cpu {

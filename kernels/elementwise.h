@@ -35,7 +35,9 @@ template <class T>
 void binary(BinaryOp op, int64_t ndim, const int64_t* shape, Strided<const T> a, Strided<const T> b,
             Strided<T> out, double param = 0);
 
-// out = x converted to another element type (also a plain strided copy when Src == Dst).
+// out = x converted to another element type (also a plain strided copy when Src == Dst). A floating value
+// becomes an integer as CUDA's conversion makes it: truncated toward zero, held at the integer type's range,
+// and 0 for NaN (C++'s cast leaves those cases undefined).
 template <class Src, class Dst>
 void convert(int64_t ndim, const int64_t* shape, Strided<const Src> x, Strided<Dst> out);
 

@@ -18,8 +18,10 @@ kernels::Conv2dShape conv2d_shape(const Tensor& x, const Tensor& w, const Tensor
   SSL_CHECK(a.groups >= 1 && x.size(1) % a.groups == 0 && w.size(0) % a.groups == 0 &&
                 w.size(1) * a.groups == x.size(1),
             "conv2d: input ", x.shape(), " and weight ", w.shape(), " do not match with groups = ", a.groups);
-  SSL_CHECK(a.stride >= 1 && a.padding >= 0, "conv2d: stride ", a.stride, " and padding ", a.padding,
-            " must be >= 1 and >= 0");
+  SSL_CHECK(a.stride >= 1 && a.padding >= 0 && a.stride <= kernels::kMaxWindowArgument &&
+                a.padding <= kernels::kMaxWindowArgument,
+            "conv2d: stride ", a.stride, " and padding ", a.padding, " must be >= 1 and >= 0, and at most ",
+            kernels::kMaxWindowArgument);
   if (bias.defined()) {
     check_inputs("conv2d", {x, bias});
     check_same_dtype("conv2d", x, bias);

@@ -17,9 +17,11 @@ Tensor conv_transpose2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bi
   SSL_CHECK(a.groups >= 1 && x_in.size(1) == w_in.size(0) && w_in.size(0) % a.groups == 0,
             "conv_transpose2d: input ", x_in.shape(), " and weight ", w_in.shape(),
             " do not match with groups = ", a.groups, " (the weight's first dim must be C_in)");
-  SSL_CHECK(a.stride >= 1 && a.padding >= 0 && a.output_padding >= 0 && a.output_padding < a.stride,
+  SSL_CHECK(a.stride >= 1 && a.padding >= 0 && a.output_padding >= 0 && a.output_padding < a.stride &&
+                a.stride <= kernels::kMaxWindowArgument && a.padding <= kernels::kMaxWindowArgument,
             "conv_transpose2d: stride ", a.stride, ", padding ", a.padding, ", output_padding ",
-            a.output_padding, " (need stride >= 1, padding >= 0, 0 <= output_padding < stride)");
+            a.output_padding, " (need 1 <= stride <= ", kernels::kMaxWindowArgument,
+            ", 0 <= padding <= ", kernels::kMaxWindowArgument, ", 0 <= output_padding < stride)");
   const int64_t c_out = w_in.size(1) * a.groups;
   if (bias_in.defined()) {
     detail::check_inputs("conv_transpose2d", {x_in, bias_in});

@@ -37,6 +37,20 @@ BatchNormSizes check_batch_norm(const char* op, const Tensor& x, const Tensor& g
   }
   SSL_CHECK(training || (running_mean.defined() && running_var.defined()), op,
             ": evaluation mode needs running statistics");
+  SSL_CHECK(running_mean.defined() == running_var.defined(), op,
+            ": running_mean and running_var go together (one alone would be neither used nor updated)");
+  if (training && running_mean.defined()) {
+    // Training writes the statistics in place: into a tensor autograd tracks, or into memory that x, gamma or
+    // beta also use, that write would change values the gradient is computed from.
+    SSL_CHECK(!running_mean.requires_grad() && !running_var.requires_grad(), op,
+              ": the running statistics are written in training and must not require grad");
+    for (const Tensor* p : std::initializer_list<const Tensor*>{&x, &gamma, &beta, &running_var})
+      SSL_CHECK(!p->defined() || p->storage() != running_mean.storage(), op,
+                ": running_mean shares memory with another argument; training writes it in place");
+    for (const Tensor* p : std::initializer_list<const Tensor*>{&x, &gamma, &beta})
+      SSL_CHECK(!p->defined() || p->storage() != running_var.storage(), op,
+                ": running_var shares memory with another argument; training writes it in place");
+  }
   SSL_CHECK(!training || n * hw >= 2, op, ": training needs more than one value per channel, got input ",
             x.shape());
   return {n, c, hw};

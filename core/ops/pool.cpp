@@ -11,8 +11,11 @@ kernels::Pool2dShape pool_shape(const char* op, const Tensor& x, int64_t kernel,
                                 int64_t padding) {
   SSL_CHECK(x.dim() == 4, op, ": expected x [N, C, H, W], got ", x.shape());
   if (stride == 0) stride = kernel;
-  SSL_CHECK(kernel >= 1 && stride >= 1 && padding >= 0 && 2 * padding <= kernel, op, ": kernel ", kernel,
-            ", stride ", stride, ", padding ", padding, " (padding must be at most half the kernel)");
+  SSL_CHECK(kernel >= 1 && stride >= 1 && padding >= 0 && 2 * padding <= kernel &&
+                kernel <= kernels::kMaxWindowArgument && stride <= kernels::kMaxWindowArgument,
+            op, ": kernel ", kernel, ", stride ", stride, ", padding ", padding,
+            " (padding must be at most half the kernel; kernel and stride at most ",
+            kernels::kMaxWindowArgument, ")");
   kernels::Pool2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), kernel,
                          kernel,    stride,    stride,    padding,   padding};
   SSL_CHECK(s.out_h() >= 1 && s.out_w() >= 1, op, ": a ", kernel, "x", kernel, " window does not fit input ",

@@ -3,6 +3,7 @@
 #include "kernels/cuda/upsample.h"
 #include "core/ops/op_helpers.h"
 #include "core/ops_nn.h"
+#include "kernels/common/window_count.h"
 #include "kernels/upsample.h"
 
 namespace ssl {
@@ -10,13 +11,15 @@ namespace ssl {
 // d upsample_nearest2d: each input pixel receives the sum of its scale × scale block of g
 Tensor upsample_nearest2d(const Tensor& x_in, int64_t scale) {
   detail::check_inputs("upsample_nearest2d", {x_in});
-  SSL_CHECK(x_in.dim() == 4 && scale >= 1,
-            "upsample_nearest2d: expected x [N, C, H, W] and a scale >= 1, got ", x_in.shape(), " and ",
-            scale);
+  SSL_CHECK(x_in.dim() == 4 && scale >= 1 && scale <= kernels::kMaxWindowArgument,
+            "upsample_nearest2d: expected x [N, C, H, W] and a scale from 1 to ", kernels::kMaxWindowArgument,
+            ", got ", x_in.shape(), " and ", scale);
   const Tensor x = x_in.detach().contiguous();
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   SSL_CHECK(n >= 1 && c >= 1 && h >= 1 && w >= 1, "upsample_nearest2d: empty input ", x.shape());
-  Tensor y = Tensor::empty({n, c, h * scale, w * scale}, x.dtype(), x.device());
+  Tensor y =
+      Tensor::empty({n, c, kernels::saturated(__int128(h) * scale), kernels::saturated(__int128(w) * scale)},
+                    x.dtype(), x.device());
   dispatch_floating(x.dtype(), "upsample_nearest2d", [&]<class T>() {
     detail::on_device(
         x.device(),

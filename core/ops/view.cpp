@@ -17,7 +17,8 @@ Shape resolve_reshape(const Shape& in, Shape shape) {
       infer = int64_t(i);
     } else {
       SSL_CHECK(shape[i] >= 0, "reshape: sizes must be at least 0 (or -1, inferred), got ", shape);
-      known *= shape[i];
+      SSL_CHECK(!__builtin_mul_overflow(known, shape[i], &known), "reshape: ", shape,
+                " has more than 2^63 - 1 elements");
     }
   }
   if (infer >= 0) {
@@ -115,7 +116,7 @@ Tensor Tensor::slice(int64_t d, int64_t start_in, int64_t end_in, int64_t step) 
   SSL_CHECK(step >= 1 && start >= 0 && start <= end, "slice: bad range [", start_in, ", ", end_in, ") step ",
             step, " for dim ", d, " of size ", n);
   Shape shape = this->shape(), strides = this->strides();
-  shape[d] = (end - start + step - 1) / step;
+  shape[d] = end > start ? (end - start - 1) / step + 1 : 0;  // not end - start + step - 1: it can overflow
   strides[d] *= step;
   Tensor y = make_view(*this, shape, strides, offset() + start * this->strides()[d]);
   const Shape in_shape = this->shape();

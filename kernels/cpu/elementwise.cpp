@@ -1,6 +1,8 @@
 #include "kernels/elementwise.h"
 
 #include <cmath>
+#include <limits>
+#include <type_traits>
 
 #include "core/error.h"
 #include "kernels/cpu/strided_loop.h"
@@ -109,9 +111,22 @@ void binary(BinaryOp op, int64_t ndim, const int64_t* shape, Strided<const T> a,
   throw Error("binary: unknown op");
 }
 
+// Src to Dst as kernels/elementwise.h's convert says: floating to integer is truncated, saturated, NaN → 0.
+template <class Dst, class Src>
+Dst converted(Src v) {
+  if constexpr (std::is_floating_point_v<Src> && std::is_integral_v<Dst>) {
+    // 2^63 as a Src is exact; every Src below it and at least -2^63 converts without overflow.
+    constexpr Src limit = Src(std::numeric_limits<Dst>::max()) + Src(1);
+    if (std::isnan(v)) return 0;
+    if (v >= limit) return std::numeric_limits<Dst>::max();
+    if (v < -limit) return std::numeric_limits<Dst>::min();
+  }
+  return static_cast<Dst>(v);
+}
+
 template <class Src, class Dst>
 void convert(int64_t ndim, const int64_t* shape, Strided<const Src> x, Strided<Dst> out) {
-  run_unary(ndim, shape, x, out, [](Src v) { return static_cast<Dst>(v); });
+  run_unary(ndim, shape, x, out, [](Src v) { return converted<Dst>(v); });
 }
 
 template <class T>

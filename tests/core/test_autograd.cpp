@@ -165,3 +165,30 @@ TEST_CASE("the finite-difference checker catches a wrong derivative") {
   CHECK(
       ssl::test::gradient_mismatches("square", right_square, {ssl::test::rand64({3}, 7, 0.5, 1.5)}).empty());
 }
+
+TEST_CASE("a graph of 300,000 ops goes backward and is freed without deep recursion") {
+  // Each node frees the one before it: done by recursion, this overflowed the stack near 200,000 ops.
+  Tensor x = Tensor::ones({1}, DType::f64).set_requires_grad();
+  {
+    Tensor y = x;
+    for (int i = 0; i < 150000; ++i) y = mul(add(y, 1.0), 1.0);  // mul's closure holds its input too
+    sum(y).backward();
+  }
+  CHECK(x.grad().item() == 1.0);
+  Tensor kept = x;
+  for (int i = 0; i < 300000; ++i) kept = add(kept, 1.0);  // never run backward: freed whole
+}
+
+TEST_CASE("set_grad takes a gradient of the tensor's shape, dtype and device only") {
+  Tensor x = Tensor::ones({3}).set_requires_grad();
+  CHECK_THROWS_WITH_AS(x.set_grad(Tensor::zeros({2, 3})),
+                       doctest::Contains("set_grad: a gradient of shape [2, 3], float32 on cpu for a tensor of "
+                                         "shape [3], float32 on cpu"),
+                       Error);
+  CHECK_THROWS_AS(x.set_grad(Tensor::zeros({3}, DType::f64)), Error);
+  x.set_grad(Tensor::full({3}, 2.0));
+  sum(x).backward();
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{3, 3, 3});
+  x.set_grad(Tensor());
+  CHECK_FALSE(x.grad().defined());
+}

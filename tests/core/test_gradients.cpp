@@ -266,6 +266,31 @@ TEST_CASE("batch norm and dropout") {
                   {rand64({6, 5}, 8)});
 }
 
+TEST_CASE(
+    "batch norm's running statistics: both or neither, tracked by no gradient, in memory of their own") {
+  const Tensor x = Tensor::from_vector<float>({1, 2, 3, 5, 4, 0}, {3, 2});
+  Tensor gamma = Tensor::ones({2}).set_requires_grad();
+  // Written in place by training, a statistic sharing gamma's memory changed the values x's gradient used.
+  const Tensor x_tracked = x.detach().clone().set_requires_grad(), weights = Tensor::ones({2});
+  CHECK_THROWS_WITH_AS(batch_norm(x_tracked, weights, Tensor(), weights, Tensor::ones({2}), true),
+                       doctest::Contains("running_mean shares memory with another argument"), Error);
+  CHECK_THROWS_WITH_AS(batch_norm(x, gamma, Tensor(), gamma, Tensor::ones({2}), true),
+                       doctest::Contains("must not require grad"), Error);
+  const Tensor stats = Tensor::zeros({2, 2});
+  CHECK_THROWS_WITH_AS(batch_norm_relu(x, Tensor(), Tensor(), stats.select(0, 0), stats.select(0, 1), true),
+                       doctest::Contains("running_mean shares memory with another argument"), Error);
+  CHECK_THROWS_WITH_AS(batch_norm(x, Tensor(), Tensor(), Tensor::zeros({2}), x.select(0, 0), true),
+                       doctest::Contains("running_var shares memory with another argument"), Error);
+  CHECK_THROWS_WITH_AS(
+      batch_norm(x, Tensor(), Tensor(), Tensor::zeros({2}).set_requires_grad(), Tensor::ones({2}), true),
+      doctest::Contains("must not require grad"), Error);
+  // One statistic alone was neither used nor updated.
+  CHECK_THROWS_WITH_AS(batch_norm(x, Tensor(), Tensor(), Tensor::zeros({2}), Tensor(), true),
+                       doctest::Contains("running_mean and running_var go together"), Error);
+  // In evaluation nothing is written: statistics that share memory with the weights are only read.
+  CHECK(batch_norm(x, gamma, Tensor(), gamma, Tensor::ones({2}), false).shape() == Shape{3, 2});
+}
+
 TEST_CASE("batch_norm_relu equals relu(batch_norm) in float32, values and gradients") {
   // The sizes of a MobileNet layer in miniature: many values per channel, half of them cut by the ReLU.
   Tensor x = Tensor::normal({8, 5, 6, 6}, 0.3, 1.7);

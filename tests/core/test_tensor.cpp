@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 #include "core/ops.h"
 #include "kernels/compute_threads.h"
@@ -170,6 +172,49 @@ TEST_CASE("bad shapes and dtypes give errors naming the op and the shapes") {
                        ssl::Error);
   CHECK_THROWS_WITH_AS(Tensor::zeros({4}).copy_(Tensor::ones({2, 4})),
                        doctest::Contains("copy_: the source's shape [2, 4]"), ssl::Error);
+}
+
+TEST_CASE("sizes and window arguments too large for 64 bits are refused, not wrapped around") {
+  const int64_t huge = int64_t(1) << 62;
+  const Tensor x = Tensor::ones({1, 1, 4, 4});
+  // 4 · 2^62 once wrapped to 0: an empty output the kernel then wrote far past.
+  CHECK_THROWS_WITH_AS(upsample_nearest2d(x, huge), doctest::Contains("a scale from 1 to 2147483647"),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(conv_transpose2d(x, Tensor::ones({1, 1, 1, 1}), Tensor(), {.stride = huge}),
+                       doctest::Contains("need 1 <= stride <= 2147483647"), ssl::Error);
+  CHECK_THROWS_WITH_AS(conv2d(x, Tensor::ones({1, 1, 1, 1}), Tensor(), {.padding = huge}),
+                       doctest::Contains("and at most 2147483647"), ssl::Error);
+  CHECK_THROWS_WITH_AS(max_pool2d(x, INT64_MAX, 1, INT64_MAX / 2), doctest::Contains("at most 2147483647"),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(Tensor::zeros({4}).reshape({-1, huge, huge}),
+                       doctest::Contains("has more than 2^63 - 1 elements"), ssl::Error);
+  CHECK_THROWS_WITH_AS(Tensor::ones({4, 1}).expand({4, huge}),
+                       doctest::Contains("has more than 2^63 - 1 elements"), ssl::Error);
+  // A step past the end takes the first element only (end - start + step - 1 once overflowed).
+  const Tensor r = Tensor::arange(5).to(DType::f32);
+  CHECK(r.slice(0, 0, 5, INT64_MAX).to_vector<float>() == std::vector<float>{0});
+  CHECK(r.slice(0, 1, 5, INT64_MAX - 2).to_vector<float>() == std::vector<float>{1});
+  // A view must stay inside its storage.
+  CHECK_THROWS_WITH_AS(make_view(Tensor::zeros({4}), {4}, {1}, 100),
+                       doctest::Contains("make_view: shape [4], strides [1] and offset 100 reach past the "
+                                         "storage's 4 elements"),
+                       ssl::Error);
+  CHECK_THROWS_AS(make_view(Tensor::zeros({4}), {2}, {huge}, 0), ssl::Error);
+  CHECK(make_view(Tensor::zeros({4}), {2, 2}, {0, 3}, 0).numel() == 4);
+  CHECK_THROWS_WITH_AS(Tensor().size(0), doctest::Contains("the tensor is undefined"), ssl::Error);
+}
+
+TEST_CASE("floating values become integers as CUDA makes them: truncated, saturated, NaN as 0") {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  const Tensor f = Tensor::from_vector<double>({2.9, -2.9, nan, inf, -inf, 1e30, -1e30}, {7});
+  CHECK(f.to(DType::i64).to_vector<int64_t>() ==
+        std::vector<int64_t>{2, -2, 0, INT64_MAX, INT64_MIN, INT64_MAX, INT64_MIN});
+  CHECK(f.to(DType::f32).to(DType::i64).to_vector<int64_t>()[3] == INT64_MAX);
+  CHECK_THROWS_WITH_AS(Tensor::full({1}, nan, DType::i64),
+                       doctest::Contains("fill_: nan cannot be converted to int64 without overflow"),
+                       ssl::Error);
+  CHECK_THROWS_AS(Tensor::full({1}, 0x1p63, DType::i64), ssl::Error);
+  CHECK(Tensor::full({1}, -0x1p63, DType::i64).to_vector<int64_t>()[0] == INT64_MIN);
 }
 
 TEST_CASE("values of a few ops against hand computation") {

@@ -88,11 +88,13 @@ TEST_CASE("parameters without a gradient are left alone") {
 TEST_CASE("a gradient of another shape or dtype than its parameter is refused, naming both") {
   Tensor p = param({1.0, 2.0});
   nn::SGD sgd({p}, 0.5);
-  p.set_grad(Tensor::ones({2}, DType::f32));
+  CHECK_THROWS_WITH_AS(p.set_grad(Tensor::ones({2}, DType::f32)), doctest::Contains("set_grad"), ssl::Error);
+  // The step checks too, for a gradient installed behind set_grad's back.
+  p.impl()->grad = Tensor::ones({2}, DType::f32).impl_ptr();
   CHECK_THROWS_WITH_AS(
       sgd.step(), doctest::Contains("gradient of shape [2] (float32) for a parameter of shape [2] (float64)"),
       ssl::Error);
-  p.set_grad(Tensor::ones({3}, DType::f64));
+  p.impl()->grad = Tensor::ones({3}, DType::f64).impl_ptr();
   CHECK_THROWS_WITH_AS(sgd.step(), doctest::Contains("gradient of shape [3] (float64)"), ssl::Error);
 }
 
