@@ -17,6 +17,9 @@
 #include <tuple>
 #include <vector>
 
+#include "core/utf8.h"
+#include "nn/json_bounded.h"
+
 namespace ssl::nn {
 
 namespace {
@@ -195,7 +198,7 @@ Header read_header(const std::string& path, std::ifstream& in) {
   SSL_CHECK(in, "cannot read checkpoint '", path, "': its ", header_len, "-byte header");
   json header;
   try {
-    header = json::parse(text);
+    header = parse_json_bounded(text, path + "'s header");
   } catch (const json::exception& e) {
     throw Error(str_cat(path, ": the header is not valid JSON (", printable(e.what()), ")"));
   }
@@ -359,14 +362,22 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
 
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const Metadata& metadata) {
-  for (const auto& [key, value] : metadata)
+  // The header is JSON text, which holds UTF-8 only.
+  for (const auto& [key, value] : metadata) {
     SSL_CHECK(!key.starts_with(kReservedPrefix), "save_safetensors: the metadata key '", key,
               "' is reserved (keys beginning with ", kReservedPrefix, " are the format's own)");
+    check_utf8(key, "save_safetensors: a metadata key");
+    check_utf8(value, str_cat("save_safetensors: the value of metadata '", key, "'"));
+  }
   json header = json::object();
   std::string data;
   std::vector<Tensor> host;
   for (const auto& [name, t] : tensors) {
     SSL_CHECK(!header.contains(name), "save_safetensors: tensor name '", name, "' appears twice");
+    SSL_CHECK(name != "__metadata__",
+              "save_safetensors: '__metadata__' is the format's own entry, not a name "
+              "for a tensor");
+    check_utf8(name, "save_safetensors: a tensor name");
     const Tensor c = t.detach().to(Device::cpu()).contiguous();
     const size_t begin = data.size(), nbytes = size_t(c.numel()) * dtype_size(c.dtype());
     data.append(static_cast<const char*>(c.raw_data()), nbytes);

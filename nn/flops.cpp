@@ -33,18 +33,13 @@ int64_t node_macs(const Node& n) {
 
 ForwardCost forward_cost(Module& model, const Shape& input_shape) {
   SSL_CHECK(grad_enabled(), "forward_cost: needs grad mode on (it reads the autograd graph of one forward)");
-  const bool was_training = model.is_training();
-  model.eval();
   Tensor y;
-  try {
+  {
+    EvalModeGuard eval(model);
     Tensor x = Tensor::zeros(input_shape);
     x.set_requires_grad(true);
     y = model.forward(x);
-  } catch (...) {
-    model.train(was_training);
-    throw;
   }
-  model.train(was_training);
 
   ForwardCost cost;
   std::unordered_set<const Node*> seen;

@@ -44,6 +44,7 @@ class Module {
   Tensor& register_buffer(const std::string& name, Tensor t);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    SSL_CHECK(m != nullptr, "register_module: module '", name, "' is null");
     children_.emplace_back(name, m);
     return m;
   }
@@ -60,5 +61,21 @@ class Module {
 };
 
 using ModulePtr = std::shared_ptr<Module>;
+
+// Puts `module` in evaluation mode for a scope and gives it back the mode it had when the scope ends, by an
+// exception too.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(Module& module) : module_(module), was_training_(module.is_training()) {
+    module.eval();
+  }
+  ~EvalModeGuard() { module_.train(was_training_); }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  Module& module_;
+  bool was_training_;
+};
 
 }  // namespace ssl::nn

@@ -81,6 +81,18 @@ OptimizerState Optimizer::export_state() const {
   return s;
 }
 
+std::map<std::string, double> Optimizer::hyper_parameters_with_lr() const {
+  std::map<std::string, double> h = export_hyper_parameters();
+  h["lr"] = lr;
+  return h;
+}
+
+namespace {
+bool finite_at_least_0(double v) { return std::isfinite(v) && v >= 0; }
+// A flag stored as a number: 0 or 1, nothing else.
+bool is_flag(double v) { return v == 0 || v == 1; }
+}  // namespace
+
 void Optimizer::import_state(const OptimizerState& s, const std::string& source) {
   // Validate everything first, so that a bad snapshot leaves the optimizer as it was.
   SSL_CHECK(s.kind == kind(), source, ": the optimizer state is for '", s.kind, "' but this optimizer is '",
@@ -88,13 +100,13 @@ void Optimizer::import_state(const OptimizerState& s, const std::string& source)
   SSL_CHECK(s.param_count == int64_t(params_.size()), source, ": the optimizer state covers ", s.param_count,
             " parameters but this optimizer has ", params_.size());
   SSL_CHECK(s.steps >= 0, source, ": negative optimizer step count ", s.steps);
-  std::map<std::string, double> expected = export_hyper_parameters();
-  expected["lr"] = lr;
+  const std::map<std::string, double> expected = hyper_parameters_with_lr();
   for (const auto& [key, value] : expected)
     SSL_CHECK(s.hyper_parameters.count(key), source, ": the optimizer state lacks hyper-parameter '", key,
               "'");
   for (const auto& [key, value] : s.hyper_parameters)
     SSL_CHECK(expected.count(key), source, ": unknown optimizer hyper-parameter '", key, "' for ", kind());
+  check_hyper_parameters(s.hyper_parameters, str_cat(source, ": ", kind()));
 
   std::map<std::string, const Tensor*> stored;
   for (const auto& [name, t] : s.tensors) {
@@ -137,10 +149,7 @@ void Optimizer::import_state(const OptimizerState& s, const std::string& source)
 SGD::SGD(std::vector<Tensor> params, double lr_, double momentum_, double wd, bool nesterov_)
     : Optimizer(std::move(params)), momentum(momentum_), weight_decay(wd), nesterov(nesterov_) {
   lr = lr_;
-  SSL_CHECK(lr >= 0 && momentum >= 0 && weight_decay >= 0,
-            "SGD: need lr, momentum and weight decay >= 0; got lr ", lr, ", momentum ", momentum,
-            ", weight decay ", weight_decay);
-  SSL_CHECK(!nesterov || momentum > 0, "SGD: Nesterov momentum needs momentum > 0");
+  check_hyper_parameters(hyper_parameters_with_lr(), "SGD");
   for (const Tensor& p : params_)
     momentum_buffers_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
   buffer_started_.assign(params_.size(), false);
@@ -170,6 +179,14 @@ void SGD::step() {
 std::map<std::string, double> SGD::export_hyper_parameters() const {
   return {{"momentum", momentum}, {"weight_decay", weight_decay}, {"nesterov", nesterov ? 1.0 : 0.0}};
 }
+void SGD::check_hyper_parameters(const std::map<std::string, double>& h, const std::string& who) const {
+  SSL_CHECK(finite_at_least_0(h.at("lr")) && finite_at_least_0(h.at("momentum")) &&
+                finite_at_least_0(h.at("weight_decay")),
+            who, ": need lr, momentum and weight decay >= 0; got lr ", h.at("lr"), ", momentum ",
+            h.at("momentum"), ", weight decay ", h.at("weight_decay"));
+  SSL_CHECK(is_flag(h.at("nesterov")) && (h.at("nesterov") == 0 || h.at("momentum") > 0), who,
+            ": Nesterov momentum needs momentum > 0 (nesterov is 0 or 1; got ", h.at("nesterov"), ")");
+}
 void SGD::import_hyper_parameters(const std::map<std::string, double>& h) {
   momentum = h.at("momentum");
   weight_decay = h.at("weight_decay");
@@ -188,9 +205,7 @@ void SGD::set_slot_present(size_t i, const std::string&, bool present) {
 Adam::Adam(std::vector<Tensor> params, double lr_, double b1, double b2, double eps_, double wd)
     : Optimizer(std::move(params)), beta1(b1), beta2(b2), eps(eps_), weight_decay(wd) {
   lr = lr_;
-  SSL_CHECK(lr >= 0 && b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1 && eps > 0 && wd >= 0,
-            "Adam: need lr >= 0, betas in [0, 1), eps > 0 and weight decay >= 0; got lr ", lr, ", betas ", b1,
-            ", ", b2, ", eps ", eps, ", weight decay ", wd);
+  check_hyper_parameters(hyper_parameters_with_lr(), "Adam");
   for (const Tensor& p : params_) {
     m_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
     v_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
@@ -222,6 +237,13 @@ void Adam::step() {
 std::map<std::string, double> Adam::export_hyper_parameters() const {
   return {{"beta1", beta1}, {"beta2", beta2}, {"eps", eps}, {"weight_decay", weight_decay}};
 }
+void Adam::check_hyper_parameters(const std::map<std::string, double>& h, const std::string& who) const {
+  const double b1 = h.at("beta1"), b2 = h.at("beta2"), eps_ = h.at("eps");
+  SSL_CHECK(finite_at_least_0(h.at("lr")) && b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1 && std::isfinite(eps_) &&
+                eps_ > 0 && finite_at_least_0(h.at("weight_decay")),
+            who, ": need lr >= 0, betas in [0, 1), eps > 0 and weight decay >= 0; got lr ", h.at("lr"),
+            ", betas ", b1, ", ", b2, ", eps ", eps_, ", weight decay ", h.at("weight_decay"));
+}
 void Adam::import_hyper_parameters(const std::map<std::string, double>& h) {
   beta1 = h.at("beta1");
   beta2 = h.at("beta2");
@@ -244,9 +266,7 @@ AdamW::AdamW(std::vector<Tensor> params, double lr_, double b1, double b2, doubl
 LARS::LARS(std::vector<Tensor> params, double lr_, double momentum_, double wd, double eta_, bool nesterov_)
     : Optimizer(std::move(params)), momentum(momentum_), weight_decay(wd), eta(eta_), nesterov(nesterov_) {
   lr = lr_;
-  SSL_CHECK(lr >= 0 && momentum >= 0 && weight_decay >= 0 && eta > 0,
-            "LARS: need lr, momentum and weight decay >= 0 and eta > 0; got lr ", lr, ", momentum ", momentum,
-            ", weight decay ", weight_decay, ", eta ", eta);
+  check_hyper_parameters(hyper_parameters_with_lr(), "LARS");
   for (const Tensor& p : params_)
     momentum_buffers_.push_back(Tensor::zeros(p.shape(), p.dtype(), p.device()));
 }
@@ -276,6 +296,14 @@ std::map<std::string, double> LARS::export_hyper_parameters() const {
           {"weight_decay", weight_decay},
           {"eta", eta},
           {"nesterov", nesterov ? 1.0 : 0.0}};
+}
+void LARS::check_hyper_parameters(const std::map<std::string, double>& h, const std::string& who) const {
+  SSL_CHECK(finite_at_least_0(h.at("lr")) && finite_at_least_0(h.at("momentum")) &&
+                finite_at_least_0(h.at("weight_decay")) && std::isfinite(h.at("eta")) && h.at("eta") > 0 &&
+                is_flag(h.at("nesterov")),
+            who, ": need lr, momentum and weight decay >= 0, eta > 0 and nesterov 0 or 1; got lr ",
+            h.at("lr"), ", momentum ", h.at("momentum"), ", weight decay ", h.at("weight_decay"), ", eta ",
+            h.at("eta"), ", nesterov ", h.at("nesterov"));
 }
 void LARS::import_hyper_parameters(const std::map<std::string, double>& h) {
   momentum = h.at("momentum");

@@ -52,6 +52,11 @@ class Optimizer {
   // exactly the keys export_hyper_parameters gives.
   virtual std::map<std::string, double> export_hyper_parameters() const = 0;
   virtual void import_hyper_parameters(const std::map<std::string, double>& h) = 0;
+  // Throws ssl::Error, naming `who`, unless `h` (export_hyper_parameters' keys and "lr") holds values the
+  // optimizer can step with: the constructor's check, made again on a snapshot before it is imported.
+  virtual void check_hyper_parameters(const std::map<std::string, double>& h,
+                                      const std::string& who) const = 0;
+  std::map<std::string, double> hyper_parameters_with_lr() const;
   // Handles to parameter i's state tensors by name ("momentum_buffer", ...); they share storage with the
   // optimizer's, so import copies into them in place.
   virtual std::vector<std::pair<std::string, Tensor>> state_slots(size_t i) const = 0;
@@ -76,6 +81,7 @@ class SGD : public Optimizer {
  protected:
   std::map<std::string, double> export_hyper_parameters() const override;
   void import_hyper_parameters(const std::map<std::string, double>& h) override;
+  void check_hyper_parameters(const std::map<std::string, double>& h, const std::string& who) const override;
   std::vector<std::pair<std::string, Tensor>> state_slots(size_t i) const override;
   bool slot_present(size_t i, const std::string& name) const override;
   void set_slot_present(size_t i, const std::string& name, bool present) override;
@@ -97,6 +103,7 @@ class Adam : public Optimizer {
  protected:
   std::map<std::string, double> export_hyper_parameters() const override;
   void import_hyper_parameters(const std::map<std::string, double>& h) override;
+  void check_hyper_parameters(const std::map<std::string, double>& h, const std::string& who) const override;
   std::vector<std::pair<std::string, Tensor>> state_slots(size_t i) const override;
   void set_slot_present(size_t i, const std::string& name, bool present) override;
   bool slot_optional(const std::string& name) const override { return name == "step"; }
@@ -131,6 +138,7 @@ class LARS : public Optimizer {
  protected:
   std::map<std::string, double> export_hyper_parameters() const override;
   void import_hyper_parameters(const std::map<std::string, double>& h) override;
+  void check_hyper_parameters(const std::map<std::string, double>& h, const std::string& who) const override;
   std::vector<std::pair<std::string, Tensor>> state_slots(size_t i) const override;
 
  private:

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "nn/checkpoint.h"
+#include "nn/json_bounded.h"
 
 namespace ssl::nn {
 
@@ -12,6 +13,18 @@ namespace {
 using json = nlohmann::json;
 
 const std::string kModelPrefix = "model.";
+
+// Each optimizer present, under a name of its own; an unnamed one ("optimizer") alone, since its key is the
+// prefix of every named one's ("optimizer.NAME").
+void check_optimizers(const std::vector<NamedOptimizer>& optimizers, const char* who) {
+  std::set<std::string> names;
+  for (const NamedOptimizer& o : optimizers) {
+    SSL_CHECK(o.optimizer != nullptr, who, ": optimizer '", o.name, "' is null");
+    SSL_CHECK(names.insert(o.name).second, who, ": two optimizers are named '", o.name, "'");
+    SSL_CHECK(!o.name.empty() || optimizers.size() == 1, who,
+              ": an unnamed optimizer must be the only one; name each of several");
+  }
+}
 
 // Where an optimizer's metadata is kept; its tensors are under the same name and a dot.
 std::string optimizer_key(const NamedOptimizer& o) {
@@ -26,7 +39,7 @@ const std::string& meta_at(const Metadata& meta, const std::string& path, const 
 
 json parse_meta(const Metadata& meta, const std::string& path, const std::string& key) {
   try {
-    return json::parse(meta_at(meta, path, key));
+    return parse_json_bounded(meta_at(meta, path, key), str_cat(path, ": metadata '", key, "'"));
   } catch (const json::exception& e) {
     throw Error(str_cat(path, ": metadata '", key, "' is not valid JSON (", printable(e.what()), ")"));
   }
@@ -40,21 +53,30 @@ std::string describe_format(const std::string& format) {
   return str_cat("'", format, "'");
 }
 
+// A count stored in the metadata: a whole number from 0 up (to 2^63 - 1 when `signed_range`). JSON's
+// numbers would otherwise be cast: 2.7 read as 2, -1 as 2^64 - 1, 1e30 as whatever the cast gives.
+uint64_t whole_number(const json& value, const std::string& path, const std::string& what,
+                      bool signed_range = true) {
+  SSL_CHECK(value.is_number_unsigned() && (!signed_range || value.get<uint64_t>() <= uint64_t(INT64_MAX)),
+            path, ": ", what, " in the metadata is ", value.dump(), "; expected a whole number from 0 to ",
+            signed_range ? "2^63 - 1" : "2^64 - 1");
+  return value.get<uint64_t>();
+}
+
 TrainState parse_state(const Metadata& meta, const std::string& path, const std::string& format) {
   const std::string& found = meta_at(meta, path, "format");
   SSL_CHECK(found == format, path, ": checkpoint format ", describe_format(found), ", expected ",
             describe_format(format));
   TrainState s;
   try {
-    s.epoch = parse_meta(meta, path, "epoch").get<int64_t>();
-    s.global_step = parse_meta(meta, path, "global_step").get<int64_t>();
+    s.epoch = int64_t(whole_number(parse_meta(meta, path, "epoch"), path, "epoch"));
+    s.global_step = int64_t(whole_number(parse_meta(meta, path, "global_step"), path, "global_step"));
     const json rng = parse_meta(meta, path, "rng");
-    s.rng_seed = rng.at("seed").get<uint64_t>();
-    s.rng_streams_used = rng.at("streams_used").get<uint64_t>();
+    s.rng_seed = whole_number(rng.at("seed"), path, "rng seed", /*signed_range=*/false);
+    s.rng_streams_used = whole_number(rng.at("streams_used"), path, "rng streams_used", false);
   } catch (const json::exception& e) {
     throw Error(str_cat(path, ": malformed training-checkpoint metadata (", e.what(), ")"));
   }
-  SSL_CHECK(s.epoch >= 0 && s.global_step >= 0, path, ": negative epoch or step in the metadata");
   // config and metrics are the caller's JSON: check they parse, keep them as text.
   s.config_json = parse_meta(meta, path, "config").dump();
   s.metrics_json = parse_meta(meta, path, "metrics").dump();
@@ -68,8 +90,8 @@ OptimizerState parse_optimizer_state(const Metadata& meta, const std::map<std::s
   OptimizerState opt;
   try {
     opt.kind = m.at("kind").get<std::string>();
-    opt.steps = m.at("steps").get<int64_t>();
-    opt.param_count = m.at("param_count").get<int64_t>();
+    opt.steps = int64_t(whole_number(m.at("steps"), path, key + " steps"));
+    opt.param_count = int64_t(whole_number(m.at("param_count"), path, key + " param_count"));
     opt.hyper_parameters = m.at("hyper_parameters").get<std::map<std::string, double>>();
   } catch (const json::exception& e) {
     throw Error(str_cat(path, ": malformed metadata '", key, "' (", e.what(), ")"));
@@ -85,6 +107,7 @@ OptimizerState parse_optimizer_state(const Metadata& meta, const std::map<std::s
 void save_train_state(const std::string& path, const Module& model,
                       const std::vector<NamedOptimizer>& optimizers, const TrainState& state,
                       const std::string& format) {
+  check_optimizers(optimizers, "save_train_state");
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const auto& [name, t] : model.state()) tensors.emplace_back(kModelPrefix + name, t);
   Metadata meta = {{"format", format},
@@ -112,6 +135,7 @@ TrainState read_train_state(const std::string& path, const std::string& format) 
 
 TrainState load_train_state(const std::string& path, Module& model,
                             const std::vector<NamedOptimizer>& optimizers, const std::string& format) {
+  check_optimizers(optimizers, "load_train_state");
   Metadata meta;
   const std::map<std::string, Tensor> stored = load_safetensors(path, &meta);
   const TrainState s = parse_state(meta, path, format);

@@ -35,8 +35,7 @@ Features compute_features(nn::Encoder& encoder, const data::Dataset& dataset, in
   SSL_CHECK(layer >= -1 && layer < int64_t(layers), "compute_features: layer ", layer, " asked for; the ",
             "encoder has ", layers);
   const size_t at = layer < 0 ? layers - 1 : size_t(layer);
-  const bool was_training = encoder.is_training();
-  encoder.eval();
+  const nn::EvalModeGuard eval(encoder);
   NoGradGuard no_grad;
   data::LoaderOptions opt = image_loader_options(batch_size, 0, workers);
   opt.shuffle = false;
@@ -67,7 +66,6 @@ Features compute_features(nn::Encoder& encoder, const data::Dataset& dataset, in
     progress.update(++done, std::nan(""), batch.size());
   }
   progress.finish();
-  encoder.train(was_training);
   SSL_CHECK(!xs.empty(), "compute_features: dataset ", dataset.name(), " is empty");
   if (inputs) *inputs = cat(images, 0);
   return {cat(xs, 0), cat(ys, 0)};

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "nn/json_bounded.h"
 
 namespace ssl {
 
@@ -15,7 +16,7 @@ inline nlohmann::json read_json_object(const std::string& path) {
   std::ifstream in(path);
   SSL_CHECK(in, "cannot read ", path);
   try {
-    nlohmann::json j = nlohmann::json::parse(in);
+    nlohmann::json j = nn::parse_json_bounded(in, path);
     SSL_CHECK(j.is_object(), path, ": expected a JSON object, found ", j.type_name());
     return j;
   } catch (const nlohmann::json::exception& e) {
@@ -32,7 +33,7 @@ inline nlohmann::json read_json_lines(const std::string& path) {
     ++number;
     if (line.empty()) continue;
     try {
-      out.push_back(nlohmann::json::parse(line));
+      out.push_back(nn::parse_json_bounded(line, str_cat(path, " line ", number)));
     } catch (const nlohmann::json::exception& e) {
       throw Error(str_cat(path, " line ", number, ": not valid JSON (", e.what(), ")"));
     }

@@ -18,7 +18,11 @@ Tensor unit_rows(const Tensor& x) {
   for (int64_t i = 0; i < n; ++i) {
     const double* row = v.data() + i * f;
     double largest = 0;
-    for (int64_t j = 0; j < f; ++j) largest = std::max(largest, std::abs(row[j]));
+    for (int64_t j = 0; j < f; ++j) {
+      SSL_CHECK(std::isfinite(row[j]), "knn: the features of row ", i, " hold a NaN or an infinity (feature ",
+                j, ")");
+      largest = std::max(largest, std::abs(row[j]));
+    }
     if (largest == 0) continue;
     double squares = 0;
     for (int64_t j = 0; j < f; ++j) squares += (row[j] / largest) * (row[j] / largest);

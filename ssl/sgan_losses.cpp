@@ -62,10 +62,11 @@ Tensor sgan_fake_loss(const Tensor& logits, FakeLogit form) {
 
 Tensor sgan_feature_matching_loss(const Tensor& real_features, const Tensor& fake_features) {
   SSL_CHECK(
-      real_features.dim() >= 2 && fake_features.dim() >= 2 &&
+      real_features.dim() >= 2 && fake_features.dim() >= 2 && real_features.size(0) >= 1 &&
+          fake_features.size(0) >= 1 &&
           real_features.numel() / real_features.size(0) == fake_features.numel() / fake_features.size(0),
-      "sgan_feature_matching_loss: features of different sizes, ", real_features.shape(), " and ",
-      fake_features.shape());
+      "sgan_feature_matching_loss: expected two non-empty batches of features of one size, got ",
+      real_features.shape(), " and ", fake_features.shape());
   return mse_loss(mean(fake_features.flatten(1), {0}), mean(real_features.flatten(1), {0}));
 }
 

@@ -29,10 +29,8 @@ Tensor SimCLR::loss(const data::Batch& batch, const StepContext& context) {
   Tensor features;
   {
     NoGradGuard no_grad;
-    const bool was_training = encoder->is_training();
-    encoder->eval();
+    nn::EvalModeGuard eval(*encoder);
     features = encoder->forward(l.images);
-    encoder->train(was_training);
   }
   return add(total, classification_loss(probe->forward(features), l.labels));
 }

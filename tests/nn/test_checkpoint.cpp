@@ -140,6 +140,22 @@ TEST_CASE("a header with absurd shapes or non-integer numbers is refused, not al
   CHECK(
       nn::read_safetensors_metadata(write_header("meta_ok.safetensors", R"({"__metadata__":{"epoch":"1"}})"))
           .at("epoch") == "1");
+  // The header is JSON: a tensor may not take the metadata's name, and every name and value is UTF-8.
+  CHECK_THROWS_WITH_AS(
+      nn::save_safetensors(temp_path("reserved.safetensors"), {{"__metadata__", Tensor::ones({2})}}),
+      doctest::Contains("'__metadata__' is the format's own entry"), ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::save_safetensors(temp_path("latin1.safetensors"), {{"w", Tensor::ones({2})}},
+                                            {{"note", "caf\xE9"}}),
+                       doctest::Contains("the value of metadata 'note' is not UTF-8 text (byte 3 is 0xE9"),
+                       ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::save_safetensors(temp_path("latin1.safetensors"), {{"w\xC3", Tensor::ones({2})}}),
+                       doctest::Contains("a tensor name is not UTF-8 text"), ssl::Error);
+  // Nested 100,000 deep, a value overflowed the stack when the error message printed it.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  CHECK_THROWS_WITH_AS(nn::read_safetensors_metadata(
+                           write_header("deep.safetensors", "{\"__metadata__\":{\"note\":" + deep + "}}")),
+                       doctest::Contains("deep.safetensors's header: JSON nested more than 64 levels deep"),
+                       ssl::Error);
   // 2^62 x 4 elements: the element count overflows (and wrapped to 0 before).
   const std::string overflow = write_entry(
       "overflow.safetensors", R"({"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]})");

@@ -48,6 +48,17 @@ TEST_CASE("Sequential names children 0, 1, 2 and train/eval reaches them") {
   CHECK(names[3].first == "2.bias");
   s.eval();
   CHECK_FALSE(s.is_training());
+  CHECK_THROWS_WITH_AS(s.append(nullptr), doctest::Contains("register_module: module '3' is null"),
+                       ssl::Error);
+  // EvalModeGuard gives the module its mode back, when its scope ends by an exception too.
+  s.train();
+  try {
+    nn::EvalModeGuard eval(s);
+    CHECK_FALSE(s.is_training());
+    throw ssl::Error("features are not finite");
+  } catch (const ssl::Error&) {
+  }
+  CHECK(s.is_training());
 }
 
 TEST_CASE(

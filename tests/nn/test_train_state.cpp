@@ -162,6 +162,21 @@ TEST_CASE("a bad optimizer snapshot is refused, naming the tensor, and changes n
   s = good;
   s.hyper_parameters.erase("beta2");
   CHECK_THROWS_WITH_AS(target.import_state(s), doctest::Contains("'beta2'"), ssl::Error);
+  // Values the constructor refuses are refused from a snapshot too: beta1 = 1 made the next step NaN.
+  for (const auto& [key, bad] : std::vector<std::pair<std::string, double>>{
+           {"beta1", 1.0}, {"eps", 0.0}, {"lr", -5.0}, {"weight_decay", std::nan("")}}) {
+    CAPTURE(key);
+    s = good;
+    s.hyper_parameters[key] = bad;
+    CHECK_THROWS_WITH_AS(target.import_state(s, "f.safetensors"),
+                         doctest::Contains("f.safetensors: adam: need lr >= 0, betas in [0, 1), eps > 0"),
+                         ssl::Error);
+  }
+  nn::SGD sgd(make_params(), 0.1, 0.9);
+  nn::OptimizerState sgd_state = sgd.export_state();
+  sgd_state.hyper_parameters["nesterov"] = 0.5;
+  CHECK_THROWS_WITH_AS(sgd.import_state(sgd_state), doctest::Contains("nesterov is 0 or 1; got 0.5"),
+                       ssl::Error);
   // Every refusal left the target as constructed.
   CHECK(target.steps_taken() == 0);
   CHECK(target.lr == 0.3);
@@ -268,6 +283,19 @@ TEST_CASE("a truncated or mismatched training checkpoint names the file and the 
                        ssl::Error);
   CHECK(fresh.state()[0].second.to_vector<float>() == before);  // nothing was copied on failure
 
+  // Counts that are not whole numbers in range are refused, not cast (2.7 was read as 2, -1 as 2^64 - 1).
+  nn::Metadata meta;
+  const std::map<std::string, Tensor> tensors = nn::load_safetensors(path, &meta);
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"epoch", "2.7"}, {"global_step", "1e30"}, {"rng", R"({"seed":-1,"streams_used":0})"}}) {
+    CAPTURE(key);
+    nn::Metadata changed = meta;
+    changed[key] = value;
+    nn::save_safetensors(state_path("coerced.safetensors"), {tensors.begin(), tensors.end()}, changed);
+    CHECK_THROWS_WITH_AS(nn::read_train_state(state_path("coerced.safetensors")),
+                         doctest::Contains("; expected a whole number from 0 to"), ssl::Error);
+  }
+
   // An encoder-style file (no training metadata) is not a training checkpoint.
   nn::save_safetensors(state_path("plain.safetensors"), model.state());
   CHECK_THROWS_WITH_AS(nn::read_train_state(state_path("plain.safetensors")),
@@ -292,6 +320,14 @@ TEST_CASE("a checkpoint with several named optimizers restores each, or none whe
   const std::map<std::string, Tensor> stored = nn::load_safetensors(path);
   CHECK(stored.count("optimizer.first.state.0.exp_avg") == 1);
   CHECK(stored.count("optimizer.second.state.1.momentum_buffer") == 1);
+  // Names that could not be told apart on load are refused when saving: twice the same, or an unnamed
+  // optimizer (key "optimizer") beside named ones ("optimizer.NAME"); so is a null optimizer.
+  CHECK_THROWS_WITH_AS(nn::save_train_state(path, first, {{"g", &opt_first}, {"g", &opt_second}}, state),
+                       doctest::Contains("two optimizers are named 'g'"), ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::save_train_state(path, first, {{"", &opt_first}, {"g", &opt_second}}, state),
+                       doctest::Contains("an unnamed optimizer must be the only one"), ssl::Error);
+  CHECK_THROWS_WITH_AS(nn::save_train_state(path, first, {{"g", nullptr}}, state),
+                       doctest::Contains("optimizer 'g' is null"), ssl::Error);
 
   // Another kind of run's checkpoint is refused by its format.
   CHECK_THROWS_WITH_AS(nn::read_train_state(path),

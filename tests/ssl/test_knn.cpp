@@ -53,6 +53,9 @@ TEST_CASE("knn: bad arguments are refused") {
   CHECK_THROWS_AS(KnnClassifier(x, Tensor::from_vector<int64_t>({0, 1}, {2}), 2, {.k = 0}), ssl::Error);
   const KnnClassifier knn(x, Tensor::from_vector<int64_t>({0, 1}, {2}), 2);
   CHECK_THROWS_AS(knn.scores(Tensor::zeros({1, 3})), ssl::Error);
+  // A NaN row once scored as a zero vector: every class alike, and a plausible accuracy.
+  CHECK_THROWS_WITH_AS(knn.scores(Tensor::full({2, 2}, std::nan(""))),
+                       doctest::Contains("knn: the features of row 0 hold a NaN or an infinity"), ssl::Error);
   // One training sample scores other queries, but has no neighbour of its own to leave one out.
   const Tensor one = Tensor::from_vector<float>({1, 0}, {1, 2});
   const KnnClassifier single(one, Tensor::from_vector<int64_t>({1}, {1}), 2);

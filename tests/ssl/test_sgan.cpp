@@ -133,6 +133,8 @@ TEST_CASE("sgan feature matching: squared difference of the batch means, average
   const Tensor real = Tensor::from_vector<float>({1, 2, 3, 4}, {2, 2});  // means 2, 3
   const Tensor fake = Tensor::from_vector<float>({0, 0, 2, 2}, {2, 2});  // means 1, 1
   CHECK(sgan_feature_matching_loss(real, fake).item() == doctest::Approx((1.0 + 4.0) / 2));
+  CHECK_THROWS_WITH_AS(sgan_feature_matching_loss(Tensor::zeros({0, 2}), fake),
+                       doctest::Contains("expected two non-empty batches"), ssl::Error);
 }
 
 TEST_CASE("nn::SganDiscriminator: the logits are the last layer applied to the penultimate features") {
