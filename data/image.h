@@ -38,7 +38,10 @@ struct Image {
  private:
   static int64_t checked_size(int64_t h, int64_t w, int64_t c) {
     SSL_CHECK(h >= 0 && w >= 0 && c >= 0, "Image: negative size ", h, "x", w, "x", c);
-    return h * w * c;
+    int64_t size = 0;
+    SSL_CHECK(!__builtin_mul_overflow(h, w, &size) && !__builtin_mul_overflow(size, c, &size), "Image: ", h,
+              "x", w, "x", c, " has more than 2^63 - 1 bytes");
+    return size;
   }
   void check(int64_t y, int64_t x, int64_t ch) const {
     SSL_CHECK(y >= 0 && y < h && x >= 0 && x < w && ch >= 0 && ch < c, "Image::at: (", y, ", ", x, ", ", ch,

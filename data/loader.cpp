@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <system_error>
 #include <utility>
 
@@ -31,9 +32,13 @@ Loader::Loader(const Dataset& dataset, LoaderOptions options) : dataset_(dataset
   SSL_CHECK(opt_.views >= 1, "Loader: views must be >= 1, got ", opt_.views);
   SSL_CHECK(opt_.workers >= 0, "Loader: workers must be >= 0, got ", opt_.workers);
   SSL_CHECK(opt_.prefetch >= 0, "Loader: prefetch must be >= 0, got ", opt_.prefetch);
-  for (float s : opt_.stddev) SSL_CHECK(s > 0, "Loader: stddev values must be > 0, got ", opt_.stddev);
+  for (float s : opt_.stddev)
+    SSL_CHECK(s > 0 && std::isfinite(s), "Loader: stddev values must be finite and > 0, got ", opt_.stddev);
+  for (float m : opt_.mean)
+    SSL_CHECK(std::isfinite(m), "Loader: mean values must be finite, got ", opt_.mean);
   const int64_t n = dataset_.size();
-  num_batches_ = opt_.drop_last ? n / opt_.batch_size : (n + opt_.batch_size - 1) / opt_.batch_size;
+  // Not (n + batch_size - 1) / batch_size, which overflows for a batch size near 2^63.
+  num_batches_ = opt_.drop_last ? n / opt_.batch_size : n / opt_.batch_size + (n % opt_.batch_size != 0);
   try {
     for (int i = 0; i < opt_.workers; ++i) threads_.emplace_back([this] { worker_loop(); });
   } catch (...) {  // a thread (or the memory for one) could not be had: stop those that started first
@@ -200,6 +205,9 @@ Batch Loader::make_batch(int64_t epoch, const std::vector<int64_t>& order, int64
       SSL_CHECK(img.h == H && img.w == W && img.c == C, "Loader: ", dataset_.name(), " sample ", index,
                 " is ", img.h, "x", img.w, "x", img.c, " (HxWxC) but the batch's first is ", H, "x", W, "x",
                 C, "; add a Resize or crop transform so that all images have one size");
+      // A Dataset of the user's own may hand out an Image whose buffer disagrees with its size.
+      SSL_CHECK(int64_t(img.pixels.size()) == H * W * C, "Loader: ", dataset_.name(), " sample ", index,
+                " is ", H, "x", W, "x", C, " but holds ", img.pixels.size(), " bytes");
 
       // HWC uint8 -> CHW float, into row v * count + k.
       float* dst = out + (v * count + k) * C * H * W;

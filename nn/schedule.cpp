@@ -8,6 +8,13 @@
 namespace ssl::nn {
 
 double LrSchedule::at(int64_t step) const {
+  SSL_CHECK(
+      std::isfinite(peak) && peak >= 0 && std::isfinite(gamma) && gamma >= 0 && warmup_steps >= 0 &&
+          total_steps >= 1 && step_size >= 1 && step >= 0,
+      "LrSchedule: expected peak and gamma finite and >= 0, warmup_steps >= 0, total_steps and step_size "
+      ">= 1, and a step >= 0; got peak ",
+      peak, ", gamma ", gamma, ", warmup_steps ", warmup_steps, ", total_steps ", total_steps, ", step_size ",
+      step_size, ", step ", step);
   if (step < warmup_steps) return peak * double(step + 1) / double(warmup_steps);
   const int64_t after = step - warmup_steps;
   switch (kind) {

@@ -46,6 +46,14 @@ LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t class
   SSL_CHECK(o.epochs >= 1 && o.batch_size >= 1 && o.lr > 0 && o.weight_decay >= 0,
             "LinearProbe: expected epochs >= 1, batch size >= 1, lr > 0 and weight decay >= 0, got epochs ",
             o.epochs, ", batch size ", o.batch_size, ", lr ", o.lr, ", weight decay ", o.weight_decay);
+  // Said here rather than as a diverging loss (NaN features) or cross_entropy's target error (labels).
+  const int64_t bad = first_non_finite(x_in);
+  SSL_CHECK(bad < 0, "LinearProbe: the features of row ", bad / std::max<int64_t>(1, x_in.size(1)),
+            " hold a NaN or an infinity");
+  const std::vector<int64_t> label_values = labels.to(DType::i64).to_vector<int64_t>();
+  for (size_t i = 0; i < label_values.size(); ++i)
+    SSL_CHECK(label_values[i] >= 0 && label_values[i] < classes, "LinearProbe: label ", label_values[i],
+              " of row ", i, " is outside [0, ", classes, ")");
   Tensor x;  // the features standardised
   {
     NoGradGuard no_grad;

@@ -242,8 +242,13 @@ void write_epoch_outputs(const PretrainOptions& o, const PretextMethod& model, i
 std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
   PretrainOptions o = given;
   o.init_fingerprint = encoder_fingerprint(o.init);
-  SSL_CHECK(o.epochs >= 1 && o.batch_size >= 2, "pretrain: need epochs >= 1 and batch size >= 2, got ",
-            o.epochs, " and ", o.batch_size);
+  // The command line's ranges, for callers of the library too (a step count of epochs × steps must fit).
+  constexpr int64_t kMaxEpochs = 1000000;
+  SSL_CHECK(o.epochs >= 1 && o.epochs <= kMaxEpochs && o.batch_size >= 2 && o.warmup_epochs >= 0 &&
+                o.warmup_epochs <= kMaxEpochs && o.max_steps_per_epoch >= 0,
+            "pretrain: need epochs and warmup_epochs at most ", kMaxEpochs,
+            ", epochs >= 1, batch size >= 2, warmup_epochs >= 0 and max_steps_per_epoch >= 0; got ", o.epochs,
+            ", ", o.batch_size, ", ", o.warmup_epochs, " and ", o.max_steps_per_epoch);
   const Device device = Device::parse_present(o.device);  // before anything is written
   const std::string checkpoint_path = o.out_dir + "/" + kCheckpointFile;
   nlohmann::json saved_config;  // on resume, for the data check once the data is open

@@ -41,6 +41,10 @@ TEST_CASE("linear probe: options out of range are refused, naming them") {
                                        LinearProbeOptions{.weight_decay = -1}})
     CHECK_THROWS_WITH_AS(LinearProbe(x, y, 3, bad), doctest::Contains("LinearProbe: expected epochs >= 1"),
                          ssl::Error);
+  CHECK_THROWS_WITH_AS(LinearProbe(x, y, 2), doctest::Contains("LinearProbe: label 2 of row "), ssl::Error);
+  CHECK_THROWS_WITH_AS(LinearProbe(mul(x, std::nan("")), y, 3),
+                       doctest::Contains("LinearProbe: the features of row 0 hold a NaN or an infinity"),
+                       ssl::Error);
 }
 
 TEST_CASE("linear probe: features of any overall scale give the same predictions") {
