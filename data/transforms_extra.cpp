@@ -31,7 +31,8 @@ int64_t blur_kernel_size(int64_t kernel_size, double sigma) {
 // ---- GaussianBlur ----------------------------------------------------------------------------------------
 
 Image gaussian_blur(const Image& in, double sigma, int64_t kernel_size) {
-  SSL_CHECK(sigma > 0, "gaussian_blur: sigma must be positive, got ", sigma);
+  SSL_CHECK(sigma > 0 && sigma <= kMaxBlurSigma, "gaussian_blur: sigma must be in (0, ", kMaxBlurSigma,
+            "], got ", sigma);
   SSL_CHECK(kernel_size == 0 || (kernel_size > 0 && kernel_size % 2 == 1),
             "gaussian_blur: kernel size must be odd and positive (or 0 for 2 ceil(3 sigma) + 1), got ",
             kernel_size);
@@ -78,8 +79,9 @@ GaussianBlur::GaussianBlur(int64_t kernel_size, std::pair<double, double> sigma,
   SSL_CHECK(kernel_size == 0 || (kernel_size > 0 && kernel_size % 2 == 1),
             "GaussianBlur: kernel size must be odd and positive (or 0 for 2 ceil(3 sigma) + 1), got ",
             kernel_size);
-  SSL_CHECK(sigma.first > 0 && sigma.first <= sigma.second,
-            "GaussianBlur: sigma must satisfy 0 < min <= max, got (", sigma.first, ", ", sigma.second, ")");
+  SSL_CHECK(sigma.first > 0 && sigma.first <= sigma.second && sigma.second <= kMaxBlurSigma,
+            "GaussianBlur: sigma must satisfy 0 < min <= max <= ", kMaxBlurSigma, ", got (", sigma.first,
+            ", ", sigma.second, ")");
   check_probability(p, "GaussianBlur");
 }
 
@@ -158,8 +160,11 @@ std::string ToGrayscale::describe() const { return str_cat("ToGrayscale(channels
 // ---- Crops -----------------------------------------------------------------------------------------------
 
 Image crop(const Image& in, int64_t y0, int64_t x0, int64_t h, int64_t w) {
-  SSL_CHECK(h >= 0 && w >= 0 && y0 >= 0 && x0 >= 0 && y0 + h <= in.h && x0 + w <= in.w, "crop: the box ", h,
-            "x", w, " at (y ", y0, ", x ", x0, ") does not lie inside the ", in.h, "x", in.w, " image");
+  // h <= in.h - y0, not y0 + h <= in.h: the sum of two huge values wraps around.
+  SSL_CHECK(
+      h >= 0 && w >= 0 && y0 >= 0 && x0 >= 0 && y0 <= in.h && x0 <= in.w && h <= in.h - y0 && w <= in.w - x0,
+      "crop: the box ", h, "x", w, " at (y ", y0, ", x ", x0, ") does not lie inside the ", in.h, "x", in.w,
+      " image");
   Image out(h, w, in.c);
   const size_t row = size_t(w * in.c);
   for (int64_t y = 0; y < h; ++y) {

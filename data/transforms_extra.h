@@ -23,6 +23,10 @@ namespace ssl::data {
 
 // ---- Gaussian blur ---------------------------------------------------------------------------------------
 
+// The largest blur sigma taken (6001 taps): wider only costs more, as reflected borders make a blur wider
+// than the image average it out, and an infinite sigma would ask for a kernel that does not fit in memory.
+inline constexpr double kMaxBlurSigma = 1000;
+
 // With probability p, blurs with a Gaussian whose sigma is uniform in [sigma.first, sigma.second], as
 // torchvision's GaussianBlur: a separable kernel of kernel_size taps (odd) at integer offsets, normalised to
 // sum 1, with reflected borders (-1 -> 1). kernel_size 0 takes 2 ceil(3 sigma) + 1 taps for the drawn sigma.

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <thread>
 #include <utility>
@@ -153,6 +155,10 @@ TEST_CASE("gaussian_blur: constant images unchanged, the mean kept, noise smooth
 
   CHECK_THROWS_AS(gaussian_blur(flat, 1.0, 4), Error);
   CHECK_THROWS_AS(gaussian_blur(flat, 0.0, 3), Error);
+  // An infinite sigma once asked for a kernel of 2^63 taps.
+  CHECK_THROWS_WITH_AS(gaussian_blur(flat, std::numeric_limits<double>::infinity()),
+                       doctest::Contains("gaussian_blur: sigma must be in (0, 1000]"), Error);
+  CHECK_THROWS_AS(GaussianBlur(0, {0.1, std::numeric_limits<double>::infinity()}), Error);
 }
 
 TEST_CASE("GaussianBlur: probability, determinism in the stream, SimCLR's kernel size") {
@@ -221,6 +227,7 @@ TEST_CASE("CenterCrop and crop: exact boxes") {
   CHECK(CenterCrop(10, 13).apply(img, s) == img);
   CHECK_THROWS_AS(CenterCrop(11).apply(img, s), Error);
   CHECK_THROWS_AS(crop(img, 7, 0, 4, 4), Error);
+  CHECK_THROWS_AS(crop(img, INT64_MAX, 0, 2, 2), Error);  // y0 + h once wrapped around to a small value
   CHECK_THROWS_AS(crop(img, 0, -1, 4, 4), Error);
 }
 
