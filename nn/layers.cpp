@@ -22,7 +22,8 @@ Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
 
 Conv2d::Conv2d(int64_t in, int64_t out, int64_t kernel, Conv2dArgs a, bool with_bias) : args(a) {
   SSL_CHECK(in >= 1 && out >= 1 && kernel >= 1 && a.groups >= 1 && in % a.groups == 0 && out % a.groups == 0,
-            "Conv2d: channels ", in, " → ", out, ", kernel ", kernel, ", groups ", a.groups);
+            "Conv2d: channels ", in, " → ", out, ", kernel ", kernel, ", groups ", a.groups,
+            " (expected positive sizes, and channels on both sides divisible by groups)");
   const int64_t fan_in = in / a.groups * kernel * kernel;
   weight = register_parameter("weight", uniform_fan_in({out, in / a.groups, kernel, kernel}, fan_in));
   if (with_bias) bias = register_parameter("bias", uniform_fan_in({out}, fan_in));
@@ -38,6 +39,9 @@ std::shared_ptr<Conv2d> conv_kaiming_fan_out(int64_t in, int64_t out, int64_t ke
 }
 
 BatchNorm::BatchNorm(int64_t channels, double momentum_, double eps_) : momentum(momentum_), eps(eps_) {
+  SSL_CHECK(channels >= 1 && momentum >= 0 && momentum <= 1 && eps > 0 && std::isfinite(eps),
+            "BatchNorm: expected channels >= 1, momentum in [0, 1] and eps > 0; got ", channels, ", ",
+            momentum, ", ", eps);
   weight = register_parameter("weight", Tensor::ones({channels}));
   bias = register_parameter("bias", Tensor::zeros({channels}));
   running_mean = register_buffer("running_mean", Tensor::zeros({channels}));

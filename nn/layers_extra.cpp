@@ -8,10 +8,11 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t kernel, ConvTr
                                  bool with_bias)
     : args(a) {
   SSL_CHECK(in >= 1 && out >= 1 && kernel >= 1 && a.groups >= 1 && in % a.groups == 0 && out % a.groups == 0,
-            "ConvTranspose2d: channels ", in, " → ", out, ", kernel ", kernel, ", groups ", a.groups);
+            "ConvTranspose2d: channels ", in, " → ", out, ", kernel ", kernel, ", groups ", a.groups,
+            " (expected positive sizes, and channels on both sides divisible by groups)");
   SSL_CHECK(a.stride >= 1 && a.padding >= 0 && a.output_padding >= 0 && a.output_padding < a.stride,
             "ConvTranspose2d: stride ", a.stride, ", padding ", a.padding, ", output_padding ",
-            a.output_padding);
+            a.output_padding, " (expected stride >= 1, padding >= 0 and 0 <= output_padding < stride)");
   const int64_t fan_in = out / a.groups * kernel * kernel;
   const double bound = 1.0 / std::sqrt(double(fan_in));
   weight = register_parameter("weight", Tensor::uniform({in, out / a.groups, kernel, kernel}, -bound, bound));

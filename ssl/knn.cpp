@@ -42,6 +42,7 @@ KnnClassifier::KnnClassifier(const Tensor& x, const Tensor& labels, int64_t clas
             " temperature=", o.temperature);
   NoGradGuard no_grad;
   x_ = unit_rows(x);
+  SSL_CHECK(labels.dtype() == DType::i64, "knn: labels must be int64, got ", labels.dtype());
   labels_ = labels.to_vector<int64_t>();
   for (size_t i = 0; i < labels_.size(); ++i) {
     SSL_CHECK(labels_[i] >= 0 && labels_[i] < classes, "knn: label ", labels_[i], " of training sample ", i,

@@ -13,6 +13,7 @@ TopK topk_accuracy(const Tensor& scores_in, const Tensor& labels_in) {
   SSL_CHECK(scores_in.dim() == 2 && labels_in.dim() == 1 && scores_in.size(0) == labels_in.size(0),
             "topk_accuracy: scores [N, C] and labels [N] expected, got ", scores_in.shape(), " and ",
             labels_in.shape());
+  SSL_CHECK(labels_in.dtype() == DType::i64, "topk_accuracy: labels must be int64, got ", labels_in.dtype());
   const std::vector<float> s = scores_in.to_vector<float>();
   const std::vector<int64_t> y = labels_in.to_vector<int64_t>();
   const int64_t n = scores_in.size(0), c = scores_in.size(1);
@@ -50,7 +51,8 @@ LinearProbe::LinearProbe(const Tensor& x_in, const Tensor& labels, int64_t class
   const int64_t bad = first_non_finite(x_in);
   SSL_CHECK(bad < 0, "LinearProbe: the features of row ", bad / std::max<int64_t>(1, x_in.size(1)),
             " hold a NaN or an infinity");
-  const std::vector<int64_t> label_values = labels.to(DType::i64).to_vector<int64_t>();
+  SSL_CHECK(labels.dtype() == DType::i64, "LinearProbe: labels must be int64, got ", labels.dtype());
+  const std::vector<int64_t> label_values = labels.to_vector<int64_t>();
   for (size_t i = 0; i < label_values.size(); ++i)
     SSL_CHECK(label_values[i] >= 0 && label_values[i] < classes, "LinearProbe: label ", label_values[i],
               " of row ", i, " is outside [0, ", classes, ")");

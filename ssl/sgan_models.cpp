@@ -10,7 +10,10 @@ namespace ssl {
 
 // ---- weight averaging ------------------------------------------------------------------------------------
 
-double ema_decay_at(double decay, int64_t t) { return std::min(decay, double(1 + t) / double(10 + t)); }
+double ema_decay_at(double decay, int64_t t) {
+  SSL_CHECK(t >= 0, "ema_decay_at: step ", t, " is negative");
+  return std::min(decay, double(1 + t) / double(10 + t));
+}
 
 void update_average(const nn::Module& average, const nn::Module& live, double d) {
   const auto avg = average.state(), cur = live.state();
@@ -19,6 +22,9 @@ void update_average(const nn::Module& average, const nn::Module& live, double d)
   NoGradGuard no_grad;
   for (size_t i = 0; i < avg.size(); ++i) {
     Tensor a = avg[i].second;
+    SSL_CHECK(avg[i].first == cur[i].first && a.shape() == cur[i].second.shape(), "update_average: '",
+              avg[i].first, "' ", a.shape(), " and '", cur[i].first, "' ", cur[i].second.shape(),
+              " are not one network's tensor");
     // Counters (BatchNorm's batches seen) are the live module's; only real values are averaged.
     a.copy_(a.dtype() == DType::i64 ? cur[i].second : a * d + cur[i].second * (1 - d));
   }
