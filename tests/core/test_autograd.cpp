@@ -181,10 +181,11 @@ TEST_CASE("a graph of 300,000 ops goes backward and is freed without deep recurs
 
 TEST_CASE("set_grad takes a gradient of the tensor's shape, dtype and device only") {
   Tensor x = Tensor::ones({3}).set_requires_grad();
-  CHECK_THROWS_WITH_AS(x.set_grad(Tensor::zeros({2, 3})),
-                       doctest::Contains("set_grad: a gradient of shape [2, 3], float32 on cpu for a tensor of "
-                                         "shape [3], float32 on cpu"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      x.set_grad(Tensor::zeros({2, 3})),
+      doctest::Contains("set_grad: a gradient of shape [2, 3], float32 on cpu for a tensor of "
+                        "shape [3], float32 on cpu"),
+      Error);
   CHECK_THROWS_AS(x.set_grad(Tensor::zeros({3}, DType::f64)), Error);
   x.set_grad(Tensor::full({3}, 2.0));
   sum(x).backward();
