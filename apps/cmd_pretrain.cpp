@@ -114,7 +114,9 @@ void add_pretrain_command(CLI::App& app) {
                   "Encoder architecture: convnet2, mobilenet_v1 (mobilenet_v1:ALPHA for a width multiplier), "
                   "resnet18 or sgan_trunk (the SGAN discriminator's three convolutions)")
       ->capture_default_str();
-  cmd->add_option("--epochs", o->epochs, "Epochs")->capture_default_str()->check(CLI::Range(1, 1000000));
+  cmd->add_option("--epochs", o->epochs, "Epochs")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t(1), kMaxEpochs));
   cmd->add_option("--out", o->out_dir, "Output directory")->capture_default_str();
   cmd->add_option(
          "--batch-size", o->batch_size,

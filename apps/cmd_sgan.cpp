@@ -8,6 +8,7 @@
 
 #include "apps/commands.h"
 #include "apps/flags.h"
+#include "ssl/pretrain.h"
 #include "ssl/sgan.h"
 
 namespace ssl::apps {
@@ -101,7 +102,7 @@ void add_sgan_command(CLI::App& app) {
       ->check(positive_number());
   cmd->add_option("--epochs", o->epochs, "Epochs (passes over the unlabelled images)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1000000));
+      ->check(CLI::Range(int64_t(1), kMaxEpochs));
   cmd->add_option("--batch-size", o->batch_size, "Unlabelled, generated and labelled images per step")
       ->capture_default_str()
       ->check(CLI::Range(2, 1 << 20));
@@ -137,7 +138,7 @@ void add_sgan_command(CLI::App& app) {
   cmd->add_option("--sample-every", o->sample_every,
                   "Write an 8x8 grid of generated images every N epochs (and after the first and the last)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1000000));
+      ->check(CLI::Range(int64_t(1), kMaxEpochs));
   cmd->add_option("--max-steps", o->max_steps_per_epoch, "Stop each epoch after this many steps (0 = all)")
       ->check(non_negative_number());
   add_seed_flag(*cmd, o->seed, "Random seed");

@@ -243,7 +243,6 @@ std::vector<EpochMetrics> pretrain(const PretrainOptions& given) {
   PretrainOptions o = given;
   o.init_fingerprint = encoder_fingerprint(o.init);
   // The command line's ranges, for callers of the library too (a step count of epochs × steps must fit).
-  constexpr int64_t kMaxEpochs = 1000000;
   SSL_CHECK(o.epochs >= 1 && o.epochs <= kMaxEpochs && o.batch_size >= 2 && o.warmup_epochs >= 0 &&
                 o.warmup_epochs <= kMaxEpochs && o.max_steps_per_epoch >= 0,
             "pretrain: need epochs and warmup_epochs at most ", kMaxEpochs,

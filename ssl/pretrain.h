@@ -32,6 +32,9 @@
 
 namespace ssl {
 
+// The most epochs a run takes (the command lines' --epochs range; epochs × steps per epoch must fit 64 bits).
+inline constexpr int64_t kMaxEpochs = 1000000;
+
 struct PretrainOptions {
   std::string method = "simclr";  // simclr, rotation, supervised, finetune, context, patch (ssl/methods.cpp)
   std::string model = "convnet2";
